@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "fixity",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "fixity", targets: ["FixityCLI"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // Syscalls Swift cannot see directly (syncfs, FICLONE, renameat2).
+        .target(name: "CFixitySys"),
+        // Pure domain: no file or network I/O.
+        .target(
+            name: "FixityCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The content-addressed store on a file system.
+        .target(
+            name: "FixityStore",
+            dependencies: [
+                "FixityCore", "CFixitySys", "FixityLedger",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // A deploy root (deploy issue).
+        .target(name: "FixityHost", dependencies: ["FixityStore", "FixityCore"]),
+        // The history of state changes, persisted in SQLite.
+        .target(
+            name: "FixityLedger",
+            dependencies: ["FixityCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .executableTarget(
+            name: "FixityCLI",
+            dependencies: [
+                "FixityCore", "FixityStore", "FixityHost", "FixityLedger",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "FixityCoreTests", dependencies: ["FixityCore"]),
+        .testTarget(
+            name: "FixityCLITests",
+            dependencies: ["FixityCLI", "FixityCore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,13 @@
+#ifndef CFIXITYSYS_H
+#define CFIXITYSYS_H
+
+/// Flushes every dirty page of the file system that holds `fd` (syncfs(2)).
+int fixity_syncfs(int fd);
+/// Clones `src` into `dst` sharing extents (ioctl FICLONE); -1 with errno EOPNOTSUPP where unsupported.
+int fixity_ficlone(int dst, int src);
+/// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing.
+int fixity_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+/// renameat2(2) with RENAME_EXCHANGE.
+int fixity_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+
+#endif

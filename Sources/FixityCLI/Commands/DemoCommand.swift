@@ -1,0 +1,76 @@
+import ArgumentParser
+import FixityCore
+import FixityStore
+import Foundation
+
+/// The whole story in a temporary folder: build output → sealed release → a change → a second
+/// release → what changed → a verified export → a clean fsck. Later issues extend it with
+/// deploy, drift and the ledger.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "demo", abstract: "Run Fixity's story end to end in a temporary folder.")
+
+    @Flag(help: "Keep the temporary folder (its path is printed) instead of removing it.")
+    var keep = false
+
+    @Flag(name: .long, help: "Print a JSON summary instead of the narrative.")
+    var json = false
+
+    struct Summary: Encodable {
+        let folder: String
+        let v1: SealReport
+        let v2: SealReport
+        let diff: [String: [String]]
+        let fsckClean: Bool
+
+        enum CodingKeys: String, CodingKey { case folder, v1, v2, diff, fsckClean = "fsck_clean" }
+    }
+
+    func run() throws {
+        try runReportingFailures {
+            let work = try DemoTree.makeTemporaryFolder()
+            defer { if !keep { try? FileManager.default.removeItem(atPath: work) } }
+            let say: (String) -> Void = { if !json { Output.line($0) } }
+            let store = try Store.open(at: "\(work)/store")
+            let app = try AppName(parsing: "shop")
+
+            say("Fixity demo in \(work)\n")
+            try DemoTree.writeVersion1(at: "\(work)/build")
+            say("1. A build produced \(work)/build. Seal it:  fixity seal build --app shop --tag 1.0")
+            let v1 = try store.seal(directory: "\(work)/build", app: app, tag: "1.0")
+            say("   release \(v1.release)\n   \(v1.files) files, \(v1.bytes) bytes, \(v1.newBlobs) blobs stored\n")
+
+            say("2. Seal the same tree again: same id, nothing new stored (the stat cache skips re-hashing).")
+            let again = try store.seal(directory: "\(work)/build", app: app, tag: nil)
+            say("   release \(again.release) (\(again.release == v1.release ? "same" : "DIFFERENT!")), \(again.newBlobs) new blobs, \(again.hashedFiles) files hashed\n")
+
+            say("3. The next build changes a file, adds one, removes one and makes a script executable.")
+            try DemoTree.applyVersion2(at: "\(work)/build")
+            let v2 = try store.seal(directory: "\(work)/build", app: app, tag: "1.1")
+            say("   release \(v2.release)\n   \(v2.newBlobs) new blobs (\(v2.newBytes) bytes): only what changed is stored\n")
+
+            say("4. What changed between shop@1.0 and shop@1.1:  fixity diff shop@1.0 shop@1.1")
+            let diff = ManifestDiff(from: try store.manifest(v1.release), to: try store.manifest(v2.release))
+            for (label, paths) in [("added", diff.added), ("removed", diff.removed), ("modified", diff.modified), ("mode_changed", diff.modeChanged), ("type_changed", diff.typeChanged)] {
+                for path in paths { say("   \(label.padding(toLength: 13, withPad: " ", startingAt: 0)) \(path)") }
+            }
+
+            say("\n5. Export shop@1.0 anywhere, every byte verified against its digest:  fixity export shop@1.0 out")
+            try store.export(v1.release, to: "\(work)/export-1.0")
+            let resealed = try Store.open(at: "\(work)/store-elsewhere").seal(directory: "\(work)/export-1.0", app: app, tag: nil)
+            say("   re-sealed in a fresh store: \(resealed.release == v1.release ? "same id" : "DIFFERENT id") \(resealed.release.short) (same tree, same id, any machine)\n")
+
+            say("6. Check the store:  fixity fsck")
+            let report = try store.fsck()
+            say("   \(report.objects) objects re-hashed: \(report.clean ? "no problems" : "PROBLEMS FOUND")")
+            if keep { say("\nKept \(work); try: fixity --store \(work)/store releases") }
+
+            if json {
+                try Output.json(Summary(
+                    folder: work, v1: v1, v2: v2,
+                    diff: ["added": diff.added, "removed": diff.removed, "modified": diff.modified, "mode_changed": diff.modeChanged, "type_changed": diff.typeChanged],
+                    fsckClean: report.clean))
+            }
+            guard again.release == v1.release, resealed.release == v1.release, report.clean else { throw Exit.failure }
+        }
+    }
+}

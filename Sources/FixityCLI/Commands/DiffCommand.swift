@@ -1,0 +1,61 @@
+import ArgumentParser
+import FixityCore
+import FixityStore
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff", abstract: "What changed between two releases, by path.")
+
+    @Argument(help: "The older release.")
+    var from: String
+
+    @Argument(help: "The newer release.")
+    var to: String
+
+    @OptionGroup var global: GlobalOptions
+
+    struct Result: Encodable {
+        let from: ReleaseID
+        let to: ReleaseID
+        let added: [String]
+        let removed: [String]
+        let modified: [String]
+        let modeChanged: [String]
+        let typeChanged: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case from, to, added, removed, modified, modeChanged = "mode_changed", typeChanged = "type_changed"
+        }
+    }
+
+    func run() throws {
+        try runReportingFailures {
+            let store = try global.openStore()
+            let old = try store.manifest(try store.resolve(try parseRef(from)))
+            let new = try store.manifest(try store.resolve(try parseRef(to)))
+            let diff = ManifestDiff(from: old, to: new)
+            if global.json {
+                try Output.json(
+                    Result(
+                        from: old.id, to: new.id, added: diff.added, removed: diff.removed, modified: diff.modified,
+                        modeChanged: diff.modeChanged, typeChanged: diff.typeChanged))
+                return
+            }
+            var rows = [[String]]()
+            for path in diff.added { rows.append(["added", path]) }
+            for path in diff.removed { rows.append(["removed", path]) }
+            for path in diff.modified { rows.append(["modified", path]) }
+            for path in diff.modeChanged {
+                let modes = "\(old.entry(at: path)?.modeString ?? "?") -> \(new.entry(at: path)?.modeString ?? "?")"
+                rows.append(["mode_changed", "\(path) (\(modes))"])
+            }
+            for path in diff.typeChanged {
+                rows.append(["type_changed", "\(path) (\(old.entry(at: path)?.typeName ?? "?") -> \(new.entry(at: path)?.typeName ?? "?"))"])
+            }
+            if rows.isEmpty { Output.note("no differences") } else { Output.line(Output.table(rows)) }
+            Output.note(
+                "\(diff.added.count) added, \(diff.removed.count) removed, \(diff.modified.count) modified, "
+                    + "\(diff.modeChanged.count) mode changed, \(diff.typeChanged.count) type changed")
+        }
+    }
+}

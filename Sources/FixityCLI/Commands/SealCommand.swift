@@ -1,0 +1,39 @@
+import ArgumentParser
+import FixityCore
+import FixityStore
+
+struct SealCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seal", abstract: "Seal a folder into a content-addressed release; prints its id.")
+
+    @Argument(help: "The folder to seal (a build output).")
+    var directory: String
+
+    @Option(help: "The application this release belongs to.")
+    var app: String
+
+    @Option(help: "Also tag the release APP@VERSION.")
+    var tag: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try runReportingFailures {
+            let appName = try AppName(parsing: app)
+            let store = try global.openStore()
+            let progress = ProgressLine(enabled: global.showsProgress, verb: "sealing")
+            defer { progress.finish() }
+            let report = try store.seal(directory: directory, app: appName, tag: tag, progress: progress.reporter)
+            progress.finish()
+            if global.json {
+                try Output.json(report)
+            } else {
+                Output.line(report.release.description)
+                Output.note(
+                    "sealed \(report.app): \(report.files) files, \(Output.bytes(report.bytes)); "
+                        + "\(report.newBlobs) new blobs (\(Output.bytes(report.newBytes))), \(report.hashedFiles) files hashed"
+                        + (report.tag.map { ", tagged \($0)" } ?? ""))
+            }
+        }
+    }
+}

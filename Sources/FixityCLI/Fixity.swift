@@ -1,0 +1,18 @@
+import ArgumentParser
+
+@main
+struct Fixity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fixity",
+        abstract: "Sealed, signed, immutable releases for production hosts.",
+        discussion: """
+            Exit codes: 0 success; 1 a finding (fsck found corruption); 2 refused or failed \
+            (bad input, a corrupt object, I/O, a held lock); 64 usage.
+            """,
+        subcommands: [
+            SealCommand.self, TagCommand.self, ReleasesCommand.self, ShowCommand.self, DiffCommand.self,
+            CatCommand.self, ExportCommand.self, FsckCommand.self, GCCommand.self, LogCommand.self,
+            DemoCommand.self,
+        ]
+    )
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// The small application tree the demo seals: a server script, libraries, static assets,
+/// config, a symlink and an empty folder, like a real build output.
+enum DemoTree {
+    static func makeTemporaryFolder() throws -> String {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array("\(base)/fixity-demo-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw CLIError("cannot create a temporary folder in \(base)") }
+        return String(cString: made)
+    }
+
+    static func writeVersion1(at root: String) throws {
+        let files: [(String, String, Int)] = [
+            ("bin/server", "#!/bin/sh\nexec node \"$(dirname \"$0\")/../lib/server.js\" \"$@\"\n", 0o755),
+            ("lib/server.js", "const cart = require('./cart');\nrequire('http').createServer(cart.handle).listen(8080);\n", 0o644),
+            ("lib/cart.js", "exports.handle = (req, res) => { res.end('cart v1'); };\n", 0o644),
+            ("lib/pricing.js", "exports.total = (items) => items.reduce((a, i) => a + i.price, 0);\n", 0o644),
+            ("public/index.html", "<!doctype html><title>Shop</title><h1>Shop</h1>\n", 0o644),
+            ("public/app.css", "body { font-family: sans-serif; }\n", 0o644),
+            ("scripts/migrate.sh", "#!/bin/sh\necho migrating\n", 0o644),
+            ("VERSION", "1.0\n", 0o644),
+        ]
+        for (path, text, mode) in files { try write(root, path, text, mode: mode) }
+        try FileManager.default.createDirectory(atPath: "\(root)/var/cache", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/lib/current-cart.js", withDestinationPath: "cart.js")
+    }
+
+    static func applyVersion2(at root: String) throws {
+        try write(root, "lib/cart.js", "exports.handle = (req, res) => { res.end('cart v2 with coupons'); };\n", mode: 0o644)
+        try write(root, "lib/coupons.js", "exports.apply = (total, code) => code === 'FIXITY' ? total * 0.9 : total;\n", mode: 0o644)
+        try write(root, "VERSION", "1.1\n", mode: 0o644)
+        try FileManager.default.removeItem(atPath: "\(root)/lib/pricing.js")
+        guard chmod("\(root)/scripts/migrate.sh", 0o755) == 0 else { throw CLIError("chmod \(root)/scripts/migrate.sh failed") }
+    }
+
+    private static func write(_ root: String, _ path: String, _ text: String, mode: Int) throws {
+        let full = "\(root)/\(path)"
+        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: full))
+        guard chmod(full, mode_t(mode)) == 0 else { throw CLIError("chmod \(full) failed") }
+    }
+}

@@ -1,0 +1,87 @@
+import Crypto
+import Foundation
+
+/// A SHA-256 digest: the name of a blob, a manifest or a release.
+///
+/// Always 32 bytes; spelled `sha256:<64 lowercase hex>` everywhere it leaves the process.
+public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public static let algorithmPrefix = "sha256:"
+
+    /// Stored as four words so a digest is a cheap value with no heap allocation.
+    private let w0, w1, w2, w3: UInt64
+
+    public init<Bytes: Sequence<UInt8>>(bytes: Bytes) {
+        var words: [UInt64] = [0, 0, 0, 0]
+        var count = 0
+        for byte in bytes {
+            precondition(count < 32, "a SHA-256 digest has 32 bytes")
+            words[count / 8] = words[count / 8] << 8 | UInt64(byte)
+            count += 1
+        }
+        precondition(count == 32, "a SHA-256 digest has 32 bytes")
+        (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
+    }
+
+    public init(_ digest: SHA256.Digest) {
+        self.init(bytes: digest)
+    }
+
+    /// Parses `sha256:<64 lowercase hex>`; nil for anything else.
+    public init?(parsing text: some StringProtocol) {
+        guard text.hasPrefix(Self.algorithmPrefix) else { return nil }
+        self.init(hex: text.dropFirst(Self.algorithmPrefix.count))
+    }
+
+    /// Parses exactly 64 lowercase hex characters.
+    public init?(hex: some StringProtocol) {
+        let utf8 = Array(hex.utf8)
+        guard utf8.count == 64 else { return nil }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(32)
+        var index = 0
+        while index < 64 {
+            guard let high = Hex.value(utf8[index]), let low = Hex.value(utf8[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        self.init(bytes: bytes)
+    }
+
+    /// SHA-256 of `data`.
+    public static func of<Bytes: DataProtocol>(_ data: Bytes) -> Digest {
+        Digest(SHA256.hash(data: data))
+    }
+
+    public var bytes: [UInt8] {
+        [w0, w1, w2, w3].flatMap { word in (0..<8).reversed().map { UInt8(truncatingIfNeeded: word >> (UInt64($0) * 8)) } }
+    }
+
+    /// 64 lowercase hex characters.
+    public var hex: String { Hex.encode(bytes) }
+
+    /// `sha256:<hex>`.
+    public var description: String { Self.algorithmPrefix + hex }
+
+    /// A short form for logs and human output: the first 12 hex characters.
+    public var short: String { String(hex.prefix(12)) }
+
+    public static func < (lhs: Digest, rhs: Digest) -> Bool {
+        (lhs.w0, lhs.w1, lhs.w2, lhs.w3) < (rhs.w0, rhs.w1, rhs.w2, rhs.w3)
+    }
+}
+
+extension Digest: Codable {
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let digest = Digest(parsing: text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a sha256 digest: \(text)")
+        }
+        self = digest
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

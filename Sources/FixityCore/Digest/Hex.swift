@@ -1,0 +1,26 @@
+/// Lowercase hexadecimal, the only spelling Fixity writes or accepts.
+public enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        var out = [UInt8]()
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The value of one lowercase hex digit, nil for anything else (uppercase included).
+    public static func value(_ char: UInt8) -> UInt8? {
+        switch char {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): char - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): char - UInt8(ascii: "a") + 10
+        default: nil
+        }
+    }
+
+    public static func isLowercaseHex(_ text: some StringProtocol) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { value($0) != nil }
+    }
+}

@@ -1,0 +1,97 @@
+/// Rules for the paths and link targets a manifest may hold, and their canonical order.
+///
+/// A path is relative, `/`-separated, valid UTF-8, with no empty, `.` or `..` component and no
+/// control character (U+0000–U+001F, U+007F): control characters would let a name forge a line
+/// of the manifest or a terminal's output, and no build output needs them.
+public enum EntryPath {
+    public static let maxComponentBytes = 255
+    public static let maxPathBytes = 4096
+    public static let maxTargetBytes = 4095
+
+    /// Why `path` cannot be a manifest path, or nil when it can.
+    public static func problem(with path: String) -> String? {
+        let bytes = Array(path.utf8)
+        if bytes.isEmpty { return "empty path" }
+        if bytes.count > maxPathBytes { return "path longer than \(maxPathBytes) bytes" }
+        if bytes.first == UInt8(ascii: "/") { return "absolute path" }
+        if let bad = bytes.first(where: isControl) { return "control character 0x\(Hex.encode([bad])) in path" }
+        for component in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+            if component.isEmpty { return "empty path component" }
+            if component.elementsEqual(".".utf8) { return "'.' component" }
+            if component.elementsEqual("..".utf8) { return "'..' component" }
+            if component.count > maxComponentBytes { return "component longer than \(maxComponentBytes) bytes" }
+        }
+        return nil
+    }
+
+    /// Why `name` (one directory entry) cannot appear in a tree, or nil when it can.
+    public static func problem(withName name: String) -> String? {
+        if name.utf8.contains(UInt8(ascii: "/")) { return "'/' in a name" }
+        return problem(with: name)
+    }
+
+    /// Why `target` cannot be a symlink target, or nil when it can. Absolute targets and `..` are
+    /// legitimate content (a venv's `bin/python -> /usr/bin/python3`); Fixity never follows them.
+    public static func problem(withTarget target: String) -> String? {
+        let bytes = Array(target.utf8)
+        if bytes.isEmpty { return "empty symlink target" }
+        if bytes.count > maxTargetBytes { return "symlink target longer than \(maxTargetBytes) bytes" }
+        if let bad = bytes.first(where: isControl) { return "control character 0x\(Hex.encode([bad])) in symlink target" }
+        return nil
+    }
+
+    /// The canonical order: bytewise on UTF-8 with `/` ranked below every other byte, which is the
+    /// order of a depth-first walk visiting siblings by name (`a`, `a/x`, `a-b`).
+    public static func precedes(_ lhs: String, _ rhs: String) -> Bool {
+        var left = lhs.utf8.makeIterator()
+        var right = rhs.utf8.makeIterator()
+        while true {
+            switch (left.next(), right.next()) {
+            case (nil, nil): return false
+            case (nil, _): return true
+            case (_, nil): return false
+            case let (l?, r?):
+                if l == r { continue }
+                return rank(l) < rank(r)
+            }
+        }
+    }
+
+    /// The parent folder of `path`, nil at the top.
+    public static func parent(of path: String) -> Substring? {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        return path[..<slash]
+    }
+
+    /// Renders bytes that may not be UTF-8 for an error message: invalid bytes and control
+    /// characters become `\xNN`, so the message names the file without corrupting the terminal.
+    public static func describe(bytes: [UInt8]) -> String {
+        var out = ""
+        var index = 0
+        while index < bytes.count {
+            let length = utf8SequenceLength(bytes, at: index)
+            if length > 0, !isControl(bytes[index]) {
+                out += String(decoding: bytes[index..<index + length], as: UTF8.self)
+                index += length
+            } else {
+                out += "\\x" + Hex.encode([bytes[index]])
+                index += 1
+            }
+        }
+        return out
+    }
+
+    static func isControl(_ byte: UInt8) -> Bool { byte < 0x20 || byte == 0x7f }
+
+    private static func rank(_ byte: UInt8) -> Int { byte == UInt8(ascii: "/") ? -1 : Int(byte) }
+
+    /// Length of a valid UTF-8 sequence starting at `index`, 0 if invalid.
+    private static func utf8SequenceLength(_ bytes: [UInt8], at index: Int) -> Int {
+        for length in 1...4 where index + length <= bytes.count {
+            if let text = String(validating: bytes[index..<index + length], as: UTF8.self), text.unicodeScalars.count == 1 {
+                return length
+            }
+        }
+        return 0
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import GRDB
+
+/// One recorded state change. This is the simple append-only history that the Merkle ledger
+/// (issue 6) will replace; sequence numbers already start at 0 and never repeat.
+public struct HistoryEvent: Sendable, Codable, Equatable {
+    public let seq: Int64
+    /// RFC 3339, UTC, nanoseconds.
+    public let time: String
+    /// The OS user who ran the command.
+    public let actor: String
+    public let host: String
+    /// `seal`, `tag`, `gc` …
+    public let action: String
+    /// The digest or name the change is about.
+    public let subject: String
+    /// Flat string map, stored as JSON with sorted keys.
+    public let details: [String: String]
+}
+
+/// Append-only history kept in the store's SQLite database, written inside the same transaction
+/// as the change it records so neither exists without the other.
+public enum History {
+    public static func registerMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("history-v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE history (
+                        seq INTEGER PRIMARY KEY,
+                        time TEXT NOT NULL,
+                        actor TEXT NOT NULL,
+                        host TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        subject TEXT NOT NULL,
+                        details TEXT NOT NULL
+                    );
+                    CREATE TRIGGER history_no_update BEFORE UPDATE ON history
+                        BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+                    CREATE TRIGGER history_no_delete BEFORE DELETE ON history
+                        BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+                    """)
+        }
+    }
+
+    @discardableResult
+    public static func append(_ db: Database, action: String, subject: String, details: [String: String] = [:], at time: Date = Date()) throws -> Int64 {
+        let next = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM history") ?? 0
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let json = String(decoding: try encoder.encode(details), as: UTF8.self)
+        try db.execute(
+            sql: "INSERT INTO history (seq, time, actor, host, action, subject, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [next, Timestamp.rfc3339(time), Identity.user, Identity.host, action, subject, json])
+        return next
+    }
+
+    public static func events(_ db: Database, since: Int64 = 0) throws -> [HistoryEvent] {
+        try Row.fetchAll(db, sql: "SELECT * FROM history WHERE seq >= ? ORDER BY seq", arguments: [since]).map { row in
+            let detailsJSON: String = row["details"]
+            let details = (try? JSONDecoder().decode([String: String].self, from: Data(detailsJSON.utf8))) ?? [:]
+            return HistoryEvent(
+                seq: row["seq"], time: row["time"], actor: row["actor"], host: row["host"],
+                action: row["action"], subject: row["subject"], details: details)
+        }
+    }
+}

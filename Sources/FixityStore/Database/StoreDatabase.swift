@@ -1,0 +1,88 @@
+import FixityCore
+import FixityLedger
+import Foundation
+import GRDB
+
+/// The store's embedded SQLite database: releases, tags, the stat cache and the history.
+/// Opened with a busy timeout so concurrent seals wait for each other instead of failing.
+enum StoreDatabase {
+    static let fileName = "fixity.db"
+
+    static func open(at path: String) throws -> DatabaseQueue {
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        config.prepareDatabase { db in
+            // Durable commits: a release recorded is a release that survives power loss.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+            try migrator.migrate(queue)
+        } catch let error as DatabaseError {
+            throw StoreError(.io, "database \(path): \(error.message ?? error.description)", path: path)
+        }
+        return queue
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("store-v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE releases (
+                        id TEXT NOT NULL,
+                        app TEXT NOT NULL,
+                        sealed_at TEXT NOT NULL,
+                        files INTEGER NOT NULL,
+                        bytes INTEGER NOT NULL,
+                        PRIMARY KEY (id, app)
+                    );
+                    CREATE INDEX releases_app ON releases (app, sealed_at);
+                    CREATE TABLE tags (
+                        app TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        release TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        PRIMARY KEY (app, version)
+                    );
+                    CREATE TRIGGER tags_immutable BEFORE UPDATE ON tags
+                        BEGIN SELECT RAISE(ABORT, 'tags are immutable'); END;
+                    CREATE TABLE stat_cache (
+                        root TEXT NOT NULL,
+                        path TEXT NOT NULL,
+                        device INTEGER NOT NULL,
+                        inode INTEGER NOT NULL,
+                        mode INTEGER NOT NULL,
+                        size INTEGER NOT NULL,
+                        mtime_ns INTEGER NOT NULL,
+                        ctime_ns INTEGER NOT NULL,
+                        digest TEXT NOT NULL,
+                        PRIMARY KEY (root, path)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        History.registerMigrations(&migrator)
+        return migrator
+    }
+}
+
+extension DatabaseQueue {
+    /// Runs a write transaction, turning SQLite errors into store errors that name the database.
+    @discardableResult
+    func storeWrite<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try write(body)
+        } catch let error as DatabaseError {
+            throw StoreError(.io, "database: \(error.message ?? error.description)")
+        }
+    }
+
+    func storeRead<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try read(body)
+        } catch let error as DatabaseError {
+            throw StoreError(.io, "database: \(error.message ?? error.description)")
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import FixityCore
+import Glibc
+import Synchronization
+
+/// What `fsck` found. Empty lists mean the store is consistent.
+public struct FsckReport: Sendable, Codable {
+    public var objects = 0
+    public var bytes = 0
+    public var releases = 0
+    /// Objects whose bytes do not hash to their name.
+    public var corrupt: [String] = []
+    /// Objects a release references that are not in the store.
+    public var missing: [String] = []
+    /// Releases whose manifest object is absent, corrupt or invalid.
+    public var invalidReleases: [String] = []
+    /// Files under objects/ that are not named like an object.
+    public var strays: [String] = []
+
+    public var clean: Bool { corrupt.isEmpty && missing.isEmpty && invalidReleases.isEmpty && strays.isEmpty }
+
+    enum CodingKeys: String, CodingKey {
+        case objects, bytes, releases, corrupt, missing, invalidReleases = "invalid_releases", strays, clean
+    }
+
+    public init() {}
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(objects, forKey: .objects)
+        try c.encode(bytes, forKey: .bytes)
+        try c.encode(releases, forKey: .releases)
+        try c.encode(corrupt, forKey: .corrupt)
+        try c.encode(missing, forKey: .missing)
+        try c.encode(invalidReleases, forKey: .invalidReleases)
+        try c.encode(strays, forKey: .strays)
+        try c.encode(clean, forKey: .clean)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        objects = try c.decode(Int.self, forKey: .objects)
+        bytes = try c.decode(Int.self, forKey: .bytes)
+        releases = try c.decode(Int.self, forKey: .releases)
+        corrupt = try c.decode([String].self, forKey: .corrupt)
+        missing = try c.decode([String].self, forKey: .missing)
+        invalidReleases = try c.decode([String].self, forKey: .invalidReleases)
+        strays = try c.decode([String].self, forKey: .strays)
+    }
+}
+
+extension Store {
+    /// Every object file under `objects/sha256`, with its digest when it is named like one.
+    func listObjects() throws -> (objects: [Digest], strays: [String]) {
+        var objects = [Digest]()
+        var strays = [String]()
+        let base = "\(path)/objects/sha256"
+        for fanout in try Posix.directoryNames(objectsFD, display: base).map({ String(decoding: $0, as: UTF8.self) }).sorted() {
+            guard fanout.utf8.count == 2, Hex.isLowercaseHex(fanout), let st = try Posix.lstatat(objectsFD, fanout, display: "\(base)/\(fanout)"), st.isDirectory else {
+                strays.append("objects/sha256/\(fanout)")
+                continue
+            }
+            let fd = try Posix.openDirectory(objectsFD, fanout, display: "\(base)/\(fanout)")
+            defer { Posix.close(fd) }
+            for raw in try Posix.directoryNames(fd, display: "\(base)/\(fanout)") {
+                let name = String(decoding: raw, as: UTF8.self)
+                if let digest = Digest(hex: fanout + name) { objects.append(digest) } else { strays.append("objects/sha256/\(fanout)/\(name)") }
+            }
+        }
+        return (objects.sorted(), strays.sorted())
+    }
+
+    /// Re-hashes every object on all cores and checks every release's manifest and references.
+    public func fsck(progress: WorkProgress? = nil) throws -> FsckReport {
+        var report = FsckReport()
+        let (objects, strays) = try listObjects()
+        report.objects = objects.count
+        report.strays = strays
+        let corrupt = Mutex<[Digest]>([])
+        let bytes = Atomic<Int>(0)
+        progress?.setTotals(files: objects.count, bytes: 0)
+        try ParallelWork.run(count: objects.count, makeContext: { WorkBuffer(size: 1 << 20) }) { index, buffer in
+            do {
+                let n = try self.streamObject(objects[index], buffer: buffer.raw) { progress?.add(bytes: $0.count) }
+                bytes.add(Int(n), ordering: .relaxed)
+            } catch let error as StoreError where error.code == .integrity {
+                corrupt.withLock { $0.append(objects[index]) }
+            }
+            progress?.add(files: 1, bytes: 0)
+        }
+        report.bytes = bytes.load(ordering: .relaxed)
+        let corruptSet = Set(corrupt.withLock { $0 })
+        report.corrupt = corruptSet.sorted().map(\.description)
+
+        let present = Set(objects)
+        var missing = Set<Digest>()
+        let releases = try allReleaseIDs()
+        report.releases = releases.count
+        for id in releases {
+            guard present.contains(id.digest), !corruptSet.contains(id.digest) else {
+                report.invalidReleases.append(id.description)
+                continue
+            }
+            guard let manifest = try? self.manifest(id) else {
+                report.invalidReleases.append(id.description)
+                continue
+            }
+            missing.formUnion(manifest.blobDigests.subtracting(present))
+        }
+        report.missing = missing.sorted().map(\.description)
+        return report
+    }
+}

@@ -1,0 +1,69 @@
+import FixityCore
+import FixityLedger
+import Glibc
+
+public struct GCReport: Sendable, Codable {
+    public var removedObjects: [String] = []
+    public var removedBytes = 0
+    public var removedTemp = 0
+    public var keptObjects = 0
+    public var dryRun = false
+
+    enum CodingKeys: String, CodingKey {
+        case removedObjects = "removed_objects", removedBytes = "removed_bytes", removedTemp = "removed_temp"
+        case keptObjects = "kept_objects", dryRun = "dry_run"
+    }
+}
+
+extension Store {
+    /// Removes objects that no recorded release references (leftovers of an interrupted seal) and
+    /// stale temp files. Holds the store lock exclusively, so no seal is running: every object a
+    /// seal has written or relied on is referenced by a recorded release by the time gc can run.
+    /// Refuses to run when a release's manifest cannot be read: gc never guesses what is live.
+    public func gc(dryRun: Bool) throws -> GCReport {
+        let lock = try self.lock(.exclusive, purpose: "gc")
+        defer { withExtendedLifetime(lock) {} }
+        var live = Set<Digest>()
+        for id in try allReleaseIDs() {
+            let manifest: Manifest
+            do {
+                manifest = try self.manifest(id)
+            } catch let error as StoreError {
+                throw StoreError(.integrity, "gc refused: \(error.message); run fixity fsck", path: error.path)
+            }
+            live.insert(id.digest)
+            live.formUnion(manifest.blobDigests)
+        }
+        var report = GCReport()
+        report.dryRun = dryRun
+        let (objects, _) = try listObjects()
+        for digest in objects {
+            if live.contains(digest) {
+                report.keptObjects += 1
+                continue
+            }
+            let name = Self.objectName(digest)
+            report.removedObjects.append(digest.description)
+            report.removedBytes += Int(try Posix.lstatat(objectsFD, name, display: objectPath(digest))?.size ?? 0)
+            if !dryRun { try Posix.unlinkat(objectsFD, name, display: objectPath(digest)) }
+        }
+        for raw in try Posix.directoryNames(tmpFD, display: "\(path)/tmp") {
+            report.removedTemp += 1
+            if !dryRun {
+                let name = String(decoding: raw, as: UTF8.self)
+                try Posix.removeTree(tmpFD, name, display: "\(path)/tmp/\(name)")
+            }
+        }
+        if !dryRun {
+            try Posix.syncfs(rootFD, display: path)
+            if !report.removedObjects.isEmpty || report.removedTemp > 0 {
+                try database.storeWrite { db in
+                    try History.append(db, action: "gc", subject: "store", details: [
+                        "removed_objects": String(report.removedObjects.count), "removed_bytes": String(report.removedBytes),
+                    ])
+                }
+            }
+        }
+        return report
+    }
+}

@@ -1,0 +1,164 @@
+import CFixitySys
+import Glibc
+
+/// Thin wrappers over the system calls the store uses, each turning -1/errno into a `StoreError`
+/// that names the path. Everything here works relative to directory descriptors and never follows
+/// a symlink in the last component.
+public enum Posix {
+    public static func open(_ path: String, flags: Int32, mode: mode_t = 0) throws -> Int32 {
+        try openat(AT_FDCWD, path, flags: flags, mode: mode, display: path)
+    }
+
+    public static func openat(_ dirfd: Int32, _ name: String, flags: Int32, mode: mode_t = 0, display: String) throws -> Int32 {
+        let fd = retryOnInterrupt { Glibc.openat(dirfd, name, flags | O_CLOEXEC, mode) }
+        if fd < 0 { throw StoreError.system("open", path: display) }
+        return fd
+    }
+
+    public static func openDirectory(_ dirfd: Int32, _ name: String, display: String) throws -> Int32 {
+        try openat(dirfd, name, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, display: display)
+    }
+
+    public static func fstat(_ fd: Int32, display: String) throws -> FileStat {
+        var st = stat()
+        if Glibc.fstat(fd, &st) != 0 { throw StoreError.system("stat", path: display) }
+        return FileStat(st)
+    }
+
+    /// `lstat` relative to a directory; nil when the name does not exist.
+    public static func lstatat(_ dirfd: Int32, _ name: String, display: String) throws -> FileStat? {
+        var st = stat()
+        if Glibc.fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 {
+            if errno == ENOENT { return nil }
+            throw StoreError.system("stat", path: display)
+        }
+        return FileStat(st)
+    }
+
+    public static func readlinkat(_ dirfd: Int32, _ name: String, display: String) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = buffer.withUnsafeMutableBytes { Glibc.readlinkat(dirfd, name, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        if count < 0 { throw StoreError.system("readlink", path: display) }
+        return Array(buffer[0..<count])
+    }
+
+    /// Reads until `buffer` is full or end of file; returns the byte count.
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, display: String) throws -> Int {
+        var total = 0
+        while total < buffer.count {
+            let n = retryOnInterrupt { Glibc.read(fd, buffer.baseAddress! + total, buffer.count - total) }
+            if n < 0 { throw StoreError.system("read", path: display) }
+            if n == 0 { break }
+            total += n
+        }
+        return total
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, display: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = retryOnInterrupt { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
+            if n < 0 { throw StoreError.system("write", path: display) }
+            done += n
+        }
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], display: String) throws {
+        try bytes.withUnsafeBytes { raw in try writeAll(fd, raw, display: display) }
+    }
+
+    public static func fsync(_ fd: Int32, display: String) throws {
+        if Glibc.fsync(fd) != 0 { throw StoreError.system("fsync", path: display) }
+    }
+
+    /// Makes every dirty page of the file system holding `fd` durable: one call for a whole batch
+    /// of new objects instead of an fsync each.
+    public static func syncfs(_ fd: Int32, display: String) throws {
+        if fixity_syncfs(fd) != 0 { throw StoreError.system("syncfs", path: display) }
+    }
+
+    public static func renameat(_ fromDir: Int32, _ from: String, _ toDir: Int32, _ to: String, display: String) throws {
+        if Glibc.renameat(fromDir, from, toDir, to) != 0 { throw StoreError.system("rename", path: display) }
+    }
+
+    /// Creates a directory; an existing directory is success.
+    public static func mkdirat(_ dirfd: Int32, _ name: String, mode: mode_t, display: String) throws {
+        if Glibc.mkdirat(dirfd, name, mode) != 0 {
+            if errno == EEXIST, let st = try lstatat(dirfd, name, display: display), st.isDirectory { return }
+            throw StoreError.system("mkdir", path: display)
+        }
+    }
+
+    public static func unlinkat(_ dirfd: Int32, _ name: String, directory: Bool = false, display: String) throws {
+        if Glibc.unlinkat(dirfd, name, directory ? AT_REMOVEDIR : 0) != 0, errno != ENOENT {
+            throw StoreError.system("remove", path: display)
+        }
+    }
+
+    /// The names in a directory except `.` and `..`, as raw bytes (names need not be UTF-8).
+    public static func directoryNames(_ dirfd: Int32, display: String) throws -> [[UInt8]] {
+        // fdopendir takes ownership of its descriptor, so give it a duplicate.
+        let dup = Glibc.fcntl(dirfd, F_DUPFD_CLOEXEC, 0)
+        if dup < 0 { throw StoreError.system("dup", path: display) }
+        guard let dir = fdopendir(dup) else {
+            let saved = errno
+            Glibc.close(dup)
+            throw StoreError.system("opendir", path: display, errno: saved)
+        }
+        defer { closedir(dir) }
+        rewinddir(dir)
+        var names = [[UInt8]]()
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw StoreError.system("readdir", path: display) }
+                break
+            }
+            let name = withUnsafePointer(to: &entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: UInt8.self, capacity: 256) { Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)))) }
+            }
+            if name == [0x2e] || name == [0x2e, 0x2e] { continue }
+            names.append(name)
+        }
+        return names
+    }
+
+    /// Removes a tree below `dirfd` without following symlinks, making read-only directories
+    /// writable first (a materialized 0555 folder cannot otherwise be emptied).
+    public static func removeTree(_ dirfd: Int32, _ name: String, display: String) throws {
+        guard let st = try lstatat(dirfd, name, display: display) else { return }
+        if st.isDirectory {
+            _ = Glibc.fchmodat(dirfd, name, 0o700, 0)
+            let fd = try openDirectory(dirfd, name, display: display)
+            defer { Glibc.close(fd) }
+            for child in try directoryNames(fd, display: display) {
+                let childName = String(decoding: child, as: UTF8.self)
+                if String(validating: child, as: UTF8.self) == nil {
+                    // Names that are not UTF-8 cannot round-trip through String; remove by bytes.
+                    try unlinkRaw(fd, child, display: display)
+                    continue
+                }
+                try removeTree(fd, childName, display: display + "/" + childName)
+            }
+            try unlinkat(dirfd, name, directory: true, display: display)
+        } else {
+            try unlinkat(dirfd, name, display: display)
+        }
+    }
+
+    private static func unlinkRaw(_ dirfd: Int32, _ name: [UInt8], display: String) throws {
+        let result = (name + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { Glibc.unlinkat(dirfd, $0.baseAddress!, 0) }
+        }
+        if result != 0, errno != ENOENT { throw StoreError.system("remove", path: display) }
+    }
+
+    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    static func retryOnInterrupt<T: BinaryInteger>(_ call: () -> T) -> T {
+        while true {
+            let result = call()
+            if result >= 0 || errno != EINTR { return result }
+        }
+    }
+}

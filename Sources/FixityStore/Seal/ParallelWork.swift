@@ -1,0 +1,59 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Runs `body` for indices `0..<count` on `workers` threads, each pulling the next index from a
+/// shared counter (so one huge file does not leave the other core idle). The first error stops
+/// every worker and is rethrown. Blocking I/O runs here, off Swift's cooperative pool.
+enum ParallelWork {
+    static var defaultWorkers: Int { max(2, ProcessInfo.processInfo.activeProcessorCount) }
+
+    static func run<Context>(
+        count: Int, workers: Int = defaultWorkers,
+        makeContext: @Sendable () -> Context,
+        body: @Sendable (Int, inout Context) throws -> Void
+    ) throws {
+        guard count > 0 else { return }
+        let next = Atomic<Int>(0)
+        let failure = Mutex<(any Error)?>(nil)
+        DispatchQueue.concurrentPerform(iterations: min(workers, count)) { _ in
+            var context = makeContext()
+            while failure.withLock({ $0 == nil }) {
+                let index = next.add(1, ordering: .relaxed).oldValue
+                guard index < count else { return }
+                do {
+                    try body(index, &context)
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = error } }
+                    return
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+}
+
+/// A fixed array that parallel workers fill at distinct indices.
+///
+/// `@unchecked Sendable`: each index is written by exactly one worker (the index came from an
+/// atomic counter), and the array is read only after `ParallelWork.run` has joined them all.
+final class SlotArray<Element>: @unchecked Sendable {
+    private var storage: [Element]
+
+    init(repeating value: Element, count: Int) { storage = Array(repeating: value, count: count) }
+
+    subscript(index: Int) -> Element {
+        get { storage.withUnsafeBufferPointer { $0[index] } }
+        set { storage.withUnsafeMutableBufferPointer { $0[index] = newValue } }
+    }
+
+    var elements: [Element] { storage }
+}
+
+/// A reusable I/O buffer owned by one worker.
+final class WorkBuffer {
+    let raw: UnsafeMutableRawBufferPointer
+
+    init(size: Int) { raw = .allocate(byteCount: size, alignment: 4096) }
+    deinit { raw.deallocate() }
+}

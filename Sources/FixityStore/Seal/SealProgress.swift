@@ -1,0 +1,22 @@
+import Synchronization
+
+/// Counters a terminal progress line reads while a long operation runs on worker threads.
+public final class WorkProgress: Sendable {
+    private let filesDone = Atomic<Int>(0)
+    private let bytesDone = Atomic<Int>(0)
+    private let totals = Mutex<(files: Int, bytes: Int)>((0, 0))
+
+    public init() {}
+
+    func setTotals(files: Int, bytes: Int) { totals.withLock { $0 = (files, bytes) } }
+
+    func add(files: Int = 0, bytes: Int) {
+        if files != 0 { filesDone.add(files, ordering: .relaxed) }
+        bytesDone.add(bytes, ordering: .relaxed)
+    }
+
+    public var snapshot: (files: Int, bytes: Int, totalFiles: Int, totalBytes: Int) {
+        let total = totals.withLock { $0 }
+        return (filesDone.load(ordering: .relaxed), bytesDone.load(ordering: .relaxed), total.files, total.bytes)
+    }
+}

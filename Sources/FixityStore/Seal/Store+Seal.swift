@@ -1,0 +1,151 @@
+import FixityCore
+import FixityLedger
+import Foundation
+import GRDB
+import Glibc
+
+/// What `seal` did, for humans and for `--json`.
+public struct SealReport: Sendable, Codable {
+    public let release: ReleaseID
+    public let app: String
+    public let tag: String?
+    public let files: Int
+    public let bytes: UInt64
+    public let entries: Int
+    /// Blobs this seal added to the store, and their bytes.
+    public let newBlobs: Int
+    public let newBytes: Int
+    /// Files read and hashed (the rest came from the stat cache).
+    public let hashedFiles: Int
+    /// True when the release already existed under this app.
+    public let existed: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case release, app, tag, files, bytes, entries
+        case newBlobs = "new_blobs", newBytes = "new_bytes", hashedFiles = "hashed_files", existed
+    }
+}
+
+extension Store {
+    /// Seals the tree at `directory` as a release of `app`, optionally tagging it.
+    ///
+    /// Order (docs/design.md): walk → hash and write blobs to temp → manifest → one syncfs →
+    /// renames → syncfs → one database transaction recording release, tag, history and stat
+    /// cache. The shared store lock is held throughout, so gc cannot remove a blob this seal has
+    /// found present but not yet referenced.
+    public func seal(directory: String, app: AppName, tag version: String?, progress: WorkProgress? = nil) throws -> SealReport {
+        var tagName: TagName?
+        if let version {
+            do { tagName = try TagName(app: app, version: version) } catch { throw StoreError(.badInput, error.description) }
+        }
+        let walker = TreeWalker(rootPath: directory)
+        let rootFD = try walker.openRoot()
+        defer { Posix.close(rootFD) }
+        let lock = try self.lock(.shared, purpose: "seal")
+        defer { withExtendedLifetime(lock) {} }
+
+        let clock = try snapshotClock()
+        let walked = try walker.walk(rootFD: rootFD)
+        let cacheRoot = Self.canonicalPath(directory)
+        let cache = try database.storeRead { try StatCache.load($0, root: cacheRoot) }
+
+        let digests = SlotArray<Digest?>(repeating: nil, count: walked.count)
+        var jobs = [Int]()
+        var jobBytes = 0
+        for (index, entry) in walked.enumerated() where entry.stat.isRegularFile {
+            if let digest = cache.digest(for: entry), hasObject(digest) {
+                digests[index] = digest
+            } else {
+                jobs.append(index)
+                jobBytes += Int(entry.stat.size)
+            }
+        }
+        progress?.setTotals(files: jobs.count, bytes: jobBytes)
+
+        let batch = ObjectBatch(store: self)
+        let ingester = FileIngester(batch: batch, rootFD: rootFD, rootPath: directory, progress: progress)
+        let manifest: Manifest
+        do {
+            let jobList = jobs
+            try ParallelWork.run(count: jobList.count, makeContext: { WorkBuffer(size: FileIngester.bufferSize) }) { job, buffer in
+                let index = jobList[job]
+                digests[index] = try ingester.ingest(walked[index], buffer: buffer.raw)
+            }
+            manifest = try Self.manifest(from: walked, digests: digests, rootPath: directory)
+            if !hasObject(manifest.id.digest) && batch.claim(manifest.id.digest) {
+                let tmp = try batch.createTemp()
+                defer { Posix.close(tmp.fd) }
+                try Posix.writeAll(tmp.fd, manifest.bytes, display: tmp.display)
+                batch.stage(tmp.name, as: manifest.id.digest)
+            }
+            try batch.commit()
+        } catch {
+            batch.abandon()
+            throw error
+        }
+
+        let files = walked.indices.compactMap { index in digests[index].map { (walked[index], $0) } }
+        let existed = try database.storeWrite { db -> Bool in
+            let existed = try Self.recordRelease(db, manifest: manifest, app: app)
+            if let tagName { try Self.recordTag(db, tagName, release: manifest.id) }
+            try cache.save(db, files: files, clockNanos: clock)
+            return existed
+        }
+        return SealReport(
+            release: manifest.id, app: app.value, tag: tagName?.description, files: manifest.fileCount,
+            bytes: manifest.fileBytes, entries: manifest.entries.count,
+            newBlobs: ingester.newBlobs.load(ordering: .relaxed), newBytes: ingester.newBytes.load(ordering: .relaxed),
+            hashedFiles: jobs.count, existed: existed)
+    }
+
+    static func manifest(from walked: [WalkedEntry], digests: SlotArray<Digest?>, rootPath: String) throws -> Manifest {
+        var entries = [ManifestEntry]()
+        entries.reserveCapacity(walked.count)
+        for (index, walkedEntry) in walked.enumerated() {
+            let stat = walkedEntry.stat
+            if let target = walkedEntry.target {
+                entries.append(.symlink(walkedEntry.path, target: target))
+            } else if stat.isDirectory {
+                entries.append(.directory(walkedEntry.path, mode: stat.permissions))
+            } else if let digest = digests[index] {
+                entries.append(.file(walkedEntry.path, mode: stat.permissions, size: UInt64(stat.size), digest: digest))
+            }
+        }
+        do {
+            return try Manifest(entries: entries)
+        } catch {
+            throw StoreError(.badInput, "\(rootPath): \(error.description)", path: rootPath)
+        }
+    }
+
+    /// Inserts the release row and its history entry; false when new, true when it already existed.
+    static func recordRelease(_ db: Database, manifest: Manifest, app: AppName) throws -> Bool {
+        let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM releases WHERE id = ? AND app = ?", arguments: [manifest.id.description, app.value]) ?? false
+        if exists { return true }
+        try db.execute(
+            sql: "INSERT INTO releases (id, app, sealed_at, files, bytes) VALUES (?, ?, ?, ?, ?)",
+            arguments: [manifest.id.description, app.value, Timestamp.rfc3339(Date()), manifest.fileCount, Int64(manifest.fileBytes)])
+        try History.append(db, action: "seal", subject: manifest.id.description, details: [
+            "app": app.value, "files": String(manifest.fileCount), "bytes": String(manifest.fileBytes),
+        ])
+        return false
+    }
+
+    /// A time on the store's file system clock (the clock file mtimes use), for racy-entry
+    /// protection in the stat cache.
+    private func snapshotClock() throws -> Int64 {
+        let tmp = try ObjectBatch(store: self).createTemp()
+        defer {
+            Posix.close(tmp.fd)
+            try? Posix.unlinkat(tmpFD, tmp.name, display: tmp.display)
+        }
+        return try Posix.fstat(tmp.fd, display: tmp.display).mtimeNanos
+    }
+
+    /// The absolute, symlink-free path of the sealed folder: the stat cache's key.
+    static func canonicalPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(decoding: UnsafeRawBufferPointer(start: resolved, count: strlen(resolved)), as: UTF8.self)
+    }
+}

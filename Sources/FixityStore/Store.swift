@@ -1,0 +1,60 @@
+import FixityCore
+import Foundation
+import GRDB
+import Glibc
+
+/// A content-addressed store on a local file system:
+///
+///     STORE/
+///       objects/sha256/<2 hex>/<62 hex>   blobs and manifests, read-only, named by their SHA-256
+///       tmp/                              objects being written; never read as objects
+///       fixity.db                         SQLite: releases, tags, stat cache, history
+///       lock                              flock: shared by writers of objects, exclusive for gc
+///
+/// Created on first use. See docs/design.md for the write ordering.
+public final class Store: Sendable {
+    public let path: String
+    let rootFD: Int32
+    /// `objects/sha256`, where `<2 hex>/<62 hex>` names an object.
+    let objectsFD: Int32
+    let tmpFD: Int32
+    public let database: DatabaseQueue
+
+    public static func open(at path: String) throws -> Store {
+        try createDirectories(path)
+        return try Store(path: path)
+    }
+
+    private init(path: String) throws {
+        self.path = path
+        rootFD = try Posix.open(path, flags: O_RDONLY | O_DIRECTORY)
+        try Posix.mkdirat(rootFD, "objects", mode: 0o755, display: "\(path)/objects")
+        try Posix.mkdirat(rootFD, "objects/sha256", mode: 0o755, display: "\(path)/objects/sha256")
+        try Posix.mkdirat(rootFD, "tmp", mode: 0o700, display: "\(path)/tmp")
+        objectsFD = try Posix.openDirectory(rootFD, "objects/sha256", display: "\(path)/objects/sha256")
+        tmpFD = try Posix.openDirectory(rootFD, "tmp", display: "\(path)/tmp")
+        database = try StoreDatabase.open(at: "\(path)/\(StoreDatabase.fileName)")
+    }
+
+    deinit {
+        Posix.close(tmpFD)
+        Posix.close(objectsFD)
+        Posix.close(rootFD)
+    }
+
+    /// `mkdir -p` for the store's own folder (0700 for the parts created: the store holds keys later).
+    private static func createDirectories(_ path: String) throws {
+        guard !path.isEmpty else { throw StoreError(.badInput, "empty store path") }
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if Glibc.mkdir(current, 0o700) != 0 && errno != EEXIST {
+                throw StoreError.system("mkdir", path: current)
+            }
+        }
+        var st = stat()
+        guard Glibc.fstatat(AT_FDCWD, path, &st, 0) == 0, FileStat(st).isDirectory else {
+            throw StoreError(.badInput, "store \(path) is not a directory", path: path)
+        }
+    }
+}

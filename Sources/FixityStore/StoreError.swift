@@ -1,0 +1,40 @@
+import FixityCore
+import Glibc
+
+/// Every failure of the store layer: a code that decides the exit status at the edge, a message
+/// naming what it is about, the path when there is one, and the OS error underneath.
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public enum Code: Sendable, Equatable {
+        /// Input the user gave is unusable: missing folder, special file, bad name, bad REF.
+        case badInput
+        /// An object's bytes do not match its name, or a stored manifest is invalid.
+        case integrity
+        case notFound
+        /// A REF prefix names more than one release.
+        case ambiguous
+        /// A tag already names another release.
+        case conflict
+        /// A lock is held by someone else.
+        case locked
+        case io
+    }
+
+    public let code: Code
+    public let message: String
+    public let path: String?
+    public let errno: Int32?
+
+    public init(_ code: Code, _ message: String, path: String? = nil, errno: Int32? = nil) {
+        self.code = code
+        self.message = message
+        self.path = path
+        self.errno = errno
+    }
+
+    /// A failed system call on `path`, with the OS's own words for why.
+    static func system(_ call: String, path: String, errno: Int32 = Glibc.errno, code: Code = .io) -> StoreError {
+        StoreError(code, "\(call) \(path): \(String(cString: strerror(errno)))", path: path, errno: errno)
+    }
+
+    public var description: String { message }
+}
