@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "FixityCoreTests", dependencies: ["FixityCore"]),
         .testTarget(
             name: "FixityCLITests",
-            dependencies: ["FixityCLI", "FixityCore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["FixityCLI", "FixityCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -78,7 +78,7 @@ extension Store {
     static func recordTag(_ db: Database, _ tag: TagName, release: ReleaseID) throws -> Bool {
         if let existing = try String.fetchOne(db, sql: "SELECT release FROM tags WHERE app = ? AND version = ?", arguments: [tag.app.value, tag.version]) {
             guard existing == release.description else {
-                throw StoreError(.conflict, "tag \(tag) already names \(existing); tags are immutable (release \(release.short) was not tagged)")
+                throw StoreError(.conflict, "tag \(tag) already names \(existing); tags are immutable, so \(release.short) was not tagged and nothing was recorded")
             }
             return false
         }

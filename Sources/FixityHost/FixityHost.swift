@@ -1,0 +1,1 @@
+// A deploy root: lock, materialize, activate, rollback, drift scan (the deploy issue).
