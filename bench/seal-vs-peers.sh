@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Seal benchmark: Fixity against its peers on the shared corpus, in one run.
+#
+#   bench/seal-vs-peers.sh [WORKDIR] [SCALE] [RUNS]
+#
+# Generates the corpus with ../shared/bench/make-corpus.sh (deterministic), warms the page cache,
+# then times with hyperfine (median of RUNS, default 5):
+#   cold seal     fixity seal into a fresh store          vs  ostree commit into a fresh bare repo,
+#                                                              tar copy + sync, git add+commit,
+#                                                              sha256sum of every file (one core)
+#   re-seal       after mutate-corpus.sh (1% changed)      vs  git add -A + commit of the same change
+# and peak memory (GNU time) of the cold seal and the re-seal. Prints ratios against fixity.
+# Needs: hyperfine, ostree, git, GNU time (apt-get install hyperfine ostree git time).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+shared=${FIXITY_SHARED:-$(cd "$repo/../shared" && pwd)}
+work=${1:-/tmp/fixity-bench}
+scale=${2:-1}
+runs=${3:-5}
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+
+(cd "$repo" && swift build -c release --product fixity >&2)
+fixity="$repo/.build/release/fixity"
+
+corpus="$work/corpus-$scale"
+if [ ! -d "$corpus" ]; then
+  bash "$shared/bench/make-corpus.sh" "$corpus" "$scale" >&2
+fi
+files=$(find "$corpus" -type f | wc -l)
+bytes=$(du -sb "$corpus" | cut -f1)
+echo "corpus: scale $scale, $files files, $bytes bytes, $(nproc) cores" >&2
+warm() { tar -C "$corpus" -cf - . > /dev/null; }
+warm
+
+json="$work/cold-$scale.json"
+hyperfine --style basic --runs "$runs" --export-json "$json" \
+  --prepare "rm -rf '$work/store'; sync" \
+  -n "fixity seal" "'$fixity' seal '$corpus' --app bench --store '$work/store'" \
+  --prepare "rm -rf '$work/ostree'; sync" \
+  -n "ostree commit" "ostree --repo='$work/ostree' init --mode=bare && ostree --repo='$work/ostree' commit --branch=bench --tree=dir='$corpus' > /dev/null" \
+  --prepare "rm -rf '$work/copy'; sync" \
+  -n "tar copy + sync" "mkdir '$work/copy' && tar -C '$corpus' -cf - . | tar -C '$work/copy' -xf - && sync" \
+  --prepare "rm -rf '$work/git' && cp -a '$corpus' '$work/git' && sync" \
+  -n "git add + commit" "git -C '$work/git' init -q && git -C '$work/git' add -A && git -C '$work/git' -c user.name=b -c user.email=b@b commit -qm v1" \
+  --prepare "sync" \
+  -n "sha256sum (1 core)" "find '$corpus' -type f -print0 | xargs -0 sha256sum > /dev/null" >&2
+
+# Re-seal: a working copy sealed once, mutated in place (1% of files), sealed again; git likewise.
+rm -rf "$work/store" "$work/mut" "$work/gitmut"
+cp -a "$corpus" "$work/mut"
+"$fixity" seal "$work/mut" --app bench --store "$work/store" > /dev/null
+cp -a "$corpus" "$work/gitmut"
+git -C "$work/gitmut" init -q && git -C "$work/gitmut" add -A && git -C "$work/gitmut" -c user.name=b -c user.email=b@b commit -qm v1
+rm -rf "$work/mut.base" "$work/gitmut.base"
+cp -a "$work/mut" "$work/mut.base"
+cp -a "$work/gitmut" "$work/gitmut.base"
+# Each timed run starts from the sealed v1 copy with its stat cache, then mutates it: mutate
+# is in --prepare, so only the re-seal is timed. The store keeps v2's blobs between runs, which
+# is also what a build server's store looks like.
+rejson="$work/reseal-$scale.json"
+hyperfine --style basic --runs "$runs" --export-json "$rejson" \
+  -n "fixity re-seal" --prepare "rm -rf '$work/mut' && cp -a '$work/mut.base' '$work/mut' && bash '$shared/bench/mutate-corpus.sh' '$work/mut' > /dev/null && sync" \
+  "'$fixity' seal '$work/mut' --app bench --store '$work/store'" \
+  -n "git add -A + commit" --prepare "rm -rf '$work/gitmut' && cp -a '$work/gitmut.base' '$work/gitmut' && bash '$shared/bench/mutate-corpus.sh' '$work/gitmut' > /dev/null && sync" \
+  "git -C '$work/gitmut' add -A && git -C '$work/gitmut' -c user.name=b -c user.email=b@b commit -qm v2" >&2
+
+# Peak memory (one run each).
+rm -rf "$work/store"
+/usr/bin/time -f "%M" -o "$work/mem-cold" "$fixity" seal "$corpus" --app bench --store "$work/store" > /dev/null
+rm -rf "$work/mut" && cp -a "$work/mut.base" "$work/mut" && bash "$shared/bench/mutate-corpus.sh" "$work/mut" > /dev/null
+"$fixity" seal "$work/mut.base" --app bench --store "$work/store" > /dev/null
+/usr/bin/time -f "%M" -o "$work/mem-reseal" "$fixity" seal "$work/mut" --app bench --store "$work/store" > /dev/null
+
+python3 - "$json" "$rejson" "$work/mem-cold" "$work/mem-reseal" "$scale" "$files" "$bytes" <<'PY'
+import json, sys
+cold = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+re = {r["command"]: r for r in json.load(open(sys.argv[2]))["results"]}
+mem_cold = int(open(sys.argv[3]).read().split()[-1]) / 1024
+mem_re = int(open(sys.argv[4]).read().split()[-1]) / 1024
+print(f"scale {sys.argv[5]}: {sys.argv[6]} files, {int(sys.argv[7]) / 1e6:.0f} MB")
+f = cold["fixity seal"]["median"]
+print(f"{'cold':<22}{'median s':>10}{'fixity / peer':>15}")
+for name, r in cold.items():
+    print(f"{name:<22}{r['median']:>10.2f}{f / r['median']:>15.2f}")
+fr = re["fixity re-seal"]["median"]
+print(f"{'re-seal (1% changed)':<22}{'median s':>10}{'ratio':>15}")
+for name, r in re.items():
+    print(f"{name:<22}{r['median']:>10.2f}{fr / r['median']:>15.2f}")
+print(f"fixity re-seal / fixity cold seal: {fr / f:.3f}")
+print(f"peak RSS: cold seal {mem_cold:.0f} MB, re-seal {mem_re:.0f} MB")
+PY
