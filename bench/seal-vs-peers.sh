@@ -10,7 +10,7 @@
 #                                                              sha256sum of every file (one core)
 #   re-seal       after mutate-corpus.sh (1% changed)      vs  git add -A + commit of the same change
 # and peak memory (GNU time) of the cold seal and the re-seal. Prints ratios against fixity.
-# Needs: hyperfine, ostree, git, GNU time (apt-get install hyperfine ostree git time).
+# Needs: hyperfine, ostree, git, rsync, GNU time (apt-get install hyperfine ostree git rsync time).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -36,44 +36,46 @@ warm
 
 json="$work/cold-$scale.json"
 hyperfine --style basic --runs "$runs" --export-json "$json" \
-  --prepare "rm -rf '$work/store'; sync" \
+  --prepare "rm -rf '$work/store'; sync; sleep 2" \
   -n "fixity seal" "'$fixity' seal '$corpus' --app bench --store '$work/store'" \
-  --prepare "rm -rf '$work/ostree'; sync" \
+  --prepare "rm -rf '$work/ostree'; sync; sleep 2" \
   -n "ostree commit" "ostree --repo='$work/ostree' init --mode=bare && ostree --repo='$work/ostree' commit --branch=bench --tree=dir='$corpus' > /dev/null" \
-  --prepare "rm -rf '$work/copy'; sync" \
+  --prepare "rm -rf '$work/copy'; sync; sleep 2" \
   -n "tar copy + sync" "mkdir '$work/copy' && tar -C '$corpus' -cf - . | tar -C '$work/copy' -xf - && sync" \
-  --prepare "rm -rf '$work/git' && cp -a '$corpus' '$work/git' && sync" \
+  --prepare "rm -rf '$work/git' && cp -a '$corpus' '$work/git' && sync; sleep 2" \
   -n "git add + commit" "git -C '$work/git' init -q && git -C '$work/git' add -A && git -C '$work/git' -c user.name=b -c user.email=b@b commit -qm v1" \
-  --prepare "sync" \
+  --prepare "sync; sleep 2" \
   -n "sha256sum (1 core)" "find '$corpus' -type f -print0 | xargs -0 sha256sum > /dev/null" >&2
 
-# Re-seal: a working copy sealed once, mutated in place (1% of files), sealed again; git likewise.
-rm -rf "$work/store" "$work/mut" "$work/gitmut"
+# Re-seal: a working copy is sealed once (v1), then each timed run mutates it in place, as a
+# build would, and seals it again. Between runs the copy is put back to v1 with rsync (only the
+# mutated files are rewritten, so the other 99% keep their inodes and the stat cache stays valid,
+# exactly as on a build machine) and the v1 store is restored, so every run stores v2's blobs anew.
+# git does the same with reset --hard to its v1 commit.
+rm -rf "$work/store" "$work/store.base" "$work/mut" "$work/mut.base" "$work/gitmut"
+cp -a "$corpus" "$work/mut.base"
 cp -a "$corpus" "$work/mut"
 "$fixity" seal "$work/mut" --app bench --store "$work/store" > /dev/null
+cp -a "$work/store" "$work/store.base"
 cp -a "$corpus" "$work/gitmut"
-git -C "$work/gitmut" init -q && git -C "$work/gitmut" add -A && git -C "$work/gitmut" -c user.name=b -c user.email=b@b commit -qm v1
-rm -rf "$work/mut.base" "$work/gitmut.base"
-cp -a "$work/mut" "$work/mut.base"
-cp -a "$work/gitmut" "$work/gitmut.base"
-# Each timed run starts from the sealed v1 copy with its stat cache, then mutates it: mutate
-# is in --prepare, so only the re-seal is timed. The store keeps v2's blobs between runs, which
-# is also what a build server's store looks like.
+git -C "$work/gitmut" init -q && git -C "$work/gitmut" add -A && git -C "$work/gitmut" -c user.name=b -c user.email=b@b commit -qm v1 && git -C "$work/gitmut" tag v1
+restore_fixity="rsync -a --delete '$work/mut.base/' '$work/mut/' && rm -rf '$work/store' && cp -a '$work/store.base' '$work/store' && bash '$shared/bench/mutate-corpus.sh' '$work/mut' > /dev/null && sync && sleep 2"
+restore_git="git -C '$work/gitmut' reset -q --hard v1 && git -C '$work/gitmut' clean -qfdx && bash '$shared/bench/mutate-corpus.sh' '$work/gitmut' > /dev/null && sync && sleep 2"
 rejson="$work/reseal-$scale.json"
 hyperfine --style basic --runs "$runs" --export-json "$rejson" \
-  -n "fixity re-seal" --prepare "rm -rf '$work/mut' && cp -a '$work/mut.base' '$work/mut' && bash '$shared/bench/mutate-corpus.sh' '$work/mut' > /dev/null && sync" \
-  "'$fixity' seal '$work/mut' --app bench --store '$work/store'" \
-  -n "git add -A + commit" --prepare "rm -rf '$work/gitmut' && cp -a '$work/gitmut.base' '$work/gitmut' && bash '$shared/bench/mutate-corpus.sh' '$work/gitmut' > /dev/null && sync" \
-  "git -C '$work/gitmut' add -A && git -C '$work/gitmut' -c user.name=b -c user.email=b@b commit -qm v2" >&2
+  --prepare "$restore_fixity" -n "fixity re-seal" "'$fixity' seal '$work/mut' --app bench --store '$work/store'" \
+  --prepare "$restore_git" -n "git add -A + commit" "git -C '$work/gitmut' add -A && git -C '$work/gitmut' -c user.name=b -c user.email=b@b commit -qm v2" >&2
 
 # Peak memory (one run each).
 rm -rf "$work/store"
+sync && sleep 2
 /usr/bin/time -f "%M" -o "$work/mem-cold" "$fixity" seal "$corpus" --app bench --store "$work/store" > /dev/null
-rm -rf "$work/mut" && cp -a "$work/mut.base" "$work/mut" && bash "$shared/bench/mutate-corpus.sh" "$work/mut" > /dev/null
-"$fixity" seal "$work/mut.base" --app bench --store "$work/store" > /dev/null
-/usr/bin/time -f "%M" -o "$work/mem-reseal" "$fixity" seal "$work/mut" --app bench --store "$work/store" > /dev/null
+sh -c "$restore_fixity"
+/usr/bin/time -f "%M" -o "$work/mem-reseal" "$fixity" seal "$work/mut" --app bench --store "$work/store" --json > "$work/reseal-report.json"
+hashed=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['hashed_files'])" "$work/reseal-report.json")
+echo "re-seal hashed $hashed files" >&2
 
-python3 - "$json" "$rejson" "$work/mem-cold" "$work/mem-reseal" "$scale" "$files" "$bytes" <<'PY'
+python3 - "$json" "$rejson" "$work/mem-cold" "$work/mem-reseal" "$scale" "$files" "$bytes" "$hashed" <<'PY'
 import json, sys
 cold = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 re = {r["command"]: r for r in json.load(open(sys.argv[2]))["results"]}
@@ -89,5 +91,5 @@ print(f"{'re-seal (1% changed)':<22}{'median s':>10}{'ratio':>15}")
 for name, r in re.items():
     print(f"{name:<22}{r['median']:>10.2f}{fr / r['median']:>15.2f}")
 print(f"fixity re-seal / fixity cold seal: {fr / f:.3f}")
-print(f"peak RSS: cold seal {mem_cold:.0f} MB, re-seal {mem_re:.0f} MB")
+print(f"peak RSS: cold seal {mem_cold:.0f} MB, re-seal {mem_re:.0f} MB; re-seal hashed {sys.argv[8]} files")
 PY

@@ -19,3 +19,7 @@ int fixity_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, con
 int fixity_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
     return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, RENAME_EXCHANGE);
 }
+
+int fixity_start_writeback(int fd, long long offset, long long length) {
+    return sync_file_range(fd, (off_t)offset, (off_t)length, SYNC_FILE_RANGE_WRITE);
+}

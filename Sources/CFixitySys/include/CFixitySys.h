@@ -10,4 +10,8 @@ int fixity_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, con
 /// renameat2(2) with RENAME_EXCHANGE.
 int fixity_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
+/// Starts writeback of a file's dirty pages without waiting (sync_file_range WRITE): the disk
+/// works while the caller keeps hashing; a later syncfs only waits for what is left.
+int fixity_start_writeback(int fd, long long offset, long long length);
+
 #endif

@@ -78,7 +78,7 @@ extension Store {
         let corrupt = Mutex<[Digest]>([])
         let bytes = Atomic<Int>(0)
         progress?.setTotals(files: objects.count, bytes: 0)
-        try ParallelWork.run(count: objects.count, makeContext: { WorkBuffer(size: 1 << 20) }) { index, buffer in
+        try ParallelWork.run(count: objects.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
             do {
                 let n = try self.streamObject(objects[index], buffer: buffer.raw) { progress?.add(bytes: $0.count) }
                 bytes.add(Int(n), ordering: .relaxed)

@@ -22,13 +22,22 @@ final class ObjectBatch: Sendable {
     let store: Store
     private let staged = Mutex<[(tmp: String, digest: Digest)]>([])
     private let claimed = Mutex<Set<Digest>>([])
+    private let lanes = Mutex<Set<Int>>([])
+    private let batchName = "batch-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     private static let counter = Atomic<Int>(0)
 
     init(store: Store) { self.store = store }
 
-    /// A new temp file in `tmp/`, created 0444 (the mode objects keep).
-    func createTemp() throws -> Temp {
-        let name = "obj-\(getpid())-\(Self.counter.add(1, ordering: .relaxed).newValue)-\(UInt32.random(in: 0...UInt32.max))"
+    /// A new temp file, created 0444 (the mode objects keep), in `tmp/<batch>-<lane>/`. Each
+    /// worker thread writes in its own lane folder: two threads creating thousands of files in
+    /// one folder serialize on that folder's inode lock (measured: a third of the seal's system
+    /// time on the benchmark corpus).
+    func createTemp(lane: Int = 0) throws -> Temp {
+        let folder = "\(batchName)-\(lane)"
+        if lanes.withLock({ $0.insert(lane).inserted }) {
+            try Posix.mkdirat(store.tmpFD, folder, mode: 0o700, display: "\(store.path)/tmp/\(folder)")
+        }
+        let name = "\(folder)/obj-\(Self.counter.add(1, ordering: .relaxed).newValue)"
         let display = "\(store.path)/tmp/\(name)"
         let fd = try Posix.openat(store.tmpFD, name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o444, display: display)
         return Temp(fd: fd, name: name, display: display)
@@ -53,10 +62,19 @@ final class ObjectBatch: Sendable {
     /// Removes every staged temp file: the operation failed and publishes nothing.
     func abandon() {
         for item in staged.withLock({ $0 }) { discard(item.tmp) }
+        removeLanes()
+    }
+
+    /// Removes the (now empty) lane folders; a non-empty one is left for gc.
+    private func removeLanes() {
+        for lane in lanes.withLock({ $0 }) {
+            _ = unlinkat(store.tmpFD, "\(batchName)-\(lane)", AT_REMOVEDIR)
+        }
     }
 
     func commit() throws {
         let items = staged.withLock { $0 }
+        defer { removeLanes() }
         guard !items.isEmpty else { return }
         try Posix.syncfs(store.tmpFD, display: "\(store.path)/tmp")
         var fanouts = Set<String>()

@@ -77,6 +77,12 @@ public enum Posix {
         if fixity_syncfs(fd) != 0 { throw StoreError.system("syncfs", path: display) }
     }
 
+    /// Asks the kernel to start writing a range of `fd` to disk now, without waiting. Advisory:
+    /// durability still comes from `syncfs`; this only overlaps the disk with the CPU.
+    public static func startWriteback(_ fd: Int32, offset: Int64 = 0, length: Int64 = 0) {
+        _ = fixity_start_writeback(fd, offset, length)
+    }
+
     public static func renameat(_ fromDir: Int32, _ from: String, _ toDir: Int32, _ to: String, display: String) throws {
         if Glibc.renameat(fromDir, from, toDir, to) != 0 { throw StoreError.system("rename", path: display) }
     }

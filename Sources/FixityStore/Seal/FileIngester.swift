@@ -10,6 +10,8 @@ final class FileIngester: Sendable {
     /// if new, so an unchanged tree without a stat cache writes nothing. Larger files stream into
     /// a temp object while hashing.
     static let bufferSize = 1 << 20
+    /// Large files start writeback every this many bytes, so the disk is busy while we hash.
+    static let writebackChunk: Int64 = 8 << 20
 
     let batch: ObjectBatch
     let rootFD: Int32
@@ -25,7 +27,7 @@ final class FileIngester: Sendable {
         self.progress = progress
     }
 
-    func ingest(_ entry: WalkedEntry, buffer: UnsafeMutableRawBufferPointer) throws -> Digest {
+    func ingest(_ entry: WalkedEntry, buffer: UnsafeMutableRawBufferPointer, lane: Int) throws -> Digest {
         let display = "\(rootPath)/\(entry.path)"
         let fd: Int32
         do {
@@ -39,15 +41,15 @@ final class FileIngester: Sendable {
 
         let digest: Digest
         if entry.stat.size < Int64(buffer.count) {
-            digest = try ingestSmall(fd, size: Int(entry.stat.size), buffer: buffer, display: display)
+            digest = try ingestSmall(fd, size: Int(entry.stat.size), buffer: buffer, lane: lane, display: display)
         } else {
-            digest = try ingestStreaming(fd, size: entry.stat.size, buffer: buffer, display: display)
+            digest = try ingestStreaming(fd, size: entry.stat.size, buffer: buffer, lane: lane, display: display)
         }
         guard try Posix.fstat(fd, display: display).sameContentSignature(as: before) else { throw changed(display) }
         return digest
     }
 
-    private func ingestSmall(_ fd: Int32, size: Int, buffer: UnsafeMutableRawBufferPointer, display: String) throws -> Digest {
+    private func ingestSmall(_ fd: Int32, size: Int, buffer: UnsafeMutableRawBufferPointer, lane: Int, display: String) throws -> Digest {
         // Ask for one byte more than expected: getting it means the file grew.
         let n = try Posix.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(size + 1)]), display: display)
         guard n == size else { throw changed(display) }
@@ -57,9 +59,10 @@ final class FileIngester: Sendable {
         let digest = hasher.finalize()
         progress?.add(files: 1, bytes: n)
         if batch.store.hasObject(digest) || !batch.claim(digest) { return digest }
-        let tmp = try batch.createTemp()
+        let tmp = try batch.createTemp(lane: lane)
         do {
             try Posix.writeAll(tmp.fd, bytes, display: tmp.display)
+            Posix.startWriteback(tmp.fd)
             Posix.close(tmp.fd)
         } catch {
             Posix.close(tmp.fd)
@@ -71,10 +74,11 @@ final class FileIngester: Sendable {
         return digest
     }
 
-    private func ingestStreaming(_ fd: Int32, size: Int64, buffer: UnsafeMutableRawBufferPointer, display: String) throws -> Digest {
-        let tmp = try batch.createTemp()
+    private func ingestStreaming(_ fd: Int32, size: Int64, buffer: UnsafeMutableRawBufferPointer, lane: Int, display: String) throws -> Digest {
+        let tmp = try batch.createTemp(lane: lane)
         var hasher = ContentHasher()
         var total: Int64 = 0
+        var flushed: Int64 = 0
         do {
             while true {
                 let n = try Posix.read(fd, into: buffer, display: display)
@@ -84,6 +88,10 @@ final class FileIngester: Sendable {
                 try Posix.writeAll(tmp.fd, chunk, display: tmp.display)
                 total += Int64(n)
                 progress?.add(bytes: n)
+                if total - flushed >= Self.writebackChunk {
+                    Posix.startWriteback(tmp.fd, offset: flushed, length: total - flushed)
+                    flushed = total
+                }
                 if total > size { throw changed(display) }
             }
             guard total == size else { throw changed(display) }
@@ -92,6 +100,7 @@ final class FileIngester: Sendable {
             batch.discard(tmp.name)
             throw error
         }
+        Posix.startWriteback(tmp.fd)
         Posix.close(tmp.fd)
         progress?.add(files: 1, bytes: 0)
         let digest = hasher.finalize()

@@ -10,14 +10,14 @@ enum ParallelWork {
 
     static func run<Context>(
         count: Int, workers: Int = defaultWorkers,
-        makeContext: @Sendable () -> Context,
+        makeContext: @Sendable (_ worker: Int) -> Context,
         body: @Sendable (Int, inout Context) throws -> Void
     ) throws {
         guard count > 0 else { return }
         let next = Atomic<Int>(0)
         let failure = Mutex<(any Error)?>(nil)
-        DispatchQueue.concurrentPerform(iterations: min(workers, count)) { _ in
-            var context = makeContext()
+        DispatchQueue.concurrentPerform(iterations: min(workers, count)) { worker in
+            var context = makeContext(worker)
             while failure.withLock({ $0 == nil }) {
                 let index = next.add(1, ordering: .relaxed).oldValue
                 guard index < count else { return }
@@ -50,10 +50,14 @@ final class SlotArray<Element>: @unchecked Sendable {
     var elements: [Element] { storage }
 }
 
-/// A reusable I/O buffer owned by one worker.
+/// A reusable I/O buffer owned by one worker, and the worker's index.
 final class WorkBuffer {
     let raw: UnsafeMutableRawBufferPointer
+    let worker: Int
 
-    init(size: Int) { raw = .allocate(byteCount: size, alignment: 4096) }
+    init(size: Int, worker: Int = 0) {
+        raw = .allocate(byteCount: size, alignment: 4096)
+        self.worker = worker
+    }
     deinit { raw.deallocate() }
 }

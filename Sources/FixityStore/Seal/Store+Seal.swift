@@ -67,9 +67,9 @@ extension Store {
         let manifest: Manifest
         do {
             let jobList = jobs
-            try ParallelWork.run(count: jobList.count, makeContext: { WorkBuffer(size: FileIngester.bufferSize) }) { job, buffer in
+            try ParallelWork.run(count: jobList.count, makeContext: { WorkBuffer(size: FileIngester.bufferSize, worker: $0) }) { job, buffer in
                 let index = jobList[job]
-                digests[index] = try ingester.ingest(walked[index], buffer: buffer.raw)
+                digests[index] = try ingester.ingest(walked[index], buffer: buffer.raw, lane: buffer.worker)
             }
             manifest = try Self.manifest(from: walked, digests: digests, rootPath: directory)
             if !hasObject(manifest.id.digest) && batch.claim(manifest.id.digest) {
@@ -134,12 +134,14 @@ extension Store {
     /// A time on the store's file system clock (the clock file mtimes use), for racy-entry
     /// protection in the stat cache.
     private func snapshotClock() throws -> Int64 {
-        let tmp = try ObjectBatch(store: self).createTemp()
+        let name = "clock-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let display = "\(path)/tmp/\(name)"
+        let fd = try Posix.openat(tmpFD, name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display)
         defer {
-            Posix.close(tmp.fd)
-            try? Posix.unlinkat(tmpFD, tmp.name, display: tmp.display)
+            Posix.close(fd)
+            try? Posix.unlinkat(tmpFD, name, display: display)
         }
-        return try Posix.fstat(tmp.fd, display: tmp.display).mtimeNanos
+        return try Posix.fstat(fd, display: display).mtimeNanos
     }
 
     /// The absolute, symlink-free path of the sealed folder: the stat cache's key.

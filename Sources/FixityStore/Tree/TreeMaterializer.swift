@@ -36,7 +36,7 @@ public struct TreeMaterializer {
         progress?.setTotals(files: files.count, bytes: Int(files.reduce(0) { $0 + $1.size }))
         let store = self.store
         let progress = self.progress
-        try ParallelWork.run(count: files.count, makeContext: { WorkBuffer(size: 1 << 20) }) { index, buffer in
+        try ParallelWork.run(count: files.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
             try Self.writeFile(files[index], store: store, dirfd: dirfd, display: display, buffer: buffer.raw, progress: progress)
         }
         for entry in entries.reversed() where entry.isDirectory {
