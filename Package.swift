@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // Syscalls Swift cannot see directly (syncfs, FICLONE, renameat2).
@@ -28,8 +29,15 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        // A deploy root (deploy issue).
-        .target(name: "FixityHost", dependencies: ["FixityStore", "FixityCore"]),
+        // A deploy root: lock, materialize, activate, health check, rollback.
+        .target(
+            name: "FixityHost",
+            dependencies: [
+                "FixityStore", "FixityCore", "FixityLedger", "CFixitySys",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
         // The history of state changes, persisted in SQLite.
         .target(
             name: "FixityLedger",

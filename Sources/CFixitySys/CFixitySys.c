@@ -23,3 +23,11 @@ int fixity_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, cons
 int fixity_start_writeback(int fd, long long offset, long long length) {
     return sync_file_range(fd, (off_t)offset, (off_t)length, SYNC_FILE_RANGE_WRITE);
 }
+
+int fixity_set_immutable(int fd, int on) {
+    int flags = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) return -1;
+    int wanted = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+    if (wanted == flags) return 0;
+    return ioctl(fd, FS_IOC_SETFLAGS, &wanted);
+}

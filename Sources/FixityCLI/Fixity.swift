@@ -6,12 +6,13 @@ struct Fixity: ParsableCommand {
         commandName: "fixity",
         abstract: "Sealed, signed, immutable releases for production hosts.",
         discussion: """
-            Exit codes: 0 success; 1 a finding (fsck found corruption); 2 refused or failed \
+            Exit codes: 0 success; 1 a finding (fsck found corruption) or a deploy whose health check failed and was rolled back; 2 refused or failed \
             (bad input, a corrupt object, I/O, a held lock); 64 usage.
             """,
         subcommands: [
             SealCommand.self, TagCommand.self, ReleasesCommand.self, ShowCommand.self, DiffCommand.self,
-            CatCommand.self, ExportCommand.self, FsckCommand.self, GCCommand.self, LogCommand.self,
+            CatCommand.self, ExportCommand.self, FsckCommand.self, GCCommand.self, DeployCommand.self,
+            RollbackCommand.self, StatusCommand.self, LogCommand.self,
             DemoCommand.self,
         ]
     )

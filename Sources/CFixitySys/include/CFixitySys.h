@@ -14,4 +14,7 @@ int fixity_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, cons
 /// works while the caller keeps hashing; a later syncfs only waits for what is left.
 int fixity_start_writeback(int fd, long long offset, long long length);
 
+/// Sets (on != 0) or clears the Linux immutable attribute (FS_IOC_SETFLAGS, FS_IMMUTABLE_FL).
+int fixity_set_immutable(int fd, int on);
+
 #endif

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FixityCore
+import FixityHost
 import FixityStore
 import Foundation
 
@@ -23,6 +24,10 @@ func runReportingFailures(_ body: () throws -> Void) throws {
     } catch let error as ManifestError {
         fail(error.description)
     } catch let error as CLIError {
+        fail(error.message)
+    } catch let error as DeployError {
+        fail(error.message)
+    } catch let error as HookError {
         fail(error.message)
     }
 }

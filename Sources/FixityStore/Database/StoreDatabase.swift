@@ -63,6 +63,27 @@ enum StoreDatabase {
                     """)
         }
         History.registerMigrations(&migrator)
+        migrator.registerMigration("roots-v1") { db in
+            // Per deploy root (keyed by its realpath): every deployment it has seen, in order.
+            try db.execute(
+                sql: """
+                    CREATE TABLE root_deployments (
+                        root TEXT NOT NULL,
+                        deployment TEXT NOT NULL,
+                        ordinal INTEGER NOT NULL,
+                        release TEXT NOT NULL,
+                        config TEXT,
+                        config_path TEXT,
+                        env TEXT,
+                        health TEXT NOT NULL,
+                        reason TEXT,
+                        materialized INTEGER NOT NULL,
+                        deployed_at TEXT NOT NULL,
+                        activated_at TEXT,
+                        PRIMARY KEY (root, deployment)
+                    );
+                    """)
+        }
         return migrator
     }
 }

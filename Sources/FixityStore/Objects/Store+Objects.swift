@@ -19,7 +19,7 @@ extension Store {
     }
 
     /// Opens an object for reading; a missing object is an integrity failure of the store.
-    func openObject(_ digest: Digest) throws -> Int32 {
+    package func openObject(_ digest: Digest) throws -> Int32 {
         do {
             return try Posix.openat(objectsFD, Self.objectName(digest), flags: O_RDONLY | O_NOFOLLOW, display: objectPath(digest))
         } catch let error as StoreError where error.errno == ENOENT {

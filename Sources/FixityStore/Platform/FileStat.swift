@@ -10,7 +10,7 @@ public struct FileStat: Sendable, Equatable {
     public let mtimeNanos: Int64
     public let ctimeNanos: Int64
 
-    init(_ st: stat) {
+    package init(_ st: stat) {
         device = UInt64(st.st_dev)
         inode = UInt64(st.st_ino)
         rawMode = UInt32(st.st_mode)

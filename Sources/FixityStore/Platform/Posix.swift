@@ -133,6 +133,7 @@ public enum Posix {
     /// writable first (a materialized 0555 folder cannot otherwise be emptied).
     public static func removeTree(_ dirfd: Int32, _ name: String, display: String) throws {
         guard let st = try lstatat(dirfd, name, display: display) else { return }
+        if !st.isSymlink { clearImmutable(dirfd, name) }
         if st.isDirectory {
             _ = Glibc.fchmodat(dirfd, name, 0o700, 0)
             let fd = try openDirectory(dirfd, name, display: display)
@@ -150,6 +151,14 @@ public enum Posix {
         } else {
             try unlinkat(dirfd, name, display: display)
         }
+    }
+
+    /// Clears the immutable attribute Fixity may have set (`--immutable`) so the entry can go.
+    static func clearImmutable(_ dirfd: Int32, _ name: String) {
+        let fd = Glibc.openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return }
+        _ = fixity_set_immutable(fd, 0)
+        Glibc.close(fd)
     }
 
     private static func unlinkRaw(_ dirfd: Int32, _ name: [UInt8], display: String) throws {

@@ -1,21 +1,46 @@
+import CFixitySys
 import FixityCore
 import Glibc
+import Synchronization
+
+/// How file bytes reach a materialized tree.
+public enum LinkMode: String, Sendable, CaseIterable {
+    /// Reflink where the file system can (XFS, Btrfs), copy otherwise.
+    case auto
+    /// Reflink (FICLONE) or fail: the tree shares extents with the store, copy-on-write.
+    case reflink
+    /// Copy every byte.
+    case copy
+}
 
 /// Writes a manifest's tree into an empty folder, verifying every byte against its digest as it
 /// is copied (copy and hash in one pass). Never follows a symlink: every create is relative to a
 /// directory descriptor with `O_NOFOLLOW`/`O_EXCL`, and the manifest has already guaranteed that
 /// no path passes through a symlink. Directory modes are applied last, deepest first, so a 0555
 /// folder does not block writing its own children. Used by `export` and, later, by deploy.
-public struct TreeMaterializer {
+public final class TreeMaterializer: Sendable {
     public let store: Store
     public let manifest: Manifest
     public let progress: WorkProgress?
+    public let linkMode: LinkMode
+    /// Set the Linux immutable attribute on every file and folder written.
+    public let immutable: Bool
+    /// Set when reflinks were not available and `auto` fell back to copying.
+    private let reflinkUnavailable = Atomic<Bool>(false)
+    /// Set when the immutable attribute could not be set (no CAP_LINUX_IMMUTABLE, tmpfs …).
+    private let immutableFailed = Atomic<Bool>(false)
 
-    public init(store: Store, manifest: Manifest, progress: WorkProgress? = nil) {
+    public init(store: Store, manifest: Manifest, linkMode: LinkMode = .copy, immutable: Bool = false, progress: WorkProgress? = nil) {
         self.store = store
         self.manifest = manifest
+        self.linkMode = linkMode
+        self.immutable = immutable
         self.progress = progress
     }
+
+    /// After `write`: whether `auto` had to copy, and whether `immutable` could not be applied.
+    public var fellBackToCopy: Bool { reflinkUnavailable.load(ordering: .relaxed) }
+    public var immutableUnavailable: Bool { immutableFailed.load(ordering: .relaxed) }
 
     /// Materializes into `dirfd` (an empty folder shown as `display`) and makes it durable.
     public func write(into dirfd: Int32, display: String) throws {
@@ -34,35 +59,76 @@ public struct TreeMaterializer {
         }
         let files = entries.filter { $0.digest != nil }
         progress?.setTotals(files: files.count, bytes: Int(files.reduce(0) { $0 + $1.size }))
-        let store = self.store
-        let progress = self.progress
         try ParallelWork.run(count: files.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
-            try Self.writeFile(files[index], store: store, dirfd: dirfd, display: display, buffer: buffer.raw, progress: progress)
+            try self.writeFile(files[index], dirfd: dirfd, display: display, buffer: buffer.raw)
         }
         for entry in entries.reversed() where entry.isDirectory {
             if Glibc.fchmodat(dirfd, entry.path, entry.mode, 0) != 0 {
                 throw StoreError.system("chmod", path: "\(display)/\(entry.path)")
             }
+            if immutable { try setImmutable(dirfd, entry.path, display: display) }
         }
         try Posix.syncfs(dirfd, display: display)
     }
 
-    private static func writeFile(
-        _ entry: ManifestEntry, store: Store, dirfd: Int32, display: String, buffer: UnsafeMutableRawBufferPointer, progress: WorkProgress?
-    ) throws {
+    private func writeFile(_ entry: ManifestEntry, dirfd: Int32, display: String, buffer: UnsafeMutableRawBufferPointer) throws {
         guard let digest = entry.digest else { return }
         let path = "\(display)/\(entry.path)"
-        let fd = try Posix.openat(dirfd, entry.path, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: path)
+        let fd = try Posix.openat(dirfd, entry.path, flags: O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: path)
         defer { Posix.close(fd) }
-        let written = try store.streamObject(digest, buffer: buffer) { chunk in
-            try Posix.writeAll(fd, chunk, display: path)
-            progress?.add(bytes: chunk.count)
+        let written: UInt64
+        if linkMode != .copy, !reflinkUnavailable.load(ordering: .relaxed), try clone(digest, into: fd, path: path) {
+            // Verify what the new file holds, not what the store holds: read the clone back.
+            written = try verifyContent(of: fd, digest: digest, path: path, buffer: buffer)
+        } else {
+            written = try store.streamObject(digest, buffer: buffer) { chunk in
+                try Posix.writeAll(fd, chunk, display: path)
+                progress?.add(bytes: chunk.count)
+            }
         }
         guard written == entry.size else {
             throw StoreError(.integrity, "object \(digest.short) has \(written) bytes, manifest says \(entry.size) for \(entry.path)", path: store.objectPath(digest))
         }
         // fchmod, not the create mode: the umask must not change what the manifest says.
         if Glibc.fchmod(fd, entry.mode) != 0 { throw StoreError.system("chmod", path: path) }
+        if immutable, fixity_set_immutable(fd, 1) != 0 { immutableFailed.store(true, ordering: .relaxed) }
         progress?.add(files: 1, bytes: 0)
+    }
+
+    /// FICLONE from the object; false when the file system cannot (then `auto` copies from now on).
+    private func clone(_ digest: Digest, into fd: Int32, path: String) throws -> Bool {
+        let source = try store.openObject(digest)
+        defer { Posix.close(source) }
+        if fixity_ficlone(fd, source) == 0 { return true }
+        let saved = errno
+        guard linkMode == .auto else {
+            throw StoreError(.io, "--link reflink: cannot clone into \(path): \(String(cString: strerror(saved))) (this file system has no reflinks; use --link auto or copy)", path: path, errno: saved)
+        }
+        reflinkUnavailable.store(true, ordering: .relaxed)
+        return false
+    }
+
+    private func verifyContent(of fd: Int32, digest: Digest, path: String, buffer: UnsafeMutableRawBufferPointer) throws -> UInt64 {
+        guard lseek(fd, 0, SEEK_SET) == 0 else { throw StoreError.system("seek", path: path) }
+        var hasher = ContentHasher()
+        var total: UInt64 = 0
+        while true {
+            let n = try Posix.read(fd, into: buffer, display: path)
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            total += UInt64(n)
+            progress?.add(bytes: n)
+        }
+        let actual = hasher.finalize()
+        guard actual == digest else {
+            throw StoreError(.integrity, "\(path) reads back as \(actual.short), expected \(digest.short) (corrupt object \(digest.short) in the store?)", path: path)
+        }
+        return total
+    }
+
+    private func setImmutable(_ dirfd: Int32, _ name: String, display: String) throws {
+        guard let fd = try? Posix.openat(dirfd, name, flags: O_RDONLY | O_NOFOLLOW | O_DIRECTORY, display: "\(display)/\(name)") else { return }
+        defer { Posix.close(fd) }
+        if fixity_set_immutable(fd, 1) != 0 { immutableFailed.store(true, ordering: .relaxed) }
     }
 }

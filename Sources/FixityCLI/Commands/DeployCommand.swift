@@ -1,0 +1,115 @@
+import ArgumentParser
+import FixityCore
+import FixityHost
+import FixityStore
+
+struct DeployCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deploy",
+        abstract: "Materialize a release on a root, verified, switch to it atomically, and health-check it.",
+        discussion: "Exit 1 when the health check failed and the previous deployment was restored.")
+
+    @Argument(help: "The app release: sha256:<hex>, a unique hex prefix, or APP@VERSION.")
+    var ref: String
+
+    @Option(help: "The deploy root (ROOT/current points at the active deployment).")
+    var root: String
+
+    @Option(help: "The environment name (staging, production …), passed to hooks as FIXITY_ENV.")
+    var env: String?
+
+    @Option(help: "A config release mounted inside the app tree.")
+    var config: String?
+
+    @Option(name: .customLong("config-path"), help: "Where the config release is mounted (default: config).")
+    var configPath: String?
+
+    @Option(name: .customLong("health-cmd"), help: "Run by /bin/sh -c in the new tree after the switch; non-zero or timeout rolls back.")
+    var healthCommand: String?
+
+    @Option(name: .customLong("health-timeout"), help: "Seconds before a hook or health check is killed and counted as failed (default 30).")
+    var healthTimeout: Double?
+
+    @Option(name: .customLong("on-activate"), help: "Run after the switch, before the health check (e.g. a service reload).")
+    var onActivate: String?
+
+    @Option(help: "Known-good deployments kept materialized for instant rollback (default 3).")
+    var keep: Int?
+
+    @Option(help: "auto (reflink where possible, else copy), reflink, or copy.")
+    var link: String?
+
+    @Flag(help: "Set the Linux immutable attribute on the materialized tree.")
+    var immutable = false
+
+    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another deploy or rollback on this root (default 60).")
+    var lockTimeout: Double = 60
+
+    @Flag(help: "Deploy even a deployment that is known-bad on this root.")
+    var force = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if let keep, keep < 1 { throw ValidationError("--keep must be at least 1") }
+        if let healthTimeout, healthTimeout <= 0 { throw ValidationError("--health-timeout must be positive") }
+        if lockTimeout < 0 { throw ValidationError("--lock-timeout must not be negative") }
+        if let link, LinkMode(rawValue: link) == nil {
+            throw ValidationError(link == "hardlink" ? "--link hardlink is not supported yet: use auto, reflink or copy" : "--link must be auto, reflink or copy")
+        }
+        if configPath != nil && config == nil { throw ValidationError("--config-path needs --config") }
+    }
+
+    func run() throws {
+        try runReportingFailures {
+            let store = try global.openStore()
+            var request = DeployRequest(release: try store.resolve(try parseRef(ref)))
+            request.config = try config.map { try store.resolve(try parseRef($0)) }
+            request.env = env
+            request.healthCommand = healthCommand
+            request.healthTimeout = healthTimeout
+            request.onActivate = onActivate
+            request.keep = keep
+            request.linkMode = link.flatMap(LinkMode.init(rawValue:))
+            request.configPath = configPath
+            request.immutable = immutable ? true : nil
+            request.lockTimeout = lockTimeout
+            request.force = force
+            let deployRoot = try DeployRoot(path: root)
+            let progress = ProgressLine(enabled: global.showsProgress, verb: "materializing")
+            defer { progress.finish() }
+            let outcome = try Deployer(store: store, root: deployRoot).deploy(request, progress: progress.reporter)
+            progress.finish()
+            try DeployReport.print(outcome, json: global.json)
+            if outcome.result == .rolledBack { throw Exit.finding }
+        }
+    }
+}
+
+/// Human and JSON output shared by deploy and rollback.
+enum DeployReport {
+    static func print(_ outcome: DeployOutcome, json: Bool) throws {
+        if json {
+            try Output.json(outcome)
+            return
+        }
+        for warning in outcome.warnings { Output.note("warning: \(warning)") }
+        switch outcome.result {
+        case .unchanged:
+            Output.line("\(outcome.deployment) is already active on \(outcome.root); nothing to do")
+        case .activated:
+            Output.line("\(outcome.root)/current -> \(outcome.deployment.short) (release \(outcome.release.short)\(outcome.config.map { ", config \($0.short)" } ?? ""))")
+            if let health = outcome.health { Output.note("health check passed in \(String(format: "%.2f", health.seconds)) s") }
+        case .rolledBack:
+            let run = outcome.health ?? outcome.onActivate
+            Output.line("FAILED: \(outcome.deployment.short) \(run.map { "'\($0.command)' " + ($0.timedOut ? "timed out" : "exited \($0.exitCode ?? -1)") } ?? "failed"); marked known-bad")
+            if let target = outcome.rolledBackTo {
+                Output.line("rolled back: \(outcome.root)/current -> \(target.short)")
+            } else {
+                Output.line("no earlier deployment to return to: \(outcome.root)/current removed")
+            }
+            if let tail = run?.outputTail, !tail.isEmpty { Output.note("--- output (tail) ---\n\(tail)") }
+        }
+        if !outcome.removed.isEmpty { Output.note("removed \(outcome.removed.count) old deployment(s) beyond --keep") }
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import FixityCore
+import FixityHost
+import FixityStore
+
+struct RollbackCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Switch a root back to the newest known-good deployment older than the active one.")
+
+    @Option(help: "The deploy root.")
+    var root: String
+
+    @Option(help: "A release (its latest known-good deployment on this root, config included) or a deployment id.")
+    var to: String?
+
+    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another deploy or rollback (default 60).")
+    var lockTimeout: Double = 60
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try runReportingFailures {
+            let store = try global.openStore()
+            let deployRoot = try DeployRoot(path: root)
+            let target = try to.map { try resolveTarget($0, store: store, root: deployRoot) }
+            let outcome = try Deployer(store: store, root: deployRoot).rollback(to: target, lockTimeout: lockTimeout)
+            try DeployReport.print(outcome, json: global.json)
+        }
+    }
+
+    /// A deployment id this root has seen wins over a release of the same spelling.
+    private func resolveTarget(_ text: String, store: Store, root: DeployRoot) throws -> RollbackTarget {
+        let hex = text.hasPrefix(Digest.algorithmPrefix) ? String(text.dropFirst(Digest.algorithmPrefix.count)) : text
+        let known = try RootState(store: store, root: root).all()
+        let matches = known.filter { $0.deployment.hex.hasPrefix(hex) }
+        if Hex.isLowercaseHex(hex), hex.count >= Ref.minimumPrefixLength, matches.count == 1 {
+            return .deployment(matches[0].deployment)
+        }
+        return .release(try store.resolve(try parseRef(text)))
+    }
+}

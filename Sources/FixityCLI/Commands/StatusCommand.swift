@@ -1,0 +1,62 @@
+import ArgumentParser
+import FixityCore
+import FixityHost
+import FixityLedger
+import FixityStore
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "The active deployment of a root, its known-good ones, and recent history.")
+
+    @Option(help: "The deploy root.")
+    var root: String
+
+    @OptionGroup var global: GlobalOptions
+
+    struct Result: Encodable {
+        let root: String
+        let active: RootDeployment?
+        let deployments: [RootDeployment]
+        let knownGood: [Digest]
+        let history: [HistoryEvent]
+
+        enum CodingKeys: String, CodingKey { case root, active, deployments, knownGood = "known_good", history }
+    }
+
+    func run() throws {
+        try runReportingFailures {
+            let store = try global.openStore()
+            let deployRoot = try DeployRoot(path: root)
+            let state = RootState(store: store, root: deployRoot)
+            let active = try deployRoot.activeDeployment()
+            let deployments = try state.all()
+            let result = Result(
+                root: deployRoot.path, active: deployments.first { $0.deployment == active }, deployments: deployments,
+                knownGood: deployments.filter { $0.health == .knownGood }.map(\.deployment), history: try state.events(limit: 10))
+            if global.json {
+                try Output.json(result)
+                return
+            }
+            if let current = result.active {
+                Output.line("active: \(current.deployment.short)  release \(current.release.short)\(current.config.map { "  config \($0.short)" } ?? "")  env \(current.env ?? "-")  since \(current.activatedAt ?? "?")")
+            } else {
+                Output.line("active: none")
+            }
+            var rows = [["", "DEPLOYMENT", "RELEASE", "CONFIG", "HEALTH", "ON DISK", "DEPLOYED"]]
+            for record in deployments.reversed() {
+                rows.append([
+                    record.deployment == active ? "*" : "", record.deployment.short, record.release.short, record.config?.short ?? "-",
+                    record.health.rawValue, record.materialized && deployRoot.isMaterialized(record.deployment) ? "yes" : "no",
+                    String(record.deployedAt.prefix(19)) + "Z",
+                ])
+            }
+            Output.line(Output.table(rows))
+            if !result.history.isEmpty {
+                Output.line("\nrecent:")
+                for event in result.history {
+                    Output.line("  \(event.seq)  \(event.time.prefix(19))Z  \(event.action)  \(Digest(parsing: event.subject)?.short ?? event.subject)\(event.details["reason"].map { "  (\($0))" } ?? "")")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import FixityCore
+import FixityStore
+import Glibc
+
+/// A folder on a host where an app is deployed:
+///
+///     ROOT/current -> deployments/<deployment hex>    the active deployment (relative symlink)
+///     ROOT/deployments/<deployment hex>/              materialized deployments
+///     ROOT/deployments/.incoming-<hex>-<pid>/         a deployment being materialized
+///     ROOT/.fixity/lock                               flock held by deploy and rollback
+///     ROOT/.fixity/lock.owner                         "pid user command" of the holder
+public final class DeployRoot: Sendable {
+    public let path: String
+    /// The realpath: the key of this root's state in the store.
+    public let key: String
+    let fd: Int32
+    let deploymentsFD: Int32
+    let stateFD: Int32
+
+    public init(path: String) throws {
+        self.path = path
+        var st = stat()
+        if Glibc.fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 {
+            guard errno == ENOENT else { throw StoreError.system("stat", path: path, code: .badInput) }
+            if Glibc.mkdir(path, 0o755) != 0 { throw StoreError.system("create root", path: path, code: .badInput) }
+        } else if FileStat(st).isSymlink {
+            throw StoreError(.badInput, "root \(path) is a symlink; give the real folder (Fixity never writes through symlinks)", path: path)
+        } else if !FileStat(st).isDirectory {
+            throw StoreError(.badInput, "root \(path) is a \(FileStat(st).typeDescription), not a folder", path: path)
+        }
+        guard access(path, W_OK | X_OK) == 0 else {
+            throw StoreError(.badInput, "root \(path) is not writable by this user (uid \(geteuid()))", path: path)
+        }
+        fd = try Posix.open(path, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+        try Posix.mkdirat(fd, "deployments", mode: 0o755, display: "\(path)/deployments")
+        try Posix.mkdirat(fd, ".fixity", mode: 0o700, display: "\(path)/.fixity")
+        deploymentsFD = try Posix.openDirectory(fd, "deployments", display: "\(path)/deployments")
+        stateFD = try Posix.openDirectory(fd, ".fixity", display: "\(path)/.fixity")
+        key = Self.realpath(path)
+    }
+
+    deinit {
+        Posix.close(stateFD)
+        Posix.close(deploymentsFD)
+        Posix.close(fd)
+    }
+
+    /// Takes the root's exclusive lock, waiting up to `timeout`; the refusal names the holder.
+    public func lock(timeout: Double, purpose: String) throws -> FileLock {
+        let lockPath = "\(path)/.fixity/lock"
+        let lock: FileLock
+        do {
+            lock = try FileLock(path: lockPath, kind: .exclusive, timeout: timeout, purpose: purpose)
+        } catch let error as StoreError where error.code == .locked {
+            let owner = (try? readSmallFile(stateFD, "lock.owner")) ?? "unknown"
+            throw StoreError(.locked, "root \(path) is locked by \(owner.trimmingCharacters(in: [" ", "\n"])); \(purpose) gave up after \(Int(timeout)) s", path: lockPath)
+        }
+        let owner = "pid \(getpid()) (\(purpose))\n"
+        if let ownerFD = try? Posix.openat(stateFD, "lock.owner", flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600, display: "\(path)/.fixity/lock.owner") {
+            try? Posix.writeAll(ownerFD, Array(owner.utf8), display: "lock.owner")
+            Posix.close(ownerFD)
+        }
+        return lock
+    }
+
+    /// The deployment `current` points at, nil when there is none.
+    public func activeDeployment() throws -> Digest? {
+        guard let st = try Posix.lstatat(fd, "current", display: "\(path)/current") else { return nil }
+        guard st.isSymlink else { throw StoreError(.badInput, "\(path)/current is not a symlink; this root was not made by Fixity", path: "\(path)/current") }
+        let target = String(decoding: try Posix.readlinkat(fd, "current", display: "\(path)/current"), as: UTF8.self)
+        guard target.hasPrefix("deployments/"), let digest = Digest(hex: target.dropFirst("deployments/".count)) else {
+            throw StoreError(.badInput, "\(path)/current points at '\(target)', not at a Fixity deployment", path: "\(path)/current")
+        }
+        return digest
+    }
+
+    public func isMaterialized(_ deployment: Digest) -> Bool {
+        (try? Posix.lstatat(deploymentsFD, deployment.hex, display: ""))??.isDirectory ?? false
+    }
+
+    public func treePath(_ deployment: Digest) -> String { "\(path)/deployments/\(deployment.hex)" }
+
+    /// Writes `manifest` into `deployments/<hex>`: materialized under a temporary name, every
+    /// byte verified, made durable, then renamed into place. A failure removes the partial tree.
+    public func materialize(_ deployment: Digest, manifest: Manifest, store: Store, linkMode: LinkMode, immutable: Bool, progress: WorkProgress?) throws -> TreeMaterializer {
+        let incoming = ".incoming-\(deployment.hex)-\(getpid())"
+        let display = "\(path)/deployments/\(incoming)"
+        try Posix.removeTree(deploymentsFD, incoming, display: display)
+        if Glibc.mkdirat(deploymentsFD, incoming, 0o700) != 0 { throw StoreError.system("mkdir", path: display) }
+        let materializer = TreeMaterializer(store: store, manifest: manifest, linkMode: linkMode, immutable: immutable, progress: progress)
+        do {
+            let incomingFD = try Posix.openDirectory(deploymentsFD, incoming, display: display)
+            defer { Posix.close(incomingFD) }
+            try materializer.write(into: incomingFD, display: display)
+            // The top folder of a deployment is world-readable like any install prefix.
+            if fchmod(incomingFD, 0o755) != 0 { throw StoreError.system("chmod", path: display) }
+            try Posix.removeTree(deploymentsFD, deployment.hex, display: treePath(deployment))
+            try Posix.renameat(deploymentsFD, incoming, deploymentsFD, deployment.hex, display: treePath(deployment))
+            try Posix.fsync(deploymentsFD, display: "\(path)/deployments")
+        } catch {
+            try? Posix.removeTree(deploymentsFD, incoming, display: display)
+            throw error
+        }
+        return materializer
+    }
+
+    /// Points `current` at a materialized deployment atomically: a new symlink under a temporary
+    /// name, renamed over `current`, then the root folder fsynced. At no instant is `current`
+    /// missing or pointing at something incomplete.
+    public func activate(_ deployment: Digest) throws {
+        let temp = ".current-\(getpid())"
+        _ = unlinkat(fd, temp, 0)
+        if symlinkat("deployments/\(deployment.hex)", fd, temp) != 0 { throw StoreError.system("symlink", path: "\(path)/\(temp)") }
+        try Posix.renameat(fd, temp, fd, "current", display: "\(path)/current")
+        try Posix.fsync(fd, display: path)
+    }
+
+    /// Removes `current` (a first deployment that failed its health check leaves no active one).
+    public func deactivate() throws {
+        try Posix.unlinkat(fd, "current", display: "\(path)/current")
+        try Posix.fsync(fd, display: path)
+    }
+
+    public func remove(_ deployment: Digest) throws {
+        try Posix.removeTree(deploymentsFD, deployment.hex, display: treePath(deployment))
+    }
+
+    /// Leftovers of a deploy that died while materializing.
+    public func removeIncoming() {
+        guard let names = try? Posix.directoryNames(deploymentsFD, display: "\(path)/deployments") else { return }
+        for raw in names {
+            let name = String(decoding: raw, as: UTF8.self)
+            if name.hasPrefix(".incoming-") { try? Posix.removeTree(deploymentsFD, name, display: "\(path)/deployments/\(name)") }
+        }
+    }
+
+    private func readSmallFile(_ dirfd: Int32, _ name: String) throws -> String {
+        let file = try Posix.openat(dirfd, name, flags: O_RDONLY | O_NOFOLLOW, display: name)
+        defer { Posix.close(file) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+        defer { buffer.deallocate() }
+        let n = try Posix.read(file, into: buffer, display: name)
+        return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[0..<n]), as: UTF8.self)
+    }
+
+    static func realpath(_ path: String) -> String {
+        guard let resolved = Glibc.realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(decoding: UnsafeRawBufferPointer(start: resolved, count: strlen(resolved)), as: UTF8.self)
+    }
+}

@@ -1,0 +1,64 @@
+import FixityCore
+import FixityStore
+import TOMLKit
+
+/// How a deployment is run: from the `[deploy]` section of the release's own `fixity.toml`
+/// (sealed, so the way a release deploys is itself content), overridden by command-line flags.
+///
+///     [deploy]
+///     health_cmd = "curl -fsS localhost:8080/health"
+///     health_timeout = 30        # seconds
+///     on_activate = "systemctl reload shop"
+///     keep = 3
+///     link = "auto"              # auto | reflink | copy
+///     config_path = "config"
+///     immutable = false
+public struct DeploySettings: Sendable, Equatable {
+    public var healthCommand: String?
+    public var healthTimeout: Double = 30
+    public var onActivate: String?
+    public var keep: Int = 3
+    public var linkMode: LinkMode = .auto
+    public var configPath: String = "config"
+    public var immutable = false
+
+    public init() {}
+
+    /// Reads `[deploy]` from the release's `fixity.toml`, if it has one.
+    public static func fromRelease(_ manifest: Manifest, store: Store) throws -> DeploySettings {
+        var settings = DeploySettings()
+        guard let entry = manifest.entry(at: "fixity.toml"), let digest = entry.digest else { return settings }
+        let text = String(decoding: try store.readObject(digest), as: UTF8.self)
+        let where_ = "fixity.toml in release \(manifest.id.short)"
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw StoreError(.badInput, "\(where_) does not parse: line \(error.source.begin.line): \(error.description)")
+        } catch {
+            throw StoreError(.badInput, "\(where_) does not parse: \(error)")
+        }
+        guard let deploy = table["deploy"] else { return settings }
+        guard let section = deploy.table else { throw StoreError(.badInput, "\(where_): [deploy] must be a table") }
+        for (key, value) in section {
+            func bad(_ expected: String) -> StoreError { StoreError(.badInput, "\(where_): deploy.\(key) must be \(expected)") }
+            switch key {
+            case "health_cmd": settings.healthCommand = try value.string ?? { throw bad("a string") }()
+            case "health_timeout":
+                guard let seconds = value.double ?? value.int.map(Double.init), seconds > 0 else { throw bad("a positive number of seconds") }
+                settings.healthTimeout = seconds
+            case "on_activate": settings.onActivate = try value.string ?? { throw bad("a string") }()
+            case "keep":
+                guard let keep = value.int, keep >= 1 else { throw bad("an integer of at least 1") }
+                settings.keep = keep
+            case "link":
+                guard let text = value.string, let mode = LinkMode(rawValue: text) else { throw bad("one of auto, reflink, copy") }
+                settings.linkMode = mode
+            case "config_path": settings.configPath = try value.string ?? { throw bad("a string") }()
+            case "immutable": settings.immutable = try value.bool ?? { throw bad("true or false") }()
+            default: throw StoreError(.badInput, "\(where_): unknown key deploy.\(key)")
+            }
+        }
+        return settings
+    }
+}

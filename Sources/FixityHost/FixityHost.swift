@@ -1,1 +1,0 @@
-// A deploy root: lock, materialize, activate, rollback, drift scan (the deploy issue).

@@ -1,0 +1,123 @@
+import FixityCore
+import FixityLedger
+import FixityStore
+import Foundation
+import GRDB
+
+/// One deployment as a root has seen it.
+public struct RootDeployment: Sendable, Codable {
+    public let deployment: Digest
+    public let ordinal: Int64
+    public let release: ReleaseID
+    public let config: ReleaseID?
+    public let configPath: String?
+    public let env: String?
+    public let health: RootHistory.Health
+    public let reason: String?
+    public let materialized: Bool
+    public let deployedAt: String
+    public let activatedAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case deployment, ordinal, release, config, configPath = "config_path", env, health, reason, materialized
+        case deployedAt = "deployed_at", activatedAt = "activated_at"
+    }
+
+    init(row: Row) throws {
+        func digest(_ column: String) throws -> Digest {
+            let text: String = row[column]
+            guard let value = Digest(parsing: text) else { throw StoreError(.integrity, "root state: bad digest '\(text)' in \(column)") }
+            return value
+        }
+        deployment = try digest("deployment")
+        ordinal = row["ordinal"]
+        release = ReleaseID(try digest("release"))
+        config = (row["config"] as String?).flatMap(Digest.init(parsing:)).map(ReleaseID.init)
+        configPath = row["config_path"]
+        env = row["env"]
+        health = RootHistory.Health(rawValue: row["health"]) ?? .pending
+        reason = row["reason"]
+        materialized = row["materialized"]
+        deployedAt = row["deployed_at"]
+        activatedAt = row["activated_at"]
+    }
+
+    public var asDeployment: Deployment {
+        // Stored pairs were valid when recorded; a config path is present exactly with a config.
+        (try? Deployment(release: release, config: config, configPath: configPath))!
+    }
+}
+
+/// The store's record of a root: every deployment it has seen, their health, which are
+/// materialized. Every change is written together with its history entry.
+public struct RootState {
+    let store: Store
+    let root: DeployRoot
+
+    public init(store: Store, root: DeployRoot) {
+        self.store = store
+        self.root = root
+    }
+
+    public func all() throws -> [RootDeployment] {
+        try store.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM root_deployments WHERE root = ? ORDER BY ordinal", arguments: [root.key]).map(RootDeployment.init(row:))
+        }
+    }
+
+    public func find(_ deployment: Digest) throws -> RootDeployment? {
+        try all().first { $0.deployment == deployment }
+    }
+
+    public func history(active: Digest?) throws -> RootHistory {
+        RootHistory(
+            records: try all().map {
+                RootHistory.Record(deployment: $0.deployment, ordinal: $0.ordinal, health: $0.health, materialized: root.isMaterialized($0.deployment))
+            }, active: active)
+    }
+
+    /// Records a deployment the first time this root sees it (its ordinal fixes its age).
+    public func register(_ deployment: Deployment, env: String?) throws {
+        try store.database.write { db in
+            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM root_deployments WHERE root = ? AND deployment = ?", arguments: [root.key, deployment.id.description]) ?? false
+            if exists {
+                try db.execute(sql: "UPDATE root_deployments SET env = ? WHERE root = ? AND deployment = ?", arguments: [env, root.key, deployment.id.description])
+                return
+            }
+            let ordinal = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(ordinal) + 1, 0) FROM root_deployments WHERE root = ?", arguments: [root.key]) ?? 0
+            try db.execute(
+                sql: """
+                    INSERT INTO root_deployments (root, deployment, ordinal, release, config, config_path, env, health, materialized, deployed_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)
+                    """,
+                arguments: [root.key, deployment.id.description, ordinal, deployment.release.description, deployment.config?.description, deployment.configPath, env, Timestamp.rfc3339(Date())])
+        }
+    }
+
+    /// Sets a column of one deployment and appends the history entry that explains it.
+    public func update(_ deployment: Digest, materialized: Bool? = nil, health: RootHistory.Health? = nil, reason: String? = nil, activated: Bool = false, event: String, details: [String: String] = [:]) throws {
+        try store.database.write { db in
+            let id = deployment.description
+            if let materialized {
+                try db.execute(sql: "UPDATE root_deployments SET materialized = ? WHERE root = ? AND deployment = ?", arguments: [materialized, root.key, id])
+            }
+            if let health {
+                try db.execute(sql: "UPDATE root_deployments SET health = ?, reason = ? WHERE root = ? AND deployment = ?", arguments: [health.rawValue, reason, root.key, id])
+            }
+            if activated {
+                try db.execute(sql: "UPDATE root_deployments SET activated_at = ? WHERE root = ? AND deployment = ?", arguments: [Timestamp.rfc3339(Date()), root.key, id])
+            }
+            var all = details
+            all["root"] = root.key
+            if let reason, all["reason"] == nil { all["reason"] = reason }
+            try History.append(db, action: event, subject: id, details: all)
+        }
+    }
+
+    /// This root's history entries, newest last.
+    public func events(limit: Int) throws -> [HistoryEvent] {
+        try store.database.read { db in
+            try History.events(db).filter { $0.details["root"] == root.key }.suffix(limit).map { $0 }
+        }
+    }
+}
