@@ -7,6 +7,11 @@ import Glibc
 ///     ROOT/current -> deployments/<deployment hex>    the active deployment (relative symlink)
 ///     ROOT/deployments/<deployment hex>/              materialized deployments
 ///     ROOT/deployments/.incoming-<hex>-<pid>/         a deployment being materialized
+///     ROOT/deployments/.removing-<hex>-<pid>/         a deployment being removed
+///
+/// A folder named `deployments/<hex>` only ever appears by renaming a complete, verified,
+/// durable tree into place, and only ever disappears by being renamed away before it is emptied,
+/// so one that exists is always complete — whatever instant a deploy was killed at.
 ///     ROOT/.fixity/lock                               flock held by deploy and rollback
 ///     ROOT/.fixity/lock.owner                         "pid user command" of the holder
 public final class DeployRoot: Sendable {
@@ -94,7 +99,7 @@ public final class DeployRoot: Sendable {
             try materializer.write(into: incomingFD, display: display)
             // The top folder of a deployment is world-readable like any install prefix.
             if fchmod(incomingFD, 0o755) != 0 { throw StoreError.system("chmod", path: display) }
-            try Posix.removeTree(deploymentsFD, deployment.hex, display: treePath(deployment))
+            try remove(deployment)
             try Posix.renameat(deploymentsFD, incoming, deploymentsFD, deployment.hex, display: treePath(deployment))
             try Posix.fsync(deploymentsFD, display: "\(path)/deployments")
         } catch {
@@ -121,16 +126,25 @@ public final class DeployRoot: Sendable {
         try Posix.fsync(fd, display: path)
     }
 
+    /// Removes a materialized deployment: renamed out of its name first (durably), then emptied,
+    /// so a kill halfway never leaves a partial tree under a deployment's name.
     public func remove(_ deployment: Digest) throws {
-        try Posix.removeTree(deploymentsFD, deployment.hex, display: treePath(deployment))
+        guard isMaterialized(deployment) else { return }
+        let doomed = ".removing-\(deployment.hex)-\(getpid())"
+        try Posix.removeTree(deploymentsFD, doomed, display: "\(path)/deployments/\(doomed)")
+        try Posix.renameat(deploymentsFD, deployment.hex, deploymentsFD, doomed, display: treePath(deployment))
+        try Posix.fsync(deploymentsFD, display: "\(path)/deployments")
+        try Posix.removeTree(deploymentsFD, doomed, display: "\(path)/deployments/\(doomed)")
     }
 
-    /// Leftovers of a deploy that died while materializing.
-    public func removeIncoming() {
+    /// Leftovers of a deploy that died while materializing or removing.
+    public func removeLeftovers() {
         guard let names = try? Posix.directoryNames(deploymentsFD, display: "\(path)/deployments") else { return }
         for raw in names {
             let name = String(decoding: raw, as: UTF8.self)
-            if name.hasPrefix(".incoming-") { try? Posix.removeTree(deploymentsFD, name, display: "\(path)/deployments/\(name)") }
+            if name.hasPrefix(".incoming-") || name.hasPrefix(".removing-") {
+                try? Posix.removeTree(deploymentsFD, name, display: "\(path)/deployments/\(name)")
+            }
         }
     }
 

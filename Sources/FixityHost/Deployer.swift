@@ -81,7 +81,7 @@ public struct Deployer {
 
         let lock = try root.lock(timeout: request.lockTimeout, purpose: "deploy")
         defer { withExtendedLifetime(lock) {} }
-        root.removeIncoming()
+        root.removeLeftovers()
         let previous = try root.activeDeployment()
         var outcome = DeployOutcome(result: .activated, root: root.path, deployment: id, release: request.release, config: request.config, previous: previous)
         if previous == id {
@@ -152,7 +152,7 @@ public struct Deployer {
     public func rollback(to target: RollbackTarget?, lockTimeout: Double, progress: WorkProgress? = nil) throws -> DeployOutcome {
         let lock = try root.lock(timeout: lockTimeout, purpose: "rollback")
         defer { withExtendedLifetime(lock) {} }
-        root.removeIncoming()
+        root.removeLeftovers()
         let active = try root.activeDeployment()
         let history = try state.history(active: active)
         let chosen: Deployment
