@@ -102,6 +102,7 @@ public final class DeployRoot: Sendable {
             try remove(deployment)
             try Posix.renameat(deploymentsFD, incoming, deploymentsFD, deployment.hex, display: treePath(deployment))
             try Posix.fsync(deploymentsFD, display: "\(path)/deployments")
+            if immutable { _ = Posix.setImmutable(deploymentsFD, deployment.hex) }
         } catch {
             try? Posix.removeTree(deploymentsFD, incoming, display: display)
             throw error
@@ -132,6 +133,8 @@ public final class DeployRoot: Sendable {
         guard isMaterialized(deployment) else { return }
         let doomed = ".removing-\(deployment.hex)-\(getpid())"
         try Posix.removeTree(deploymentsFD, doomed, display: "\(path)/deployments/\(doomed)")
+        // An immutable folder (--immutable) cannot be renamed until the attribute is cleared.
+        Posix.clearImmutable(deploymentsFD, deployment.hex)
         try Posix.renameat(deploymentsFD, deployment.hex, deploymentsFD, doomed, display: treePath(deployment))
         try Posix.fsync(deploymentsFD, display: "\(path)/deployments")
         try Posix.removeTree(deploymentsFD, doomed, display: "\(path)/deployments/\(doomed)")

@@ -10,7 +10,7 @@ import TOMLKit
 ///     health_timeout = 30        # seconds
 ///     on_activate = "systemctl reload shop"
 ///     keep = 3
-///     link = "auto"              # auto | reflink | copy
+///     link = "auto"              # auto | reflink | copy | hardlink
 ///     config_path = "config"
 ///     immutable = false
 public struct DeploySettings: Sendable, Equatable {
@@ -52,7 +52,7 @@ public struct DeploySettings: Sendable, Equatable {
                 guard let keep = value.int, keep >= 1 else { throw bad("an integer of at least 1") }
                 settings.keep = keep
             case "link":
-                guard let text = value.string, let mode = LinkMode(rawValue: text) else { throw bad("one of auto, reflink, copy") }
+                guard let text = value.string, let mode = LinkMode(rawValue: text) else { throw bad("one of auto, reflink, copy, hardlink") }
                 settings.linkMode = mode
             case "config_path": settings.configPath = try value.string ?? { throw bad("a string") }()
             case "immutable": settings.immutable = try value.bool ?? { throw bad("true or false") }()

@@ -74,6 +74,9 @@ public struct Deployer {
         if let value = request.configPath { settings.configPath = value }
         if let value = request.immutable { settings.immutable = value }
 
+        if settings.linkMode == .hardlink && settings.immutable {
+            throw DeployError("--immutable cannot be combined with --link hardlink: the attribute would land on the store's shared link sources")
+        }
         let configManifest = try request.config.map { try store.manifest($0) }
         let deployment = try Deployment(release: request.release, config: request.config, configPath: request.config == nil ? nil : settings.configPath)
         let tree = try deployment.combinedManifest(app: appManifest, config: configManifest)

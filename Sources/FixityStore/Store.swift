@@ -8,6 +8,7 @@ import Glibc
 ///     STORE/
 ///       objects/sha256/<2 hex>/<62 hex>   blobs and manifests, read-only, named by their SHA-256
 ///       tmp/                              objects being written; never read as objects
+///       links/<mode>/<2 hex>/<62 hex>     copies of blobs with a manifest mode, for --link hardlink
 ///       fixity.db                         SQLite: releases, tags, stat cache, history
 ///       lock                              flock: shared by writers of objects, exclusive for gc
 ///
@@ -18,6 +19,8 @@ public final class Store: Sendable {
     /// `objects/sha256`, where `<2 hex>/<62 hex>` names an object.
     let objectsFD: Int32
     let tmpFD: Int32
+    /// `links/`: the hardlink sources of `--link hardlink` deploys (see Store+LinkFarm).
+    let linksFD: Int32
     public let database: DatabaseQueue
 
     public static func open(at path: String) throws -> Store {
@@ -31,12 +34,15 @@ public final class Store: Sendable {
         try Posix.mkdirat(rootFD, "objects", mode: 0o755, display: "\(path)/objects")
         try Posix.mkdirat(rootFD, "objects/sha256", mode: 0o755, display: "\(path)/objects/sha256")
         try Posix.mkdirat(rootFD, "tmp", mode: 0o700, display: "\(path)/tmp")
+        try Posix.mkdirat(rootFD, "links", mode: 0o755, display: "\(path)/links")
         objectsFD = try Posix.openDirectory(rootFD, "objects/sha256", display: "\(path)/objects/sha256")
         tmpFD = try Posix.openDirectory(rootFD, "tmp", display: "\(path)/tmp")
+        linksFD = try Posix.openDirectory(rootFD, "links", display: "\(path)/links")
         database = try StoreDatabase.open(at: "\(path)/\(StoreDatabase.fileName)")
     }
 
     deinit {
+        Posix.close(linksFD)
         Posix.close(tmpFD)
         Posix.close(objectsFD)
         Posix.close(rootFD)

@@ -185,3 +185,52 @@ import Testing
         #expect(overridden.status == 0, "\(overridden.stderr)")
     }
 }
+
+@Suite struct ImmutableDeployTests {
+    @Test func immutableTreesResistChangesAndAreStillRemovedByRetention() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 2)
+        let first = try sandbox.fixity("deploy", "app@1", "--root", "root", "--immutable", "--keep", "1", "--json")
+        #expect(first.status == 0, "\(first.stderr)")
+        let warnings = try #require(try first.json()["warnings"] as? [String])
+        if warnings.isEmpty {
+            // The attribute is set: even root cannot change the live tree.
+            #expect(try Sandbox.run("/bin/sh", ["-c", "echo hotfix >> root/current/VERSION"], in: sandbox.root).status != 0)
+            #expect(try sandbox.sh("lsattr -d root/current/VERSION").stdout.hasPrefix("----i"))
+        } else {
+            #expect(warnings[0].contains("immutable"))
+        }
+        let second = try sandbox.fixity("deploy", "app@2", "--root", "root", "--immutable", "--keep", "1", "--json")
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try (second.json()["removed"] as? [String])?.count == 1)
+        #expect(try sandbox.sh("ls root/deployments | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+    }
+}
+
+@Suite struct HardlinkDeployTests {
+    @Test func hardlinkDeploysShareVerifiedLinkSourcesAndHealTamperedOnes() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 2)
+        let first = try sandbox.fixity("deploy", "app@1", "--root", "root", "--link", "hardlink")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try TreeCheck.problems(sandbox, root: "\(sandbox.root)/root").isEmpty)
+        #expect(try sandbox.sh("stat -c '%h %a' root/current/bin/run").stdout == "2 750\n")
+        // A hot-fix through the link changes the link source, never objects/.
+        try sandbox.sh("chmod u+w root/current/VERSION && echo hotfix >> root/current/VERSION")
+        #expect(try sandbox.fixity("fsck").status == 0)
+        // The next deploy that needs that blob re-verifies the source and replaces it.
+        try sandbox.sh("mkdir again && cp -a srcapp1/. again/ && echo extra > again/extra")
+        _ = try sandbox.seal("again", extra: ["--tag", "again"])
+        let second = try sandbox.fixity("deploy", "app@again", "--root", "root", "--link", "hardlink")
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try sandbox.sh("cat root/current/VERSION").stdout == "v1\n")
+        #expect(try TreeCheck.problems(sandbox, root: "\(sandbox.root)/root").isEmpty)
+        // gc keeps link sources in use and drops those no deployment links.
+        try sandbox.fixity("deploy", "app@2", "--root", "root", "--link", "copy", "--keep", "1")
+        let gc = try sandbox.fixity("gc", "--json")
+        #expect(gc.status == 0)
+        #expect((try gc.json()["removed_link_sources"] as? Int ?? 0) > 0)
+        let immutable = try sandbox.fixity("deploy", "app@1", "--root", "root", "--link", "hardlink", "--immutable")
+        #expect(immutable.status == 2 && immutable.stderr.contains("--immutable cannot be combined"))
+    }
+}

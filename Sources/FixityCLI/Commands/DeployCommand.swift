@@ -36,7 +36,7 @@ struct DeployCommand: ParsableCommand {
     @Option(help: "Known-good deployments kept materialized for instant rollback (default 3).")
     var keep: Int?
 
-    @Option(help: "auto (reflink where possible, else copy), reflink, or copy.")
+    @Option(help: "auto (reflink where possible, else copy), reflink, copy, or hardlink (opt-in: live files share inodes with the store's link sources; see docs/design.md).")
     var link: String?
 
     @Flag(help: "Set the Linux immutable attribute on the materialized tree.")
@@ -55,7 +55,7 @@ struct DeployCommand: ParsableCommand {
         if let healthTimeout, healthTimeout <= 0 { throw ValidationError("--health-timeout must be positive") }
         if lockTimeout < 0 { throw ValidationError("--lock-timeout must not be negative") }
         if let link, LinkMode(rawValue: link) == nil {
-            throw ValidationError(link == "hardlink" ? "--link hardlink is not supported yet: use auto, reflink or copy" : "--link must be auto, reflink or copy")
+            throw ValidationError("--link must be auto, reflink, copy or hardlink")
         }
         if configPath != nil && config == nil { throw ValidationError("--config-path needs --config") }
     }

@@ -90,6 +90,9 @@ public struct ManifestEntry: Hashable, Sendable {
         hasher.combine(kind)
     }
 
+    /// Four octal digits (`0644`), as in the manifest.
+    public static func octalMode(_ mode: UInt32) -> String { octal(mode) }
+
     static func octal(_ mode: UInt32) -> String {
         let digits = String(mode, radix: 8)
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits

@@ -7,11 +7,13 @@ public struct GCReport: Sendable, Codable {
     public var removedBytes = 0
     public var removedTemp = 0
     public var keptObjects = 0
+    /// Hardlink sources (`links/`) no deployment uses any more.
+    public var removedLinkSources = 0
     public var dryRun = false
 
     enum CodingKeys: String, CodingKey {
         case removedObjects = "removed_objects", removedBytes = "removed_bytes", removedTemp = "removed_temp"
-        case keptObjects = "kept_objects", dryRun = "dry_run"
+        case keptObjects = "kept_objects", dryRun = "dry_run", removedLinkSources = "removed_link_sources"
     }
 }
 
@@ -47,6 +49,7 @@ extension Store {
             report.removedBytes += Int(try Posix.lstatat(objectsFD, name, display: objectPath(digest))?.size ?? 0)
             if !dryRun { try Posix.unlinkat(objectsFD, name, display: objectPath(digest)) }
         }
+        report.removedLinkSources = try sweepLinkFarm(live: live, dryRun: dryRun)
         for raw in try Posix.directoryNames(tmpFD, display: "\(path)/tmp") {
             report.removedTemp += 1
             if !dryRun {

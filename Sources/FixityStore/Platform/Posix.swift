@@ -153,8 +153,16 @@ public enum Posix {
         }
     }
 
+    /// Sets the immutable attribute on an entry; false where the process or file system cannot.
+    public static func setImmutable(_ dirfd: Int32, _ name: String) -> Bool {
+        let fd = Glibc.openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        return fixity_set_immutable(fd, 1) == 0
+    }
+
     /// Clears the immutable attribute Fixity may have set (`--immutable`) so the entry can go.
-    static func clearImmutable(_ dirfd: Int32, _ name: String) {
+    public static func clearImmutable(_ dirfd: Int32, _ name: String) {
         let fd = Glibc.openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return }
         _ = fixity_set_immutable(fd, 0)

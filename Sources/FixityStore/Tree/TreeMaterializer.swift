@@ -11,6 +11,9 @@ public enum LinkMode: String, Sendable, CaseIterable {
     case reflink
     /// Copy every byte.
     case copy
+    /// Hard-link a verified per-mode copy kept in the store (`links/`): no data written per
+    /// deploy, but live files share inodes with the store's link source (see Store+LinkFarm).
+    case hardlink
 }
 
 /// Writes a manifest's tree into an empty folder, verifying every byte against its digest as it
@@ -59,9 +62,16 @@ public final class TreeMaterializer: Sendable {
         }
         let files = entries.filter { $0.digest != nil }
         progress?.setTotals(files: files.count, bytes: Int(files.reduce(0) { $0 + $1.size }))
+        // gc sweeps link sources no deployment links yet: keep it out until the links exist.
+        let storeLock = linkMode == .hardlink ? try store.lock(.shared, purpose: "deploy --link hardlink") : nil
         try ParallelWork.run(count: files.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
-            try self.writeFile(files[index], dirfd: dirfd, display: display, buffer: buffer.raw)
+            if self.linkMode == .hardlink {
+                try self.linkFile(files[index], dirfd: dirfd, display: display, buffer: buffer.raw)
+            } else {
+                try self.writeFile(files[index], dirfd: dirfd, display: display, buffer: buffer.raw)
+            }
         }
+        withExtendedLifetime(storeLock) {}
         for entry in entries.reversed() where entry.isDirectory {
             if Glibc.fchmodat(dirfd, entry.path, entry.mode, 0) != 0 {
                 throw StoreError.system("chmod", path: "\(display)/\(entry.path)")
@@ -93,6 +103,13 @@ public final class TreeMaterializer: Sendable {
         if Glibc.fchmod(fd, entry.mode) != 0 { throw StoreError.system("chmod", path: path) }
         if immutable, fixity_set_immutable(fd, 1) != 0 { immutableFailed.store(true, ordering: .relaxed) }
         progress?.add(files: 1, bytes: 0)
+    }
+
+    private func linkFile(_ entry: ManifestEntry, dirfd: Int32, display: String, buffer: UnsafeMutableRawBufferPointer) throws {
+        guard let digest = entry.digest else { return }
+        let path = "\(display)/\(entry.path)"
+        try store.hardlink(digest, size: entry.size, mode: entry.mode, to: dirfd, entry.path, display: path, buffer: buffer)
+        progress?.add(files: 1, bytes: Int(entry.size))
     }
 
     /// FICLONE from the object; false when the file system cannot (then `auto` copies from now on).

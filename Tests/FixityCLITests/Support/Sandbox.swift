@@ -27,7 +27,7 @@ final class Sandbox {
     }
 
     deinit {
-        _ = try? Sandbox.shell("chmod -R u+rwX '\(root)' 2>/dev/null; rm -rf '\(root)'")
+        _ = try? Sandbox.shell("chattr -R -i '\(root)' 2>/dev/null; chmod -R u+rwX '\(root)' 2>/dev/null; rm -rf '\(root)'")
     }
 
     static let binary: String = {

@@ -1,0 +1,104 @@
+import FixityCore
+import Glibc
+import Synchronization
+
+/// Hardlink sources for `deploy --link hardlink`.
+///
+/// A hard link shares one inode, so it shares one mode; objects are all 0444, and a deployed
+/// file must carry its manifest mode. So the store keeps, per (mode, digest) that a hardlink
+/// deploy needed, one verified copy under `links/<mode>/<2 hex>/<62 hex>`, and deployments link
+/// to it. The objects themselves are never linked into a root, so a change made to a live file
+/// through its link can never alter `objects/`: the original stays available for repair.
+///
+/// Each time a deploy links a file it first re-hashes the link source: a source changed through
+/// some deployment's link is replaced from `objects/` instead of being spread further. gc removes
+/// sources that no deployment links any more (link count 1) and those of dead blobs.
+extension Store {
+    static let linkCounter = Atomic<Int>(0)
+
+    /// `<mode>/<2 hex>/<62 hex>` below `links/`.
+    static func linkName(_ digest: Digest, mode: UInt32) -> String {
+        "\(ManifestEntry.octalMode(mode))/\(objectName(digest))"
+    }
+
+    /// Makes sure a verified link source exists and hard-links it to `name` in `dirfd`.
+    func hardlink(_ digest: Digest, size: UInt64, mode: UInt32, to dirfd: Int32, _ name: String, display: String, buffer: UnsafeMutableRawBufferPointer) throws {
+        let source = Self.linkName(digest, mode: mode)
+        let sourceDisplay = "\(path)/links/\(source)"
+        if let st = try Posix.lstatat(linksFD, source, display: sourceDisplay) {
+            if !(st.isRegularFile && st.permissions == mode && (try? verifyLinkSource(source, digest: digest, size: size, buffer: buffer)) == true) {
+                try Posix.unlinkat(linksFD, source, display: sourceDisplay)
+                try createLinkSource(digest, mode: mode, at: source, buffer: buffer)
+            }
+        } else {
+            try createLinkSource(digest, mode: mode, at: source, buffer: buffer)
+        }
+        if linkat(linksFD, source, dirfd, name, 0) != 0 {
+            if errno == EXDEV {
+                throw StoreError(.badInput, "--link hardlink needs the root and the store (\(path)) on one file system; use --link auto or copy", path: display, errno: EXDEV)
+            }
+            throw StoreError.system("link", path: display)
+        }
+    }
+
+    private func verifyLinkSource(_ source: String, digest: Digest, size: UInt64, buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
+        let fd = try Posix.openat(linksFD, source, flags: O_RDONLY | O_NOFOLLOW, display: source)
+        defer { Posix.close(fd) }
+        var hasher = ContentHasher()
+        var total: UInt64 = 0
+        while true {
+            let n = try Posix.read(fd, into: buffer, display: source)
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            total += UInt64(n)
+        }
+        return total == size && hasher.finalize() == digest
+    }
+
+    private func createLinkSource(_ digest: Digest, mode: UInt32, at source: String, buffer: UnsafeMutableRawBufferPointer) throws {
+        let parts = source.split(separator: "/")
+        try Posix.mkdirat(linksFD, String(parts[0]), mode: 0o755, display: "\(path)/links/\(parts[0])")
+        try Posix.mkdirat(linksFD, "\(parts[0])/\(parts[1])", mode: 0o755, display: "\(path)/links/\(parts[0])/\(parts[1])")
+        let temp = "link-\(getpid())-\(Self.linkCounter.add(1, ordering: .relaxed).newValue)"
+        let tempDisplay = "\(path)/tmp/\(temp)"
+        let fd = try Posix.openat(tmpFD, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: tempDisplay)
+        do {
+            _ = try streamObject(digest, buffer: buffer) { try Posix.writeAll(fd, $0, display: tempDisplay) }
+            if fchmod(fd, mode) != 0 { throw StoreError.system("chmod", path: tempDisplay) }
+            Posix.close(fd)
+            // Durability: the deploy ends with a syncfs of the root's file system, which a
+            // hardlink deploy shares with the store, before anything is switched.
+            try Posix.renameat(tmpFD, temp, linksFD, source, display: "\(path)/links/\(source)")
+        } catch {
+            Posix.close(fd)
+            try? Posix.unlinkat(tmpFD, temp, display: tempDisplay)
+            throw error
+        }
+    }
+
+    /// Link sources no deployment links any more, or whose blob is dead: gc's part.
+    func sweepLinkFarm(live: Set<Digest>, dryRun: Bool) throws -> Int {
+        var removed = 0
+        for modeRaw in try Posix.directoryNames(linksFD, display: "\(path)/links") {
+            let mode = String(decoding: modeRaw, as: UTF8.self)
+            let modeFD = try Posix.openDirectory(linksFD, mode, display: "\(path)/links/\(mode)")
+            defer { Posix.close(modeFD) }
+            for fanoutRaw in try Posix.directoryNames(modeFD, display: "\(path)/links/\(mode)") {
+                let fanout = String(decoding: fanoutRaw, as: UTF8.self)
+                let fanoutFD = try Posix.openDirectory(modeFD, fanout, display: "\(path)/links/\(mode)/\(fanout)")
+                defer { Posix.close(fanoutFD) }
+                for nameRaw in try Posix.directoryNames(fanoutFD, display: "\(path)/links/\(mode)/\(fanout)") {
+                    let name = String(decoding: nameRaw, as: UTF8.self)
+                    var st = stat()
+                    guard fstatat(fanoutFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+                    let digest = Digest(hex: fanout + name)
+                    if st.st_nlink <= 1 || digest == nil || !live.contains(digest!) {
+                        removed += 1
+                        if !dryRun { try Posix.unlinkat(fanoutFD, name, display: "\(path)/links/\(mode)/\(fanout)/\(name)") }
+                    }
+                }
+            }
+        }
+        return removed
+    }
+}
