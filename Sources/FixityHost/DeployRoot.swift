@@ -22,11 +22,14 @@ public final class DeployRoot: Sendable {
     let deploymentsFD: Int32
     let stateFD: Int32
 
-    public init(path: String) throws {
+    /// Opens a root; `create` makes the folder (one level) when it does not exist yet, which
+    /// deploy wants and status and rollback do not.
+    public init(path: String, create: Bool = true) throws {
         self.path = path
         var st = stat()
         if Glibc.fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 {
             guard errno == ENOENT else { throw StoreError.system("stat", path: path, code: .badInput) }
+            guard create else { throw StoreError(.badInput, "root \(path) does not exist", path: path) }
             if Glibc.mkdir(path, 0o755) != 0 { throw StoreError.system("create root", path: path, code: .badInput) }
         } else if FileStat(st).isSymlink {
             throw StoreError(.badInput, "root \(path) is a symlink; give the real folder (Fixity never writes through symlinks)", path: path)

@@ -172,6 +172,7 @@ import Testing
         let result = try sandbox.fixity("demo")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("same id") && result.stdout.contains("mode_changed  scripts/migrate.sh"))
+        #expect(result.stdout.contains("rolled_back") && result.stdout.contains("VERSION says 1.0"))
     }
 
     @Test func storeComesFromTheEnvironmentWhenNoFlagIsGiven() throws {

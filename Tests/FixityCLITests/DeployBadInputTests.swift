@@ -83,6 +83,15 @@ import Testing
         try expectRefused(sandbox, ["deploy", "app@badkeep", "--root", "root"], mentioning: ["deploy.keep"])
     }
 
+    @Test func statusAndRollbackOfAMissingRootAreRefusedWithoutCreatingIt() throws {
+        let sandbox = try Sandbox()
+        for args in [["status", "--root", "nowhere"], ["rollback", "--root", "nowhere"]] {
+            let result = try sandbox.fixity(args)
+            #expect(result.status == 2 && result.stderr.contains("nowhere") && result.stderr.contains("does not exist"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(sandbox.root)/nowhere"))
+    }
+
     @Test func badFlagsAreUsageErrors() throws {
         let sandbox = try deployedRoot()
         #expect(try sandbox.fixity("deploy", "app@2", "--root", "root", "--link", "teleport").status == 64)

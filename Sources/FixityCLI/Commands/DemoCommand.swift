@@ -1,11 +1,13 @@
 import ArgumentParser
 import FixityCore
+import FixityHost
 import FixityStore
 import Foundation
 
 /// The whole story in a temporary folder: build output → sealed release → a change → a second
-/// release → what changed → a verified export → a clean fsck. Later issues extend it with
-/// deploy, drift and the ledger.
+/// release → what changed → a verified export → a clean fsck → deploy → a broken release caught by
+/// its health check and rolled back automatically → a good one → a manual rollback. Later issues
+/// extend it with drift and the ledger.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "demo", abstract: "Run Fixity's story end to end in a temporary folder.")
 
@@ -21,8 +23,9 @@ struct DemoCommand: ParsableCommand {
         let v2: SealReport
         let diff: [String: [String]]
         let fsckClean: Bool
+        let deploys: [DeployOutcome]
 
-        enum CodingKeys: String, CodingKey { case folder, v1, v2, diff, fsckClean = "fsck_clean" }
+        enum CodingKeys: String, CodingKey { case folder, v1, v2, diff, fsckClean = "fsck_clean", deploys }
     }
 
     func run() throws {
@@ -61,16 +64,47 @@ struct DemoCommand: ParsableCommand {
 
             say("6. Check the store:  fixity fsck")
             let report = try store.fsck()
-            say("   \(report.objects) objects re-hashed: \(report.clean ? "no problems" : "PROBLEMS FOUND")")
+            say("   \(report.objects) objects re-hashed: \(report.clean ? "no problems" : "PROBLEMS FOUND")\n")
+
+            try FileManager.default.createDirectory(atPath: "\(work)/srv", withIntermediateDirectories: true)
+            let rootPath = "\(work)/srv/shop"
+            let deployer = Deployer(store: store, root: try DeployRoot(path: rootPath))
+            func deploy(_ release: ReleaseID) throws -> DeployOutcome {
+                var request = DeployRequest(release: release)
+                request.healthCommand = "sh bin/health"
+                request.env = "production"
+                return try deployer.deploy(request)
+            }
+            say("7. Deploy shop@1.0 with a health check:  fixity deploy shop@1.0 --root srv/shop --health-cmd 'sh bin/health'")
+            let d1 = try deploy(v1.release)
+            say("   srv/shop/current -> deployments/\(d1.deployment.short)…  every byte verified, switched atomically, health check passed\n")
+
+            say("8. A broken build 1.2 (the cart lost its handler) is sealed and deployed:")
+            try DemoTree.applyBrokenBuild(at: "\(work)/build")
+            let broken = try store.seal(directory: "\(work)/build", app: app, tag: "1.2")
+            let d2 = try deploy(broken.release)
+            say("   health check: exit \(d2.health?.exitCode.map(String.init) ?? "?") -> \(d2.result.rawValue), current is back on \(d2.rolledBackTo?.short ?? "nothing") (shop@1.0); 1.2 is marked known-bad\n")
+
+            say("9. Deploy the good shop@1.1:")
+            let d3 = try deploy(v2.release)
+            say("   \(d3.result.rawValue): current -> \(d3.deployment.short), health check passed\n")
+
+            say("10. Roll back by hand:  fixity rollback --root srv/shop")
+            let back = try deployer.rollback(to: nil, lockTimeout: 10)
+            say("   current -> \(back.deployment.short) (shop@1.0 again): a symlink switch, nothing copied")
+            let version = (try? String(contentsOfFile: "\(rootPath)/current/VERSION", encoding: .utf8)) ?? "?"
+            say("   srv/shop/current/VERSION says \(version.trimmingCharacters(in: .whitespacesAndNewlines))")
             if keep { say("\nKept \(work); try: fixity --store \(work)/store releases") }
 
             if json {
                 try Output.json(Summary(
                     folder: work, v1: v1, v2: v2,
                     diff: ["added": diff.added, "removed": diff.removed, "modified": diff.modified, "mode_changed": diff.modeChanged, "type_changed": diff.typeChanged],
-                    fsckClean: report.clean))
+                    fsckClean: report.clean, deploys: [d1, d2, d3, back]))
             }
-            guard again.release == v1.release, resealed.release == v1.release, report.clean else { throw Exit.failure }
+            guard again.release == v1.release, resealed.release == v1.release, report.clean, d1.result == .activated,
+                d2.result == .rolledBack, d2.rolledBackTo == d1.deployment, d3.result == .activated, back.deployment == d1.deployment
+            else { throw Exit.failure }
         }
     }
 }

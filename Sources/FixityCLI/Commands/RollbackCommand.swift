@@ -22,7 +22,7 @@ struct RollbackCommand: ParsableCommand {
     func run() throws {
         try runReportingFailures {
             let store = try global.openStore()
-            let deployRoot = try DeployRoot(path: root)
+            let deployRoot = try DeployRoot(path: root, create: false)
             let target = try to.map { try resolveTarget($0, store: store, root: deployRoot) }
             let outcome = try Deployer(store: store, root: deployRoot).rollback(to: target, lockTimeout: lockTimeout)
             try DeployReport.print(outcome, json: global.json)

@@ -26,7 +26,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         try runReportingFailures {
             let store = try global.openStore()
-            let deployRoot = try DeployRoot(path: root)
+            let deployRoot = try DeployRoot(path: root, create: false)
             let state = RootState(store: store, root: deployRoot)
             let active = try deployRoot.activeDeployment()
             let deployments = try state.all()

@@ -19,6 +19,7 @@ enum DemoTree {
             ("public/index.html", "<!doctype html><title>Shop</title><h1>Shop</h1>\n", 0o644),
             ("public/app.css", "body { font-family: sans-serif; }\n", 0o644),
             ("scripts/migrate.sh", "#!/bin/sh\necho migrating\n", 0o644),
+            ("bin/health", "#!/bin/sh\n# The deploy health check: the cart module must export a handler.\ngrep -q 'exports.handle' lib/cart.js\n", 0o755),
             ("VERSION", "1.0\n", 0o644),
         ]
         for (path, text, mode) in files { try write(root, path, text, mode: mode) }
@@ -32,6 +33,12 @@ enum DemoTree {
         try write(root, "VERSION", "1.1\n", mode: 0o644)
         try FileManager.default.removeItem(atPath: "\(root)/lib/pricing.js")
         guard chmod("\(root)/scripts/migrate.sh", 0o755) == 0 else { throw CLIError("chmod \(root)/scripts/migrate.sh failed") }
+    }
+
+    /// A broken build: the cart module lost its handler, so the health check fails.
+    static func applyBrokenBuild(at root: String) throws {
+        try write(root, "lib/cart.js", "// TODO: rewrite\n", mode: 0o644)
+        try write(root, "VERSION", "1.2\n", mode: 0o644)
     }
 
     private static func write(_ root: String, _ path: String, _ text: String, mode: Int) throws {

@@ -21,19 +21,23 @@ extension Store {
         "\(ManifestEntry.octalMode(mode))/\(objectName(digest))"
     }
 
-    /// Makes sure a verified link source exists and hard-links it to `name` in `dirfd`.
-    func hardlink(_ digest: Digest, size: UInt64, mode: UInt32, to dirfd: Int32, _ name: String, display: String, buffer: UnsafeMutableRawBufferPointer) throws {
+    /// Makes sure a verified link source exists for (digest, mode): re-hashes an existing one
+    /// and replaces it from `objects/` when it was changed through some deployment's link.
+    func prepareLinkSource(_ digest: Digest, size: UInt64, mode: UInt32, buffer: UnsafeMutableRawBufferPointer) throws {
         let source = Self.linkName(digest, mode: mode)
         let sourceDisplay = "\(path)/links/\(source)"
         if let st = try Posix.lstatat(linksFD, source, display: sourceDisplay) {
-            if !(st.isRegularFile && st.permissions == mode && (try? verifyLinkSource(source, digest: digest, size: size, buffer: buffer)) == true) {
-                try Posix.unlinkat(linksFD, source, display: sourceDisplay)
-                try createLinkSource(digest, mode: mode, at: source, buffer: buffer)
+            if st.isRegularFile && st.permissions == mode && (try? verifyLinkSource(source, digest: digest, size: size, buffer: buffer)) == true {
+                return
             }
-        } else {
-            try createLinkSource(digest, mode: mode, at: source, buffer: buffer)
+            try Posix.unlinkat(linksFD, source, display: sourceDisplay)
         }
-        if linkat(linksFD, source, dirfd, name, 0) != 0 {
+        try createLinkSource(digest, mode: mode, at: source, buffer: buffer)
+    }
+
+    /// Hard-links the prepared link source of (digest, mode) to `name` in `dirfd`.
+    func link(_ digest: Digest, mode: UInt32, to dirfd: Int32, _ name: String, display: String) throws {
+        if linkat(linksFD, Self.linkName(digest, mode: mode), dirfd, name, 0) != 0 {
             if errno == EXDEV {
                 throw StoreError(.badInput, "--link hardlink needs the root and the store (\(path)) on one file system; use --link auto or copy", path: display, errno: EXDEV)
             }

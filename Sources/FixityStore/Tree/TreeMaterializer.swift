@@ -1,5 +1,6 @@
 import CFixitySys
 import FixityCore
+import Dispatch
 import Glibc
 import Synchronization
 
@@ -48,8 +49,29 @@ public final class TreeMaterializer: Sendable {
     /// Materializes into `dirfd` (an empty folder shown as `display`) and makes it durable.
     public func write(into dirfd: Int32, display: String) throws {
         let entries = manifest.entries
-        // Folders and symlinks first, in canonical order (parents before children).
-        for entry in entries {
+        let files = entries.filter { $0.digest != nil }
+        progress?.setTotals(files: files.count, bytes: Int(files.reduce(0) { $0 + $1.size }))
+        if linkMode == .hardlink {
+            try linkFiles(files, into: dirfd, display: display)
+        } else {
+            try createFoldersAndSymlinks(into: dirfd, display: display)
+            try ParallelWork.run(count: files.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
+                try self.writeFile(files[index], dirfd: dirfd, display: display, buffer: buffer.raw)
+            }
+        }
+        for entry in entries.reversed() where entry.isDirectory {
+            if Glibc.fchmodat(dirfd, entry.path, entry.mode, 0) != 0 {
+                throw StoreError.system("chmod", path: "\(display)/\(entry.path)")
+            }
+            if immutable { try setImmutable(dirfd, entry.path, display: display) }
+        }
+        try Posix.syncfs(dirfd, display: display)
+    }
+
+    /// Folders and symlinks, in canonical order (parents before children). Folders stay 0700
+    /// until their contents are written.
+    private func createFoldersAndSymlinks(into dirfd: Int32, display: String) throws {
+        for entry in manifest.entries {
             let path = "\(display)/\(entry.path)"
             switch entry.kind {
             case .directory:
@@ -60,25 +82,40 @@ public final class TreeMaterializer: Sendable {
                 continue
             }
         }
-        let files = entries.filter { $0.digest != nil }
-        progress?.setTotals(files: files.count, bytes: Int(files.reduce(0) { $0 + $1.size }))
+    }
+
+    /// Hardlink mode: the workers verify (or create) each distinct link source while this thread
+    /// creates the folders — mkdir on a file system full of just-freed inodes is slow, and hashing
+    /// is the other half of the work — then the links are made.
+    private func linkFiles(_ files: [ManifestEntry], into dirfd: Int32, display: String) throws {
         // gc sweeps link sources no deployment links yet: keep it out until the links exist.
-        let storeLock = linkMode == .hardlink ? try store.lock(.shared, purpose: "deploy --link hardlink") : nil
-        try ParallelWork.run(count: files.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
-            if self.linkMode == .hardlink {
-                try self.linkFile(files[index], dirfd: dirfd, display: display, buffer: buffer.raw)
-            } else {
-                try self.writeFile(files[index], dirfd: dirfd, display: display, buffer: buffer.raw)
-            }
+        let storeLock = try store.lock(.shared, purpose: "deploy --link hardlink")
+        defer { withExtendedLifetime(storeLock) {} }
+        var seen = Set<String>()
+        let sources = files.filter { seen.insert(Store.linkName($0.digest!, mode: $0.mode)).inserted }
+        let folderError = Mutex<(any Error)?>(nil)
+        let foldersDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            do { try self.createFoldersAndSymlinks(into: dirfd, display: display) } catch { folderError.withLock { $0 = error } }
+            foldersDone.signal()
         }
-        withExtendedLifetime(storeLock) {}
-        for entry in entries.reversed() where entry.isDirectory {
-            if Glibc.fchmodat(dirfd, entry.path, entry.mode, 0) != 0 {
-                throw StoreError.system("chmod", path: "\(display)/\(entry.path)")
+        do {
+            try ParallelWork.run(count: sources.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
+                let entry = sources[index]
+                try self.store.prepareLinkSource(entry.digest!, size: entry.size, mode: entry.mode, buffer: buffer.raw)
+                self.progress?.add(bytes: Int(entry.size))
             }
-            if immutable { try setImmutable(dirfd, entry.path, display: display) }
+        } catch {
+            foldersDone.wait()
+            throw error
         }
-        try Posix.syncfs(dirfd, display: display)
+        foldersDone.wait()
+        if let error = folderError.withLock({ $0 }) { throw error }
+        try ParallelWork.run(count: files.count, makeContext: { _ in () }) { index, _ in
+            let entry = files[index]
+            try self.store.link(entry.digest!, mode: entry.mode, to: dirfd, entry.path, display: "\(display)/\(entry.path)")
+            self.progress?.add(files: 1, bytes: 0)
+        }
     }
 
     private func writeFile(_ entry: ManifestEntry, dirfd: Int32, display: String, buffer: UnsafeMutableRawBufferPointer) throws {
@@ -103,13 +140,6 @@ public final class TreeMaterializer: Sendable {
         if Glibc.fchmod(fd, entry.mode) != 0 { throw StoreError.system("chmod", path: path) }
         if immutable, fixity_set_immutable(fd, 1) != 0 { immutableFailed.store(true, ordering: .relaxed) }
         progress?.add(files: 1, bytes: 0)
-    }
-
-    private func linkFile(_ entry: ManifestEntry, dirfd: Int32, display: String, buffer: UnsafeMutableRawBufferPointer) throws {
-        guard let digest = entry.digest else { return }
-        let path = "\(display)/\(entry.path)"
-        try store.hardlink(digest, size: entry.size, mode: entry.mode, to: dirfd, entry.path, display: path, buffer: buffer)
-        progress?.add(files: 1, bytes: Int(entry.size))
     }
 
     /// FICLONE from the object; false when the file system cannot (then `auto` copies from now on).
