@@ -128,10 +128,19 @@ public final class TreeMaterializer: Sendable {
             // Verify what the new file holds, not what the store holds: read the clone back.
             written = try verifyContent(of: fd, digest: digest, path: path, buffer: buffer)
         } else {
+            var flushed: Int64 = 0
+            var total: Int64 = 0
             written = try store.streamObject(digest, buffer: buffer) { chunk in
                 try Posix.writeAll(fd, chunk, display: path)
+                total += Int64(chunk.count)
+                // Start writeback as we go (see FileIngester): the final syncfs waits only for the tail.
+                if total - flushed >= 8 << 20 {
+                    Posix.startWriteback(fd, offset: flushed, length: total - flushed)
+                    flushed = total
+                }
                 progress?.add(bytes: chunk.count)
             }
+            Posix.startWriteback(fd, offset: flushed, length: 0)
         }
         guard written == entry.size else {
             throw StoreError(.integrity, "object \(digest.short) has \(written) bytes, manifest says \(entry.size) for \(entry.path)", path: store.objectPath(digest))
