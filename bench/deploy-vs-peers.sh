@@ -33,6 +33,8 @@ ostree --repo="$work/ostree-deploy" commit --branch=bench --tree=dir="$corpus" >
 tar -C "$corpus" -cf - . > /dev/null
 for t in "$store/objects" "$work/ostree-deploy/objects"; do tar -C "$t" -cf - . > /dev/null; done
 
+rm -rf "$work/droot" "$work/sroot"
+sync
 first_hardlink=$( { /usr/bin/time -f "%e" "$fixity" deploy "$release" --root "$work/droot" --store "$store" --link hardlink > /dev/null; } 2>&1 | tail -1)
 rm -rf "$work/droot"
 json="$work/deploy-$scale.json"

@@ -95,6 +95,10 @@ public struct Deployer {
             throw DeployError("deployment \(id.short) is known-bad on \(root.path) (\(record.reason ?? "its health check failed")); deploy it again with --force")
         }
         try state.register(deployment, env: request.env)
+        try state.update(id, event: "deploy", details: [
+            "release": request.release.description, "config": request.config?.description ?? "-", "env": request.env ?? "-",
+            "link": settings.linkMode.rawValue, "forced": String(request.force),
+        ])
 
         if !root.isMaterialized(id) {
             let materializer = try root.materialize(id, manifest: tree, store: store, linkMode: settings.linkMode, immutable: settings.immutable, progress: progress)
