@@ -13,6 +13,9 @@ import TOMLKit
 ///     link = "auto"              # auto | reflink | copy | hardlink
 ///     config_path = "config"
 ///     immutable = false
+///
+///     [drift]
+///     ignore = ["var/cache", "**/*.sock"]   # paths allowed to change (see IgnoreRules)
 public struct DeploySettings: Sendable, Equatable {
     public var healthCommand: String?
     public var healthTimeout: Double = 30
@@ -21,6 +24,7 @@ public struct DeploySettings: Sendable, Equatable {
     public var linkMode: LinkMode = .auto
     public var configPath: String = "config"
     public var immutable = false
+    public var driftIgnore = IgnoreRules.none
 
     public init() {}
 
@@ -37,6 +41,16 @@ public struct DeploySettings: Sendable, Equatable {
             throw StoreError(.badInput, "\(where_) does not parse: line \(error.source.begin.line): \(error.description)")
         } catch {
             throw StoreError(.badInput, "\(where_) does not parse: \(error)")
+        }
+        if let drift = table["drift"] {
+            guard let section = drift.table else { throw StoreError(.badInput, "\(where_): [drift] must be a table") }
+            for (key, value) in section {
+                guard key == "ignore" else { throw StoreError(.badInput, "\(where_): unknown key drift.\(key)") }
+                guard let array = value.array, let patterns = Optional(array.compactMap(\.string)), patterns.count == array.count else {
+                    throw StoreError(.badInput, "\(where_): drift.ignore must be a list of strings")
+                }
+                do { settings.driftIgnore = try IgnoreRules(patterns) } catch { throw StoreError(.badInput, "\(where_): \(error.message)") }
+            }
         }
         guard let deploy = table["deploy"] else { return settings }
         guard let section = deploy.table else { throw StoreError(.badInput, "\(where_): [deploy] must be a table") }

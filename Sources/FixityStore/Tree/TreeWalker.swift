@@ -3,22 +3,39 @@ import Glibc
 
 /// One entry found by a walk, before its content is hashed.
 public struct WalkedEntry: Sendable {
-    /// Relative to the walked folder, `/`-separated.
+    /// Relative to the walked folder, `/`-separated. For a name that is not valid UTF-8 (only in
+    /// a lenient walk) the invalid bytes are shown as `\xNN`.
     public let path: String
     public let stat: FileStat
     /// Set for symlinks only.
     public let target: String?
+    /// Set in a lenient walk for what a release cannot hold: a special file, a bad name, an
+    /// unreadable folder (whose contents are then not listed).
+    public let problem: String?
+
+    public init(path: String, stat: FileStat, target: String?, problem: String? = nil) {
+        self.path = path
+        self.stat = stat
+        self.target = target
+        self.problem = problem
+    }
 }
 
 /// Walks a folder with `openat`/`readdir`/`fstatat`, never following a symlink, and returns its
 /// entries in canonical manifest order (siblings sorted by name bytes, depth first).
 ///
-/// Anything a release cannot hold is refused here, naming the path: special files, names that are
-/// not UTF-8 or hold control characters, unreadable folders.
+/// Strict (sealing): anything a release cannot hold is refused here, naming the path: special
+/// files, names that are not UTF-8 or hold control characters, unreadable folders. Lenient
+/// (checking a live tree for drift): such entries are returned with `problem` set instead, so
+/// they are reported, never a crash.
 public struct TreeWalker {
     public let rootPath: String
+    public let strict: Bool
 
-    public init(rootPath: String) { self.rootPath = rootPath }
+    public init(rootPath: String, strict: Bool = true) {
+        self.rootPath = rootPath
+        self.strict = strict
+    }
 
     /// Opens the walk's top folder. The top folder itself may be reached through a symlink (it is
     /// the operator's argument); nothing below it is.
@@ -42,49 +59,70 @@ public struct TreeWalker {
 
     private func walkDirectory(_ dirfd: Int32, prefix: String, into entries: inout [WalkedEntry]) throws {
         let displayDir = prefix.isEmpty ? rootPath : "\(rootPath)/\(prefix)"
-        var names = [String]()
+        var names = [(name: String, raw: [UInt8], valid: Bool)]()
         for raw in try Posix.directoryNames(dirfd, display: displayDir) {
-            guard let name = String(validating: raw, as: UTF8.self) else {
-                let shown = prefix.isEmpty ? EntryPath.describe(bytes: raw) : prefix + "/" + EntryPath.describe(bytes: raw)
-                throw StoreError(.badInput, "\(rootPath)/\(shown): file name is not valid UTF-8", path: "\(rootPath)/\(shown)")
+            if let name = String(validating: raw, as: UTF8.self) {
+                names.append((name, raw, true))
+            } else {
+                names.append((EntryPath.describe(bytes: raw), raw, false))
             }
-            names.append(name)
         }
-        names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        names.sort { $0.raw.lexicographicallyPrecedes($1.raw) }
 
-        for name in names {
+        for (name, raw, valid) in names {
             let path = prefix.isEmpty ? name : prefix + "/" + name
             let display = "\(rootPath)/\(path)"
-            if let problem = EntryPath.problem(withName: name) ?? EntryPath.problem(with: path) {
-                throw StoreError(.badInput, "\(rootPath)/\(EntryPath.describe(bytes: Array(path.utf8))): \(problem)", path: display)
+            let nameProblem: String? =
+                valid ? EntryPath.problem(withName: name) ?? EntryPath.problem(with: path) : "file name is not valid UTF-8"
+            if let nameProblem {
+                let shown = valid ? "\(rootPath)/\(EntryPath.describe(bytes: Array(path.utf8)))" : display
+                if strict { throw StoreError(.badInput, "\(shown): \(nameProblem)", path: display) }
+                let st = try Self.lstatRaw(dirfd, raw, display: display)
+                entries.append(WalkedEntry(path: path, stat: st, target: nil, problem: nameProblem))
+                continue
             }
             guard let st = try Posix.lstatat(dirfd, name, display: display) else {
-                throw StoreError(.badInput, "\(display): vanished while sealing", path: display)
+                if strict { throw StoreError(.badInput, "\(display): vanished while sealing", path: display) }
+                continue
             }
             if st.isRegularFile {
                 entries.append(WalkedEntry(path: path, stat: st, target: nil))
             } else if st.isSymlink {
-                let raw = try Posix.readlinkat(dirfd, name, display: display)
-                guard let target = String(validating: raw, as: UTF8.self) else {
-                    throw StoreError(.badInput, "\(display): symlink target is not valid UTF-8", path: display)
+                let rawTarget = try Posix.readlinkat(dirfd, name, display: display)
+                let target = String(validating: rawTarget, as: UTF8.self)
+                let problem = target.map { EntryPath.problem(withTarget: $0) } ?? "symlink target is not valid UTF-8"
+                if let problem {
+                    if strict { throw StoreError(.badInput, "\(display): \(problem)", path: display) }
+                    entries.append(WalkedEntry(path: path, stat: st, target: EntryPath.describe(bytes: rawTarget), problem: problem))
+                } else {
+                    entries.append(WalkedEntry(path: path, stat: st, target: target))
                 }
-                if let problem = EntryPath.problem(withTarget: target) {
-                    throw StoreError(.badInput, "\(display): \(problem)", path: display)
-                }
-                entries.append(WalkedEntry(path: path, stat: st, target: target))
             } else if st.isDirectory {
-                entries.append(WalkedEntry(path: path, stat: st, target: nil))
                 let child: Int32
                 do {
                     child = try Posix.openDirectory(dirfd, name, display: display)
                 } catch let error as StoreError {
-                    throw StoreError(.badInput, error.message, path: display, errno: error.errno)
+                    if strict { throw StoreError(.badInput, error.message, path: display, errno: error.errno) }
+                    entries.append(WalkedEntry(path: path, stat: st, target: nil, problem: "cannot be read: \(error.message)"))
+                    continue
                 }
+                entries.append(WalkedEntry(path: path, stat: st, target: nil))
                 defer { Posix.close(child) }
                 try walkDirectory(child, prefix: path, into: &entries)
             } else {
-                throw StoreError(.badInput, "\(display): \(st.typeDescription) cannot be sealed (only files, directories and symlinks)", path: display)
+                let problem = "\(st.typeDescription) cannot be sealed (only files, directories and symlinks)"
+                if strict { throw StoreError(.badInput, "\(display): \(problem)", path: display) }
+                entries.append(WalkedEntry(path: path, stat: st, target: nil, problem: problem))
             }
         }
+    }
+
+    private static func lstatRaw(_ dirfd: Int32, _ name: [UInt8], display: String) throws -> FileStat {
+        var st = stat()
+        let result = (name + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { Glibc.fstatat(dirfd, $0.baseAddress!, &st, AT_SYMLINK_NOFOLLOW) }
+        }
+        if result != 0 { throw StoreError.system("stat", path: display) }
+        return FileStat(st)
     }
 }

@@ -1,0 +1,224 @@
+import FixityCore
+import FixityStore
+import Glibc
+import Synchronization
+
+/// What `verify` found, for humans, scripts and the ledger.
+public struct VerifyOutcome: Sendable, Encodable {
+    public let root: String
+    public let deployment: Digest
+    public let release: ReleaseID
+    public let config: ReleaseID?
+    public let full: Bool
+    public let report: DriftReport
+    public let entriesChecked: Int
+    public let filesHashed: Int
+    public let ignored: Int
+    /// Why fast mode was not used, and other things worth saying.
+    public let notes: [String]
+
+    public var clean: Bool { report.clean }
+
+    enum CodingKeys: String, CodingKey {
+        case root, deployment, release, config, full, clean, modified, added, removed, modeChanged = "mode_changed"
+        case typeChanged = "type_changed", unreadable, observed, entriesChecked = "entries_checked", filesHashed = "files_hashed", ignored, notes
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(root, forKey: .root)
+        try c.encode(deployment, forKey: .deployment)
+        try c.encode(release, forKey: .release)
+        try c.encodeIfPresent(config, forKey: .config)
+        try c.encode(full, forKey: .full)
+        try c.encode(clean, forKey: .clean)
+        try c.encode(report.modified, forKey: .modified)
+        try c.encode(report.added, forKey: .added)
+        try c.encode(report.removed, forKey: .removed)
+        try c.encode(report.modeChanged, forKey: .modeChanged)
+        try c.encode(report.typeChanged, forKey: .typeChanged)
+        try c.encode(report.unreadable, forKey: .unreadable)
+        try c.encode(report.observed.mapValues(\.description), forKey: .observed)
+        try c.encode(entriesChecked, forKey: .entriesChecked)
+        try c.encode(filesHashed, forKey: .filesHashed)
+        try c.encode(ignored, forKey: .ignored)
+        try c.encode(notes, forKey: .notes)
+    }
+}
+
+/// Compares the live tree under `ROOT/current` with its deployment's manifest.
+///
+/// Fast mode trusts the stat snapshot taken at materialization and re-hashes only files whose
+/// inode, mode, size, mtime or ctime changed; full mode re-hashes every file on all cores. Both
+/// walk the whole tree (added files and folders are found by the walk, not the snapshot).
+public struct DriftScanner {
+    public let store: Store
+    public let root: DeployRoot
+
+    public init(store: Store, root: DeployRoot) {
+        self.store = store
+        self.root = root
+    }
+
+    /// The active deployment's record and its combined manifest and ignore rules.
+    public func activeTree() throws -> (record: RootDeployment, manifest: Manifest, ignore: IgnoreRules) {
+        guard let active = try root.activeDeployment() else {
+            throw DeployError("root \(root.path) has no active deployment (nothing was deployed here, or the first deploy failed)")
+        }
+        guard let record = try RootState(store: store, root: root).find(active) else {
+            throw DeployError("root \(root.path): the active deployment \(active.short) is not recorded in store \(store.path)")
+        }
+        let deployment = record.asDeployment
+        let app = try store.manifest(deployment.release)
+        let tree = try deployment.combinedManifest(app: app, config: try deployment.config.map { try store.manifest($0) })
+        let settings = try DeploySettings.fromRelease(app, store: store)
+        return (record, tree, settings.driftIgnore)
+    }
+
+    public func scan(full requestedFull: Bool, progress: WorkProgress? = nil) throws -> VerifyOutcome {
+        let (record, manifest, ignore) = try activeTree()
+        var notes = [String]()
+        var full = requestedFull
+        var snapshot: StatSnapshot?
+        if !full {
+            switch StatSnapshot.load(for: record.deployment, in: root) {
+            case .success(let loaded): snapshot = loaded
+            case .failure(let problem):
+                notes.append("\(problem.message): verifying with --full")
+                full = true
+            }
+        }
+
+        let treePath = root.treePath(record.deployment)
+        let walker = TreeWalker(rootPath: treePath, strict: false)
+        let treeFD = try walker.openRoot()
+        defer { Posix.close(treeFD) }
+        let live = try walker.walk(rootFD: treeFD).sorted { EntryPath.precedes($0.path, $1.path) }
+
+        var report = DriftReport()
+        var ignored = 0
+        var hashJobs = [(path: String, expected: Digest, size: UInt64, stat: FileStat)]()
+        var unreadableDirs = [String]()
+        func underUnreadable(_ path: String) -> Bool {
+            unreadableDirs.contains { path.hasPrefix($0 + "/") }
+        }
+
+        let expected = manifest.entries
+        var i = 0
+        var j = 0
+        while i < expected.count || j < live.count {
+            let takeExpected = j == live.count || (i < expected.count && EntryPath.precedes(expected[i].path, live[j].path))
+            let takeLive = i == expected.count || (j < live.count && EntryPath.precedes(live[j].path, expected[i].path))
+            if takeExpected {
+                let entry = expected[i]
+                i += 1
+                if ignore.ignores(entry.path) { ignored += 1; continue }
+                if underUnreadable(entry.path) { continue }
+                report.removed.append(entry.path)
+            } else if takeLive {
+                let entry = live[j]
+                j += 1
+                if ignore.ignores(entry.path) { ignored += 1; continue }
+                report.added.append(entry.path)
+            } else {
+                let want = expected[i]
+                let have = live[j]
+                i += 1
+                j += 1
+                if ignore.ignores(want.path) { ignored += 1; continue }
+                if let problem = have.problem, problem.hasPrefix("cannot be read") {
+                    report.unreadable.append(have.path)
+                    unreadableDirs.append(have.path)
+                    if !want.isDirectory { report.typeChanged.append(want.path) }
+                    continue
+                }
+                compare(want, have, full: full, snapshot: snapshot, report: &report, hashJobs: &hashJobs)
+            }
+        }
+
+        // Hash what needs it, on all cores; a file that cannot be read is reported as such.
+        let results = SlotArray<LiveHash?>(repeating: nil, count: hashJobs.count)
+        let jobs = hashJobs
+        progress?.setTotals(files: jobs.count, bytes: Int(jobs.reduce(0) { $0 + $1.size }))
+        try ParallelWork.run(count: jobs.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
+            results[index] = LiveHash.compute(treeFD, jobs[index].path, walked: jobs[index].stat, buffer: buffer.raw, progress: progress)
+        }
+        for (index, job) in jobs.enumerated() {
+            switch results[index]! {
+            case .digest(let digest):
+                if digest != job.expected {
+                    report.modified.append(job.path)
+                    report.observed[job.path] = digest
+                }
+            case .unreadable:
+                report.unreadable.append(job.path)
+            case .changing:
+                report.modified.append(job.path)
+                notes.append("\(job.path) changed while being verified")
+            }
+        }
+        for path in report.added {
+            if let entry = live.first(where: { $0.path == path }), entry.stat.isRegularFile,
+                case .digest(let digest)? = LiveHash.compute(treeFD, path, walked: entry.stat, buffer: nil, progress: nil)
+            {
+                report.observed[path] = digest
+            }
+        }
+        report.modified.sort { EntryPath.precedes($0, $1) }
+        report.unreadable.sort { EntryPath.precedes($0, $1) }
+        return VerifyOutcome(
+            root: root.path, deployment: record.deployment, release: record.release, config: record.config, full: full,
+            report: report, entriesChecked: live.count, filesHashed: jobs.count, ignored: ignored, notes: notes)
+    }
+
+    private func compare(
+        _ want: ManifestEntry, _ have: WalkedEntry, full: Bool, snapshot: StatSnapshot?, report: inout DriftReport,
+        hashJobs: inout [(path: String, expected: Digest, size: UInt64, stat: FileStat)]
+    ) {
+        let stat = have.stat
+        switch want.kind {
+        case .directory:
+            guard stat.isDirectory else { return report.typeChanged.append(want.path) }
+            if stat.permissions != want.mode { report.modeChanged.append(want.path) }
+        case .symlink(let target):
+            guard stat.isSymlink else { return report.typeChanged.append(want.path) }
+            if !(have.target ?? "").utf8.elementsEqual(target.utf8) { report.modified.append(want.path) }
+        case .file(let size, let digest):
+            guard stat.isRegularFile, have.problem == nil else { return report.typeChanged.append(want.path) }
+            if stat.permissions != want.mode { report.modeChanged.append(want.path) }
+            if !full, let snapshot, snapshot.unchanged(want.path, stat) { return }
+            hashJobs.append((want.path, digest, size, stat))
+        }
+    }
+}
+
+/// Hashing one live file, leniently: the tree under verification may be hostile or changing.
+enum LiveHash: Sendable {
+    case digest(Digest)
+    case unreadable
+    case changing
+
+    static func compute(_ treeFD: Int32, _ path: String, walked: FileStat, buffer: UnsafeMutableRawBufferPointer?, progress: WorkProgress?) -> LiveHash {
+        let fd = Glibc.openat(treeFD, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        guard fd >= 0 else { return errno == EACCES || errno == EPERM ? .unreadable : .changing }
+        defer { Glibc.close(fd) }
+        guard let before = try? Posix.fstat(fd, display: path), before.isRegularFile, before.inode == walked.inode else { return .changing }
+        let owned = buffer == nil ? UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16) : nil
+        defer { owned?.deallocate() }
+        let chunk = buffer ?? owned!
+        var hasher = ContentHasher()
+        while true {
+            let n = Glibc.read(fd, chunk.baseAddress!, chunk.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno == EACCES ? .unreadable : .changing
+            }
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+            progress?.add(bytes: n)
+        }
+        progress?.add(files: 1, bytes: 0)
+        guard let after = try? Posix.fstat(fd, display: path), after.sameContentSignature(as: before) else { return .changing }
+        return .digest(hasher.finalize())
+    }
+}

@@ -1,0 +1,89 @@
+import FixityCore
+import FixityStore
+import Glibc
+
+/// The stat data of every entry of a deployment as materialized, so fast `verify` re-hashes only
+/// files whose stat changed. Kept at `ROOT/.fixity/snapshots/<deployment hex>`:
+///
+///     fixity-snapshot 1\n
+///     <inode>\t<st_mode>\t<size>\t<mtime ns>\t<ctime ns>\t<path>\n     (one per entry)
+///     sha256:<hex of every byte above>\n
+///
+/// ctime is the guard: no user can set it, so content rewritten with its mtime reset by
+/// `touch -d` still misses. A snapshot that is missing, truncated or fails its checksum is
+/// reported and verify falls back to hashing everything.
+public struct StatSnapshot: Sendable {
+    public let entries: [String: FileStat]
+
+    static let header = "fixity-snapshot 1\n"
+
+    public static func write(_ walked: [WalkedEntry], for deployment: Digest, in root: DeployRoot) throws {
+        var text = header
+        for entry in walked {
+            let s = entry.stat
+            text += "\(s.inode)\t\(s.rawMode)\t\(s.size)\t\(s.mtimeNanos)\t\(s.ctimeNanos)\t\(entry.path)\n"
+        }
+        text += Digest.of(Array(text.utf8)).description + "\n"
+        try Posix.mkdirat(root.stateFD, "snapshots", mode: 0o700, display: "\(root.path)/.fixity/snapshots")
+        let name = "snapshots/\(deployment.hex)"
+        let temp = "\(name).tmp-\(getpid())"
+        let display = "\(root.path)/.fixity/\(name)"
+        let fd = try Posix.openat(root.stateFD, temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600, display: display)
+        do {
+            try Posix.writeAll(fd, Array(text.utf8), display: display)
+            try Posix.fsync(fd, display: display)
+            Posix.close(fd)
+        } catch {
+            Posix.close(fd)
+            throw error
+        }
+        try Posix.renameat(root.stateFD, temp, root.stateFD, name, display: display)
+    }
+
+    /// The snapshot, or why there is none usable.
+    public static func load(for deployment: Digest, in root: DeployRoot) -> Result<StatSnapshot, SnapshotProblem> {
+        let name = "snapshots/\(deployment.hex)"
+        guard let fd = try? Posix.openat(root.stateFD, name, flags: O_RDONLY | O_NOFOLLOW, display: name) else {
+            return .failure(SnapshotProblem(message: "no stat snapshot for this deployment"))
+        }
+        defer { Posix.close(fd) }
+        var bytes = [UInt8]()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while let n = try? Posix.read(fd, into: buffer, display: name), n > 0 { bytes += buffer[0..<n] }
+        guard let text = String(validating: bytes, as: UTF8.self), text.hasPrefix(header), text.hasSuffix("\n") else {
+            return .failure(SnapshotProblem(message: "stat snapshot is corrupt (bad header or truncated)"))
+        }
+        let body = text.dropLast()
+        guard let lastNewline = body.lastIndex(of: "\n"),
+            Digest(parsing: body[body.index(after: lastNewline)...]) == Digest.of(Array(text[...lastNewline].utf8))
+        else {
+            return .failure(SnapshotProblem(message: "stat snapshot is corrupt (checksum mismatch)"))
+        }
+        var entries = [String: FileStat]()
+        for line in text[text.index(text.startIndex, offsetBy: header.count)..<lastNewline].split(separator: "\n") {
+            let fields = line.split(separator: "\t", maxSplits: 5, omittingEmptySubsequences: false)
+            guard fields.count == 6, let inode = UInt64(fields[0]), let mode = UInt32(fields[1]), let size = Int64(fields[2]),
+                let mtime = Int64(fields[3]), let ctime = Int64(fields[4])
+            else { return .failure(SnapshotProblem(message: "stat snapshot is corrupt (bad line)")) }
+            entries[String(fields[5])] = FileStat(device: 0, inode: inode, rawMode: mode, size: size, mtimeNanos: mtime, ctimeNanos: ctime)
+        }
+        return .success(StatSnapshot(entries: entries))
+    }
+
+    /// True when `live` has exactly the stat data recorded (device is not compared: it is not
+    /// stable across reboots for some file systems).
+    public func unchanged(_ path: String, _ live: FileStat) -> Bool {
+        guard let recorded = entries[path] else { return false }
+        return recorded.inode == live.inode && recorded.rawMode == live.rawMode && recorded.size == live.size
+            && recorded.mtimeNanos == live.mtimeNanos && recorded.ctimeNanos == live.ctimeNanos
+    }
+
+    public static func remove(for deployment: Digest, in root: DeployRoot) {
+        _ = unlinkat(root.stateFD, "snapshots/\(deployment.hex)", 0)
+    }
+}
+
+public struct SnapshotProblem: Error, Sendable {
+    public let message: String
+}
