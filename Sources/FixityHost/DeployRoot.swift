@@ -103,6 +103,9 @@ public final class DeployRoot: Sendable {
             // The top folder of a deployment is world-readable like any install prefix.
             if fchmod(incomingFD, 0o755) != 0 { throw StoreError.system("chmod", path: display) }
             try remove(deployment)
+            // The stat snapshot for fast verify, taken of the final tree before anyone can use it.
+            let walked = try TreeWalker(rootPath: display, strict: false).walk(rootFD: incomingFD)
+            try StatSnapshot.write(walked, for: deployment, in: self)
             try Posix.renameat(deploymentsFD, incoming, deploymentsFD, deployment.hex, display: treePath(deployment))
             try Posix.fsync(deploymentsFD, display: "\(path)/deployments")
             if immutable { _ = Posix.setImmutable(deploymentsFD, deployment.hex) }
@@ -140,6 +143,7 @@ public final class DeployRoot: Sendable {
         Posix.clearImmutable(deploymentsFD, deployment.hex)
         try Posix.renameat(deploymentsFD, deployment.hex, deploymentsFD, doomed, display: treePath(deployment))
         try Posix.fsync(deploymentsFD, display: "\(path)/deployments")
+        StatSnapshot.remove(for: deployment, in: self)
         try Posix.removeTree(deploymentsFD, doomed, display: "\(path)/deployments/\(doomed)")
     }
 

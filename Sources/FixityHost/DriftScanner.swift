@@ -157,9 +157,10 @@ public struct DriftScanner {
                 notes.append("\(job.path) changed while being verified")
             }
         }
+        let liveByPath = report.added.isEmpty ? [:] : Dictionary(live.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         for path in report.added {
-            if let entry = live.first(where: { $0.path == path }), entry.stat.isRegularFile,
-                case .digest(let digest)? = LiveHash.compute(treeFD, path, walked: entry.stat, buffer: nil, progress: nil)
+            if let entry = liveByPath[path], entry.stat.isRegularFile,
+                case .digest(let digest) = LiveHash.compute(treeFD, path, walked: entry.stat, buffer: nil, progress: nil)
             {
                 report.observed[path] = digest
             }

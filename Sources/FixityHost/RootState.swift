@@ -114,6 +114,26 @@ public struct RootState {
         }
     }
 
+    /// Appends a `drift` entry when the drift state of the active deployment differs from the
+    /// last one recorded for it (so a drift is recorded once, not once per verify run, and its
+    /// clearing is recorded too). Returns the entry's sequence number, nil when nothing changed.
+    @discardableResult
+    public func recordDrift(_ outcome: VerifyOutcome) throws -> Int64? {
+        let deployment = outcome.deployment.description
+        let state = outcome.clean ? "clean" : outcome.report.stateDigest.description
+        return try store.database.write { db -> Int64? in
+            let last = try History.events(db).last { $0.action == "drift" && $0.details["root"] == root.key && $0.details["deployment"] == deployment }
+            let previous = last?.details["state"] ?? "clean"
+            guard previous != state else { return nil }
+            let r = outcome.report
+            return try History.append(db, action: "drift", subject: deployment, details: [
+                "root": root.key, "deployment": deployment, "state": state, "clean": String(outcome.clean),
+                "modified": String(r.modified.count), "added": String(r.added.count), "removed": String(r.removed.count),
+                "mode_changed": String(r.modeChanged.count), "type_changed": String(r.typeChanged.count),
+            ])
+        }
+    }
+
     /// This root's history entries, newest last.
     public func events(limit: Int) throws -> [HistoryEvent] {
         try store.database.read { db in

@@ -5,10 +5,10 @@ import Synchronization
 /// Runs `body` for indices `0..<count` on `workers` threads, each pulling the next index from a
 /// shared counter (so one huge file does not leave the other core idle). The first error stops
 /// every worker and is rethrown. Blocking I/O runs here, off Swift's cooperative pool.
-enum ParallelWork {
-    static var defaultWorkers: Int { max(2, ProcessInfo.processInfo.activeProcessorCount) }
+package enum ParallelWork {
+    package static var defaultWorkers: Int { max(2, ProcessInfo.processInfo.activeProcessorCount) }
 
-    static func run<Context>(
+    package static func run<Context>(
         count: Int, workers: Int = defaultWorkers,
         makeContext: @Sendable (_ worker: Int) -> Context,
         body: @Sendable (Int, inout Context) throws -> Void
@@ -37,12 +37,12 @@ enum ParallelWork {
 ///
 /// `@unchecked Sendable`: each index is written by exactly one worker (the index came from an
 /// atomic counter), and the array is read only after `ParallelWork.run` has joined them all.
-final class SlotArray<Element>: @unchecked Sendable {
+package final class SlotArray<Element>: @unchecked Sendable {
     private var storage: [Element]
 
-    init(repeating value: Element, count: Int) { storage = Array(repeating: value, count: count) }
+    package init(repeating value: Element, count: Int) { storage = Array(repeating: value, count: count) }
 
-    subscript(index: Int) -> Element {
+    package subscript(index: Int) -> Element {
         get { storage.withUnsafeBufferPointer { $0[index] } }
         set { storage.withUnsafeMutableBufferPointer { $0[index] = newValue } }
     }
@@ -51,11 +51,11 @@ final class SlotArray<Element>: @unchecked Sendable {
 }
 
 /// A reusable I/O buffer owned by one worker, and the worker's index.
-final class WorkBuffer {
-    let raw: UnsafeMutableRawBufferPointer
-    let worker: Int
+package final class WorkBuffer {
+    package let raw: UnsafeMutableRawBufferPointer
+    package let worker: Int
 
-    init(size: Int, worker: Int = 0) {
+    package init(size: Int, worker: Int = 0) {
         raw = .allocate(byteCount: size, alignment: 4096)
         self.worker = worker
     }

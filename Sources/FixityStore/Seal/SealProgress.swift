@@ -8,9 +8,9 @@ public final class WorkProgress: Sendable {
 
     public init() {}
 
-    func setTotals(files: Int, bytes: Int) { totals.withLock { $0 = (files, bytes) } }
+    package func setTotals(files: Int, bytes: Int) { totals.withLock { $0 = (files, bytes) } }
 
-    func add(files: Int = 0, bytes: Int) {
+    package func add(files: Int = 0, bytes: Int) {
         if files != 0 { filesDone.add(files, ordering: .relaxed) }
         bytesDone.add(bytes, ordering: .relaxed)
     }

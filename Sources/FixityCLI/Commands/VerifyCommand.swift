@@ -1,0 +1,54 @@
+import ArgumentParser
+import FixityCore
+import FixityHost
+import FixityStore
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Compare the live tree of a root with its deployment's manifest; exit 1 when it drifted.",
+        discussion: "Fast mode re-hashes only files whose stat data changed since materialization; --full re-hashes everything.")
+
+    @Option(help: "The deploy root.")
+    var root: String
+
+    @Flag(help: "Re-hash every file instead of trusting the stat snapshot.")
+    var full = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try runReportingFailures {
+            let store = try global.openStore()
+            let deployRoot = try DeployRoot(path: root, create: false)
+            let progress = ProgressLine(enabled: global.showsProgress, verb: "verifying")
+            defer { progress.finish() }
+            let outcome = try DriftScanner(store: store, root: deployRoot).scan(full: full, progress: progress.reporter)
+            progress.finish()
+            try RootState(store: store, root: deployRoot).recordDrift(outcome)
+            if global.json {
+                try Output.json(outcome)
+            } else {
+                DriftTable.print(outcome)
+            }
+            if !outcome.clean { throw Exit.finding }
+            if !outcome.report.unreadable.isEmpty { throw Exit.failure }
+        }
+    }
+}
+
+/// The short human table of a verify: one row per drifted path.
+enum DriftTable {
+    static func print(_ outcome: VerifyOutcome) {
+        for note in outcome.notes { Output.note("note: \(note)") }
+        let r = outcome.report
+        var rows = [[String]]()
+        for (label, paths) in [("modified", r.modified), ("added", r.added), ("removed", r.removed), ("mode_changed", r.modeChanged), ("type_changed", r.typeChanged), ("unreadable", r.unreadable)] {
+            for path in paths { rows.append([label, path]) }
+        }
+        if !rows.isEmpty { Output.line(Output.table(rows)) }
+        let summary = "\(outcome.entriesChecked) entries checked, \(outcome.filesHashed) files hashed (\(outcome.full ? "full" : "fast"))"
+            + (outcome.ignored > 0 ? ", \(outcome.ignored) ignored by [drift] ignore" : "")
+        Output.note(outcome.clean ? "clean: \(outcome.deployment.short) on \(outcome.root); \(summary)" : "DRIFT on \(outcome.root) (deployment \(outcome.deployment.short)): \(rows.count) paths; \(summary)")
+    }
+}
