@@ -12,7 +12,8 @@ struct Fixity: ParsableCommand {
         subcommands: [
             SealCommand.self, TagCommand.self, ReleasesCommand.self, ShowCommand.self, DiffCommand.self,
             CatCommand.self, ExportCommand.self, FsckCommand.self, GCCommand.self, DeployCommand.self,
-            RollbackCommand.self, StatusCommand.self, VerifyCommand.self, LogCommand.self, BenchSwitchCommand.self,
+            RollbackCommand.self, StatusCommand.self, VerifyCommand.self, RepairCommand.self, EvidenceCommand.self,
+            AdoptCommand.self, LogCommand.self, BenchSwitchCommand.self,
             DemoCommand.self,
         ]
     )

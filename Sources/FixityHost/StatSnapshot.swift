@@ -79,6 +79,17 @@ public struct StatSnapshot: Sendable {
             && recorded.mtimeNanos == live.mtimeNanos && recorded.ctimeNanos == live.ctimeNanos
     }
 
+    /// Rewrites the snapshot with new stat data for `repaired` paths (and without `gone` ones),
+    /// keeping every other recorded entry as it was: a repair blesses only what it wrote.
+    public static func update(for deployment: Digest, in root: DeployRoot, repaired: [String: FileStat], gone: Set<String>) throws {
+        var entries: [String: FileStat] = [:]
+        if case .success(let old) = load(for: deployment, in: root) { entries = old.entries }
+        for path in gone { entries[path] = nil }
+        for (path, stat) in repaired { entries[path] = stat }
+        let walked = entries.keys.sorted { EntryPath.precedes($0, $1) }.map { WalkedEntry(path: $0, stat: entries[$0]!, target: nil) }
+        try write(walked, for: deployment, in: root)
+    }
+
     public static func remove(for deployment: Digest, in root: DeployRoot) {
         _ = unlinkat(root.stateFD, "snapshots/\(deployment.hex)", 0)
     }

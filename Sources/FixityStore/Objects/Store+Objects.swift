@@ -30,7 +30,7 @@ extension Store {
     /// Streams an object's bytes to `sink` in chunks while hashing them, and throws an integrity
     /// error naming both digests when the bytes do not match the name. The sink has seen the
     /// bytes by then: callers write into staging space they discard on error.
-    func streamObject(_ digest: Digest, buffer: UnsafeMutableRawBufferPointer, sink: (UnsafeRawBufferPointer) throws -> Void) throws -> UInt64 {
+    package func streamObject(_ digest: Digest, buffer: UnsafeMutableRawBufferPointer, sink: (UnsafeRawBufferPointer) throws -> Void) throws -> UInt64 {
         let fd = try openObject(digest)
         defer { Posix.close(fd) }
         var hasher = ContentHasher()

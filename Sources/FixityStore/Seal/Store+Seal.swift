@@ -33,7 +33,9 @@ extension Store {
     /// renames → syncfs → one database transaction recording release, tag, history and stat
     /// cache. The shared store lock is held throughout, so gc cannot remove a blob this seal has
     /// found present but not yet referenced.
-    public func seal(directory: String, app: AppName, tag version: String?, progress: WorkProgress? = nil) throws -> SealReport {
+    /// `exclude` leaves out paths (and everything below them), for `adopt`, which seals a live
+    /// tree minus the paths its release allows to change.
+    public func seal(directory: String, app: AppName, tag version: String?, exclude: IgnoreRules = .none, progress: WorkProgress? = nil) throws -> SealReport {
         var tagName: TagName?
         if let version {
             do { tagName = try TagName(app: app, version: version) } catch { throw StoreError(.badInput, error.description) }
@@ -45,7 +47,8 @@ extension Store {
         defer { withExtendedLifetime(lock) {} }
 
         let clock = try snapshotClock()
-        let walked = try walker.walk(rootFD: rootFD)
+        let allWalked = try walker.walk(rootFD: rootFD)
+        let walked = exclude.isEmpty ? allWalked : allWalked.filter { !exclude.ignores($0.path) }
         let cacheRoot = Self.canonicalPath(directory)
         let cache = try database.storeRead { try StatCache.load($0, root: cacheRoot) }
 

@@ -1,0 +1,32 @@
+import FixityCore
+import FixityLedger
+import FixityStore
+
+/// The other honest answer to a hot-fix: seal the live tree of a root as a new release (minus
+/// the paths its release allows to change), recording where it came from. Nothing on the root
+/// changes; the new release is deployed like any other.
+public struct Adoption {
+    public let store: Store
+    public let root: DeployRoot
+
+    public init(store: Store, root: DeployRoot) {
+        self.store = store
+        self.root = root
+    }
+
+    public func adopt(app: AppName, tag: String?) throws -> SealReport {
+        let lock = try root.lock(timeout: 60, purpose: "adopt")
+        defer { withExtendedLifetime(lock) {} }
+        let scanner = DriftScanner(store: store, root: root)
+        let (record, _, ignore) = try scanner.activeTree()
+        let drift = try scanner.scan(full: false)
+        let report = try store.seal(directory: root.treePath(record.deployment), app: app, tag: tag, exclude: ignore)
+        _ = try store.database.write { db in
+            try History.append(db, action: "adopt", subject: report.release.description, details: [
+                "root": root.key, "adopted_from": record.deployment.description, "from_release": record.release.description,
+                "drift_state": drift.clean ? "clean" : drift.report.stateDigest.description, "app": app.value,
+            ])
+        }
+        return report
+    }
+}

@@ -1,0 +1,129 @@
+import FixityCore
+import FixityLedger
+import FixityStore
+import Foundation
+import Glibc
+
+/// One file kept as evidence.
+public struct EvidenceFile: Sendable, Codable {
+    public let path: String
+    public let kind: String
+    public let digest: Digest?
+    public let target: String?
+    public let size: Int64
+    public let mode: String
+    public let uid: UInt32
+    public let gid: UInt32
+    public let inode: UInt64
+    public let mtimeNanos: Int64
+    public let ctimeNanos: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case path, kind, digest, target, size, mode, uid, gid, inode, mtimeNanos = "mtime_ns", ctimeNanos = "ctime_ns"
+    }
+}
+
+/// What a repair kept: `STORE/evidence/<id>/evidence.json` and the files under `files/`.
+public struct EvidenceRecord: Sendable, Codable {
+    public let id: String
+    public let time: String
+    public let root: String
+    public let deployment: Digest
+    public let release: ReleaseID
+    public let actor: String
+    public let drift: DriftReport
+    public let files: [EvidenceFile]
+}
+
+/// Evidence is written like everything else in the store: into a temporary folder, made durable
+/// with `syncfs`, then renamed into place, before the repair touches the live tree.
+public enum Evidence {
+    static func collect(_ found: VerifyOutcome, treeFD: Int32, store: Store, rootKey: String) throws -> String {
+        let now = Date()
+        let stamp = Timestamp.rfc3339(now).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
+        let id = "\(stamp)Z-\(found.deployment.hex.prefix(12))-\(UInt16.random(in: 0...UInt16.max))"
+        let evidenceRoot = "\(store.path)/evidence"
+        if mkdir(evidenceRoot, 0o700) != 0 && errno != EEXIST { throw StoreError.system("mkdir", path: evidenceRoot) }
+        let incoming = "\(evidenceRoot)/.incoming-\(id)"
+        if mkdir(incoming, 0o700) != 0 || mkdir("\(incoming)/files", 0o700) != 0 { throw StoreError.system("mkdir", path: incoming) }
+        do {
+            var files = [EvidenceFile]()
+            let filesFD = try Posix.open("\(incoming)/files", flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+            defer { Posix.close(filesFD) }
+            let keep = Set(found.report.modified + found.report.added + found.report.typeChanged)
+            for path in keep.sorted(by: { EntryPath.precedes($0, $1) }) {
+                if let file = try keepOne(path, treeFD: treeFD, into: filesFD, display: "\(incoming)/files/\(path)") { files.append(file) }
+            }
+            let record = EvidenceRecord(
+                id: id, time: Timestamp.rfc3339(now), root: rootKey, deployment: found.deployment, release: found.release,
+                actor: currentUser(), drift: found.report, files: files)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            try encoder.encode(record).write(to: URL(fileURLWithPath: "\(incoming)/evidence.json"))
+            try Posix.syncfs(filesFD, display: incoming)
+            guard rename(incoming, "\(evidenceRoot)/\(id)") == 0 else { throw StoreError.system("rename", path: incoming) }
+            let dirFD = try Posix.open(evidenceRoot, flags: O_RDONLY | O_DIRECTORY)
+            defer { Posix.close(dirFD) }
+            try Posix.fsync(dirFD, display: evidenceRoot)
+        } catch {
+            _ = try? Posix.removeTree(AT_FDCWD, incoming, display: incoming)
+            throw error
+        }
+        return id
+    }
+
+    /// Copies one drifted entry (a file's bytes, a link's target, a folder's listing by recursion).
+    private static func keepOne(_ path: String, treeFD: Int32, into filesFD: Int32, display: String) throws -> EvidenceFile? {
+        var st = stat()
+        guard fstatat(treeFD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+        let stat = FileStat(st)
+        // Mirror the folders leading to the path inside files/.
+        var prefix = ""
+        for component in path.split(separator: "/").dropLast() {
+            prefix += (prefix.isEmpty ? "" : "/") + component
+            _ = mkdirat(filesFD, prefix, 0o700)
+        }
+        var digest: Digest?
+        var target: String?
+        if stat.isRegularFile {
+            let source = try Posix.openat(treeFD, path, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK, display: path)
+            defer { Posix.close(source) }
+            let copy = try Posix.openat(filesFD, path, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o400, display: display)
+            defer { Posix.close(copy) }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { buffer.deallocate() }
+            var hasher = ContentHasher()
+            while true {
+                let n = try Posix.read(source, into: buffer, display: path)
+                if n == 0 { break }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                hasher.update(chunk)
+                try Posix.writeAll(copy, chunk, display: display)
+            }
+            digest = hasher.finalize()
+        } else if stat.isSymlink {
+            target = EntryPath.describe(bytes: try Posix.readlinkat(treeFD, path, display: path))
+        } else if stat.isDirectory {
+            _ = mkdirat(filesFD, path, 0o700)
+        }
+        return EvidenceFile(
+            path: path, kind: stat.typeDescription, digest: digest, target: target, size: stat.size,
+            mode: ManifestEntry.octalMode(stat.permissions), uid: st.st_uid, gid: st.st_gid, inode: stat.inode,
+            mtimeNanos: stat.mtimeNanos, ctimeNanos: stat.ctimeNanos)
+    }
+
+    static func currentUser() -> String {
+        guard let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name else { return "uid:\(geteuid())" }
+        return String(cString: name)
+    }
+
+    /// Every evidence record in the store, oldest first.
+    public static func list(store: Store) throws -> [EvidenceRecord] {
+        let folder = "\(store.path)/evidence"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        return try names.filter { !$0.hasPrefix(".") }.sorted().map { name in
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name)/evidence.json"))
+            return try JSONDecoder().decode(EvidenceRecord.self, from: data)
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import FixityCore
+import FixityLedger
+import FixityStore
+import Foundation
+import Glibc
+
+/// What `repair` did.
+public struct RepairOutcome: Sendable, Encodable {
+    public let root: String
+    public let deployment: Digest
+    /// Nil when the tree was already clean.
+    public let evidence: String?
+    public let restored: [String]
+    public let removed: [String]
+    public let modesReset: [String]
+    public let clean: Bool
+
+    enum CodingKeys: String, CodingKey { case root, deployment, evidence, restored, removed, modesReset = "modes_reset", clean }
+}
+
+/// Undoes drift on a root without losing it: every modified and added file is first copied into
+/// an evidence folder in the store (with its path, digest, stat data and the time), made durable;
+/// only then is each drifted path restored from the store — files written to a temporary name in
+/// their folder and renamed over, added paths removed, removed ones recreated, modes reset. All
+/// writes go through directory descriptors opened with O_NOFOLLOW, so a symlink planted in the
+/// live tree is replaced, never followed.
+public struct Repairer {
+    public let store: Store
+    public let root: DeployRoot
+
+    public init(store: Store, root: DeployRoot) {
+        self.store = store
+        self.root = root
+    }
+
+    public func repair(full: Bool, lockTimeout: Double) throws -> RepairOutcome {
+        let lock = try root.lock(timeout: lockTimeout, purpose: "repair")
+        defer { withExtendedLifetime(lock) {} }
+        let scanner = DriftScanner(store: store, root: root)
+        let found = try scanner.scan(full: full)
+        let state = RootState(store: store, root: root)
+        try state.recordDrift(found)
+        guard !found.clean else {
+            return RepairOutcome(root: root.path, deployment: found.deployment, evidence: nil, restored: [], removed: [], modesReset: [], clean: true)
+        }
+        if !found.report.unreadable.isEmpty {
+            throw DeployError("cannot repair \(root.path): unreadable paths \(found.report.unreadable.prefix(3).joined(separator: ", ")) (permission denied?); nothing was changed")
+        }
+        let (_, manifest, _) = try scanner.activeTree()
+        let treePath = root.treePath(found.deployment)
+        let treeFD = try Posix.open(treePath, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+        defer { Posix.close(treeFD) }
+
+        let evidence = try Evidence.collect(found, treeFD: treeFD, store: store, rootKey: root.key)
+
+        let r = found.report
+        var removed = [String]()
+        var restored = [String]()
+        var modes = [String]()
+        var newStats = [String: FileStat]()
+        // 1. Remove what must go, deepest first: added paths, and whatever replaced an entry's type.
+        for path in (r.added + r.typeChanged).sorted(by: { EntryPath.precedes($1, $0) }) {
+            let (parent, name) = try openParent(treeFD, path, treePath: treePath)
+            defer { Posix.close(parent) }
+            try Posix.removeTree(parent, name, display: "\(treePath)/\(path)")
+            if r.added.contains(path) { removed.append(path) }
+        }
+        // 2. Recreate, parents first: removed entries, retyped ones, modified files and links.
+        let recreate = Set(r.removed + r.typeChanged + r.modified)
+        for entry in manifest.entries where recreate.contains(entry.path) {
+            let (parent, name) = try openParent(treeFD, entry.path, treePath: treePath)
+            defer { Posix.close(parent) }
+            if let stat = try restore(entry, parent: parent, name: name, display: "\(treePath)/\(entry.path)") { newStats[entry.path] = stat }
+            restored.append(entry.path)
+        }
+        // 3. Modes.
+        for entry in manifest.entries where r.modeChanged.contains(entry.path) && !recreate.contains(entry.path) {
+            let (parent, name) = try openParent(treeFD, entry.path, treePath: treePath)
+            defer { Posix.close(parent) }
+            guard let st = try Posix.lstatat(parent, name, display: entry.path), !st.isSymlink else { continue }
+            if fchmodat(parent, name, entry.mode, 0) != 0 { throw StoreError.system("chmod", path: "\(treePath)/\(entry.path)") }
+            if let after = try Posix.lstatat(parent, name, display: entry.path), after.isRegularFile { newStats[entry.path] = after }
+            modes.append(entry.path)
+        }
+        try Posix.syncfs(treeFD, display: treePath)
+        try StatSnapshot.update(for: found.deployment, in: root, repaired: newStats, gone: Set(removed))
+        _ = try store.database.write { db in
+            try History.append(db, action: "repair", subject: found.deployment.description, details: [
+                "root": root.key, "evidence": evidence, "restored": String(restored.count), "removed": String(removed.count),
+                "modes_reset": String(modes.count),
+            ])
+        }
+        let after = try scanner.scan(full: true)
+        try state.recordDrift(after)
+        return RepairOutcome(root: root.path, deployment: found.deployment, evidence: evidence, restored: restored, removed: removed, modesReset: modes, clean: after.clean)
+    }
+
+    /// Writes one manifest entry at `name` in `parent` atomically; returns a file's new stat.
+    private func restore(_ entry: ManifestEntry, parent: Int32, name: String, display: String) throws -> FileStat? {
+        let temp = ".fixity-repair-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        switch entry.kind {
+        case .directory:
+            if let st = try Posix.lstatat(parent, name, display: display), st.isDirectory {
+                if fchmodat(parent, name, entry.mode, 0) != 0 { throw StoreError.system("chmod", path: display) }
+                return nil
+            }
+            if mkdirat(parent, name, 0o700) != 0 { throw StoreError.system("mkdir", path: display) }
+            if fchmodat(parent, name, entry.mode, 0) != 0 { throw StoreError.system("chmod", path: display) }
+            return nil
+        case .symlink(let target):
+            if symlinkat(target, parent, temp) != 0 { throw StoreError.system("symlink", path: display) }
+            try Posix.renameat(parent, temp, parent, name, display: display)
+            return nil
+        case .file(_, let digest):
+            let fd = try Posix.openat(parent, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display)
+            do {
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+                defer { buffer.deallocate() }
+                _ = try store.streamObject(digest, buffer: buffer) { try Posix.writeAll(fd, $0, display: display) }
+                if fchmod(fd, entry.mode) != 0 { throw StoreError.system("chmod", path: display) }
+                try Posix.fsync(fd, display: display)
+                let stat = try Posix.fstat(fd, display: display)
+                Posix.close(fd)
+                try Posix.renameat(parent, temp, parent, name, display: display)
+                // rename changes the inode's ctime on some file systems: take the stat after it.
+                return try Posix.lstatat(parent, name, display: display) ?? stat
+            } catch {
+                Posix.close(fd)
+                _ = unlinkat(parent, temp, 0)
+                throw error
+            }
+        }
+    }
+
+    /// Opens the folder holding `path` one component at a time with O_NOFOLLOW: a component that
+    /// is not a real folder stops the repair instead of redirecting it.
+    private func openParent(_ treeFD: Int32, _ path: String, treePath: String) throws -> (Int32, String) {
+        var components = path.split(separator: "/").map(String.init)
+        let name = components.removeLast()
+        var current = Glibc.dup(treeFD)
+        var walked = treePath
+        for component in components {
+            walked += "/" + component
+            let next = Glibc.openat(current, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let saved = errno
+            Posix.close(current)
+            guard next >= 0 else { throw StoreError.system("open folder", path: walked, errno: saved) }
+            current = next
+        }
+        return (current, name)
+    }
+}
