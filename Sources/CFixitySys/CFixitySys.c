@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 int fixity_syncfs(int fd) { return syncfs(fd); }
@@ -31,3 +33,18 @@ int fixity_set_immutable(int fd, int on) {
     if (wanted == flags) return 0;
     return ioctl(fd, FS_IOC_SETFLAGS, &wanted);
 }
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void fixity_on_stop(int signo) { (void)signo; stop_requested = 1; }
+
+void fixity_install_stop_handlers(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = fixity_on_stop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+
+int fixity_stop_requested(void) { return stop_requested; }

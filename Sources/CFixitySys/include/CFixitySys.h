@@ -17,4 +17,10 @@ int fixity_start_writeback(int fd, long long offset, long long length);
 /// Sets (on != 0) or clears the Linux immutable attribute (FS_IOC_SETFLAGS, FS_IMMUTABLE_FL).
 int fixity_set_immutable(int fd, int on);
 
+/// Installs SIGINT and SIGTERM handlers that only set a flag (async-signal-safe), for loops
+/// that must stop cleanly between iterations.
+void fixity_install_stop_handlers(void);
+/// True once SIGINT or SIGTERM arrived.
+int fixity_stop_requested(void);
+
 #endif
