@@ -4,7 +4,7 @@ import Testing
 /// Drift on a deployed root: found by verify, recorded once per state, repaired with evidence.
 @Suite struct DriftTests {
     /// A root with app@1 deployed: bin/run, lib/a.js, lib/link -> a.js, etc/empty/.
-    func deployed(toml: String? = nil) throws -> Sandbox {
+    func deployed(toml: String? = nil) throws -> Sandbox {  // also used by WatchTests
         let sandbox = try Sandbox()
         try sandbox.sh("mkdir -p src/bin src/lib src/etc/empty src/var && printf '#!/bin/sh\\necho run\\n' > src/bin/run && chmod 755 src/bin/run && echo 'module.exports = 1' > src/lib/a.js && ln -s a.js src/lib/link && echo keep > src/var/state")
         if let toml { try toml.write(toFile: "\(sandbox.root)/src/fixity.toml", atomically: true, encoding: .utf8) }
