@@ -173,6 +173,7 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("same id") && result.stdout.contains("mode_changed  scripts/migrate.sh"))
         #expect(result.stdout.contains("rolled_back") && result.stdout.contains("VERSION says 1.0"))
+        #expect(result.stdout.contains("DRIFT: modified lib/cart.js, added lib/debug.js") && result.stdout.contains("tree clean again: true"))
     }
 
     @Test func storeComesFromTheEnvironmentWhenNoFlagIsGiven() throws {

@@ -6,8 +6,8 @@ import Foundation
 
 /// The whole story in a temporary folder: build output → sealed release → a change → a second
 /// release → what changed → a verified export → a clean fsck → deploy → a broken release caught by
-/// its health check and rolled back automatically → a good one → a manual rollback. Later issues
-/// extend it with drift and the ledger.
+/// its health check and rolled back automatically → a good one → a manual rollback → a hot-fix
+/// caught by verify and repaired with its evidence kept. Later issues extend it with the ledger.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "demo", abstract: "Run Fixity's story end to end in a temporary folder.")
 
@@ -93,7 +93,22 @@ struct DemoCommand: ParsableCommand {
             let back = try deployer.rollback(to: nil, lockTimeout: 10)
             say("   current -> \(back.deployment.short) (shop@1.0 again): a symlink switch, nothing copied")
             let version = (try? String(contentsOfFile: "\(rootPath)/current/VERSION", encoding: .utf8)) ?? "?"
-            say("   srv/shop/current/VERSION says \(version.trimmingCharacters(in: .whitespacesAndNewlines))")
+            say("   srv/shop/current/VERSION says \(version.trimmingCharacters(in: .whitespacesAndNewlines))\n")
+
+            say("11. 3 a.m.: an emergency hot-fix is typed straight into production.")
+            let hotfix = "exports.handle = (req, res) => { res.end('cart v1 + quick fix'); };\n"
+            try DemoTree.hotfix(at: "\(rootPath)/current", content: hotfix)
+            let root = try DeployRoot(path: rootPath, create: false)
+            let drift = try DriftScanner(store: store, root: root).scan(full: false)
+            try RootState(store: store, root: root).recordDrift(drift)
+            say("   fixity verify --root srv/shop  ->  \(drift.clean ? "clean (MISSED!)" : "DRIFT: modified \(drift.report.modified.joined(separator: ", ")), added \(drift.report.added.joined(separator: ", "))")\n")
+
+            say("12. Repair it, keeping what was typed as evidence:  fixity repair --root srv/shop")
+            let repaired = try Repairer(store: store, root: root).repair(full: false, lockTimeout: 10)
+            let record = try Evidence.list(store: store).first { $0.id == repaired.evidence }
+            say("   restored \(repaired.restored.joined(separator: ", ")), removed \(repaired.removed.joined(separator: ", ")); tree clean again: \(repaired.clean)")
+            say("   evidence \(repaired.evidence ?? "-"): \(record?.files.map { "\($0.path) (\($0.digest?.short ?? "-"))" }.joined(separator: ", ") ?? "")")
+            say("   the hot-fix is kept for the post-mortem; fixity adopt would seal it as a release instead")
             if keep { say("\nKept \(work); try: fixity --store \(work)/store releases") }
 
             if json {
@@ -103,7 +118,8 @@ struct DemoCommand: ParsableCommand {
                     fsckClean: report.clean, deploys: [d1, d2, d3, back]))
             }
             guard again.release == v1.release, resealed.release == v1.release, report.clean, d1.result == .activated,
-                d2.result == .rolledBack, d2.rolledBackTo == d1.deployment, d3.result == .activated, back.deployment == d1.deployment
+                d2.result == .rolledBack, d2.rolledBackTo == d1.deployment, d3.result == .activated, back.deployment == d1.deployment,
+                !drift.clean, repaired.clean, record != nil
             else { throw Exit.failure }
         }
     }
