@@ -75,13 +75,28 @@ public struct DriftScanner {
         return (record, tree, settings.driftIgnore)
     }
 
-    public func scan(full requestedFull: Bool, progress: WorkProgress? = nil) throws -> VerifyOutcome {
+    /// Everything a scan needs besides the live tree. A long-running watcher loads it once per
+    /// deployment (and again after a repair rewrites the snapshot) instead of once per check.
+    public struct Context: Sendable {
+        public let record: RootDeployment
+        public let manifest: Manifest
+        public let ignore: IgnoreRules
+        public let snapshot: Result<StatSnapshot, SnapshotProblem>
+    }
+
+    public func context() throws -> Context {
         let (record, manifest, ignore) = try activeTree()
+        return Context(record: record, manifest: manifest, ignore: ignore, snapshot: StatSnapshot.load(for: record.deployment, in: root))
+    }
+
+    public func scan(full requestedFull: Bool, context given: Context? = nil, progress: WorkProgress? = nil) throws -> VerifyOutcome {
+        let context = try given ?? context()
+        let (record, manifest, ignore) = (context.record, context.manifest, context.ignore)
         var notes = [String]()
         var full = requestedFull
         var snapshot: StatSnapshot?
         if !full {
-            switch StatSnapshot.load(for: record.deployment, in: root) {
+            switch context.snapshot {
             case .success(let loaded): snapshot = loaded
             case .failure(let problem):
                 notes.append("\(problem.message): verifying with --full")
@@ -93,7 +108,11 @@ public struct DriftScanner {
         let walker = TreeWalker(rootPath: treePath, strict: false)
         let treeFD = try walker.openRoot()
         defer { Posix.close(treeFD) }
-        let live = try walker.walk(rootFD: treeFD).sorted { EntryPath.precedes($0.path, $1.path) }
+        var live = try walker.walk(rootFD: treeFD)
+        // The walk yields canonical order except around names that are not UTF-8 (shown escaped).
+        if zip(live, live.dropFirst()).contains(where: { !EntryPath.precedes($0.path, $1.path) }) {
+            live.sort { EntryPath.precedes($0.path, $1.path) }
+        }
 
         var report = DriftReport()
         var ignored = 0

@@ -32,6 +32,8 @@ public final class DriftWatcher {
     private var watchedDeployment: Digest?
     private var lastState: String?
     private var polling = false
+    /// The active deployment's manifest, ignore rules and snapshot, loaded once per deployment.
+    private var context: DriftScanner.Context?
 
     public init(store: Store, root: DeployRoot, options: Options, emit: @escaping (String) -> Void) {
         self.store = store
@@ -82,8 +84,10 @@ public final class DriftWatcher {
 
     /// Verifies, reports a changed drift state, repairs when asked, updates the metrics file.
     private func check(full: Bool, cause: String) throws {
-        guard try root.activeDeployment() != nil else { return }
-        let outcome = try DriftScanner(store: store, root: root).scan(full: full)
+        guard let active = try root.activeDeployment() else { return }
+        let scanner = DriftScanner(store: store, root: root)
+        if context?.record.deployment != active { context = try scanner.context() }
+        let outcome = try scanner.scan(full: full, context: context)
         let state = outcome.clean ? "clean" : outcome.report.stateDigest.description
         try writeMetrics(outcome)
         if state != lastState {
@@ -94,7 +98,8 @@ public final class DriftWatcher {
         if !outcome.clean && options.repair {
             let repaired = try Repairer(store: store, root: root).repair(full: false, lockTimeout: 30)
             lastState = repaired.clean ? "clean" : lastState
-            let after = try DriftScanner(store: store, root: root).scan(full: false)
+            context = try scanner.context()  // repair rewrote the snapshot
+            let after = try scanner.scan(full: false, context: context)
             try writeMetrics(after)
             emit(try line(event: "repaired", cause: cause, outcome: after, extra: ["evidence": repaired.evidence ?? ""]))
             drainEvents()

@@ -122,7 +122,7 @@ public struct RootState {
         let deployment = outcome.deployment.description
         let state = outcome.clean ? "clean" : outcome.report.stateDigest.description
         return try store.database.write { db -> Int64? in
-            let last = try History.events(db).last { $0.action == "drift" && $0.details["root"] == root.key && $0.details["deployment"] == deployment }
+            let last = try History.latest(db, action: "drift", subject: deployment) { $0.details["root"] == root.key }
             let previous = last?.details["state"] ?? "clean"
             guard previous != state else { return nil }
             let r = outcome.report

@@ -56,19 +56,51 @@ public struct StatSnapshot: Sendable {
         }
         let body = text.dropLast()
         guard let lastNewline = body.lastIndex(of: "\n"),
-            Digest(parsing: body[body.index(after: lastNewline)...]) == Digest.of(Array(text[...lastNewline].utf8))
+            case let linesEnd = text[...lastNewline].utf8.count,
+            Digest(parsing: body[body.index(after: lastNewline)...]) == Digest.of(bytes[0..<linesEnd])
         else {
             return .failure(SnapshotProblem(message: "stat snapshot is corrupt (checksum mismatch)"))
         }
-        var entries = [String: FileStat]()
-        for line in text[text.index(text.startIndex, offsetBy: header.count)..<lastNewline].split(separator: "\n") {
-            let fields = line.split(separator: "\t", maxSplits: 5, omittingEmptySubsequences: false)
-            guard fields.count == 6, let inode = UInt64(fields[0]), let mode = UInt32(fields[1]), let size = Int64(fields[2]),
-                let mtime = Int64(fields[3]), let ctime = Int64(fields[4])
-            else { return .failure(SnapshotProblem(message: "stat snapshot is corrupt (bad line)")) }
-            entries[String(fields[5])] = FileStat(device: 0, inode: inode, rawMode: mode, size: size, mtimeNanos: mtime, ctimeNanos: ctime)
+        // Parsed from the bytes: this runs on every fast verify and every watch check.
+        guard let entries = parseLines(bytes[header.utf8.count..<linesEnd]) else {
+            return .failure(SnapshotProblem(message: "stat snapshot is corrupt (bad line)"))
         }
         return .success(StatSnapshot(entries: entries))
+    }
+
+    /// `inode \t mode \t size \t mtime \t ctime \t path \n` lines; nil on any malformed line.
+    private static func parseLines(_ bytes: ArraySlice<UInt8>) -> [String: FileStat]? {
+        var entries = [String: FileStat]()
+        entries.reserveCapacity(bytes.count / 60)
+        var index = bytes.startIndex
+        let end = bytes.endIndex
+        func number() -> Int64? {
+            var value: Int64 = 0
+            var digits = 0
+            var negative = false
+            if index < end && bytes[index] == UInt8(ascii: "-") {
+                negative = true
+                index += 1
+            }
+            while index < end, bytes[index] >= 48, bytes[index] <= 57 {
+                value = value &* 10 &+ Int64(bytes[index] - 48)
+                digits += 1
+                index += 1
+            }
+            guard digits > 0, digits <= 19, index < end, bytes[index] == 9 else { return nil }
+            index += 1
+            return negative ? -value : value
+        }
+        while index < end {
+            guard let inode = number(), let mode = number(), let size = number(), let mtime = number(), let ctime = number() else { return nil }
+            guard let newline = bytes[index...].firstIndex(of: 10) else { return nil }
+            let path = String(decoding: bytes[index..<newline], as: UTF8.self)
+            index = newline + 1
+            entries[path] = FileStat(
+                device: 0, inode: UInt64(bitPattern: inode), rawMode: UInt32(truncatingIfNeeded: mode), size: size, mtimeNanos: mtime,
+                ctimeNanos: ctime)
+        }
+        return entries
     }
 
     /// True when `live` has exactly the stat data recorded (device is not compared: it is not

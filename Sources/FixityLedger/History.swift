@@ -22,6 +22,17 @@ public struct HistoryEvent: Sendable, Codable, Equatable {
 /// as the change it records so neither exists without the other.
 public enum History {
     public static func registerMigrations(_ migrator: inout DatabaseMigrator) {
+        registerTable(&migrator)
+    }
+
+    /// Registered after the store's own migrations, in the order databases in the field have them.
+    public static func registerIndex(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("history-v2-index") { db in
+            try db.execute(sql: "CREATE INDEX history_action_subject ON history (action, subject, seq)")
+        }
+    }
+
+    private static func registerTable(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("history-v1") { db in
             try db.execute(
                 sql: """
@@ -55,12 +66,26 @@ public enum History {
     }
 
     public static func events(_ db: Database, since: Int64 = 0) throws -> [HistoryEvent] {
-        try Row.fetchAll(db, sql: "SELECT * FROM history WHERE seq >= ? ORDER BY seq", arguments: [since]).map { row in
-            let detailsJSON: String = row["details"]
-            let details = (try? JSONDecoder().decode([String: String].self, from: Data(detailsJSON.utf8))) ?? [:]
-            return HistoryEvent(
-                seq: row["seq"], time: row["time"], actor: row["actor"], host: row["host"],
-                action: row["action"], subject: row["subject"], details: details)
+        try Row.fetchAll(db, sql: "SELECT * FROM history WHERE seq >= ? ORDER BY seq", arguments: [since]).map(event(from:))
+    }
+
+    /// The newest entry with this action and subject that satisfies `matching`, scanning back
+    /// through the index (action, subject) rather than the whole history.
+    public static func latest(_ db: Database, action: String, subject: String, matching: (HistoryEvent) -> Bool) throws -> HistoryEvent? {
+        let cursor = try Row.fetchCursor(
+            db, sql: "SELECT * FROM history WHERE action = ? AND subject = ? ORDER BY seq DESC", arguments: [action, subject])
+        while let row = try cursor.next() {
+            let event = event(from: row)
+            if matching(event) { return event }
         }
+        return nil
+    }
+
+    private static func event(from row: Row) -> HistoryEvent {
+        let detailsJSON: String = row["details"]
+        let details = (try? JSONDecoder().decode([String: String].self, from: Data(detailsJSON.utf8))) ?? [:]
+        return HistoryEvent(
+            seq: row["seq"], time: row["time"], actor: row["actor"], host: row["host"],
+            action: row["action"], subject: row["subject"], details: details)
     }
 }

@@ -11,15 +11,20 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
     private let w0, w1, w2, w3: UInt64
 
     public init<Bytes: Sequence<UInt8>>(bytes: Bytes) {
-        var words: [UInt64] = [0, 0, 0, 0]
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         var count = 0
         for byte in bytes {
             precondition(count < 32, "a SHA-256 digest has 32 bytes")
-            words[count / 8] = words[count / 8] << 8 | UInt64(byte)
+            switch count / 8 {
+            case 0: words.0 = words.0 << 8 | UInt64(byte)
+            case 1: words.1 = words.1 << 8 | UInt64(byte)
+            case 2: words.2 = words.2 << 8 | UInt64(byte)
+            default: words.3 = words.3 << 8 | UInt64(byte)
+            }
             count += 1
         }
         precondition(count == 32, "a SHA-256 digest has 32 bytes")
-        (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
+        (w0, w1, w2, w3) = words
     }
 
     public init(_ digest: SHA256.Digest) {
@@ -30,6 +35,21 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
     public init?(parsing text: some StringProtocol) {
         guard text.hasPrefix(Self.algorithmPrefix) else { return nil }
         self.init(hex: text.dropFirst(Self.algorithmPrefix.count))
+    }
+
+    /// Parses `sha256:<64 lowercase hex>` from raw bytes, without making a String.
+    public init?(prefixedHex bytes: ArraySlice<UInt8>) {
+        let prefix = Self.algorithmPrefix.utf8
+        guard bytes.count == prefix.count + 64, bytes.starts(with: prefix) else { return nil }
+        var raw = [UInt8]()
+        raw.reserveCapacity(32)
+        var index = bytes.startIndex + prefix.count
+        while index < bytes.endIndex {
+            guard let high = Hex.value(bytes[index]), let low = Hex.value(bytes[index + 1]) else { return nil }
+            raw.append(high << 4 | low)
+            index += 2
+        }
+        self.init(bytes: raw)
     }
 
     /// Parses exactly 64 lowercase hex characters.

@@ -8,18 +8,30 @@ public enum EntryPath {
     public static let maxPathBytes = 4096
     public static let maxTargetBytes = 4095
 
-    /// Why `path` cannot be a manifest path, or nil when it can.
+    /// Why `path` cannot be a manifest path, or nil when it can. Allocation-free: it runs for
+    /// every entry of every manifest read and every tree walked.
     public static func problem(with path: String) -> String? {
-        let bytes = Array(path.utf8)
-        if bytes.isEmpty { return "empty path" }
-        if bytes.count > maxPathBytes { return "path longer than \(maxPathBytes) bytes" }
-        if bytes.first == UInt8(ascii: "/") { return "absolute path" }
-        if let bad = bytes.first(where: isControl) { return "control character 0x\(Hex.encode([bad])) in path" }
-        for component in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
-            if component.isEmpty { return "empty path component" }
-            if component.elementsEqual(".".utf8) { return "'.' component" }
-            if component.elementsEqual("..".utf8) { return "'..' component" }
-            if component.count > maxComponentBytes { return "component longer than \(maxComponentBytes) bytes" }
+        var path = path
+        return path.withUTF8 { problem(bytes: $0) }
+    }
+
+    static func problem(bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        let count = bytes.count
+        if count == 0 { return "empty path" }
+        if count > maxPathBytes { return "path longer than \(maxPathBytes) bytes" }
+        if bytes[0] == UInt8(ascii: "/") { return "absolute path" }
+        var start = 0
+        for index in 0...count {
+            if index < count && bytes[index] != UInt8(ascii: "/") {
+                if isControl(bytes[index]) { return "control character 0x\(Hex.encode([bytes[index]])) in path" }
+                continue
+            }
+            let length = index - start
+            if length == 0 { return "empty path component" }
+            if length == 1 && bytes[start] == UInt8(ascii: ".") { return "'.' component" }
+            if length == 2 && bytes[start] == UInt8(ascii: ".") && bytes[start + 1] == UInt8(ascii: ".") { return "'..' component" }
+            if length > maxComponentBytes { return "component longer than \(maxComponentBytes) bytes" }
+            start = index + 1
         }
         return nil
     }

@@ -64,9 +64,9 @@ public struct UnverifiedManifest: Sendable {
 /// The tree rules every manifest obeys, whether built from a walk or parsed.
 enum ManifestRules {
     static func validate(_ entries: [ManifestEntry]) throws(ManifestError) {
-        // Byte arrays, not Strings: Swift's String equality is Unicode-canonical, and a tree may hold
-        // both spellings of "é" as two distinct names.
-        var directories = Set<[UInt8]>()
+        // Canonical order puts every folder's descendants right after it, so the folders that can
+        // still hold the next entry are exactly a stack of open ancestors: no set of all paths.
+        var openFolders = [String]()
         var previous: String?
         for (index, entry) in entries.enumerated() {
             let line = index + 2
@@ -78,13 +78,17 @@ enum ManifestRules {
                     line: line, path: entry.path,
                     previous.utf8.elementsEqual(entry.path.utf8) ? "duplicate entry" : "entries out of canonical order (after '\(previous)')")
             }
-            if let parent = EntryPath.parent(of: entry.path), !directories.contains(Array(parent.utf8)) {
+            let parent = EntryPath.parent(of: entry.path)
+            while let top = openFolders.last, !(parent.map { top.utf8.elementsEqual($0.utf8) } ?? false) {
+                openFolders.removeLast()
+            }
+            if let parent, openFolders.isEmpty {
                 throw ManifestError(line: line, path: entry.path, "parent '\(parent)' is not a directory entry of this manifest")
             }
             guard entry.mode <= 0o7777 else { throw ManifestError(line: line, path: entry.path, "mode beyond permission bits") }
             switch entry.kind {
             case .directory:
-                directories.insert(Array(entry.path.utf8))
+                openFolders.append(entry.path)
             case .symlink(let target):
                 if entry.mode != 0o777 { throw ManifestError(line: line, path: entry.path, "symlink mode must be 0777") }
                 if let problem = EntryPath.problem(withTarget: target) {

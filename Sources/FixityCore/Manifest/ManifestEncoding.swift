@@ -49,34 +49,46 @@ enum ManifestEncoding {
     }
 
     private static func decodeLine(_ line: ArraySlice<UInt8>, number: Int) throws(ManifestError) -> ManifestEntry {
-        let fields = line.split(separator: tab, omittingEmptySubsequences: false)
-        guard fields.count == 5 else { throw ManifestError(line: number, "expected 5 TAB-separated fields, found \(fields.count)") }
-        guard let path = String(validating: fields[4], as: UTF8.self) else {
+        // Byte-level: a large manifest is parsed on every show, export, deploy and verify.
+        var tabs = [Int]()
+        tabs.reserveCapacity(4)
+        for index in line.indices where line[index] == tab {
+            tabs.append(index)
+            if tabs.count > 4 { break }
+        }
+        guard tabs.count == 4 else {
+            let found = tabs.count > 4 ? line.split(separator: tab, omittingEmptySubsequences: false).count : tabs.count + 1
+            throw ManifestError(line: number, "expected 5 TAB-separated fields, found \(found)")
+        }
+        let type = line[line.startIndex..<tabs[0]]
+        let modeField = line[(tabs[0] + 1)..<tabs[1]]
+        let sizeField = line[(tabs[1] + 1)..<tabs[2]]
+        let valueField = line[(tabs[2] + 1)..<tabs[3]]
+        guard let path = String(validating: line[(tabs[3] + 1)...], as: UTF8.self) else {
             throw ManifestError(line: number, "path is not valid UTF-8")
         }
         func fail(_ problem: String) -> ManifestError { ManifestError(line: number, path: path, problem) }
 
-        guard fields[1].count == 4, let mode = UInt32(String(decoding: fields[1], as: UTF8.self), radix: 8),
-            fields[1].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "7") })
-        else { throw fail("mode must be four octal digits") }
-        guard let size = canonicalDecimal(fields[2]) else { throw fail("size must be a decimal number without leading zeros") }
-        guard let value = String(validating: fields[3], as: UTF8.self) else { throw fail("value is not valid UTF-8") }
-
-        let entry: ManifestEntry
-        switch String(decoding: fields[0], as: UTF8.self) {
-        case "file":
-            guard let digest = Digest(parsing: value) else { throw fail("file value must be sha256:<64 lowercase hex>") }
-            entry = .file(path, mode: mode, size: size, digest: digest)
-        case "dir":
-            guard value == "-", size == 0 else { throw fail("a dir has size 0 and value '-'") }
-            entry = .directory(path, mode: mode)
-        case "symlink":
-            guard size == UInt64(fields[3].count) else { throw fail("symlink size must be the target's byte length") }
-            entry = ManifestEntry(path: path, mode: mode, kind: .symlink(target: value))
-        default:
-            throw fail("unknown type '\(EntryPath.describe(bytes: Array(fields[0])))'")
+        guard modeField.count == 4, modeField.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "7") }) else {
+            throw fail("mode must be four octal digits")
         }
-        return entry
+        let mode = modeField.reduce(UInt32(0)) { $0 << 3 | UInt32($1 - UInt8(ascii: "0")) }
+        guard let size = canonicalDecimal(sizeField) else { throw fail("size must be a decimal number without leading zeros") }
+
+        if type.elementsEqual("file".utf8) {
+            guard let digest = Digest(prefixedHex: valueField) else { throw fail("file value must be sha256:<64 lowercase hex>") }
+            return .file(path, mode: mode, size: size, digest: digest)
+        }
+        if type.elementsEqual("dir".utf8) {
+            guard valueField.elementsEqual("-".utf8), size == 0 else { throw fail("a dir has size 0 and value '-'") }
+            return .directory(path, mode: mode)
+        }
+        if type.elementsEqual("symlink".utf8) {
+            guard let target = String(validating: valueField, as: UTF8.self) else { throw fail("value is not valid UTF-8") }
+            guard size == UInt64(valueField.count) else { throw fail("symlink size must be the target's byte length") }
+            return ManifestEntry(path: path, mode: mode, kind: .symlink(target: target))
+        }
+        throw fail("unknown type '\(EntryPath.describe(bytes: Array(type)))'")
     }
 
     private static func canonicalDecimal(_ field: ArraySlice<UInt8>) -> UInt64? {
@@ -84,6 +96,6 @@ enum ManifestEncoding {
             return nil
         }
         if field.count > 1 && field.first == UInt8(ascii: "0") { return nil }
-        return UInt64(String(decoding: field, as: UTF8.self))
+        return field.reduce(UInt64(0)) { $0 * 10 + UInt64($1 - UInt8(ascii: "0")) }
     }
 }

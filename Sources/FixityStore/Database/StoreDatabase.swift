@@ -84,6 +84,7 @@ enum StoreDatabase {
                     );
                     """)
         }
+        History.registerIndex(&migrator)
         return migrator
     }
 }
