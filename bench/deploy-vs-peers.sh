@@ -12,19 +12,7 @@
 # and the switch itself (1,000 renames of ROOT/current, p50/p99) and a whole `fixity rollback`
 # process to a materialized deployment (median of 20).
 # Needs: hyperfine, ostree (apt-get install hyperfine ostree).
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-shared=${FIXITY_SHARED:-$(cd "$repo/../shared" && pwd)}
-work=${1:-/tmp/fixity-bench}
-scale=${2:-1}
-runs=${3:-5}
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-(cd "$repo" && swift build -c release --product fixity >&2)
-fixity="$repo/.build/release/fixity"
-corpus="$work/corpus-$scale"
-[ -d "$corpus" ] || bash "$shared/bench/make-corpus.sh" "$corpus" "$scale" >&2
+source "$(dirname "$0")/lib.sh" "$@"
 store="$work/deploy-store"
 rm -rf "$store" "$work/ostree-deploy"
 release=$("$fixity" seal "$corpus" --app bench --store "$store")

@@ -11,23 +11,7 @@
 #   re-seal       after mutate-corpus.sh (1% changed)      vs  git add -A + commit of the same change
 # and peak memory (GNU time) of the cold seal and the re-seal. Prints ratios against fixity.
 # Needs: hyperfine, ostree, git, rsync, GNU time (apt-get install hyperfine ostree git rsync time).
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-shared=${FIXITY_SHARED:-$(cd "$repo/../shared" && pwd)}
-work=${1:-/tmp/fixity-bench}
-scale=${2:-1}
-runs=${3:-5}
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-
-(cd "$repo" && swift build -c release --product fixity >&2)
-fixity="$repo/.build/release/fixity"
-
-corpus="$work/corpus-$scale"
-if [ ! -d "$corpus" ]; then
-  bash "$shared/bench/make-corpus.sh" "$corpus" "$scale" >&2
-fi
+source "$(dirname "$0")/lib.sh" "$@"
 files=$(find "$corpus" -type f | wc -l)
 bytes=$(du -sb "$corpus" | cut -f1)
 echo "corpus: scale $scale, $files files, $bytes bytes, $(nproc) cores" >&2

@@ -8,19 +8,7 @@
 #   fixity verify --full               vs  sha256sum -c split over two processes, aide --check
 # and watch latency: a write into the live tree to the JSON drift line, median of 20.
 # Needs: hyperfine, git, aide, python3 (apt-get install hyperfine git aide).
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-shared=${FIXITY_SHARED:-$(cd "$repo/../shared" && pwd)}
-work=${1:-/tmp/fixity-bench}
-scale=${2:-1}
-runs=${3:-5}
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-(cd "$repo" && swift build -c release --product fixity >&2)
-fixity="$repo/.build/release/fixity"
-corpus="$work/corpus-$scale"
-[ -d "$corpus" ] || bash "$shared/bench/make-corpus.sh" "$corpus" "$scale" >&2
+source "$(dirname "$0")/lib.sh" "$@"
 store="$work/verify-store"
 root="$work/vroot"
 rm -rf "$store" "$root" "$work/vgit" "$work/aide"

@@ -92,15 +92,7 @@ public enum Evidence {
             defer { Posix.close(copy) }
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { buffer.deallocate() }
-            var hasher = ContentHasher()
-            while true {
-                let n = try Posix.read(source, into: buffer, display: path)
-                if n == 0 { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                hasher.update(chunk)
-                try Posix.writeAll(copy, chunk, display: display)
-            }
-            digest = hasher.finalize()
+            digest = try Posix.hashToEnd(source, buffer: buffer, display: path) { try Posix.writeAll(copy, $0, display: display) }.digest
         } else if stat.isSymlink {
             target = EntryPath.describe(bytes: try Posix.readlinkat(treeFD, path, display: path))
         } else if stat.isDirectory {

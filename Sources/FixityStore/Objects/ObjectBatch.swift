@@ -43,6 +43,22 @@ final class ObjectBatch: Sendable {
         return Temp(fd: fd, name: name, display: display)
     }
 
+    /// Writes bytes already in memory as a new temp object and stages it as `digest`; on failure
+    /// the temp file is removed and nothing is staged.
+    func stageNew(_ bytes: UnsafeRawBufferPointer, as digest: Digest, lane: Int = 0) throws {
+        let tmp = try createTemp(lane: lane)
+        do {
+            try Posix.writeAll(tmp.fd, bytes, display: tmp.display)
+            Posix.startWriteback(tmp.fd)
+            Posix.close(tmp.fd)
+        } catch {
+            Posix.close(tmp.fd)
+            discard(tmp.name)
+            throw error
+        }
+        stage(tmp.name, as: digest)
+    }
+
     /// True the first time a digest is claimed in this batch: the caller then writes it. Later
     /// claimers (identical files within one tree) skip the write.
     func claim(_ digest: Digest) -> Bool {

@@ -48,15 +48,8 @@ extension Store {
     private func verifyLinkSource(_ source: String, digest: Digest, size: UInt64, buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
         let fd = try Posix.openat(linksFD, source, flags: O_RDONLY | O_NOFOLLOW, display: source)
         defer { Posix.close(fd) }
-        var hasher = ContentHasher()
-        var total: UInt64 = 0
-        while true {
-            let n = try Posix.read(fd, into: buffer, display: source)
-            if n == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            total += UInt64(n)
-        }
-        return total == size && hasher.finalize() == digest
+        let (actual, total) = try Posix.hashToEnd(fd, buffer: buffer, display: source)
+        return total == size && actual == digest
     }
 
     private func createLinkSource(_ digest: Digest, mode: UInt32, at source: String, buffer: UnsafeMutableRawBufferPointer) throws {

@@ -65,16 +65,7 @@ extension Store {
         let digest = Digest.of(bytes)
         if hasObject(digest) { return digest }
         let batch = ObjectBatch(store: self)
-        let tmp = try batch.createTemp()
-        do {
-            try Posix.writeAll(tmp.fd, bytes, display: tmp.display)
-            Posix.close(tmp.fd)
-        } catch {
-            Posix.close(tmp.fd)
-            batch.discard(tmp.name)
-            throw error
-        }
-        batch.stage(tmp.name, as: digest)
+        try bytes.withUnsafeBytes { try batch.stageNew($0, as: digest) }
         try batch.commit()
         return digest
     }

@@ -1,4 +1,5 @@
 import CFixitySys
+import FixityCore
 import Glibc
 
 /// Thin wrappers over the system calls the store uses, each turning -1/errno into a `StoreError`
@@ -52,6 +53,24 @@ public enum Posix {
             total += n
         }
         return total
+    }
+
+    /// Reads `fd` to its end through `buffer`, hashing every byte and handing each chunk to
+    /// `sink` (a copy, a progress counter); returns the digest and the byte count.
+    public static func hashToEnd(
+        _ fd: Int32, buffer: UnsafeMutableRawBufferPointer, display: String, sink: (UnsafeRawBufferPointer) throws -> Void = { _ in }
+    ) throws -> (digest: Digest, size: UInt64) {
+        var hasher = ContentHasher()
+        var total: UInt64 = 0
+        while true {
+            let n = try read(fd, into: buffer, display: display)
+            if n == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            hasher.update(chunk)
+            try sink(chunk)
+            total += UInt64(n)
+        }
+        return (hasher.finalize(), total)
     }
 
     public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, display: String) throws {

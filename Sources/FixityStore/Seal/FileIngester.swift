@@ -59,17 +59,7 @@ final class FileIngester: Sendable {
         let digest = hasher.finalize()
         progress?.add(files: 1, bytes: n)
         if batch.store.hasObject(digest) || !batch.claim(digest) { return digest }
-        let tmp = try batch.createTemp(lane: lane)
-        do {
-            try Posix.writeAll(tmp.fd, bytes, display: tmp.display)
-            Posix.startWriteback(tmp.fd)
-            Posix.close(tmp.fd)
-        } catch {
-            Posix.close(tmp.fd)
-            batch.discard(tmp.name)
-            throw error
-        }
-        batch.stage(tmp.name, as: digest)
+        try batch.stageNew(bytes, as: digest, lane: lane)
         count(newBytes: n)
         return digest
     }

@@ -76,10 +76,7 @@ extension Store {
             }
             manifest = try Self.manifest(from: walked, digests: digests, rootPath: directory)
             if !hasObject(manifest.id.digest) && batch.claim(manifest.id.digest) {
-                let tmp = try batch.createTemp()
-                defer { Posix.close(tmp.fd) }
-                try Posix.writeAll(tmp.fd, manifest.bytes, display: tmp.display)
-                batch.stage(tmp.name, as: manifest.id.digest)
+                try manifest.bytes.withUnsafeBytes { try batch.stageNew($0, as: manifest.id.digest) }
             }
             try batch.commit()
         } catch {

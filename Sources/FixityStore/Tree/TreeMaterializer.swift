@@ -166,16 +166,7 @@ public final class TreeMaterializer: Sendable {
 
     private func verifyContent(of fd: Int32, digest: Digest, path: String, buffer: UnsafeMutableRawBufferPointer) throws -> UInt64 {
         guard lseek(fd, 0, SEEK_SET) == 0 else { throw StoreError.system("seek", path: path) }
-        var hasher = ContentHasher()
-        var total: UInt64 = 0
-        while true {
-            let n = try Posix.read(fd, into: buffer, display: path)
-            if n == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            total += UInt64(n)
-            progress?.add(bytes: n)
-        }
-        let actual = hasher.finalize()
+        let (actual, total) = try Posix.hashToEnd(fd, buffer: buffer, display: path) { progress?.add(bytes: $0.count) }
         guard actual == digest else {
             throw StoreError(.integrity, "\(path) reads back as \(actual.short), expected \(digest.short) (corrupt object \(digest.short) in the store?)", path: path)
         }
