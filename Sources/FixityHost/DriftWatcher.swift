@@ -17,7 +17,7 @@ public final class DriftWatcher {
         public var repair = false
         public var interval: Double = 300
         public var pollInterval: Double = 2
-        public var debounce: Double = 0.05
+        public var debounce: Double = 0.02
         public var metricsFile: String?
         public init() {}
     }
@@ -89,12 +89,13 @@ public final class DriftWatcher {
         if context?.record.deployment != active { context = try scanner.context() }
         let outcome = try scanner.scan(full: full, context: context)
         let state = outcome.clean ? "clean" : outcome.report.stateDigest.description
-        try writeMetrics(outcome)
         if state != lastState {
             lastState = state
-            try RootState(store: store, root: root).recordDrift(outcome)
+            // Say it first, then record it durably: the line is what an alert waits for.
             emit(try line(event: outcome.clean ? "clean" : "drift", cause: cause, outcome: outcome, extra: [:]))
+            try RootState(store: store, root: root).recordDrift(outcome)
         }
+        try writeMetrics(outcome)
         if !outcome.clean && options.repair {
             let repaired = try Repairer(store: store, root: root).repair(full: false, lockTimeout: 30)
             lastState = repaired.clean ? "clean" : lastState

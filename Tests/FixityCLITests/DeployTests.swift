@@ -70,12 +70,16 @@ import Testing
         _ = try Self.releases(sandbox, 2)
         try sandbox.fixity("deploy", "app@1", "--root", "root")
         let start = Date()
-        let result = try sandbox.fixity("deploy", "app@2", "--root", "root", "--health-cmd", "sleep 60 & sleep 60", "--health-timeout", "1", "--json")
+        // A duration no other process on the machine uses, to find the check's children by it.
+        let marker = String(Int.random(in: 100_000...999_999))
+        let result = try sandbox.fixity("deploy", "app@2", "--root", "root", "--health-cmd", "sleep \(marker) & sleep \(marker)", "--health-timeout", "1", "--json")
         #expect(Date().timeIntervalSince(start) < 20)
         #expect(result.status == 1)
         #expect((try result.json()["health"] as? [String: Any])?["timed_out"] as? Bool == true)
         #expect(try current(sandbox) == "v1")
-        #expect(try sandbox.sh("pgrep -f 'sleep [6]0' | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the health check's children survived")
+        // The bracket keeps pgrep from matching the shell that runs it.
+        let pattern = "sleep [\(marker.prefix(1))]\(marker.dropFirst())"
+        #expect(try sandbox.sh("pgrep -f '\(pattern)' | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the health check's children survived")
     }
 
     @Test func firstDeploymentFailingLeavesNoCurrent() throws {
