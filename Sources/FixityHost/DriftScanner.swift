@@ -114,6 +114,62 @@ public struct DriftScanner {
             live.sort { EntryPath.precedes($0.path, $1.path) }
         }
 
+        var (report, ignored, hashed) = try compareTrees(
+            expected: manifest.entries[...], live: live, treeFD: treeFD, ignore: ignore, full: full, snapshot: snapshot,
+            notes: &notes, progress: progress)
+        report.unreadable.sort { EntryPath.precedes($0, $1) }
+        return VerifyOutcome(
+            root: root.path, deployment: record.deployment, release: record.release, config: record.config, full: full,
+            report: report, entriesChecked: live.count, filesHashed: hashed, ignored: ignored, notes: notes)
+    }
+
+    /// Re-checks only the given paths and everything below them (fast mode), for a watcher that
+    /// knows from inotify what changed. Returns a report covering exactly those subtrees; merge it
+    /// into the last whole report with `DriftReport.replacing(subtrees:with:)`.
+    public func scanSubtrees(_ paths: [String], context: Context) throws -> (report: DriftReport, checked: Int, hashed: Int) {
+        let tops = paths.sorted { EntryPath.precedes($0, $1) }.reduce(into: [String]()) { kept, path in
+            if let last = kept.last, path.hasPrefix(last + "/") { return }
+            kept.append(path)
+        }
+        let treePath = root.treePath(context.record.deployment)
+        let treeFD = try Posix.open(treePath, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+        defer { Posix.close(treeFD) }
+        let snapshot = try? context.snapshot.get()
+        var merged = DriftReport()
+        var checked = 0
+        var hashed = 0
+        var notes = [String]()
+        for top in tops {
+            let expected = context.manifest.entries.filter { $0.path == top || $0.path.hasPrefix(top + "/") }
+            var live = [WalkedEntry]()
+            if let st = try? Posix.lstatat(treeFD, top, display: top) {
+                if st.isDirectory, let fd = try? Posix.openDirectory(treeFD, top, display: top) {
+                    defer { Posix.close(fd) }
+                    live.append(WalkedEntry(path: top, stat: st, target: nil))
+                    let below = try TreeWalker(rootPath: "\(treePath)/\(top)", strict: false).walk(rootFD: fd)
+                    live += below.map { WalkedEntry(path: top + "/" + $0.path, stat: $0.stat, target: $0.target, problem: $0.problem) }
+                } else {
+                    let target = st.isSymlink ? (try? Posix.readlinkat(treeFD, top, display: top)).map { String(decoding: $0, as: UTF8.self) } : nil
+                    live.append(WalkedEntry(path: top, stat: st, target: target))
+                }
+            }
+            live.sort { EntryPath.precedes($0.path, $1.path) }
+            checked += live.count
+            let (part, _, partHashed) = try compareTrees(
+                expected: expected[...], live: live, treeFD: treeFD, ignore: context.ignore, full: snapshot == nil, snapshot: snapshot,
+                notes: &notes, progress: nil)
+            hashed += partHashed
+            merged = merged.replacing(subtrees: [], with: part)
+        }
+        return (merged, checked, hashed)
+    }
+
+    /// The merge of expected entries and live ones (both in canonical order), then the hashing
+    /// of files whose stat data does not vouch for them. Shared by whole-tree and subtree scans.
+    private func compareTrees(
+        expected: ArraySlice<ManifestEntry>, live: [WalkedEntry], treeFD: Int32, ignore: IgnoreRules, full: Bool,
+        snapshot: StatSnapshot?, notes: inout [String], progress: WorkProgress?
+    ) throws -> (DriftReport, ignored: Int, hashed: Int) {
         var report = DriftReport()
         var ignored = 0
         var hashJobs = [(path: String, expected: Digest, size: UInt64, stat: FileStat)]()
@@ -122,12 +178,11 @@ public struct DriftScanner {
             unreadableDirs.contains { path.hasPrefix($0 + "/") }
         }
 
-        let expected = manifest.entries
-        var i = 0
+        var i = expected.startIndex
         var j = 0
-        while i < expected.count || j < live.count {
-            let takeExpected = j == live.count || (i < expected.count && EntryPath.precedes(expected[i].path, live[j].path))
-            let takeLive = i == expected.count || (j < live.count && EntryPath.precedes(live[j].path, expected[i].path))
+        while i < expected.endIndex || j < live.count {
+            let takeExpected = j == live.count || (i < expected.endIndex && EntryPath.precedes(expected[i].path, live[j].path))
+            let takeLive = i == expected.endIndex || (j < live.count && EntryPath.precedes(live[j].path, expected[i].path))
             if takeExpected {
                 let entry = expected[i]
                 i += 1
@@ -185,10 +240,7 @@ public struct DriftScanner {
             }
         }
         report.modified.sort { EntryPath.precedes($0, $1) }
-        report.unreadable.sort { EntryPath.precedes($0, $1) }
-        return VerifyOutcome(
-            root: root.path, deployment: record.deployment, release: record.release, config: record.config, full: full,
-            report: report, entriesChecked: live.count, filesHashed: jobs.count, ignored: ignored, notes: notes)
+        return (report, ignored, hashJobs.count)
     }
 
     private func compare(

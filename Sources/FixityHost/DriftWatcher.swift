@@ -34,6 +34,11 @@ public final class DriftWatcher {
     private var polling = false
     /// The active deployment's manifest, ignore rules and snapshot, loaded once per deployment.
     private var context: DriftScanner.Context?
+    /// The last whole picture, which incremental checks update.
+    private var lastReport: DriftReport?
+    /// Paths inotify named since the last check, and whether only a whole walk will do.
+    private var touched = Set<String>()
+    private var needWholeScan = false
 
     public init(store: Store, root: DeployRoot, options: Options, emit: @escaping (String) -> Void) {
         self.store = store
@@ -67,8 +72,17 @@ public final class DriftWatcher {
             if fixity_stop_requested() != 0 { break }
             if let due = pending, now() >= due {
                 pending = nil
-                if try root.activeDeployment() != watchedDeployment { try rewatch() }
-                try check(full: false, cause: "inotify")
+                if try root.activeDeployment() != watchedDeployment {
+                    try rewatch()
+                    needWholeScan = true
+                }
+                if needWholeScan || touched.count > 1000 || lastReport == nil {
+                    try check(full: false, cause: "inotify")
+                } else {
+                    try checkTouched()
+                }
+                touched.removeAll()
+                needWholeScan = false
             }
             if polling, now() >= nextPoll {
                 nextPoll = now() + options.pollInterval
@@ -82,12 +96,32 @@ public final class DriftWatcher {
         note("stopping on signal")
     }
 
+    /// Re-checks only what inotify named (and what is below it), merged into the last whole
+    /// picture: the write-to-line latency then no longer grows with the size of the tree.
+    private func checkTouched() throws {
+        guard let context, let lastReport else { return try check(full: false, cause: "inotify") }
+        let scanner = DriftScanner(store: store, root: root)
+        let paths = Array(touched)
+        let (part, checked, hashed) = try scanner.scanSubtrees(paths, context: context)
+        let report = lastReport.replacing(subtrees: paths, with: part)
+        let record = context.record
+        let outcome = VerifyOutcome(
+            root: root.path, deployment: record.deployment, release: record.release, config: record.config, full: false,
+            report: report, entriesChecked: checked, filesHashed: hashed, ignored: 0, notes: [])
+        try handle(outcome, cause: "inotify")
+    }
+
     /// Verifies, reports a changed drift state, repairs when asked, updates the metrics file.
     private func check(full: Bool, cause: String) throws {
         guard let active = try root.activeDeployment() else { return }
         let scanner = DriftScanner(store: store, root: root)
         if context?.record.deployment != active { context = try scanner.context() }
-        let outcome = try scanner.scan(full: full, context: context)
+        try handle(try scanner.scan(full: full, context: context), cause: cause)
+    }
+
+    private func handle(_ outcome: VerifyOutcome, cause: String) throws {
+        let scanner = DriftScanner(store: store, root: root)
+        lastReport = outcome.report
         let state = outcome.clean ? "clean" : outcome.report.stateDigest.description
         if state != lastState {
             lastState = state
@@ -101,6 +135,7 @@ public final class DriftWatcher {
             lastState = repaired.clean ? "clean" : lastState
             context = try scanner.context()  // repair rewrote the snapshot
             let after = try scanner.scan(full: false, context: context)
+            lastReport = after.report
             try writeMetrics(after)
             emit(try line(event: "repaired", cause: cause, outcome: after, extra: ["evidence": repaired.evidence ?? ""]))
             drainEvents()
@@ -171,7 +206,22 @@ public final class DriftWatcher {
                 }
                 let nameBytes = buffer[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }
                 offset += 16 + length
-                if mask & UInt32(IN_Q_OVERFLOW) != 0 { note("inotify queue overflowed: the next check is a full one") }
+                if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+                    note("inotify queue overflowed: the next check walks the whole tree")
+                    needWholeScan = true
+                }
+                if wd == rootWatch {
+                    needWholeScan = true
+                } else if let folder = watches[wd] {
+                    let name = String(validating: nameBytes, as: UTF8.self)
+                    if let name, !name.isEmpty {
+                        touched.insert(folder.isEmpty ? name : "\(folder)/\(name)")
+                    } else if folder.isEmpty || name == nil {
+                        needWholeScan = true
+                    } else {
+                        touched.insert(folder)
+                    }
+                }
                 if mask & UInt32(IN_ISDIR) != 0 && mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0, let parent = watches[wd],
                     let name = String(validating: nameBytes, as: UTF8.self), let active = watchedDeployment
                 {

@@ -45,4 +45,22 @@ import Testing
         #expect(!a.clean && DriftReport().clean)
         #expect(a.drifted == ["lib/a.js"])
     }
+
+    @Test func replacingASubtreeKeepsEverythingOutsideIt() {
+        var whole = DriftReport()
+        whole.modified = ["a/x", "b/y"]
+        whole.added = ["a/new", "c"]
+        whole.observed = ["a/x": .of([1]), "b/y": .of([2])]
+        var part = DriftReport()
+        part.removed = ["a/gone"]
+        let merged = whole.replacing(subtrees: ["a"], with: part)
+        #expect(merged.modified == ["b/y"])
+        #expect(merged.added == ["c"])
+        #expect(merged.removed == ["a/gone"])
+        #expect(Set(merged.observed.keys) == ["b/y"])
+        // A path that only shares a prefix with the subtree ("ab" vs "a") is outside it.
+        var other = DriftReport()
+        other.added = ["ab"]
+        #expect(other.replacing(subtrees: ["a"], with: DriftReport()).added == ["ab"])
+    }
 }

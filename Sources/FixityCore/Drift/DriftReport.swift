@@ -18,6 +18,26 @@ public struct DriftReport: Sendable, Codable, Equatable {
     /// Every drifted path, for repair.
     public var drifted: Set<String> { Set(modified + added + removed + modeChanged + typeChanged) }
 
+    /// This report with everything at or below `subtrees` replaced by `part` (which covers
+    /// exactly those subtrees), every list back in canonical order.
+    public func replacing(subtrees: [String], with part: DriftReport) -> DriftReport {
+        func outside(_ path: String) -> Bool {
+            !subtrees.contains { path == $0 || path.hasPrefix($0 + "/") }
+        }
+        func merge(_ mine: [String], _ theirs: [String]) -> [String] {
+            (mine.filter(outside) + theirs).sorted { EntryPath.precedes($0, $1) }
+        }
+        var result = DriftReport()
+        result.modified = merge(modified, part.modified)
+        result.added = merge(added, part.added)
+        result.removed = merge(removed, part.removed)
+        result.modeChanged = merge(modeChanged, part.modeChanged)
+        result.typeChanged = merge(typeChanged, part.typeChanged)
+        result.unreadable = merge(unreadable, part.unreadable)
+        result.observed = observed.filter { outside($0.key) }.merging(part.observed) { $1 }
+        return result
+    }
+
     /// A digest of the drift state, so the ledger records each distinct state once, not each run.
     public var stateDigest: Digest {
         var text = ""
