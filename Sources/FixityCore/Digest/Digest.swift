@@ -41,15 +41,23 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
     public init?(prefixedHex bytes: ArraySlice<UInt8>) {
         let prefix = Self.algorithmPrefix.utf8
         guard bytes.count == prefix.count + 64, bytes.starts(with: prefix) else { return nil }
-        var raw = [UInt8]()
-        raw.reserveCapacity(32)
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         var index = bytes.startIndex + prefix.count
-        while index < bytes.endIndex {
-            guard let high = Hex.value(bytes[index]), let low = Hex.value(bytes[index + 1]) else { return nil }
-            raw.append(high << 4 | low)
-            index += 2
+        for word in 0..<4 {
+            var value: UInt64 = 0
+            for _ in 0..<16 {
+                guard let nibble = Hex.value(bytes[index]) else { return nil }
+                value = value << 4 | UInt64(nibble)
+                index += 1
+            }
+            switch word {
+            case 0: words.0 = value
+            case 1: words.1 = value
+            case 2: words.2 = value
+            default: words.3 = value
+            }
         }
-        self.init(bytes: raw)
+        (w0, w1, w2, w3) = words
     }
 
     /// Parses exactly 64 lowercase hex characters.

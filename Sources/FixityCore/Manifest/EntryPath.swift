@@ -55,18 +55,23 @@ public enum EntryPath {
     /// The canonical order: bytewise on UTF-8 with `/` ranked below every other byte, which is the
     /// order of a depth-first walk visiting siblings by name (`a`, `a/x`, `a-b`).
     public static func precedes(_ lhs: String, _ rhs: String) -> Bool {
-        var left = lhs.utf8.makeIterator()
-        var right = rhs.utf8.makeIterator()
-        while true {
-            switch (left.next(), right.next()) {
-            case (nil, nil): return false
-            case (nil, _): return true
-            case (_, nil): return false
-            case let (l?, r?):
-                if l == r { continue }
-                return rank(l) < rank(r)
-            }
+        // On the contiguous UTF-8 of native strings: this runs a few times per entry of every
+        // manifest validation, diff and drift scan.
+        var left = lhs
+        var right = rhs
+        return left.withUTF8 { l in right.withUTF8 { r in precedes(l, r) } }
+    }
+
+    static func precedes(_ l: UnsafeBufferPointer<UInt8>, _ r: UnsafeBufferPointer<UInt8>) -> Bool {
+        let shared = min(l.count, r.count)
+        var index = 0
+        while index < shared {
+            let a = l[index]
+            let b = r[index]
+            if a != b { return rank(a) < rank(b) }
+            index += 1
         }
+        return l.count < r.count
     }
 
     /// The parent folder of `path`, nil at the top.
