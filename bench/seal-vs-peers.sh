@@ -27,7 +27,7 @@ hyperfine --style basic --runs "$runs" --export-json "$json" \
   --prepare "rm -rf '$work/copy'; sync; sleep 2" \
   -n "tar copy + sync" "mkdir '$work/copy' && tar -C '$corpus' -cf - . | tar -C '$work/copy' -xf - && sync" \
   --prepare "rm -rf '$work/git' && cp -a '$corpus' '$work/git' && sync; sleep 2" \
-  -n "git add + commit" "git -C '$work/git' init -q && git -C '$work/git' add -A && git -C '$work/git' -c user.name=b -c user.email=b@b commit -qm v1" \
+  -n "git add + commit" "git -C '$work/git' init -q && git -C '$work/git' add -A && git -C '$work/git' -c user.name=b -c user.email=b@b -c gc.auto=0 commit -qm v1" \
   --prepare "sync; sleep 2" \
   -n "sha256sum (1 core)" "find '$corpus' -type f -print0 | xargs -0 sha256sum > /dev/null" >&2
 
@@ -42,13 +42,13 @@ cp -a "$corpus" "$work/mut"
 "$fixity" seal "$work/mut" --app bench --store "$work/store" > /dev/null
 cp -a "$work/store" "$work/store.base"
 cp -a "$corpus" "$work/gitmut"
-git -C "$work/gitmut" init -q && git -C "$work/gitmut" add -A && git -C "$work/gitmut" -c user.name=b -c user.email=b@b commit -qm v1 && git -C "$work/gitmut" tag v1
+git -C "$work/gitmut" init -q && git -C "$work/gitmut" add -A && git -C "$work/gitmut" -c user.name=b -c user.email=b@b -c gc.auto=0 commit -qm v1 && git -C "$work/gitmut" tag v1
 restore_fixity="rsync -a --delete '$work/mut.base/' '$work/mut/' && rm -rf '$work/store' && cp -a '$work/store.base' '$work/store' && bash '$shared/bench/mutate-corpus.sh' '$work/mut' > /dev/null && sync && sleep 2"
 restore_git="git -C '$work/gitmut' reset -q --hard v1 && git -C '$work/gitmut' clean -qfdx && bash '$shared/bench/mutate-corpus.sh' '$work/gitmut' > /dev/null && sync && sleep 2"
 rejson="$work/reseal-$scale.json"
 hyperfine --style basic --runs "$runs" --export-json "$rejson" \
   --prepare "$restore_fixity" -n "fixity re-seal" "'$fixity' seal '$work/mut' --app bench --store '$work/store'" \
-  --prepare "$restore_git" -n "git add -A + commit" "git -C '$work/gitmut' add -A && git -C '$work/gitmut' -c user.name=b -c user.email=b@b commit -qm v2" >&2
+  --prepare "$restore_git" -n "git add -A + commit" "git -C '$work/gitmut' add -A && git -C '$work/gitmut' -c user.name=b -c user.email=b@b -c gc.auto=0 commit -qm v2" >&2
 
 # Peak memory (one run each).
 rm -rf "$work/store"

@@ -17,8 +17,10 @@ release=$("$fixity" seal "$corpus" --app bench --store "$store")
 tree="$root/$(readlink "$root/current")"
 
 # Peers' setup: git repo of the same tree; sha256sum lists in two halves; an aide database.
+# gc.auto=0: a commit of 20,000 loose objects otherwise starts `git gc --auto` in the
+# background, which then competes for the cores during every measurement below.
 cp -a "$tree" "$work/vgit"
-git -C "$work/vgit" init -q && git -C "$work/vgit" add -A && git -C "$work/vgit" -c user.name=b -c user.email=b@b commit -qm v1
+git -C "$work/vgit" init -q && git -C "$work/vgit" add -A && git -C "$work/vgit" -c user.name=b -c user.email=b@b -c gc.auto=0 commit -qm v1
 (cd "$tree" && find . -type f -print0 | sort -z | xargs -0 sha256sum > "$work/sums")
 total=$(wc -l < "$work/sums")
 head -n $((total / 2)) "$work/sums" > "$work/sums.1"
