@@ -146,7 +146,7 @@ public final class DriftWatcher {
         var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(outcome)) as? [String: Any] ?? [:]
         object["event"] = event
         object["cause"] = cause
-        object["time"] = FixityLedgerTime.now()
+        object["time"] = Timestamp.rfc3339(Date())
         for (key, value) in extra { object[key] = value }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
@@ -277,9 +277,4 @@ public final class DriftWatcher {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
-}
-
-/// RFC 3339 timestamps for watch lines.
-enum FixityLedgerTime {
-    static func now() -> String { Timestamp.rfc3339(Date()) }
 }
