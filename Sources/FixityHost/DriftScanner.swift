@@ -321,30 +321,13 @@ enum LiveHash: Sendable {
     case unreadable
     case changing
 
-    /// Large files are hashed straight from a read-only mapping: no copy into a buffer (the copy
-    /// was a tenth of a full verify's samples). Nil when the file cannot be mapped.
-    static func mappedDigest(_ fd: Int32, size: Int, progress: WorkProgress?) -> Digest? {
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
-        defer { munmap(base, size) }
-        _ = madvise(base, size, MADV_SEQUENTIAL)
-        var hasher = ContentHasher()
-        var offset = 0
-        while offset < size {
-            let length = min(8 << 20, size - offset)
-            hasher.update(UnsafeRawBufferPointer(start: base + offset, count: length))
-            progress?.add(bytes: length)
-            offset += length
-        }
-        progress?.add(files: 1, bytes: 0)
-        return hasher.finalize()
-    }
-
     static func compute(_ treeFD: Int32, _ path: String, walked: FileStat, buffer: UnsafeMutableRawBufferPointer?, progress: WorkProgress?) -> LiveHash {
         let fd = Glibc.openat(treeFD, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
         guard fd >= 0 else { return errno == EACCES || errno == EPERM ? .unreadable : .changing }
         defer { Glibc.close(fd) }
         guard let before = try? Posix.fstat(fd, display: path), before.isRegularFile, before.inode == walked.inode else { return .changing }
-        if before.size >= 1 << 20, let digest = mappedDigest(fd, size: Int(before.size), progress: progress) {
+        if before.size >= 1 << 20, let digest = Posix.mappedDigest(fd, size: Int(before.size), onChunk: { progress?.add(bytes: $0) }) {
+            progress?.add(files: 1, bytes: 0)
             guard let after = try? Posix.fstat(fd, display: path), after.sameContentSignature(as: before) else { return .changing }
             return .digest(digest)
         }

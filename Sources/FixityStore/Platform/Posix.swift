@@ -73,6 +73,23 @@ public enum Posix {
         return (hasher.finalize(), total)
     }
 
+    /// The SHA-256 of a file hashed straight from a read-only mapping (no copy into a buffer);
+    /// nil when it cannot be mapped. For large files, where the copy costs a tenth of the time.
+    public static func mappedDigest(_ fd: Int32, size: Int, onChunk: (Int) -> Void = { _ in }) -> Digest? {
+        guard size > 0, let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
+        defer { munmap(base, size) }
+        _ = madvise(base, size, MADV_SEQUENTIAL)
+        var hasher = ContentHasher()
+        var offset = 0
+        while offset < size {
+            let length = min(8 << 20, size - offset)
+            hasher.update(UnsafeRawBufferPointer(start: base + offset, count: length))
+            onChunk(length)
+            offset += length
+        }
+        return hasher.finalize()
+    }
+
     public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, display: String) throws {
         var done = 0
         while done < bytes.count {
