@@ -36,19 +36,23 @@ hyperfine --style basic --runs "$runs" --export-json "$json" \
 # mutated files are rewritten, so the other 99% keep their inodes and the stat cache stays valid,
 # exactly as on a build machine) and the v1 store is restored, so every run stores v2's blobs anew.
 # git does the same with reset --hard to its v1 commit.
-rm -rf "$work/store" "$work/store.base" "$work/mut" "$work/mut.base" "$work/gitmut"
+rm -rf "$work/store" "$work/store.base" "$work/mut" "$work/mut.base" "$work/gitmut" "$work/gitmut.git"
 cp -a "$corpus" "$work/mut.base"
 cp -a "$corpus" "$work/mut"
 "$fixity" seal "$work/mut" --app bench --store "$work/store" > /dev/null
 cp -a "$work/store" "$work/store.base"
 cp -a "$corpus" "$work/gitmut"
-git -C "$work/gitmut" init -q && git -C "$work/gitmut" add -A && git -C "$work/gitmut" -c user.name=b -c user.email=b@b -c gc.auto=0 commit -qm v1 && git -C "$work/gitmut" tag v1
+# The repository lives outside the tree: mutate-corpus.sh walks every file below the folder it is
+# given, and must not "mutate" git's own objects.
+export GIT_DIR="$work/gitmut.git" GIT_WORK_TREE="$work/gitmut"
+git init -q && git add -A && git -c user.name=b -c user.email=b@b -c gc.auto=0 commit -qm v1 && git tag v1
 restore_fixity="rsync -a --delete '$work/mut.base/' '$work/mut/' && rm -rf '$work/store' && cp -a '$work/store.base' '$work/store' && bash '$shared/bench/mutate-corpus.sh' '$work/mut' > /dev/null && sync && sleep 2"
-restore_git="git -C '$work/gitmut' reset -q --hard v1 && git -C '$work/gitmut' clean -qfdx && bash '$shared/bench/mutate-corpus.sh' '$work/gitmut' > /dev/null && sync && sleep 2"
+restore_git="git reset -q --hard v1 && git clean -qfdx && bash '$shared/bench/mutate-corpus.sh' '$work/gitmut' > /dev/null && sync && sleep 2"
 rejson="$work/reseal-$scale.json"
 hyperfine --style basic --runs "$runs" --export-json "$rejson" \
   --prepare "$restore_fixity" -n "fixity re-seal" "'$fixity' seal '$work/mut' --app bench --store '$work/store'" \
-  --prepare "$restore_git" -n "git add -A + commit" "git -C '$work/gitmut' add -A && git -C '$work/gitmut' -c user.name=b -c user.email=b@b -c gc.auto=0 commit -qm v2" >&2
+  --prepare "$restore_git" -n "git add -A + commit" "git add -A && git -c user.name=b -c user.email=b@b -c gc.auto=0 commit -qm v2" >&2
+unset GIT_DIR GIT_WORK_TREE
 
 # Peak memory (one run each).
 rm -rf "$work/store"
