@@ -14,7 +14,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
-        // Syscalls Swift cannot see directly (syncfs, FICLONE, renameat2).
+        // Syscalls Swift cannot see directly (syncfs, FICLONE, sync_file_range, the immutable attribute, signal flags).
         .target(name: "CFixitySys"),
         // Pure domain: no file or network I/O.
         .target(

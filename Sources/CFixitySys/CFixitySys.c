@@ -5,7 +5,6 @@
 #include <linux/fs.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -14,14 +13,6 @@
 int fixity_syncfs(int fd) { return syncfs(fd); }
 
 int fixity_ficlone(int dst, int src) { return ioctl(dst, FICLONE, src); }
-
-int fixity_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
-    return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
-}
-
-int fixity_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
-    return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, RENAME_EXCHANGE);
-}
 
 int fixity_start_writeback(int fd, long long offset, long long length) {
     return sync_file_range(fd, (off_t)offset, (off_t)length, SYNC_FILE_RANGE_WRITE);

@@ -21,8 +21,8 @@ public struct DeployRequest: Sendable {
 }
 
 /// What a deploy or rollback did, for humans and `--json`.
-public struct DeployOutcome: Sendable, Codable {
-    public enum Result: String, Sendable, Codable {
+public struct DeployOutcome: Sendable, Encodable {
+    public enum Result: String, Sendable, Encodable {
         case activated
         /// The deployment was already active: nothing to do.
         case unchanged

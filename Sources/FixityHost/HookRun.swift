@@ -4,7 +4,7 @@ import Glibc
 /// Runs a hook or health command the way DESIGN.md says: one string given to `/bin/sh -c`, in the
 /// new tree, with `FIXITY_RELEASE`, `FIXITY_ROOT`, `FIXITY_ENV` set, bounded by a timeout after
 /// which its whole process group is killed.
-public struct HookRun: Sendable, Codable {
+public struct HookRun: Sendable, Encodable {
     public let command: String
     public let exitCode: Int32?
     public let timedOut: Bool
@@ -26,15 +26,6 @@ public struct HookRun: Sendable, Codable {
         try c.encode(seconds, forKey: .seconds)
         try c.encode(outputTail, forKey: .outputTail)
         try c.encode(passed, forKey: .passed)
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        command = try c.decode(String.self, forKey: .command)
-        exitCode = try c.decodeIfPresent(Int32.self, forKey: .exitCode)
-        timedOut = try c.decode(Bool.self, forKey: .timedOut)
-        seconds = try c.decode(Double.self, forKey: .seconds)
-        outputTail = try c.decode(String.self, forKey: .outputTail)
     }
 
     init(command: String, exitCode: Int32?, timedOut: Bool, seconds: Double, outputTail: String) {

@@ -5,10 +5,6 @@
 int fixity_syncfs(int fd);
 /// Clones `src` into `dst` sharing extents (ioctl FICLONE); -1 with errno EOPNOTSUPP where unsupported.
 int fixity_ficlone(int dst, int src);
-/// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing.
-int fixity_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
-/// renameat2(2) with RENAME_EXCHANGE.
-int fixity_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
 /// Starts writeback of a file's dirty pages without waiting (sync_file_range WRITE): the disk
 /// works while the caller keeps hashing; a later syncfs only waits for what is left.

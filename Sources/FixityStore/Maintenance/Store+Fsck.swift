@@ -3,7 +3,7 @@ import Glibc
 import Synchronization
 
 /// What `fsck` found. Empty lists mean the store is consistent.
-public struct FsckReport: Sendable, Codable {
+public struct FsckReport: Sendable, Encodable {
     public var objects = 0
     public var bytes = 0
     public var releases = 0
@@ -34,17 +34,6 @@ public struct FsckReport: Sendable, Codable {
         try c.encode(invalidReleases, forKey: .invalidReleases)
         try c.encode(strays, forKey: .strays)
         try c.encode(clean, forKey: .clean)
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        objects = try c.decode(Int.self, forKey: .objects)
-        bytes = try c.decode(Int.self, forKey: .bytes)
-        releases = try c.decode(Int.self, forKey: .releases)
-        corrupt = try c.decode([String].self, forKey: .corrupt)
-        missing = try c.decode([String].self, forKey: .missing)
-        invalidReleases = try c.decode([String].self, forKey: .invalidReleases)
-        strays = try c.decode([String].self, forKey: .strays)
     }
 }
 

@@ -73,8 +73,6 @@ final class ObjectBatch: Sendable {
         try? Posix.unlinkat(store.tmpFD, tmpName, display: tmpName)
     }
 
-    var stagedCount: Int { staged.withLock { $0.count } }
-
     /// Removes every staged temp file: the operation failed and publishes nothing.
     func abandon() {
         for item in staged.withLock({ $0 }) { discard(item.tmp) }
