@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <pthread.h>
@@ -24,6 +26,14 @@ int fixity_set_immutable(int fd, int on) {
     int wanted = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
     if (wanted == flags) return 0;
     return ioctl(fd, FS_IOC_SETFLAGS, &wanted);
+}
+
+int fixity_open_beneath(int dirfd, const char *path) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
 static volatile sig_atomic_t stop_requested = 0;

@@ -90,7 +90,9 @@ public final class DeployRoot: Sendable {
 
     /// Writes `manifest` into `deployments/<hex>`: materialized under a temporary name, every
     /// byte verified, made durable, then renamed into place. A failure removes the partial tree.
-    public func materialize(_ deployment: Digest, manifest: Manifest, store: Store, linkMode: LinkMode, immutable: Bool, progress: WorkProgress?) throws -> TreeMaterializer {
+    public func materialize(
+        _ deployment: Digest, manifest: Manifest, ignore: IgnoreRules, store: Store, linkMode: LinkMode, immutable: Bool, progress: WorkProgress?
+    ) throws -> TreeMaterializer {
         let incoming = ".incoming-\(deployment.hex)-\(getpid())"
         let display = "\(path)/deployments/\(incoming)"
         try Posix.removeTree(deploymentsFD, incoming, display: display)
@@ -105,7 +107,9 @@ public final class DeployRoot: Sendable {
             try remove(deployment)
             // The stat snapshot for fast verify, taken of the final tree before anyone can use it.
             let walked = try TreeWalker(rootPath: display, strict: false).walk(rootFD: incomingFD)
-            try StatSnapshot.write(walked, for: deployment, in: self)
+            try StatSnapshot.write(
+                deployment: deployment, manifest: manifest, ignore: ignore,
+                stats: Dictionary(walked.map { ($0.path, $0.stat) }, uniquingKeysWith: { first, _ in first }), in: self)
             try Posix.renameat(deploymentsFD, incoming, deploymentsFD, deployment.hex, display: treePath(deployment))
             try Posix.fsync(deploymentsFD, display: "\(path)/deployments")
             if immutable { _ = Posix.setImmutable(deploymentsFD, deployment.hex) }

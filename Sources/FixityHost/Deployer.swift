@@ -101,7 +101,7 @@ public struct Deployer {
         ])
 
         if !root.isMaterialized(id) {
-            let materializer = try root.materialize(id, manifest: tree, store: store, linkMode: settings.linkMode, immutable: settings.immutable, progress: progress)
+            let materializer = try root.materialize(id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: settings.linkMode, immutable: settings.immutable, progress: progress)
             outcome.materialized = true
             outcome.linkFallback = materializer.fellBackToCopy
             if materializer.immutableUnavailable {
@@ -208,7 +208,7 @@ public struct Deployer {
         let app = try store.manifest(deployment.release)
         let tree = try deployment.combinedManifest(app: app, config: try deployment.config.map { try store.manifest($0) })
         let settings = try DeploySettings.fromRelease(app, store: store)
-        _ = try root.materialize(id, manifest: tree, store: store, linkMode: linkMode, immutable: settings.immutable, progress: progress)
+        _ = try root.materialize(id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: linkMode, immutable: settings.immutable, progress: progress)
         try state.update(id, materialized: true, event: "materialize", details: ["files": String(tree.fileCount)])
     }
 

@@ -82,22 +82,27 @@ public struct DriftScanner {
         public let record: RootDeployment
         public let manifest: Manifest
         public let ignore: IgnoreRules
-        public let snapshot: Result<StatSnapshot, SnapshotProblem>
+        public let snapshot: Result<RecordedStats, SnapshotProblem>
     }
 
     /// `withSnapshot: false` for a full scan, which never consults it.
     public func context(withSnapshot: Bool = true) throws -> Context {
         let (record, manifest, ignore) = try activeTree()
-        let snapshot = withSnapshot ? StatSnapshot.load(for: record.deployment, in: root) : .failure(SnapshotProblem(message: "not loaded"))
+        let snapshot = withSnapshot ? StatSnapshot.load(for: record.deployment, in: root).map { $0.recorded() } : .failure(SnapshotProblem(message: "not loaded"))
         return Context(record: record, manifest: manifest, ignore: ignore, snapshot: snapshot)
     }
 
     public func scan(full requestedFull: Bool, context given: Context? = nil, progress: WorkProgress? = nil) throws -> VerifyOutcome {
+        if !requestedFull, given == nil, let proven = provenClean() { return proven }
+        // Full mode: the stat snapshot names the files to hash, so hashing starts now, while the
+        // manifest is read and decoded from the store. Results count only for files the verified
+        // manifest lists and whose stat the walk then sees unchanged.
+        let early = requestedFull && given == nil ? earlyPrehash() : nil
         let context = try given ?? context(withSnapshot: !requestedFull)
         let (record, manifest, ignore) = (context.record, context.manifest, context.ignore)
         var notes = [String]()
         var full = requestedFull
-        var snapshot: StatSnapshot?
+        var snapshot: RecordedStats?
         if !full {
             switch context.snapshot {
             case .success(let loaded): snapshot = loaded
@@ -113,7 +118,7 @@ public struct DriftScanner {
         defer { Posix.close(treeFD) }
         // Full mode knows from the manifest which files to hash: start on the other threads now,
         // while this one walks; the walk then only confirms that what was hashed is what it saw.
-        let prehash = full ? Prehash.start(treeFD: treeFD, files: manifest.entries.filter { $0.digest != nil && !ignore.ignores($0.path) }) : nil
+        let prehash = full ? early ?? Prehash.start(treeFD: treeFD, paths: manifest.entries.filter { $0.digest != nil && !ignore.ignores($0.path) }.map(\.path)) : nil
         var live = try walker.walk(rootFD: treeFD)
         // The walk yields canonical order except around names that are not UTF-8 (shown escaped).
         if zip(live, live.dropFirst()).contains(where: { !EntryPath.precedes($0.path, $1.path) }) {
@@ -127,6 +132,29 @@ public struct DriftScanner {
         return VerifyOutcome(
             root: root.path, deployment: record.deployment, release: record.release, config: record.config, full: full,
             report: report, entriesChecked: live.count, filesHashed: hashed, ignored: ignored, notes: notes)
+    }
+
+    /// Fast mode's shortcut for the common case: the stat snapshot proves the tree clean without
+    /// the manifest being decoded. Nil whenever it cannot (no index, anything different), and the
+    /// ordinary scan then runs and says what it found.
+    private func provenClean() -> VerifyOutcome? {
+        guard let active = try? root.activeDeployment(), let record = try? RootState(store: store, root: root).find(active),
+            case .success(let index) = StatSnapshot.load(for: active, in: root),
+            let treeFD = try? Posix.open(root.treePath(active), flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+        else { return nil }
+        defer { Posix.close(treeFD) }
+        guard let proof = index.provesClean(treeFD: treeFD) else { return nil }
+        return VerifyOutcome(
+            root: root.path, deployment: active, release: record.release, config: record.config, full: false, report: DriftReport(),
+            entriesChecked: proof.entriesChecked, filesHashed: 0, ignored: proof.ignored, notes: [])
+    }
+
+    /// Starts hashing the files the active deployment's stat snapshot lists, if it has a usable one.
+    private func earlyPrehash() -> Prehash? {
+        guard let active = try? root.activeDeployment(), case .success(let index) = StatSnapshot.load(for: active, in: root),
+            let treeFD = try? Posix.open(root.treePath(active), flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+        else { return nil }
+        return Prehash.start(treeFD: treeFD, paths: index.filePaths(), closingWhenDone: true)
     }
 
     /// Re-checks only the given paths and everything below them (fast mode), for a watcher that
@@ -174,7 +202,7 @@ public struct DriftScanner {
     /// of files whose stat data does not vouch for them. Shared by whole-tree and subtree scans.
     private func compareTrees(
         expected: ArraySlice<ManifestEntry>, live: [WalkedEntry], treeFD: Int32, ignore: IgnoreRules, full: Bool,
-        snapshot: StatSnapshot?, notes: inout [String], progress: WorkProgress?, prehashed: [String: Prehash.Result] = [:]
+        snapshot: RecordedStats?, notes: inout [String], progress: WorkProgress?, prehashed: [String: Prehash.Result] = [:]
     ) throws -> (DriftReport, ignored: Int, hashed: Int) {
         var report = DriftReport()
         var ignored = 0
@@ -255,7 +283,7 @@ public struct DriftScanner {
     }
 
     private func compare(
-        _ want: ManifestEntry, _ have: WalkedEntry, full: Bool, snapshot: StatSnapshot?, report: inout DriftReport,
+        _ want: ManifestEntry, _ have: WalkedEntry, full: Bool, snapshot: RecordedStats?, report: inout DriftReport,
         hashJobs: inout [(path: String, expected: Digest, size: UInt64, stat: FileStat)]
     ) {
         let stat = have.stat
@@ -294,14 +322,16 @@ final class Prehash: @unchecked Sendable {
         results = SlotArray(repeating: nil, count: paths.count)
     }
 
-    static func start(treeFD: Int32, files: [ManifestEntry]) -> Prehash {
-        let task = Prehash(paths: files.map(\.path))
+    /// `closingWhenDone`: the descriptor is the prehash's own, closed once every file is hashed.
+    static func start(treeFD: Int32, paths: [String], closingWhenDone: Bool = false) -> Prehash {
+        let task = Prehash(paths: paths)
         DispatchQueue.global().async {
             try? ParallelWork.run(count: task.paths.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
-                let path = task.paths[index]
-                guard let stat = try? Posix.lstatat(treeFD, path, display: path), stat.isRegularFile else { return }
-                task.results[index] = Result(stat: stat, hash: LiveHash.compute(treeFD, path, walked: stat, buffer: buffer.raw, progress: nil))
+                if let (stat, hash) = LiveHash.hashUnwalked(treeFD, task.paths[index], buffer: buffer.raw) {
+                    task.results[index] = Result(stat: stat, hash: hash)
+                }
             }
+            if closingWhenDone { Posix.close(treeFD) }
             task.done.signal()
         }
         return task
@@ -326,6 +356,20 @@ enum LiveHash: Sendable {
         guard fd >= 0 else { return errno == EACCES || errno == EPERM ? .unreadable : .changing }
         defer { Glibc.close(fd) }
         guard let before = try? Posix.fstat(fd, display: path), before.isRegularFile, before.inode == walked.inode else { return .changing }
+        return hashOpened(fd, before: before, path: path, buffer: buffer, progress: progress)
+    }
+
+    /// Opens and hashes a file that no walk has seen yet; nil when it is not a regular file (or
+    /// cannot be opened). The stat returned is the one taken through the open descriptor.
+    static func hashUnwalked(_ treeFD: Int32, _ path: String, buffer: UnsafeMutableRawBufferPointer) -> (stat: FileStat, hash: LiveHash)? {
+        let fd = Glibc.openat(treeFD, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        guard let before = try? Posix.fstat(fd, display: path), before.isRegularFile else { return nil }
+        return (before, hashOpened(fd, before: before, path: path, buffer: buffer, progress: nil))
+    }
+
+    private static func hashOpened(_ fd: Int32, before: FileStat, path: String, buffer: UnsafeMutableRawBufferPointer?, progress: WorkProgress?) -> LiveHash {
         if before.size >= 1 << 20, let digest = Posix.mappedDigest(fd, size: Int(before.size), onChunk: { progress?.add(bytes: $0) }) {
             progress?.add(files: 1, bytes: 0)
             guard let after = try? Posix.fstat(fd, display: path), after.sameContentSignature(as: before) else { return .changing }

@@ -46,7 +46,7 @@ public struct Repairer {
         if !found.report.unreadable.isEmpty {
             throw DeployError("cannot repair \(root.path): unreadable paths \(found.report.unreadable.prefix(3).joined(separator: ", ")) (permission denied?); nothing was changed")
         }
-        let (_, manifest, _) = try scanner.activeTree()
+        let (_, manifest, ignore) = try scanner.activeTree()
         let treePath = root.treePath(found.deployment)
         let treeFD = try Posix.open(treePath, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
         defer { Posix.close(treeFD) }
@@ -83,7 +83,7 @@ public struct Repairer {
             modes.append(entry.path)
         }
         try Posix.syncfs(treeFD, display: treePath)
-        try StatSnapshot.update(for: found.deployment, in: root, repaired: newStats, gone: Set(removed))
+        try StatSnapshot.update(for: found.deployment, in: root, manifest: manifest, ignore: ignore, repaired: newStats, gone: Set(removed))
         _ = try store.database.write { db in
             try History.append(db, action: "repair", subject: found.deployment.description, details: [
                 "root": root.key, "evidence": evidence, "restored": String(restored.count), "removed": String(removed.count),

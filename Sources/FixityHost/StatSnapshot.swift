@@ -1,36 +1,159 @@
+import CFixitySys
 import FixityCore
 import FixityStore
 import Glibc
 
-/// The stat data of every entry of a deployment as materialized, so fast `verify` re-hashes only
-/// files whose stat changed. Kept at `ROOT/.fixity/snapshots/<deployment hex>`:
-///
-///     fixity-snapshot 1\n
-///     <inode>\t<st_mode>\t<size>\t<mtime ns>\t<ctime ns>\t<path>\n     (one per entry)
-///     sha256:<hex of every byte above>\n
+/// The stat data of a deployment as materialized, so fast `verify` re-hashes only files whose
+/// stat changed — and, in the common case, proves a clean tree without decoding the manifest at
+/// all. A binary file at `ROOT/.fixity/snapshots/<deployment hex>` (format in docs/design.md,
+/// "Stat snapshot"): the deployment's entries grouped by folder, each with the `st_mode` the
+/// manifest implies and its inode, size, mtime and ctime in nanoseconds as written, in fixed-size
+/// records read in place, and a SHA-256 over all of it.
 ///
 /// ctime is the guard: no user can set it, so content rewritten with its mtime reset by
-/// `touch -d` still misses. A snapshot that is missing, truncated or fails its checksum is
-/// reported and verify falls back to hashing everything.
+/// `touch -d` still misses, and a folder whose ctime is unchanged still holds the same names.
+/// `provesClean` only ever answers "clean": at any difference at all it returns nil and the
+/// caller runs the ordinary scan, which decodes the verified manifest from the store and says what
+/// changed. A snapshot that is missing, truncated or fails its checksum is reported and verify
+/// falls back to hashing everything. It lives in `ROOT/.fixity/` (0700); `verify --full` never
+/// trusts it for anything but the order in which to start hashing.
 public struct StatSnapshot: Sendable {
-    public let entries: [String: FileStat]
+    static let magic = Array("fixity-snapshot\n".utf8)
+    static let version: UInt32 = 2
+    static let headerSize = 72
+    static let folderRecordSize = 48
+    static let childRecordSize = 48
+    static let noTarget = UInt32.max
+    static let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
 
-    static let header = "fixity-snapshot 1\n"
+    enum Flag {
+        /// Matched by `[drift] ignore`: present or absent, anything goes.
+        static let ignored: UInt32 = 1
+        /// A file (or, on a folder record, a folder) whose stat data the snapshot recorded.
+        static let vouched: UInt32 = 2
+    }
 
-    public static func write(_ walked: [WalkedEntry], for deployment: Digest, in root: DeployRoot) throws {
-        var text = header
-        for entry in walked {
-            let s = entry.stat
-            text += "\(s.inode)\t\(s.rawMode)\t\(s.size)\t\(s.mtimeNanos)\t\(s.ctimeNanos)\t\(entry.path)\n"
+    let bytes: [UInt8]
+    let folderCount: Int
+    let childCount: Int
+    let folderTable: Int
+    let childTable: Int
+    let pool: Int
+    let poolSize: Int
+    /// Manifest entries matched by `[drift] ignore`.
+    let ignoredEntries: Int
+    let ignore: IgnoreRules
+
+    /// What a clean proof saw.
+    public struct CleanProof: Sendable {
+        public let entriesChecked: Int
+        public let ignored: Int
+    }
+
+    // MARK: Writing
+
+    /// Encodes `manifest` (the combined tree of a deployment) with the stat data `stats` recorded
+    /// for its files. Entries matched by `ignore` are flagged, and folders below an ignored one
+    /// are left out: nothing in them is checked.
+    static func encode(deployment: Digest, manifest: Manifest, ignore: IgnoreRules, stats: [String: FileStat]) -> [UInt8] {
+        struct Child { var name: String; var entry: ManifestEntry; var ignored: Bool }
+        var folders: [(path: String, children: [Child])] = [("", [])]
+        var folderIndex: [String: Int] = ["": 0]
+        var ignoredEntries = 0
+        for entry in manifest.entries {
+            let parent = EntryPath.parent(of: entry.path).map(String.init) ?? ""
+            let ignored = ignore.ignores(entry.path)
+            if ignored { ignoredEntries += 1 }
+            // A parent without a folder record is ignored (or below an ignored folder).
+            guard let slot = folderIndex[parent] else { continue }
+            let name = parent.isEmpty ? entry.path : String(entry.path.utf8.dropFirst(parent.utf8.count + 1))!
+            folders[slot].children.append(Child(name: name, entry: entry, ignored: ignored))
+            if entry.isDirectory && !ignored {
+                folderIndex[entry.path] = folders.count
+                folders.append((entry.path, []))
+            }
         }
-        text += Digest.of(Array(text.utf8)).description + "\n"
+
+        var pool = [UInt8]()
+        func intern(_ text: String) -> UInt32 {
+            let offset = UInt32(pool.count)
+            pool += text.utf8
+            pool.append(0)
+            return offset
+        }
+        let patternsOffset = intern(ignore.patterns.joined(separator: "\n"))
+        var folderTable = [UInt8]()
+        var childTable = [UInt8]()
+        var childTotal: UInt32 = 0
+        for folder in folders {
+            let children = folder.children.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+            folderTable.appendLE(intern(folder.path))
+            folderTable.appendLE(childTotal)
+            folderTable.appendLE(UInt32(children.count))
+            folderTable.appendLE(UInt32(children.count { !$0.ignored }))
+            // A folder's own stat vouches for its list of names: adding, removing or renaming an
+            // entry moves its mtime and ctime, and no user can set ctime back.
+            let folderStat = folder.path.isEmpty ? nil : stats[folder.path]
+            folderTable.appendLE(folderStat == nil ? 0 : Flag.vouched)
+            folderTable.appendLE(UInt32(0))
+            folderTable.appendLE(folderStat?.inode ?? 0)
+            folderTable.appendLE(UInt64(bitPattern: folderStat?.mtimeNanos ?? 0))
+            folderTable.appendLE(UInt64(bitPattern: folderStat?.ctimeNanos ?? 0))
+            for child in children {
+                let entry = child.entry
+                var mode = entry.mode
+                var flags: UInt32 = child.ignored ? Flag.ignored : 0
+                var target = noTarget
+                var recorded: FileStat?
+                switch entry.kind {
+                case .directory: mode |= UInt32(S_IFDIR)
+                case .symlink(let text):
+                    mode |= UInt32(S_IFLNK)
+                    target = intern(text)
+                case .file:
+                    mode |= UInt32(S_IFREG)
+                    if let stat = stats[entry.path] {
+                        recorded = stat
+                        flags |= Flag.vouched
+                    }
+                }
+                childTable.appendLE(intern(child.name))
+                childTable.appendLE(target)
+                childTable.appendLE(mode)
+                childTable.appendLE(flags)
+                childTable.appendLE(recorded?.inode ?? 0)
+                childTable.appendLE(UInt64(bitPattern: recorded?.size ?? 0))
+                childTable.appendLE(UInt64(bitPattern: recorded?.mtimeNanos ?? 0))
+                childTable.appendLE(UInt64(bitPattern: recorded?.ctimeNanos ?? 0))
+            }
+            childTotal += UInt32(children.count)
+        }
+
+        var out = magic
+        out += deployment.bytes
+        out.appendLE(UInt32(folders.count))
+        out.appendLE(childTotal)
+        out.appendLE(UInt32(pool.count))
+        out.appendLE(UInt32(ignoredEntries))
+        out.appendLE(patternsOffset)
+        out.appendLE(version)
+        out += folderTable
+        out += childTable
+        out += pool
+        out += Digest.of(out).bytes
+        return out
+    }
+
+    /// Writes the index durably (temp, fsync, rename); the caller fsyncs `.fixity/` with the rest.
+    public static func write(deployment: Digest, manifest: Manifest, ignore: IgnoreRules, stats: [String: FileStat], in root: DeployRoot) throws {
+        let bytes = encode(deployment: deployment, manifest: manifest, ignore: ignore, stats: stats)
         try Posix.mkdirat(root.stateFD, "snapshots", mode: 0o700, display: "\(root.path)/.fixity/snapshots")
         let name = "snapshots/\(deployment.hex)"
         let temp = "\(name).tmp-\(getpid())"
         let display = "\(root.path)/.fixity/\(name)"
         let fd = try Posix.openat(root.stateFD, temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600, display: display)
         do {
-            try Posix.writeAll(fd, Array(text.utf8), display: display)
+            try Posix.writeAll(fd, bytes, display: display)
             try Posix.fsync(fd, display: display)
             Posix.close(fd)
         } catch {
@@ -40,68 +163,254 @@ public struct StatSnapshot: Sendable {
         try Posix.renameat(root.stateFD, temp, root.stateFD, name, display: display)
     }
 
-    /// The snapshot, or why there is none usable.
+    public static func remove(for deployment: Digest, in root: DeployRoot) {
+        _ = unlinkat(root.stateFD, "snapshots/\(deployment.hex)", 0)
+    }
+
+    // MARK: Reading
+
+    /// The index of `deployment`, or why there is none usable (missing, truncated, a checksum or
+    /// bounds failure, or made for another deployment).
     public static func load(for deployment: Digest, in root: DeployRoot) -> Result<StatSnapshot, SnapshotProblem> {
         let name = "snapshots/\(deployment.hex)"
         guard let fd = try? Posix.openat(root.stateFD, name, flags: O_RDONLY | O_NOFOLLOW, display: name) else {
             return .failure(SnapshotProblem(message: "no stat snapshot for this deployment"))
         }
         defer { Posix.close(fd) }
-        var bytes = [UInt8]()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while let n = try? Posix.read(fd, into: buffer, display: name), n > 0 { bytes += buffer[0..<n] }
-        guard let text = String(validating: bytes, as: UTF8.self), text.hasPrefix(header), text.hasSuffix("\n") else {
-            return .failure(SnapshotProblem(message: "stat snapshot is corrupt (bad header or truncated)"))
+        guard let st = try? Posix.fstat(fd, display: name), st.isRegularFile, st.size < 1 << 32 else {
+            return .failure(SnapshotProblem(message: "stat snapshot is not a plain file"))
         }
-        let body = text.dropLast()
-        guard let lastNewline = body.lastIndex(of: "\n"),
-            case let linesEnd = text[...lastNewline].utf8.count,
-            Digest(parsing: body[body.index(after: lastNewline)...]) == Digest.of(bytes[0..<linesEnd])
-        else {
-            return .failure(SnapshotProblem(message: "stat snapshot is corrupt (checksum mismatch)"))
-        }
-        // Parsed from the bytes: this runs on every fast verify and every watch check.
-        guard let entries = parseLines(bytes[header.utf8.count..<linesEnd]) else {
-            return .failure(SnapshotProblem(message: "stat snapshot is corrupt (bad line)"))
-        }
-        return .success(StatSnapshot(entries: entries))
+        var bytes = [UInt8](repeating: 0, count: Int(st.size))
+        let count = bytes.withUnsafeMutableBytes { (try? Posix.read(fd, into: $0, display: name)) ?? -1 }
+        guard count == bytes.count else { return .failure(SnapshotProblem(message: "stat snapshot could not be read")) }
+        return parse(bytes, deployment: deployment)
     }
 
-    /// `inode \t mode \t size \t mtime \t ctime \t path \n` lines; nil on any malformed line.
-    private static func parseLines(_ bytes: ArraySlice<UInt8>) -> [String: FileStat]? {
-        var entries = [String: FileStat]()
-        entries.reserveCapacity(bytes.count / 60)
-        var index = bytes.startIndex
-        let end = bytes.endIndex
-        func number() -> Int64? {
-            var value: Int64 = 0
-            var digits = 0
-            var negative = false
-            if index < end && bytes[index] == UInt8(ascii: "-") {
-                negative = true
-                index += 1
-            }
-            while index < end, bytes[index] >= 48, bytes[index] <= 57 {
-                value = value &* 10 &+ Int64(bytes[index] - 48)
-                digits += 1
-                index += 1
-            }
-            guard digits > 0, digits <= 19, index < end, bytes[index] == 9 else { return nil }
-            index += 1
-            return negative ? -value : value
+    static func parse(_ bytes: [UInt8], deployment: Digest) -> Result<StatSnapshot, SnapshotProblem> {
+        func corrupt(_ why: String) -> Result<StatSnapshot, SnapshotProblem> { .failure(SnapshotProblem(message: "stat snapshot is corrupt (\(why))")) }
+        guard bytes.count >= headerSize + 32, Array(bytes[0..<16]) == magic, bytes.loadLE32(68) == version else {
+            return corrupt("bad header or truncated")
         }
-        while index < end {
-            guard let inode = number(), let mode = number(), let size = number(), let mtime = number(), let ctime = number() else { return nil }
-            guard let newline = bytes[index...].firstIndex(of: 10) else { return nil }
-            let path = String(decoding: bytes[index..<newline], as: UTF8.self)
-            index = newline + 1
-            entries[path] = FileStat(
-                device: 0, inode: UInt64(bitPattern: inode), rawMode: UInt32(truncatingIfNeeded: mode), size: size, mtimeNanos: mtime,
-                ctimeNanos: ctime)
+        let bodyEnd = bytes.count - 32
+        guard Digest.of(bytes[0..<bodyEnd]).bytes.elementsEqual(bytes[bodyEnd...]) else { return corrupt("checksum mismatch") }
+        guard bytes[16..<48].elementsEqual(deployment.bytes) else { return corrupt("made for another deployment") }
+        let folders = Int(bytes.loadLE32(48))
+        let children = Int(bytes.loadLE32(52))
+        let poolSize = Int(bytes.loadLE32(56))
+        let folderTable = headerSize
+        let childTable = folderTable + folders * folderRecordSize
+        let pool = childTable + children * childRecordSize
+        guard folders >= 1, pool + poolSize == bodyEnd, poolSize > 0, bytes[pool + poolSize - 1] == 0 else { return corrupt("bad table sizes") }
+        // Every offset must land inside its table or the pool, so reading never leaves the file.
+        func inPool(_ offset: UInt32) -> Bool { Int(offset) < poolSize }
+        for f in 0..<folders {
+            let at = folderTable + f * folderRecordSize
+            let first = Int(bytes.loadLE32(at + 4))
+            let count = Int(bytes.loadLE32(at + 8))
+            guard inPool(bytes.loadLE32(at)), first + count <= children, Int(bytes.loadLE32(at + 12)) <= count else { return corrupt("bad folder record") }
         }
-        return entries
+        for c in 0..<children {
+            let at = childTable + c * childRecordSize
+            let target = bytes.loadLE32(at + 4)
+            guard inPool(bytes.loadLE32(at)), target == noTarget || inPool(target) else { return corrupt("bad entry record") }
+        }
+        let patternsAt = bytes.loadLE32(64)
+        guard inPool(patternsAt) else { return corrupt("bad ignore patterns") }
+        let patternsText = bytes[(pool + Int(patternsAt))...].prefix { $0 != 0 }
+        guard let text = String(validating: patternsText, as: UTF8.self),
+            let ignore = try? IgnoreRules(text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+        else { return corrupt("bad ignore patterns") }
+        return .success(StatSnapshot(
+            bytes: bytes, folderCount: folders, childCount: children, folderTable: folderTable, childTable: childTable, pool: pool,
+            poolSize: poolSize, ignoredEntries: Int(bytes.loadLE32(60)), ignore: ignore))
     }
+
+    /// The paths of the files listed (ignored ones included), biggest first so that one large
+    /// file does not finish alone at the end of a parallel hash.
+    func filePaths() -> [String] {
+        bytes.withUnsafeBytes { raw in
+            var files = [(path: String, size: UInt64)]()
+            files.reserveCapacity(childCount)
+            for folder in 0..<folderCount {
+                let record = folderTable + folder * Self.folderRecordSize
+                let folderPath = String(cString: (raw.baseAddress! + pool + Int(raw.loadLE32(record))).assumingMemoryBound(to: CChar.self))
+                let first = Int(raw.loadLE32(record + 4))
+                for child in first..<(first + Int(raw.loadLE32(record + 8))) {
+                    let at = childTable + child * Self.childRecordSize
+                    guard raw.loadLE32(at + 8) & UInt32(S_IFMT) == UInt32(S_IFREG) else { continue }
+                    let name = String(cString: (raw.baseAddress! + pool + Int(raw.loadLE32(at))).assumingMemoryBound(to: CChar.self))
+                    files.append((folderPath.isEmpty ? name : "\(folderPath)/\(name)", raw.loadLE64(at + 24)))
+                }
+            }
+            return files.sorted { $0.size > $1.size }.map(\.path)
+        }
+    }
+
+    /// The stat data recorded for files and folders, by path, for the ordinary scan.
+    public func recorded() -> RecordedStats {
+        bytes.withUnsafeBytes { raw in
+            var entries = [String: FileStat](minimumCapacity: childCount)
+            func text(_ offset: UInt32) -> String {
+                String(cString: (raw.baseAddress! + pool + Int(offset)).assumingMemoryBound(to: CChar.self))
+            }
+            func stat(_ at: Int, mode: UInt32, size: UInt64) -> FileStat {
+                FileStat(
+                    device: 0, inode: raw.loadLE64(at), rawMode: mode, size: Int64(bitPattern: size),
+                    mtimeNanos: Int64(bitPattern: raw.loadLE64(at + 8)), ctimeNanos: Int64(bitPattern: raw.loadLE64(at + 16)))
+            }
+            for folder in 0..<folderCount {
+                let record = folderTable + folder * Self.folderRecordSize
+                let folderPath = text(raw.loadLE32(record))
+                if !folderPath.isEmpty, raw.loadLE32(record + 16) & Flag.vouched != 0 {
+                    entries[folderPath] = stat(record + 24, mode: UInt32(S_IFDIR), size: 0)
+                }
+                let first = Int(raw.loadLE32(record + 4))
+                for child in first..<(first + Int(raw.loadLE32(record + 8))) {
+                    let at = childTable + child * Self.childRecordSize
+                    guard raw.loadLE32(at + 12) & Flag.vouched != 0 else { continue }
+                    let name = text(raw.loadLE32(at))
+                    entries[folderPath.isEmpty ? name : "\(folderPath)/\(name)"] = stat(at + 16, mode: raw.loadLE32(at + 8), size: raw.loadLE64(at + 24))
+                }
+            }
+            return RecordedStats(entries: entries)
+        }
+    }
+
+    /// Rewrites the snapshot with new stat data for `repaired` paths (and without `gone` ones),
+    /// keeping every other recorded entry as it was: a repair blesses only what it wrote.
+    public static func update(
+        for deployment: Digest, in root: DeployRoot, manifest: Manifest, ignore: IgnoreRules, repaired: [String: FileStat], gone: Set<String>
+    ) throws {
+        var entries: [String: FileStat] = [:]
+        if case .success(let old) = load(for: deployment, in: root) { entries = old.recorded().entries }
+        for path in gone { entries[path] = nil }
+        for (path, stat) in repaired { entries[path] = stat }
+        try write(deployment: deployment, manifest: manifest, ignore: ignore, stats: entries, in: root)
+    }
+
+    // MARK: Proving clean
+
+    private struct NotClean: Error {}
+
+    /// Checks every folder of the index against the live tree below `treeFD`, on all cores, and
+    /// returns a proof when nothing differs; nil at the first difference (the caller then runs
+    /// the ordinary scan, which says what it is).
+    public func provesClean(treeFD: Int32) -> CleanProof? {
+        let checked = SlotArray<Int>(repeating: 0, count: folderCount)
+        let ignoredLive = SlotArray<Int>(repeating: 0, count: folderCount)
+        do {
+            try ParallelWork.run(count: folderCount, makeContext: { _ in () }) { folder, _ in
+                guard let (seen, ignored) = self.checkFolder(folder, treeFD: treeFD) else { throw NotClean() }
+                checked[folder] = seen
+                ignoredLive[folder] = ignored
+            }
+        } catch {
+            return nil
+        }
+        var entries = 0
+        var ignored = ignoredEntries
+        for folder in 0..<folderCount {
+            entries += checked[folder]
+            ignored += ignoredLive[folder]
+        }
+        return CleanProof(entriesChecked: entries, ignored: ignored)
+    }
+
+    /// One folder: its names must be exactly the index's (ignored ones aside), and each child's
+    /// type, mode, stat data and link target must match. Returns (names seen, ignored extras).
+    private func checkFolder(_ folder: Int, treeFD: Int32) -> (Int, Int)? {
+        bytes.withUnsafeBytes { raw -> (Int, Int)? in
+            let base = raw.baseAddress!
+            let record = folderTable + folder * Self.folderRecordSize
+            let pathPointer = (base + pool + Int(raw.loadLE32(record))).assumingMemoryBound(to: CChar.self)
+            let first = Int(raw.loadLE32(record + 4))
+            let count = Int(raw.loadLE32(record + 8))
+            let required = Int(raw.loadLE32(record + 12))
+            let fd = pathPointer.pointee == 0 ? Glibc.openat(treeFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : fixity_open_beneath(treeFD, pathPointer)
+            guard fd >= 0 else { return nil }
+            var st = stat()
+            var link = [CChar]()
+            /// One expected child against the live entry of that name.
+            func matches(_ at: Int, in dirFD: Int32) -> Bool {
+                let flags = raw.loadLE32(at + 12)
+                let name = (base + pool + Int(raw.loadLE32(at))).assumingMemoryBound(to: CChar.self)
+                guard fstatat(dirFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0, UInt32(st.st_mode) == raw.loadLE32(at + 8) else { return false }
+                switch UInt32(st.st_mode) & UInt32(S_IFMT) {
+                case UInt32(S_IFREG):
+                    return flags & Flag.vouched != 0 && UInt64(st.st_ino) == raw.loadLE64(at + 16)
+                        && UInt64(bitPattern: Int64(st.st_size)) == raw.loadLE64(at + 24) && Self.sameTimes(st, raw, at + 32)
+                case UInt32(S_IFLNK):
+                    let targetOffset = raw.loadLE32(at + 4)
+                    guard targetOffset != Self.noTarget else { return false }
+                    let expected = (base + pool + Int(targetOffset)).assumingMemoryBound(to: CChar.self)
+                    let length = strlen(expected)
+                    if link.isEmpty { link = [CChar](repeating: 0, count: Int(PATH_MAX) + 1) }
+                    let n = link.withUnsafeMutableBufferPointer { Glibc.readlinkat(dirFD, name, $0.baseAddress!, $0.count) }
+                    return n == length && link.withUnsafeBufferPointer({ memcmp($0.baseAddress!, expected, length) }) == 0
+                default:
+                    return true
+                }
+            }
+
+            // A folder whose stat is as recorded holds exactly the recorded names: no listing.
+            if raw.loadLE32(record + 16) & Flag.vouched != 0, fstat(fd, &st) == 0, UInt64(st.st_ino) == raw.loadLE64(record + 24),
+                Self.sameTimes(st, raw, record + 32)
+            {
+                defer { Glibc.close(fd) }
+                var seen = 0
+                for child in first..<(first + count) {
+                    let at = childTable + child * Self.childRecordSize
+                    if raw.loadLE32(at + 12) & Flag.ignored != 0 { continue }
+                    guard matches(at, in: fd) else { return nil }
+                    seen += 1
+                }
+                return (seen, 0)
+            }
+
+            guard let dir = fdopendir(fd) else {
+                Glibc.close(fd)
+                return nil
+            }
+            defer { closedir(dir) }
+            let dirFD = dirfd(dir)
+            var matched = 0
+            var seen = 0
+            var ignoredExtras = 0
+            while let dirent = readdir(dir) {
+                let found: Int? = {
+                    let name = (UnsafeRawPointer(dirent) + Self.nameOffset).assumingMemoryBound(to: CChar.self)
+                    if name[0] == 46 && (name[1] == 0 || (name[1] == 46 && name[2] == 0)) { return -1 }
+                    var low = 0
+                    var high = count
+                    while low < high {
+                        let mid = (low + high) / 2
+                        let at = childTable + (first + mid) * Self.childRecordSize
+                        let order = strcmp(name, (base + pool + Int(raw.loadLE32(at))).assumingMemoryBound(to: CChar.self))
+                        if order == 0 { return first + mid }
+                        if order > 0 { low = mid + 1 } else { high = mid }
+                    }
+                    // Not in the index: drift, unless the release allows it to change.
+                    let folderPath = String(cString: pathPointer)
+                    let own = String(decoding: UnsafeRawBufferPointer(start: name, count: strlen(name)), as: UTF8.self)
+                    return ignore.ignores(folderPath.isEmpty ? own : "\(folderPath)/\(own)") ? -2 : nil
+                }()
+                guard let child = found else { return nil }
+                if child == -1 { continue }
+                seen += 1
+                if child == -2 { ignoredExtras += 1; continue }
+                let at = childTable + child * Self.childRecordSize
+                if raw.loadLE32(at + 12) & Flag.ignored != 0 { continue }
+                matched += 1
+                guard matches(at, in: dirFD) else { return nil }
+            }
+            return matched == required ? (seen, ignoredExtras) : nil
+        }
+    }
+}
+
+/// Stat data by path, as the snapshot recorded it.
+public struct RecordedStats: Sendable {
+    public let entries: [String: FileStat]
 
     /// True when `live` has exactly the stat data recorded (device is not compared: it is not
     /// stable across reboots for some file systems).
@@ -110,23 +419,29 @@ public struct StatSnapshot: Sendable {
         return recorded.inode == live.inode && recorded.rawMode == live.rawMode && recorded.size == live.size
             && recorded.mtimeNanos == live.mtimeNanos && recorded.ctimeNanos == live.ctimeNanos
     }
+}
 
-    /// Rewrites the snapshot with new stat data for `repaired` paths (and without `gone` ones),
-    /// keeping every other recorded entry as it was: a repair blesses only what it wrote.
-    public static func update(for deployment: Digest, in root: DeployRoot, repaired: [String: FileStat], gone: Set<String>) throws {
-        var entries: [String: FileStat] = [:]
-        if case .success(let old) = load(for: deployment, in: root) { entries = old.entries }
-        for path in gone { entries[path] = nil }
-        for (path, stat) in repaired { entries[path] = stat }
-        let walked = entries.keys.sorted { EntryPath.precedes($0, $1) }.map { WalkedEntry(path: $0, stat: entries[$0]!, target: nil) }
-        try write(walked, for: deployment, in: root)
-    }
+/// Snapshot load failures: reported, and verify falls back to full mode.
+public struct SnapshotProblem: Error, Sendable {
+    public let message: String
+}
 
-    public static func remove(for deployment: Digest, in root: DeployRoot) {
-        _ = unlinkat(root.stateFD, "snapshots/\(deployment.hex)", 0)
+extension StatSnapshot {
+    /// mtime and ctime of `st` against the two recorded at `offset`.
+    static func sameTimes(_ st: stat, _ raw: UnsafeRawBufferPointer, _ offset: Int) -> Bool {
+        let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        let ctime = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
+        return UInt64(bitPattern: mtime) == raw.loadLE64(offset) && UInt64(bitPattern: ctime) == raw.loadLE64(offset + 8)
     }
 }
 
-public struct SnapshotProblem: Error, Sendable {
-    public let message: String
+extension [UInt8] {
+    mutating func appendLE(_ value: UInt32) { Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) } }
+    mutating func appendLE(_ value: UInt64) { Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) } }
+    func loadLE32(_ offset: Int) -> UInt32 { withUnsafeBytes { $0.loadLE32(offset) } }
+}
+
+extension UnsafeRawBufferPointer {
+    func loadLE32(_ offset: Int) -> UInt32 { UInt32(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+    func loadLE64(_ offset: Int) -> UInt64 { UInt64(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
 }

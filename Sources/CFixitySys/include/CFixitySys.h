@@ -13,6 +13,11 @@ int fixity_start_writeback(int fd, long long offset, long long length);
 /// Sets (on != 0) or clears the Linux immutable attribute (FS_IOC_SETFLAGS, FS_IMMUTABLE_FL).
 int fixity_set_immutable(int fd, int on);
 
+/// Opens the folder `path` below `dirfd` without following any symlink on the way and without
+/// leaving `dirfd` (openat2 with RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH); -1 with errno ELOOP or
+/// EXDEV when the path passes through a symlink or out, ENOSYS on kernels before 5.6.
+int fixity_open_beneath(int dirfd, const char *path);
+
 /// Installs SIGINT and SIGTERM handlers that only set a flag (async-signal-safe), for loops
 /// that must stop cleanly between iterations.
 void fixity_install_stop_handlers(void);
