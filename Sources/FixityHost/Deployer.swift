@@ -82,6 +82,9 @@ public struct Deployer {
         let tree = try deployment.combinedManifest(app: appManifest, config: configManifest)
         let id = deployment.id
 
+        // The environment's policy, before the root is touched or anything is materialized.
+        let policy = try request.env.map { try PolicyGate(store: store).enforce(env: $0, release: request.release, config: request.config) } ?? nil
+
         let lock = try root.lock(timeout: request.lockTimeout, purpose: "deploy")
         defer { withExtendedLifetime(lock) {} }
         root.removeLeftovers()
@@ -97,7 +100,7 @@ public struct Deployer {
         try state.register(deployment, env: request.env)
         try state.update(id, event: "deploy", details: [
             "release": request.release.description, "config": request.config?.description ?? "-", "env": request.env ?? "-",
-            "link": settings.linkMode.rawValue, "forced": String(request.force),
+            "link": settings.linkMode.rawValue, "forced": String(request.force), "policy": policy?.description ?? "-",
         ])
 
         if !root.isMaterialized(id) {
@@ -181,18 +184,23 @@ public struct Deployer {
             }
         }
         let id = chosen.id
+        // Rolling back by name re-enters an environment: its policy applies as to a deploy
+        // (keys revoked since no longer count). The automatic choice is a known-good state.
+        let env = try state.find(id)?.env ?? (try active.flatMap { try state.find($0)?.env })
+        var policy: Digest?
+        if target != nil, let env { policy = try PolicyGate(store: store).enforce(env: env, release: chosen.release, config: chosen.config) }
         var outcome = DeployOutcome(result: .activated, root: root.path, deployment: id, release: chosen.release, config: chosen.config, previous: active)
         if active == id {
             outcome.result = .unchanged
             return outcome
         }
-        try state.register(chosen, env: try state.find(id)?.env)
+        try state.register(chosen, env: env)
         if !root.isMaterialized(id) {
             try ensureMaterialized(id, linkMode: .auto, progress: progress)
             outcome.materialized = true
         }
         try root.activate(id)
-        try state.update(id, activated: true, event: "rollback", details: ["from": active?.description ?? "-", "automatic": "false"])
+        try state.update(id, activated: true, event: "rollback", details: ["from": active?.description ?? "-", "automatic": "false", "policy": policy?.description ?? "-"])
         if try state.find(id)?.health == .pending {
             // Chosen by name and never health-checked here: switched to, so known-good by definition.
             try state.update(id, health: .knownGood, reason: nil, event: "health", details: ["result": "no health check"])

@@ -1,13 +1,13 @@
 import Glibc
 
 /// Who and where, for history entries.
-enum Identity {
-    static var user: String {
+public enum Identity {
+    public static var user: String {
         if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name { return String(cString: name) }
         return "uid:\(geteuid())"
     }
 
-    static var host: String {
+    public static var host: String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import FixityCore
+import FixityHost
 import FixityStore
+import Foundation
 
 struct SealCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,16 +17,24 @@ struct SealCommand: ParsableCommand {
     @Option(help: "Also tag the release APP@VERSION.")
     var tag: String?
 
+    @Option(help: "Sign the release (its SLSA provenance) with this private key; repeat for several.")
+    var sign: [String] = []
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         try runReportingFailures {
             let appName = try AppName(parsing: app)
+            // Keys first: a bad key file refuses the seal before anything is written.
+            let keys = try sign.map(KeyFiles.load)
             let store = try global.openStore()
+            let started = Date()
             let progress = ProgressLine(enabled: global.showsProgress, verb: "sealing")
             defer { progress.finish() }
             let report = try store.seal(directory: directory, app: appName, tag: tag, progress: progress.reporter)
             progress.finish()
+            let statement = Provenance.statement(for: report, directory: directory, started: started, finished: Date())
+            try Provenance.record(statement, keys: keys, store: store)
             if global.json {
                 try Output.json(report)
             } else {

@@ -8,7 +8,16 @@ struct ShowCommand: ParsableCommand {
     @Argument(help: "The release: sha256:<hex>, a unique hex prefix, or APP@VERSION.")
     var ref: String
 
+    @Flag(help: "Print the release's SLSA provenance statements (and who signed them) instead of the manifest.")
+    var provenance = false
+
     @OptionGroup var global: GlobalOptions
+
+    struct ProvenanceResult: Encodable {
+        let release: ReleaseID
+        let provenance: [InTotoStatement]
+        let envelopes: [DSSEEnvelope]
+    }
 
     struct Entry: Encodable {
         let path: String
@@ -38,7 +47,23 @@ struct ShowCommand: ParsableCommand {
     func run() throws {
         try runReportingFailures {
             let store = try global.openStore()
-            let manifest = try store.manifest(try store.resolve(try parseRef(ref)))
+            let release = try store.resolve(try parseRef(ref))
+            if provenance {
+                let stored = try store.envelopes(about: release).filter { $0.predicateType == InTotoStatement.PredicateType.provenance }
+                let statements = try stored.map { try InTotoStatement(payload: $0.envelope.payloadBytes, source: "stored provenance \($0.digest.short)") }
+                if global.json {
+                    try Output.json(ProvenanceResult(release: release, provenance: statements, envelopes: stored.map(\.envelope)))
+                } else if statements.isEmpty {
+                    Output.note("no provenance recorded for \(release)")
+                } else {
+                    for (statement, record) in zip(statements, stored) {
+                        Output.line("provenance of \(release), signed by \(record.keyIDs.isEmpty ? "nobody" : record.keyIDs.map { String($0.prefix(12)) }.joined(separator: ", "))")
+                        Output.line(String(decoding: statement.jsonBytes(), as: UTF8.self))
+                    }
+                }
+                return
+            }
+            let manifest = try store.manifest(release)
             if global.json {
                 try Output.json(Result(release: manifest.id, files: manifest.fileCount, bytes: manifest.fileBytes, entries: manifest.entries.map(Entry.init)))
                 return

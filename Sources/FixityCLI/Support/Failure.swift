@@ -29,6 +29,8 @@ func runReportingFailures(_ body: () throws -> Void) throws {
         fail(error.message)
     } catch let error as HookError {
         fail(error.message)
+    } catch let error as TrustError {
+        fail(error.message)
     }
 }
 

@@ -85,6 +85,30 @@ enum StoreDatabase {
                     """)
         }
         History.registerIndex(&migrator)
+        migrator.registerMigration("trust-v1") { db in
+            // DSSE envelopes about releases (signatures, provenance, test results), and every
+            // policy ever set: the newest row is the one in force.
+            try db.execute(
+                sql: """
+                    CREATE TABLE envelopes (
+                        digest TEXT PRIMARY KEY,
+                        release TEXT NOT NULL,
+                        predicate_type TEXT NOT NULL,
+                        key_ids TEXT NOT NULL,
+                        envelope TEXT NOT NULL,
+                        added_at TEXT NOT NULL
+                    );
+                    CREATE INDEX envelopes_release ON envelopes (release, added_at);
+                    CREATE TABLE policies (
+                        seq INTEGER PRIMARY KEY,
+                        digest TEXT NOT NULL,
+                        text TEXT NOT NULL,
+                        set_at TEXT NOT NULL
+                    );
+                    CREATE TRIGGER policies_append_only BEFORE UPDATE ON policies
+                        BEGIN SELECT RAISE(ABORT, 'policies are append-only'); END;
+                    """)
+        }
         return migrator
     }
 }

@@ -48,7 +48,8 @@ extension Store {
     private func verifyLinkSource(_ source: String, digest: Digest, size: UInt64, buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
         let fd = try Posix.openat(linksFD, source, flags: O_RDONLY | O_NOFOLLOW, display: source)
         defer { Posix.close(fd) }
-        if size >= 1 << 20, let mapped = Posix.mappedDigest(fd, size: Int(size)) {
+        // Mapped from 64 KiB up: no copy into a buffer, which was a third of this function's time.
+        if size >= 64 << 10, let mapped = Posix.mappedDigest(fd, size: Int(size)) {
             return try Posix.fstat(fd, display: source).size == Int64(size) && mapped == digest
         }
         let (actual, total) = try Posix.hashToEnd(fd, buffer: buffer, display: source)

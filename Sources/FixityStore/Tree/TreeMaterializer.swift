@@ -84,38 +84,88 @@ public final class TreeMaterializer: Sendable {
         }
     }
 
-    /// Hardlink mode: the workers verify (or create) each distinct link source while this thread
-    /// creates the folders — mkdir on a file system full of just-freed inodes is slow, and hashing
-    /// is the other half of the work — then the links are made.
+    /// Hardlink mode, pipelined: the workers verify (or create) each distinct link source while
+    /// one thread creates the folders and then starts linking every file whose source is already
+    /// verified; once all sources are, the workers join the linking. mkdir on a file system full
+    /// of just-freed inodes is slow and hashing is the other half of the work, so neither core
+    /// waits for the other. A file is never linked before its source is final.
     private func linkFiles(_ files: [ManifestEntry], into dirfd: Int32, display: String) throws {
         // gc sweeps link sources no deployment links yet: keep it out until the links exist.
         let storeLock = try store.lock(.shared, purpose: "deploy --link hardlink")
         defer { withExtendedLifetime(storeLock) {} }
-        var seen = Set<String>()
-        let sources = files.filter { seen.insert(Store.linkName($0.digest!, mode: $0.mode)).inserted }
-        let folderError = Mutex<(any Error)?>(nil)
-        let foldersDone = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            do { try self.createFoldersAndSymlinks(into: dirfd, display: display) } catch { folderError.withLock { $0 = error } }
-            foldersDone.signal()
-        }
-        do {
-            try ParallelWork.run(count: sources.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
-                let entry = sources[index]
-                try self.store.prepareLinkSource(entry.digest!, size: entry.size, mode: entry.mode, buffer: buffer.raw)
-                self.progress?.add(bytes: Int(entry.size))
+        var sourceIndex = [String: Int]()
+        var sources = [ManifestEntry]()
+        var sourceOf = [Int]()
+        sourceOf.reserveCapacity(files.count)
+        for file in files {
+            let key = Store.linkName(file.digest!, mode: file.mode)
+            if let known = sourceIndex[key] {
+                sourceOf.append(known)
+            } else {
+                sourceIndex[key] = sources.count
+                sourceOf.append(sources.count)
+                sources.append(file)
             }
-        } catch {
-            foldersDone.wait()
-            throw error
         }
-        foldersDone.wait()
-        if let error = folderError.withLock({ $0 }) { throw error }
-        try ParallelWork.run(count: files.count, makeContext: { _ in () }) { index, _ in
+        let verified = Mutex([Bool](repeating: false, count: sources.count))
+        let nextLink = Atomic<Int>(0)
+        let deferred = Mutex([Int]())
+        let failure = Mutex<(any Error)?>(nil)
+        let foldersCreated = DispatchSemaphore(value: 0)
+        let linkerDone = DispatchSemaphore(value: 0)
+        let links = sourceOf
+        let distinct = sources
+
+        /// Claims files in order and links those whose source is verified; the others wait.
+        @Sendable func linkLoop() throws {
+            var later = [Int]()
+            defer { if !later.isEmpty { deferred.withLock { $0 += later } } }
+            while failure.withLock({ $0 == nil }) {
+                let index = nextLink.add(1, ordering: .relaxed).oldValue
+                guard index < files.count else { return }
+                guard verified.withLock({ $0[links[index]] }) else {
+                    later.append(index)
+                    continue
+                }
+                try linkOne(index)
+            }
+        }
+        @Sendable func linkOne(_ index: Int) throws {
             let entry = files[index]
             try self.store.link(entry.digest!, mode: entry.mode, to: dirfd, entry.path, display: "\(display)/\(entry.path)")
             self.progress?.add(files: 1, bytes: 0)
         }
+        @Sendable func record(_ error: any Error) { failure.withLock { if $0 == nil { $0 = error } } }
+
+        DispatchQueue.global().async {
+            do {
+                try self.createFoldersAndSymlinks(into: dirfd, display: display)
+                foldersCreated.signal()
+                try linkLoop()
+            } catch {
+                record(error)
+                foldersCreated.signal()
+            }
+            linkerDone.signal()
+        }
+        do {
+            try ParallelWork.run(count: distinct.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
+                let entry = distinct[index]
+                try self.store.prepareLinkSource(entry.digest!, size: entry.size, mode: entry.mode, buffer: buffer.raw)
+                verified.withLock { $0[index] = true }
+                self.progress?.add(bytes: Int(entry.size))
+            }
+            foldersCreated.wait()
+            if failure.withLock({ $0 == nil }) {
+                try ParallelWork.run(count: ParallelWork.defaultWorkers, makeContext: { _ in () }) { _, _ in try linkLoop() }
+            }
+        } catch {
+            record(error)
+        }
+        linkerDone.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
+        // Claimed before their source was verified; every source is now.
+        for index in deferred.withLock({ $0 }).sorted() { try linkOne(index) }
     }
 
     private func writeFile(_ entry: ManifestEntry, dirfd: Int32, display: String, buffer: UnsafeMutableRawBufferPointer) throws {

@@ -1,0 +1,118 @@
+import FixityCore
+import FixityStore
+import TOMLKit
+
+/// The policy file (TOML) that `fixity policy set` takes, parsed strictly into a `Policy`:
+/// unknown sections or keys, wrong types, keys that are not Ed25519, a threshold larger than
+/// the trusted key list — each refused with the field named.
+///
+///     [keys]
+///     ci = "ed25519:<base64 of the 32-byte public key>"
+///     [environments.production]
+///     trusted_keys = ["ci", "alice"]
+///     threshold = 2
+///     require_known_good_in = ["staging"]
+///     require_tests = true
+///     require_signed_config = true
+public enum PolicyFile {
+    public static func parse(_ text: String, name: String) throws -> Policy {
+        func bad(_ message: String) -> StoreError { StoreError(.badInput, "policy \(name): \(message)") }
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw bad("does not parse: line \(error.source.begin.line): \(error.description)")
+        } catch {
+            throw bad("does not parse: \(error)")
+        }
+        var keys = [String: PublicKey]()
+        var environments = [Policy.Environment]()
+        for (section, value) in table {
+            switch section {
+            case "keys":
+                guard let entries = value.table else { throw bad("[keys] must be a table") }
+                for (keyName, keyValue) in entries {
+                    guard let text = keyValue.string else { throw bad("keys.\(keyName) must be a string \"ed25519:<base64>\"") }
+                    do { keys[keyName] = try PublicKey(policyText: text) } catch { throw bad("keys.\(keyName): \(error.message)") }
+                }
+            case "environments":
+                guard let envs = value.table else { throw bad("[environments] must hold [environments.NAME] tables") }
+                for (envName, envValue) in envs {
+                    guard let fields = envValue.table else { throw bad("environments.\(envName) must be a table") }
+                    environments.append(try environment(envName, fields, bad: bad))
+                }
+            default:
+                throw bad("unknown section [\(section)] (expected [keys] and [environments.NAME])")
+            }
+        }
+        do {
+            return try Policy(keys: keys, environments: environments)
+        } catch {
+            throw bad(error.message)
+        }
+    }
+
+    private static func environment(_ name: String, _ fields: TOMLTable, bad: (String) -> StoreError) throws -> Policy.Environment {
+        var trusted = [String]()
+        var threshold: Int?
+        var knownGood = [String]()
+        var tests = false
+        var signedConfig = false
+        func strings(_ value: TOMLValueConvertible, _ key: String) throws -> [String] {
+            guard let array = value.array else { throw bad("environments.\(name).\(key) must be a list of strings") }
+            let items = array.compactMap(\.string)
+            guard items.count == array.count else { throw bad("environments.\(name).\(key) must be a list of strings") }
+            return items
+        }
+        for (key, value) in fields {
+            switch key {
+            case "trusted_keys": trusted = try strings(value, key)
+            case "threshold":
+                guard let number = value.int else { throw bad("environments.\(name).threshold must be an integer") }
+                threshold = number
+            case "require_known_good_in": knownGood = try strings(value, key)
+            case "require_tests":
+                guard let flag = value.bool else { throw bad("environments.\(name).require_tests must be true or false") }
+                tests = flag
+            case "require_signed_config":
+                guard let flag = value.bool else { throw bad("environments.\(name).require_signed_config must be true or false") }
+                signedConfig = flag
+            default:
+                throw bad("unknown field environments.\(name).\(key) (known: trusted_keys, threshold, require_known_good_in, require_tests, require_signed_config)")
+            }
+        }
+        // With trusted keys and no threshold, one signature is what an operator would expect.
+        return Policy.Environment(
+            name: name, trustedKeys: trusted, threshold: threshold ?? (trusted.isEmpty ? 0 : 1), requireKnownGoodIn: knownGood,
+            requireTests: tests, requireSignedConfig: signedConfig)
+    }
+}
+
+/// The policy check before anything is materialized: the policy in force, the release's (and
+/// config's) envelopes and where it has been known-good, evaluated for one environment.
+public struct PolicyGate {
+    public let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    /// The decision and the digest of the policy it was made under (nil: no policy set).
+    public func check(env: String, release: ReleaseID, config: ReleaseID?) throws -> (decision: Policy.Decision, policy: Digest?) {
+        guard let stored = try store.currentPolicy() else {
+            return (Policy.Decision(environment: env, governed: false, missing: [], signers: []), nil)
+        }
+        let policy = try PolicyFile.parse(stored.text, name: "in force (\(stored.digest.short))")
+        let app = Policy.Evidence(
+            release: release, envelopes: try store.envelopes(about: release).map(\.envelope), knownGoodIn: try store.knownGoodEnvironments(of: release))
+        let configEvidence = try config.map { Policy.Evidence(release: $0, envelopes: try store.envelopes(about: $0).map(\.envelope)) }
+        return (policy.evaluate(env: env, app: app, config: configEvidence), stored.digest)
+    }
+
+    /// Throws the refusal, naming everything missing, when the policy does not allow it.
+    public func enforce(env: String, release: ReleaseID, config: ReleaseID?) throws -> Digest? {
+        let (decision, policy) = try check(env: env, release: release, config: config)
+        guard decision.allowed else {
+            throw DeployError("policy \(policy?.short ?? "-") refuses \(env): " + decision.missing.joined(separator: "; "))
+        }
+        return policy
+    }
+}

@@ -1,0 +1,128 @@
+import FixityCore
+import FixityLedger
+import Foundation
+import GRDB
+
+/// One stored envelope and what it says, for `fixity signatures`.
+public struct StoredEnvelope: Sendable, Encodable {
+    public let digest: Digest
+    public let release: ReleaseID
+    public let predicateType: String
+    public let keyIDs: [String]
+    public let addedAt: String
+    public let envelope: DSSEEnvelope
+
+    enum CodingKeys: String, CodingKey { case digest, release, predicateType = "predicate_type", keyIDs = "key_ids", addedAt = "added_at", envelope }
+}
+
+/// A policy as set, for `policy show` and `policy history`.
+public struct StoredPolicy: Sendable, Encodable {
+    public let seq: Int64
+    public let digest: Digest
+    public let text: String
+    public let setAt: String
+
+    enum CodingKeys: String, CodingKey { case seq, digest, text, setAt = "set_at" }
+}
+
+extension Store {
+    /// Stores an envelope about `release` after checking that it is well formed and that its
+    /// statement names this release. Signatures are checked by whoever evaluates a policy, with
+    /// the keys that policy trusts. Adding the same envelope again is a no-op (returns false).
+    @discardableResult
+    public func addEnvelope(_ envelope: DSSEEnvelope, about release: ReleaseID, source: String) throws -> Bool {
+        let statement = try Self.statement(of: envelope, source: source)
+        guard statement.names(release) else {
+            let named = statement.subject.compactMap { $0.digest["sha256"] }.map { String($0.prefix(12)) }.joined(separator: ", ")
+            throw StoreError(.badInput, "\(source): the statement is about \(named), not release \(release.short)")
+        }
+        let bytes = envelope.jsonBytes()
+        let digest = Digest.of(bytes)
+        let keyIDs = envelope.signatures.map(\.keyid)
+        return try database.storeWrite { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM releases WHERE id = ?", arguments: [release.description]) ?? false else {
+                throw StoreError(.notFound, "no release \(release) in the store")
+            }
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM envelopes WHERE digest = ?", arguments: [digest.description]) ?? false { return false }
+            try db.execute(
+                sql: "INSERT INTO envelopes (digest, release, predicate_type, key_ids, envelope, added_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [digest.description, release.description, statement.predicateType, keyIDs.joined(separator: ","), String(decoding: bytes, as: UTF8.self), Timestamp.rfc3339(Date())])
+            let action = statement.predicateType == InTotoStatement.PredicateType.testResult ? "attest" : "sign"
+            try History.append(db, action: action, subject: release.description, details: [
+                "predicate_type": statement.predicateType, "key_ids": keyIDs.joined(separator: ","), "envelope": digest.description,
+            ])
+            return true
+        }
+    }
+
+    private static func statement(of envelope: DSSEEnvelope, source: String) throws(StoreError) -> InTotoStatement {
+        do {
+            return try InTotoStatement(payload: envelope.payloadBytes, source: source)
+        } catch {
+            throw StoreError(.badInput, error.message)
+        }
+    }
+
+    public func envelopes(about release: ReleaseID) throws -> [StoredEnvelope] {
+        try database.storeRead { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM envelopes WHERE release = ? ORDER BY added_at, digest", arguments: [release.description]).compactMap { row in
+                let text: String = row["envelope"]
+                guard let envelope = try? JSONDecoder().decode(DSSEEnvelope.self, from: Data(text.utf8)),
+                    let digest = Digest(parsing: row["digest"] as String)
+                else {
+                    throw StoreError(.integrity, "stored envelope for \(release.short) is corrupt")
+                }
+                let ids: String = row["key_ids"]
+                return StoredEnvelope(
+                    digest: digest, release: release, predicateType: row["predicate_type"], keyIDs: ids.split(separator: ",").map(String.init),
+                    addedAt: row["added_at"], envelope: envelope)
+            }
+        }
+    }
+
+    /// Records a policy (already validated by the caller) and its history entry.
+    public func setPolicy(text: String, summary: [String: String]) throws -> StoredPolicy {
+        let digest = Digest.of(Array(text.utf8))
+        let now = Timestamp.rfc3339(Date())
+        return try database.storeWrite { db in
+            let seq = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM policies")) ?? 0
+            try db.execute(sql: "INSERT INTO policies (seq, digest, text, set_at) VALUES (?, ?, ?, ?)", arguments: [seq, digest.description, text, now])
+            try History.append(db, action: "policy", subject: digest.description, details: summary.merging(["policy_seq": String(seq)]) { a, _ in a })
+            return StoredPolicy(seq: seq, digest: digest, text: text, setAt: now)
+        }
+    }
+
+    public func currentPolicy() throws -> StoredPolicy? {
+        try policies(newestFirst: true, limit: 1).first
+    }
+
+    public func policies(newestFirst: Bool = false, limit: Int = -1) throws -> [StoredPolicy] {
+        try database.storeRead { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM policies ORDER BY seq \(newestFirst ? "DESC" : "ASC") LIMIT ?", arguments: [limit]).map { row in
+                guard let digest = Digest(parsing: row["digest"] as String) else { throw StoreError(.integrity, "stored policy has a bad digest") }
+                return StoredPolicy(seq: row["seq"], digest: digest, text: row["text"], setAt: row["set_at"])
+            }
+        }
+    }
+
+    /// Environments in which `release` has been known-good on any root this store serves.
+    public func knownGoodEnvironments(of release: ReleaseID) throws -> Set<String> {
+        try database.storeRead { db in
+            Set(try String.fetchAll(
+                db, sql: "SELECT DISTINCT env FROM root_deployments WHERE release = ? AND health = 'known-good' AND env IS NOT NULL",
+                arguments: [release.description]))
+        }
+    }
+}
+
+extension Store {
+    /// The app a release was sealed for (the first, when the same tree was sealed for several).
+    public func app(of release: ReleaseID) throws -> String {
+        try database.storeRead { db in
+            guard let app = try String.fetchOne(db, sql: "SELECT app FROM releases WHERE id = ? ORDER BY sealed_at LIMIT 1", arguments: [release.description]) else {
+                throw StoreError(.notFound, "no release \(release) in the store")
+            }
+            return app
+        }
+    }
+}
