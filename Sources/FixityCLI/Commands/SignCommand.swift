@@ -26,11 +26,11 @@ struct SignCommand: ParsableCommand {
 
     func run() throws {
         try runReportingFailures {
+            let signingKey = try key.map(KeyFiles.load)
             let store = try global.openStore()
             let release = try store.resolve(try parseRef(ref))
             let result: Result
-            if let key {
-                let signingKey = try KeyFiles.load(key)
+            if let signingKey {
                 result = Result(release: release, added: true, envelope: try Attestations(store: store).approve(release, key: signingKey, role: role))
             } else {
                 let path = envelope!
