@@ -19,8 +19,10 @@ struct StatusCommand: ParsableCommand {
         let deployments: [RootDeployment]
         let knownGood: [Digest]
         let history: [HistoryEvent]
+        /// The active deployment's environment checked against the policy in force now.
+        let policy: Policy.Decision?
 
-        enum CodingKeys: String, CodingKey { case root, active, deployments, knownGood = "known_good", history }
+        enum CodingKeys: String, CodingKey { case root, active, deployments, knownGood = "known_good", history, policy }
     }
 
     func run() throws {
@@ -30,9 +32,13 @@ struct StatusCommand: ParsableCommand {
             let state = RootState(store: store, root: deployRoot)
             let active = try deployRoot.activeDeployment()
             let deployments = try state.all()
+            let current = deployments.first { $0.deployment == active }
+            let decision = try current.flatMap { record in
+                try record.env.map { try PolicyGate(store: store).check(env: $0, release: record.release, config: record.config).decision }
+            }
             let result = Result(
                 root: deployRoot.path, active: deployments.first { $0.deployment == active }, deployments: deployments,
-                knownGood: deployments.filter { $0.health == .knownGood }.map(\.deployment), history: try state.events(limit: 10))
+                knownGood: deployments.filter { $0.health == .knownGood }.map(\.deployment), history: try state.events(limit: 10), policy: decision)
             if global.json {
                 try Output.json(result)
                 return
@@ -41,6 +47,12 @@ struct StatusCommand: ParsableCommand {
                 Output.line("active: \(current.deployment.short)  release \(current.release.short)\(current.config.map { "  config \($0.short)" } ?? "")  env \(current.env ?? "-")  since \(current.activatedAt ?? "?")")
             } else {
                 Output.line("active: none")
+            }
+            if let decision {
+                Output.line(
+                    !decision.governed ? "policy: no policy for \(decision.environment): nothing is required"
+                        : decision.allowed ? "policy: the active release meets \(decision.environment)'s policy in force"
+                        : "policy: the active release would no longer pass \(decision.environment)'s policy: \(decision.missing.joined(separator: "; "))")
             }
             var rows = [["", "DEPLOYMENT", "RELEASE", "CONFIG", "HEALTH", "ON DISK", "DEPLOYED"]]
             for record in deployments.reversed() {

@@ -41,7 +41,7 @@ public struct SigningKey: Sendable {
     public func fileBytes() -> [UInt8] {
         let file = File(type: Self.fileType, version: 1, seed: Base64.encode([UInt8](key.rawRepresentation)), publicKey: publicKey.base64, keyID: id.hex)
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return [UInt8](try! encoder.encode(file)) + [10]
     }
 
