@@ -98,6 +98,23 @@ import Testing
         #expect(try sandbox.fixity("policy", "history", "--json").json()["policies"].map { ($0 as? [Any])?.count } == 2)
     }
 
+    @Test func rollbackByNameIsCheckedAgainstThePolicyInForce() throws {
+        let sandbox = try promoted()
+        try sandbox.sh("mkdir -p src3 && echo v3 > src3/VERSION && mkdir -p src4 && echo v4 > src4/VERSION")
+        #expect(try sandbox.fixity("seal", "src3", "--app", "app", "--tag", "3", "--sign", "ci.key").status == 0)
+        #expect(try sandbox.fixity("deploy", "app@3", "--root", "stage", "--env", "staging").status == 0)
+        // ci is rotated out; app@4 is signed by alice, who stays.
+        try writePolicy(sandbox, keys: ["alice"], productionThreshold: 1)
+        #expect(try sandbox.fixity("seal", "src4", "--app", "app", "--tag", "4", "--sign", "alice.key").status == 0)
+        #expect(try sandbox.fixity("deploy", "app@4", "--root", "stage", "--env", "staging").status == 0)
+        let named = try sandbox.fixity("rollback", "--root", "stage", "--to", "app@3")
+        #expect(named.status == 2 && named.stderr.contains("refuses staging") && named.stderr.contains("has 0"), "\(named.stderr)")
+        #expect(try sandbox.sh("cat stage/current/VERSION").stdout == "v4\n", "a refused rollback switched the root")
+        // The automatic rollback returns to the last known-good state, which already passed.
+        #expect(try sandbox.fixity("rollback", "--root", "stage").status == 0)
+        #expect(try sandbox.sh("cat stage/current/VERSION").stdout == "v3\n")
+    }
+
     @Test func badPoliciesAndEnvelopesAreRefusedNamingTheProblem() throws {
         let sandbox = try promoted()
         let key = try publicKey(sandbox, "ci")

@@ -7,7 +7,8 @@ import Foundation
 /// The whole story in a temporary folder: build output → sealed release → a change → a second
 /// release → what changed → a verified export → a clean fsck → deploy → a broken release caught by
 /// its health check and rolled back automatically → a good one → a manual rollback → a hot-fix
-/// caught by verify and repaired with its evidence kept. Later issues extend it with the ledger.
+/// caught by verify and repaired with its evidence kept → a policy that production enforces:
+/// refused unsigned, then tested, staged, signed twice and promoted by digest.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "demo", abstract: "Run Fixity's story end to end in a temporary folder.")
 
@@ -108,18 +109,68 @@ struct DemoCommand: ParsableCommand {
             let record = try Evidence.list(store: store).first { $0.id == repaired.evidence }
             say("   restored \(repaired.restored.joined(separator: ", ")), removed \(repaired.removed.joined(separator: ", ")); tree clean again: \(repaired.clean)")
             say("   evidence \(repaired.evidence ?? "-"): \(record?.files.map { "\($0.path) (\($0.digest?.short ?? "-"))" }.joined(separator: ", ") ?? "")")
-            say("   the hot-fix is kept for the post-mortem; fixity adopt would seal it as a release instead")
+            say("   the hot-fix is kept for the post-mortem; fixity adopt would seal it as a release instead\n")
+
+            say("13. From now on production takes only what two people signed, what passed its tests, and what ran in staging first.")
+            let ci = SigningKey.generate()
+            let alice = SigningKey.generate()
+            let policyText = """
+                [keys]
+                ci = "\(ci.publicKey.policyText)"
+                alice = "\(alice.publicKey.policyText)"
+
+                [environments.staging]
+                trusted_keys = ["ci", "alice"]
+                threshold = 1
+
+                [environments.production]
+                trusted_keys = ["ci", "alice"]
+                threshold = 2
+                require_known_good_in = ["staging"]
+                require_tests = true
+
+                """
+            _ = try PolicyFile.parse(policyText, name: "demo policy")
+            let policy = try store.setPolicy(text: policyText, summary: ["environments": "production,staging"])
+            say("   fixity policy set policy.toml  ->  policy \(policy.digest.short) in force")
+            try DemoTree.applyVersion3(at: "\(work)/build")
+            let v3 = try store.seal(directory: "\(work)/build", app: app, tag: "1.3")
+            let v3Statement = Provenance.statement(for: v3, directory: "\(work)/build", started: Date(), finished: Date())
+            try Provenance.record(v3Statement, keys: [ci], store: store)
+            say("   fixity seal build --app shop --tag 1.3 --sign ci.key  ->  \(v3.release.short), signed SLSA provenance")
+            let refusal: String
+            do {
+                _ = try deploy(v3.release)
+                refusal = "ALLOWED (policy not enforced!)"
+            } catch let error as DeployError {
+                refusal = error.message
+            }
+            say("   fixity deploy shop@1.3 --env production  ->  refused:\n     \(refusal)")
+            let attestations = Attestations(store: store)
+            let tested = try attestations.attest(v3.release, command: "sh bin/health", key: ci, timeout: 30, progress: nil)
+            say("   fixity attest shop@1.3 --run 'sh bin/health' --key ci.key  ->  \(tested.passed ? "PASSED" : "FAILED"), signed")
+            let stagingRoot = Deployer(store: store, root: try DeployRoot(path: "\(work)/srv/shop-staging"))
+            var stagingRequest = DeployRequest(release: v3.release)
+            stagingRequest.env = "staging"
+            stagingRequest.healthCommand = "sh bin/health"
+            let staged = try stagingRoot.deploy(stagingRequest)
+            say("   fixity deploy shop@1.3 --root srv/shop-staging --env staging  ->  \(staged.result.rawValue), known-good in staging")
+            try attestations.approve(v3.release, key: alice, role: "release-manager")
+            say("   fixity sign shop@1.3 --key alice.key --role release-manager")
+            let promoted = try deploy(v3.release)
+            say("   fixity deploy shop@1.3 --env production  ->  \(promoted.result.rawValue): the same digest that ran in staging, never rebuilt")
             if keep { say("\nKept \(work); try: fixity --store \(work)/store releases") }
 
             if json {
                 try Output.json(Summary(
                     folder: work, v1: v1, v2: v2,
                     diff: ["added": diff.added, "removed": diff.removed, "modified": diff.modified, "mode_changed": diff.modeChanged, "type_changed": diff.typeChanged],
-                    fsckClean: report.clean, deploys: [d1, d2, d3, back]))
+                    fsckClean: report.clean, deploys: [d1, d2, d3, back, staged, promoted]))
             }
             guard again.release == v1.release, resealed.release == v1.release, report.clean, d1.result == .activated,
                 d2.result == .rolledBack, d2.rolledBackTo == d1.deployment, d3.result == .activated, back.deployment == d1.deployment,
-                !drift.clean, repaired.clean, record != nil
+                !drift.clean, repaired.clean, record != nil, !refusal.hasPrefix("ALLOWED"), tested.passed, staged.result == .activated,
+                promoted.result == .activated
             else { throw Exit.failure }
         }
     }

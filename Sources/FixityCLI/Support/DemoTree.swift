@@ -41,6 +41,12 @@ enum DemoTree {
         try write(root, "VERSION", "1.2\n", mode: 0o644)
     }
 
+    /// The fix done properly: a working cart, through the pipeline.
+    static func applyVersion3(at root: String) throws {
+        try write(root, "lib/cart.js", "exports.handle = (req, res) => { res.end('cart v3 with coupons and the fix'); };\n", mode: 0o644)
+        try write(root, "VERSION", "1.3\n", mode: 0o644)
+    }
+
     /// What someone types into production at 3 a.m.: an edited file and a forgotten debug script.
     static func hotfix(at live: String, content: String) throws {
         try Data(content.utf8).write(to: URL(fileURLWithPath: "\(live)/lib/cart.js"))
