@@ -1,3 +1,4 @@
+import FixityCore
 import Foundation
 import GRDB
 
@@ -59,9 +60,12 @@ public enum History {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let json = String(decoding: try encoder.encode(details), as: UTF8.self)
+        let entry = LedgerEntry(seq: next, time: Timestamp.rfc3339(time), actor: Identity.user, host: Identity.host, action: action, subject: subject, details: details)
         try db.execute(
             sql: "INSERT INTO history (seq, time, actor, host, action, subject, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [next, Timestamp.rfc3339(time), Identity.user, Identity.host, action, subject, json])
+            arguments: [next, entry.time, entry.actor, entry.host, action, subject, json])
+        // The entry's leaf and the subtrees it completes, in the same transaction.
+        try Ledger.appendNodes(db, entry: entry)
         return next
     }
 
@@ -81,9 +85,16 @@ public enum History {
         return nil
     }
 
+    /// The ledger entry a row holds (its canonical bytes are recomputed from the columns).
+    static func entry(from row: Row) -> LedgerEntry {
+        let event = event(from: row)
+        return LedgerEntry(seq: event.seq, time: event.time, actor: event.actor, host: event.host, action: event.action, subject: event.subject, details: event.details)
+    }
+
     private static func event(from row: Row) -> HistoryEvent {
         let detailsJSON: String = row["details"]
-        let details = (try? JSONDecoder().decode([String: String].self, from: Data(detailsJSON.utf8))) ?? [:]
+        // Unparseable details are kept visible (and then fail their leaf hash) rather than dropped.
+        let details = (try? JSONDecoder().decode([String: String].self, from: Data(detailsJSON.utf8))) ?? ["<unparseable details>": detailsJSON]
         return HistoryEvent(
             seq: row["seq"], time: row["time"], actor: row["actor"], host: row["host"],
             action: row["action"], subject: row["subject"], details: details)

@@ -1,29 +1,60 @@
 import ArgumentParser
+import FixityCore
 import FixityLedger
 import FixityStore
+import Foundation
 
 struct LogCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "log", abstract: "The history of state changes.")
+    static let configuration = CommandConfiguration(
+        commandName: "log", abstract: "The tamper-evident ledger of state changes (an RFC 6962 Merkle log).",
+        subcommands: [List.self, Export.self, Verify.self, CheckpointCommand.self, Prove.self, Consistency.self], defaultSubcommand: List.self)
 
-    @Option(help: "Start at this sequence number.")
-    var since: Int64 = 0
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Entries, readable (the default).")
+        @Option(help: "Start at this sequence number.") var since: Int64 = 0
+        @OptionGroup var global: GlobalOptions
 
-    @OptionGroup var global: GlobalOptions
+        struct Result: Encodable { let entries: [HistoryEvent] }
 
-    struct Result: Encodable { let entries: [HistoryEvent] }
-
-    func run() throws {
-        try runReportingFailures {
-            let events = try global.openStore().history(since: since)
-            if global.json {
-                try Output.json(Result(entries: events))
-                return
+        func run() throws {
+            try runReportingFailures {
+                let events = try global.openStore().history(since: since)
+                if global.json {
+                    try Output.json(Result(entries: events))
+                    return
+                }
+                let rows = events.map { event in
+                    [String(event.seq), String(event.time.prefix(19)) + "Z", event.actor, event.action, event.subject,
+                     event.details.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")]
+                }
+                if !rows.isEmpty { Output.line(Output.table(rows)) }
             }
-            let rows = events.map { event in
-                [String(event.seq), String(event.time.prefix(19)) + "Z", event.actor, event.action, event.subject,
-                 event.details.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")]
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "JSON lines for a SIEM: each entry with its leaf hash and canonical bytes.")
+        @Option(help: "Start at this sequence number.") var since: Int64 = 0
+        @OptionGroup var global: GlobalOptions
+
+        struct Line: Encodable {
+            let entry: LedgerEntry
+            let leafHash: String
+            let canonical: String
+            enum CodingKeys: String, CodingKey { case entry, leafHash = "leaf_hash", canonical }
+        }
+
+        func run() throws {
+            try runReportingFailures {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                for event in try global.openStore().history(since: since) {
+                    let entry = LedgerEntry(seq: event.seq, time: event.time, actor: event.actor, host: event.host, action: event.action, subject: event.subject, details: event.details)
+                    let bytes = entry.canonicalBytes()
+                    let line = Line(entry: entry, leafHash: Hex.encode(Merkle.leafHash(bytes)), canonical: Base64.encode(bytes))
+                    FileHandle.standardOutput.write(try encoder.encode(line) + Data("\n".utf8))
+                }
             }
-            if !rows.isEmpty { Output.line(Output.table(rows)) }
         }
     }
 }

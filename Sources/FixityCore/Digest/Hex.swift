@@ -20,6 +20,21 @@ public enum Hex {
         }
     }
 
+    /// Bytes of lowercase hex of even length; nil for anything else.
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(chars.count / 2)
+        var index = 0
+        while index < chars.count {
+            guard let high = value(chars[index]), let low = value(chars[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
+    }
+
     public static func isLowercaseHex(_ text: some StringProtocol) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy { value($0) != nil }
     }

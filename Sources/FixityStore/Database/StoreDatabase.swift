@@ -109,6 +109,7 @@ enum StoreDatabase {
                         BEGIN SELECT RAISE(ABORT, 'policies are append-only'); END;
                     """)
         }
+        Ledger.registerMigrations(&migrator)
         return migrator
     }
 }

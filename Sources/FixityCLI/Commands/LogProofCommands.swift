@@ -1,0 +1,215 @@
+import ArgumentParser
+import FixityCore
+import FixityHost
+import FixityLedger
+import FixityStore
+import Foundation
+import GRDB
+
+/// Checkpoint files and the keys that may sign them, at the CLI's edge.
+enum CheckpointFiles {
+    /// A checkpoint note from FILE, its signatures checked against the policy's keys, the keys
+    /// that signed this store's own checkpoints, and any given with --key.
+    static func load(_ path: String, store: Store, extraKeys: [String]) throws -> (Checkpoint, signers: [KeyID]) {
+        guard let data = FileManager.default.contents(atPath: path), let note = String(data: data, encoding: .utf8) else {
+            throw CLIError("cannot read checkpoint file \(path)")
+        }
+        let (checkpoint, text, signatures) = try Checkpoint.parse(note, source: path)
+        var keys = try store.database.read { try Ledger.checkpointKeys($0) }
+        if let policy = try store.currentPolicy() { keys += try PolicyFile.parse(policy.text, name: "in force").keys.values }
+        for value in extraKeys { keys.append(try publicKey(value)) }
+        let signers = Checkpoint.verifiedBy(text: text, signatures: signatures, keys: keys)
+        guard !signers.isEmpty else {
+            throw CLIError("\(path): signed by an unknown key (\(signatures.map(\.name).joined(separator: ", "))); give the signer's public key with --key ed25519:…")
+        }
+        return (checkpoint, signers)
+    }
+
+    /// `ed25519:<base64>`, or a file holding that text (a private key file is refused: give the public key).
+    static func publicKey(_ value: String) throws -> PublicKey {
+        if value.hasPrefix("ed25519:") { return try PublicKey(policyText: value) }
+        guard let data = FileManager.default.contents(atPath: value), let text = String(data: data, encoding: .utf8) else {
+            throw CLIError("--key \(value): neither ed25519:<base64> nor a readable file")
+        }
+        return try PublicKey(policyText: text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
+
+extension LogCommand {
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute every leaf and subtree; check stored checkpoints and the given one. Exit 1 naming the first bad entry.")
+        @Option(help: "A checkpoint held elsewhere: the ledger must be an append-only extension of it.") var checkpoint: String?
+        @Option(help: "A public key (ed25519:<base64>, or a file with it) trusted to sign checkpoints.") var key: [String] = []
+        @OptionGroup var global: GlobalOptions
+
+        struct Result: Encodable {
+            let verification: Ledger.Verification
+            let checkpoint: CheckpointResult?
+            var ok: Bool { verification.ok && (checkpoint?.consistent ?? true) }
+            enum CodingKeys: String, CodingKey { case verification, checkpoint, ok }
+            func encode(to encoder: Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(verification, forKey: .verification)
+                try c.encodeIfPresent(checkpoint, forKey: .checkpoint)
+                try c.encode(ok, forKey: .ok)
+            }
+        }
+        struct CheckpointResult: Encodable {
+            let size: Int
+            let signers: [KeyID]
+            let consistent: Bool
+            let problem: String?
+        }
+
+        func run() throws {
+            try runReportingFailures {
+                let store = try global.openStore()
+                let held = try checkpoint.map { try CheckpointFiles.load($0, store: store, extraKeys: key) }
+                let (verification, checked) = try store.database.read { db -> (Ledger.Verification, CheckpointResult?) in
+                    let verification = try Ledger.verify(db)
+                    guard let (cp, signers) = held else { return (verification, nil) }
+                    if cp.size > verification.size {
+                        return (verification, CheckpointResult(size: cp.size, signers: signers, consistent: false,
+                            problem: "the checkpoint is for \(cp.size) entries but the ledger has \(verification.size): entries were removed (truncated)"))
+                    }
+                    guard verification.ok else { return (verification, CheckpointResult(size: cp.size, signers: signers, consistent: false, problem: "the ledger itself does not verify")) }
+                    // What a holder of the old checkpoint would check: a consistency proof to now.
+                    let prover = Ledger.prover(db)
+                    let proof = try prover.consistencyProof(oldSize: cp.size, newSize: verification.size)
+                    let consistent = Merkle.verifyConsistency(oldSize: cp.size, newSize: verification.size, oldRoot: cp.root, newRoot: try prover.root(size: verification.size), proof: proof)
+                    return (verification, CheckpointResult(size: cp.size, signers: signers, consistent: consistent,
+                        problem: consistent ? nil : "the ledger is not an extension of the checkpoint (size \(cp.size)): history before it was rewritten"))
+                }
+                let result = Result(verification: verification, checkpoint: checked)
+                if global.json { try Output.json(result) } else {
+                    for problem in verification.problems { Output.note("ledger: \(problem)") }
+                    if let problem = checked?.problem { Output.note("checkpoint: \(problem)") }
+                    if result.ok {
+                        Output.line("ledger ok: \(verification.size) entries, root \(verification.root), \(verification.checkpointsChecked) stored checkpoints match"
+                            + (checked.map { ", consistent with the given checkpoint of size \($0.size)" } ?? ""))
+                    } else {
+                        Output.line("ledger NOT ok: first bad entry \(verification.firstBadSeq.map(String.init) ?? String(checked?.size ?? 0))")
+                    }
+                }
+                if !result.ok { throw Exit.finding }
+            }
+        }
+    }
+
+    struct CheckpointCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "checkpoint", abstract: "Sign the ledger's size and root (a tlog checkpoint note); keep a copy anywhere.")
+        @Option(help: "The private key that signs.") var key: String
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            try runReportingFailures {
+                let signingKey = try KeyFiles.load(key)
+                let store = try global.openStore()
+                let note = try store.database.write { db -> String in
+                    let size = try Ledger.size(db)
+                    let checkpoint = Checkpoint(origin: try Ledger.origin(db), size: size, root: try Ledger.prover(db).root(size: size))
+                    let note = checkpoint.signed(by: signingKey)
+                    try Ledger.saveCheckpoint(db, size: size, root: checkpoint.root, key: signingKey.publicKey, note: note)
+                    return note
+                }
+                if global.json { try Output.json(["checkpoint": note]) } else { FileHandle.standardOutput.write(Data(note.utf8)) }
+            }
+        }
+    }
+
+    struct Prove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "An inclusion proof for entry SEQ that anyone can check with docs/ledger.md alone.")
+        @Argument(help: "The entry's sequence number.") var seq: Int64
+        @Option(help: "Prove against this checkpoint's tree (default: the whole ledger now).") var checkpoint: String?
+        @Option(help: "A public key trusted to sign checkpoints.") var key: [String] = []
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            try runReportingFailures {
+                let store = try global.openStore()
+                let held = try checkpoint.map { try CheckpointFiles.load($0, store: store, extraKeys: key).0 }
+                let proof = try store.database.read { db in try InclusionProof.make(db, seq: seq, size: held?.size) }
+                if let held, proof.rootHash != Hex.encode(held.root) {
+                    throw CLIError("the ledger's tree at size \(held.size) does not match the checkpoint: the ledger was rewritten (fixity log verify)")
+                }
+                if global.json { try Output.json(proof) } else {
+                    Output.line("entry \(seq) is leaf \(proof.leafIndex) of \(proof.treeSize); root \(proof.rootHash)")
+                    Output.line("leaf hash \(proof.leafHash)")
+                    for (level, hash) in proof.auditPath.enumerated() { Output.line("  path[\(level)] \(hash)") }
+                }
+            }
+        }
+    }
+
+    struct Consistency: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A consistency proof that the tree of OLD_SIZE is a prefix of the tree of NEW_SIZE (default: now).")
+        @Argument var oldSize: Int
+        @Argument var newSize: Int?
+        @OptionGroup var global: GlobalOptions
+
+        struct Result: Encodable {
+            let oldSize: Int, newSize: Int, oldRoot: String, newRoot: String, proof: [String]
+            enum CodingKeys: String, CodingKey { case oldSize = "old_size", newSize = "new_size", oldRoot = "old_root", newRoot = "new_root", proof }
+        }
+
+        func run() throws {
+            try runReportingFailures {
+                let store = try global.openStore()
+                let result = try store.database.read { db -> Result in
+                    let size = try Ledger.size(db)
+                    let new = newSize ?? size
+                    guard oldSize >= 0, oldSize <= new, new <= size else { throw CLIError("sizes must satisfy 0 <= OLD_SIZE <= NEW_SIZE <= \(size) (the ledger's size)") }
+                    let prover = Ledger.prover(db)
+                    return Result(
+                        oldSize: oldSize, newSize: new, oldRoot: Hex.encode(try prover.root(size: oldSize)), newRoot: Hex.encode(try prover.root(size: new)),
+                        proof: try prover.consistencyProof(oldSize: oldSize, newSize: new).map(Hex.encode))
+                }
+                if global.json { try Output.json(result) } else {
+                    Output.line("\(result.oldSize) -> \(result.newSize): \(result.oldRoot) -> \(result.newRoot)")
+                    for hash in result.proof { Output.line("  \(hash)") }
+                }
+            }
+        }
+    }
+}
+
+/// The JSON shape of DESIGN.md: leaf_index, tree_size, leaf_hash, root_hash, audit_path, entry.
+struct InclusionProof: Codable {
+    let leafIndex: Int
+    let treeSize: Int
+    let leafHash: String
+    let rootHash: String
+    let auditPath: [String]
+    /// Base64 of the entry's canonical bytes: leaf_hash = SHA-256(0x00 || entry).
+    let entry: String
+
+    enum CodingKeys: String, CodingKey {
+        case leafIndex = "leaf_index", treeSize = "tree_size", leafHash = "leaf_hash", rootHash = "root_hash", auditPath = "audit_path", entry
+    }
+
+    static func make(_ db: Database, seq: Int64, size: Int?) throws -> InclusionProof {
+        let treeSize = try size ?? Ledger.size(db)
+        guard seq >= 0, seq < treeSize, let entry = try Ledger.entry(db, seq: seq) else {
+            throw CLIError("no entry \(seq) in a tree of \(treeSize) entries")
+        }
+        let prover = Ledger.prover(db)
+        let bytes = entry.canonicalBytes()
+        let leaf = Merkle.leafHash(bytes)
+        guard try Ledger.Nodes(db: db).perfectSubtree(level: 0, index: Int(seq)) == leaf else {
+            throw CLIError("entry \(seq) does not match its leaf: the ledger was edited (fixity log verify)")
+        }
+        return InclusionProof(
+            leafIndex: Int(seq), treeSize: treeSize, leafHash: Hex.encode(leaf), rootHash: Hex.encode(try prover.root(size: treeSize)),
+            auditPath: try prover.inclusionProof(index: Int(seq), size: treeSize).map(Hex.encode), entry: Base64.encode(bytes))
+    }
+
+    /// Checks the proof with nothing but its own fields and `root`.
+    func verifies(against root: String) -> Bool {
+        guard let bytes = Base64.decode(entry), Hex.encode(Merkle.leafHash(bytes)) == leafHash, rootHash == root,
+            let rootBytes = Hex.decode(root), let path = Optional(auditPath.compactMap(Hex.decode)), path.count == auditPath.count
+        else { return false }
+        return Merkle.verifyInclusion(leaf: Merkle.leafHash(bytes), index: leafIndex, size: treeSize, proof: path, root: rootBytes)
+    }
+}

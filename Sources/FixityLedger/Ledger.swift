@@ -1,0 +1,220 @@
+import FixityCore
+import Foundation
+import GRDB
+
+/// The history as an RFC 6962 Merkle log in the store's SQLite database (docs/ledger.md).
+///
+/// Entries are the `history` rows; their leaf hashes and every completed perfect subtree are kept
+/// in `ledger_nodes (level, idx, hash)`, written in the same transaction as the entry, so a root
+/// or a proof at any size is O(log² n) lookups. Signed checkpoints are kept in
+/// `ledger_checkpoints`. Both tables refuse UPDATE and DELETE, like `history`.
+public enum Ledger {
+    public static func registerMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("ledger-v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE ledger_nodes (
+                        level INTEGER NOT NULL,
+                        idx INTEGER NOT NULL,
+                        hash BLOB NOT NULL,
+                        PRIMARY KEY (level, idx)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE ledger_checkpoints (
+                        size INTEGER NOT NULL,
+                        root BLOB NOT NULL,
+                        key_id TEXT NOT NULL,
+                        note TEXT NOT NULL,
+                        created_at TEXT NOT NULL
+                    );
+                    CREATE TABLE ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    """)
+            let origin = "fixity.dev/ledger/" + Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
+            try db.execute(sql: "INSERT INTO ledger_meta (key, value) VALUES ('origin', ?)", arguments: [origin])
+            // A store from before the ledger: its history becomes the first leaves.
+            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM history ORDER BY seq")
+            while let row = try rows.next() { try appendNodes(db, entry: History.entry(from: row)) }
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER ledger_nodes_no_update BEFORE UPDATE ON ledger_nodes
+                        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+                    CREATE TRIGGER ledger_nodes_no_delete BEFORE DELETE ON ledger_nodes
+                        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+                    CREATE TRIGGER ledger_checkpoints_no_update BEFORE UPDATE ON ledger_checkpoints
+                        BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+                    CREATE TRIGGER ledger_checkpoints_no_delete BEFORE DELETE ON ledger_checkpoints
+                        BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+                    """)
+        }
+    }
+
+    /// Adds an entry's leaf and the perfect subtrees it completes.
+    static func appendNodes(_ db: Database, entry: LedgerEntry) throws {
+        var index = Int(entry.seq)
+        var level = 0
+        var hash = entry.leafHash
+        try db.execute(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (0, ?, ?)", arguments: [index, Data(hash)])
+        while index & 1 == 1 {
+            let left = try Nodes(db: db).perfectSubtree(level: level, index: index - 1)
+            hash = Merkle.nodeHash(left, hash)
+            index >>= 1
+            level += 1
+            try db.execute(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)", arguments: [level, index, Data(hash)])
+        }
+    }
+
+    /// The stored nodes as a proof source.
+    public struct Nodes: MerkleNodeSource {
+        let db: Database
+        public init(db: Database) { self.db = db }
+        public func perfectSubtree(level: Int, index: Int) throws -> Merkle.Hash {
+            guard let data = try Data.fetchOne(db, sql: "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", arguments: [level, index]), data.count == 32 else {
+                throw LedgerError("ledger node (\(level), \(index)) is missing or malformed: the ledger is damaged (fixity log verify)")
+            }
+            return [UInt8](data)
+        }
+    }
+
+    public static func size(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ledger_nodes WHERE level = 0") ?? 0
+    }
+
+    public static func origin(_ db: Database) throws -> String {
+        try String.fetchOne(db, sql: "SELECT value FROM ledger_meta WHERE key = 'origin'") ?? "fixity.dev/ledger/unknown"
+    }
+
+    public static func prover(_ db: Database) -> MerkleProver<Nodes> { MerkleProver(source: Nodes(db: db)) }
+
+    public static func entry(_ db: Database, seq: Int64) throws -> LedgerEntry? {
+        try Row.fetchOne(db, sql: "SELECT * FROM history WHERE seq = ?", arguments: [seq]).map(History.entry(from:))
+    }
+
+    // MARK: Checkpoints
+
+    public struct StoredCheckpoint: Sendable, Encodable {
+        public let size: Int
+        public let root: String
+        public let keyID: String
+        public let note: String
+        public let createdAt: String
+        enum CodingKeys: String, CodingKey { case size, root, keyID = "key_id", note, createdAt = "created_at" }
+    }
+
+    /// Public keys that signed this store's checkpoints, so `log verify --checkpoint` knows them.
+    public static func checkpointKeys(_ db: Database) throws -> [PublicKey] {
+        try String.fetchAll(db, sql: "SELECT value FROM ledger_meta WHERE key LIKE 'checkpoint-key:%'").compactMap { try? PublicKey(policyText: $0) }
+    }
+
+    public static func saveCheckpoint(_ db: Database, size: Int, root: Merkle.Hash, key: PublicKey, note: String) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO ledger_meta (key, value) VALUES (?, ?)", arguments: ["checkpoint-key:\(key.id.hex)", key.policyText])
+        let keyID = key.id
+        try db.execute(
+            sql: "INSERT INTO ledger_checkpoints (size, root, key_id, note, created_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [size, Data(root), keyID.hex, note, Timestamp.rfc3339(Date())])
+    }
+
+    public static func checkpoints(_ db: Database) throws -> [StoredCheckpoint] {
+        try Row.fetchAll(db, sql: "SELECT * FROM ledger_checkpoints ORDER BY rowid").map { row in
+            StoredCheckpoint(size: row["size"], root: Hex.encode([UInt8](row["root"] as Data)), keyID: row["key_id"], note: row["note"], createdAt: row["created_at"])
+        }
+    }
+
+    // MARK: Verification
+
+    public struct Verification: Sendable, Encodable {
+        public let size: Int
+        public let root: String
+        public let ok: Bool
+        /// The first sequence number whose entry, leaf or subtree does not check out.
+        public let firstBadSeq: Int64?
+        public let problems: [String]
+        public let checkpointsChecked: Int
+        enum CodingKeys: String, CodingKey { case size, root, ok, firstBadSeq = "first_bad_seq", problems, checkpointsChecked = "checkpoints_checked" }
+    }
+
+    /// Recomputes every leaf from its entry and every subtree from the leaves, compares them with
+    /// what is stored, and checks every stored checkpoint's root against the tree at its size.
+    public static func verify(_ db: Database) throws -> Verification {
+        var problems = [String]()
+        var firstBad: Int64?
+        func bad(_ seq: Int64, _ message: String) {
+            if firstBad == nil { firstBad = seq }
+            if problems.count < 20 { problems.append(message) }
+        }
+        // The frontier of completed subtrees (one per level), as appendNodes builds them.
+        var frontier = [Merkle.Hash]()
+        var expected: Int64 = 0
+        var structureBroken = false
+        let stored = try Row.fetchCursor(db, sql: "SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")
+        var storedByLevel = [[Merkle.Hash]]()
+        while let row = try stored.next() {
+            let level: Int = row[0]
+            let index: Int = row[1]
+            let hash = [UInt8](row[2] as Data)
+            while storedByLevel.count <= level { storedByLevel.append([]) }
+            guard index == storedByLevel[level].count else {
+                bad(Int64(level == 0 ? index : index << level), "ledger node (\(level), \(index)) out of sequence")
+                continue
+            }
+            storedByLevel[level].append(hash)
+        }
+        let leaves = storedByLevel.first ?? []
+        let entries = try Row.fetchCursor(db, sql: "SELECT * FROM history ORDER BY seq")
+        while let row = try entries.next() {
+            let entry = History.entry(from: row)
+            if entry.seq != expected {
+                // The subtrees can no longer be rebuilt in step; the first bad entry is known.
+                frontier.removeAll()
+                structureBroken = true
+                bad(expected, entry.seq > expected ? "entries \(expected)…\(entry.seq - 1) are missing (deleted?)" : "entry \(entry.seq) is out of order")
+                expected = entry.seq
+            }
+            let leaf = entry.leafHash
+            let index = Int(entry.seq)
+            if index >= leaves.count {
+                bad(entry.seq, "entry \(entry.seq) has no leaf in the tree (appended outside Fixity?)")
+            } else if leaves[index] != leaf {
+                bad(entry.seq, "entry \(entry.seq) does not match its leaf hash (edited, or swapped with another)")
+            }
+            // Recompute the subtrees this leaf completes and compare with the stored ones.
+            var hash = leaf
+            var level = 0
+            var at = index
+            frontier.append(hash)
+            while !structureBroken, at & 1 == 1, frontier.count >= 2 {
+                let right = frontier.removeLast()
+                let left = frontier.removeLast()
+                hash = Merkle.nodeHash(left, right)
+                at >>= 1
+                level += 1
+                frontier.append(hash)
+                if level < storedByLevel.count, at < storedByLevel[level].count {
+                    if storedByLevel[level][at] != hash { bad(entry.seq, "subtree (\(level), \(at)) ending at entry \(entry.seq) does not match") }
+                } else {
+                    bad(entry.seq, "subtree (\(level), \(at)) ending at entry \(entry.seq) is missing")
+                }
+            }
+            expected += 1
+        }
+        if leaves.count > Int(expected) {
+            bad(expected, "the tree has \(leaves.count) leaves but only \(expected) entries remain: entries from \(expected) on were deleted (truncated)")
+        }
+        let size = Int(expected)
+        let root = problems.isEmpty ? try prover(db).root(size: size) : Merkle.root(of: leaves.prefix(size)[...])
+        var checked = 0
+        for checkpoint in try checkpoints(db) {
+            checked += 1
+            if checkpoint.size > size {
+                bad(Int64(size), "checkpoint of \(checkpoint.createdAt) is for \(checkpoint.size) entries but the ledger has \(size): truncated")
+            } else if problems.isEmpty, Hex.encode(try prover(db).root(size: checkpoint.size)) != checkpoint.root {
+                bad(Int64(checkpoint.size - 1), "checkpoint of \(checkpoint.createdAt) (size \(checkpoint.size)) does not match the tree: history rewritten")
+            }
+        }
+        return Verification(size: size, root: Hex.encode(root), ok: problems.isEmpty, firstBadSeq: firstBad, problems: problems, checkpointsChecked: checked)
+    }
+}
+
+public struct LedgerError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
