@@ -48,6 +48,7 @@ let package = Package(
             dependencies: [
                 "FixityCore", "FixityStore", "FixityHost", "FixityLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(name: "FixityCoreTests", dependencies: ["FixityCore"]),

@@ -171,6 +171,17 @@ public final class DeployRoot: Sendable {
         return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[0..<n]), as: UTF8.self)
     }
 
+    /// The key a root's entries carry, for a root that may no longer exist (a historical query):
+    /// its realpath when it exists, else the path made absolute.
+    public static func key(forPath path: String) -> String {
+        let resolved = realpath(path)
+        if resolved != path || path.hasPrefix("/") { return resolved }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (cwd == "/" ? "" : cwd) + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+    }
+
     static func realpath(_ path: String) -> String {
         guard let resolved = Glibc.realpath(path, nil) else { return path }
         defer { free(resolved) }

@@ -100,7 +100,7 @@ public struct Deployer {
         try state.register(deployment, env: request.env)
         try state.update(id, event: "deploy", details: [
             "release": request.release.description, "config": request.config?.description ?? "-", "env": request.env ?? "-",
-            "link": settings.linkMode.rawValue, "forced": String(request.force), "policy": policy?.description ?? "-",
+            "config_path": deployment.configPath ?? "-", "link": settings.linkMode.rawValue, "forced": String(request.force), "policy": policy?.description ?? "-",
         ])
 
         if !root.isMaterialized(id) {
@@ -114,7 +114,7 @@ public struct Deployer {
         }
 
         try root.activate(id)
-        try state.update(id, activated: true, event: "activate", details: ["previous": previous?.description ?? "-", "env": request.env ?? "-"])
+        try state.update(id, activated: true, event: "activate", details: Self.switchDetails(deployment, env: request.env, ["previous": previous?.description ?? "-"]))
 
         let environment = [
             "FIXITY_RELEASE": request.release.description, "FIXITY_ROOT": root.path, "FIXITY_ENV": request.env ?? "",
@@ -140,13 +140,14 @@ public struct Deployer {
             if let target {
                 try ensureMaterialized(target, linkMode: settings.linkMode, progress: progress)
                 try root.activate(target)
-                try state.update(target, activated: true, event: "rollback", details: ["from": id.description, "automatic": "true"])
+                let back = try state.find(target)
+                try state.update(target, activated: true, event: "rollback", details: Self.switchDetails(back?.asDeployment, env: back?.env, ["from": id.description, "automatic": "true"]))
                 if let hook = settings.onActivate {
                     _ = try? HookRun.run(hook, in: root.treePath(target), environment: environment, timeout: settings.healthTimeout)
                 }
             } else {
                 try root.deactivate()
-                try state.update(id, event: "deactivate", details: ["reason": "first deployment on this root failed; no earlier deployment to return to"])
+                try state.update(id, event: "deactivate", details: ["reason": "first deployment on this root failed; no earlier deployment to return to", "env": request.env ?? "-"])
             }
             outcome.result = .rolledBack
             outcome.rolledBackTo = target
@@ -200,7 +201,9 @@ public struct Deployer {
             outcome.materialized = true
         }
         try root.activate(id)
-        try state.update(id, activated: true, event: "rollback", details: ["from": active?.description ?? "-", "automatic": "false", "policy": policy?.description ?? "-"])
+        try state.update(id, activated: true, event: "rollback", details: Self.switchDetails(chosen, env: env, [
+            "from": active?.description ?? "-", "automatic": "false", "policy": policy?.description ?? "-",
+        ]))
         if try state.find(id)?.health == .pending {
             // Chosen by name and never health-checked here: switched to, so known-good by definition.
             try state.update(id, health: .knownGood, reason: nil, event: "health", details: ["result": "no health check"])
@@ -229,6 +232,19 @@ public struct Deployer {
             try state.update(victim, materialized: false, event: "remove", details: ["keep": String(keep)])
         }
         return victims
+    }
+
+    /// What a switching entry says about where it switched to, so `state --at` and proof bundles
+    /// answer from that one entry (ActivationTimeline): the pair, its mount point and the env.
+    static func switchDetails(_ deployment: Deployment?, env: String?, _ extra: [String: String]) -> [String: String] {
+        var details = extra
+        details["env"] = env ?? "-"
+        if let deployment {
+            details["release"] = deployment.release.description
+            details["config"] = deployment.config?.description ?? "-"
+            if let path = deployment.configPath { details["config_path"] = path }
+        }
+        return details
     }
 
     static func describe(_ run: HookRun) -> String {

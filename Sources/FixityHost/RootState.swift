@@ -135,7 +135,7 @@ public struct RootState {
     }
 
     /// This root's history entries, newest last.
-    public func events(limit: Int) throws -> [HistoryEvent] {
+    public func events(limit: Int) throws -> [LedgerEntry] {
         try store.database.read { db in
             try History.events(db).filter { $0.details["root"] == root.key }.suffix(limit).map { $0 }
         }

@@ -2,23 +2,6 @@ import FixityCore
 import Foundation
 import GRDB
 
-/// One recorded state change. This is the simple append-only history that the Merkle ledger
-/// (issue 6) will replace; sequence numbers already start at 0 and never repeat.
-public struct HistoryEvent: Sendable, Codable, Equatable {
-    public let seq: Int64
-    /// RFC 3339, UTC, nanoseconds.
-    public let time: String
-    /// The OS user who ran the command.
-    public let actor: String
-    public let host: String
-    /// `seal`, `tag`, `gc` …
-    public let action: String
-    /// The digest or name the change is about.
-    public let subject: String
-    /// Flat string map, stored as JSON with sorted keys.
-    public let details: [String: String]
-}
-
 /// Append-only history kept in the store's SQLite database, written inside the same transaction
 /// as the change it records so neither exists without the other.
 public enum History {
@@ -69,33 +52,48 @@ public enum History {
         return next
     }
 
-    public static func events(_ db: Database, since: Int64 = 0) throws -> [HistoryEvent] {
-        try Row.fetchAll(db, sql: "SELECT * FROM history WHERE seq >= ? ORDER BY seq", arguments: [since]).map(event(from:))
+    public static func events(_ db: Database, since: Int64 = 0) throws -> [LedgerEntry] {
+        try Row.fetchAll(db, sql: "SELECT * FROM history WHERE seq >= ? ORDER BY seq", arguments: [since]).map(entry(from:))
+    }
+
+    /// Every entry with one of these actions (and this subject, when given), in sequence order,
+    /// through the (action, subject) index.
+    public static func entries(_ db: Database, actions: Set<String>, subject: String? = nil) throws -> [LedgerEntry] {
+        guard !actions.isEmpty else { return [] }
+        let marks = Array(repeating: "?", count: actions.count).joined(separator: ", ")
+        var arguments = StatementArguments(actions.sorted())
+        var sql = "SELECT * FROM history WHERE action IN (\(marks))"
+        if let subject {
+            sql += " AND subject = ?"
+            arguments += [subject]
+        }
+        return try Row.fetchAll(db, sql: sql + " ORDER BY seq", arguments: arguments).map(entry(from:))
+    }
+
+    /// The time of entry 0, nil for an empty history.
+    public static func firstTime(_ db: Database) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT time FROM history ORDER BY seq LIMIT 1")
     }
 
     /// The newest entry with this action and subject that satisfies `matching`, scanning back
     /// through the index (action, subject) rather than the whole history.
-    public static func latest(_ db: Database, action: String, subject: String, matching: (HistoryEvent) -> Bool) throws -> HistoryEvent? {
+    public static func latest(_ db: Database, action: String, subject: String, matching: (LedgerEntry) -> Bool) throws -> LedgerEntry? {
         let cursor = try Row.fetchCursor(
             db, sql: "SELECT * FROM history WHERE action = ? AND subject = ? ORDER BY seq DESC", arguments: [action, subject])
         while let row = try cursor.next() {
-            let event = event(from: row)
+            let event = entry(from: row)
             if matching(event) { return event }
         }
         return nil
     }
 
-    /// The ledger entry a row holds (its canonical bytes are recomputed from the columns).
+    /// The ledger entry a row holds (its canonical bytes are recomputed from the columns, so an
+    /// edited row no longer matches its leaf).
     static func entry(from row: Row) -> LedgerEntry {
-        let event = event(from: row)
-        return LedgerEntry(seq: event.seq, time: event.time, actor: event.actor, host: event.host, action: event.action, subject: event.subject, details: event.details)
-    }
-
-    private static func event(from row: Row) -> HistoryEvent {
         let detailsJSON: String = row["details"]
         // Unparseable details are kept visible (and then fail their leaf hash) rather than dropped.
         let details = (try? JSONDecoder().decode([String: String].self, from: Data(detailsJSON.utf8))) ?? ["<unparseable details>": detailsJSON]
-        return HistoryEvent(
+        return LedgerEntry(
             seq: row["seq"], time: row["time"], actor: row["actor"], host: row["host"],
             action: row["action"], subject: row["subject"], details: details)
     }

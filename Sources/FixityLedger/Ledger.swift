@@ -104,6 +104,15 @@ public enum Ledger {
         try String.fetchAll(db, sql: "SELECT value FROM ledger_meta WHERE key LIKE 'checkpoint-key:%'").compactMap { try? PublicKey(policyText: $0) }
     }
 
+    /// Signs the tree as it is now and keeps the note; returns it.
+    public static func signCheckpoint(_ db: Database, key: SigningKey) throws -> String {
+        let size = try size(db)
+        let checkpoint = Checkpoint(origin: try origin(db), size: size, root: try prover(db).root(size: size))
+        let note = checkpoint.signed(by: key)
+        try saveCheckpoint(db, size: size, root: checkpoint.root, key: key.publicKey, note: note)
+        return note
+    }
+
     public static func saveCheckpoint(_ db: Database, size: Int, root: Merkle.Hash, key: PublicKey, note: String) throws {
         try db.execute(sql: "INSERT OR IGNORE INTO ledger_meta (key, value) VALUES (?, ?)", arguments: ["checkpoint-key:\(key.id.hex)", key.policyText])
         let keyID = key.id

@@ -24,25 +24,7 @@ import Testing
     @Test func proofsVerifyWithNothingButTheDocumentedHashing() throws {
         let sandbox = try ledger()
         let proof = try sandbox.fixity("log", "prove", "3", "--json").json()
-        let script = """
-            import base64, hashlib, json, sys
-            p = json.load(sys.stdin)
-            leaf = hashlib.sha256(b"\\x00" + base64.b64decode(p["entry"])).hexdigest()
-            assert leaf == p["leaf_hash"]
-            fn, sn, r = p["leaf_index"], p["tree_size"] - 1, bytes.fromhex(leaf)
-            for h in map(bytes.fromhex, p["audit_path"]):
-                if fn & 1 or fn == sn:
-                    r = hashlib.sha256(b"\\x01" + h + r).digest()
-                    while fn & 1 == 0 and fn: fn >>= 1; sn >>= 1
-                else:
-                    r = hashlib.sha256(b"\\x01" + r + h).digest()
-                fn >>= 1; sn >>= 1
-            assert sn == 0 and r.hex() == p["root_hash"], "bad proof"
-            print("ok")
-            """
-        try JSONSerialization.data(withJSONObject: proof).write(to: URL(fileURLWithPath: "\(sandbox.root)/proof.json"))
-        try script.write(toFile: "\(sandbox.root)/check.py", atomically: true, encoding: .utf8)
-        #expect(try sandbox.sh("python3 check.py < proof.json").stdout == "ok\n")
+        #expect(try ProofCheck.verify(proof, in: sandbox))
     }
 
     @Test(arguments: [

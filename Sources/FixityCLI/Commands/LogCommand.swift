@@ -14,7 +14,7 @@ struct LogCommand: ParsableCommand {
         @Option(help: "Start at this sequence number.") var since: Int64 = 0
         @OptionGroup var global: GlobalOptions
 
-        struct Result: Encodable { let entries: [HistoryEvent] }
+        struct Result: Encodable { let entries: [LedgerEntry] }
 
         func run() throws {
             try runReportingFailures {
@@ -48,8 +48,7 @@ struct LogCommand: ParsableCommand {
             try runReportingFailures {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                for event in try global.openStore().history(since: since) {
-                    let entry = LedgerEntry(seq: event.seq, time: event.time, actor: event.actor, host: event.host, action: event.action, subject: event.subject, details: event.details)
+                for entry in try global.openStore().history(since: since) {
                     let bytes = entry.canonicalBytes()
                     let line = Line(entry: entry, leafHash: Hex.encode(Merkle.leafHash(bytes)), canonical: Base64.encode(bytes))
                     FileHandle.standardOutput.write(try encoder.encode(line) + Data("\n".utf8))

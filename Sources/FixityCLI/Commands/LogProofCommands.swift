@@ -107,13 +107,7 @@ extension LogCommand {
             try runReportingFailures {
                 let signingKey = try KeyFiles.load(key)
                 let store = try global.openStore()
-                let note = try store.database.write { db -> String in
-                    let size = try Ledger.size(db)
-                    let checkpoint = Checkpoint(origin: try Ledger.origin(db), size: size, root: try Ledger.prover(db).root(size: size))
-                    let note = checkpoint.signed(by: signingKey)
-                    try Ledger.saveCheckpoint(db, size: size, root: checkpoint.root, key: signingKey.publicKey, note: note)
-                    return note
-                }
+                let note = try store.database.write { db in try Ledger.signCheckpoint(db, key: signingKey) }
                 if global.json { try Output.json(["checkpoint": note]) } else { FileHandle.standardOutput.write(Data(note.utf8)) }
             }
         }
@@ -172,44 +166,5 @@ extension LogCommand {
                 }
             }
         }
-    }
-}
-
-/// The JSON shape of DESIGN.md: leaf_index, tree_size, leaf_hash, root_hash, audit_path, entry.
-struct InclusionProof: Codable {
-    let leafIndex: Int
-    let treeSize: Int
-    let leafHash: String
-    let rootHash: String
-    let auditPath: [String]
-    /// Base64 of the entry's canonical bytes: leaf_hash = SHA-256(0x00 || entry).
-    let entry: String
-
-    enum CodingKeys: String, CodingKey {
-        case leafIndex = "leaf_index", treeSize = "tree_size", leafHash = "leaf_hash", rootHash = "root_hash", auditPath = "audit_path", entry
-    }
-
-    static func make(_ db: Database, seq: Int64, size: Int?) throws -> InclusionProof {
-        let treeSize = try size ?? Ledger.size(db)
-        guard seq >= 0, seq < treeSize, let entry = try Ledger.entry(db, seq: seq) else {
-            throw CLIError("no entry \(seq) in a tree of \(treeSize) entries")
-        }
-        let prover = Ledger.prover(db)
-        let bytes = entry.canonicalBytes()
-        let leaf = Merkle.leafHash(bytes)
-        guard try Ledger.Nodes(db: db).perfectSubtree(level: 0, index: Int(seq)) == leaf else {
-            throw CLIError("entry \(seq) does not match its leaf: the ledger was edited (fixity log verify)")
-        }
-        return InclusionProof(
-            leafIndex: Int(seq), treeSize: treeSize, leafHash: Hex.encode(leaf), rootHash: Hex.encode(try prover.root(size: treeSize)),
-            auditPath: try prover.inclusionProof(index: Int(seq), size: treeSize).map(Hex.encode), entry: Base64.encode(bytes))
-    }
-
-    /// Checks the proof with nothing but its own fields and `root`.
-    func verifies(against root: String) -> Bool {
-        guard let bytes = Base64.decode(entry), Hex.encode(Merkle.leafHash(bytes)) == leafHash, rootHash == root,
-            let rootBytes = Hex.decode(root), let path = Optional(auditPath.compactMap(Hex.decode)), path.count == auditPath.count
-        else { return false }
-        return Merkle.verifyInclusion(leaf: Merkle.leafHash(bytes), index: leafIndex, size: treeSize, proof: path, root: rootBytes)
     }
 }

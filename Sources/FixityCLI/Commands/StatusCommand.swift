@@ -18,7 +18,7 @@ struct StatusCommand: ParsableCommand {
         let active: RootDeployment?
         let deployments: [RootDeployment]
         let knownGood: [Digest]
-        let history: [HistoryEvent]
+        let history: [LedgerEntry]
         /// The active deployment's environment checked against the policy in force now.
         let policy: Policy.Decision?
 

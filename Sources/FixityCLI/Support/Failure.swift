@@ -1,8 +1,10 @@
 import ArgumentParser
 import FixityCore
 import FixityHost
+import FixityLedger
 import FixityStore
 import Foundation
+import GRDB
 
 /// The CLI's exit-code table (DESIGN.md), applied at the edge only:
 /// 0 success, 1 a finding of a checking command, 2 refused or failed, 64 usage.
@@ -31,6 +33,12 @@ func runReportingFailures(_ body: () throws -> Void) throws {
         fail(error.message)
     } catch let error as TrustError {
         fail(error.message)
+    } catch let error as LedgerError {
+        fail(error.message)
+    } catch let error as ActivationTimeline.QueryError {
+        fail(error.description)
+    } catch let error as DatabaseError {
+        fail("database: \(error.message ?? error.description)")
     }
 }
 

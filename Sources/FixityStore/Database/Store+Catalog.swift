@@ -116,7 +116,7 @@ extension Store {
         }
     }
 
-    public func history(since: Int64) throws -> [HistoryEvent] {
+    public func history(since: Int64) throws -> [LedgerEntry] {
         try database.storeRead { try History.events($0, since: since) }
     }
 }

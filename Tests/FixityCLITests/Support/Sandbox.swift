@@ -48,7 +48,7 @@ final class Sandbox {
     @discardableResult
     func fixity(_ args: [String], store: String? = nil, prefix: [String] = []) throws -> RunResult {
         var arguments = args
-        if !args.contains("--store") && args.first != "demo" { arguments += ["--store", store ?? self.store] }
+        if !args.contains("--store") && args.first != "demo" && args.first != "verify-bundle" { arguments += ["--store", store ?? self.store] }
         if let program = prefix.first {
             return try Self.run(program, Array(prefix.dropFirst()) + [Self.binary] + arguments, in: root)
         }

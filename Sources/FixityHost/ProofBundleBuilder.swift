@@ -1,0 +1,41 @@
+import FixityCore
+import FixityLedger
+import FixityStore
+import GRDB
+
+/// Gathers a release's proof bundle from the store: what `fixity prove REF --out FILE` writes.
+public struct ProofBundleBuilder {
+    let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    /// The bundle against the newest stored checkpoint, which must cover every entry about the
+    /// release (an entry the checkpoint does not cover cannot be proved to its holder).
+    public func build(release: ReleaseID) throws -> ProofBundle {
+        let manifest = try store.manifest(release)
+        return try store.database.read { db in
+            let id = release.description
+            // The exact stored text: its SHA-256 is what the sign/attest entry recorded.
+            let envelopes = try String.fetchAll(db, sql: "SELECT envelope FROM envelopes WHERE release = ? ORDER BY added_at, digest", arguments: [id]).map { Array($0.utf8) }
+            let deploys = try History.entries(db, actions: ["deploy"]).filter { $0.details["release"] == id }
+            let deployments = Set(deploys.map(\.subject))
+            var entries = try History.entries(db, actions: ["seal", "tag", "sign", "attest", "adopt"], subject: id)
+            entries += deploys
+            entries += try History.entries(db, actions: ["activate", "rollback"]).filter { ProofBundle.isAbout($0, release: id, deployments: deployments) }
+            entries.sort { $0.seq < $1.seq }
+            let needed = Int((entries.last?.seq ?? -1) + 1)
+            let size = try Ledger.size(db)
+            guard let checkpoint = try Ledger.checkpoints(db).last(where: { $0.size <= size }) else {
+                throw LedgerError("no checkpoint has been signed: run `fixity log checkpoint --key KEYFILE` (or give --key here) first")
+            }
+            guard checkpoint.size >= needed else {
+                throw LedgerError("the newest checkpoint (size \(checkpoint.size)) does not cover entry \(needed - 1) about \(release.short): sign a new one with --key KEYFILE (or fixity log checkpoint)")
+            }
+            guard Hex.encode(try Ledger.prover(db).root(size: checkpoint.size)) == checkpoint.root else {
+                throw LedgerError("the ledger's tree at size \(checkpoint.size) does not match its stored checkpoint: the ledger was rewritten (fixity log verify)")
+            }
+            let items = try entries.map { ProofBundle.Item(entry: $0, inclusion: try InclusionProof.make(db, seq: $0.seq, size: checkpoint.size)) }
+            return ProofBundle(release: release, manifest: manifest.bytes, envelopes: envelopes, entries: items, checkpoint: checkpoint.note)
+        }
+    }
+}
