@@ -39,14 +39,12 @@ public enum History {
 
     @discardableResult
     public static func append(_ db: Database, action: String, subject: String, details: [String: String] = [:], at time: Date = Date()) throws -> Int64 {
-        let next = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM history") ?? 0
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let json = String(decoding: try encoder.encode(details), as: UTF8.self)
+        // seq is the rowid: MAX is one b-tree descent. Statements are cached per connection,
+        // so a batch of appends compiles them once.
+        let next = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM history")) ?? 0
         let entry = LedgerEntry(seq: next, time: Timestamp.rfc3339(time), actor: Identity.user, host: Identity.host, action: action, subject: subject, details: details)
-        try db.execute(
-            sql: "INSERT INTO history (seq, time, actor, host, action, subject, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [next, entry.time, entry.actor, entry.host, action, subject, json])
+        try db.cachedStatement(sql: "INSERT INTO history (seq, time, actor, host, action, subject, details) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [next, entry.time, entry.actor, entry.host, action, subject, CanonicalJSON.object(details)])
         // The entry's leaf and the subtrees it completes, in the same transaction.
         try Ledger.appendNodes(db, entry: entry)
         return next
@@ -92,7 +90,8 @@ public enum History {
     static func entry(from row: Row) -> LedgerEntry {
         let detailsJSON: String = row["details"]
         // Unparseable details are kept visible (and then fail their leaf hash) rather than dropped.
-        let details = (try? JSONDecoder().decode([String: String].self, from: Data(detailsJSON.utf8))) ?? ["<unparseable details>": detailsJSON]
+        let details = CanonicalJSON.parseFlatObject(detailsJSON)
+            ?? (try? JSONDecoder().decode([String: String].self, from: Data(detailsJSON.utf8))) ?? ["<unparseable details>": detailsJSON]
         return LedgerEntry(
             seq: row["seq"], time: row["time"], actor: row["actor"], host: row["host"],
             action: row["action"], subject: row["subject"], details: details)

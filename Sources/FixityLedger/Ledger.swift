@@ -52,13 +52,14 @@ public enum Ledger {
         var index = Int(entry.seq)
         var level = 0
         var hash = entry.leafHash
-        try db.execute(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (0, ?, ?)", arguments: [index, Data(hash)])
+        let insert = try db.cachedStatement(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)")
+        try insert.execute(arguments: [0, index, Data(hash)])
         while index & 1 == 1 {
             let left = try Nodes(db: db).perfectSubtree(level: level, index: index - 1)
             hash = Merkle.nodeHash(left, hash)
             index >>= 1
             level += 1
-            try db.execute(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)", arguments: [level, index, Data(hash)])
+            try insert.execute(arguments: [level, index, Data(hash)])
         }
     }
 
@@ -67,7 +68,8 @@ public enum Ledger {
         let db: Database
         public init(db: Database) { self.db = db }
         public func perfectSubtree(level: Int, index: Int) throws -> Merkle.Hash {
-            guard let data = try Data.fetchOne(db, sql: "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", arguments: [level, index]), data.count == 32 else {
+            let select = try db.cachedStatement(sql: "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?")
+            guard let data = try Data.fetchOne(select, arguments: [level, index]), data.count == 32 else {
                 throw LedgerError("ledger node (\(level), \(index)) is missing or malformed: the ledger is damaged (fixity log verify)")
             }
             return [UInt8](data)
@@ -142,6 +144,10 @@ public enum Ledger {
 
     /// Recomputes every leaf from its entry and every subtree from the leaves, compares them with
     /// what is stored, and checks every stored checkpoint's root against the tree at its size.
+    ///
+    /// Streams: one cursor over the entries, one per tree level over the stored nodes (a level's
+    /// subtrees complete in index order as the leaves go by), and the frontier of completed
+    /// subtrees — O(log n) memory at any size.
     public static func verify(_ db: Database) throws -> Verification {
         var problems = [String]()
         var firstBad: Int64?
@@ -149,66 +155,66 @@ public enum Ledger {
             if firstBad == nil { firstBad = seq }
             if problems.count < 20 { problems.append(message) }
         }
-        // The frontier of completed subtrees (one per level), as appendNodes builds them.
-        var frontier = [Merkle.Hash]()
+        var levels = [LevelCursor]()
+        func level(_ n: Int) throws -> LevelCursor {
+            while levels.count <= n { levels.append(try LevelCursor(db, level: levels.count)) }
+            return levels[n]
+        }
+        let leaves = try level(0)
+        var frontier = [(level: Int, hash: Merkle.Hash)]()
         var expected: Int64 = 0
         var structureBroken = false
-        let stored = try Row.fetchCursor(db, sql: "SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")
-        var storedByLevel = [[Merkle.Hash]]()
-        while let row = try stored.next() {
-            let level: Int = row[0]
-            let index: Int = row[1]
-            let hash = [UInt8](row[2] as Data)
-            while storedByLevel.count <= level { storedByLevel.append([]) }
-            guard index == storedByLevel[level].count else {
-                bad(Int64(level == 0 ? index : index << level), "ledger node (\(level), \(index)) out of sequence")
-                continue
-            }
-            storedByLevel[level].append(hash)
-        }
-        let leaves = storedByLevel.first ?? []
         let entries = try Row.fetchCursor(db, sql: "SELECT * FROM history ORDER BY seq")
         while let row = try entries.next() {
             let entry = History.entry(from: row)
             if entry.seq != expected {
                 // The subtrees can no longer be rebuilt in step; the first bad entry is known.
-                frontier.removeAll()
                 structureBroken = true
                 bad(expected, entry.seq > expected ? "entries \(expected)…\(entry.seq - 1) are missing (deleted?)" : "entry \(entry.seq) is out of order")
                 expected = entry.seq
             }
             let leaf = entry.leafHash
             let index = Int(entry.seq)
-            if index >= leaves.count {
-                bad(entry.seq, "entry \(entry.seq) has no leaf in the tree (appended outside Fixity?)")
-            } else if leaves[index] != leaf {
+            switch try leaves.advance(to: index) {
+            case .missing: bad(entry.seq, "entry \(entry.seq) has no leaf in the tree (appended outside Fixity?)")
+            case .found(let stored) where !stored.elementsEqual(leaf):
                 bad(entry.seq, "entry \(entry.seq) does not match its leaf hash (edited, or swapped with another)")
-            }
-            // Recompute the subtrees this leaf completes and compare with the stored ones.
-            var hash = leaf
-            var level = 0
-            var at = index
-            frontier.append(hash)
-            while !structureBroken, at & 1 == 1, frontier.count >= 2 {
-                let right = frontier.removeLast()
-                let left = frontier.removeLast()
-                hash = Merkle.nodeHash(left, right)
-                at >>= 1
-                level += 1
-                frontier.append(hash)
-                if level < storedByLevel.count, at < storedByLevel[level].count {
-                    if storedByLevel[level][at] != hash { bad(entry.seq, "subtree (\(level), \(at)) ending at entry \(entry.seq) does not match") }
-                } else {
-                    bad(entry.seq, "subtree (\(level), \(at)) ending at entry \(entry.seq) is missing")
-                }
+            case .found: break
             }
             expected += 1
-        }
-        if leaves.count > Int(expected) {
-            bad(expected, "the tree has \(leaves.count) leaves but only \(expected) entries remain: entries from \(expected) on were deleted (truncated)")
+            guard !structureBroken else { continue }
+            // Recompute the subtrees this leaf completes and compare with the stored ones.
+            var hash = leaf
+            var height = 0
+            var at = index
+            while at & 1 == 1, let left = frontier.last, left.level == height {
+                frontier.removeLast()
+                hash = Merkle.nodeHash(left.hash, hash)
+                at >>= 1
+                height += 1
+                switch try level(height).advance(to: at) {
+                case .missing: bad(entry.seq, "subtree (\(height), \(at)) ending at entry \(entry.seq) is missing")
+                case .found(let stored) where !stored.elementsEqual(hash):
+                    bad(entry.seq, "subtree (\(height), \(at)) ending at entry \(entry.seq) does not match")
+                case .found: break
+                }
+            }
+            frontier.append((height, hash))
         }
         let size = Int(expected)
-        let root = problems.isEmpty ? try prover(db).root(size: size) : Merkle.root(of: leaves.prefix(size)[...])
+        let leafCount = leaves.consumed + (try leaves.remaining())
+        if leafCount > size {
+            bad(expected, "the tree has \(leafCount) leaves but only \(size) entries remain: entries from \(size) on were deleted (truncated)")
+        }
+        for cursor in levels where cursor.outOfSequence > 0 {
+            bad(Int64(size), "\(cursor.outOfSequence) ledger nodes at level \(cursor.level) are out of sequence")
+        }
+        // The root of the recomputed tree: its perfect subtrees folded right to left (RFC 6962 MTH).
+        var root = Merkle.emptyRoot
+        if !structureBroken, var folded = frontier.last?.hash {
+            for subtree in frontier.dropLast().reversed() { folded = Merkle.nodeHash(subtree.hash, folded) }
+            root = folded
+        }
         var checked = 0
         for checkpoint in try checkpoints(db) {
             checked += 1
@@ -219,6 +225,48 @@ public enum Ledger {
             }
         }
         return Verification(size: size, root: Hex.encode(root), ok: problems.isEmpty, firstBadSeq: firstBad, problems: problems, checkpointsChecked: checked)
+    }
+
+    /// The stored nodes of one level, read in index order alongside the recomputation.
+    private final class LevelCursor {
+        enum Lookup { case found(Data), missing }
+        let level: Int
+        private let cursor: RowCursor
+        private var pending: (index: Int, hash: Data)?
+        private(set) var consumed = 0
+        private(set) var outOfSequence = 0
+
+        init(_ db: Database, level: Int) throws {
+            self.level = level
+            cursor = try Row.fetchCursor(db, sql: "SELECT idx, hash FROM ledger_nodes WHERE level = ? ORDER BY idx", arguments: [level])
+        }
+
+        private func peek() throws -> (index: Int, hash: Data)? {
+            if pending == nil, let row = try cursor.next() { pending = (row[0], row[1]) }
+            return pending
+        }
+
+        /// The node at `index`, skipping (and counting) any stored before it.
+        func advance(to index: Int) throws -> Lookup {
+            while let next = try peek(), next.index < index {
+                pending = nil
+                consumed += 1
+                outOfSequence += 1
+            }
+            guard let next = try peek(), next.index == index else { return .missing }
+            pending = nil
+            consumed += 1
+            return .found(next.hash)
+        }
+
+        func remaining() throws -> Int {
+            var count = 0
+            while try peek() != nil {
+                pending = nil
+                count += 1
+            }
+            return count
+        }
     }
 }
 

@@ -29,35 +29,16 @@ public struct LedgerEntry: Sendable, Equatable, Codable {
     public func canonicalBytes() -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(256)
-        func raw(_ text: String) { out += text.utf8 }
-        func string(_ text: String) {
-            out.append(34)
-            for byte in text.utf8 {
-                switch byte {
-                case 34: out += [92, 34]
-                case 92: out += [92, 92]
-                case 0..<32:
-                    let hex = Array("0123456789abcdef".utf8)
-                    out += [92, 117, 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]]
-                default: out.append(byte)
-                }
-            }
-            out.append(34)
-        }
-        raw("{\"action\":"); string(action)
-        raw(",\"actor\":"); string(actor)
-        raw(",\"details\":{")
-        for (index, key) in details.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
-            if index > 0 { raw(",") }
-            string(key)
-            raw(":")
-            string(details[key]!)
-        }
-        raw("},\"host\":"); string(host)
-        raw(",\"seq\":\(seq)")
-        raw(",\"subject\":"); string(subject)
-        raw(",\"time\":"); string(time)
-        raw(",\"v\":\(Self.version)}")
+        func raw(_ text: StaticString) { out += UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount) }
+        raw("{\"action\":"); CanonicalJSON.appendString(action, to: &out)
+        raw(",\"actor\":"); CanonicalJSON.appendString(actor, to: &out)
+        raw(",\"details\":"); CanonicalJSON.appendObject(details, to: &out)
+        raw(",\"host\":"); CanonicalJSON.appendString(host, to: &out)
+        raw(",\"seq\":"); out += String(seq).utf8
+        raw(",\"subject\":"); CanonicalJSON.appendString(subject, to: &out)
+        raw(",\"time\":"); CanonicalJSON.appendString(time, to: &out)
+        raw(",\"v\":"); out += String(Self.version).utf8
+        out.append(125)
         return out
     }
 
