@@ -77,7 +77,9 @@ public enum Ledger {
     }
 
     public static func size(_ db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ledger_nodes WHERE level = 0") ?? 0
+        // One descent of the (level, idx) key, not a count of a million leaves; verify checks
+        // that the leaves are exactly 0..<size.
+        try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_nodes WHERE level = 0") ?? 0
     }
 
     public static func origin(_ db: Database) throws -> String {
@@ -164,9 +166,9 @@ public enum Ledger {
         var frontier = [(level: Int, hash: Merkle.Hash)]()
         var expected: Int64 = 0
         var structureBroken = false
-        let entries = try Row.fetchCursor(db, sql: "SELECT * FROM history ORDER BY seq")
+        let entries = try Row.fetchCursor(db, sql: "SELECT \(History.entryColumns) FROM history ORDER BY seq")
         while let row = try entries.next() {
-            let entry = History.entry(from: row)
+            let entry = History.entry(byPosition: row)
             if entry.seq != expected {
                 // The subtrees can no longer be rebuilt in step; the first bad entry is known.
                 structureBroken = true
@@ -177,7 +179,7 @@ public enum Ledger {
             let index = Int(entry.seq)
             switch try leaves.advance(to: index) {
             case .missing: bad(entry.seq, "entry \(entry.seq) has no leaf in the tree (appended outside Fixity?)")
-            case .found(let stored) where !stored.elementsEqual(leaf):
+            case .found(let stored) where !Self.same(stored, leaf):
                 bad(entry.seq, "entry \(entry.seq) does not match its leaf hash (edited, or swapped with another)")
             case .found: break
             }
@@ -194,7 +196,7 @@ public enum Ledger {
                 height += 1
                 switch try level(height).advance(to: at) {
                 case .missing: bad(entry.seq, "subtree (\(height), \(at)) ending at entry \(entry.seq) is missing")
-                case .found(let stored) where !stored.elementsEqual(hash):
+                case .found(let stored) where !Self.same(stored, hash):
                     bad(entry.seq, "subtree (\(height), \(at)) ending at entry \(entry.seq) does not match")
                 case .found: break
                 }
@@ -225,6 +227,10 @@ public enum Ledger {
             }
         }
         return Verification(size: size, root: Hex.encode(root), ok: problems.isEmpty, firstBadSeq: firstBad, problems: problems, checkpointsChecked: checked)
+    }
+
+    private static func same(_ stored: Data, _ hash: Merkle.Hash) -> Bool {
+        stored.count == hash.count && stored.withUnsafeBytes { a in hash.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, b.count) == 0 } }
     }
 
     /// The stored nodes of one level, read in index order alongside the recomputation.

@@ -8,6 +8,15 @@ public enum CanonicalJSON {
 
     public static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(34)
+        // Most strings (digests, times, names) need no escape: one bulk copy.
+        if let done = text.utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
+            guard !bytes.contains(where: { $0 < 32 || $0 == 34 || $0 == 92 }) else { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }), done {
+            out.append(34)
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case 34: out += [92, 34]
