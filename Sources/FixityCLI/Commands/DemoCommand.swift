@@ -1,6 +1,7 @@
 import ArgumentParser
 import FixityCore
 import FixityHost
+import FixityLedger
 import FixityStore
 import Foundation
 
@@ -8,7 +9,8 @@ import Foundation
 /// release → what changed → a verified export → a clean fsck → deploy → a broken release caught by
 /// its health check and rolled back automatically → a good one → a manual rollback → a hot-fix
 /// caught by verify and repaired with its evidence kept → a policy that production enforces:
-/// refused unsigned, then tested, staged, signed twice and promoted by digest.
+/// refused unsigned, then tested, staged, signed twice and promoted by digest → the ledger proves
+/// what was live at a past instant, and a release's proof bundle checks out offline.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "demo", abstract: "Run Fixity's story end to end in a temporary folder.")
 
@@ -159,6 +161,29 @@ struct DemoCommand: ParsableCommand {
             say("   fixity sign shop@1.3 --key alice.key --role release-manager")
             let promoted = try deploy(v3.release)
             say("   fixity deploy shop@1.3 --env production  ->  \(promoted.result.rawValue): the same digest that ran in staging, never rebuilt")
+            say("")
+
+            say("14. Months later an auditor asks: what ran in production while 1.2 was being deployed, and can you prove it?")
+            let ledgerKey = SigningKey.generate()
+            let (verification, note) = try store.database.write { db in (try Ledger.verify(db), try Ledger.signCheckpoint(db, key: ledgerKey)) }
+            say("   fixity log verify  ->  \(verification.ok ? "ok" : "NOT OK"): \(verification.size) entries, root \(verification.root.prefix(16))…")
+            say("   fixity log checkpoint --key ledger.key  ->  \(note.split(separator: "\n").prefix(2).joined(separator: " / ")) (signed; keep a copy off the host)")
+            // The instant its health check failed: 1.2 was live, and known-bad from then on.
+            let brokenSwitch = try store.database.read { db in
+                try History.entries(db, actions: ["health"], subject: d2.deployment.description).first
+            }
+            var answer: StateAtTime.Answer?
+            if let brokenSwitch {
+                answer = try StateAtTime(store: store).answer(at: brokenSwitch.time, scope: .root(DeployRoot.key(forPath: rootPath)))
+                let live = answer?.active
+                say("   fixity state --at \(brokenSwitch.time) --root srv/shop")
+                say("     release \(live?.release?.short ?? "?") (\(live?.tags.joined(separator: ", ") ?? "")), \(live?.health ?? "?"), live \(live?.since ?? "?") until \(live?.until ?? "now")")
+                say("     \(answer?.proof.count ?? 0) ledger entries prove it, each with an inclusion proof to the signed checkpoint")
+            }
+            let bundle = try ProofBundleBuilder(store: store).build(release: v3.release)
+            let audit = bundle.verify(trusting: [ledgerKey.publicKey, ci.publicKey, alice.publicKey])
+            say("   fixity prove shop@1.3 --out shop-1.3.bundle  ->  \(bundle.entries.count) entries, \(bundle.envelopes.count) signatures")
+            say("   fixity verify-bundle shop-1.3.bundle --key … (no store, no network)  ->  \(audit.ok ? "ok" : "NOT OK: " + audit.problems.joined(separator: "; ")): \(audit.signers.filter(\.trusted).count) trusted signatures, \(audit.activations.count) activations proved")
             if keep { say("\nKept \(work); try: fixity --store \(work)/store releases") }
 
             if json {
@@ -170,7 +195,7 @@ struct DemoCommand: ParsableCommand {
             guard again.release == v1.release, resealed.release == v1.release, report.clean, d1.result == .activated,
                 d2.result == .rolledBack, d2.rolledBackTo == d1.deployment, d3.result == .activated, back.deployment == d1.deployment,
                 !drift.clean, repaired.clean, record != nil, !refusal.hasPrefix("ALLOWED"), tested.passed, staged.result == .activated,
-                promoted.result == .activated
+                promoted.result == .activated, verification.ok, answer?.active?.release == broken.release, audit.ok
             else { throw Exit.failure }
         }
     }
