@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// SIGKILL deploys and rollbacks at random moments: after every kill, `current` resolves to a
-/// complete deployment that matches its manifests, and the next deploy succeeds.
+/// complete deployment that matches its manifests, the ledger verifies, and the next deploy succeeds.
 @Suite struct DeployKillTests {
     @Test func killedDeploysNeverLeaveAnIncompleteCurrent() throws {
         let sandbox = try Sandbox()
@@ -32,6 +32,9 @@ import Testing
             let problems = try TreeCheck.problems(sandbox, root: "\(sandbox.root)/root")
             #expect(problems.isEmpty, "round \(round): \(problems.prefix(5))")
             #expect(FileManager.default.fileExists(atPath: "\(sandbox.root)/root/current"), "round \(round): current vanished")
+            // The ledger entry and its Merkle nodes share the change's transaction: a kill leaves both or neither.
+            let ledger = try sandbox.fixity("log", "verify")
+            #expect(ledger.status == 0, "round \(round): \(ledger.stdout) \(ledger.stderr)")
         }
         #expect(kills >= 10, "too few deploys were interrupted (\(kills)) for the test to mean anything")
         #expect(try sandbox.fixity("deploy", "app@2", "--root", "root").status == 0)
