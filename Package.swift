@@ -15,7 +15,7 @@ let package = Package(
     ],
     targets: [
         // Syscalls Swift cannot see directly (syncfs, FICLONE, sync_file_range, the immutable attribute, signal flags).
-        .target(name: "CFixitySys"),
+        .target(name: "CFixitySys", linkerSettings: [.linkedLibrary("z")]),
         // Pure domain: no file or network I/O.
         .target(
             name: "FixityCore",

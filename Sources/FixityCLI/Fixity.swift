@@ -14,7 +14,7 @@ struct Fixity: ParsableCommand {
             CatCommand.self, ExportCommand.self, FsckCommand.self, GCCommand.self, DeployCommand.self,
             RollbackCommand.self, StatusCommand.self, VerifyCommand.self, RepairCommand.self, EvidenceCommand.self,
             AdoptCommand.self, WatchCommand.self, LogCommand.self, KeyCommand.self, SignCommand.self, SignaturesCommand.self,
-            AttestCommand.self, PolicyCommand.self, StateCommand.self, ProveCommand.self, VerifyBundleCommand.self,
+            AttestCommand.self, PolicyCommand.self, StateCommand.self, ProveCommand.self, VerifyBundleCommand.self, OCICommand.self,
             BenchSwitchCommand.self, BenchLedgerCommand.self,
             DemoCommand.self,
         ]
