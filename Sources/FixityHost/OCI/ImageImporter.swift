@@ -54,8 +54,14 @@ public struct ImageImporter {
                         try importer.addFile(display: display) { try tar.readContent(max: 1 << 20) }
                     }
                 }
-            } catch let error as TarReader.FormatError {
-                throw StoreError(.badInput, "\(layoutPath): \(where_): \(error.message)")
+            } catch {
+                // A blob that is not what its digest says is the root cause of whatever its
+                // bytes then broke (gzip, tar): say that.
+                if !blob.matchesAfterDraining() {
+                    throw StoreError(.integrity, "\(layoutPath): \(where_) does not match its digest or size (corrupt or tampered)")
+                }
+                if let error = error as? TarReader.FormatError { throw StoreError(.badInput, "\(layoutPath): \(where_): \(error.message)") }
+                throw error
             }
             let diffID = try stream.finish()
             guard diffID.description == image.config.rootfs.diff_ids[number] else {

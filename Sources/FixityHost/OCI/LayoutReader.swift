@@ -107,6 +107,9 @@ struct LayoutReader {
             return n
         }
 
+        /// Reads what is left and says whether the whole blob matched; for explaining a failure.
+        func matchesAfterDraining() -> Bool { (try? finishAndVerify()) != nil }
+
         func finishAndVerify() throws {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
             defer { buffer.deallocate() }
