@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Syscalls Swift cannot see directly (syncfs, FICLONE, sync_file_range, the immutable attribute, signal flags).
@@ -43,10 +44,18 @@ let package = Package(
             name: "FixityLedger",
             dependencies: ["FixityCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The OCI distribution API: push, referrers, verify against a registry.
+        .target(
+            name: "FixityRegistry",
+            dependencies: [
+                "FixityCore", "FixityStore", "FixityHost", "FixityLedger",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .executableTarget(
             name: "FixityCLI",
             dependencies: [
-                "FixityCore", "FixityStore", "FixityHost", "FixityLedger",
+                "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

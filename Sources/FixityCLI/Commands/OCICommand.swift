@@ -1,6 +1,7 @@
 import ArgumentParser
 import FixityCore
 import FixityHost
+import FixityRegistry
 import FixityStore
 import Foundation
 
@@ -8,7 +9,7 @@ import Foundation
 struct OCICommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oci", abstract: "Releases as reproducible OCI images (image layouts), and images as releases.",
-        subcommands: [Export.self, Import.self])
+        subcommands: [Export.self, Import.self, Push.self, Verify.self])
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -16,12 +17,7 @@ struct OCICommand: ParsableCommand {
         @Argument(help: "The release.") var ref: String
         @Option(help: "The layout folder to create.") var out: String
         @Option(help: "A base image pinned by digest: LAYOUT_DIR@sha256:<manifest digest>.") var base: String?
-        @Option(parsing: .singleValue, help: "The entrypoint, one argument per use.") var entrypoint: [String] = []
-        @Option(parsing: .singleValue, help: "The default command, one argument per use.") var cmd: [String] = []
-        @Option(help: "An environment variable K=V (repeatable).") var env: [String] = []
-        @Option(help: "The working directory.") var workdir: String?
-        @Option(help: "The user to run as.") var user: String?
-        @Option(help: "OS/ARCH[/VARIANT] (default: the base's, else linux/amd64).") var platform: String?
+        @OptionGroup var image: ImageFlags
         @Option(help: "The ref name in the layout's index.json (for umoci/skopeo DIR:NAME).") var refName: String?
         @OptionGroup var global: GlobalOptions
 
@@ -29,15 +25,8 @@ struct OCICommand: ParsableCommand {
             try runReportingFailures {
                 let store = try global.openStore()
                 let release = try store.resolve(try parseRef(ref))
-                var flags = ImageSettings()
-                if !entrypoint.isEmpty { flags.entrypoint = entrypoint }
-                if !cmd.isEmpty { flags.cmd = cmd }
-                for pair in env where !pair.contains("=") || pair.hasPrefix("=") { throw CLIError("--env '\(pair)' is not K=V") }
-                flags.env = env
-                flags.workdir = workdir
-                flags.user = user
-                do { flags.platform = try platform.map { try OCI.Platform(parsing: $0) } } catch let error as OCIError { throw CLIError(error.message) }
-                let epoch = try Self.sourceDateEpoch()
+                let flags = try image.settings()
+                let epoch = try ImageFlags.sourceDateEpoch()
                 let report = try ImageExporter(store: store).export(release, to: out, flags: flags, base: base, epoch: epoch, refName: refName)
                 if global.json { try Output.json(report) } else {
                     Output.line("\(report.image)")
@@ -46,18 +35,13 @@ struct OCICommand: ParsableCommand {
             }
         }
 
-        /// SOURCE_DATE_EPOCH (reproducible-builds.org): a non-negative integer, or 0 when unset.
-        static func sourceDateEpoch() throws -> Int64 {
-            guard let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty else { return 0 }
-            guard let value = Int64(text), value >= 0 else { throw CLIError("SOURCE_DATE_EPOCH='\(text)' is not a non-negative integer") }
-            return value
-        }
     }
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Seal an image from an OCI layout (LAYOUT_DIR or LAYOUT_DIR@sha256:…) as a release: layers flattened, every entry validated.")
+            abstract: "Seal an image (LAYOUT_DIR[@sha256:…] or REGISTRY/REPO@sha256:…) as a release: layers flattened, every entry validated.")
         @Argument(help: "The image.") var image: String
+        @OptionGroup var registry: RegistryFlags
         @Option(help: "The application the release belongs to.") var app: String
         @Option(help: "Also tag the release APP@VERSION.") var tag: String?
         @OptionGroup var global: GlobalOptions
@@ -65,12 +49,116 @@ struct OCICommand: ParsableCommand {
         func run() throws {
             try runReportingFailures {
                 let store = try global.openStore()
-                let report = try ImageImporter(store: store).importImage(image, app: try AppName(parsing: app), tag: tag)
+                var source = image
+                var recordedAs: String?
+                let scratch = NSTemporaryDirectory() + "/fixity-pull-\(getpid())"
+                defer { try? FileManager.default.removeItem(atPath: scratch) }
+                if !FileManager.default.fileExists(atPath: ImageImporter.split(image).0), image.contains("/"), let reference = try? RegistryReference(parsing: image) {
+                    try ImagePuller().pull(reference, into: scratch, insecure: registry.insecure, credentials: try registry.credentials())
+                    source = scratch
+                    recordedAs = reference.description
+                }
+                let report = try ImageImporter(store: store).importImage(source, app: try AppName(parsing: app), tag: tag, recordedAs: recordedAs)
                 if global.json { try Output.json(report) } else {
                     Output.line("\(report.release)")
                     Output.note("imported image \(report.image.short): \(report.layers) layers, \(report.files) files as release \(report.release.short)\(report.existed ? " (already in the store)" : "")")
                 }
             }
         }
+    }
+
+    struct Push: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Push a release as an image (the digest oci export gives) with its signatures as OCI 1.1 referrers; prints the digest.")
+        @Argument(help: "The release.") var ref: String
+        @Argument(help: "REGISTRY/REPO[:TAG].") var destination: String
+        @Option(help: "A base image pinned by digest: LAYOUT_DIR@sha256:<manifest digest>.") var base: String?
+        @OptionGroup var image: ImageFlags
+        @OptionGroup var registry: RegistryFlags
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            try runReportingFailures {
+                let store = try global.openStore()
+                let release = try store.resolve(try parseRef(ref))
+                let reference = try RegistryReference(parsing: destination)
+                let report = try ImagePusher(store: store).push(
+                    release, to: reference, flags: try image.settings(), base: base, epoch: try ImageFlags.sourceDateEpoch(),
+                    insecure: registry.insecure, credentials: try registry.credentials())
+                if global.json { try Output.json(report) } else {
+                    Output.line(report.image.description)
+                    Output.note("pushed \(report.reference): \(report.uploaded.count) blobs uploaded, \(report.skipped.count) already there, \(report.referrers.count) signatures attached")
+                }
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check an image's signatures (its referrers) against a policy environment, without pulling layers. Exit 1 if it falls short.")
+        @Argument(help: "REGISTRY/REPO@sha256:DIGEST.") var image: String
+        @Option(help: "The policy environment to check against.") var env: String
+        @OptionGroup var registry: RegistryFlags
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            try runReportingFailures {
+                let store = try global.openStore()
+                let report = try ImageVerifier(store: store).verify(
+                    try RegistryReference(parsing: image), env: env, insecure: registry.insecure, credentials: try registry.credentials())
+                if global.json { try Output.json(report) } else {
+                    Output.line("image \(report.image) is release \(report.release.short); \(report.envelopes) envelopes among \(report.referrers) referrers")
+                    for missing in report.missing { Output.note(missing) }
+                    Output.line(report.allowed ? "\(env): allowed (signed by \(report.signers.map { String($0.hex.prefix(12)) }.joined(separator: ", ")))" : "\(env): NOT allowed")
+                }
+                if !report.allowed { throw Exit.finding }
+            }
+        }
+    }
+}
+
+/// Image settings flags, shared by export and push.
+struct ImageFlags: ParsableArguments {
+        @Option(parsing: .singleValue, help: "The entrypoint, one argument per use.") var entrypoint: [String] = []
+        @Option(parsing: .singleValue, help: "The default command, one argument per use.") var cmd: [String] = []
+        @Option(help: "An environment variable K=V (repeatable).") var env: [String] = []
+        @Option(help: "The working directory.") var workdir: String?
+        @Option(help: "The user to run as.") var user: String?
+        @Option(help: "OS/ARCH[/VARIANT] (default: the base's, else linux/amd64).") var platform: String?
+
+    func settings() throws -> ImageSettings {
+        var flags = ImageSettings()
+        if !entrypoint.isEmpty { flags.entrypoint = entrypoint }
+        if !cmd.isEmpty { flags.cmd = cmd }
+        for pair in env where !pair.contains("=") || pair.hasPrefix("=") { throw CLIError("--env '\(pair)' is not K=V") }
+        flags.env = env
+        flags.workdir = workdir
+        flags.user = user
+        do { flags.platform = try platform.map { try OCI.Platform(parsing: $0) } } catch let error as OCIError { throw CLIError(error.message) }
+        return flags
+    }
+
+    /// SOURCE_DATE_EPOCH (reproducible-builds.org): a non-negative integer, or 0 when unset.
+    static func sourceDateEpoch() throws -> Int64 {
+        guard let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty else { return 0 }
+        guard let value = Int64(text), value >= 0 else { throw CLIError("SOURCE_DATE_EPOCH='\(text)' is not a non-negative integer") }
+        return value
+    }
+}
+
+/// How to reach a registry.
+struct RegistryFlags: ParsableArguments {
+    @Flag(help: "Plain HTTP, to a loopback address only (a local test registry).") var insecure = false
+    @Option(help: "Registry user (with --password-stdin); default: ~/.docker/config.json.") var username: String?
+    @Flag(help: "Read the registry password from standard input.") var passwordStdin = false
+
+    func credentials() throws -> RegistryCredentials? {
+        guard let username else {
+            if passwordStdin { throw CLIError("--password-stdin needs --username") }
+            return nil
+        }
+        guard passwordStdin else { throw CLIError("--username needs --password-stdin (a password on the command line shows in ps)") }
+        let password = (readLine(strippingNewline: true) ?? "")
+        return RegistryCredentials(username: username, password: password)
     }
 }

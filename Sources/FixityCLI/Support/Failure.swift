@@ -37,6 +37,10 @@ func runReportingFailures(_ body: () throws -> Void) throws {
         fail(error.message)
     } catch let error as ActivationTimeline.QueryError {
         fail(error.description)
+    } catch let error as OCIError {
+        fail(error.message)
+    } catch let error as TarReader.FormatError {
+        fail(error.message)
     } catch let error as DatabaseError {
         fail("database: \(error.message ?? error.description)")
     }

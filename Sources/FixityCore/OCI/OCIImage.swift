@@ -13,6 +13,8 @@ public enum OCI {
         public static let dockerConfig = "application/vnd.docker.container.image.v1+json"
         public static let dockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip"
         public static let layoutVersion = "1.0.0"
+        public static let empty = "application/vnd.oci.empty.v1+json"
+        public static let dsseEnvelope = "application/vnd.dsse.envelope.v1+json"
 
         public static let gzipLayers: Set<String> = [layerGzip, dockerLayerGzip]
         public static let plainLayers: Set<String> = [layerTar]
@@ -25,6 +27,7 @@ public enum OCI {
         public static let refName = "org.opencontainers.image.ref.name"
         public static let release = "dev.fixity.release"
         public static let baseDigest = "org.opencontainers.image.base.digest"
+        public static let predicateType = "dev.fixity.predicate-type"
     }
 
     public struct Descriptor: Codable, Sendable, Equatable {
@@ -33,13 +36,16 @@ public enum OCI {
         public let size: Int64
         public var annotations: [String: String]?
         public var platform: Platform?
+        /// On referrer descriptors (an index of referrers): the artifact's type.
+        public var artifactType: String?
 
-        public init(mediaType: String, digest: Digest, size: Int, annotations: [String: String]? = nil, platform: Platform? = nil) {
+        public init(mediaType: String, digest: Digest, size: Int, annotations: [String: String]? = nil, platform: Platform? = nil, artifactType: String? = nil) {
             self.mediaType = mediaType
             self.digest = digest.description
             self.size = Int64(size)
             self.annotations = annotations
             self.platform = platform
+            self.artifactType = artifactType
         }
 
         /// The digest, validated (`sha256:` and 64 lowercase hex digits: nothing else is trusted as a file name).
@@ -80,10 +86,15 @@ public enum OCI {
         public var config: Descriptor
         public var layers: [Descriptor]
         public var annotations: [String: String]?
-        public init(config: Descriptor, layers: [Descriptor], annotations: [String: String]?) {
+        /// OCI 1.1 artifacts: what the artifact is, and the manifest it refers to.
+        public var artifactType: String?
+        public var subject: Descriptor?
+        public init(config: Descriptor, layers: [Descriptor], annotations: [String: String]?, artifactType: String? = nil, subject: Descriptor? = nil) {
             self.config = config
             self.layers = layers
             self.annotations = annotations
+            self.artifactType = artifactType
+            self.subject = subject
         }
     }
 

@@ -25,7 +25,8 @@ public struct ImageExporter {
 
     public init(store: Store) { self.store = store }
 
-    public func export(_ release: ReleaseID, to out: String, flags: ImageSettings, base: String?, epoch: Int64, refName: String?) throws -> Report {
+    /// `record`: false when the layout is an intermediate (oci push records its own entry).
+    public func export(_ release: ReleaseID, to out: String, flags: ImageSettings, base: String?, epoch: Int64, refName: String?, record: Bool = true) throws -> Report {
         let manifest = try store.manifest(release)
         let settings = try ImageSettings.fromRelease(manifest, store: store).overridden(by: flags)
         let pinned = try base.map { try PinnedImage(parsing: $0, flag: "--base") }
@@ -59,11 +60,13 @@ public struct ImageExporter {
         try writer.commit(index: OCI.Index(manifests: [manifestDescriptor]))
         let image = try manifestDescriptor.validDigest()
 
-        _ = try store.database.write { db in
-            try History.append(db, action: "oci-export", subject: release.description, details: [
+        if record {
+            try store.database.write { db in
+                _ = try History.append(db, action: "oci-export", subject: release.description, details: [
                 "image": image.description, "layer": layer.digest.description, "diff_id": layer.diffID.description,
-                "base": pinned?.digest.description ?? "-", "out": out,
-            ])
+                    "base": pinned?.digest.description ?? "-", "out": out,
+                ])
+            }
         }
         return Report(release: release, image: image, layer: layer.digest, diffID: layer.diffID, layerBytes: layer.size, out: out, base: pinned?.digest)
     }

@@ -22,7 +22,9 @@ public struct ImageImporter {
 
     public init(store: Store) { self.store = store }
 
-    public func importImage(_ source: String, app: AppName, tag: String?) throws -> Report {
+    /// `recordedAs`: what the ledger entry names as the source (a registry reference, when the
+    /// layout is a scratch copy of it).
+    public func importImage(_ source: String, app: AppName, tag: String?, recordedAs: String? = nil) throws -> Report {
         let (layoutPath, wanted) = Self.split(source)
         var st = stat()
         guard lstat(layoutPath, &st) == 0 else {
@@ -71,11 +73,11 @@ public struct ImageImporter {
         let imageDigest = try image.manifestDescriptor.validDigest()
         let report = try importer.finish(
             entries: tree.entries(), app: app, tag: tag, action: "oci-import",
-            details: ["image": imageDigest.description, "source": layoutPath, "layers": String(image.manifest.layers.count), "app": app.value])
+            details: ["image": imageDigest.description, "source": recordedAs ?? layoutPath, "layers": String(image.manifest.layers.count), "app": app.value])
         return Report(release: report.release, image: imageDigest, app: app.value, layers: image.manifest.layers.count, files: report.files, existed: report.existed)
     }
 
-    static func split(_ source: String) -> (String, Digest?) {
+    public static func split(_ source: String) -> (String, Digest?) {
         if let at = source.lastIndex(of: "@"), let digest = Digest(parsing: String(source[source.index(after: at)...])) {
             return (String(source[..<at]), digest)
         }

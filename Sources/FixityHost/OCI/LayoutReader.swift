@@ -5,14 +5,14 @@ import Glibc
 /// Reads an OCI image layout without trusting it: blobs are opened by validated digest only
 /// (never a path from a document), never through a symlink, and every byte read is checked
 /// against the digest that named it.
-struct LayoutReader {
-    let path: String
+package struct LayoutReader {
+    package let path: String
     private let blobsFD: Int32
 
     /// JSON documents larger than this are refused before they are parsed.
     static let maxDocumentBytes = 4 << 20
 
-    init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         var st = stat()
         guard lstat(path, &st) == 0, FileStat(st).isDirectory else { throw StoreError(.badInput, "\(path) is not an OCI image layout folder", path: path) }
@@ -22,15 +22,15 @@ struct LayoutReader {
         blobsFD = try Posix.open("\(path)/blobs/sha256", flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
     }
 
-    func close() { Posix.close(blobsFD) }
+    package func close() { Posix.close(blobsFD) }
 
-    func index() throws -> OCI.Index {
+    package func index() throws -> OCI.Index {
         let bytes = try Self.readSmall(AT_FDCWD, "\(path)/index.json")
         do { return try OCI.decode(OCI.Index.self, bytes, what: "\(path)/index.json") } catch { throw StoreError(.badInput, error.message, path: path) }
     }
 
     /// A JSON blob, size-limited and verified.
-    func document(_ descriptor: OCI.Descriptor) throws -> [UInt8] {
+    package func document(_ descriptor: OCI.Descriptor) throws -> [UInt8] {
         let digest = try validDigest(descriptor)
         guard descriptor.size <= Self.maxDocumentBytes else { throw StoreError(.badInput, "\(path): document \(digest.short) of \(descriptor.size) bytes is too large") }
         let bytes = try Self.readSmall(blobsFD, digest.hex, display: "\(path)/blobs/sha256/\(digest.hex)")
@@ -42,7 +42,7 @@ struct LayoutReader {
 
     /// Streams a blob to `sink`, then checks digest and size; the sink has seen the bytes, so
     /// callers stage what they build and discard it on error.
-    func stream(_ descriptor: OCI.Descriptor, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+    package func stream(_ descriptor: OCI.Descriptor, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let digest = try validDigest(descriptor)
         let display = "\(path)/blobs/sha256/\(digest.hex)"
         let fd: Int32
@@ -70,7 +70,7 @@ struct LayoutReader {
     }
 
     /// A blob opened for pulling; `finishAndVerify` checks digest and size at the end.
-    func open(_ descriptor: OCI.Descriptor) throws -> BlobReader {
+    package func open(_ descriptor: OCI.Descriptor) throws -> BlobReader {
         let digest = try validDigest(descriptor)
         let display = "\(path)/blobs/sha256/\(digest.hex)"
         do {
@@ -81,10 +81,10 @@ struct LayoutReader {
         }
     }
 
-    final class BlobReader {
+    package final class BlobReader {
         let fd: Int32
-        let digest: Digest
-        let size: Int64
+        package let digest: Digest
+        package let size: Int64
         let display: String
         private var hasher = ContentHasher()
         private(set) var total: Int64 = 0
@@ -99,7 +99,7 @@ struct LayoutReader {
         deinit { Posix.close(fd) }
 
         /// 0 at the end.
-        func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        package func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
             let n = try Posix.read(fd, into: buffer, display: display)
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             total += Int64(n)
@@ -108,9 +108,9 @@ struct LayoutReader {
         }
 
         /// Reads what is left and says whether the whole blob matched; for explaining a failure.
-        func matchesAfterDraining() -> Bool { (try? finishAndVerify()) != nil }
+        package func matchesAfterDraining() -> Bool { (try? finishAndVerify()) != nil }
 
-        func finishAndVerify() throws {
+        package func finishAndVerify() throws {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
             defer { buffer.deallocate() }
             while try read(into: buffer) > 0 {}
@@ -144,11 +144,11 @@ struct LayoutReader {
 
 /// An image named `LAYOUT_DIR@sha256:<manifest digest>` (or a registry reference, which needs
 /// `oci push`'s client: not built yet) — always pinned by digest.
-struct PinnedImage {
-    let layout: String
-    let digest: Digest
+package struct PinnedImage {
+    package let layout: String
+    package let digest: Digest
 
-    init(parsing text: String, flag: String) throws {
+    package init(parsing text: String, flag: String) throws {
         guard let at = text.lastIndex(of: "@"), let digest = Digest(parsing: String(text[text.index(after: at)...])) else {
             throw StoreError(.badInput, "\(flag) \(text) is not pinned by digest: give LAYOUT_DIR@sha256:<manifest digest> (a tag can move; a base must not)")
         }
@@ -162,7 +162,7 @@ struct PinnedImage {
     }
 
     /// The image's manifest and config, from the layout, verified.
-    func load() throws -> (reader: LayoutReader, manifest: OCI.Manifest, config: OCI.ImageConfig, manifestDescriptor: OCI.Descriptor) {
+    package func load() throws -> (reader: LayoutReader, manifest: OCI.Manifest, config: OCI.ImageConfig, manifestDescriptor: OCI.Descriptor) {
         let reader = try LayoutReader(path: layout)
         let index = try reader.index()
         guard let descriptor = index.manifests.first(where: { $0.digest == digest.description }) else {

@@ -5,13 +5,13 @@ import Glibc
 /// Writes an OCI image layout (image-spec 1.1 `image-layout.md`) all or nothing: everything goes
 /// into a staging folder beside the target, each blob durable and named by its digest, and the
 /// folder is renamed into place only when complete. A crash leaves no half layout at `path`.
-final class LayoutWriter {
+package final class LayoutWriter {
     let path: String
     let staging: String
     private let blobsFD: Int32
     private var committed = false
 
-    init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         var st = stat()
         if lstat(path, &st) == 0 { throw StoreError(.badInput, "--out \(path) already exists; give a new folder", path: path) }
@@ -28,7 +28,7 @@ final class LayoutWriter {
     }
 
     /// A small blob from memory.
-    func addBlob(_ bytes: [UInt8], mediaType: String, annotations: [String: String]? = nil, platform: OCI.Platform? = nil) throws -> OCI.Descriptor {
+    package func addBlob(_ bytes: [UInt8], mediaType: String, annotations: [String: String]? = nil, platform: OCI.Platform? = nil) throws -> OCI.Descriptor {
         let digest = Digest.of(bytes)
         let writer = try blobWriter()
         try writer.write(bytes)
@@ -37,9 +37,9 @@ final class LayoutWriter {
     }
 
     /// A streamed blob: write to it, then `finish(as:)` once its digest is known.
-    func blobWriter() throws -> BlobWriter { try BlobWriter(folderFD: blobsFD, display: "\(staging)/blobs/sha256") }
+    package func blobWriter() throws -> BlobWriter { try BlobWriter(folderFD: blobsFD, display: "\(staging)/blobs/sha256") }
 
-    final class BlobWriter {
+    package final class BlobWriter {
         let fd: Int32
         let folderFD: Int32
         let name = ".blob-\(UInt64.random(in: 0...UInt64.max))"
@@ -59,19 +59,19 @@ final class LayoutWriter {
             if !done { _ = unlinkat(folderFD, name, 0) }
         }
 
-        func write(_ bytes: UnsafeRawBufferPointer) throws {
+        package func write(_ bytes: UnsafeRawBufferPointer) throws {
             hasher.update(bytes)
             try Posix.writeAll(fd, bytes, display: display)
             size += bytes.count
         }
 
-        func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+        package func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
         /// The digest of what was written.
-        var digest: Digest { hasher.finalize() }
+        package var digest: Digest { hasher.finalize() }
 
         /// Makes the blob durable under its digest; `expected` must match what was written.
-        func finish(as expected: Digest) throws {
+        package func finish(as expected: Digest) throws {
             let actual = hasher.finalize()
             guard actual == expected else { throw StoreError(.integrity, "blob written as \(expected.short) hashes to \(actual.short)") }
             try Posix.fsync(fd, display: display)
@@ -81,7 +81,7 @@ final class LayoutWriter {
     }
 
     /// Writes `index.json` and `oci-layout`, makes the folders durable and renames the layout into place.
-    func commit(index: OCI.Index) throws {
+    package func commit(index: OCI.Index) throws {
         for (name, bytes) in [("oci-layout", Array("{\"imageLayoutVersion\":\"\(OCI.MediaType.layoutVersion)\"}".utf8)), ("index.json", OCI.encode(index))] {
             let fd = try Posix.open("\(staging)/\(name)", flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o644)
             defer { Posix.close(fd) }

@@ -1,0 +1,70 @@
+import FixityCore
+import FixityHost
+import FixityStore
+import Foundation
+
+/// `oci verify REGISTRY/REPO@DIGEST --env ENV`: the image's signatures and attestations, found as
+/// referrers, checked against an environment of the policy in force — without pulling a layer.
+///
+/// What it proves: the manifest is the one named by the digest; it declares (annotation
+/// `dev.fixity.release`) the release it was exported from, and its config's last layer was made
+/// by `fixity oci export` of that release; the envelopes are DSSE signatures over that release
+/// by keys the policy trusts. It does not re-derive the layer from the release (that needs the
+/// layer); `oci import` of the image, which does, gives back the release id to compare.
+public struct ImageVerifier {
+    public struct Report: Sendable, Encodable {
+        public let image: Digest
+        public let release: ReleaseID
+        public let environment: String
+        public let allowed: Bool
+        public let missing: [String]
+        public let signers: [KeyID]
+        public let referrers: Int
+        public let envelopes: Int
+    }
+
+    let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    public func verify(_ reference: RegistryReference, env: String, insecure: Bool, credentials: RegistryCredentials?) throws -> Report {
+        guard let digest = reference.digest else { throw OCIError("oci verify needs REGISTRY/REPO@sha256:DIGEST: a tag can move") }
+        let client = try RegistryClient(reference: reference, insecure: insecure, credentials: credentials)
+        guard let (mediaType, bytes) = try client.manifest(digest.description) else {
+            throw OCIError("registry \(reference.registry) has no manifest \(digest) in \(reference.repository)")
+        }
+        guard mediaType.isEmpty || OCI.MediaType.manifests.contains(mediaType) else { throw OCIError("\(digest.short) is a \(mediaType), not an image manifest") }
+        let manifest = try OCI.decode(OCI.Manifest.self, bytes, what: "image manifest \(digest.short)")
+        guard let named = manifest.annotations?[OCI.Annotation.release], let releaseDigest = Digest(parsing: named) else {
+            throw OCIError("image \(digest.short) does not say which release it is (no \(OCI.Annotation.release) annotation): not exported by Fixity")
+        }
+        let release = ReleaseID(releaseDigest)
+        let config = try OCI.decode(OCI.ImageConfig.self, try client.blob(try manifest.config.validDigest(), maxBytes: 4 << 20), what: "image config")
+        guard config.history?.last?.created_by == "fixity oci export \(release)", config.rootfs.diff_ids.count == manifest.layers.count else {
+            throw OCIError("image \(digest.short) names release \(release.short), but its config does not record a fixity export of it")
+        }
+
+        var envelopes = [DSSEEnvelope]()
+        let referrers = try client.referrers(of: digest)
+        for referrer in referrers where referrer.artifactType == OCI.MediaType.dsseEnvelope {
+            guard let (_, artifactBytes) = try client.manifest(referrer.digest) else { continue }
+            let artifact = try OCI.decode(OCI.Manifest.self, artifactBytes, what: "referrer \(referrer.digest.prefix(19))")
+            // A referrer must refer to this image; one that says otherwise is ignored.
+            guard artifact.subject?.digest == digest.description else { continue }
+            for layer in artifact.layers where layer.mediaType == OCI.MediaType.dsseEnvelope {
+                let payload = try client.blob(try layer.validDigest(), maxBytes: 4 << 20)
+                let envelope = try DSSEEnvelope(json: payload, source: "referrer \(referrer.digest.prefix(19))")
+                let statement = try InTotoStatement(payload: envelope.payloadBytes, source: "referrer \(referrer.digest.prefix(19))")
+                if statement.names(release) { envelopes.append(envelope) }
+            }
+        }
+        guard let policyRecord = try store.currentPolicy() else { throw OCIError("no policy in force in this store: fixity policy set FILE first") }
+        let policy = try PolicyFile.parse(policyRecord.text, name: "in force (\(policyRecord.digest.short))")
+        // "Known-good in staging" is host knowledge: what this store has seen, if it knows the release.
+        let knownGood = (try? store.knownGoodEnvironments(of: release)) ?? []
+        let decision = policy.evaluate(env: env, app: Policy.Evidence(release: release, envelopes: envelopes, knownGoodIn: knownGood))
+        return Report(
+            image: digest, release: release, environment: env, allowed: decision.allowed && decision.governed, missing: decision.governed ? decision.missing : ["the policy has no environment '\(env)'"],
+            signers: decision.signers, referrers: referrers.count, envelopes: envelopes.count)
+    }
+}

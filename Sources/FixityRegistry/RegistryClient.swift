@@ -1,0 +1,239 @@
+import AsyncHTTPClient
+import FixityCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Credentials for one registry: `--username` with `--password-stdin`, or `~/.docker/config.json`.
+public struct RegistryCredentials: Sendable {
+    public let username: String
+    public let password: String
+
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+
+    /// `auths[registry].auth` (base64 `user:password`) of the docker config, when there is one.
+    public static func fromDockerConfig(registry: String, home: String? = ProcessInfo.processInfo.environment["HOME"]) -> RegistryCredentials? {
+        let path = ProcessInfo.processInfo.environment["DOCKER_CONFIG"].map { "\($0)/config.json" } ?? "\(home ?? "")/.docker/config.json"
+        guard let data = FileManager.default.contents(atPath: path),
+            let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let auths = root["auths"] as? [String: Any]
+        else { return nil }
+        for key in [registry, "https://\(registry)", "http://\(registry)"] {
+            guard let entry = auths[key] as? [String: Any], let auth = entry["auth"] as? String,
+                let decoded = Base64.decode(auth), let text = String(validating: decoded, as: UTF8.self), let colon = text.firstIndex(of: ":")
+            else { continue }
+            return RegistryCredentials(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+        }
+        return nil
+    }
+}
+
+/// The OCI distribution API (distribution-spec 1.1) for one repository: blobs, manifests,
+/// referrers (the API, or the `sha256-<hex>` tag fallback where the registry lacks it), with
+/// basic and bearer-token authentication. Every error names the registry's status and message.
+public final class RegistryClient {
+    public struct Response {
+        public let status: Int
+        public let headers: HTTPHeaders
+        public let body: [UInt8]
+    }
+
+    public let reference: RegistryReference
+    let base: String
+    private let client: HTTPClient
+    private let credentials: RegistryCredentials?
+    private var authorization: String?
+    /// Blobs larger than this go up in PATCH chunks of this size.
+    public static let chunkSize = 8 << 20
+
+    public init(reference: RegistryReference, insecure: Bool, credentials: RegistryCredentials?) throws(OCIError) {
+        if insecure && !reference.isLoopback {
+            throw OCIError("--insecure (plain HTTP) is only allowed to a loopback address, not \(reference.host): use HTTPS")
+        }
+        self.reference = reference
+        base = (insecure ? "http://" : "https://") + reference.registry
+        self.credentials = credentials ?? RegistryCredentials.fromDockerConfig(registry: reference.registry)
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .follow(max: 5, allowCycles: false))
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(300))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    deinit { try? client.syncShutdown() }
+
+    var repositoryPath: String { "/v2/\(reference.repository)" }
+
+    // MARK: Requests
+
+    public func send(_ method: HTTPMethod, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil, expect: Set<Int>) throws -> Response {
+        let url = target.hasPrefix("http://") || target.hasPrefix("https://") ? target : base + target
+        for attempt in 0..<2 {
+            var request: HTTPClient.Request
+            do { request = try HTTPClient.Request(url: url, method: method) } catch { throw OCIError("bad registry URL \(url): \(error)") }
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+            if let body { request.body = .bytes(body) }
+            let response: HTTPClient.Response
+            do {
+                response = try client.execute(request: request).wait()
+            } catch {
+                throw OCIError("registry \(reference.registry): \(method) \(Self.shown(url)) failed: \(error)")
+            }
+            let bytes = response.body.map { Array($0.readableBytesView) } ?? []
+            let status = Int(response.status.code)
+            if status == 401, attempt == 0, let challenge = response.headers.first(name: "WWW-Authenticate") {
+                try authenticate(challenge)
+                continue
+            }
+            guard expect.contains(status) else {
+                throw OCIError("registry \(reference.registry) answered \(status) \(response.status.reasonPhrase) to \(method) \(Self.shown(url)): \(Self.message(bytes))")
+            }
+            return Response(status: status, headers: response.headers, body: bytes)
+        }
+        throw OCIError("registry \(reference.registry) refused the credentials for \(reference.repository) (401 after authenticating)")
+    }
+
+    private static func shown(_ url: String) -> String {
+        // Upload URLs carry opaque state; the path is what helps.
+        URLComponents(string: url)?.path ?? url
+    }
+
+    /// The distribution spec's error body (`errors[].code/message`), else the body's start.
+    static func message(_ body: [UInt8]) -> String {
+        if let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], let errors = object["errors"] as? [[String: Any]], !errors.isEmpty {
+            return errors.map { "\($0["code"] as? String ?? "?"): \($0["message"] as? String ?? "")" }.joined(separator: "; ")
+        }
+        let text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "(no message)" : text
+    }
+
+    /// Answers a `WWW-Authenticate` challenge: Basic with the credentials, or Bearer by fetching a
+    /// token from the realm (with the credentials when there are any).
+    private func authenticate(_ challenge: String) throws {
+        let (scheme, parameters) = Self.parseChallenge(challenge)
+        switch scheme.lowercased() {
+        case "basic":
+            guard let credentials else {
+                throw OCIError("registry \(reference.registry) requires credentials: --username with --password-stdin, or docker login")
+            }
+            authorization = "Basic " + Base64.encode(Array("\(credentials.username):\(credentials.password)".utf8))
+        case "bearer":
+            guard let realm = parameters["realm"], var components = URLComponents(string: realm) else {
+                throw OCIError("registry \(reference.registry): a bearer challenge without a realm")
+            }
+            var query = components.queryItems ?? []
+            if let service = parameters["service"] { query.append(URLQueryItem(name: "service", value: service)) }
+            query.append(URLQueryItem(name: "scope", value: parameters["scope"] ?? "repository:\(reference.repository):pull,push"))
+            components.queryItems = query
+            guard let url = components.string else { throw OCIError("registry \(reference.registry): bad token realm \(realm)") }
+            var request = try HTTPClient.Request(url: url, method: .GET)
+            if let credentials {
+                request.headers.add(name: "Authorization", value: "Basic " + Base64.encode(Array("\(credentials.username):\(credentials.password)".utf8)))
+            }
+            let response = try client.execute(request: request).wait()
+            let bytes = response.body.map { Array($0.readableBytesView) } ?? []
+            guard response.status == .ok, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+                let token = (object["token"] as? String) ?? (object["access_token"] as? String)
+            else {
+                throw OCIError("token service \(components.host ?? realm) answered \(response.status.code): \(Self.message(bytes))")
+            }
+            authorization = "Bearer " + token
+        default:
+            throw OCIError("registry \(reference.registry) asks for unsupported authentication '\(scheme)'")
+        }
+    }
+
+    static func parseChallenge(_ header: String) -> (String, [String: String]) {
+        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        guard let space = trimmed.firstIndex(of: " ") else { return (trimmed, [:]) }
+        var parameters = [String: String]()
+        let pattern = try! NSRegularExpression(pattern: #"([A-Za-z_]+)="([^"]*)""#)
+        let rest = String(trimmed[trimmed.index(after: space)...])
+        for match in pattern.matches(in: rest, range: NSRange(rest.startIndex..., in: rest)) {
+            if let key = Range(match.range(at: 1), in: rest), let value = Range(match.range(at: 2), in: rest) {
+                parameters[String(rest[key])] = String(rest[value])
+            }
+        }
+        return (String(trimmed[..<space]), parameters)
+    }
+
+    // MARK: Blobs
+
+    public func hasBlob(_ digest: Digest) throws -> Bool {
+        try send(.HEAD, "\(repositoryPath)/blobs/\(digest)", expect: [200, 404]).status == 200
+    }
+
+    /// Uploads a blob unless the registry has it; false when it was already there. `next`
+    /// yields the bytes in order, up to the count asked for, empty at the end.
+    @discardableResult
+    public func pushBlob(_ digest: Digest, size: Int, next: (Int) throws -> [UInt8]) throws -> Bool {
+        if try hasBlob(digest) { return false }
+        let started = try send(.POST, "\(repositoryPath)/blobs/uploads/", headers: [("Content-Length", "0")], expect: [202])
+        var location = try uploadLocation(started)
+        if size <= Self.chunkSize {
+            var body = [UInt8]()
+            while body.count < size {
+                let chunk = try next(size - body.count)
+                if chunk.isEmpty { break }
+                body += chunk
+            }
+            _ = try send(.PUT, Self.adding(digest: digest, to: location), headers: [("Content-Type", "application/octet-stream")], body: body, expect: [201])
+            return true
+        }
+        // Chunked: PATCH each piece with its Content-Range, following the Location each returns.
+        var offset = 0
+        while offset < size {
+            let chunk = try next(min(Self.chunkSize, size - offset))
+            if chunk.isEmpty { break }
+            let response = try send(.PATCH, location, headers: [
+                ("Content-Type", "application/octet-stream"), ("Content-Range", "\(offset)-\(offset + chunk.count - 1)"),
+            ], body: chunk, expect: [202])
+            location = try uploadLocation(response)
+            offset += chunk.count
+        }
+        _ = try send(.PUT, Self.adding(digest: digest, to: location), headers: [("Content-Length", "0")], expect: [201])
+        return true
+    }
+
+    public func blob(_ digest: Digest, maxBytes: Int) throws -> [UInt8] {
+        let response = try send(.GET, "\(repositoryPath)/blobs/\(digest)", expect: [200])
+        guard response.body.count <= maxBytes, Digest.of(response.body) == digest else {
+            throw OCIError("registry \(reference.registry): blob \(digest) does not match its digest (or is larger than \(maxBytes) bytes)")
+        }
+        return response.body
+    }
+
+    private func uploadLocation(_ response: Response) throws -> String {
+        guard let location = response.headers.first(name: "Location") else { throw OCIError("registry \(reference.registry): an upload response without a Location") }
+        if location.hasPrefix("http://") || location.hasPrefix("https://") { return location }
+        return base + (location.hasPrefix("/") ? "" : "/") + location
+    }
+
+    static func adding(digest: Digest, to location: String) -> String {
+        location + (location.contains("?") ? "&" : "?") + "digest=" + digest.description
+    }
+
+    // MARK: Manifests
+
+    /// Returns the digest the registry computed (it must equal ours).
+    @discardableResult
+    public func putManifest(_ bytes: [UInt8], mediaType: String, reference tagOrDigest: String) throws -> Response {
+        let response = try send(.PUT, "\(repositoryPath)/manifests/\(tagOrDigest)", headers: [("Content-Type", mediaType)], body: bytes, expect: [201])
+        if let answered = response.headers.first(name: "Docker-Content-Digest"), answered != Digest.of(bytes).description {
+            throw OCIError("registry \(reference.registry) stored the manifest as \(answered), not \(Digest.of(bytes)): it rewrote it")
+        }
+        return response
+    }
+
+    /// A manifest by digest (verified) or tag, with its media type; nil when the registry has none.
+    public func manifest(_ tagOrDigest: String, accept: [String] = [OCI.MediaType.manifest, OCI.MediaType.index, OCI.MediaType.dockerManifest]) throws -> (mediaType: String, bytes: [UInt8])? {
+        let response = try send(.GET, "\(repositoryPath)/manifests/\(tagOrDigest)", headers: [("Accept", accept.joined(separator: ", "))], expect: [200, 404])
+        guard response.status == 200 else { return nil }
+        if let digest = Digest(parsing: tagOrDigest), Digest.of(response.body) != digest {
+            throw OCIError("registry \(reference.registry): manifest \(tagOrDigest) does not match its digest")
+        }
+        guard response.body.count <= 4 << 20 else { throw OCIError("registry \(reference.registry): manifest \(tagOrDigest) is larger than 4 MiB") }
+        return (response.headers.first(name: "Content-Type") ?? "", response.body)
+    }
+}
