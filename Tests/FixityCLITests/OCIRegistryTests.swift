@@ -77,9 +77,25 @@ import Testing
         }
         let first = try sandbox.fixity("oci", "push", "app@1", "\(registry.address)/app:1", "--insecure", "--base", "base-layout@\(base)", "--json").json()
         #expect((first["uploaded"] as? [Any])?.count == 3, "base layer, own layer, config")
-        let second = try sandbox.fixity("oci", "push", "app@2", "\(registry.address)/app:2", "--insecure", "--base", "base-layout@\(base)", "--json").json()
+        // The same base, named in the registry this time (copied into a scratch layout, verified).
+        #expect(try sandbox.fixity("oci", "push", "base@1", "\(registry.address)/base:1", "--insecure").status == 0)
+        let second = try sandbox.fixity("oci", "push", "app@2", "\(registry.address)/app:2", "--insecure", "--base", "\(registry.address)/base@\(base)", "--json").json()
         #expect((second["uploaded"] as? [Any])?.count == 2, "only its own layer and config: \(second)")
         #expect((second["skipped"] as? [Any])?.count == 1)
+    }
+
+    @Test func largeLayersGoUpInChunksAndComeBackWhole() throws {
+        let sandbox = try Sandbox()
+        let registry = try TestRegistry(in: sandbox)
+        // Random bytes do not compress: a layer of about 20 MiB, above the 8 MiB chunk size.
+        try sandbox.sh("mkdir -p big && head -c 20000000 /dev/urandom > big/data.bin && echo small > big/README")
+        let release = try sandbox.seal("big", app: "big", extra: ["--tag", "1"])
+        let image = digest(try sandbox.fixity("oci", "push", "big@1", "\(registry.address)/big:1", "--insecure"))
+        #expect(image.hasPrefix("sha256:"))
+        try sandbox.sh("skopeo copy --src-tls-verify=false docker://\(registry.address)/big:1 oci:copied:1")
+        #expect(try sandbox.sh("skopeo inspect oci:copied:1").stdout.contains(image))
+        let imported = try sandbox.fixity("oci", "import", "copied", "--app", "big-again", "--json")
+        #expect(try imported.json()["release"] as? String == release)
     }
 
     @Test func verifyChecksReferrersAgainstThePolicy() throws {

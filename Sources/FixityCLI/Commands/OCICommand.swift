@@ -16,8 +16,9 @@ struct OCICommand: ParsableCommand {
             abstract: "Write a release as an OCI image layout: the release tree as the top layer, reproducible byte for byte.")
         @Argument(help: "The release.") var ref: String
         @Option(help: "The layout folder to create.") var out: String
-        @Option(help: "A base image pinned by digest: LAYOUT_DIR@sha256:<manifest digest>.") var base: String?
+        @Option(help: "A base image pinned by digest: LAYOUT_DIR@sha256:… or REGISTRY/REPO@sha256:….") var base: String?
         @OptionGroup var image: ImageFlags
+        @OptionGroup var registry: RegistryFlags
         @Option(help: "The ref name in the layout's index.json (for umoci/skopeo DIR:NAME).") var refName: String?
         @OptionGroup var global: GlobalOptions
 
@@ -27,7 +28,10 @@ struct OCICommand: ParsableCommand {
                 let release = try store.resolve(try parseRef(ref))
                 let flags = try image.settings()
                 let epoch = try ImageFlags.sourceDateEpoch()
-                let report = try ImageExporter(store: store).export(release, to: out, flags: flags, base: base, epoch: epoch, refName: refName)
+                let scratch = BaseImage.scratchPath()
+                defer { try? FileManager.default.removeItem(atPath: scratch) }
+                let pinned = try BaseImage.local(base, scratch: scratch, registry: registry)
+                let report = try ImageExporter(store: store).export(release, to: out, flags: flags, base: pinned, epoch: epoch, refName: refName)
                 if global.json { try Output.json(report) } else {
                     Output.line("\(report.image)")
                     Output.note("wrote \(out): image \(report.image.short), layer \(report.layer.short) (\(report.layerBytes) bytes gzip), release \(release.short)")
@@ -72,7 +76,7 @@ struct OCICommand: ParsableCommand {
             abstract: "Push a release as an image (the digest oci export gives) with its signatures as OCI 1.1 referrers; prints the digest.")
         @Argument(help: "The release.") var ref: String
         @Argument(help: "REGISTRY/REPO[:TAG].") var destination: String
-        @Option(help: "A base image pinned by digest: LAYOUT_DIR@sha256:<manifest digest>.") var base: String?
+        @Option(help: "A base image pinned by digest: LAYOUT_DIR@sha256:… or REGISTRY/REPO@sha256:….") var base: String?
         @OptionGroup var image: ImageFlags
         @OptionGroup var registry: RegistryFlags
         @OptionGroup var global: GlobalOptions
@@ -82,8 +86,11 @@ struct OCICommand: ParsableCommand {
                 let store = try global.openStore()
                 let release = try store.resolve(try parseRef(ref))
                 let reference = try RegistryReference(parsing: destination)
+                let scratch = BaseImage.scratchPath()
+                defer { try? FileManager.default.removeItem(atPath: scratch) }
+                let pinned = try BaseImage.local(base, scratch: scratch, registry: registry)
                 let report = try ImagePusher(store: store).push(
-                    release, to: reference, flags: try image.settings(), base: base, epoch: try ImageFlags.sourceDateEpoch(),
+                    release, to: reference, flags: try image.settings(), base: pinned, epoch: try ImageFlags.sourceDateEpoch(),
                     insecure: registry.insecure, credentials: try registry.credentials())
                 if global.json { try Output.json(report) } else {
                     Output.line(report.image.description)
@@ -114,6 +121,22 @@ struct OCICommand: ParsableCommand {
                 if !report.allowed { throw Exit.finding }
             }
         }
+    }
+}
+
+/// A `--base` in a registry is copied into a scratch layout first (verified blob by blob), so the
+/// exporter only ever reads layouts.
+enum BaseImage {
+    static func scratchPath() -> String { NSTemporaryDirectory() + "/fixity-base-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
+
+    static func local(_ base: String?, scratch: String, registry: RegistryFlags) throws -> String? {
+        guard let base else { return nil }
+        let (location, digest) = ImageImporter.split(base)
+        guard !FileManager.default.fileExists(atPath: location), location.contains("/"), let digest, let reference = try? RegistryReference(parsing: base) else {
+            return base
+        }
+        try ImagePuller().pull(reference, into: scratch, insecure: registry.insecure, credentials: try registry.credentials())
+        return "\(scratch)@\(digest)"
     }
 }
 
