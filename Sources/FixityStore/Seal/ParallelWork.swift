@@ -37,17 +37,36 @@ package enum ParallelWork {
 ///
 /// `@unchecked Sendable`: each index is written by exactly one worker (the index came from an
 /// atomic counter), and the array is read only after `ParallelWork.run` has joined them all.
+/// The slots are one manually allocated block, not a Swift Array: `Array.withUnsafeMutableBufferPointer`
+/// empties the array for the duration of the closure (exclusivity), so two workers writing at
+/// once could see an empty array and trap — which the crash torture found in `verify --full`.
 package final class SlotArray<Element>: @unchecked Sendable {
-    private var storage: [Element]
+    private let base: UnsafeMutablePointer<Element>
+    package let count: Int
 
-    package init(repeating value: Element, count: Int) { storage = Array(repeating: value, count: count) }
-
-    package subscript(index: Int) -> Element {
-        get { storage.withUnsafeBufferPointer { $0[index] } }
-        set { storage.withUnsafeMutableBufferPointer { $0[index] = newValue } }
+    package init(repeating value: Element, count: Int) {
+        self.count = count
+        base = .allocate(capacity: max(count, 1))
+        base.initialize(repeating: value, count: count)
     }
 
-    var elements: [Element] { storage }
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    package subscript(index: Int) -> Element {
+        get {
+            precondition(index >= 0 && index < count, "slot \(index) of \(count)")
+            return base[index]
+        }
+        set {
+            precondition(index >= 0 && index < count, "slot \(index) of \(count)")
+            base[index] = newValue
+        }
+    }
+
+    var elements: [Element] { Array(UnsafeBufferPointer(start: base, count: count)) }
 }
 
 /// A reusable I/O buffer owned by one worker, and the worker's index.
