@@ -16,6 +16,17 @@ import Testing
         #expect(result.status == 0 && closing.hasSuffix(" 0 failed"), "\(result.stdout.suffix(2000)) \(result.stderr.suffix(500))")
     }
 
+    /// tests/hostile/run.py: crafted manifests, trees and layers, each refused with a clear
+    /// message and nothing written outside its target.
+    @Test func theHostileCorpusIsRefused() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("tests/hostile/run.py").path
+        let sandbox = try Sandbox()
+        let result = try Sandbox.run("/usr/bin/env", ["python3", script, "--bin", Sandbox.binary, "--work", "\(sandbox.root)/hostile"], in: sandbox.root)
+        let closing = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(result.status == 0 && closing.hasSuffix(" 0 failed"), "\(result.stdout.suffix(2000)) \(result.stderr.suffix(500))")
+    }
+
     /// Regression: SlotArray wrote through Array.withUnsafeMutableBufferPointer from two workers
     /// at once, which traps when one sees the array emptied for the other's exclusive access;
     /// `verify --full` crashed about one run in three on a few hundred files.
