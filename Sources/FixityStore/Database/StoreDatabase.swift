@@ -2,6 +2,7 @@ import FixityCore
 import FixityLedger
 import Foundation
 import GRDB
+import Glibc
 
 /// The store's embedded SQLite database: releases, tags, the stat cache and the history.
 /// Opened with a busy timeout so concurrent seals wait for each other instead of failing.
@@ -18,6 +19,14 @@ enum StoreDatabase {
         let queue: DatabaseQueue
         do {
             queue = try DatabaseQueue(path: path, configuration: config)
+            // Two processes opening a new store at once would both see it unmigrated and both
+            // create its tables ("table releases already exists": found by the race tests).
+            // The migrations run under an exclusive flock instead, one process after the other.
+            let lockPath = path + ".migrate-lock"
+            let lockFD = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            guard lockFD >= 0 else { throw StoreError.system("open", path: lockPath) }
+            defer { Glibc.close(lockFD) }
+            guard flock(lockFD, LOCK_EX) == 0 else { throw StoreError.system("lock", path: lockPath) }
             try migrator.migrate(queue)
         } catch let error as DatabaseError {
             throw StoreError(.io, "database \(path): \(error.message ?? error.description)", path: path)
