@@ -5,7 +5,9 @@ let package = Package(
     name: "fixity",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "fixity", targets: ["FixityCLI"])
+        .executable(name: "fixity", targets: ["FixityCLI"]),
+        // For the fuzz harness (fuzz/Package.swift).
+        .library(name: "FixityCore", targets: ["FixityCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
