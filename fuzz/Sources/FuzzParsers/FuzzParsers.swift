@@ -1,4 +1,8 @@
 import FixityCore
+import Glibc
+
+/// `FIXITY_FUZZ_PARSER=N` (0–5) fuzzes one parser with the whole input, for a minute per parser.
+let onlyParser: UInt8? = getenv("FIXITY_FUZZ_PARSER").flatMap { UInt8(String(cString: $0)) }
 
 /// One libFuzzer entry point for every parser that meets untrusted bytes; the first byte picks
 /// the parser, the rest is its input. A crash, trap or hang here is a bug: each parser must
@@ -6,8 +10,8 @@ import FixityCore
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzParsers(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard size > 0 else { return 0 }
-    let selector = data[0]
-    let bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
+    let selector = onlyParser ?? data[0]
+    let bytes = onlyParser == nil ? Array(UnsafeBufferPointer(start: data + 1, count: size - 1)) : Array(UnsafeBufferPointer(start: data, count: size))
     let text = String(decoding: bytes, as: UTF8.self)
     switch selector % 6 {
     case 0:
