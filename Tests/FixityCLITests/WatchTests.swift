@@ -41,6 +41,31 @@ import Testing
         }
     }
 
+    /// A deploy's switch is not drift: `watch --repair` running through twelve deploys must
+    /// never "repair" the new deployment back to the old one, nor fail, and each switch ends
+    /// with the live tree clean and `current` on what was deployed last.
+    @Test func watchWithRepairNeverFightsADeploy() throws {
+        let sandbox = try DriftTests().deployed()
+        try sandbox.sh("cp -a src src2 && echo 'module.exports = 2' > src2/lib/a.js && echo two > src2/VERSION")
+        _ = try sandbox.seal("src2", extra: ["--tag", "2"])
+        let watch = try Watch(sandbox, ["--repair"])
+        defer { _ = watch.stop() }
+        try #require(watch.await("clean", seconds: 20) != nil, "watch never started")
+        for round in 0..<12 {
+            let deploy = try sandbox.fixity("deploy", "app@\(round % 2 == 0 ? 2 : 1)", "--root", "root")
+            #expect(deploy.status == 0, "round \(round): \(deploy.stderr)")
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(watch.process.isRunning, "watch died during the deploys")
+        let repairs = watch.lines.filter { $0["event"] as? String == "repaired" }
+        #expect(repairs.isEmpty, "watch repaired during deploys: \(repairs)")
+        // The last of the twelve deploys was app@1.
+        #expect(try sandbox.sh("cat root/current/lib/a.js").stdout == "module.exports = 1\n")
+        #expect(try sandbox.fixity("verify", "--root", "root", "--full").status == 0)
+        #expect(try sandbox.fixity("log", "verify").status == 0)
+        #expect(watch.stop() == 0)
+    }
+
     @Test func aWriteIsReportedWithinASecondAndHealedWithRepair() throws {
         let sandbox = try DriftTests().deployed()
         let watch = try Watch(sandbox, ["--repair", "--metrics-file", "\(sandbox.root)/fixity.prom"])
