@@ -24,15 +24,11 @@ public struct ProofBundleBuilder {
             entries += try History.entries(db, actions: ["activate", "rollback"]).filter { ProofBundle.isAbout($0, release: id, deployments: deployments) }
             entries.sort { $0.seq < $1.seq }
             let needed = Int((entries.last?.seq ?? -1) + 1)
-            let size = try Ledger.size(db)
-            guard let checkpoint = try Ledger.checkpoints(db).last(where: { $0.size <= size }) else {
-                throw LedgerError("no checkpoint has been signed: run `fixity log checkpoint --key KEYFILE` (or give --key here) first")
-            }
-            guard checkpoint.size >= needed else {
-                throw LedgerError("the newest checkpoint (size \(checkpoint.size)) does not cover entry \(needed - 1) about \(release.short): sign a new one with --key KEYFILE (or fixity log checkpoint)")
-            }
-            guard Hex.encode(try Ledger.prover(db).root(size: checkpoint.size)) == checkpoint.root else {
-                throw LedgerError("the ledger's tree at size \(checkpoint.size) does not match its stored checkpoint: the ledger was rewritten (fixity log verify)")
+            guard let checkpoint = try Ledger.newestCheckpoint(db, covering: needed) else {
+                guard let newest = try Ledger.checkpoints(db).last else {
+                    throw LedgerError("no checkpoint has been signed: run `fixity log checkpoint --key KEYFILE` (or give --key here) first")
+                }
+                throw LedgerError("the newest checkpoint (size \(newest.size)) does not cover entry \(needed - 1) about \(release.short): sign a new one with --key KEYFILE (or fixity log checkpoint)")
             }
             let items = try entries.map { ProofBundle.Item(entry: $0, inclusion: try InclusionProof.make(db, seq: $0.seq, size: checkpoint.size)) }
             return ProofBundle(release: release, manifest: manifest.bytes, envelopes: envelopes, entries: items, checkpoint: checkpoint.note)

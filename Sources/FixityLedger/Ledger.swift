@@ -125,6 +125,17 @@ public enum Ledger {
             arguments: [size, Data(root), keyID.hex, note, Timestamp.rfc3339(Date())])
     }
 
+    /// The newest stored checkpoint that covers the first `needed` entries, its root checked
+    /// against the tree at its size (a mismatch means the ledger was rewritten: an error).
+    public static func newestCheckpoint(_ db: Database, covering needed: Int) throws -> StoredCheckpoint? {
+        let size = try size(db)
+        guard let checkpoint = try checkpoints(db).last(where: { $0.size >= needed && $0.size <= size }) else { return nil }
+        guard Hex.encode(try prover(db).root(size: checkpoint.size)) == checkpoint.root else {
+            throw LedgerError("the ledger's tree at size \(checkpoint.size) does not match its stored checkpoint: the ledger was rewritten (fixity log verify)")
+        }
+        return checkpoint
+    }
+
     public static func checkpoints(_ db: Database) throws -> [StoredCheckpoint] {
         try Row.fetchAll(db, sql: "SELECT * FROM ledger_checkpoints ORDER BY rowid").map { row in
             StoredCheckpoint(size: row["size"], root: Hex.encode([UInt8](row["root"] as Data)), keyID: row["key_id"], note: row["note"], createdAt: row["created_at"])

@@ -43,30 +43,13 @@ package struct LayoutReader {
     /// Streams a blob to `sink`, then checks digest and size; the sink has seen the bytes, so
     /// callers stage what they build and discard it on error.
     package func stream(_ descriptor: OCI.Descriptor, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let digest = try validDigest(descriptor)
-        let display = "\(path)/blobs/sha256/\(digest.hex)"
-        let fd: Int32
-        do {
-            fd = try Posix.openat(blobsFD, digest.hex, flags: O_RDONLY | O_NOFOLLOW | O_CLOEXEC, display: display)
-        } catch {
-            throw StoreError(.badInput, "\(path): blob \(digest) is missing from the layout", path: display)
-        }
-        defer { Posix.close(fd) }
+        let blob = try open(descriptor)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
-        var hasher = ContentHasher()
-        var total: Int64 = 0
-        while true {
-            let n = try Posix.read(fd, into: buffer, display: display)
-            if n == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-            hasher.update(chunk)
-            total += Int64(n)
-            try sink(chunk)
+        while case let n = try blob.read(into: buffer), n > 0 {
+            try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
-        guard total == descriptor.size, hasher.finalize() == digest else {
-            throw StoreError(.integrity, "\(path): layer \(digest) does not match its digest or size (corrupt or tampered)", path: display)
-        }
+        try blob.finishAndVerify()
     }
 
     /// A blob opened for pulling; `finishAndVerify` checks digest and size at the end.
