@@ -13,7 +13,7 @@ public struct ProofBundleBuilder {
     /// release (an entry the checkpoint does not cover cannot be proved to its holder).
     public func build(release: ReleaseID) throws -> ProofBundle {
         let manifest = try store.manifest(release)
-        return try store.database.read { db in
+        return try store.database.storeRead { db in
             let id = release.description
             // The exact stored text: its SHA-256 is what the sign/attest entry recorded.
             let envelopes = try String.fetchAll(db, sql: "SELECT envelope FROM envelopes WHERE release = ? ORDER BY added_at, digest", arguments: [id]).map { Array($0.utf8) }

@@ -50,15 +50,20 @@ public enum Provenance {
     }
 
     /// Records the provenance of a seal: signed by every key given (one envelope), else unsigned.
+    /// An unsigned one is recorded only for a release that has no provenance yet: re-sealing the
+    /// same tree would otherwise add a `sign` entry that proves nothing on every build (the
+    /// first seal's statement stands). Returns nil when nothing was recorded.
     @discardableResult
-    public static func record(_ statement: InTotoStatement, keys: [SigningKey], store: Store) throws -> DSSEEnvelope {
+    public static func record(_ statement: InTotoStatement, keys: [SigningKey], store: Store) throws -> DSSEEnvelope? {
+        let release = ReleaseID(Digest(parsing: "sha256:" + statement.subject[0].digest["sha256"]!)!)
+        if keys.isEmpty, try store.hasEnvelope(about: release, predicateType: statement.predicateType) { return nil }
         let payload = statement.jsonBytes()
         let type = DSSEEnvelope.inTotoPayloadType
         let signatures = keys.map { key in
             DSSEEnvelope.Signature(keyid: key.id.hex, signature: key.sign(DSSEEnvelope.pae(type: type, payload: payload)))
         }
         let envelope = DSSEEnvelope(payloadType: type, payload: Base64.encode(payload), signatures: signatures)
-        try store.addEnvelope(envelope, about: ReleaseID(Digest(parsing: "sha256:" + statement.subject[0].digest["sha256"]!)!), source: "provenance")
+        try store.addEnvelope(envelope, about: release, source: "provenance")
         return envelope
     }
 

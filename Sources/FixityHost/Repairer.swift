@@ -84,7 +84,7 @@ public struct Repairer {
         }
         try Posix.syncfs(treeFD, display: treePath)
         try StatSnapshot.update(for: found.deployment, in: root, manifest: manifest, ignore: ignore, repaired: newStats, gone: Set(removed))
-        _ = try store.database.write { db in
+        _ = try store.database.storeWrite { db in
             try History.append(db, action: "repair", subject: found.deployment.description, details: [
                 "root": root.key, "evidence": evidence, "restored": String(restored.count), "removed": String(removed.count),
                 "modes_reset": String(modes.count),

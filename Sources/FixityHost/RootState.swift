@@ -60,7 +60,7 @@ public struct RootState {
     }
 
     public func all() throws -> [RootDeployment] {
-        try store.database.read { db in
+        try store.database.storeRead { db in
             try Row.fetchAll(db, sql: "SELECT * FROM root_deployments WHERE root = ? ORDER BY ordinal", arguments: [root.key]).map(RootDeployment.init(row:))
         }
     }
@@ -78,7 +78,7 @@ public struct RootState {
 
     /// Records a deployment the first time this root sees it (its ordinal fixes its age).
     public func register(_ deployment: Deployment, env: String?) throws {
-        try store.database.write { db in
+        try store.database.storeWrite { db in
             let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM root_deployments WHERE root = ? AND deployment = ?", arguments: [root.key, deployment.id.description]) ?? false
             if exists {
                 try db.execute(sql: "UPDATE root_deployments SET env = ? WHERE root = ? AND deployment = ?", arguments: [env, root.key, deployment.id.description])
@@ -96,7 +96,7 @@ public struct RootState {
 
     /// Sets a column of one deployment and appends the history entry that explains it.
     public func update(_ deployment: Digest, materialized: Bool? = nil, health: RootHistory.Health? = nil, reason: String? = nil, activated: Bool = false, event: String, details: [String: String] = [:]) throws {
-        try store.database.write { db in
+        try store.database.storeWrite { db in
             let id = deployment.description
             if let materialized {
                 try db.execute(sql: "UPDATE root_deployments SET materialized = ? WHERE root = ? AND deployment = ?", arguments: [materialized, root.key, id])
@@ -121,7 +121,7 @@ public struct RootState {
     public func recordDrift(_ outcome: VerifyOutcome) throws -> Int64? {
         let deployment = outcome.deployment.description
         let state = outcome.clean ? "clean" : outcome.report.stateDigest.description
-        return try store.database.write { db -> Int64? in
+        return try store.database.storeWrite { db -> Int64? in
             let last = try History.latest(db, action: "drift", subject: deployment) { $0.details["root"] == root.key }
             let previous = last?.details["state"] ?? "clean"
             guard previous != state else { return nil }
@@ -136,7 +136,7 @@ public struct RootState {
 
     /// This root's history entries, newest last.
     public func events(limit: Int) throws -> [LedgerEntry] {
-        try store.database.read { db in
+        try store.database.storeRead { db in
             try History.events(db).filter { $0.details["root"] == root.key }.suffix(limit).map { $0 }
         }
     }

@@ -88,7 +88,7 @@ public struct StateAtTime {
     public init(store: Store) { self.store = store }
 
     public func answer(at time: String, scope: Scope) throws -> Answer {
-        try store.database.read { db in
+        try store.database.storeRead { db in
             let relevant = ActivationTimeline.switchingActions.union(ActivationTimeline.describingActions).union(ActivationTimeline.treeStateActions)
             let timeline = ActivationTimeline(entries: try History.entries(db, actions: relevant), firstTime: try History.firstTime(db))
             var spans = [ActivationTimeline.Span]()

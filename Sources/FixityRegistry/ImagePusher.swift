@@ -61,7 +61,7 @@ public struct ImagePusher {
             referrers.append(digest.description)
         }
         let pushed = "\(reference.registry)/\(reference.repository)@\(exported.image)"
-        try store.database.write { db in
+        try store.database.storeWrite { db in
             _ = try History.append(db, action: "oci-push", subject: release.description, details: [
                 "image": exported.image.description, "registry": reference.registry, "repository": reference.repository, "tag": reference.tag ?? "-",
                 "uploaded": String(uploaded.count), "skipped": String(skipped.count), "referrers": String(referrers.count),

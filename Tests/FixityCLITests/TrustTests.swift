@@ -42,6 +42,24 @@ import Testing
         #expect(set.status == 0, "\(set.stderr)")
     }
 
+    /// Re-sealing the same tree without a key records nothing new about it: the first seal's
+    /// provenance stands. A re-seal with a key does add its signed provenance.
+    @Test func resealWithoutAKeyAddsNoProvenanceEntry() throws {
+        let sandbox = try Sandbox()
+        #expect(try sandbox.fixity("key", "generate", "--out", "ci.key").status == 0)
+        try sandbox.sh("mkdir -p src && echo v1 > src/VERSION")
+        func envelopes() throws -> Int { (try sandbox.fixity("signatures", "app@1", "--json").json()["records"] as? [Any])?.count ?? -1 }
+        func signEntries() throws -> Int {
+            try sandbox.fixity("log", "export").stdout.split(separator: "\n").filter { $0.contains(#""action":"sign""#) }.count
+        }
+        for _ in 0..<3 { #expect(try sandbox.fixity("seal", "src", "--app", "app", "--tag", "1").status == 0) }
+        #expect(try envelopes() == 1, "one unsigned provenance for three seals of one tree")
+        #expect(try signEntries() == 1)
+        #expect(try sandbox.fixity("seal", "src", "--app", "app", "--tag", "1", "--sign", "ci.key").status == 0)
+        #expect(try envelopes() == 2, "a signed re-seal is recorded")
+        #expect(try signEntries() == 2)
+    }
+
     @Test func keyFilesArePrivateAndNeverOverwritten() throws {
         let sandbox = try Sandbox()
         #expect(try sandbox.fixity("key", "generate", "--out", "k.key").status == 0)

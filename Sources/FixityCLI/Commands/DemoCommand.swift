@@ -165,11 +165,11 @@ struct DemoCommand: ParsableCommand {
 
             say("14. Months later an auditor asks: what ran in production while 1.2 was being deployed, and can you prove it?")
             let ledgerKey = SigningKey.generate()
-            let (verification, note) = try store.database.write { db in (try Ledger.verify(db), try Ledger.signCheckpoint(db, key: ledgerKey)) }
+            let (verification, note) = try store.database.storeWrite { db in (try Ledger.verify(db), try Ledger.signCheckpoint(db, key: ledgerKey)) }
             say("   fixity log verify  ->  \(verification.ok ? "ok" : "NOT OK"): \(verification.size) entries, root \(verification.root.prefix(16))…")
             say("   fixity log checkpoint --key ledger.key  ->  \(note.split(separator: "\n").prefix(2).joined(separator: " / ")) (signed; keep a copy off the host)")
             // The instant its health check failed: 1.2 was live, and known-bad from then on.
-            let brokenSwitch = try store.database.read { db in
+            let brokenSwitch = try store.database.storeRead { db in
                 try History.entries(db, actions: ["health"], subject: d2.deployment.description).first
             }
             var answer: StateAtTime.Answer?

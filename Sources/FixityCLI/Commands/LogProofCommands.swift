@@ -15,7 +15,7 @@ enum CheckpointFiles {
             throw CLIError("cannot read checkpoint file \(path)")
         }
         let (checkpoint, text, signatures) = try Checkpoint.parse(note, source: path)
-        var keys = try store.database.read { try Ledger.checkpointKeys($0) }
+        var keys = try store.database.storeRead { try Ledger.checkpointKeys($0) }
         if let policy = try store.currentPolicy() { keys += try PolicyFile.parse(policy.text, name: "in force").keys.values }
         for value in extraKeys { keys.append(try publicKey(value)) }
         let signers = Checkpoint.verifiedBy(text: text, signatures: signatures, keys: keys)
@@ -66,7 +66,7 @@ extension LogCommand {
             try runReportingFailures {
                 let store = try global.openStore()
                 let held = try checkpoint.map { try CheckpointFiles.load($0, store: store, extraKeys: key) }
-                let (verification, checked) = try store.database.read { db -> (Ledger.Verification, CheckpointResult?) in
+                let (verification, checked) = try store.database.storeRead { db -> (Ledger.Verification, CheckpointResult?) in
                     let verification = try Ledger.verify(db)
                     guard let (cp, signers) = held else { return (verification, nil) }
                     if cp.size > verification.size {
@@ -107,7 +107,7 @@ extension LogCommand {
             try runReportingFailures {
                 let signingKey = try KeyFiles.load(key)
                 let store = try global.openStore()
-                let note = try store.database.write { db in try Ledger.signCheckpoint(db, key: signingKey) }
+                let note = try store.database.storeWrite { db in try Ledger.signCheckpoint(db, key: signingKey) }
                 if global.json { try Output.json(["checkpoint": note]) } else { FileHandle.standardOutput.write(Data(note.utf8)) }
             }
         }
@@ -124,7 +124,7 @@ extension LogCommand {
             try runReportingFailures {
                 let store = try global.openStore()
                 let held = try checkpoint.map { try CheckpointFiles.load($0, store: store, extraKeys: key).0 }
-                let proof = try store.database.read { db in try InclusionProof.make(db, seq: seq, size: held?.size) }
+                let proof = try store.database.storeRead { db in try InclusionProof.make(db, seq: seq, size: held?.size) }
                 if let held, proof.rootHash != Hex.encode(held.root) {
                     throw CLIError("the ledger's tree at size \(held.size) does not match the checkpoint: the ledger was rewritten (fixity log verify)")
                 }
@@ -151,7 +151,7 @@ extension LogCommand {
         func run() throws {
             try runReportingFailures {
                 let store = try global.openStore()
-                let result = try store.database.read { db -> Result in
+                let result = try store.database.storeRead { db -> Result in
                     let size = try Ledger.size(db)
                     let new = newSize ?? size
                     guard oldSize >= 0, oldSize <= new, new <= size else { throw CLIError("sizes must satisfy 0 <= OLD_SIZE <= NEW_SIZE <= \(size) (the ledger's size)") }

@@ -22,7 +22,7 @@ struct ProveCommand: ParsableCommand {
             let release = try store.resolve(try parseRef(ref))
             if let key {
                 let signingKey = try KeyFiles.load(key)
-                _ = try store.database.write { db in try Ledger.signCheckpoint(db, key: signingKey) }
+                _ = try store.database.storeWrite { db in try Ledger.signCheckpoint(db, key: signingKey) }
             }
             let bundle = try ProofBundleBuilder(store: store).build(release: release)
             let encoder = JSONEncoder()

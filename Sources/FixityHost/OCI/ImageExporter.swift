@@ -61,7 +61,7 @@ public struct ImageExporter {
         let image = try manifestDescriptor.validDigest()
 
         if record {
-            try store.database.write { db in
+            try store.database.storeWrite { db in
                 _ = try History.append(db, action: "oci-export", subject: release.description, details: [
                 "image": image.description, "layer": layer.digest.description, "diff_id": layer.diffID.description,
                     "base": pinned?.digest.description ?? "-", "out": out,

@@ -63,6 +63,14 @@ extension Store {
         }
     }
 
+    /// Whether any envelope of this predicate type is stored about `release`.
+    public func hasEnvelope(about release: ReleaseID, predicateType: String) throws -> Bool {
+        try database.storeRead { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM envelopes WHERE release = ? AND predicate_type = ? LIMIT 1",
+                              arguments: [release.description, predicateType]) ?? false
+        }
+    }
+
     public func envelopes(about release: ReleaseID) throws -> [StoredEnvelope] {
         try database.storeRead { db in
             try Row.fetchAll(db, sql: "SELECT * FROM envelopes WHERE release = ? ORDER BY added_at, digest", arguments: [release.description]).compactMap { row in

@@ -29,7 +29,7 @@ enum StoreDatabase {
             guard flock(lockFD, LOCK_EX) == 0 else { throw StoreError.system("lock", path: lockPath) }
             try migrator.migrate(queue)
         } catch let error as DatabaseError {
-            throw StoreError(.io, "database \(path): \(error.message ?? error.description)", path: path)
+            throw StoreError.database(error, path: path)
         }
         return queue
     }
@@ -126,19 +126,32 @@ enum StoreDatabase {
 extension DatabaseQueue {
     /// Runs a write transaction, turning SQLite errors into store errors that name the database.
     @discardableResult
-    func storeWrite<T>(_ body: (Database) throws -> T) throws -> T {
+    package func storeWrite<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try write(body)
         } catch let error as DatabaseError {
-            throw StoreError(.io, "database: \(error.message ?? error.description)")
+            throw StoreError.database(error, path: path)
         }
     }
 
-    func storeRead<T>(_ body: (Database) throws -> T) throws -> T {
+    package func storeRead<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try read(body)
         } catch let error as DatabaseError {
-            throw StoreError(.io, "database: \(error.message ?? error.description)")
+            throw StoreError.database(error, path: path)
         }
+    }
+}
+
+extension StoreError {
+    /// An SQLite failure, naming the database file. A full disk says so plainly: the transaction
+    /// was rolled back, so nothing of the command was recorded and re-running it after freeing
+    /// space is safe.
+    static func database(_ error: DatabaseError, path: String) -> StoreError {
+        let detail = error.message ?? error.description
+        if error.resultCode == .SQLITE_FULL {
+            return StoreError(.io, "database \(path): \(detail) (no space left on device; nothing was recorded, re-run once space is freed)", path: path)
+        }
+        return StoreError(.io, "database \(path): \(detail)", path: path)
     }
 }
