@@ -42,4 +42,43 @@ import Testing
         #expect(writable.isEmpty, "world-writable: \(writable)")
         #expect(try sandbox.sh("stat -c %a k.key").stdout == "600\n")
     }
+
+    /// Another user (nobody, with a store of its own) tries every root command while root's
+    /// deploy holds the root's lock: each fails at once saying the root is not writable by it
+    /// — never waits on, takes or breaks the lock — and root's deploy finishes untouched.
+    @Test(.enabled(if: Sandbox.isRoot, "needs root to run commands as another user (setpriv)"))
+    func anotherUserRacingARootOwnedDeployFailsClearly() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 2)
+        #expect(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
+        try sandbox.sh("chmod 755 . && cp -a store nstore && chown -R 65534:65534 nstore")
+        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        let theirsBefore = try sandbox.fixity(["log", "export"], store: "\(sandbox.root)/nstore").stdout
+
+        // Root's deploy, holding the lock through a health check that waits to be released.
+        let deploy = Process()
+        deploy.executableURL = URL(fileURLWithPath: Sandbox.binary)
+        deploy.arguments = ["deploy", "app@2", "--root", "root", "--store", sandbox.store,
+                            "--health-cmd", "touch \(sandbox.root)/started; while [ ! -e \(sandbox.root)/release ]; do sleep 0.05; done"]
+        deploy.currentDirectoryURL = URL(fileURLWithPath: sandbox.root)
+        deploy.standardOutput = FileHandle.nullDevice
+        deploy.standardError = FileHandle.nullDevice
+        try deploy.run()
+        for _ in 0..<400 where !FileManager.default.fileExists(atPath: "\(sandbox.root)/started") { usleep(25_000) }
+        #expect(FileManager.default.fileExists(atPath: "\(sandbox.root)/started"), "root's deploy reached its health check")
+
+        for args in [["deploy", "app@2", "--root", "root", "--lock-timeout", "30"], ["deploy", "app@1", "--root", "root", "--force"],
+                     ["rollback", "--root", "root"], ["rollback", "--root", "root", "--to", "app@1"], ["repair", "--root", "root"],
+                     ["status", "--root", "root"], ["verify", "--root", "root", "--full"]] {
+            let result = try sandbox.fixity(args, store: "\(sandbox.root)/nstore", prefix: nobody)
+            #expect(result.status == 2 && result.stderr.contains("not writable by this user"), "\(args): \(result.stderr)")
+        }
+        try sandbox.sh("touch release")
+        deploy.waitUntilExit()
+        #expect(deploy.terminationStatus == 0, "root's deploy finished")
+        #expect(try sandbox.sh("cat root/current/VERSION").stdout == "v2\n")
+        #expect(try sandbox.fixity("verify", "--root", "root", "--full").status == 0)
+        #expect(try sandbox.fixity("log", "verify").status == 0)
+        #expect(try sandbox.fixity(["log", "export"], store: "\(sandbox.root)/nstore").stdout == theirsBefore, "the other user's store recorded nothing")
+    }
 }
