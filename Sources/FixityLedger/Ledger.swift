@@ -286,9 +286,3 @@ public enum Ledger {
         }
     }
 }
-
-public struct LedgerError: Error, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}

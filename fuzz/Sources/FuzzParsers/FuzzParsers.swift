@@ -1,7 +1,7 @@
 import FixityCore
 import Glibc
 
-/// `FIXITY_FUZZ_PARSER=N` (0–5) fuzzes one parser with the whole input, for a minute per parser.
+/// `FIXITY_FUZZ_PARSER=N` (0–8) fuzzes one parser with the whole input, for a minute per parser.
 let onlyParser: UInt8? = getenv("FIXITY_FUZZ_PARSER").flatMap { UInt8(String(cString: $0)) }
 
 /// One libFuzzer entry point for every parser that meets untrusted bytes; the first byte picks
@@ -13,7 +13,7 @@ public func fuzzParsers(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let selector = onlyParser ?? data[0]
     let bytes = onlyParser == nil ? Array(UnsafeBufferPointer(start: data + 1, count: size - 1)) : Array(UnsafeBufferPointer(start: data, count: size))
     let text = String(decoding: bytes, as: UTF8.self)
-    switch selector % 6 {
+    switch selector % parserCount {
     case 0:
         _ = try? UnverifiedManifest(bytes: bytes).verified()
     case 1:
@@ -35,7 +35,7 @@ public func fuzzParsers(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         _ = Merkle.verifyConsistency(oldSize: index, newSize: treeSize, oldRoot: leaf, newRoot: leaf, proof: Array(hashes.dropFirst()))
     case 4:
         _ = CanonicalJSON.parseFlatObject(text)
-    default:
+    case 5:
         var offset = 0
         var reader = TarReader { count in
             let end = min(bytes.count, offset + count)
@@ -46,9 +46,47 @@ public func fuzzParsers(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             _ = entry
             while let chunk = try? reader.readContent(max: 4096), !chunk.isEmpty {}
         }
+    case 6:
+        // OCI documents, as a registry or a layout folder hands them over.
+        if let index = try? OCI.decode(OCI.Index.self, bytes, what: "fuzz") {
+            for descriptor in index.manifests { _ = try? descriptor.validDigest() }
+        }
+        if let manifest = try? OCI.decode(OCI.Manifest.self, bytes, what: "fuzz") {
+            _ = try? manifest.config.validDigest()
+            for layer in manifest.layers { _ = try? layer.validDigest() }
+            _ = try? manifest.subject?.validDigest()
+        }
+        if let config = try? OCI.decode(OCI.ImageConfig.self, bytes, what: "fuzz") { _ = OCI.encode(config) }
+    case 7:
+        // A proof bundle, the one file an auditor is handed; every check runs on what parses.
+        if let bundle = try? ProofBundle.parse(bytes, source: "fuzz") { _ = bundle.verify(trusting: []) }
+    default:
+        // The short strings every command takes from a user, a file or a server.
+        _ = try? Ref(parsing: text)
+        _ = try? AppName(parsing: text)
+        _ = try? TagName(parsing: text)
+        _ = Digest(parsing: text)
+        _ = KeyID(hex: text)
+        _ = try? PublicKey(policyText: text)
+        _ = try? SigningKey(fileBytes: bytes, name: "fuzz")
+        _ = try? OCI.Platform(parsing: text)
+        _ = EntryPath.problem(with: text)
+        _ = try? IgnoreRules(text.split(separator: "\n").map(String.init))
+        if let instant = Instant(rfc3339: text) {
+            precondition(Instant(rfc3339: instant.description) == instant, "Instant does not round-trip: \(text)")
+        }
+        if let decoded = Base64.decode(text) {
+            precondition(Base64.decode(Base64.encode(decoded)) == decoded, "Base64 does not round-trip: \(text)")
+        }
+        if let decoded = Hex.decode(text) {
+            precondition(Hex.decode(Hex.encode(decoded)) == decoded, "hex does not round-trip: \(text)")
+        }
     }
     return 0
 }
+
+/// Manifest, DSSE, checkpoint, proofs, canonical JSON, tar, OCI documents, proof bundles, short strings.
+let parserCount: UInt8 = 9
 
 /// SwiftPM links an executable's entry point as `<Target>_main`; hand control to libFuzzer's
 /// driver from there (the sanitizer's own `main` is shadowed by SwiftPM's).

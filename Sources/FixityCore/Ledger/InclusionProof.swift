@@ -1,6 +1,4 @@
-import FixityCore
 import Foundation
-import GRDB
 
 /// The JSON shape of DESIGN.md: leaf_index, tree_size, leaf_hash, root_hash, audit_path, entry.
 public struct InclusionProof: Codable, Sendable {
@@ -16,20 +14,13 @@ public struct InclusionProof: Codable, Sendable {
         case leafIndex = "leaf_index", treeSize = "tree_size", leafHash = "leaf_hash", rootHash = "root_hash", auditPath = "audit_path", entry
     }
 
-    public static func make(_ db: Database, seq: Int64, size: Int?) throws -> InclusionProof {
-        let treeSize = try size ?? Ledger.size(db)
-        guard seq >= 0, seq < treeSize, let entry = try Ledger.entry(db, seq: seq) else {
-            throw LedgerError("no entry \(seq) in a tree of \(treeSize) entries")
-        }
-        let prover = Ledger.prover(db)
-        let bytes = entry.canonicalBytes()
-        let leaf = Merkle.leafHash(bytes)
-        guard try Ledger.Nodes(db: db).perfectSubtree(level: 0, index: Int(seq)) == leaf else {
-            throw LedgerError("entry \(seq) does not match its leaf: the ledger was edited (fixity log verify)")
-        }
-        return InclusionProof(
-            leafIndex: Int(seq), treeSize: treeSize, leafHash: Hex.encode(leaf), rootHash: Hex.encode(try prover.root(size: treeSize)),
-            auditPath: try prover.inclusionProof(index: Int(seq), size: treeSize).map(Hex.encode), entry: Base64.encode(bytes))
+    public init(leafIndex: Int, treeSize: Int, leafHash: String, rootHash: String, auditPath: [String], entry: String) {
+        self.leafIndex = leafIndex
+        self.treeSize = treeSize
+        self.leafHash = leafHash
+        self.rootHash = rootHash
+        self.auditPath = auditPath
+        self.entry = entry
     }
 
     /// Checks the proof with nothing but its own fields and `root`.

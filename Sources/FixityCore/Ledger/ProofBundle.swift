@@ -1,4 +1,3 @@
-import FixityCore
 import Foundation
 
 /// A self-contained proof about one release (docs/ledger.md, "Proof bundles"): its manifest,
