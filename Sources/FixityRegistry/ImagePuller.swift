@@ -3,8 +3,8 @@ import FixityHost
 import FixityStore
 import Foundation
 
-/// Copies one image from a registry into a local OCI layout (every blob checked against its
-/// digest as it lands), so `oci import REGISTRY/REPO@DIGEST` reuses the layout importer and its
+/// Copies one image from a registry into a local OCI layout (every blob streamed to disk and
+/// checked against its descriptor's size and digest as it lands), so `oci import REGISTRY/REPO@DIGEST` reuses the layout importer and its
 /// validation unchanged.
 public struct ImagePuller {
     public init() {}
@@ -23,11 +23,10 @@ public struct ImagePuller {
         let writer = try LayoutWriter(path: layout)
         for descriptor in [manifest.config] + manifest.layers {
             let blobDigest = try descriptor.validDigest()
-            // Layers can be large: fetched whole here (a streaming GET is future work), then verified.
-            let body = try client.blob(blobDigest, maxBytes: 8 << 30)
-            guard Int64(body.count) == descriptor.size else { throw OCIError("blob \(blobDigest.short) has \(body.count) bytes, its descriptor says \(descriptor.size)") }
+            // Streamed to the staging folder as it arrives, never more than the descriptor's
+            // size; a blob that is short, long or wrong is unlinked with the staging folder.
             let blob = try writer.blobWriter()
-            try blob.write(body)
+            try client.downloadBlob(blobDigest, size: descriptor.size) { try blob.write($0) }
             try blob.finish(as: blobDigest)
         }
         let descriptor = try writer.addBlob(bytes, mediaType: type)

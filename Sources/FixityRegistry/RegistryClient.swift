@@ -38,6 +38,8 @@ public final class RegistryClient {
         public let status: Int
         public let headers: HTTPHeaders
         public let body: [UInt8]
+        /// Bytes of the body received (streamed to a sink, or `body.count`).
+        public let count: Int
     }
 
     public let reference: RegistryReference
@@ -66,7 +68,16 @@ public final class RegistryClient {
 
     // MARK: Requests
 
-    public func send(_ method: HTTPMethod, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil, expect: Set<Int>) throws -> Response {
+    /// Responses other than blobs (manifests, referrer indexes, tokens, errors) are at most this.
+    public static let documentLimit = 4 << 20
+
+    /// One request, answered with one of `expect`. A 401 with a challenge is answered once. The
+    /// body is never trusted for its size: it is refused past `limit` bytes, and with a `sink`
+    /// a success body streams there instead of into memory (BoundedBody).
+    public func send(
+        _ method: HTTPMethod, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil, expect: Set<Int>,
+        limit: Int = RegistryClient.documentLimit, sink: ((UnsafeRawBufferPointer) throws -> Void)? = nil
+    ) throws -> Response {
         let url = target.hasPrefix("http://") || target.hasPrefix("https://") ? target : base + target
         for attempt in 0..<2 {
             var request: HTTPClient.Request
@@ -74,22 +85,28 @@ public final class RegistryClient {
             for (name, value) in headers { request.headers.add(name: name, value: value) }
             if let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
             if let body { request.body = .bytes(body) }
-            let response: HTTPClient.Response
+            let received: BoundedBody.Received
             do {
-                response = try client.execute(request: request).wait()
+                received = try client.execute(request: request, delegate: BoundedBody(limit: limit, sink: sink)).wait()
+            } catch let tooLarge as BoundedBody.TooLarge {
+                throw OCIError("registry \(reference.registry): \(method) \(Self.shown(url)) answered more than \(tooLarge.limit) bytes: refused, nothing kept")
+            } catch let cut as BoundedBody.ErrorBodyCut {
+                received = cut.received
+            } catch let failed as BoundedBody.SinkFailed {
+                throw failed.underlying
             } catch {
                 throw OCIError("registry \(reference.registry): \(method) \(Self.shown(url)) failed: \(error)")
             }
-            let bytes = response.body.map { Array($0.readableBytesView) } ?? []
-            let status = Int(response.status.code)
-            if status == 401, attempt == 0, let challenge = response.headers.first(name: "WWW-Authenticate") {
+            let status = received.status
+            if status == 401, attempt == 0, let challenge = received.headers.first(name: "WWW-Authenticate") {
                 try authenticate(challenge)
                 continue
             }
             guard expect.contains(status) else {
-                throw OCIError("registry \(reference.registry) answered \(status) \(response.status.reasonPhrase) to \(method) \(Self.shown(url)): \(Self.message(bytes))")
+                let reason = HTTPResponseStatus(statusCode: status).reasonPhrase
+                throw OCIError("registry \(reference.registry) answered \(status) \(reason) to \(method) \(Self.shown(url)): \(Self.message(received.body))")
             }
-            return Response(status: status, headers: response.headers, body: bytes)
+            return Response(status: status, headers: received.headers, body: received.body, count: received.count)
         }
         throw OCIError("registry \(reference.registry) refused the credentials for \(reference.repository) (401 after authenticating)")
     }
@@ -100,12 +117,29 @@ public final class RegistryClient {
     }
 
     /// The distribution spec's error body (`errors[].code/message`), else the body's start.
+    /// The server's words are shown, never obeyed: control characters (a terminal escape, a
+    /// forged second log line) are written as `\u{..}`, and at most 300 characters are kept.
     static func message(_ body: [UInt8]) -> String {
+        let text: String
         if let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], let errors = object["errors"] as? [[String: Any]], !errors.isEmpty {
-            return errors.map { "\($0["code"] as? String ?? "?"): \($0["message"] as? String ?? "")" }.joined(separator: "; ")
+            text = errors.map { "\($0["code"] as? String ?? "?"): \($0["message"] as? String ?? "")" }.joined(separator: "; ")
+        } else {
+            text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        let text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty ? "(no message)" : text
+        let shown = Self.printable(String(text.prefix(300)))
+        return shown.isEmpty ? "(no message)" : shown
+    }
+
+    static func printable(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// Answers a `WWW-Authenticate` challenge: Basic with the credentials, or Bearer by fetching a
@@ -131,12 +165,17 @@ public final class RegistryClient {
             if let credentials {
                 request.headers.add(name: "Authorization", value: "Basic " + Base64.encode(Array("\(credentials.username):\(credentials.password)".utf8)))
             }
-            let response = try client.execute(request: request).wait()
-            let bytes = response.body.map { Array($0.readableBytesView) } ?? []
-            guard response.status == .ok, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+            let response: BoundedBody.Received
+            do {
+                response = try client.execute(request: request, delegate: BoundedBody(limit: Self.documentLimit)).wait()
+            } catch {
+                throw OCIError("token service \(components.host ?? realm): \(error is BoundedBody.TooLarge ? "answered more than \(Self.documentLimit) bytes" : "\(error)")")
+            }
+            let bytes = response.body
+            guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
                 let token = (object["token"] as? String) ?? (object["access_token"] as? String)
             else {
-                throw OCIError("token service \(components.host ?? realm) answered \(response.status.code): \(Self.message(bytes))")
+                throw OCIError("token service \(components.host ?? realm) answered \(response.status): \(Self.message(bytes))")
             }
             authorization = "Bearer " + token
         default:
@@ -196,12 +235,28 @@ public final class RegistryClient {
         return true
     }
 
+    /// A small blob (a config, an envelope), whole, checked against its digest.
     public func blob(_ digest: Digest, maxBytes: Int) throws -> [UInt8] {
-        let response = try send(.GET, "\(repositoryPath)/blobs/\(digest)", expect: [200])
-        guard response.body.count <= maxBytes, Digest.of(response.body) == digest else {
-            throw OCIError("registry \(reference.registry): blob \(digest) does not match its digest (or is larger than \(maxBytes) bytes)")
+        let response = try send(.GET, "\(repositoryPath)/blobs/\(digest)", expect: [200], limit: maxBytes)
+        guard Digest.of(response.body) == digest else {
+            throw OCIError("registry \(reference.registry): blob \(digest) does not match its digest")
         }
         return response.body
+    }
+
+    /// A blob of exactly `size` bytes streamed into `write` as it arrives, hashed on the way;
+    /// the download stops at the first byte past `size`. Throws unless the bytes are exactly
+    /// `size` long and hash to `digest` — the caller must discard what it wrote then.
+    public func downloadBlob(_ digest: Digest, size: Int64, into write: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard size >= 0, size <= Int64(Int.max) else { throw OCIError("blob \(digest.short): bad size \(size)") }
+        let hasher = HashingSink(write)
+        let response = try send(.GET, "\(repositoryPath)/blobs/\(digest)", expect: [200], limit: Int(size), sink: hasher.write)
+        guard response.count == Int(size) else {
+            throw OCIError("registry \(reference.registry): blob \(digest.short) has \(response.count) bytes, its descriptor says \(size)")
+        }
+        guard hasher.digest == digest else {
+            throw OCIError("registry \(reference.registry): blob \(digest.short) does not match its digest (got \(hasher.digest.short))")
+        }
     }
 
     private func uploadLocation(_ response: Response) throws -> String {
@@ -236,4 +291,16 @@ public final class RegistryClient {
         guard response.body.count <= 4 << 20 else { throw OCIError("registry \(reference.registry): manifest \(tagOrDigest) is larger than 4 MiB") }
         return (response.headers.first(name: "Content-Type") ?? "", response.body)
     }
+}
+
+/// Hashes what passes through to the real sink.
+private final class HashingSink {
+    private var hasher = ContentHasher()
+    private let next: (UnsafeRawBufferPointer) throws -> Void
+    init(_ next: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.next = next }
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        hasher.update(bytes)
+        try next(bytes)
+    }
+    var digest: Digest { hasher.finalize() }
 }

@@ -7,7 +7,8 @@ Every case is built here from bytes, fed to the command that meets such input in
 must be refused — exit 2 with a message naming the problem — with nothing written outside the
 target (a canary folder beside it is compared before and after, and no file named like the
 attack's payload may appear anywhere). Cases that are legitimate content (a symlink pointing
-outside the root) must instead be stored and deployed without anything being followed. Prints a
+outside the root) must instead be stored and deployed without anything being followed. Also runs
+`oci import` against a lying registry (registry.py). Prints a
 line per failure and ends with "N refused, N handled, N failed"; exit 1 when anything failed.
 --long adds the million-entry directory (slow: a ~90 MB manifest).
 """
@@ -187,6 +188,48 @@ layout_case("layer: hard link outside the root", [["hardlink", "PWNED", "../../o
 layout_case("layer: .. path", [["file", "../outside/PWNED", "x"]], "'..'")
 layout_case("layer: absolute path", [["file", "/tmp/PWNED", "x"]], "absolute")
 layout_case("layer: symlink then a file beneath it", [["symlink", "etc", "../outside/etc"], ["file", "etc/PWNED", "x"]], "symlink")
+
+# ---- a registry that lies (tests/hostile/registry.py) ----------------------------------------
+# Layers that announce a terabyte, never end, are too long, short or wrong; a manifest that never
+# ends; error bodies that never end or carry terminal escapes. The endless ones prove the
+# download stops at the descriptor's size: the command returns at all.
+def releases():
+    return len(json.loads(fixity("releases", "--json").stdout or b'{"releases": []}').get("releases", []))
+
+server = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "registry.py")],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+try:
+    info = json.loads(server.stdout.readline())
+    for mode, mentioning in [("announced", "answered more than"), ("endless", "answered more than"), ("long", "answered more than"),
+                             ("short", "its descriptor says"), ("wrong", "does not match its digest"),
+                             ("endless-manifest", "answered more than 4194304 bytes"), ("endless-error", "answered 500"),
+                             ("escapes", "DENIED")]:
+        case = f"registry: {mode}"
+        before, count = snapshot(canary), releases()
+        try:
+            r = subprocess.run([args.bin, "oci", "import", f"127.0.0.1:{info['port']}/{mode}@{info['digest']}", "--app", "hostile",
+                                "--insecure", "--store", store], capture_output=True, cwd=work, timeout=120)
+        except subprocess.TimeoutExpired:
+            fail(case, "did not stop within 120 s")
+            continue
+        err = r.stderr.decode(errors="replace")
+        if b"\x1b" in r.stderr or b"\r" in r.stderr or err.count("\n") > 1:
+            fail(case, f"the server's words reached the terminal raw: {err[:300]!r}")
+        elif releases() != count:
+            fail(case, "a release was recorded")
+        elif os.listdir(os.path.join(store, "tmp")):
+            fail(case, f"left in the store's temp space: {os.listdir(os.path.join(store, 'tmp'))}")
+        else:
+            expect_refused(case, r, mentioning, before)
+    # The control: the same server telling the truth is imported.
+    r = fixity("oci", "import", f"127.0.0.1:{info['port']}/good@{info['digest']}", "--app", "hostile", "--insecure")
+    if r.returncode == 0:
+        counts["handled"] += 1
+    else:
+        fail("registry: good", f"the truthful image was refused: {r.stderr.decode()[:300]}")
+finally:
+    server.kill()
+    server.wait()
 
 # ---- the million-entry directory (long mode) -------------------------------------------------
 if args.long:
