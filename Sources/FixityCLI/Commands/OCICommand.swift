@@ -28,9 +28,9 @@ struct OCICommand: ParsableCommand {
                 let release = try store.resolve(try parseRef(ref))
                 let flags = try image.settings()
                 let epoch = try ImageFlags.sourceDateEpoch()
-                let scratch = BaseImage.scratchPath()
-                defer { try? FileManager.default.removeItem(atPath: scratch) }
-                let pinned = try BaseImage.local(base, scratch: scratch, registry: registry)
+                let scratch = try ScratchFolder(purpose: "base")
+                defer { scratch.remove() }
+                let pinned = try BaseImage.local(base, scratch: scratch.layout, registry: registry)
                 let report = try ImageExporter(store: store).export(release, to: out, flags: flags, base: pinned, epoch: epoch, refName: refName)
                 if global.json { try Output.json(report) } else {
                     Output.line("\(report.image)")
@@ -55,11 +55,11 @@ struct OCICommand: ParsableCommand {
                 let store = try global.openStore()
                 var source = image
                 var recordedAs: String?
-                let scratch = NSTemporaryDirectory() + "/fixity-pull-\(getpid())"
-                defer { try? FileManager.default.removeItem(atPath: scratch) }
+                let scratch = try ScratchFolder(purpose: "pull")
+                defer { scratch.remove() }
                 if !FileManager.default.fileExists(atPath: ImageImporter.split(image).0), image.contains("/"), let reference = try? RegistryReference(parsing: image) {
-                    try ImagePuller().pull(reference, into: scratch, insecure: registry.insecure, credentials: try registry.credentials())
-                    source = scratch
+                    try ImagePuller().pull(reference, into: scratch.layout, insecure: registry.insecure, credentials: try registry.credentials())
+                    source = scratch.layout
                     recordedAs = reference.description
                 }
                 let report = try ImageImporter(store: store).importImage(source, app: try AppName(parsing: app), tag: tag, recordedAs: recordedAs)
@@ -86,9 +86,9 @@ struct OCICommand: ParsableCommand {
                 let store = try global.openStore()
                 let release = try store.resolve(try parseRef(ref))
                 let reference = try RegistryReference(parsing: destination)
-                let scratch = BaseImage.scratchPath()
-                defer { try? FileManager.default.removeItem(atPath: scratch) }
-                let pinned = try BaseImage.local(base, scratch: scratch, registry: registry)
+                let scratch = try ScratchFolder(purpose: "base")
+                defer { scratch.remove() }
+                let pinned = try BaseImage.local(base, scratch: scratch.layout, registry: registry)
                 let report = try ImagePusher(store: store).push(
                     release, to: reference, flags: try image.settings(), base: pinned, epoch: try ImageFlags.sourceDateEpoch(),
                     insecure: registry.insecure, credentials: try registry.credentials())
@@ -127,8 +127,6 @@ struct OCICommand: ParsableCommand {
 /// A `--base` in a registry is copied into a scratch layout first (verified blob by blob), so the
 /// exporter only ever reads layouts.
 enum BaseImage {
-    static func scratchPath() -> String { NSTemporaryDirectory() + "/fixity-base-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
-
     static func local(_ base: String?, scratch: String, registry: RegistryFlags) throws -> String? {
         guard let base else { return nil }
         let (location, digest) = ImageImporter.split(base)
