@@ -175,7 +175,8 @@ public final class RegistryClient {
             guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
                 let token = (object["token"] as? String) ?? (object["access_token"] as? String)
             else {
-                throw OCIError("token service \(components.host ?? realm) answered \(response.status): \(Self.message(bytes))")
+                let hint = response.status == 401 && credentials == nil ? " (it needs credentials: --username with --password-stdin, or docker login)" : ""
+                throw OCIError("token service \(components.host ?? realm) answered \(response.status): \(Self.message(bytes))\(hint)")
             }
             authorization = "Bearer " + token
         default:

@@ -13,10 +13,14 @@ repository's name picks how the server lies when the client fetches it:
   endless-manifest  the manifest is chunked and never ends
   endless-error     the layer is a 500 whose body never ends
   escapes           the layer is a 500 whose message carries terminal escapes and a forged line
+  bearer            honest, behind token auth: 401 with a Bearer challenge whose realm (/token)
+                    gives a token for Basic fixity:s3cret only; every request must carry it
+  bearer-endless    the Bearer challenge's realm (/token-endless) answers a body that never ends
 
 Prints one JSON line on stdout when listening: {"port": N, "digest": "sha256:..."}, then serves
 until killed. Each request's bytes sent go to stderr.
 """
+import base64
 import gzip
 import hashlib
 import io
@@ -54,6 +58,8 @@ def build_image():
 
 
 MANIFEST, BLOBS, LAYER = build_image()
+TOKEN = "tok-" + hashlib.sha256(MANIFEST).hexdigest()[:16]
+CREDENTIALS = "Basic " + base64.b64encode(b"fixity:s3cret").decode()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -91,8 +97,26 @@ class Handler(BaseHTTPRequestHandler):
         if length is not None and length != len(data):
             self.close_connection = True
 
+    def challenge(self, realm):
+        host = self.headers.get("Host", "127.0.0.1")
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", f'Bearer realm="http://{host}{realm}",service="hostile"')
+        self.send_header("Content-Type", "application/json")
+        body = b'{"errors":[{"code":"UNAUTHORIZED","message":"token required"}]}'
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_GET(self):
+        if self.path.startswith("/token-endless"):
+            return self.endless(200, "application/json")
+        if self.path.startswith("/token"):
+            if self.headers.get("Authorization") != CREDENTIALS:
+                return self.body(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}', "application/json")
+            return self.body(200, json.dumps({"token": TOKEN}).encode(), "application/json")
         parts = self.path.split("/")  # ['', 'v2', MODE, 'manifests'|'blobs', REF]
+        if len(parts) == 5 and parts[2].startswith("bearer") and self.headers.get("Authorization") != "Bearer " + TOKEN:
+            return self.challenge("/token" if parts[2] == "bearer" else "/token-endless")
         if self.path == "/v2/" or len(parts) != 5 or parts[1] != "v2":
             return self.body(200 if self.path == "/v2/" else 404, b"{}", "application/json")
         mode, kind, ref = parts[2], parts[3], parts[4]
@@ -103,7 +127,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind != "blobs" or ref not in BLOBS:
             return self.body(404, b'{"errors":[{"code":"BLOB_UNKNOWN","message":"no such blob"}]}', "application/json")
         data = BLOBS[ref]
-        if ref != LAYER or mode == "good":
+        if ref != LAYER or mode in ("good", "bearer"):
             return self.body(200, data, "application/octet-stream")
         if mode == "announced":
             return self.body(200, data, "application/octet-stream", length=10**12)

@@ -200,15 +200,18 @@ server = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 try:
     info = json.loads(server.stdout.readline())
-    for mode, mentioning in [("announced", "answered more than"), ("endless", "answered more than"), ("long", "answered more than"),
+    cases = [("announced", "answered more than"), ("endless", "answered more than"), ("long", "answered more than"),
                              ("short", "its descriptor says"), ("wrong", "does not match its digest"),
                              ("endless-manifest", "answered more than 4194304 bytes"), ("endless-error", "answered 500"),
-                             ("escapes", "DENIED")]:
-        case = f"registry: {mode}"
+                             ("escapes", "DENIED"), ("bearer", "needs credentials"), ("bearer-endless", "answered more than")]
+    cases = [(mode, says, None) for mode, says in cases] + [("bearer", "bad credentials", b"wrong\n")]
+    for mode, mentioning, password in cases:
+        case = f"registry: {mode}" + (" with wrong password" if password else "")
         before, count = snapshot(canary), releases()
+        login = ["--username", "fixity", "--password-stdin"] if password else []
         try:
             r = subprocess.run([args.bin, "oci", "import", f"127.0.0.1:{info['port']}/{mode}@{info['digest']}", "--app", "hostile",
-                                "--insecure", "--store", store], capture_output=True, cwd=work, timeout=120)
+                                "--insecure", *login, "--store", store], input=password, capture_output=True, cwd=work, timeout=120)
         except subprocess.TimeoutExpired:
             fail(case, "did not stop within 120 s")
             continue
@@ -221,12 +224,18 @@ try:
             fail(case, f"left in the store's temp space: {os.listdir(os.path.join(store, 'tmp'))}")
         else:
             expect_refused(case, r, mentioning, before)
-    # The control: the same server telling the truth is imported.
+    # The controls: the same server telling the truth is imported, also behind token auth.
     r = fixity("oci", "import", f"127.0.0.1:{info['port']}/good@{info['digest']}", "--app", "hostile", "--insecure")
     if r.returncode == 0:
         counts["handled"] += 1
     else:
         fail("registry: good", f"the truthful image was refused: {r.stderr.decode()[:300]}")
+    r = subprocess.run([args.bin, "oci", "import", f"127.0.0.1:{info['port']}/bearer@{info['digest']}", "--app", "hostile", "--insecure",
+                        "--username", "fixity", "--password-stdin", "--store", store], input=b"s3cret\n", capture_output=True, cwd=work, timeout=120)
+    if r.returncode == 0:
+        counts["handled"] += 1
+    else:
+        fail("registry: bearer with the right password", f"refused: {r.stderr.decode()[:300]}")
 finally:
     server.kill()
     server.wait()
