@@ -83,7 +83,11 @@ public final class RegistryClient {
             var request: HTTPClient.Request
             do { request = try HTTPClient.Request(url: url, method: method) } catch { throw OCIError("bad registry URL \(url): \(error)") }
             for (name, value) in headers { request.headers.add(name: name, value: value) }
-            if let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+            // An upload Location may point anywhere; the registry's credentials go only to the
+            // registry itself, and never down from HTTPS to plain HTTP. (Redirects: the HTTP
+            // client itself drops Authorization across origins and refuses HTTPS → HTTP.)
+            let sameOrigin = try checkedOrigin(of: url)
+            if let authorization, sameOrigin { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
             if let body { request.body = .bytes(body) }
             let received: BoundedBody.Received
             do {
@@ -109,6 +113,19 @@ public final class RegistryClient {
             return Response(status: status, headers: received.headers, body: received.body, count: received.count)
         }
         throw OCIError("registry \(reference.registry) refused the credentials for \(reference.repository) (401 after authenticating)")
+    }
+
+    /// Whether `url` is the registry itself (scheme, host and port of `base`). Refuses a URL that
+    /// would take a request from HTTPS to plain HTTP.
+    private func checkedOrigin(of url: String) throws -> Bool {
+        guard let target = URLComponents(string: url), let origin = URLComponents(string: base) else {
+            throw OCIError("registry \(reference.registry): bad URL \(Self.shown(url))")
+        }
+        if origin.scheme == "https" && target.scheme != "https" {
+            throw OCIError("registry \(reference.registry) sent Fixity to \(target.scheme ?? "?")://\(target.host ?? "?"): refused, only HTTPS follows HTTPS")
+        }
+        func port(_ url: URLComponents) -> Int { url.port ?? (url.scheme == "https" ? 443 : 80) }
+        return target.scheme == origin.scheme && target.host?.lowercased() == origin.host?.lowercased() && port(target) == port(origin)
     }
 
     private static func shown(_ url: String) -> String {

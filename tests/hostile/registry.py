@@ -16,8 +16,13 @@ repository's name picks how the server lies when the client fetches it:
   bearer            honest, behind token auth: 401 with a Bearer challenge whose realm (/token)
                     gives a token for Basic fixity:s3cret only; every request must carry it
   bearer-endless    the Bearer challenge's realm (/token-endless) answers a body that never ends
+  leak              for `oci push`: Basic auth on 127.0.0.1, and every upload Location points at
+                    a second listener on 127.0.0.2, which answers 400 "credentials leaked" to any
+                    request that carries an Authorization header (a client must keep the
+                    registry's credentials for the registry)
 
-Prints one JSON line on stdout when listening: {"port": N, "digest": "sha256:..."}, then serves
+Prints one JSON line on stdout when listening: {"port": N, "digest": "sha256:...", "other": M}
+(M: the 127.0.0.2 listener), then serves
 until killed. Each request's bytes sent go to stderr.
 """
 import base64
@@ -27,6 +32,8 @@ import io
 import json
 import sys
 import tarfile
+import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -115,6 +122,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.body(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}', "application/json")
             return self.body(200, json.dumps({"token": TOKEN}).encode(), "application/json")
         parts = self.path.split("/")  # ['', 'v2', MODE, 'manifests'|'blobs', REF]
+        if len(parts) == 5 and parts[2] == "leak":
+            if self.leak_guard():
+                return
+            return self.body(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"none"}]}', "application/json")
         if len(parts) == 5 and parts[2].startswith("bearer") and self.headers.get("Authorization") != "Bearer " + TOKEN:
             return self.challenge("/token" if parts[2] == "bearer" else "/token-endless")
         if self.path == "/v2/" or len(parts) != 5 or parts[1] != "v2":
@@ -146,16 +157,76 @@ class Handler(BaseHTTPRequestHandler):
             return self.body(500, json.dumps({"errors": [{"code": "DENIED", "message": message}]}).encode(), "application/json")
         return self.body(404, b"{}", "application/json")
 
+    def on_other_host(self):
+        return self.server.server_address[0] != "127.0.0.1"
+
+    def leak_guard(self):
+        """For the leak mode: True when the request was answered here (refused or challenged)."""
+        if self.on_other_host():
+            if self.headers.get("Authorization"):
+                sys.stderr.write(f"LEAK: {self.command} {self.path} carried {self.headers.get('Authorization')[:12]}...\n")
+                self.body(400, b'{"errors":[{"code":"DENIED","message":"credentials leaked to another host"}]}', "application/json")
+                return True
+            return False
+        if self.headers.get("Authorization") != CREDENTIALS:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="hostile"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+        return False
+
+    def drain(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        while length > 0:
+            length -= len(self.rfile.read(min(length, 65536)))
+
     def do_HEAD(self):
+        if self.path.startswith("/v2/leak/") and self.leak_guard():
+            return
         self.send_response(404)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def do_POST(self):
+        self.drain()
+        if not self.path.startswith("/v2/leak/blobs/uploads/") or self.leak_guard():
+            return None if self.path.startswith("/v2/leak/") else self.body(404, b"{}", "application/json")
+        self.send_response(202)
+        self.send_header("Location", f"http://127.0.0.2:{OTHER_PORT}/upload/{uuid.uuid4().hex}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_PATCH(self):
+        self.drain()
+        if self.leak_guard():
+            return
+        self.send_response(202)
+        self.send_header("Location", self.path.split("?")[0] if self.on_other_host() else self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_PUT(self):
+        self.drain()
+        if self.leak_guard():
+            return
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+OTHER_PORT = 0
+
 
 def main():
+    global OTHER_PORT
+    other = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+    other.daemon_threads = True
+    OTHER_PORT = other.server_address[1]
+    threading.Thread(target=other.serve_forever, daemon=True).start()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    print(json.dumps({"port": server.server_address[1], "digest": sha(MANIFEST)}), flush=True)
+    print(json.dumps({"port": server.server_address[1], "digest": sha(MANIFEST), "other": OTHER_PORT}), flush=True)
     server.serve_forever()
 
 

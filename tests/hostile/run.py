@@ -235,6 +235,14 @@ try:
         counts["handled"] += 1
     else:
         fail("registry: bearer with the right password", f"refused: {r.stderr.decode()[:300]}")
+    # A push whose upload Location points at another host: the credentials must stay home (the
+    # other host answers 400 to any request carrying them, so a leak fails the push).
+    r = subprocess.run([args.bin, "oci", "push", blob, f"127.0.0.1:{info['port']}/leak:1", "--insecure",
+                        "--username", "fixity", "--password-stdin", "--store", store], input=b"s3cret\n", capture_output=True, cwd=work, timeout=120)
+    if r.returncode == 0:
+        counts["handled"] += 1
+    else:
+        fail("registry: upload Location on another host", f"push failed (credentials leaked?): {r.stderr.decode()[:300]}")
 finally:
     server.kill()
     server.wait()
