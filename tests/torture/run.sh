@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crash torture: SIGKILL seal, gc, deploy, rollback, repair and log checkpoint at random moments,
+# Crash torture: SIGKILL seal, gc, deploy, rollback, repair, log checkpoint and oci import at random moments,
 # and after every kill check what an operator relies on (issue 8, docs/reliability.md):
 #   fixity fsck is clean; ROOT/current resolves to a complete deployment that
 #   `verify --full` finds clean (after repair: once the repair is re-run); `log verify` passes;
@@ -116,6 +116,12 @@ for n in $(seq 1 "$kills"); do
 done
 for n in $(seq 1 "$kills"); do
   round checkpoint "$n" 100 "$bin" log checkpoint --key "$work/log.key"
+done
+"$bin" oci export app@2 --out "$work/layout" > /dev/null || exit 2
+for n in $(seq 1 "$kills"); do
+  # An image import streams every layer file into the store's temp space and records the
+  # release last; after the first success it is the same release again ("already in the store").
+  round oci-import "$n" 400 "$bin" oci import "$work/layout" --app img
 done
 
 echo "$passed passed, $failed failed"
