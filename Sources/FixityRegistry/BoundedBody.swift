@@ -29,9 +29,9 @@ final class BoundedBody: HTTPClientResponseDelegate, @unchecked Sendable {
     static let errorBodyLimit = 64 << 10
 
     private let limit: Int
+    private let sink: ((UnsafeRawBufferPointer) throws -> Void)?
     // Parts arrive one after another on the event loop, and the caller reads the result only
     // after the request finished; the lock makes that hand-over explicit.
-    private let sink: ((UnsafeRawBufferPointer) throws -> Void)?
     private let lock = NSLock()
     private var _state = State()
     private func withState<T>(_ body: (inout State) -> T) -> T {

@@ -4,8 +4,8 @@ import FixityStore
 import Foundation
 
 /// Copies one image from a registry into a local OCI layout (every blob streamed to disk and
-/// checked against its descriptor's size and digest as it lands), so `oci import REGISTRY/REPO@DIGEST` reuses the layout importer and its
-/// validation unchanged.
+/// checked against its descriptor's size and digest as it lands), so
+/// `oci import REGISTRY/REPO@DIGEST` reuses the layout importer and its validation unchanged.
 public struct ImagePuller {
     public init() {}
 

@@ -178,6 +178,8 @@ public final class RegistryClient {
             query.append(URLQueryItem(name: "scope", value: parameters["scope"] ?? "repository:\(reference.repository):pull,push"))
             components.queryItems = query
             guard let url = components.string else { throw OCIError("registry \(reference.registry): bad token realm \(realm)") }
+            // The realm gets the credentials: never over plain HTTP when the registry is HTTPS.
+            _ = try checkedOrigin(of: url)
             var request = try HTTPClient.Request(url: url, method: .GET)
             if let credentials {
                 request.headers.add(name: "Authorization", value: "Basic " + Base64.encode(Array("\(credentials.username):\(credentials.password)".utf8)))
