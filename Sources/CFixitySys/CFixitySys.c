@@ -36,6 +36,14 @@ int fixity_open_beneath(int dirfd, const char *path) {
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
+int fixity_open_file_beneath(int dirfd, const char *path, int flags) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (unsigned long long)(flags | O_NOFOLLOW | O_CLOEXEC);
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
 static volatile sig_atomic_t stop_requested = 0;
 
 static void fixity_on_stop(int signo) { (void)signo; stop_requested = 1; }
@@ -57,6 +65,70 @@ void fixity_install_stop_handlers(void) {
 }
 
 int fixity_stop_requested(void) { return stop_requested; }
+
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+
+int fixity_spawn_shell(const char *dir, const char *command, char *const envp[], int outfd) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    if (posix_spawn_file_actions_init(&actions) != 0) return -1;
+    if (posix_spawnattr_init(&attr) != 0) { posix_spawn_file_actions_destroy(&actions); return -1; }
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    int rc = 0;
+    /* Its own process group, so a timeout kills the hook and everything it started. */
+    rc |= posix_spawnattr_setpgroup(&attr, 0);
+    rc |= posix_spawnattr_setsigmask(&attr, &none);
+    rc |= posix_spawnattr_setsigdefault(&attr, &all);
+    rc |= posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc |= posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    rc |= posix_spawn_file_actions_adddup2(&actions, outfd, 1);
+    rc |= posix_spawn_file_actions_adddup2(&actions, outfd, 2);
+    /* Only the three standard descriptors reach the hook: a daemon it starts must not hold
+       anything of ours open (a lock, a socket, the database). */
+    rc |= posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    rc |= posix_spawn_file_actions_addchdir_np(&actions, dir);
+    if (rc != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attr);
+        errno = EINVAL;
+        return -1;
+    }
+    char *argv[] = {"/bin/sh", "-c", (char *)command, NULL};
+    pid_t pid = -1;
+    int err = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (err != 0) { errno = err; return -1; }
+    return (int)pid;
+}
+
+int fixity_wait_child(int pid, int timeout_ms, int stoppable, int *status) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        pid_t done = waitpid(pid, status, WNOHANG);
+        if (done == pid) return 1;
+        if (done < 0 && errno != EINTR) return -1;
+        if (stoppable && stop_requested) return 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long elapsed = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000LL;
+        if (elapsed >= timeout_ms) return 0;
+        /* 5 ms steps: a hook's exit is seen within a few milliseconds, at no measurable cost. */
+        struct timespec step = {0, 5 * 1000 * 1000};
+        nanosleep(&step, NULL);
+    }
+}
+
+int fixity_exit_code(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return -1;
+}
 
 #include <stdlib.h>
 #include <zlib.h>

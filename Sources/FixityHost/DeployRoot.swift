@@ -23,8 +23,10 @@ public final class DeployRoot: Sendable {
     let stateFD: Int32
 
     /// Opens a root; `create` makes the folder (one level) when it does not exist yet, which
-    /// deploy wants and status and rollback do not.
-    public init(path: String, create: Bool = true) throws {
+    /// deploy wants and status and rollback do not. The root, its `.fixity` and `deployments`
+    /// must be this user's (or root's) and not writable by group or others (StrictModes), unless
+    /// `allowShared`.
+    public init(path: String, create: Bool = true, allowShared: Bool = false) throws {
         self.path = path
         var st = stat()
         if Glibc.fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 {
@@ -39,11 +41,28 @@ public final class DeployRoot: Sendable {
         guard access(path, W_OK | X_OK) == 0 else {
             throw StoreError(.badInput, "root \(path) is not writable by this user (uid \(geteuid()))", path: path)
         }
-        fd = try Posix.open(path, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-        try Posix.mkdirat(fd, "deployments", mode: 0o755, display: "\(path)/deployments")
-        try Posix.mkdirat(fd, ".fixity", mode: 0o700, display: "\(path)/.fixity")
-        deploymentsFD = try Posix.openDirectory(fd, "deployments", display: "\(path)/deployments")
-        stateFD = try Posix.openDirectory(fd, ".fixity", display: "\(path)/.fixity")
+        let rootFD = try Posix.open(path, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+        var opened = [rootFD]
+        do {
+            let override = allowShared ? nil : "--allow-shared-root"
+            if !allowShared { try StrictModes.requireTrusted(rootFD, what: "root", display: path, override: override) }
+            try Posix.mkdirat(rootFD, "deployments", mode: 0o755, display: "\(path)/deployments")
+            try Posix.mkdirat(rootFD, ".fixity", mode: 0o700, display: "\(path)/.fixity")
+            let deployments = try Posix.openDirectory(rootFD, "deployments", display: "\(path)/deployments")
+            opened.append(deployments)
+            let state = try Posix.openDirectory(rootFD, ".fixity", display: "\(path)/.fixity")
+            opened.append(state)
+            if !allowShared {
+                try StrictModes.requireTrusted(deployments, what: "root folder", display: "\(path)/deployments", override: override)
+                try StrictModes.requireTrusted(state, what: "root state folder", display: "\(path)/.fixity", override: override)
+            }
+        } catch {
+            opened.forEach(Posix.close)
+            throw error
+        }
+        fd = opened[0]
+        deploymentsFD = opened[1]
+        stateFD = opened[2]
         key = Self.realpath(path)
     }
 
@@ -87,6 +106,14 @@ public final class DeployRoot: Sendable {
     }
 
     public func treePath(_ deployment: Digest) -> String { "\(path)/deployments/\(deployment.hex)" }
+
+    /// The absolute path of a deployment's tree: hooks run there and see the root as `key`.
+    public func absoluteTreePath(_ deployment: Digest) -> String { "\(key)/deployments/\(deployment.hex)" }
+
+    /// The tree of a materialized deployment, opened without following a symlink at its name.
+    public func openTree(_ deployment: Digest) throws -> Int32 {
+        try Posix.openDirectory(deploymentsFD, deployment.hex, display: "\(path)/deployments/\(deployment.hex)")
+    }
 
     /// Writes `manifest` into `deployments/<hex>`: materialized under a temporary name, every
     /// byte verified, made durable, then renamed into place. A failure removes the partial tree.

@@ -76,3 +76,23 @@ public struct DeploySettings: Sendable, Equatable {
         return settings
     }
 }
+
+/// The commands run at a switch to a deployment: recorded at its deploy, so a rollback to it
+/// (automatic or by hand) runs its own hooks, not those of the deployment switched away from.
+public struct SwitchHooks: Sendable, Codable, Equatable {
+    public var onActivate: String?
+    public var healthCommand: String?
+    public var healthTimeout: Double
+
+    public init(onActivate: String?, healthCommand: String?, healthTimeout: Double) {
+        self.onActivate = onActivate
+        self.healthCommand = healthCommand
+        self.healthTimeout = healthTimeout
+    }
+
+    public init(_ settings: DeploySettings) {
+        self.init(onActivate: settings.onActivate, healthCommand: settings.healthCommand, healthTimeout: settings.healthTimeout)
+    }
+
+    enum CodingKeys: String, CodingKey { case onActivate = "on_activate", healthCommand = "health_cmd", healthTimeout = "health_timeout" }
+}

@@ -1,3 +1,4 @@
+import CFixitySys
 import FixityCore
 import FixityStore
 import Foundation
@@ -41,12 +42,14 @@ public struct DeployOutcome: Sendable, Encodable {
     public var linkFallback = false
     public var onActivate: HookRun?
     public var health: HookRun?
+    /// The on-activate hook of the deployment restored after a failure.
+    public var onActivateRestored: HookRun?
     public var removed: [Digest] = []
     public var warnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case result, root, deployment, release, config, previous, rolledBackTo = "rolled_back_to", materialized
-        case linkFallback = "link_fallback", onActivate = "on_activate", health, removed, warnings
+        case linkFallback = "link_fallback", onActivate = "on_activate", health, onActivateRestored = "on_activate_restored", removed, warnings
     }
 }
 
@@ -81,6 +84,7 @@ public struct Deployer {
         let deployment = try Deployment(release: request.release, config: request.config, configPath: request.config == nil ? nil : settings.configPath)
         let tree = try deployment.combinedManifest(app: appManifest, config: configManifest)
         let id = deployment.id
+        let hooks = SwitchHooks(settings)
 
         // The environment's policy, before the root is touched or anything is materialized.
         let policy = try request.env.map { try PolicyGate(store: store).enforce(env: $0, release: request.release, config: request.config) } ?? nil
@@ -90,20 +94,24 @@ public struct Deployer {
         root.removeLeftovers()
         let previous = try root.activeDeployment()
         var outcome = DeployOutcome(result: .activated, root: root.path, deployment: id, release: request.release, config: request.config, previous: previous)
-        if previous == id {
+        let record = try state.find(id)
+        if record?.health == .knownBad, !request.force {
+            let active = previous == id ? "active but " : ""
+            throw DeployError("deployment \(id.short) is \(active)known-bad on \(root.path) (\(record?.reason ?? "its health check failed")); deploy it again with --force")
+        }
+        if previous == id, record?.health == .knownGood {
             outcome.result = .unchanged
             return outcome
         }
-        if let record = try state.find(id), record.health == .knownBad, !request.force {
-            throw DeployError("deployment \(id.short) is known-bad on \(root.path) (\(record.reason ?? "its health check failed")); deploy it again with --force")
-        }
-        try state.register(deployment, env: request.env)
+        try state.register(deployment, env: request.env, hooks: hooks)
         try state.update(id, event: "deploy", details: [
             "release": request.release.description, "config": request.config?.description ?? "-", "env": request.env ?? "-",
             "config_path": deployment.configPath ?? "-", "link": settings.linkMode.rawValue, "forced": String(request.force), "policy": policy?.description ?? "-",
         ])
 
-        if !root.isMaterialized(id) {
+        // A tree is used only once it is proven to be what Fixity wrote; anything else at its
+        // name is replaced by a fresh, verified materialization.
+        if !verifiedTreeExists(id) {
             let materializer = try root.materialize(id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: settings.linkMode, immutable: settings.immutable, progress: progress)
             outcome.materialized = true
             outcome.linkFallback = materializer.fellBackToCopy
@@ -113,54 +121,98 @@ public struct Deployer {
             try state.update(id, materialized: true, event: "materialize", details: ["files": String(tree.fileCount), "link": settings.linkMode.rawValue])
         }
 
-        try root.activate(id)
-        try state.update(id, activated: true, event: "activate", details: Self.switchDetails(deployment, env: request.env, ["previous": previous?.description ?? "-"]))
-
-        let environment = [
-            "FIXITY_RELEASE": request.release.description, "FIXITY_ROOT": root.path, "FIXITY_ENV": request.env ?? "",
-            "FIXITY_DEPLOYMENT": id.description,
-        ]
-        let treePath = root.treePath(id)
-        var failure: String?
-        if let hook = settings.onActivate {
-            let run = try HookRun.run(hook, in: treePath, environment: environment, timeout: settings.healthTimeout)
-            outcome.onActivate = run
-            if !run.passed { failure = "on-activate hook \(Self.describe(run))" }
-        }
-        if failure == nil, let check = settings.healthCommand {
-            let run = try HookRun.run(check, in: treePath, environment: environment, timeout: settings.healthTimeout)
-            outcome.health = run
-            if !run.passed { failure = "health check \(Self.describe(run))" }
-        }
-
-        if let failure {
-            try state.update(id, health: .knownBad, reason: failure, event: "health", details: ["result": "fail"])
-            let history = try state.history(active: id)
-            let target = history.recoveryTarget(failed: id, previous: previous)?.deployment ?? previous
-            if let target {
-                try ensureMaterialized(target, linkMode: settings.linkMode, progress: progress)
-                try root.activate(target)
-                let back = try state.find(target)
-                try state.update(target, activated: true, event: "rollback", details: Self.switchDetails(back?.asDeployment, env: back?.env, ["from": id.description, "automatic": "true"]))
-                if let hook = settings.onActivate {
-                    _ = try? HookRun.run(hook, in: root.treePath(target), environment: environment, timeout: settings.healthTimeout)
-                }
-            } else {
-                try root.deactivate()
-                try state.update(id, event: "deactivate", details: ["reason": "first deployment on this root failed; no earlier deployment to return to", "env": request.env ?? "-"])
-            }
-            outcome.result = .rolledBack
-            outcome.rolledBackTo = target
+        if previous != id {
+            try root.activate(id)
+            try state.update(id, activated: true, event: "activate", details: Self.switchDetails(deployment, env: request.env, ["previous": previous?.description ?? "-"]))
         } else {
-            try state.update(id, health: .knownGood, reason: nil, event: "health", details: ["result": settings.healthCommand == nil ? "no health check" : "pass"])
+            // Active but never health-checked (a deploy killed mid-check, or --force on a
+            // known-bad one): check it now instead of calling it done.
+            outcome.warnings.append("deployment \(id.short) was already active but \(record?.health.rawValue ?? "unrecorded"); checking it now")
         }
+        let history = try state.history(active: id)
+        let recovery = previous == id ? history.recoveryTarget(failed: id, previous: nil)?.deployment : (history.recoveryTarget(failed: id, previous: previous)?.deployment ?? previous)
+        try checkSwitch(to: deployment, hooks: hooks, env: request.env, returnTo: recovery, undoing: false, linkMode: settings.linkMode, outcome: &outcome, progress: progress)
         outcome.removed = try applyRetention(keep: settings.keep)
         return outcome
     }
 
+    /// Runs the hooks of the deployment just switched to, with its own ids, and records its
+    /// health. On failure it is marked known-bad and `returnTo` comes back (with its own hooks);
+    /// with nothing to return to, `current` is removed. `undoing` (a rollback whose target
+    /// failed) returns to `returnTo` whatever its health: it is what was live before.
+    /// A stop signal (SIGTERM, SIGINT) during the check kills it, restores `returnTo` and
+    /// throws: the deployment stays `pending`, not known-bad, since its check never finished.
+    private func checkSwitch(
+        to deployment: Deployment, hooks: SwitchHooks, env: String?, returnTo: Digest?, undoing: Bool, linkMode: LinkMode,
+        outcome: inout DeployOutcome, progress: WorkProgress?
+    ) throws {
+        let id = deployment.id
+        fixity_install_stop_handlers()
+        var failure: String?
+        var interrupted = false
+        if let hook = hooks.onActivate {
+            let run = try HookRun.run(hook, in: root.absoluteTreePath(id), environment: hookEnvironment(deployment, env: env), timeout: hooks.healthTimeout)
+            outcome.onActivate = run
+            if run.interrupted { interrupted = true } else if !run.passed { failure = "on-activate hook \(Self.describe(run))" }
+        }
+        if failure == nil, !interrupted, let check = hooks.healthCommand {
+            let run = try HookRun.run(check, in: root.absoluteTreePath(id), environment: hookEnvironment(deployment, env: env), timeout: hooks.healthTimeout)
+            outcome.health = run
+            if run.interrupted { interrupted = true } else if !run.passed { failure = "health check \(Self.describe(run))" }
+        }
+        if !interrupted && failure == nil && fixity_stop_requested() == 0 {
+            try state.update(id, health: .knownGood, reason: nil, event: "health", details: ["result": hooks.healthCommand == nil ? "no health check" : "pass"])
+            return
+        }
+        if interrupted || failure == nil {
+            try state.update(id, reason: "interrupted by a stop signal during its health check", event: "health", details: ["result": "interrupted"])
+        } else if let failure {
+            try state.update(id, health: .knownBad, reason: failure, event: "health", details: ["result": "fail"])
+        }
+        if let target = returnTo {
+            try ensureVerified(target, linkMode: linkMode, progress: progress)
+            try root.activate(target)
+            let back = try state.find(target)
+            try state.update(target, activated: true, event: "rollback", details: Self.switchDetails(back?.asDeployment, env: back?.env, [
+                "from": id.description, "automatic": "true", "reason": interrupted || failure == nil ? "interrupted" : (undoing ? "rollback target failed" : "health check failed"),
+            ]))
+            // The restored deployment's own hook (a service reload), with its own ids; it must
+            // run even when a stop signal is what brought us here.
+            if let back, let hook = try switchHooks(of: back).onActivate {
+                outcome.onActivateRestored = try? HookRun.run(hook, in: root.absoluteTreePath(target), environment: hookEnvironment(back.asDeployment, env: back.env), timeout: hooks.healthTimeout, stoppable: false)
+            }
+        } else {
+            try root.deactivate()
+            try state.update(id, event: "deactivate", details: ["reason": "first deployment on this root failed; no earlier deployment to return to", "env": env ?? "-"])
+        }
+        if interrupted || failure == nil {
+            let restored = returnTo.map { "deployment \($0.short) is live again" } ?? "no deployment is active"
+            throw DeployError("interrupted by a stop signal while checking \(id.short); \(restored); \(id.short) stays pending (not known-bad)")
+        }
+        outcome.result = .rolledBack
+        outcome.rolledBackTo = returnTo
+    }
+
+    /// The hooks recorded for a deployment, else (recorded before hooks were kept) its release's.
+    private func switchHooks(of record: RootDeployment) throws -> SwitchHooks {
+        if let hooks = record.hooks { return hooks }
+        return SwitchHooks(try DeploySettings.fromRelease(try store.manifest(record.release), store: store))
+    }
+
+    /// What every hook and health check sees: the ids of the deployment it runs in, and the root
+    /// as an absolute path (hooks run with the deployment folder as working directory).
+    private func hookEnvironment(_ deployment: Deployment, env: String?) -> [String: String] {
+        [
+            "FIXITY_RELEASE": deployment.release.description, "FIXITY_ROOT": root.key, "FIXITY_ENV": env ?? "",
+            "FIXITY_DEPLOYMENT": deployment.id.description, "FIXITY_CONFIG": deployment.config?.description ?? "",
+        ]
+    }
+
     /// Rolls back to `target` (a deployment id or a release), or by default to the newest
-    /// known-good deployment older than the active one.
-    public func rollback(to target: RollbackTarget?, lockTimeout: Double, progress: WorkProgress? = nil) throws -> DeployOutcome {
+    /// known-good deployment older than the active one. The target's own hooks and health check
+    /// run; when they fail, the rollback is undone (what was live before comes back) and the
+    /// outcome says `rolled_back`. A known-bad target needs `force`.
+    public func rollback(to target: RollbackTarget?, lockTimeout: Double, force: Bool = false, progress: WorkProgress? = nil) throws -> DeployOutcome {
         let lock = try root.lock(timeout: lockTimeout, purpose: "rollback")
         defer { withExtendedLifetime(lock) {} }
         root.removeLeftovers()
@@ -185,6 +237,9 @@ public struct Deployer {
             }
         }
         let id = chosen.id
+        if let record = try state.find(id), record.health == .knownBad, !force {
+            throw DeployError("deployment \(id.short) is known-bad on \(root.path) (\(record.reason ?? "its health check failed")); roll back to it with --force")
+        }
         // Rolling back by name re-enters an environment: its policy applies as to a deploy
         // (keys revoked since no longer count). The automatic choice is a known-good state.
         let env = try state.find(id)?.env ?? (try active.flatMap { try state.find($0)?.env })
@@ -196,24 +251,36 @@ public struct Deployer {
             return outcome
         }
         try state.register(chosen, env: env)
-        if !root.isMaterialized(id) {
-            try ensureMaterialized(id, linkMode: .auto, progress: progress)
+        guard let record = try state.find(id) else { throw DeployError("deployment \(id.short) is not recorded on \(root.path)") }
+        let hooks = try switchHooks(of: record)
+        let linkMode = (try? DeploySettings.fromRelease(try store.manifest(chosen.release), store: store).linkMode) ?? .auto
+        if !verifiedTreeExists(id) {
+            try ensureVerified(id, linkMode: linkMode, progress: progress)
             outcome.materialized = true
         }
         try root.activate(id)
         try state.update(id, activated: true, event: "rollback", details: Self.switchDetails(chosen, env: env, [
             "from": active?.description ?? "-", "automatic": "false", "policy": policy?.description ?? "-",
         ]))
-        if try state.find(id)?.health == .pending {
-            // Chosen by name and never health-checked here: switched to, so known-good by definition.
-            try state.update(id, health: .knownGood, reason: nil, event: "health", details: ["result": "no health check"])
-        }
+        try checkSwitch(to: chosen, hooks: hooks, env: env, returnTo: active, undoing: true, linkMode: linkMode, outcome: &outcome, progress: progress)
         return outcome
     }
 
-    /// Re-materializes a recorded deployment from the store, verified, when its tree is gone.
-    private func ensureMaterialized(_ id: Digest, linkMode: LinkMode, progress: WorkProgress?) throws {
-        guard !root.isMaterialized(id) else { return }
+    /// True when `deployments/<id>` exists and its stat snapshot (written by Fixity into
+    /// `ROOT/.fixity`, which only Fixity's user can write) proves it unchanged since Fixity wrote
+    /// it. A folder merely present under a predictable name proves nothing: someone who can
+    /// write to the root may have planted it, hooks included.
+    private func verifiedTreeExists(_ id: Digest) -> Bool {
+        guard root.isMaterialized(id), case .success(let snapshot) = StatSnapshot.load(for: id, in: root) else { return false }
+        guard let treeFD = try? root.openTree(id) else { return false }
+        defer { Posix.close(treeFD) }
+        return snapshot.provesClean(treeFD: treeFD) != nil
+    }
+
+    /// Makes a recorded deployment's tree trustworthy: reused when proven, else re-materialized
+    /// from the store, verified (whatever was at its name is removed first).
+    private func ensureVerified(_ id: Digest, linkMode: LinkMode, progress: WorkProgress?) throws {
+        guard !verifiedTreeExists(id) else { return }
         guard let record = try state.find(id) else { throw DeployError("deployment \(id.short) is not recorded on \(root.path)") }
         let deployment = record.asDeployment
         let app = try store.manifest(deployment.release)

@@ -1,3 +1,4 @@
+import CFixitySys
 import FixityCore
 import FixityLedger
 import FixityStore
@@ -86,7 +87,10 @@ public enum Evidence {
         var digest: Digest?
         var target: String?
         if stat.isRegularFile {
-            let source = try Posix.openat(treeFD, path, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK, display: path)
+            // Resolved beneath the tree with no symlink anywhere on the way: a folder of the path
+            // swapped for a symlink cannot make root copy a file from elsewhere into evidence.
+            let source = fixity_open_file_beneath(treeFD, path, O_RDONLY | O_NONBLOCK)
+            guard source >= 0 else { throw StoreError.system("open for evidence", path: "\(display) (\(path))") }
             defer { Posix.close(source) }
             let copy = try Posix.openat(filesFD, path, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o400, display: display)
             defer { Posix.close(copy) }
@@ -94,7 +98,12 @@ public enum Evidence {
             defer { buffer.deallocate() }
             digest = try Posix.hashToEnd(source, buffer: buffer, display: path) { try Posix.writeAll(copy, $0, display: display) }.digest
         } else if stat.isSymlink {
-            target = EntryPath.describe(bytes: try Posix.readlinkat(treeFD, path, display: path))
+            let parentPath = EntryPath.parent(of: path).map(String.init)
+            let parent = parentPath.map { fixity_open_beneath(treeFD, $0) } ?? Glibc.dup(treeFD)
+            guard parent >= 0 else { throw StoreError.system("open for evidence", path: "\(display) (\(path))") }
+            defer { Posix.close(parent) }
+            let name = parentPath.map { String(path.utf8.dropFirst($0.utf8.count + 1))! } ?? path
+            target = EntryPath.describe(bytes: try Posix.readlinkat(parent, name, display: path))
         } else if stat.isDirectory {
             _ = mkdirat(filesFD, path, 0o700)
         }

@@ -1,21 +1,32 @@
+import CFixitySys
+import FixityStore
 import Foundation
 import Glibc
 
 /// Runs a hook or health command the way DESIGN.md says: one string given to `/bin/sh -c`, in the
-/// new tree, with `FIXITY_RELEASE`, `FIXITY_ROOT`, `FIXITY_ENV` set, bounded by a timeout after
-/// which its whole process group is killed.
+/// new tree, with `FIXITY_RELEASE`, `FIXITY_ROOT`, `FIXITY_ENV`, `FIXITY_DEPLOYMENT` set.
+///
+/// How a hook is waited on: Fixity waits for the `/bin/sh` process itself to exit, never for its
+/// descendants or for its output to close, so a hook may start a daemon (`systemctl start`, or a
+/// plain `server &`) and return. The hook gets only standard input (`/dev/null`), output and error
+/// (a private file, 0600 in a 0700 folder, whose last 4 KiB are kept); every other descriptor is
+/// closed. It runs as the leader of its own process group: at the timeout, or when Fixity is asked
+/// to stop (SIGTERM, SIGINT), that whole group is killed — a daemon that must outlive a failed
+/// hook detaches with `setsid`.
 public struct HookRun: Sendable, Encodable {
     public let command: String
     public let exitCode: Int32?
     public let timedOut: Bool
+    /// Fixity was asked to stop (SIGTERM, SIGINT) while the hook ran; the hook was killed.
+    public let interrupted: Bool
     public let seconds: Double
     /// The last 4 KiB of stdout and stderr, interleaved.
     public let outputTail: String
 
-    public var passed: Bool { !timedOut && exitCode == 0 }
+    public var passed: Bool { !timedOut && !interrupted && exitCode == 0 }
 
     enum CodingKeys: String, CodingKey {
-        case command, exitCode = "exit_code", timedOut = "timed_out", seconds, outputTail = "output_tail", passed
+        case command, exitCode = "exit_code", timedOut = "timed_out", interrupted, seconds, outputTail = "output_tail", passed
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -23,65 +34,102 @@ public struct HookRun: Sendable, Encodable {
         try c.encode(command, forKey: .command)
         try c.encode(exitCode, forKey: .exitCode)
         try c.encode(timedOut, forKey: .timedOut)
+        if interrupted { try c.encode(interrupted, forKey: .interrupted) }
         try c.encode(seconds, forKey: .seconds)
         try c.encode(outputTail, forKey: .outputTail)
         try c.encode(passed, forKey: .passed)
     }
 
-    init(command: String, exitCode: Int32?, timedOut: Bool, seconds: Double, outputTail: String) {
+    init(command: String, exitCode: Int32?, timedOut: Bool, interrupted: Bool = false, seconds: Double, outputTail: String) {
         self.command = command
         self.exitCode = exitCode
         self.timedOut = timedOut
+        self.interrupted = interrupted
         self.seconds = seconds
         self.outputTail = outputTail
     }
 
-    public static func run(_ command: String, in directory: String, environment: [String: String], timeout: Double) throws -> HookRun {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    /// Runs `command`; `stoppable` lets a stop signal (when Fixity installed its handlers) kill
+    /// it early — off for the hook of a rollback that restores a known-good state, which must run.
+    public static func run(_ command: String, in directory: String, environment: [String: String], timeout: Double, stoppable: Bool = true) throws -> HookRun {
+        let output = try PrivateOutputFile()
+        defer { output.close() }
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let outputPath = "\(NSTemporaryDirectory())/fixity-hook-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        guard FileManager.default.createFile(atPath: outputPath, contents: nil) else {
-            throw HookError(message: "cannot create \(outputPath) for the hook's output")
-        }
-        defer { unlink(outputPath) }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
         let start = Date()
-        do {
-            try process.run()
-        } catch {
-            throw HookError(message: "cannot run /bin/sh for '\(command)': \(error)")
+        let pid = try withCStrings(env.map { "\($0.key)=\($0.value)" }) { envp in
+            fixity_spawn_shell(directory, command, envp, output.fd)
         }
+        guard pid > 0 else {
+            throw HookError(message: "cannot run /bin/sh for '\(command)' in \(directory): \(String(cString: strerror(errno)))")
+        }
+        var status: Int32 = 0
         var timedOut = false
-        if finished.wait(timeout: .now() + timeout) == .timedOut {
-            timedOut = true
-            // Foundation starts the child in its own process group: kill the hook and its children.
-            kill(-process.processIdentifier, SIGKILL)
-            kill(process.processIdentifier, SIGKILL)
-            finished.wait()
+        var interrupted = false
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let remaining = deadline.timeIntervalSinceNow
+            let result = fixity_wait_child(pid, Int32(max(0, min(remaining, 3600)) * 1000), stoppable ? 1 : 0, &status)
+            if result == 1 { break }
+            if result < 0 { throw HookError(message: "waiting for '\(command)' failed: \(String(cString: strerror(errno)))") }
+            if stoppable && fixity_stop_requested() != 0 {
+                interrupted = true
+            } else if deadline.timeIntervalSinceNow > 0 {
+                continue
+            } else {
+                timedOut = true
+            }
+            // The hook and everything it started in its group; then reap the hook itself.
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            break
         }
-        try? output.close()
         let seconds = Date().timeIntervalSince(start)
-        let tail = Self.tail(of: outputPath, bytes: 4096)
-        let code: Int32? = timedOut ? nil : (process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus)
-        return HookRun(command: command, exitCode: code, timedOut: timedOut, seconds: seconds, outputTail: tail)
+        let code: Int32? = (timedOut || interrupted) ? nil : fixity_exit_code(status)
+        return HookRun(command: command, exitCode: code, timedOut: timedOut, interrupted: interrupted, seconds: seconds, outputTail: output.tail(bytes: 4096))
     }
 
-    static func tail(of path: String, bytes: Int) -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
-        defer { try? handle.close() }
-        let size = (try? handle.seekToEnd()) ?? 0
-        try? handle.seek(toOffset: size > UInt64(bytes) ? size - UInt64(bytes) : 0)
-        return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+    /// Runs `body` with a NULL-terminated array of C strings, freed afterwards.
+    private static func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { for pointer in pointers { free(pointer) } }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+/// Where a hook writes its output: a file in a fresh mkdtemp folder (0700), created 0600 and
+/// unlinked at once, so no other user can read what a health check prints (it may print a
+/// secret) nor plant a symlink where it is written.
+final class PrivateOutputFile {
+    let fd: Int32
+
+    init() throws {
+        let base = NSTemporaryDirectory()
+        var template = Array("\(base)/fixity-hook-XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw HookError(message: "cannot create a private temp folder in \(base) for a hook's output: \(String(cString: strerror(errno)))")
+        }
+        let folder = String(cString: made)
+        defer { rmdir(folder) }
+        let path = folder + "/output"
+        fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw HookError(message: "cannot create \(path) for a hook's output: \(String(cString: strerror(errno)))") }
+        unlink(path)
+    }
+
+    func close() { Glibc.close(fd) }
+
+    /// The last `bytes` bytes written, decoded leniently.
+    func tail(bytes: Int) -> String {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return "" }
+        let size = Int(st.st_size)
+        let start = max(0, size - bytes)
+        var buffer = [UInt8](repeating: 0, count: size - start)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
+        return String(decoding: buffer.prefix(max(0, n)), as: UTF8.self)
     }
 }
 

@@ -77,9 +77,10 @@ public struct Repairer {
         for entry in manifest.entries where r.modeChanged.contains(entry.path) && !recreate.contains(entry.path) {
             let (parent, name) = try openParent(treeFD, entry.path, treePath: treePath)
             defer { Posix.close(parent) }
-            guard let st = try Posix.lstatat(parent, name, display: entry.path), !st.isSymlink else { continue }
-            if fchmodat(parent, name, entry.mode, 0) != 0 { throw StoreError.system("chmod", path: "\(treePath)/\(entry.path)") }
-            if let after = try Posix.lstatat(parent, name, display: entry.path), after.isRegularFile { newStats[entry.path] = after }
+            // Through a descriptor of the inode found there: a name swapped for a symlink after
+            // the scan can never redirect the chmod outside the tree.
+            guard let after = try Posix.chmodEntry(parent, name, mode: entry.mode, display: "\(treePath)/\(entry.path)") else { continue }
+            if after.isRegularFile { newStats[entry.path] = after }
             modes.append(entry.path)
         }
         try Posix.syncfs(treeFD, display: treePath)
@@ -100,12 +101,11 @@ public struct Repairer {
         let temp = ".fixity-repair-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         switch entry.kind {
         case .directory:
-            if let st = try Posix.lstatat(parent, name, display: display), st.isDirectory {
-                if fchmodat(parent, name, entry.mode, 0) != 0 { throw StoreError.system("chmod", path: display) }
-                return nil
-            }
-            if mkdirat(parent, name, 0o700) != 0 { throw StoreError.system("mkdir", path: display) }
-            if fchmodat(parent, name, entry.mode, 0) != 0 { throw StoreError.system("chmod", path: display) }
+            if mkdirat(parent, name, 0o700) != 0 && errno != EEXIST { throw StoreError.system("mkdir", path: display) }
+            // Opened without following, so a symlink raced in at this name is refused, not used.
+            let folder = try Posix.openDirectory(parent, name, display: display)
+            defer { Posix.close(folder) }
+            if fchmod(folder, entry.mode) != 0 { throw StoreError.system("chmod", path: display) }
             return nil
         case .symlink(let target):
             if symlinkat(target, parent, temp) != 0 { throw StoreError.system("symlink", path: display) }

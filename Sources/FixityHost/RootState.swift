@@ -17,10 +17,12 @@ public struct RootDeployment: Sendable, Codable {
     public let materialized: Bool
     public let deployedAt: String
     public let activatedAt: String?
+    /// The hooks it was deployed with; nil for deployments recorded before they were kept.
+    public let hooks: SwitchHooks?
 
     enum CodingKeys: String, CodingKey {
         case deployment, ordinal, release, config, configPath = "config_path", env, health, reason, materialized
-        case deployedAt = "deployed_at", activatedAt = "activated_at"
+        case deployedAt = "deployed_at", activatedAt = "activated_at", hooks
     }
 
     init(row: Row) throws {
@@ -40,6 +42,7 @@ public struct RootDeployment: Sendable, Codable {
         materialized = row["materialized"]
         deployedAt = row["deployed_at"]
         activatedAt = row["activated_at"]
+        hooks = (row["hooks"] as String?).flatMap { try? JSONDecoder().decode(SwitchHooks.self, from: Data($0.utf8)) }
     }
 
     public var asDeployment: Deployment {
@@ -77,20 +80,25 @@ public struct RootState {
     }
 
     /// Records a deployment the first time this root sees it (its ordinal fixes its age).
-    public func register(_ deployment: Deployment, env: String?) throws {
+    /// `hooks` (when given) replaces the ones recorded: a deploy records what it was asked to run.
+    public func register(_ deployment: Deployment, env: String?, hooks: SwitchHooks? = nil) throws {
+        let hooksText = try hooks.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         try store.database.storeWrite { db in
             let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM root_deployments WHERE root = ? AND deployment = ?", arguments: [root.key, deployment.id.description]) ?? false
             if exists {
                 try db.execute(sql: "UPDATE root_deployments SET env = ? WHERE root = ? AND deployment = ?", arguments: [env, root.key, deployment.id.description])
+                if let hooksText {
+                    try db.execute(sql: "UPDATE root_deployments SET hooks = ? WHERE root = ? AND deployment = ?", arguments: [hooksText, root.key, deployment.id.description])
+                }
                 return
             }
             let ordinal = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(ordinal) + 1, 0) FROM root_deployments WHERE root = ?", arguments: [root.key]) ?? 0
             try db.execute(
                 sql: """
-                    INSERT INTO root_deployments (root, deployment, ordinal, release, config, config_path, env, health, materialized, deployed_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)
+                    INSERT INTO root_deployments (root, deployment, ordinal, release, config, config_path, env, health, materialized, deployed_at, hooks)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
                     """,
-                arguments: [root.key, deployment.id.description, ordinal, deployment.release.description, deployment.config?.description, deployment.configPath, env, Timestamp.rfc3339(Date())])
+                arguments: [root.key, deployment.id.description, ordinal, deployment.release.description, deployment.config?.description, deployment.configPath, env, Timestamp.rfc3339(Date()), hooksText])
         }
     }
 

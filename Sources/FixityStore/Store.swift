@@ -31,6 +31,14 @@ public final class Store: Sendable {
     private init(path: String) throws {
         self.path = path
         rootFD = try Posix.open(path, flags: O_RDONLY | O_DIRECTORY)
+        // A store another user owns or can write to could have its database swapped between
+        // two commands (releases, tags, the ledger, the policy): refused, as roots are.
+        do {
+            try StrictModes.requireTrusted(rootFD, what: "store", display: path, override: nil)
+        } catch {
+            Posix.close(rootFD)
+            throw error
+        }
         try Posix.mkdirat(rootFD, "objects", mode: 0o755, display: "\(path)/objects")
         try Posix.mkdirat(rootFD, "objects/sha256", mode: 0o755, display: "\(path)/objects/sha256")
         try Posix.mkdirat(rootFD, "tmp", mode: 0o700, display: "\(path)/tmp")

@@ -61,7 +61,9 @@ import Testing
             "--on-activate", "echo activated > '\(sandbox.root)/hook'",
             "--health-cmd", "echo \"$FIXITY_RELEASE $FIXITY_ENV $FIXITY_ROOT $(cat VERSION)\" > '\(sandbox.root)/probe'")
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(try sandbox.sh("cat probe").stdout == "\(ids[0]) staging root v1\n")
+        // FIXITY_ROOT is absolute: hooks run with the deployment folder as working directory.
+        let absolute = try sandbox.sh("realpath root").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try sandbox.sh("cat probe").stdout == "\(ids[0]) staging \(absolute) v1\n")
         #expect(try sandbox.sh("cat hook").stdout == "activated\n")
     }
 

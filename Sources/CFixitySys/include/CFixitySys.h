@@ -18,11 +18,31 @@ int fixity_set_immutable(int fd, int on);
 /// EXDEV when the path passes through a symlink or out, ENOSYS on kernels before 5.6.
 int fixity_open_beneath(int dirfd, const char *path);
 
+/// O_PATH (a GNU extension Glibc's Swift overlay does not show): a descriptor that names an
+/// inode without opening it for reading or writing.
+#define FIXITY_O_PATH 010000000
+
+/// Opens `path` below `dirfd` with `flags` (O_NOFOLLOW and O_CLOEXEC added), resolving no
+/// symlink on the way and never leaving `dirfd` (openat2 RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH);
+/// -1 with errno ELOOP or EXDEV when the path passes through a symlink or out.
+int fixity_open_file_beneath(int dirfd, const char *path, int flags);
+
 /// Installs SIGINT and SIGTERM handlers that only set a flag (async-signal-safe), for loops
 /// that must stop cleanly between iterations.
 void fixity_install_stop_handlers(void);
 /// True once SIGINT or SIGTERM arrived.
 int fixity_stop_requested(void);
+
+/// Starts `/bin/sh -c command` in `dir` as the leader of a new process group, with standard input
+/// from /dev/null, standard output and error on `outfd`, every other descriptor closed, default
+/// signal dispositions and an empty signal mask. Returns the pid, or -1 with errno set.
+int fixity_spawn_shell(const char *dir, const char *command, char *const envp[], int outfd);
+/// Waits up to `timeout_ms` for the child `pid` to exit (that process only, never its
+/// descendants): 1 with *status set (as waitpid's) when it exited, 0 when it is still running,
+/// -1 with errno on error. When `stoppable`, returns early (0) once a stop signal arrived.
+int fixity_wait_child(int pid, int timeout_ms, int stoppable, int *status);
+/// waitpid's status decoded: the exit code, or 128 + the signal that ended it.
+int fixity_exit_code(int status);
 
 #include <stddef.h>
 

@@ -48,6 +48,9 @@ struct DeployCommand: ParsableCommand {
     @Flag(help: "Deploy even a deployment that is known-bad on this root.")
     var force = false
 
+    @Flag(name: .customLong("allow-shared-root"), help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
+    var allowSharedRoot = false
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -75,7 +78,7 @@ struct DeployCommand: ParsableCommand {
             request.immutable = immutable ? true : nil
             request.lockTimeout = lockTimeout
             request.force = force
-            let deployRoot = try DeployRoot(path: root)
+            let deployRoot = try DeployRoot(path: root, allowShared: allowSharedRoot)
             let progress = ProgressLine(enabled: global.showsProgress, verb: "materializing")
             defer { progress.finish() }
             let outcome = try Deployer(store: store, root: deployRoot).deploy(request, progress: progress.reporter)

@@ -17,12 +17,15 @@ struct RepairCommand: ParsableCommand {
     @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for a deploy or rollback on this root (default 60).")
     var lockTimeout: Double = 60
 
+    @Flag(name: .customLong("allow-shared-root"), help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
+    var allowSharedRoot = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         try runReportingFailures {
             let store = try global.openStore()
-            let outcome = try Repairer(store: store, root: try DeployRoot(path: root, create: false)).repair(full: full, lockTimeout: lockTimeout)
+            let outcome = try Repairer(store: store, root: try DeployRoot(path: root, create: false, allowShared: allowSharedRoot)).repair(full: full, lockTimeout: lockTimeout)
             if global.json {
                 try Output.json(outcome)
             } else if let evidence = outcome.evidence {
@@ -81,12 +84,15 @@ struct AdoptCommand: ParsableCommand {
     @Option(help: "Also tag the new release APP@VERSION.")
     var tag: String?
 
+    @Flag(name: .customLong("allow-shared-root"), help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
+    var allowSharedRoot = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         try runReportingFailures {
             let store = try global.openStore()
-            let deployRoot = try DeployRoot(path: root, create: false)
+            let deployRoot = try DeployRoot(path: root, create: false, allowShared: allowSharedRoot)
             let report = try Adoption(store: store, root: deployRoot).adopt(app: try AppName(parsing: app), tag: tag)
             if global.json { return try Output.json(report) }
             Output.line(report.release.description)

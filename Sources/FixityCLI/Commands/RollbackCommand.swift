@@ -6,7 +6,12 @@ import FixityStore
 struct RollbackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollback",
-        abstract: "Switch a root back to the newest known-good deployment older than the active one.")
+        abstract: "Switch a root back to the newest known-good deployment older than the active one.",
+        discussion: """
+            The target's own on-activate hook and health check run (those it was deployed with), \
+            with its own FIXITY_RELEASE and FIXITY_DEPLOYMENT. When they fail, the target is marked \
+            known-bad, what was live before comes back, and the exit code is 1.
+            """)
 
     @Option(help: "The deploy root.")
     var root: String
@@ -17,14 +22,20 @@ struct RollbackCommand: ParsableCommand {
     @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another deploy or rollback (default 60).")
     var lockTimeout: Double = 60
 
+    @Flag(help: "Roll back even to a deployment that is known-bad on this root.")
+    var force = false
+
+    @Flag(name: .customLong("allow-shared-root"), help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
+    var allowSharedRoot = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         try runReportingFailures {
             let store = try global.openStore()
-            let deployRoot = try DeployRoot(path: root, create: false)
+            let deployRoot = try DeployRoot(path: root, create: false, allowShared: allowSharedRoot)
             let target = try to.map { try resolveTarget($0, store: store, root: deployRoot) }
-            let outcome = try Deployer(store: store, root: deployRoot).rollback(to: target, lockTimeout: lockTimeout)
+            let outcome = try Deployer(store: store, root: deployRoot).rollback(to: target, lockTimeout: lockTimeout, force: force)
             try DeployReport.print(outcome, json: global.json)
         }
     }

@@ -11,6 +11,9 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "The deploy root.")
     var root: String
 
+    @Flag(name: .customLong("allow-shared-root"), help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
+    var allowSharedRoot = false
+
     @OptionGroup var global: GlobalOptions
 
     struct Result: Encodable {
@@ -28,7 +31,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         try runReportingFailures {
             let store = try global.openStore()
-            let deployRoot = try DeployRoot(path: root, create: false)
+            let deployRoot = try DeployRoot(path: root, create: false, allowShared: allowSharedRoot)
             let state = RootState(store: store, root: deployRoot)
             let active = try deployRoot.activeDeployment()
             let deployments = try state.all()
@@ -44,7 +47,14 @@ struct StatusCommand: ParsableCommand {
                 return
             }
             if let current = result.active {
-                Output.line("active: \(current.deployment.short)  release \(current.release.short)\(current.config.map { "  config \($0.short)" } ?? "")  env \(current.env ?? "-")  since \(current.activatedAt ?? "?")")
+                Output.line("active: \(current.deployment.short)  release \(current.release.short)\(current.config.map { "  config \($0.short)" } ?? "")  env \(current.env ?? "-")  since \(current.activatedAt ?? "?")  health \(current.health.rawValue)")
+                switch current.health {
+                case .pending:
+                    Output.line("hint: the active deployment was never health-checked (a deploy was stopped mid-check); `fixity deploy \(current.release.short) --root \(root)` checks it now, `fixity rollback --root \(root)` returns to the last known-good")
+                case .knownBad:
+                    Output.line("hint: the active deployment is known-bad; `fixity rollback --root \(root)` returns to the last known-good")
+                case .knownGood: break
+                }
             } else {
                 Output.line("active: none")
             }

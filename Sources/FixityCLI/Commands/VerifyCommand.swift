@@ -15,12 +15,15 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Re-hash every file instead of trusting the stat snapshot.")
     var full = false
 
+    @Flag(name: .customLong("allow-shared-root"), help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
+    var allowSharedRoot = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         try runReportingFailures {
             let store = try global.openStore()
-            let deployRoot = try DeployRoot(path: root, create: false)
+            let deployRoot = try DeployRoot(path: root, create: false, allowShared: allowSharedRoot)
             let progress = ProgressLine(enabled: global.showsProgress, verb: "verifying")
             defer { progress.finish() }
             let outcome = try DriftScanner(store: store, root: deployRoot).scan(full: full, progress: progress.reporter)

@@ -23,6 +23,9 @@ struct WatchCommand: ParsableCommand {
     @Option(name: .customLong("metrics-file"), help: "Write Prometheus text-format metrics here after each check (node_exporter textfile collector).")
     var metricsFile: String?
 
+    @Flag(name: .customLong("allow-shared-root"), help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
+    var allowSharedRoot = false
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -37,7 +40,7 @@ struct WatchCommand: ParsableCommand {
             options.interval = interval
             options.pollInterval = pollInterval
             options.metricsFile = metricsFile
-            let watcher = DriftWatcher(store: store, root: try DeployRoot(path: root, create: false), options: options) { line in
+            let watcher = DriftWatcher(store: store, root: try DeployRoot(path: root, create: false, allowShared: allowSharedRoot), options: options) { line in
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
             try watcher.run()

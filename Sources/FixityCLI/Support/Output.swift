@@ -1,14 +1,17 @@
 import FixityCore
 import Foundation
 
-/// stdout for results, stderr for everything else.
+/// stdout for results, stderr for everything else. Human output carries text a release or a
+/// host controls (health check output, commands, file names, symlink targets): its control
+/// characters are shown escaped, never sent raw to a terminal (an escape sequence could rewrite
+/// what the operator sees or program the terminal). JSON is escaped by its encoder.
 enum Output {
     static func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        FileHandle.standardOutput.write(Data((TerminalText.escaped(text) + "\n").utf8))
     }
 
     static func note(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        FileHandle.standardError.write(Data((TerminalText.escaped(text) + "\n").utf8))
     }
 
     /// One JSON document: sorted keys, so output is stable for scripts and diffs.

@@ -119,6 +119,11 @@ enum StoreDatabase {
                     """)
         }
         Ledger.registerMigrations(&migrator)
+        migrator.registerMigration("roots-v2") { db in
+            // The hooks a deployment was deployed with (JSON: on_activate, health_cmd,
+            // health_timeout), so every later switch to it runs its own hooks with its own ids.
+            try db.execute(sql: "ALTER TABLE root_deployments ADD COLUMN hooks TEXT")
+        }
         return migrator
     }
 }

@@ -167,26 +167,87 @@ public enum Posix {
 
     /// Removes a tree below `dirfd` without following symlinks, making read-only directories
     /// writable first (a materialized 0555 folder cannot otherwise be emptied).
+    ///
+    /// Race-safe against someone who can write inside the tree: each folder is opened with
+    /// `O_NOFOLLOW` first and everything after — the chmod that makes it writable, the listing,
+    /// the removals inside — goes through that descriptor, so swapping a folder for a symlink
+    /// between a check and a use can at worst make the removal fail, never make it chmod or
+    /// delete something outside. Names are handled as bytes (they need not be UTF-8).
     public static func removeTree(_ dirfd: Int32, _ name: String, display: String) throws {
-        guard let st = try lstatat(dirfd, name, display: display) else { return }
-        if !st.isSymlink { clearImmutable(dirfd, name) }
-        if st.isDirectory {
-            _ = Glibc.fchmodat(dirfd, name, 0o700, 0)
-            let fd = try openDirectory(dirfd, name, display: display)
-            defer { Glibc.close(fd) }
-            for child in try directoryNames(fd, display: display) {
-                let childName = String(decoding: child, as: UTF8.self)
-                if String(validating: child, as: UTF8.self) == nil {
-                    // Names that are not UTF-8 cannot round-trip through String; remove by bytes.
-                    try unlinkRaw(fd, child, display: display)
-                    continue
-                }
-                try removeTree(fd, childName, display: display + "/" + childName)
-            }
-            try unlinkat(dirfd, name, directory: true, display: display)
-        } else {
-            try unlinkat(dirfd, name, display: display)
+        try removeTree(dirfd, Array(name.utf8), display: display)
+    }
+
+    private static func removeTree(_ dirfd: Int32, _ name: [UInt8], display: String) throws {
+        let cName = name.map { CChar(bitPattern: $0) } + [0]
+        var fd = cName.withUnsafeBufferPointer { Glibc.openat(dirfd, $0.baseAddress!, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) }
+        if fd < 0 && errno == EACCES {
+            // A folder we own but may not read (mode 0000): reach it by an O_PATH descriptor,
+            // which names this inode and no other, and chmod it through /proc.
+            fd = try reopenUnreadableFolder(dirfd, cName, display: display)
         }
+        if fd < 0 {
+            switch errno {
+            case ENOENT: return
+            case ENOTDIR, ELOOP:
+                // Not a folder (a symlink is removed, never followed). Only files Fixity may have
+                // made immutable are opened to clear it: opening anything else (a device) may act.
+                var st = stat()
+                let isFile = cName.withUnsafeBufferPointer { Glibc.fstatat(dirfd, $0.baseAddress!, &st, AT_SYMLINK_NOFOLLOW) } == 0 && st.st_mode & S_IFMT == S_IFREG
+                let file = isFile ? cName.withUnsafeBufferPointer { Glibc.openat(dirfd, $0.baseAddress!, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) } : -1
+                if file >= 0 {
+                    _ = fixity_set_immutable(file, 0)
+                    Glibc.close(file)
+                }
+                try unlinkRaw(dirfd, name, directory: false, display: display)
+                return
+            default:
+                throw StoreError.system("open", path: display)
+            }
+        }
+        defer { Glibc.close(fd) }
+        _ = fixity_set_immutable(fd, 0)
+        var st = stat()
+        if Glibc.fstat(fd, &st) == 0, st.st_mode & 0o700 != 0o700, st.st_uid == geteuid() {
+            if Glibc.fchmod(fd, 0o700) != 0 { throw StoreError.system("chmod", path: display) }
+        }
+        for child in try directoryNames(fd, display: display) {
+            try removeTree(fd, child, display: display + "/" + String(decoding: child, as: UTF8.self))
+        }
+        try unlinkRaw(dirfd, name, directory: true, display: display)
+    }
+
+    /// An O_PATH descriptor of the folder `name`, made 0700 through /proc/self/fd (which refers
+    /// to that exact inode), then reopened for reading. -1 with errno when that is not possible.
+    private static func reopenUnreadableFolder(_ dirfd: Int32, _ cName: [CChar], display: String) throws -> Int32 {
+        let pathFD = cName.withUnsafeBufferPointer { Glibc.openat(dirfd, $0.baseAddress!, FIXITY_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard pathFD >= 0 else { return -1 }
+        defer { Glibc.close(pathFD) }
+        var st = stat()
+        guard Glibc.fstat(pathFD, &st) == 0, st.st_uid == geteuid() else {
+            errno = EACCES
+            return -1
+        }
+        if Glibc.chmod("/proc/self/fd/\(pathFD)", 0o700) != 0 { return -1 }
+        return Glibc.openat(pathFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK)
+    }
+
+    /// Sets the permission bits of the entry `name` in `dirfd` — the inode found there when it is
+    /// opened, never one a symlink leads to, even if the name is swapped meanwhile: it is opened
+    /// with `FIXITY_O_PATH | O_NOFOLLOW` and changed through `/proc/self/fd`, which names that inode.
+    /// Returns its stat after the change, nil when it is a symlink (which has no mode of its own)
+    /// or gone.
+    @discardableResult
+    public static func chmodEntry(_ dirfd: Int32, _ name: String, mode: mode_t, display: String) throws -> FileStat? {
+        let fd = Glibc.openat(dirfd, name, FIXITY_O_PATH | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw StoreError.system("open", path: display)
+        }
+        defer { Glibc.close(fd) }
+        let before = try fstat(fd, display: display)
+        if before.isSymlink { return nil }
+        if Glibc.chmod("/proc/self/fd/\(fd)", mode) != 0 { throw StoreError.system("chmod", path: display) }
+        return try fstat(fd, display: display)
     }
 
     /// Sets the immutable attribute on an entry; false where the process or file system cannot.
@@ -205,9 +266,9 @@ public enum Posix {
         Glibc.close(fd)
     }
 
-    private static func unlinkRaw(_ dirfd: Int32, _ name: [UInt8], display: String) throws {
+    private static func unlinkRaw(_ dirfd: Int32, _ name: [UInt8], directory: Bool = false, display: String) throws {
         let result = (name + [0]).withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { Glibc.unlinkat(dirfd, $0.baseAddress!, 0) }
+            buffer.withMemoryRebound(to: CChar.self) { Glibc.unlinkat(dirfd, $0.baseAddress!, directory ? AT_REMOVEDIR : 0) }
         }
         if result != 0, errno != ENOENT { throw StoreError.system("remove", path: display) }
     }
