@@ -37,6 +37,7 @@ struct RollbackCommand: ParsableCommand {
             let target = try to.map { try resolveTarget($0, store: store, root: deployRoot) }
             let outcome = try Deployer(store: store, root: deployRoot).rollback(to: target, lockTimeout: lockTimeout, force: force)
             try DeployReport.print(outcome, json: global.json)
+            if outcome.result == .rolledBack { throw Exit.finding }
         }
     }
 
