@@ -6,9 +6,11 @@ struct Fixity: ParsableCommand {
         commandName: "fixity",
         abstract: "Sealed, signed, immutable releases for production hosts.",
         discussion: """
-            Exit codes: 0 success; 1 a finding (fsck found corruption) or a deploy whose health check failed and was rolled back; 2 refused or failed \
-            (bad input, a corrupt object, I/O, a held lock); 64 usage.
+            Exit codes: 0 success; 1 a finding (verify found drift, fsck or log verify found corruption) or a deploy or rollback whose \
+            health check failed and was undone; 2 refused or failed (bad input, policy, a corrupt object, I/O, a held lock); 64 usage. \
+            With --json, a failure also prints {"error": {"category", "message"}} on stdout.
             """,
+        version: FixityVersion.current,
         subcommands: [
             SealCommand.self, TagCommand.self, ReleasesCommand.self, ShowCommand.self, DiffCommand.self,
             CatCommand.self, ExportCommand.self, FsckCommand.self, GCCommand.self, DeployCommand.self,

@@ -11,7 +11,7 @@ import Testing
         process.executableURL = URL(fileURLWithPath: Sandbox.binary)
         process.arguments = args + ["--store", sandbox.store]
         process.currentDirectoryURL = URL(fileURLWithPath: sandbox.root)
-        FileManager.default.createFile(atPath: "\(sandbox.root)/\(output)", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(sandbox.root)/\(output)", contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(sandbox.root)/\(output)"))
         process.standardError = process.standardOutput
         try process.run()
@@ -87,15 +87,15 @@ import Testing
         reader.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         reader.arguments = ["python3", "reader.py"]
         reader.currentDirectoryURL = URL(fileURLWithPath: sandbox.root)
-        FileManager.default.createFile(atPath: "\(sandbox.root)/reader.out", contents: nil)
-        FileManager.default.createFile(atPath: "\(sandbox.root)/reader.err", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(sandbox.root)/reader.out", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(sandbox.root)/reader.err", contents: nil)
         reader.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(sandbox.root)/reader.out"))
         reader.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(sandbox.root)/reader.err"))
         try reader.run()
         usleep(200_000)
         let switches = try sandbox.fixity("bench-switch", "--root", "root", "--count", "1000")
         #expect(switches.status == 0, "\(switches.stderr)")
-        FileManager.default.createFile(atPath: "\(sandbox.root)/switched", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(sandbox.root)/switched", contents: nil)
         reader.waitUntilExit()
         let result = try sandbox.sh("cat reader.out")
         let fields = result.stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }

@@ -11,7 +11,8 @@ import Testing
         for fragment in fragments {
             #expect(result.stderr.contains(fragment), "stderr lacks '\(fragment)': \(result.stderr)")
         }
-        let releases = try sandbox.fixity("releases", "--json").json()
+        // As the same user: a store owned by another user is refused (StrictModes), even to root.
+        let releases = try sandbox.fixity(["releases", "--json"], prefix: prefix).json()
         #expect((releases["releases"] as? [Any])?.isEmpty == true, "a refused seal recorded a release")
         let tmpLeft = try sandbox.sh("ls -A store/tmp 2>/dev/null | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(tmpLeft == "0", "a refused seal left temp files")

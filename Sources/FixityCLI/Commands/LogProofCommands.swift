@@ -8,30 +8,46 @@ import GRDB
 
 /// Checkpoint files and the keys that may sign them, at the CLI's edge.
 enum CheckpointFiles {
-    /// A checkpoint note from FILE, its signatures checked against the policy's keys, the keys
-    /// that signed this store's own checkpoints, and any given with --key.
+    /// A checkpoint note from FILE and the keys whose signatures on it verify. With --key, the
+    /// keys given are the only ones accepted (a checkpoint held off the host is worth what its
+    /// signer is); without, the policy's keys and those that signed this store's own checkpoints.
+    /// A signature by a known key that does not verify is "bad signature", not "unknown key".
     static func load(_ path: String, store: Store, extraKeys: [String]) throws -> (Checkpoint, signers: [KeyID]) {
+        let given = try extraKeys.map(publicKey)
         guard let data = FileManager.default.contents(atPath: path), let note = String(data: data, encoding: .utf8) else {
             throw CLIError("cannot read checkpoint file \(path)")
         }
         let (checkpoint, text, signatures) = try Checkpoint.parse(note, source: path)
-        var keys = try store.database.storeRead { try Ledger.checkpointKeys($0) }
-        if let policy = try store.currentPolicy() { keys += try PolicyFile.parse(policy.text, name: "in force").keys.values }
-        for value in extraKeys { keys.append(try publicKey(value)) }
+        var keys = given
+        if given.isEmpty {
+            keys = try store.database.storeRead { try Ledger.checkpointKeys($0) }
+            if let policy = try store.currentPolicy() { keys += try PolicyFile.parse(policy.text, name: "in force").keys.values }
+        }
         let signers = Checkpoint.verifiedBy(text: text, signatures: signatures, keys: keys)
         guard !signers.isEmpty else {
-            throw CLIError("\(path): signed by an unknown key (\(signatures.map(\.name).joined(separator: ", "))); give the signer's public key with --key ed25519:…")
+            let bad = Checkpoint.badSignatures(text: text, signatures: signatures, keys: keys)
+            if !bad.isEmpty {
+                throw CLIError("\(path): bad signature by key \(bad.map { $0.hex.prefix(16) + "…" }.joined(separator: ", ")): the checkpoint was altered after it was signed, or forged")
+            }
+            let which = given.isEmpty ? "give the signer's public key with --key ed25519:…" : "not by the key given with --key"
+            throw CLIError("\(path): signed by an unknown key (\(signatures.map(\.name).joined(separator: ", "))); \(which)")
         }
         return (checkpoint, signers)
     }
 
-    /// `ed25519:<base64>`, or a file holding that text (a private key file is refused: give the public key).
+    /// `ed25519:<base64>`, a file holding that text, or a Fixity key file (its public part only).
+    /// A file's contents never appear in an error: it may be a private key.
     static func publicKey(_ value: String) throws -> PublicKey {
-        if value.hasPrefix("ed25519:") { return try PublicKey(policyText: value) }
-        guard let data = FileManager.default.contents(atPath: value), let text = String(data: data, encoding: .utf8) else {
-            throw CLIError("--key \(value): neither ed25519:<base64> nor a readable file")
+        if value.hasPrefix("ed25519:") {
+            do { return try PublicKey(policyText: value) } catch { throw CLIError("--key \(value.prefix(20))…: not an Ed25519 public key (ed25519:<base64 of 32 bytes>)") }
         }
-        return try PublicKey(policyText: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        guard let data = FileManager.default.contents(atPath: value), data.count <= 4096 else {
+            throw CLIError("--key \(value): neither ed25519:<base64> nor a readable key file")
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if let key = try? PublicKey(policyText: text) { return key }
+        if let key = try? SigningKey(fileBytes: Array(data), name: value) { return key.publicKey }
+        throw CLIError("--key \(value): the file holds neither ed25519:<base64> nor a Fixity key file")
     }
 }
 
@@ -65,6 +81,9 @@ extension LogCommand {
         func run() throws {
             try runReportingFailures {
                 let store = try global.openStore()
+                // Every --key is checked, even without --checkpoint: a typo is an error, not ignored.
+                _ = try key.map(CheckpointFiles.publicKey)
+                if checkpoint == nil && !key.isEmpty { throw CLIError("--key only applies to --checkpoint FILE: give the checkpoint to check against") }
                 let held = try checkpoint.map { try CheckpointFiles.load($0, store: store, extraKeys: key) }
                 let (verification, checked) = try store.database.storeRead { db -> (Ledger.Verification, CheckpointResult?) in
                     let verification = try Ledger.verify(db)

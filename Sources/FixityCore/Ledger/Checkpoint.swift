@@ -61,6 +61,18 @@ public struct Checkpoint: Sendable, Equatable {
     }
 
     /// The keys among `keys` whose signature on the note verifies.
+    /// Signatures whose name and key hash match one of `keys` but that do not verify: a
+    /// checkpoint altered after signing (or a forged one), as opposed to one by an unknown key.
+    public static func badSignatures(text: String, signatures: [NoteSignature], keys: [PublicKey]) -> [KeyID] {
+        var bad = [KeyID]()
+        for signature in signatures {
+            for key in keys where keyHash(name: signature.name, key: key) == signature.keyHash && !key.verifies(signature.signature, over: Array(text.utf8)) {
+                bad.append(key.id)
+            }
+        }
+        return bad
+    }
+
     public static func verifiedBy(text: String, signatures: [NoteSignature], keys: [PublicKey]) -> [KeyID] {
         var ids = [KeyID]()
         for signature in signatures {

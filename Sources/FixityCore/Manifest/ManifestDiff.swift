@@ -4,7 +4,8 @@ public struct ManifestDiff: Sendable, Equatable {
     public var removed: [String] = []
     /// Same type, different content: a file's bytes or a symlink's target.
     public var modified: [String] = []
-    /// Same type and content, different permission bits.
+    /// Same type, different permission bits (whether or not the content changed too: a file
+    /// edited and made executable is in both `modified` and `modeChanged`).
     public var modeChanged: [String] = []
     /// A file became a directory or a symlink, and so on.
     public var typeChanged: [String] = []
@@ -37,11 +38,8 @@ public struct ManifestDiff: Sendable, Equatable {
     private mutating func compare(_ old: ManifestEntry, _ new: ManifestEntry) {
         switch (old.kind, new.kind) {
         case (.file, .file), (.symlink, .symlink), (.directory, .directory):
-            if old.kind != new.kind {
-                modified.append(new.path)
-            } else if old.mode != new.mode {
-                modeChanged.append(new.path)
-            }
+            if old.kind != new.kind { modified.append(new.path) }
+            if old.mode != new.mode { modeChanged.append(new.path) }
         default:
             typeChanged.append(new.path)
         }

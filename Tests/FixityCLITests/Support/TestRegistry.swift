@@ -36,7 +36,7 @@ final class TestRegistry {
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = ["serve", "\(sandbox.root)/registry-\(port).yml"]
             let log = "\(sandbox.root)/registry-\(port).log"
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             process.standardError = process.standardOutput
             try process.run()
