@@ -253,23 +253,25 @@ public struct StatSnapshot: Sendable {
             func text(_ offset: UInt32) -> String {
                 String(cString: (raw.baseAddress! + pool + Int(offset)).assumingMemoryBound(to: CChar.self))
             }
-            func stat(_ at: Int, mode: UInt32, size: UInt64) -> FileStat {
+            /// `at`: where the record's inode is; its mtime and ctime follow `timesAfter` bytes on
+            /// (folder records: inode, mtime, ctime; child records: inode, size, mtime, ctime).
+            func stat(_ at: Int, timesAfter: Int, mode: UInt32, size: UInt64) -> FileStat {
                 FileStat(
                     device: 0, inode: raw.loadLE64(at), rawMode: mode, size: Int64(bitPattern: size),
-                    mtimeNanos: Int64(bitPattern: raw.loadLE64(at + 8)), ctimeNanos: Int64(bitPattern: raw.loadLE64(at + 16)))
+                    mtimeNanos: Int64(bitPattern: raw.loadLE64(at + timesAfter)), ctimeNanos: Int64(bitPattern: raw.loadLE64(at + timesAfter + 8)))
             }
             for folder in 0..<folderCount {
                 let record = folderTable + folder * Self.folderRecordSize
                 let folderPath = text(raw.loadLE32(record))
                 if !folderPath.isEmpty, raw.loadLE32(record + 16) & Flag.vouched != 0 {
-                    entries[folderPath] = stat(record + 24, mode: UInt32(S_IFDIR), size: 0)
+                    entries[folderPath] = stat(record + 24, timesAfter: 8, mode: UInt32(S_IFDIR), size: 0)
                 }
                 let first = Int(raw.loadLE32(record + 4))
                 for child in first..<(first + Int(raw.loadLE32(record + 8))) {
                     let at = childTable + child * Self.childRecordSize
                     guard raw.loadLE32(at + 12) & Flag.vouched != 0 else { continue }
                     let name = text(raw.loadLE32(at))
-                    entries[folderPath.isEmpty ? name : "\(folderPath)/\(name)"] = stat(at + 16, mode: raw.loadLE32(at + 8), size: raw.loadLE64(at + 24))
+                    entries[folderPath.isEmpty ? name : "\(folderPath)/\(name)"] = stat(at + 16, timesAfter: 16, mode: raw.loadLE32(at + 8), size: raw.loadLE64(at + 24))
                 }
             }
             return RecordedStats(entries: entries)

@@ -72,6 +72,21 @@ import Testing
         #expect(json["modified"] as? [String] == ["lib/a.js"])
     }
 
+    /// A repair blesses what it wrote in the stat snapshot and keeps every other recorded stat,
+    /// so fast verify hashes nothing afterwards (it hashed every file forever: the snapshot's
+    /// reader took a file's size for its mtime).
+    @Test func afterARepairFastVerifyHashesNothing() throws {
+        let sandbox = try deployed()
+        #expect(try verify(sandbox).1["files_hashed"] as? Int == 0)
+        try sandbox.sh("echo drift >> root/current/lib/a.js && chmod 700 root/current/bin/run && echo x > root/current/var/new")
+        #expect(try sandbox.fixity("repair", "--root", "root").status == 0)
+        for _ in 0..<2 {
+            let (status, json) = try verify(sandbox)
+            #expect(status == 0)
+            #expect(json["files_hashed"] as? Int == 0, "\(json)")
+        }
+    }
+
     @Test func repairKeepsEvidenceByteForByte() throws {
         let sandbox = try deployed()
         try sandbox.sh("printf 'hotfix: do not tell anyone\\n' > root/current/lib/a.js && printf 'debug\\n' > root/current/lib/debug.js")
