@@ -28,6 +28,17 @@ public struct DeploySettings: Sendable, Equatable {
 
     public init() {}
 
+    /// For `seal` and `oci import`: refuses a tree whose `fixity.toml` the deploy would refuse
+    /// (unparsable, an unknown key, a bad type), before the release is recorded.
+    public static func validateForSeal(_ manifest: Manifest, store: Store) throws {
+        do {
+            _ = try fromRelease(manifest, store: store)
+        } catch let error as StoreError {
+            let message = error.message.replacingOccurrences(of: "fixity.toml in release \(manifest.id.short)", with: "fixity.toml")
+            throw StoreError(.badInput, "\(message); nothing was sealed (a release whose fixity.toml cannot deploy must not exist)")
+        }
+    }
+
     /// Reads `[deploy]` from the release's `fixity.toml`, if it has one.
     public static func fromRelease(_ manifest: Manifest, store: Store) throws -> DeploySettings {
         var settings = DeploySettings()

@@ -73,7 +73,8 @@ public struct ImageImporter {
         let imageDigest = try image.manifestDescriptor.validDigest()
         let report = try importer.finish(
             entries: tree.entries(), app: app, tag: tag, action: "oci-import",
-            details: ["image": imageDigest.description, "source": recordedAs ?? layoutPath, "layers": String(image.manifest.layers.count), "app": app.value])
+            details: ["image": imageDigest.description, "source": recordedAs ?? layoutPath, "layers": String(image.manifest.layers.count), "app": app.value],
+            validate: DeploySettings.validateForSeal)
         return Report(release: report.release, image: imageDigest, app: app.value, layers: image.manifest.layers.count, files: report.files, existed: report.existed)
     }
 

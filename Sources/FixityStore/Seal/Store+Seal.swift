@@ -34,8 +34,13 @@ extension Store {
     /// cache. The shared store lock is held throughout, so gc cannot remove a blob this seal has
     /// found present but not yet referenced.
     /// `exclude` leaves out paths (and everything below them), for `adopt`, which seals a live
-    /// tree minus the paths its release allows to change.
-    public func seal(directory: String, app: AppName, tag version: String?, exclude: IgnoreRules = .none, progress: WorkProgress? = nil) throws -> SealReport {
+    /// tree minus the paths its release allows to change. `validate` sees the manifest once its
+    /// objects are durable and readable, before anything is recorded: a throw refuses the seal
+    /// (its blobs are then leftovers for gc), so a release that could never deploy never exists.
+    public func seal(
+        directory: String, app: AppName, tag version: String?, exclude: IgnoreRules = .none, progress: WorkProgress? = nil,
+        validate: ReleaseValidator? = nil
+    ) throws -> SealReport {
         var tagName: TagName?
         if let version {
             do { tagName = try TagName(app: app, version: version) } catch { throw StoreError(.badInput, error.description) }
@@ -83,6 +88,7 @@ extension Store {
             batch.abandon()
             throw error
         }
+        try validate?(manifest, self)
 
         let files = walked.indices.compactMap { index in digests[index].map { (walked[index], $0) } }
         let existed = try database.storeWrite { db -> Bool in
@@ -97,6 +103,9 @@ extension Store {
             newBlobs: ingester.newBlobs.load(ordering: .relaxed), newBytes: ingester.newBytes.load(ordering: .relaxed),
             hashedFiles: jobs.count, existed: existed)
     }
+
+    /// A check of a sealed tree's content (its `fixity.toml`) that the store cannot make itself.
+    public typealias ReleaseValidator = (Manifest, Store) throws -> Void
 
     static func manifest(from walked: [WalkedEntry], digests: SlotArray<Digest?>, rootPath: String) throws -> Manifest {
         var entries = [ManifestEntry]()

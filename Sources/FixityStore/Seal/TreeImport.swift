@@ -56,7 +56,9 @@ public final class TreeImport {
 
     /// Validates the tree, makes its objects and manifest durable, and records the release (and
     /// tag) with its history entry; `details` go into an extra entry of `action` about it.
-    public func finish(entries: [ManifestEntry], app: AppName, tag version: String?, action: String, details: [String: String]) throws -> SealReport {
+    public func finish(
+        entries: [ManifestEntry], app: AppName, tag version: String?, action: String, details: [String: String], validate: Store.ReleaseValidator? = nil
+    ) throws -> SealReport {
         var tagName: TagName?
         if let version {
             do { tagName = try TagName(app: app, version: version) } catch { throw StoreError(.badInput, error.description) }
@@ -68,6 +70,7 @@ public final class TreeImport {
         }
         try batch.commit()
         finished = true
+        try validate?(manifest, store)
         let existed = try store.database.storeWrite { db -> Bool in
             let existed = try Store.recordRelease(db, manifest: manifest, app: app)
             if let tagName { try Store.recordTag(db, tagName, release: manifest.id) }
