@@ -61,6 +61,8 @@ extension Store {
     }
 
     /// Tags a release. Re-applying the same tag is a no-op (returns false); moving a tag is refused.
+    /// A tag names a release of its own app: `releases` lists a release under the apps it was
+    /// sealed as, so a tag under another app would be invisible there — it is refused instead.
     @discardableResult
     public func tag(_ tag: TagName, release: ReleaseID) throws -> Bool {
         let lock = try self.lock(.shared, purpose: "tag")
@@ -68,6 +70,10 @@ extension Store {
         return try database.storeWrite { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM releases WHERE id = ?", arguments: [release.description]) ?? false else {
                 throw StoreError(.notFound, "no release \(release) in the store")
+            }
+            let apps = try String.fetchAll(db, sql: "SELECT app FROM releases WHERE id = ? ORDER BY app", arguments: [release.description])
+            guard apps.contains(tag.app.value) else {
+                throw StoreError(.badInput, "release \(release.short) was sealed as \(apps.joined(separator: ", ")), not \(tag.app.value): a tag names a release of its own app (\(apps[0])@\(tag.version)); seal the tree as \(tag.app.value) to give it that name")
             }
             return try Self.recordTag(db, tag, release: release)
         }

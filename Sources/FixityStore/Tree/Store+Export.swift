@@ -21,7 +21,11 @@ extension Store {
             throw StoreError(.badInput, "\(destination): parent folder unusable: \(error.message)", path: destination)
         }
         defer { Posix.close(parentFD) }
+        // The top folder is not in the manifest (DESIGN.md): a new one is 0755 like a deployment's,
+        // readable by the users who will run what is in it; an existing empty one keeps its mode.
+        var topMode: mode_t = 0o755
         if let existing = try Posix.lstatat(parentFD, name, display: destination) {
+            topMode = mode_t(existing.permissions)
             guard existing.isDirectory else { throw StoreError(.badInput, "\(destination) exists and is not a folder", path: destination) }
             let fd = try Posix.openDirectory(parentFD, name, display: destination)
             defer { Posix.close(fd) }
@@ -38,6 +42,7 @@ extension Store {
             let stagingFD = try Posix.openDirectory(parentFD, staging, display: stagingDisplay)
             defer { Posix.close(stagingFD) }
             try TreeMaterializer(store: self, manifest: manifest, progress: progress).write(into: stagingFD, display: stagingDisplay)
+            if fchmod(stagingFD, topMode) != 0 { throw StoreError.system("chmod", path: stagingDisplay) }
             // rename(2) replaces an empty folder atomically; a non-empty one fails with ENOTEMPTY.
             try Posix.renameat(parentFD, staging, parentFD, name, display: destination)
             try Posix.fsync(parentFD, display: parent)

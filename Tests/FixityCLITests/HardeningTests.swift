@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+
+/// What an operator tripped over (issue 14): export modes, diff, tags, checkpoint keys, key files
+/// in errors, `--json` errors, `--version`.
+@Suite struct HardeningTests {
+    @Test func exportTopFolderIsReadableByOthers() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 1)
+        #expect(try sandbox.fixity("export", "app@1", "out").status == 0)
+        #expect(try sandbox.sh("stat -c %a out").stdout == "755\n")
+        // An existing empty folder keeps its own mode.
+        try sandbox.sh("mkdir -m 0750 mine")
+        #expect(try sandbox.fixity("export", "app@1", "mine").status == 0)
+        #expect(try sandbox.sh("stat -c %a mine && cat mine/VERSION").stdout == "750\nv1\n")
+    }
+
+    @Test func diffReportsAModeChangeTogetherWithAContentChange() throws {
+        let sandbox = try Sandbox()
+        try sandbox.sh("mkdir a b && echo one > a/f && echo two > b/f && chmod +x b/f")
+        _ = try sandbox.seal("a", extra: ["--tag", "1"])
+        _ = try sandbox.seal("b", extra: ["--tag", "2"])
+        let json = try sandbox.fixity("diff", "app@1", "app@2", "--json").json()
+        #expect(json["modified"] as? [String] == ["f"])
+        #expect(json["mode_changed"] as? [String] == ["f"])
+        let human = try sandbox.fixity("diff", "app@1", "app@2")
+        #expect(human.stdout.contains("modified") && human.stdout.contains("mode_changed") && human.stdout.contains("0644 -> 0755"), "\(human.stdout)")
+    }
+
+    @Test func aTagUnderAnotherAppIsRefused() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 1, app: "doc")
+        let refused = try sandbox.fixity("tag", "other@1", "doc@1")
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("sealed as doc") && refused.stderr.contains("other"), "\(refused.stderr)")
+        #expect(try sandbox.fixity("tag", "doc@stable", "doc@1").status == 0)
+        #expect(try sandbox.fixity("releases", "--app", "doc").stdout.contains("doc@stable"))
+    }
+
+    /// `--json` failures print an error document on stdout (and the message on stderr).
+    @Test func jsonErrorsAreDocuments() throws {
+        let sandbox = try Sandbox()
+        let result = try sandbox.fixity("show", "nope@1", "--json")
+        #expect(result.status == 2)
+        let error = try #require(try result.json()["error"] as? [String: Any])
+        #expect(error["category"] as? String == "not_found")
+        #expect((error["message"] as? String)?.contains("nope@1") == true)
+        #expect(result.stderr.contains("no tag nope@1"))
+        let usage = try sandbox.fixity("show", "nope@1")
+        #expect(usage.stdout.isEmpty)
+    }
+
+    @Test func versionIsPrinted() throws {
+        let result = try Sandbox.run(Sandbox.binary, ["--version"], in: "/")
+        #expect(result.status == 0)
+        #expect(result.stdout.range(of: #"^\d+\.\d+\.\d+\n$"#, options: .regularExpression) != nil, "\(result.stdout)")
+    }
+
+    /// `log verify --checkpoint F --key K` accepts K alone; a malformed key is exit 2; a flipped
+    /// signature bit is a bad signature, not an unknown key.
+    @Test func checkpointsAreCheckedAgainstTheGivenKeyOnly() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 1)
+        for name in ["a", "b"] { #expect(try sandbox.fixity("key", "generate", "--out", "\(name).key").status == 0) }
+        func publicKey(_ name: String) throws -> String {
+            "ed25519:" + (try #require(try sandbox.fixity("key", "public", "\(name).key", "--json").json()["public_key"] as? String))
+        }
+        // Both keys sign a checkpoint of this store, so both are "known" to it.
+        let b = try sandbox.fixity("log", "checkpoint", "--key", "b.key")
+        #expect(b.status == 0)
+        let a = try sandbox.fixity("log", "checkpoint", "--key", "a.key")
+        try a.stdout.write(toFile: "\(sandbox.root)/cp.txt", atomically: true, encoding: .utf8)
+
+        #expect(try sandbox.fixity("log", "verify", "--checkpoint", "cp.txt", "--key", try publicKey("a")).status == 0)
+        #expect(try sandbox.fixity("log", "verify", "--checkpoint", "cp.txt", "--key", "a.key").status == 0)
+        let other = try sandbox.fixity("log", "verify", "--checkpoint", "cp.txt", "--key", try publicKey("b"))
+        #expect(other.status == 2 && other.stderr.contains("unknown key"), "\(other.stderr)")
+        let garbage = try sandbox.fixity("log", "verify", "--checkpoint", "cp.txt", "--key", "garbage")
+        #expect(garbage.status == 2 && garbage.stderr.contains("--key garbage"), "\(garbage.stderr)")
+        let malformed = try sandbox.fixity("log", "verify", "--checkpoint", "cp.txt", "--key", "ed25519:AAAA")
+        #expect(malformed.status == 2, "\(malformed.stderr)")
+
+        // Flip one bit of the signature (the last base64 character before the newline).
+        var lines = a.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let signatureLine = try #require(lines.lastIndex { $0.hasPrefix("— ") })
+        var chars = Array(lines[signatureLine])
+        let index = chars.count - 3
+        chars[index] = chars[index] == "A" ? "B" : "A"
+        lines[signatureLine] = String(chars)
+        try lines.joined(separator: "\n").write(toFile: "\(sandbox.root)/bad.txt", atomically: true, encoding: .utf8)
+        let bad = try sandbox.fixity("log", "verify", "--checkpoint", "bad.txt", "--key", try publicKey("a"))
+        #expect(bad.status == 2 && bad.stderr.contains("bad signature"), "\(bad.stderr)")
+    }
+
+    /// A private key file given where a public key is expected is used for its public part and
+    /// never echoed.
+    @Test func aPrivateKeyFileIsNeverEchoed() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 1)
+        #expect(try sandbox.fixity("key", "generate", "--out", "alice.key").status == 0)
+        #expect(try sandbox.fixity("prove", "app@1", "--out", "app.bundle", "--key", "alice.key").status == 0)
+        let secret = try sandbox.sh("cat alice.key").stdout
+        let result = try sandbox.fixity("verify-bundle", "app.bundle", "--key", "alice.key")
+        #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret))
+        #expect(!result.stderr.contains("is not of the form"), "\(result.stderr)")
+        try sandbox.sh("echo 'not a key at all, but maybe a secret' > junk.key")
+        let junk = try sandbox.fixity("verify-bundle", "app.bundle", "--key", "junk.key")
+        #expect(junk.status == 2 && !junk.stderr.contains("maybe a secret"), "\(junk.stderr)")
+    }
+}
