@@ -17,6 +17,8 @@ public struct DeployRequest: Sendable {
     public var immutable: Bool?
     public var lockTimeout: Double = 60
     public var force = false
+    /// Deploy with no environment while a policy is in force, said in so many words (recorded).
+    public var noPolicy = false
 
     public init(release: ReleaseID) { self.release = release }
 }
@@ -86,11 +88,12 @@ public struct Deployer {
         let id = deployment.id
         let hooks = SwitchHooks(settings)
 
-        // The environment's policy, before the root is touched or anything is materialized.
-        let policy = try request.env.map { try PolicyGate(store: store).enforce(env: $0, release: request.release, config: request.config) } ?? nil
-
         let lock = try root.lock(timeout: request.lockTimeout, purpose: "deploy")
         defer { withExtendedLifetime(lock) {} }
+        // The environment (the root's binding, the flag, the policy's default) and its policy,
+        // before anything is materialized or switched.
+        let (env, bindNow) = try resolveEnvironment(requested: request.env, noPolicy: request.noPolicy)
+        let policy = try env.map { try PolicyGate(store: store).enforce(env: $0, release: request.release, config: request.config) } ?? nil
         root.removeLeftovers()
         let previous = try root.activeDeployment()
         var outcome = DeployOutcome(result: .activated, root: root.path, deployment: id, release: request.release, config: request.config, previous: previous)
@@ -103,10 +106,11 @@ public struct Deployer {
             outcome.result = .unchanged
             return outcome
         }
-        try state.register(deployment, env: request.env, hooks: hooks)
+        if bindNow, let env { try state.bind(env: env) }
+        try state.register(deployment, env: env, hooks: hooks)
         try state.update(id, event: "deploy", details: [
-            "release": request.release.description, "config": request.config?.description ?? "-", "env": request.env ?? "-",
-            "config_path": deployment.configPath ?? "-", "link": settings.linkMode.rawValue, "forced": String(request.force), "policy": policy?.description ?? "-",
+            "release": request.release.description, "config": request.config?.description ?? "-", "env": env ?? "-",
+            "config_path": deployment.configPath ?? "-", "link": settings.linkMode.rawValue, "forced": String(request.force), "policy": policy?.description ?? (request.noPolicy ? "none (--no-policy)" : "-"),
         ])
 
         // A tree is used only once it is proven to be what Fixity wrote; anything else at its
@@ -123,7 +127,7 @@ public struct Deployer {
 
         if previous != id {
             try root.activate(id)
-            try state.update(id, activated: true, event: "activate", details: Self.switchDetails(deployment, env: request.env, ["previous": previous?.description ?? "-"]))
+            try state.update(id, activated: true, event: "activate", details: Self.switchDetails(deployment, env: env, ["previous": previous?.description ?? "-"]))
         } else {
             // Active but never health-checked (a deploy killed mid-check, or --force on a
             // known-bad one): check it now instead of calling it done.
@@ -131,7 +135,7 @@ public struct Deployer {
         }
         let history = try state.history(active: id)
         let recovery = previous == id ? history.recoveryTarget(failed: id, previous: nil)?.deployment : (history.recoveryTarget(failed: id, previous: previous)?.deployment ?? previous)
-        try checkSwitch(to: deployment, hooks: hooks, env: request.env, returnTo: recovery, undoing: false, linkMode: settings.linkMode, outcome: &outcome, progress: progress)
+        try checkSwitch(to: deployment, hooks: hooks, env: env, returnTo: recovery, undoing: false, linkMode: settings.linkMode, outcome: &outcome, progress: progress)
         outcome.removed = try applyRetention(keep: settings.keep)
         return outcome
     }
@@ -193,6 +197,40 @@ public struct Deployer {
         outcome.rolledBackTo = returnTo
     }
 
+    /// Which environment a deploy on this root is for, and whether to bind the root to it now.
+    ///
+    /// A root is bound to the environment of its first deploy with --env; afterwards every
+    /// deploy names that environment (another one, or none, is refused). While a policy is in
+    /// force, a deploy without an environment is refused unless the policy has a
+    /// `default_environment` or the operator says `--no-policy`; an environment the policy does
+    /// not define is refused, listing the ones it does. Names match exactly.
+    func resolveEnvironment(requested: String?, noPolicy: Bool) throws -> (env: String?, bind: Bool) {
+        let bound = try state.binding()
+        let policy = try store.currentPolicy().map { try PolicyFile.parse($0.text, name: "in force (\($0.digest.short))") }
+        let known = policy.map { $0.environments.keys.sorted().joined(separator: ", ") } ?? ""
+        if let bound {
+            guard let requested else {
+                throw DeployError("root \(root.path) is bound to environment \(bound) (since its first deploy there); deploy with --env \(bound)")
+            }
+            guard requested == bound else {
+                throw DeployError("root \(root.path) is bound to environment \(bound), not \(requested): a root serves one environment; use another root for \(requested)")
+            }
+            if noPolicy { throw DeployError("--no-policy cannot be used on root \(root.path): it is bound to environment \(bound)") }
+        }
+        var env = requested
+        if env == nil, let policy, !noPolicy {
+            guard let fallback = policy.defaultEnvironment else {
+                throw DeployError("a policy is in force: name the environment with --env (one of: \(known)), or deploy outside any policy with --no-policy")
+            }
+            env = fallback
+        }
+        if noPolicy, requested != nil { throw DeployError("--no-policy and --env exclude each other") }
+        if let env, let policy, policy.environments[env] == nil {
+            throw DeployError("environment '\(env)' is not defined by the policy in force (defined: \(known))")
+        }
+        return (env, bound == nil && env != nil)
+    }
+
     /// The hooks recorded for a deployment, else (recorded before hooks were kept) its release's.
     private func switchHooks(of record: RootDeployment) throws -> SwitchHooks {
         if let hooks = record.hooks { return hooks }
@@ -242,7 +280,8 @@ public struct Deployer {
         }
         // Rolling back by name re-enters an environment: its policy applies as to a deploy
         // (keys revoked since no longer count). The automatic choice is a known-good state.
-        let env = try state.find(id)?.env ?? (try active.flatMap { try state.find($0)?.env })
+        // A bound root's environment is its binding, whatever a row says.
+        let env = try state.binding() ?? state.find(id)?.env ?? (try active.flatMap { try state.find($0)?.env })
         var policy: Digest?
         if target != nil, let env { policy = try PolicyGate(store: store).enforce(env: env, release: chosen.release, config: chosen.config) }
         var outcome = DeployOutcome(result: .activated, root: root.path, deployment: id, release: chosen.release, config: chosen.config, previous: active)

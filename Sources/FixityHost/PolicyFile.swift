@@ -13,7 +13,8 @@ import TOMLKit
 ///     threshold = 2
 ///     require_known_good_in = ["staging"]
 ///     require_tests = true
-///     require_signed_config = true
+///     require_signed_config = true     # default: on whenever threshold > 0
+///     default_environment = "staging"  # (top level) what a deploy without --env means
 public enum PolicyFile {
     public static func parse(_ text: String, name: String) throws -> Policy {
         func bad(_ message: String) -> StoreError { StoreError(.badInput, "policy \(name): \(message)") }
@@ -27,8 +28,12 @@ public enum PolicyFile {
         }
         var keys = [String: PublicKey]()
         var environments = [Policy.Environment]()
+        var defaultEnvironment: String?
         for (section, value) in table {
             switch section {
+            case "default_environment":
+                guard let name = value.string else { throw bad("default_environment must be a string naming an environment") }
+                defaultEnvironment = name
             case "keys":
                 guard let entries = value.table else { throw bad("[keys] must be a table") }
                 for (keyName, keyValue) in entries {
@@ -42,11 +47,11 @@ public enum PolicyFile {
                     environments.append(try environment(envName, fields, bad: bad))
                 }
             default:
-                throw bad("unknown section [\(section)] (expected [keys] and [environments.NAME])")
+                throw bad("unknown section [\(section)] (expected [keys], [environments.NAME] and default_environment)")
             }
         }
         do {
-            return try Policy(keys: keys, environments: environments)
+            return try Policy(keys: keys, environments: environments, defaultEnvironment: defaultEnvironment)
         } catch {
             throw bad(error.message)
         }
@@ -57,7 +62,7 @@ public enum PolicyFile {
         var threshold: Int?
         var knownGood = [String]()
         var tests = false
-        var signedConfig = false
+        var signedConfig: Bool?
         func strings(_ value: TOMLValueConvertible, _ key: String) throws -> [String] {
             guard let array = value.array else { throw bad("environments.\(name).\(key) must be a list of strings") }
             let items = array.compactMap(\.string)
@@ -82,9 +87,12 @@ public enum PolicyFile {
             }
         }
         // With trusted keys and no threshold, one signature is what an operator would expect.
+        let effectiveThreshold = threshold ?? (trusted.isEmpty ? 0 : 1)
+        // An environment that requires signed releases requires signed configs too, unless it
+        // says otherwise: an unsigned config release can place any file in the live tree.
         return Policy.Environment(
-            name: name, trustedKeys: trusted, threshold: threshold ?? (trusted.isEmpty ? 0 : 1), requireKnownGoodIn: knownGood,
-            requireTests: tests, requireSignedConfig: signedConfig)
+            name: name, trustedKeys: trusted, threshold: effectiveThreshold, requireKnownGoodIn: knownGood,
+            requireTests: tests, requireSignedConfig: signedConfig ?? (effectiveThreshold > 0))
     }
 }
 

@@ -51,6 +51,12 @@ public struct RootDeployment: Sendable, Codable {
     }
 }
 
+/// Ledger actions about a root itself (not one of its deployments).
+public enum RootEvent {
+    /// A root bound to its environment at its first deploy with --env.
+    public static let bind = "bind"
+}
+
 /// The store's record of a root: every deployment it has seen, their health, which are
 /// materialized. Every change is written together with its history entry.
 public struct RootState {
@@ -119,6 +125,34 @@ public struct RootState {
             all["root"] = root.key
             if let reason, all["reason"] == nil { all["reason"] = reason }
             try History.append(db, action: event, subject: id, details: all)
+        }
+    }
+
+    /// The environment this root is bound to, nil when it was never deployed with --env. The
+    /// row is checked against the `bind` ledger entry that recorded it: a row the ledger does not
+    /// back (or an entry whose row is gone) is an edited database, refused.
+    public func binding() throws -> String? {
+        try store.database.storeRead { db -> String? in
+            let row = try String.fetchOne(db, sql: "SELECT env FROM root_bindings WHERE root = ?", arguments: [root.key])
+            let entry = try History.latest(db, action: RootEvent.bind, subject: root.key) { _ in true }
+            switch (row, entry) {
+            case (nil, nil):
+                return nil
+            case (let env?, let entry?) where entry.details["env"] == env:
+                return env
+            case (nil, let entry?):
+                throw StoreError(.integrity, "root \(root.path): ledger entry \(entry.seq) binds it to \(entry.details["env"] ?? "?"), but the store's root_bindings row is gone: the database was edited (fixity log verify)")
+            case (let env?, let entry):
+                throw StoreError(.integrity, "root \(root.path): root_bindings says \(env), but \(entry.map { "ledger entry \($0.seq) says \($0.details["env"] ?? "?")" } ?? "no ledger entry records it"): the database was edited (fixity log verify)")
+            }
+        }
+    }
+
+    /// Binds this root to `env` for good, with its ledger entry, in one transaction.
+    public func bind(env: String) throws {
+        try store.database.storeWrite { db in
+            try db.execute(sql: "INSERT INTO root_bindings (root, env, bound_at) VALUES (?, ?, ?)", arguments: [root.key, env, Timestamp.rfc3339(Date())])
+            try History.append(db, action: RootEvent.bind, subject: root.key, details: ["root": root.key, "env": env])
         }
     }
 

@@ -15,8 +15,11 @@ struct DeployCommand: ParsableCommand {
     @Option(help: "The deploy root (ROOT/current points at the active deployment).")
     var root: String
 
-    @Option(help: "The environment name (staging, production …), passed to hooks as FIXITY_ENV.")
+    @Option(help: "The environment (staging, production …): its policy applies, hooks see it as FIXITY_ENV, and the root is bound to it at its first deploy. Required while a policy is in force (unless it sets default_environment).")
     var env: String?
+
+    @Flag(name: .customLong("no-policy"), help: "Deploy with no environment while a policy is in force, on a root not bound to one (recorded in the ledger).")
+    var noPolicy = false
 
     @Option(help: "A config release mounted inside the app tree.")
     var config: String?
@@ -78,6 +81,7 @@ struct DeployCommand: ParsableCommand {
             request.immutable = immutable ? true : nil
             request.lockTimeout = lockTimeout
             request.force = force
+            request.noPolicy = noPolicy
             let deployRoot = try DeployRoot(path: root, allowShared: allowSharedRoot)
             let progress = ProgressLine(enabled: global.showsProgress, verb: "materializing")
             defer { progress.finish() }

@@ -23,8 +23,11 @@ public struct Policy: Sendable, Equatable {
 
     public let keys: [String: PublicKey]
     public let environments: [String: Environment]
+    /// The environment a deploy without `--env` means (`default_environment`); nil: such a
+    /// deploy is refused while this policy is in force.
+    public let defaultEnvironment: String?
 
-    public init(keys: [String: PublicKey], environments: [Environment]) throws(TrustError) {
+    public init(keys: [String: PublicKey], environments: [Environment], defaultEnvironment: String? = nil) throws(TrustError) {
         var byName = [String: Environment]()
         for env in environments {
             guard byName[env.name] == nil else { throw TrustError("environment '\(env.name)' is defined twice") }
@@ -46,10 +49,21 @@ public struct Policy: Sendable, Equatable {
             }
             byName[env.name] = env
         }
+        // A rule naming an environment the policy does not define could never be met on a root
+        // bound to it (and a typo would silently block every deploy): refused.
+        for env in environments {
+            for earlier in env.requireKnownGoodIn where byName[earlier] == nil {
+                throw TrustError("environments.\(env.name).require_known_good_in names '\(earlier)', which the policy does not define (defined: \(byName.keys.sorted().joined(separator: ", ")))")
+            }
+        }
+        if let defaultEnvironment, byName[defaultEnvironment] == nil {
+            throw TrustError("default_environment '\(defaultEnvironment)' is not defined (defined: \(byName.keys.sorted().joined(separator: ", ")))")
+        }
         let ids = keys.values.map(\.id)
         guard Set(ids).count == ids.count else { throw TrustError("[keys] lists the same public key under two names") }
         self.keys = keys
         self.environments = byName
+        self.defaultEnvironment = defaultEnvironment
     }
 
     /// What a release (and its config release) brings to an environment's gate.

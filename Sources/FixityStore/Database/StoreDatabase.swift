@@ -124,6 +124,23 @@ enum StoreDatabase {
             // health_timeout), so every later switch to it runs its own hooks with its own ids.
             try db.execute(sql: "ALTER TABLE root_deployments ADD COLUMN hooks TEXT")
         }
+        migrator.registerMigration("roots-v3") { db in
+            // The environment a root was bound to at its first deploy with --env: every later
+            // deploy or rollback there is held to that environment's policy. A `bind` ledger
+            // entry records it; the row is a cache of that entry and is checked against it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE root_bindings (
+                        root TEXT PRIMARY KEY,
+                        env TEXT NOT NULL,
+                        bound_at TEXT NOT NULL
+                    );
+                    CREATE TRIGGER root_bindings_immutable BEFORE UPDATE ON root_bindings
+                        BEGIN SELECT RAISE(ABORT, 'a root stays bound to its environment'); END;
+                    CREATE TRIGGER root_bindings_kept BEFORE DELETE ON root_bindings
+                        BEGIN SELECT RAISE(ABORT, 'a root stays bound to its environment'); END;
+                    """)
+        }
         return migrator
     }
 }
