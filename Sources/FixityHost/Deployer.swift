@@ -165,7 +165,12 @@ public struct Deployer {
             if run.interrupted { interrupted = true } else if !run.passed { failure = "health check \(Self.describe(run))" }
         }
         if !interrupted && failure == nil && fixity_stop_requested() == 0 {
-            try state.update(id, health: .knownGood, reason: nil, event: "health", details: ["result": hooks.healthCommand == nil ? "no health check" : "pass"])
+            let releaseCheck = try DeploySettings.fromRelease(try store.manifest(deployment.release), store: store).healthCommand
+            let counts = KnownGood.counts(check: hooks.healthCommand, releaseCheck: releaseCheck, env: env, boundEnv: try state.binding())
+            try state.update(id, health: .knownGood, reason: nil, event: "health", details: [
+                "result": hooks.healthCommand == nil ? "no health check" : "pass", "release": deployment.release.description,
+                "config": deployment.config?.description ?? "-", "env": env ?? "-", KnownGood.countsDetail: String(counts),
+            ])
             return
         }
         if interrupted || failure == nil {

@@ -109,8 +109,10 @@ public struct PolicyGate {
             return (Policy.Decision(environment: env, governed: false, missing: [], signers: []), nil)
         }
         let policy = try PolicyFile.parse(stored.text, name: "in force (\(stored.digest.short))")
+        // Known-good for the pair being deployed, from the ledger (KnownGood).
         let app = Policy.Evidence(
-            release: release, envelopes: try store.envelopes(about: release).map(\.envelope), knownGoodIn: try store.knownGoodEnvironments(of: release))
+            release: release, envelopes: try store.envelopes(about: release).map(\.envelope),
+            knownGoodIn: try KnownGood.environments(store: store, release: release, config: config))
         let configEvidence = try config.map { Policy.Evidence(release: $0, envelopes: try store.envelopes(about: $0).map(\.envelope)) }
         return (policy.evaluate(env: env, app: app, config: configEvidence), stored.digest)
     }

@@ -148,6 +148,18 @@ public struct RootState {
         }
     }
 
+    /// Whether the ledger records a switch of this root to `deployment` (an `activate` or a
+    /// `rollback` entry): false means what `current` shows is not in the ledger — truncated or
+    /// edited.
+    public func activationRecorded(_ deployment: Digest) throws -> Bool {
+        try store.database.storeRead { db in
+            for action in ["activate", "rollback"] where try History.latest(db, action: action, subject: deployment.description, matching: { $0.details["root"] == root.key }) != nil {
+                return true
+            }
+            return false
+        }
+    }
+
     /// Binds this root to `env` for good, with its ledger entry, in one transaction.
     public func bind(env: String) throws {
         try store.database.storeWrite { db in

@@ -61,7 +61,7 @@ public struct ImageVerifier {
         guard let policyRecord = try store.currentPolicy() else { throw OCIError("no policy in force in this store: fixity policy set FILE first") }
         let policy = try PolicyFile.parse(policyRecord.text, name: "in force (\(policyRecord.digest.short))")
         // "Known-good in staging" is host knowledge: what this store has seen, if it knows the release.
-        let knownGood = (try? store.knownGoodEnvironments(of: release)) ?? []
+        let knownGood = (try? KnownGood.environments(store: store, release: release, config: nil)) ?? []
         let decision = policy.evaluate(env: env, app: Policy.Evidence(release: release, envelopes: envelopes, knownGoodIn: knownGood))
         return Report(
             image: digest, release: release, environment: env, allowed: decision.allowed && decision.governed, missing: decision.governed ? decision.missing : ["the policy has no environment '\(env)'"],

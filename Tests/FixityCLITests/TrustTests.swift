@@ -88,7 +88,7 @@ import Testing
         #expect(refused.stderr.contains("no passing test attestation"))
         #expect(try sandbox.sh("ls prod/current 2>/dev/null || echo none").stdout == "none\n", "refused deploy touched the root")
 
-        #expect(try sandbox.fixity("deploy", "app@1", "--root", "stage", "--env", "staging").status == 0)
+        #expect(try sandbox.fixity("deploy", "app@1", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION").status == 0)
         #expect(try sandbox.fixity("sign", "app@1", "--key", "alice.key", "--role", "qa").status == 0)
         let failing = try sandbox.fixity("attest", "app@1", "--run", "test \"$(cat VERSION)\" = v2", "--key", "ci.key")
         #expect(failing.status == 1)
@@ -105,13 +105,13 @@ import Testing
 
     @Test func removingAKeyStopsItsSignaturesCountingFromThatMoment() throws {
         let sandbox = try promoted()
-        #expect(try sandbox.fixity("deploy", "app@1", "--root", "stage", "--env", "staging").status == 0)
+        #expect(try sandbox.fixity("deploy", "app@1", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION").status == 0)
         #expect(try sandbox.fixity("sign", "app@1", "--key", "alice.key").status == 0)
         #expect(try sandbox.fixity("attest", "app@1", "--run", "true", "--key", "ci.key").status == 0)
         try writePolicy(sandbox, keys: ["alice"], productionThreshold: 1)
         try sandbox.sh("mkdir -p src2 && echo v2 > src2/VERSION")
         #expect(try sandbox.fixity("seal", "src2", "--app", "app", "--tag", "2", "--sign", "ci.key").status == 0)
-        let rotated = try sandbox.fixity("deploy", "app@2", "--root", "stage", "--env", "staging")
+        let rotated = try sandbox.fixity("deploy", "app@2", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION")
         #expect(rotated.status == 2 && rotated.stderr.contains("has 0"), "ci was removed: its signature must not count")
         #expect(try sandbox.fixity("policy", "history", "--json").json()["policies"].map { ($0 as? [Any])?.count } == 2)
     }
@@ -120,11 +120,11 @@ import Testing
         let sandbox = try promoted()
         try sandbox.sh("mkdir -p src3 && echo v3 > src3/VERSION && mkdir -p src4 && echo v4 > src4/VERSION")
         #expect(try sandbox.fixity("seal", "src3", "--app", "app", "--tag", "3", "--sign", "ci.key").status == 0)
-        #expect(try sandbox.fixity("deploy", "app@3", "--root", "stage", "--env", "staging").status == 0)
+        #expect(try sandbox.fixity("deploy", "app@3", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION").status == 0)
         // ci is rotated out; app@4 is signed by alice, who stays.
         try writePolicy(sandbox, keys: ["alice"], productionThreshold: 1)
         #expect(try sandbox.fixity("seal", "src4", "--app", "app", "--tag", "4", "--sign", "alice.key").status == 0)
-        #expect(try sandbox.fixity("deploy", "app@4", "--root", "stage", "--env", "staging").status == 0)
+        #expect(try sandbox.fixity("deploy", "app@4", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION").status == 0)
         let named = try sandbox.fixity("rollback", "--root", "stage", "--to", "app@3")
         #expect(named.status == 2 && named.stderr.contains("refuses staging") && named.stderr.contains("has 0"), "\(named.stderr)")
         #expect(try sandbox.sh("cat stage/current/VERSION").stdout == "v4\n", "a refused rollback switched the root")
@@ -199,7 +199,7 @@ import Testing
         #expect(try sandbox.fixity("sign", "app@1", "--envelope", "theirs.json").status == 0)
         // Staging needs one trusted signature: count it from alice's envelope alone, after rotating ci out.
         try writePolicy(sandbox, keys: ["alice"], productionThreshold: 1)
-        let deployed = try sandbox.fixity("deploy", "app@1", "--root", "stage", "--env", "staging")
+        let deployed = try sandbox.fixity("deploy", "app@1", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION")
         #expect(deployed.status == 0, "Fixity did not count securesystemslib's signature: \(deployed.stderr)")
     }
 }

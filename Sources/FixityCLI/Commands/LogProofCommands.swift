@@ -62,12 +62,15 @@ extension LogCommand {
         struct Result: Encodable {
             let verification: Ledger.Verification
             let checkpoint: CheckpointResult?
-            var ok: Bool { verification.ok && (checkpoint?.consistent ?? true) }
-            enum CodingKeys: String, CodingKey { case verification, checkpoint, ok }
+            /// Table rows that the ledger does not back, and entries whose rows are gone.
+            let tables: [String]
+            var ok: Bool { verification.ok && (checkpoint?.consistent ?? true) && tables.isEmpty }
+            enum CodingKeys: String, CodingKey { case verification, checkpoint, tables, ok }
             func encode(to encoder: Encoder) throws {
                 var c = encoder.container(keyedBy: CodingKeys.self)
                 try c.encode(verification, forKey: .verification)
                 try c.encodeIfPresent(checkpoint, forKey: .checkpoint)
+                try c.encode(tables, forKey: .tables)
                 try c.encode(ok, forKey: .ok)
             }
         }
@@ -100,15 +103,22 @@ extension LogCommand {
                     return (verification, CheckpointResult(size: cp.size, signers: signers, consistent: consistent,
                         problem: consistent ? nil : "the ledger is not an extension of the checkpoint (size \(cp.size)): history before it was rewritten"))
                 }
-                let result = Result(verification: verification, checkpoint: checked)
+                // The tables are caches of the ledger: every row against its entries, both ways.
+                let tables = try store.crossCheckLedger() + RootLedgerCheck.problems(store: store)
+                let result = Result(verification: verification, checkpoint: checked, tables: tables)
                 if global.json { try Output.json(result) } else {
                     for problem in verification.problems { Output.note("ledger: \(problem)") }
                     if let problem = checked?.problem { Output.note("checkpoint: \(problem)") }
+                    for problem in tables { Output.note("table: \(problem)") }
                     if result.ok {
                         Output.line("ledger ok: \(verification.size) entries, root \(verification.root), \(verification.checkpointsChecked) stored checkpoints match"
                             + (checked.map { ", consistent with the given checkpoint of size \($0.size)" } ?? ""))
                     } else {
-                        Output.line("ledger NOT ok: first bad entry \(verification.firstBadSeq.map(String.init) ?? String(checked?.size ?? 0))")
+                        if !verification.ok || !(checked?.consistent ?? true) {
+                            Output.line("ledger NOT ok: first bad entry \(verification.firstBadSeq.map(String.init) ?? String(checked?.size ?? 0))")
+                        } else {
+                            Output.line("ledger NOT ok: \(tables.count) table row\(tables.count == 1 ? "" : "s") disagree with the ledger (listed above)")
+                        }
                     }
                 }
                 if !result.ok { throw Exit.finding }

@@ -24,8 +24,10 @@ struct StatusCommand: ParsableCommand {
         let history: [LedgerEntry]
         /// The active deployment's environment checked against the policy in force now.
         let policy: Policy.Decision?
+        /// False when the ledger has no entry switching the root to the active deployment.
+        let ledgerBacked: Bool
 
-        enum CodingKeys: String, CodingKey { case root, active, deployments, knownGood = "known_good", history, policy }
+        enum CodingKeys: String, CodingKey { case root, active, deployments, knownGood = "known_good", history, policy, ledgerBacked = "ledger_backed" }
     }
 
     func run() throws {
@@ -36,12 +38,17 @@ struct StatusCommand: ParsableCommand {
             let active = try deployRoot.activeDeployment()
             let deployments = try state.all()
             let current = deployments.first { $0.deployment == active }
+            // What is live must be in the ledger: a truncated or edited ledger is said, not hidden.
+            let ledgerBacked = try active.map { try state.activationRecorded($0) } ?? true
+            if let active, !ledgerBacked {
+                Output.note("warning: the ledger has no entry switching \(deployRoot.path) to \(active.short): it was truncated or edited (fixity log verify)")
+            }
             let decision = try current.flatMap { record in
                 try record.env.map { try PolicyGate(store: store).check(env: $0, release: record.release, config: record.config).decision }
             }
             let result = Result(
                 root: deployRoot.path, active: deployments.first { $0.deployment == active }, deployments: deployments,
-                knownGood: deployments.filter { $0.health == .knownGood }.map(\.deployment), history: try state.events(limit: 10), policy: decision)
+                knownGood: deployments.filter { $0.health == .knownGood }.map(\.deployment), history: try state.events(limit: 10), policy: decision, ledgerBacked: ledgerBacked)
             if global.json {
                 try Output.json(result)
                 return

@@ -39,9 +39,11 @@ extension Store {
                 }
                 return ReleaseID(digest)
             case .tag(let tag):
-                guard let text = try String.fetchOne(db, sql: "SELECT release FROM tags WHERE app = ? AND version = ?", arguments: [tag.app.value, tag.version]),
-                    let digest = Digest(parsing: text)
-                else {
+                // Checked against the ledger's tag entry: a tag deleted and re-inserted elsewhere
+                // (or a row whose entry is gone) is refused, never resolved.
+                let text = try String.fetchOne(db, sql: "SELECT release FROM tags WHERE app = ? AND version = ?", arguments: [tag.app.value, tag.version])
+                try checkTag(db, tag, release: text)
+                guard let text, let digest = Digest(parsing: text) else {
                     throw StoreError(.notFound, "no tag \(tag)")
                 }
                 return ReleaseID(digest)

@@ -71,6 +71,8 @@ extension Store {
         }
     }
 
+    /// The envelopes about `release`, each checked against its digest and the ledger entry that
+    /// recorded it (a row inserted or edited behind Fixity's back is refused, not counted).
     public func envelopes(about release: ReleaseID) throws -> [StoredEnvelope] {
         try database.storeRead { db in
             try Row.fetchAll(db, sql: "SELECT * FROM envelopes WHERE release = ? ORDER BY added_at, digest", arguments: [release.description]).compactMap { row in
@@ -80,6 +82,7 @@ extension Store {
                 else {
                     throw StoreError(.integrity, "stored envelope for \(release.short) is corrupt")
                 }
+                try checkEnvelopeRow(db, digest: digest, release: release.description, text: text)
                 let ids: String = row["key_ids"]
                 return StoredEnvelope(
                     digest: digest, release: release, predicateType: row["predicate_type"], keyIDs: ids.split(separator: ",").map(String.init),
@@ -100,25 +103,31 @@ extension Store {
         }
     }
 
+    /// The policy in force: the newest row, checked against its text digest and against the
+    /// ledger's newest policy entry (a replaced text, or a row deleted or inserted, is refused).
     public func currentPolicy() throws -> StoredPolicy? {
-        try policies(newestFirst: true, limit: 1).first
-    }
-
-    public func policies(newestFirst: Bool = false, limit: Int = -1) throws -> [StoredPolicy] {
         try database.storeRead { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM policies ORDER BY seq \(newestFirst ? "DESC" : "ASC") LIMIT ?", arguments: [limit]).map { row in
-                guard let digest = Digest(parsing: row["digest"] as String) else { throw StoreError(.integrity, "stored policy has a bad digest") }
-                return StoredPolicy(seq: row["seq"], digest: digest, text: row["text"], setAt: row["set_at"])
-            }
+            let newest = try Self.policyRows(db, newestFirst: true, limit: 1).first
+            try checkPolicyRow(db, newest)
+            return newest
         }
     }
 
-    /// Environments in which `release` has been known-good on any root this store serves.
-    public func knownGoodEnvironments(of release: ReleaseID) throws -> Set<String> {
+    /// Every policy set, each row's text checked against its digest.
+    public func policies(newestFirst: Bool = false, limit: Int = -1) throws -> [StoredPolicy] {
         try database.storeRead { db in
-            Set(try String.fetchAll(
-                db, sql: "SELECT DISTINCT env FROM root_deployments WHERE release = ? AND health = 'known-good' AND env IS NOT NULL",
-                arguments: [release.description]))
+            let rows = try Self.policyRows(db, newestFirst: newestFirst, limit: limit)
+            for policy in rows where Digest.of(Array(policy.text.utf8)) != policy.digest {
+                throw Self.tableEdited("policy \(policy.digest.short) (row \(policy.seq)): its text does not hash to its digest")
+            }
+            return rows
+        }
+    }
+
+    private static func policyRows(_ db: Database, newestFirst: Bool, limit: Int) throws -> [StoredPolicy] {
+        try Row.fetchAll(db, sql: "SELECT * FROM policies ORDER BY seq \(newestFirst ? "DESC" : "ASC") LIMIT ?", arguments: [limit]).map { row in
+            guard let digest = Digest(parsing: row["digest"] as String) else { throw StoreError(.integrity, "stored policy has a bad digest") }
+            return StoredPolicy(seq: row["seq"], digest: digest, text: row["text"], setAt: row["set_at"])
         }
     }
 }

@@ -141,6 +141,25 @@ enum StoreDatabase {
                         BEGIN SELECT RAISE(ABORT, 'a root stays bound to its environment'); END;
                     """)
         }
+        migrator.registerMigration("ledger-truth-v1") { db in
+            // Rows that record history are never edited or deleted by Fixity: guard DELETE as
+            // well as UPDATE (a deleted and re-inserted tag would otherwise move it). These stop
+            // mistakes; an attacker with the database can drop them, which is why every row is
+            // also checked against the ledger when it is used and by `log verify`.
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER tags_kept BEFORE DELETE ON tags
+                        BEGIN SELECT RAISE(ABORT, 'tags are immutable'); END;
+                    CREATE TRIGGER policies_kept BEFORE DELETE ON policies
+                        BEGIN SELECT RAISE(ABORT, 'policies are append-only'); END;
+                    CREATE TRIGGER envelopes_immutable BEFORE UPDATE ON envelopes
+                        BEGIN SELECT RAISE(ABORT, 'envelopes are immutable'); END;
+                    CREATE TRIGGER envelopes_kept BEFORE DELETE ON envelopes
+                        BEGIN SELECT RAISE(ABORT, 'envelopes are immutable'); END;
+                    CREATE TRIGGER releases_kept BEFORE DELETE ON releases
+                        BEGIN SELECT RAISE(ABORT, 'releases are never unrecorded'); END;
+                    """)
+        }
         return migrator
     }
 }
