@@ -107,8 +107,7 @@ public struct Deployer {
             return outcome
         }
         if bindNow, let env { try state.bind(env: env) }
-        try state.register(deployment, env: env, hooks: hooks)
-        try state.update(id, event: "deploy", details: [
+        try state.register(deployment, env: env, hooks: hooks, event: "deploy", details: [
             "release": request.release.description, "config": request.config?.description ?? "-", "env": env ?? "-",
             "config_path": deployment.configPath ?? "-", "link": settings.linkMode.rawValue, "forced": String(request.force), "policy": policy?.description ?? (request.noPolicy ? "none (--no-policy)" : "-"),
         ])
@@ -294,7 +293,14 @@ public struct Deployer {
             outcome.result = .unchanged
             return outcome
         }
-        try state.register(chosen, env: env)
+        if try state.find(id) == nil {
+            // A release never deployed on this root, named by rollback --to: recorded with its
+            // entry in one transaction.
+            try state.register(chosen, env: env, event: "deploy", details: [
+                "release": chosen.release.description, "config": chosen.config?.description ?? "-", "env": env ?? "-",
+                "config_path": chosen.configPath ?? "-", "via": "rollback --to", "policy": policy?.description ?? "-",
+            ])
+        }
         guard let record = try state.find(id) else { throw DeployError("deployment \(id.short) is not recorded on \(root.path)") }
         let hooks = try switchHooks(of: record)
         let linkMode = (try? DeploySettings.fromRelease(try store.manifest(chosen.release), store: store).linkMode) ?? .auto

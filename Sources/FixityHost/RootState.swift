@@ -87,9 +87,16 @@ public struct RootState {
 
     /// Records a deployment the first time this root sees it (its ordinal fixes its age).
     /// `hooks` (when given) replaces the ones recorded: a deploy records what it was asked to run.
-    public func register(_ deployment: Deployment, env: String?, hooks: SwitchHooks? = nil) throws {
+    /// `event` is appended in the same transaction, so a row never exists without an entry that
+    /// records it (a kill between the two would leave a row the ledger does not back).
+    public func register(_ deployment: Deployment, env: String?, hooks: SwitchHooks? = nil, event: String? = nil, details: [String: String] = [:]) throws {
         let hooksText = try hooks.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         try store.database.storeWrite { db in
+            if let event {
+                var all = details
+                all["root"] = root.key
+                try History.append(db, action: event, subject: deployment.id.description, details: all)
+            }
             let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM root_deployments WHERE root = ? AND deployment = ?", arguments: [root.key, deployment.id.description]) ?? false
             if exists {
                 try db.execute(sql: "UPDATE root_deployments SET env = ? WHERE root = ? AND deployment = ?", arguments: [env, root.key, deployment.id.description])

@@ -157,6 +157,29 @@ elif snapshot(canary) != before or not os.path.islink(os.path.join(target, "curr
 else:
     counts["handled"] += 1
 
+# ---- envelopes that tools read differently -----------------------------------------------------
+# A statement with two "subject" keys: Swift's decoder keeps one, Python's json the other, so a
+# reviewer checking it with Python tooling would approve another release than Fixity counts.
+# Refused before it is read, wherever the duplicate is (also escaped: "\u0073ubject").
+import base64
+other = "ab" * 32
+for case, statement in [
+    ("envelope: duplicate subject key", '{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"good","digest":{"sha256":"%s"}}],'
+        '"subject":[{"name":"other","digest":{"sha256":"%s"}}],"predicateType":"https://fixity.dev/approval/v1","predicate":{}}' % (blob[7:], other)),
+    ("envelope: duplicate key spelled with an escape", '{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"good","digest":{"sha256":"%s"}}],'
+        '"\\u0073ubject":[{"name":"other","digest":{"sha256":"%s"}}],"predicateType":"https://fixity.dev/approval/v1","predicate":{}}' % (blob[7:], other)),
+]:
+    envelope = {"payloadType": "application/vnd.in-toto+json", "payload": base64.b64encode(statement.encode()).decode(),
+                "signatures": [{"keyid": "00" * 32, "sig": base64.b64encode(b"x" * 64).decode()}]}
+    path = os.path.join(work, "dup-envelope.json")
+    open(path, "w").write(json.dumps(envelope))
+    before = snapshot(canary)
+    expect_refused(case, fixity("sign", blob, "--envelope", path), "duplicate key", before)
+# The same at the envelope level.
+path = os.path.join(work, "dup-envelope-top.json")
+open(path, "w").write('{"payloadType":"application/vnd.in-toto+json","payload":"e30=","payload":"e30=","signatures":[]}')
+expect_refused("envelope: duplicate payload key", fixity("sign", blob, "--envelope", path), "duplicate key", snapshot(canary))
+
 # ---- image layers for oci import -------------------------------------------------------------
 def layout_case(case, members, mentioning):
     out = os.path.join(work, "layout-" + hashlib.sha256(case.encode()).hexdigest()[:8])

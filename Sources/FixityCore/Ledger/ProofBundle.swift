@@ -104,7 +104,7 @@ public struct ProofBundle: Codable, Sendable {
     public static func parse(_ bytes: [UInt8], source: String) throws(LedgerError) -> ProofBundle {
         let bundle: ProofBundle
         do {
-            bundle = try JSONDecoder().decode(ProofBundle.self, from: Data(bytes))
+            bundle = try StrictJSON.decode(ProofBundle.self, from: bytes)
         } catch {
             throw LedgerError("\(source): not a proof bundle (\(Self.describe(error)))")
         }

@@ -155,7 +155,7 @@ public enum OCI {
 
     public static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws(OCIError) -> T {
         do {
-            return try JSONDecoder().decode(type, from: Data(bytes))
+            return try StrictJSON.decode(type, from: bytes)
         } catch {
             throw OCIError("\(what) is not a valid \(T.self) document: \(error)")
         }

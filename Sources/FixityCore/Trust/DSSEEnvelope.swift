@@ -42,6 +42,7 @@ public struct DSSEEnvelope: Sendable, Codable, Equatable {
     /// Strict parse of envelope JSON from elsewhere: fields present, base64 canonical, at least
     /// one signature. Signatures are not checked here (that needs the keys a policy trusts).
     public init(json bytes: [UInt8], source: String) throws(TrustError) {
+        do { try StrictJSON.checkNoDuplicateKeys(bytes) } catch { throw TrustError("\(source): \(error) (refused: tools disagree on which value counts)") }
         guard let envelope = try? JSONDecoder().decode(DSSEEnvelope.self, from: Data(bytes)) else {
             throw TrustError("\(source): not a DSSE envelope (expected payloadType, payload and signatures)")
         }

@@ -47,7 +47,7 @@ public struct SigningKey: Sendable {
 
     /// Parses a key file's bytes; `name` is for the error.
     public init(fileBytes bytes: [UInt8], name: String) throws(TrustError) {
-        guard let file = try? JSONDecoder().decode(File.self, from: Data(bytes)) else {
+        guard let file = try? StrictJSON.decode(File.self, from: bytes) else {
             throw TrustError("\(name): not a Fixity key file (truncated or not JSON)")
         }
         guard file.type == Self.fileType, file.version == 1 else {
