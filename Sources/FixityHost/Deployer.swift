@@ -71,6 +71,7 @@ public struct Deployer {
     public func deploy(_ request: DeployRequest, progress: WorkProgress? = nil) throws -> DeployOutcome {
         let appManifest = try store.manifest(request.release)
         var settings = try DeploySettings.fromRelease(appManifest, store: store)
+        let releaseConfigPath = settings.configPath
         if let value = request.healthCommand { settings.healthCommand = value.isEmpty ? nil : value }
         if let value = request.healthTimeout { settings.healthTimeout = value }
         if let value = request.onActivate { settings.onActivate = value.isEmpty ? nil : value }
@@ -93,6 +94,11 @@ public struct Deployer {
         // The environment (the root's binding, the flag, the policy's default) and its policy,
         // before anything is materialized or switched.
         let (env, bindNow) = try resolveEnvironment(requested: request.env, noPolicy: request.noPolicy)
+        // Under a policy the release decides where its config goes (its sealed fixity.toml): a
+        // flag could otherwise drop a config file over any path of the tree (bin/hooks.d).
+        if env != nil, try store.currentPolicy() != nil, request.config != nil, let flag = request.configPath, flag != releaseConfigPath {
+            throw DeployError("--config-path \(flag) is refused under a policy: release \(request.release.short) mounts its config at \(releaseConfigPath) (deploy.config_path in its fixity.toml)")
+        }
         let policy = try env.map { try PolicyGate(store: store).enforce(env: $0, release: request.release, config: request.config) } ?? nil
         root.removeLeftovers()
         let previous = try root.activeDeployment()

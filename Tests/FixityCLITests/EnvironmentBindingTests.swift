@@ -92,3 +92,19 @@ import Testing
         #expect(forged.status == 2 && forged.stderr.contains("the database was edited"), "\(forged.stderr)")
     }
 }
+
+extension EnvironmentBindingTests {
+    /// Under a policy the release decides where its config is mounted: `--config-path` may not
+    /// drop an unsigned config into bin/hooks.d (issue 15 item 6). Without a policy it may.
+    @Test func configPathFlagIsRefusedUnderAPolicy() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 1)
+        try sandbox.sh("mkdir -p cfg && echo 'echo owned' > cfg/hook && chmod +x cfg/hook")
+        _ = try sandbox.seal("cfg", app: "cfg", extra: ["--tag", "1"])
+        #expect(try sandbox.fixity("deploy", "app@1", "--root", "free", "--config", "cfg@1", "--config-path", "bin/hooks.d").status == 0)
+        try setPolicy(sandbox)
+        let moved = try sandbox.fixity("deploy", "app@1", "--root", "root", "--env", "staging", "--config", "cfg@1", "--config-path", "bin/hooks.d")
+        #expect(moved.status == 2 && moved.stderr.contains("--config-path bin/hooks.d is refused under a policy"), "\(moved.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(sandbox.root)/root/current"))
+    }
+}

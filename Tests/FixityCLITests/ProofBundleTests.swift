@@ -64,6 +64,8 @@ import Testing
         ("checkpoint root", "lines = b['checkpoint'].split('\\n'); lines[2] = base64.b64encode(bytes(32)).decode(); b['checkpoint'] = '\\n'.join(lines)"),
         ("envelope", "b['envelopes'][0] = b['envelopes'][0].replace('\"payloadType\"', '\"payloadType\" ', 1)"),
         ("foreign entry", "b['entries'].append(dict(b['entries'][-1])); b['entries'][-1]['entry'] = dict(b['entries'][-1]['entry'], subject='sha256:' + '0' * 64)"),
+        ("duplicated entries", "b['entries'] += [e for e in b['entries'] if e['entry']['action'] == 'sign'] * 3"),
+        ("duplicated envelopes", "b['envelopes'] += b['envelopes'] * 3"),
     ])
     func tamperedBundlesFail(_ what: String, _ edit: String) throws {
         let (sandbox, _, keys) = try bundled()
@@ -72,6 +74,23 @@ import Testing
         try sandbox.sh("python3 tamper.py")
         let result = try verifyBundle(sandbox, keys, file: "tampered.json")
         #expect(result.status == 1, "\(what): \(result.stdout) \(result.stderr)")
+    }
+
+    /// A release sealed without --sign carries an unsigned provenance envelope: listed as
+    /// unsigned, counted for nothing, and the bundle verifies.
+    @Test func unsignedProvenanceDoesNotFailTheBundle() throws {
+        let sandbox = try Sandbox()
+        #expect(try sandbox.fixity("key", "generate", "--out", "log.key").status == 0)
+        try sandbox.sh("mkdir -p src && echo v1 > src/VERSION")
+        _ = try sandbox.seal("src", app: "web", extra: ["--tag", "1"])
+        #expect(try sandbox.fixity("prove", "web@1", "--out", "bundle.json", "--key", "log.key").status == 0)
+        let result = try verifyBundle(sandbox, ["log.key"])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        let report = try result.json()
+        #expect((report["unsigned"] as? [String])?.count == 1)
+        #expect((report["signers"] as? [Any])?.isEmpty == true)
+        let human = try sandbox.fixity("verify-bundle", "bundle.json", "--key", "log.key")
+        #expect(human.stdout.contains("unsigned"), "\(human.stdout)")
     }
 
     @Test func malformedBundlesAreRefused() throws {

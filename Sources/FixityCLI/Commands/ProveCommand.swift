@@ -64,6 +64,9 @@ struct VerifyBundleCommand: ParsableCommand {
                 Output.line("release \(report.release)  (\(report.files) files)")
                 if let sealed = report.sealed { Output.line("  sealed      \(sealed)") }
                 if !report.tags.isEmpty { Output.line("  tags        \(report.tags.joined(separator: ", "))") }
+                for predicateType in report.unsigned {
+                    Output.line("  unsigned    \(predicateType) (no signature: counts for nothing)")
+                }
                 for signer in report.signers {
                     Output.line("  signed      \(signer.predicateType) by \(signer.keyID.prefix(16))… \(signer.trusted ? "(trusted key, signature verified)" : "(key not given: not checked)")")
                 }

@@ -71,6 +71,9 @@ public struct ProofBundle: Codable, Sendable {
         public var sealed: String?
         public var tags = [String]()
         public var signers = [Signer]()
+        /// Predicate types of envelopes that carry no signature (a seal without --sign): listed,
+        /// counted for nothing, never an error.
+        public var unsigned = [String]()
         public var activations = [Activation]()
         public var checkpointSize = 0
         public var checkpointRoot = ""
@@ -80,7 +83,7 @@ public struct ProofBundle: Codable, Sendable {
         public var ok: Bool { problems.isEmpty }
 
         enum CodingKeys: String, CodingKey {
-            case release, files, sealed, tags, signers, activations, checkpointSize = "checkpoint_size", checkpointRoot = "checkpoint_root"
+            case release, files, sealed, tags, signers, unsigned, activations, checkpointSize = "checkpoint_size", checkpointRoot = "checkpoint_root"
             case checkpointSigners = "checkpoint_signers", entriesProved = "entries_proved", problems, ok
         }
         public func encode(to encoder: Encoder) throws {
@@ -90,6 +93,7 @@ public struct ProofBundle: Codable, Sendable {
             try c.encodeIfPresent(sealed, forKey: .sealed)
             try c.encode(tags, forKey: .tags)
             try c.encode(signers, forKey: .signers)
+            try c.encode(unsigned, forKey: .unsigned)
             try c.encode(activations, forKey: .activations)
             try c.encode(checkpointSize, forKey: .checkpointSize)
             try c.encode(checkpointRoot, forKey: .checkpointRoot)
@@ -153,9 +157,15 @@ public struct ProofBundle: Codable, Sendable {
         var deployments = Set<String>()
         var envelopeDigests = [String: LedgerEntry]()
         for item in entries where item.entry.action == "deploy" && item.entry.details["release"] == release { deployments.insert(item.entry.subject) }
+        var seen = Set<Int64>()
         for item in entries {
             let entry = item.entry
             let proof = item.inclusion
+            // Each entry once: four copies of one signature must not read as four approvals.
+            guard seen.insert(entry.seq).inserted else {
+                problem("entry \(entry.seq) appears more than once in the bundle")
+                continue
+            }
             guard let bytes = Base64.decode(proof.entry), bytes == entry.canonicalBytes() else {
                 problem("entry \(entry.seq): the proof's bytes are not the entry's canonical encoding")
                 continue
@@ -193,20 +203,26 @@ public struct ProofBundle: Codable, Sendable {
         for (digest, entry) in envelopeDigests.sorted(by: { $0.value.seq < $1.value.seq }) where !carried.contains(digest) {
             problem("entry \(entry.seq) records envelope \(digest.prefix(19))… but the bundle does not carry it")
         }
+        var seenEnvelopes = Set<String>()
         for text in envelopes {
             let bytes = Array(text.utf8)
             let digest = Digest.of(bytes).description
+            guard seenEnvelopes.insert(digest).inserted else {
+                problem("envelope \(digest.prefix(19))… appears more than once in the bundle")
+                continue
+            }
             guard envelopeDigests[digest] != nil else {
                 problem("envelope \(digest.prefix(19))… is not recorded by any proved ledger entry")
                 continue
             }
             do {
-                let envelope = try DSSEEnvelope(json: bytes, source: "envelope \(digest.prefix(19))…")
+                let envelope = try DSSEEnvelope(json: bytes, source: "envelope \(digest.prefix(19))…", allowUnsigned: true)
                 let statement = try InTotoStatement(payload: envelope.payloadBytes, source: "envelope \(digest.prefix(19))…")
                 guard statement.names(releaseID) else {
                     problem("envelope \(digest.prefix(19))… is not about \(release)")
                     continue
                 }
+                if envelope.signatures.isEmpty { report.unsigned.append(statement.predicateType) }
                 let trusted = envelope.verifiedSigners(among: keys)
                 for signature in envelope.signatures {
                     report.signers.append(Signer(

@@ -40,8 +40,10 @@ public struct DSSEEnvelope: Sendable, Codable, Equatable {
     }
 
     /// Strict parse of envelope JSON from elsewhere: fields present, base64 canonical, at least
-    /// one signature. Signatures are not checked here (that needs the keys a policy trusts).
-    public init(json bytes: [UInt8], source: String) throws(TrustError) {
+    /// one signature (unless `allowUnsigned`: a seal's unsigned provenance, listed in a proof
+    /// bundle, counts for nothing but is no error). Signatures are not checked here (that needs
+    /// the keys a policy trusts).
+    public init(json bytes: [UInt8], source: String, allowUnsigned: Bool = false) throws(TrustError) {
         do { try StrictJSON.checkNoDuplicateKeys(bytes) } catch { throw TrustError("\(source): \(error) (refused: tools disagree on which value counts)") }
         guard let envelope = try? JSONDecoder().decode(DSSEEnvelope.self, from: Data(bytes)) else {
             throw TrustError("\(source): not a DSSE envelope (expected payloadType, payload and signatures)")
@@ -50,7 +52,7 @@ public struct DSSEEnvelope: Sendable, Codable, Equatable {
             throw TrustError("\(source): payload type '\(envelope.payloadType)' is not \(Self.inTotoPayloadType)")
         }
         guard Base64.decode(envelope.payload) != nil else { throw TrustError("\(source): payload is not base64") }
-        guard !envelope.signatures.isEmpty else { throw TrustError("\(source): envelope has no signatures") }
+        guard allowUnsigned || !envelope.signatures.isEmpty else { throw TrustError("\(source): envelope has no signatures") }
         for signature in envelope.signatures {
             guard let raw = Base64.decode(signature.sig), raw.count == 64 else {
                 throw TrustError("\(source): signature by '\(signature.keyid.prefix(16))' is not 64 bytes of base64")
