@@ -117,4 +117,29 @@ import Testing
         #expect(result.status == 2 && result.stderr.contains(message), "\(tamper): \(result.stderr)")
         #expect((try sandbox.fixity("releases", "--json").json()["releases"] as? [Any])?.isEmpty == true)
     }
+
+    /// A small layer that expands past the cap is refused with nothing recorded (a gzip bomb
+    /// would otherwise fill the store's disk); the cap is the operator's to raise.
+    @Test func importStopsAtTheExpandedSizeCap() throws {
+        let sandbox = try Sandbox()
+        try LayoutFixture.make(sandbox, name: "img", layers: [[["zeros", "big", String(48 << 20)]]])
+        #expect(try sandbox.sh("du -sk img/blobs | cut -f1").stdout.trimmingCharacters(in: .whitespacesAndNewlines).count < 4, "the bomb should be small")
+        let refused = try sandbox.fixity("oci", "import", "img", "--app", "x", "--max-size", "16M")
+        #expect(refused.status == 2 && refused.stderr.contains("expands past 16777216 bytes"), "\(refused.stderr)")
+        #expect((try sandbox.fixity("releases", "--json").json()["releases"] as? [Any])?.isEmpty == true)
+        #expect(try sandbox.fixity("oci", "import", "img", "--app", "x", "--max-size", "64M").status == 0)
+        #expect(try sandbox.fixity("oci", "import", "img", "--app", "y", "--max-size", "lots").status == 64)
+    }
+
+    /// setuid/setgid bits are stripped unless --keep-setid says otherwise.
+    @Test func setidBitsAreStrippedUnlessKept() throws {
+        let sandbox = try Sandbox()
+        try LayoutFixture.make(sandbox, name: "img", layers: [[["setuid", "su", "#!/bin/sh\n"]]])
+        #expect(try sandbox.fixity("oci", "import", "img", "--app", "x", "--tag", "1").status == 0)
+        let plain = try sandbox.fixity("show", "x@1", "--json").json()["entries"] as? [[String: Any]]
+        #expect(plain?.first?["mode"] as? String == "0755")
+        #expect(try sandbox.fixity("oci", "import", "img", "--app", "y", "--tag", "1", "--keep-setid").status == 0)
+        let kept = try sandbox.fixity("show", "y@1", "--json").json()["entries"] as? [[String: Any]]
+        #expect(kept?.first?["mode"] as? String == "6755")
+    }
 }

@@ -48,11 +48,20 @@ struct OCICommand: ParsableCommand {
         @OptionGroup var registry: RegistryFlags
         @Option(help: "The application the release belongs to.") var app: String
         @Option(help: "Also tag the release APP@VERSION.") var tag: String?
+        @Option(name: .customLong("max-size"), help: "The most the layers may expand to, in bytes or with K, M, G, T (default 16G).") var maxSize: String?
+        @Flag(name: .customLong("keep-setid"), help: "Keep setuid/setgid bits as the image has them (stripped by default).") var keepSetid = false
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            if let maxSize, ByteCount.parse(maxSize) == nil { throw ValidationError("--max-size must be a number of bytes, optionally with K, M, G or T (got '\(maxSize)')") }
+        }
 
         func run() throws {
             try runReportingFailures {
                 let store = try global.openStore()
+                var limits = ImageImporter.Limits()
+                if let maxSize, let bytes = ByteCount.parse(maxSize) { limits.maxExpandedBytes = bytes }
+                limits.keepSetid = keepSetid
                 var source = image
                 var recordedAs: String?
                 let scratch = try ScratchFolder(purpose: "pull")
@@ -62,7 +71,7 @@ struct OCICommand: ParsableCommand {
                     source = scratch.layout
                     recordedAs = reference.description
                 }
-                let report = try ImageImporter(store: store).importImage(source, app: try AppName(parsing: app), tag: tag, recordedAs: recordedAs)
+                let report = try ImageImporter(store: store, limits: limits).importImage(source, app: try AppName(parsing: app), tag: tag, recordedAs: recordedAs)
                 if global.json { try Output.json(report) } else {
                     Output.line("\(report.release)")
                     Output.note("imported image \(report.image.short): \(report.layers) layers, \(report.files) files as release \(report.release.short)\(report.existed ? " (already in the store)" : "")")

@@ -18,9 +18,25 @@ public struct ImageImporter {
         public let existed: Bool
     }
 
-    let store: Store
+    /// What an import may cost and keep.
+    public struct Limits: Sendable {
+        /// The most bytes the layers may expand to (all files, all layers): a small gzip layer
+        /// can hold a terabyte of zeros, and every byte lands in the store.
+        public var maxExpandedBytes: UInt64 = 16 << 30
+        /// Keep setuid/setgid bits as the image has them; by default they are stripped (an image
+        /// from elsewhere should not bring privilege with it onto a host).
+        public var keepSetid = false
 
-    public init(store: Store) { self.store = store }
+        public init() {}
+    }
+
+    let store: Store
+    let limits: Limits
+
+    public init(store: Store, limits: Limits = Limits()) {
+        self.store = store
+        self.limits = limits
+    }
 
     /// `recordedAs`: what the ledger entry names as the source (a registry reference, when the
     /// layout is a scratch copy of it).
@@ -43,7 +59,9 @@ public struct ImageImporter {
         defer { image.reader.close() }
 
         let importer = try TreeImport(store: store)
-        var tree = FlatTree()
+        var tree = FlatTree(keepSetid: limits.keepSetid)
+        var expanded: UInt64 = 0
+        let cap = limits.maxExpandedBytes
         for (number, layer) in image.manifest.layers.enumerated() {
             let blob = try image.reader.open(layer)
             let stream = try LayerStream(blob: blob, gzipped: OCI.MediaType.gzipLayers.contains(layer.mediaType))
@@ -53,7 +71,14 @@ public struct ImageImporter {
             do {
                 while let entry = try tar.next() {
                     try tree.apply(entry, where: where_) { display in
-                        try importer.addFile(display: display) { try tar.readContent(max: 1 << 20) }
+                        try importer.addFile(display: display) {
+                            let chunk = try tar.readContent(max: 1 << 20)
+                            expanded += UInt64(chunk.count)
+                            guard expanded <= cap else {
+                                throw StoreError(.badInput, "\(layoutPath): the image expands past \(cap) bytes (at \(where_), '\(display)'); nothing was imported (raise the cap with --max-size if this image is meant to be that large)")
+                            }
+                            return chunk
+                        }
                     }
                 }
             } catch {
@@ -97,6 +122,13 @@ struct FlatTree {
     private var nodes = [String: Node]()
     /// Paths this layer put there: an opaque whiteout spares them.
     private var thisLayer = Set<String>()
+    /// Keep setuid/setgid (and sticky) bits; else only the permission bits are imported.
+    let keepSetid: Bool
+
+    init(keepSetid: Bool = false) { self.keepSetid = keepSetid }
+
+    /// The mode a tar entry's mode becomes in the release.
+    private func imported(_ mode: UInt32) -> UInt32 { keepSetid ? mode & 0o7777 : mode & 0o1777 }
 
     mutating func beginLayer() { thisLayer.removeAll() }
 
@@ -124,12 +156,12 @@ struct FlatTree {
         switch entry.type {
         case .directory:
             if case .directory? = nodes[path] {} else { removeSubtree(path) }
-            nodes[path] = .directory(mode: entry.mode)
+            nodes[path] = .directory(mode: imported(entry.mode))
             thisLayer.insert(path)
             return
         case .file:
             let (digest, size) = try addFile(path)
-            node = .file(mode: entry.mode, size: size, digest: digest)
+            node = .file(mode: imported(entry.mode), size: size, digest: digest)
         case .symlink:
             if let problem = EntryPath.problem(withTarget: entry.linkName) { throw refuse(problem) }
             node = .symlink(entry.linkName)

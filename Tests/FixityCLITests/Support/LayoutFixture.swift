@@ -27,6 +27,10 @@ enum LayoutFixture {
                     data = None
                     if kind == "file":
                         data = extra.encode(); i.size = len(data)
+                    elif kind == "setuid":
+                        data = extra.encode(); i.size = len(data); i.mode = 0o6755
+                    elif kind == "zeros":
+                        data = bytes(int(extra)); i.size = len(data)
                     elif kind == "dir": i.type = tarfile.DIRTYPE
                     elif kind == "symlink": i.type = tarfile.SYMTYPE; i.linkname = extra
                     elif kind == "hardlink": i.type = tarfile.LNKTYPE; i.linkname = extra
