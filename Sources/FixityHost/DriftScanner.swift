@@ -298,6 +298,9 @@ public struct DriftScanner {
             guard stat.isRegularFile, have.problem == nil else { return report.typeChanged.append(want.path) }
             if stat.permissions != want.mode { report.modeChanged.append(want.path) }
             if !full, let snapshot, snapshot.unchanged(want.path, stat) { return }
+            // Another size is another content: said without reading a byte (a sparse terabyte
+            // written over a small file would otherwise cost a terabyte of hashing).
+            if UInt64(max(0, stat.size)) != size { return report.modified.append(want.path) }
             hashJobs.append((want.path, digest, size, stat))
         }
     }

@@ -18,10 +18,23 @@ public struct EvidenceFile: Sendable, Codable {
     public let inode: UInt64
     public let mtimeNanos: Int64
     public let ctimeNanos: Int64
+    /// Why the bytes were not kept (over a cap), with what was recorded instead.
+    public var note: String?
 
     enum CodingKeys: String, CodingKey {
-        case path, kind, digest, target, size, mode, uid, gid, inode, mtimeNanos = "mtime_ns", ctimeNanos = "ctime_ns"
+        case path, kind, digest, target, size, mode, uid, gid, inode, mtimeNanos = "mtime_ns", ctimeNanos = "ctime_ns", note
     }
+}
+
+/// How much a repair copies into evidence: a writable folder in the live tree must not be able
+/// to make root copy a terabyte (a sparse file costs its writer nothing) into the store.
+public struct EvidenceLimits: Sendable {
+    /// Files larger than this keep their stat data and a note, not their bytes.
+    public var maxFileBytes: Int64 = 64 << 20
+    /// Once a repair has copied this much, later files keep their stat data and a note only.
+    public var maxTotalBytes: Int64 = 1 << 30
+
+    public init() {}
 }
 
 /// What a repair kept: `STORE/evidence/<id>/evidence.json` and the files under `files/`.
@@ -39,7 +52,7 @@ public struct EvidenceRecord: Sendable, Codable {
 /// Evidence is written like everything else in the store: into a temporary folder, made durable
 /// with `syncfs`, then renamed into place, before the repair touches the live tree.
 public enum Evidence {
-    static func collect(_ found: VerifyOutcome, treeFD: Int32, store: Store, rootKey: String) throws -> String {
+    static func collect(_ found: VerifyOutcome, treeFD: Int32, store: Store, rootKey: String, limits: EvidenceLimits = EvidenceLimits()) throws -> String {
         let now = Date()
         let stamp = Timestamp.rfc3339(now).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
         let id = "\(stamp)Z-\(found.deployment.hex.prefix(12))-\(UInt16.random(in: 0...UInt16.max))"
@@ -52,8 +65,11 @@ public enum Evidence {
             let filesFD = try Posix.open("\(incoming)/files", flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
             defer { Posix.close(filesFD) }
             let keep = Set(found.report.modified + found.report.added + found.report.typeChanged)
+            var budget = limits.maxTotalBytes
             for path in keep.sorted(by: { EntryPath.precedes($0, $1) }) {
-                if let file = try keepOne(path, treeFD: treeFD, into: filesFD, display: "\(incoming)/files/\(path)") { files.append(file) }
+                if let file = try keepOne(path, treeFD: treeFD, into: filesFD, display: "\(incoming)/files/\(path)", limits: limits, budget: &budget) {
+                    files.append(file)
+                }
             }
             let record = EvidenceRecord(
                 id: id, time: Timestamp.rfc3339(now), root: rootKey, deployment: found.deployment, release: found.release,
@@ -74,10 +90,26 @@ public enum Evidence {
     }
 
     /// Copies one drifted entry (a file's bytes, a link's target, a folder's listing by recursion).
-    private static func keepOne(_ path: String, treeFD: Int32, into filesFD: Int32, display: String) throws -> EvidenceFile? {
+    private static func keepOne(
+        _ path: String, treeFD: Int32, into filesFD: Int32, display: String, limits: EvidenceLimits, budget: inout Int64
+    ) throws -> EvidenceFile? {
         var st = stat()
         guard fstatat(treeFD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
         let stat = FileStat(st)
+        if stat.isRegularFile && (stat.size > limits.maxFileBytes || stat.size > budget) {
+            // Neither copied nor hashed (hashing a sparse terabyte costs as much as copying it):
+            // its size, allocation and stat data say what it was.
+            let allocated = Int64(st.st_blocks) * 512
+            let why = stat.size > limits.maxFileBytes
+                ? "over the evidence cap of \(limits.maxFileBytes) bytes per file" : "over what is left of this repair's evidence cap of \(limits.maxTotalBytes) bytes"
+            var file = EvidenceFile(
+                path: path, kind: stat.typeDescription, digest: nil, target: nil, size: stat.size,
+                mode: ManifestEntry.octalMode(stat.permissions), uid: st.st_uid, gid: st.st_gid, inode: stat.inode,
+                mtimeNanos: stat.mtimeNanos, ctimeNanos: stat.ctimeNanos)
+            file.note = "not kept: \(stat.size) bytes (\(allocated) allocated\(allocated < stat.size ? ", sparse" : "")), \(why)"
+            return file
+        }
+        if stat.isRegularFile { budget -= stat.size }
         // Mirror the folders leading to the path inside files/.
         var prefix = ""
         for component in path.split(separator: "/").dropLast() {

@@ -13,9 +13,11 @@ public struct RepairOutcome: Sendable, Encodable {
     public let restored: [String]
     public let removed: [String]
     public let modesReset: [String]
+    /// Paths that could not be repaired, each with why; the rest of the tree was still repaired.
+    public var failed: [String] = []
     public let clean: Bool
 
-    enum CodingKeys: String, CodingKey { case root, deployment, evidence, restored, removed, modesReset = "modes_reset", clean }
+    enum CodingKeys: String, CodingKey { case root, deployment, evidence, restored, removed, modesReset = "modes_reset", failed, clean }
 }
 
 /// Undoes drift on a root without losing it: every modified and added file is first copied into
@@ -59,41 +61,58 @@ public struct Repairer {
         var modes = [String]()
         var newStats = [String: FileStat]()
         // 1. Remove what must go, deepest first: added paths, and whatever replaced an entry's type.
+        // A path that cannot be repaired (swapped under us, too deep) is reported and skipped:
+        // one hostile corner of the tree must not keep a real hot-fix elsewhere in place.
+        var failed = [String]()
+        func attempt(_ path: String, _ step: () throws -> Void) {
+            do { try step() } catch {
+                failed.append("\(path): \((error as? StoreError)?.message ?? "\(error)")")
+            }
+        }
+        let added = Set(r.added)
         for path in (r.added + r.typeChanged).sorted(by: { EntryPath.precedes($1, $0) }) {
-            let (parent, name) = try openParent(treeFD, path, treePath: treePath)
-            defer { Posix.close(parent) }
-            try Posix.removeTree(parent, name, display: "\(treePath)/\(path)")
-            if r.added.contains(path) { removed.append(path) }
+            attempt(path) {
+                let (parent, name) = try openParent(treeFD, path, treePath: treePath)
+                defer { Posix.close(parent) }
+                try Posix.removeTree(parent, name, display: "\(treePath)/\(path)")
+                if added.contains(path) { removed.append(path) }
+            }
         }
         // 2. Recreate, parents first: removed entries, retyped ones, modified files and links.
         let recreate = Set(r.removed + r.typeChanged + r.modified)
         for entry in manifest.entries where recreate.contains(entry.path) {
-            let (parent, name) = try openParent(treeFD, entry.path, treePath: treePath)
-            defer { Posix.close(parent) }
-            if let stat = try restore(entry, parent: parent, name: name, display: "\(treePath)/\(entry.path)") { newStats[entry.path] = stat }
-            restored.append(entry.path)
+            attempt(entry.path) {
+                let (parent, name) = try openParent(treeFD, entry.path, treePath: treePath)
+                defer { Posix.close(parent) }
+                if let stat = try restore(entry, parent: parent, name: name, display: "\(treePath)/\(entry.path)") { newStats[entry.path] = stat }
+                restored.append(entry.path)
+            }
         }
         // 3. Modes.
         for entry in manifest.entries where r.modeChanged.contains(entry.path) && !recreate.contains(entry.path) {
-            let (parent, name) = try openParent(treeFD, entry.path, treePath: treePath)
-            defer { Posix.close(parent) }
-            // Through a descriptor of the inode found there: a name swapped for a symlink after
-            // the scan can never redirect the chmod outside the tree.
-            guard let after = try Posix.chmodEntry(parent, name, mode: entry.mode, display: "\(treePath)/\(entry.path)") else { continue }
-            if after.isRegularFile { newStats[entry.path] = after }
-            modes.append(entry.path)
+            attempt(entry.path) {
+                let (parent, name) = try openParent(treeFD, entry.path, treePath: treePath)
+                defer { Posix.close(parent) }
+                // Through a descriptor of the inode found there: a name swapped for a symlink
+                // after the scan can never redirect the chmod outside the tree.
+                guard let after = try Posix.chmodEntry(parent, name, mode: entry.mode, display: "\(treePath)/\(entry.path)") else { return }
+                if after.isRegularFile { newStats[entry.path] = after }
+                modes.append(entry.path)
+            }
         }
         try Posix.syncfs(treeFD, display: treePath)
         try StatSnapshot.update(for: found.deployment, in: root, manifest: manifest, ignore: ignore, repaired: newStats, gone: Set(removed))
         _ = try store.database.storeWrite { db in
             try History.append(db, action: "repair", subject: found.deployment.description, details: [
                 "root": root.key, "evidence": evidence, "restored": String(restored.count), "removed": String(removed.count),
-                "modes_reset": String(modes.count),
+                "modes_reset": String(modes.count), "failed": String(failed.count),
             ])
         }
         let after = try scanner.scan(full: true)
         try state.recordDrift(after)
-        return RepairOutcome(root: root.path, deployment: found.deployment, evidence: evidence, restored: restored, removed: removed, modesReset: modes, clean: after.clean)
+        var outcome = RepairOutcome(root: root.path, deployment: found.deployment, evidence: evidence, restored: restored, removed: removed, modesReset: modes, clean: after.clean)
+        outcome.failed = failed
+        return outcome
     }
 
     /// Writes one manifest entry at `name` in `parent` atomically; returns a file's new stat.

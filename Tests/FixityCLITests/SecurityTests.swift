@@ -212,3 +212,46 @@ import Testing
         #expect(all.contains("bad\\x1b]0;owned\\x07\\x1b[2J\\x0d"), "\(all)")
     }
 }
+
+/// Denial of service from a writable folder in the live tree (issue 15 item 8).
+@Suite struct DriftDenialOfServiceTests {
+    /// A 3 GB sparse file (nothing on disk) over a small file: verify says "modified" without
+    /// hashing it, repair keeps its size and a note instead of 3 GB of evidence, and the real
+    /// hot-fix beside it is repaired.
+    @Test func aSparseGiantIsNotCopiedIntoEvidence() throws {
+        let sandbox = try DriftTests().deployed()
+        try sandbox.sh("truncate -s 3G root/current/var/state && echo hotfix >> root/current/lib/a.js")
+        let verify = try sandbox.fixity("verify", "--root", "root", "--json")
+        #expect(verify.status == 1)
+        let report = try verify.json()
+        #expect((report["modified"] as? [String])?.contains("var/state") == true)
+        let repair = try sandbox.fixity("repair", "--root", "root", "--json")
+        #expect(repair.status == 0, "\(repair.stderr)")
+        let id = try #require(try repair.json()["evidence"] as? String)
+        let evidence = try sandbox.fixity("evidence", id, "--json").json()
+        let files = try #require((evidence["files"] as? [[String: Any]]) ?? ((evidence["record"] as? [String: Any])?["files"] as? [[String: Any]]))
+        let giant = try #require(files.first { $0["path"] as? String == "var/state" })
+        #expect((giant["note"] as? String)?.contains("sparse") == true, "\(giant)")
+        #expect(giant["digest"] == nil || giant["digest"] is NSNull)
+        let kept = try sandbox.sh("du -sk store/evidence | cut -f1").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect((Int(kept) ?? .max) < 1024, "evidence took \(kept) KiB")
+        #expect(try sandbox.fixity("verify", "--root", "root", "--full").status == 0)
+    }
+
+    /// 1,500 nested folders: verify reports them (bounded descriptors), repair removes them and
+    /// still repairs the hot-fix elsewhere.
+    @Test func thousandsOfNestedFoldersAreReportedAndRemoved() throws {
+        let sandbox = try DriftTests().deployed()
+        let live = try sandbox.sh("realpath root/current").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try sandbox.sh("python3 -c \"import os; os.chdir('\(live)/lib'); [(os.mkdir('n'), os.chdir('n')) for _ in range(1500)]\" && echo hotfix >> root/current/bin/run")
+        let verify = try sandbox.fixity("verify", "--root", "root", "--json")
+        #expect(verify.status == 1, "\(verify.stderr)")
+        let report = try verify.json()
+        #expect((report["modified"] as? [String])?.contains("bin/run") == true)
+        #expect((report["added"] as? [String])?.contains("lib/n") == true)
+        let repair = try sandbox.fixity("repair", "--root", "root")
+        #expect(repair.status == 0, "\(repair.stderr)")
+        #expect(try sandbox.fixity("verify", "--root", "root", "--full").status == 0)
+        #expect(try sandbox.sh("ls -A '\(live)/lib' | grep -c fixity-removing || true").stdout == "0\n")
+    }
+}

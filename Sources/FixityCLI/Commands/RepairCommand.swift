@@ -31,6 +31,7 @@ struct RepairCommand: ParsableCommand {
             } else if let evidence = outcome.evidence {
                 Output.line("repaired \(outcome.root): \(outcome.restored.count) restored, \(outcome.removed.count) removed, \(outcome.modesReset.count) modes reset")
                 Output.line("evidence kept as \(evidence) (fixity evidence \(evidence))")
+                for failure in outcome.failed { Output.note("not repaired: \(failure)") }
             } else {
                 Output.line("\(outcome.root) is clean; nothing to repair")
             }

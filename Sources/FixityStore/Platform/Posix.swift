@@ -173,11 +173,22 @@ public enum Posix {
     /// the removals inside — goes through that descriptor, so swapping a folder for a symlink
     /// between a check and a use can at worst make the removal fail, never make it chmod or
     /// delete something outside. Names are handled as bytes (they need not be UTF-8).
+    ///
+    /// Descriptors stay bounded at any depth: below `maxRemovalDepth` levels, folders are renamed
+    /// up next to the tree being removed (`.fixity-removing-…`) and removed from there in turn, so
+    /// a chain of thousands of nested folders is removed with at most that many descriptors open.
     public static func removeTree(_ dirfd: Int32, _ name: String, display: String) throws {
-        try removeTree(dirfd, Array(name.utf8), display: display)
+        var hoisted = [[UInt8]]()
+        try removeTree(dirfd, Array(name.utf8), display: display, depth: 1, hoistTo: dirfd, hoisted: &hoisted)
+        while let next = hoisted.popLast() {
+            try removeTree(dirfd, next, display: "\(display) (deep part)", depth: 1, hoistTo: dirfd, hoisted: &hoisted)
+        }
     }
 
-    private static func removeTree(_ dirfd: Int32, _ name: [UInt8], display: String) throws {
+    /// Levels of folders removeTree descends before hoisting deeper ones (one descriptor each).
+    public static let maxRemovalDepth = 64
+
+    private static func removeTree(_ dirfd: Int32, _ name: [UInt8], display: String, depth: Int, hoistTo top: Int32, hoisted: inout [[UInt8]]) throws {
         let cName = name.map { CChar(bitPattern: $0) } + [0]
         var fd = cName.withUnsafeBufferPointer { Glibc.openat(dirfd, $0.baseAddress!, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) }
         if fd < 0 && errno == EACCES {
@@ -211,7 +222,24 @@ public enum Posix {
             if Glibc.fchmod(fd, 0o700) != 0 { throw StoreError.system("chmod", path: display) }
         }
         for child in try directoryNames(fd, display: display) {
-            try removeTree(fd, child, display: display + "/" + String(decoding: child, as: UTF8.self))
+            if depth >= maxRemovalDepth {
+                var childStat = stat()
+                let isFolder = (child + [0]).withUnsafeBufferPointer { buffer in
+                    buffer.withMemoryRebound(to: CChar.self) { Glibc.fstatat(fd, $0.baseAddress!, &childStat, AT_SYMLINK_NOFOLLOW) }
+                } == 0 && childStat.st_mode & S_IFMT == S_IFDIR
+                if isFolder {
+                    let aside = Array(".fixity-removing-\(getpid())-\(UInt64.random(in: 0...UInt64.max))".utf8)
+                    let moved = (child + [0]).withUnsafeBufferPointer { from in
+                        (aside + [0]).withUnsafeBufferPointer { to in
+                            from.withMemoryRebound(to: CChar.self) { f in to.withMemoryRebound(to: CChar.self) { t in Glibc.renameat(fd, f.baseAddress!, top, t.baseAddress!) } }
+                        }
+                    }
+                    if moved != 0 { throw StoreError.system("rename", path: display) }
+                    hoisted.append(aside)
+                    continue
+                }
+            }
+            try removeTree(fd, child, display: depth < 8 ? display + "/" + String(decoding: child, as: UTF8.self) : display, depth: depth + 1, hoistTo: top, hoisted: &hoisted)
         }
         try unlinkRaw(dirfd, name, directory: true, display: display)
     }

@@ -31,6 +31,11 @@ public struct WalkedEntry: Sendable {
 public struct TreeWalker {
     public let rootPath: String
     public let strict: Bool
+    /// The deepest folder level walked. The walk holds one descriptor per level, so this bounds
+    /// them (a writable folder can nest thousands of levels to exhaust them); a deeper folder is
+    /// refused when sealing and reported as a problem when checking, and the rest of the tree is
+    /// still walked.
+    public static let maxDepth = 200
 
     public init(rootPath: String, strict: Bool = true) {
         self.rootPath = rootPath
@@ -53,11 +58,11 @@ public struct TreeWalker {
 
     public func walk(rootFD: Int32) throws -> [WalkedEntry] {
         var entries = [WalkedEntry]()
-        try walkDirectory(rootFD, prefix: "", into: &entries)
+        try walkDirectory(rootFD, prefix: "", depth: 1, into: &entries)
         return entries
     }
 
-    private func walkDirectory(_ dirfd: Int32, prefix: String, into entries: inout [WalkedEntry]) throws {
+    private func walkDirectory(_ dirfd: Int32, prefix: String, depth: Int, into entries: inout [WalkedEntry]) throws {
         let displayDir = prefix.isEmpty ? rootPath : "\(rootPath)/\(prefix)"
         var names = [(name: String, raw: [UInt8], valid: Bool)]()
         for raw in try Posix.directoryNames(dirfd, display: displayDir) {
@@ -97,6 +102,10 @@ public struct TreeWalker {
                 } else {
                     entries.append(WalkedEntry(path: path, stat: st, target: target))
                 }
+            } else if st.isDirectory && depth >= Self.maxDepth {
+                let problem = "folder more than \(Self.maxDepth) levels deep: not walked further"
+                if strict { throw StoreError(.badInput, "\(display): \(problem)", path: display) }
+                entries.append(WalkedEntry(path: path, stat: st, target: nil, problem: problem))
             } else if st.isDirectory {
                 let child: Int32
                 do {
@@ -108,7 +117,7 @@ public struct TreeWalker {
                 }
                 entries.append(WalkedEntry(path: path, stat: st, target: nil))
                 defer { Posix.close(child) }
-                try walkDirectory(child, prefix: path, into: &entries)
+                try walkDirectory(child, prefix: path, depth: depth + 1, into: &entries)
             } else {
                 let problem = "\(st.typeDescription) cannot be sealed (only files, directories and symlinks)"
                 if strict { throw StoreError(.badInput, "\(display): \(problem)", path: display) }
