@@ -39,7 +39,17 @@ public struct VerifyOutcome: Sendable, Encodable {
         try c.encode(report.modeChanged, forKey: .modeChanged)
         try c.encode(report.typeChanged, forKey: .typeChanged)
         try c.encode(report.unreadable, forKey: .unreadable)
-        try c.encode(report.observed.mapValues(\.description), forKey: .observed)
+        // Per drifted path: what is there now (digest of a file's content, type, mode, link
+        // target) and what the manifest said it was, where that differs.
+        var observed = [String: [String: String]]()
+        for (path, digest) in report.observed { observed[path, default: [:]]["digest"] = digest.description }
+        for (path, state) in report.live {
+            observed[path, default: [:]]["type"] = state.type
+            if let mode = state.mode { observed[path, default: [:]]["mode"] = mode }
+            if let target = state.target { observed[path, default: [:]]["target"] = target }
+            if let was = state.was { observed[path, default: [:]]["was"] = was }
+        }
+        try c.encode(observed, forKey: .observed)
         try c.encode(entriesChecked, forKey: .entriesChecked)
         try c.encode(filesHashed, forKey: .filesHashed)
         try c.encode(ignored, forKey: .ignored)
@@ -200,6 +210,9 @@ public struct DriftScanner {
 
     /// The merge of expected entries and live ones (both in canonical order), then the hashing
     /// of files whose stat data does not vouch for them. Shared by whole-tree and subtree scans.
+    /// Added files larger than this are reported without their digest.
+    static let observedHashLimit: Int64 = 64 << 20
+
     private func compareTrees(
         expected: ArraySlice<ManifestEntry>, live: [WalkedEntry], treeFD: Int32, ignore: IgnoreRules, full: Bool,
         snapshot: RecordedStats?, notes: inout [String], progress: WorkProgress?, prehashed: [String: Prehash.Result] = [:]
@@ -272,7 +285,11 @@ public struct DriftScanner {
         }
         let liveByPath = report.added.isEmpty ? [:] : Dictionary(live.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         for path in report.added {
-            if let entry = liveByPath[path], entry.stat.isRegularFile,
+            guard let entry = liveByPath[path] else { continue }
+            report.live[path] = Self.liveState(entry, was: nil)
+            // Hashed for the record up to a size: an added sparse terabyte must not cost a
+            // terabyte of reading on every verify.
+            if entry.stat.isRegularFile, entry.stat.size <= Self.observedHashLimit,
                 case .digest(let digest) = LiveHash.compute(treeFD, path, walked: entry.stat, buffer: nil, progress: nil)
             {
                 report.observed[path] = digest
@@ -287,22 +304,33 @@ public struct DriftScanner {
         hashJobs: inout [(path: String, expected: Digest, size: UInt64, stat: FileStat)]
     ) {
         let stat = have.stat
+        func note(was: String) { report.live[want.path] = Self.liveState(have, was: was) }
         switch want.kind {
         case .directory:
-            guard stat.isDirectory else { return report.typeChanged.append(want.path) }
-            if stat.permissions != want.mode { report.modeChanged.append(want.path) }
+            guard stat.isDirectory else { note(was: want.typeName); return report.typeChanged.append(want.path) }
+            if stat.permissions != want.mode { note(was: want.modeString); report.modeChanged.append(want.path) }
         case .symlink(let target):
-            guard stat.isSymlink else { return report.typeChanged.append(want.path) }
-            if !(have.target ?? "").utf8.elementsEqual(target.utf8) { report.modified.append(want.path) }
+            guard stat.isSymlink else { note(was: want.typeName); return report.typeChanged.append(want.path) }
+            if !(have.target ?? "").utf8.elementsEqual(target.utf8) { note(was: "-> " + target); report.modified.append(want.path) }
         case .file(let size, let digest):
-            guard stat.isRegularFile, have.problem == nil else { return report.typeChanged.append(want.path) }
-            if stat.permissions != want.mode { report.modeChanged.append(want.path) }
+            guard stat.isRegularFile, have.problem == nil else { note(was: want.typeName); return report.typeChanged.append(want.path) }
+            if stat.permissions != want.mode { note(was: want.modeString); report.modeChanged.append(want.path) }
             if !full, let snapshot, snapshot.unchanged(want.path, stat) { return }
-            // Another size is another content: said without reading a byte (a sparse terabyte
-            // written over a small file would otherwise cost a terabyte of hashing).
-            if UInt64(max(0, stat.size)) != size { return report.modified.append(want.path) }
+            // Another size is another content: a large one is said without reading a byte (a
+            // sparse terabyte written over a small file would otherwise cost a terabyte of
+            // hashing); a small one is still hashed, so its digest tells drift states apart.
+            if UInt64(max(0, stat.size)) != size && stat.size > Self.observedHashLimit { return report.modified.append(want.path) }
             hashJobs.append((want.path, digest, size, stat))
         }
+    }
+}
+
+extension DriftScanner {
+    /// What a live entry is, for the report (type, mode, link target), and what it `was`.
+    static func liveState(_ entry: WalkedEntry, was: String?) -> DriftReport.LiveState {
+        let stat = entry.stat
+        let type = stat.isRegularFile ? "file" : stat.isDirectory ? "directory" : stat.isSymlink ? "symlink" : stat.typeDescription
+        return DriftReport.LiveState(type: type, mode: stat.isSymlink ? nil : ManifestEntry.octalMode(stat.permissions), target: entry.target, was: was)
     }
 }
 

@@ -18,7 +18,9 @@ public struct StateAtTime {
         public let time: String
         public let predicateType: String
         public let keyIDs: [String]
-        enum CodingKeys: String, CodingKey { case seq, time, predicateType = "predicate_type", keyIDs = "key_ids" }
+        /// The digest of the envelope the entry recorded.
+        public let envelope: String?
+        enum CodingKeys: String, CodingKey { case seq, time, predicateType = "predicate_type", keyIDs = "key_ids", envelope }
     }
 
     public struct Active: Sendable, Encodable {
@@ -144,7 +146,7 @@ public struct StateAtTime {
                 } else {
                     signatures.append(SignatureAt(
                         seq: entry.seq, time: entry.time, predicateType: entry.details["predicate_type"] ?? "?",
-                        keyIDs: (entry.details["key_ids"] ?? "").split(separator: ",").map(String.init)))
+                        keyIDs: (entry.details["key_ids"] ?? "").split(separator: ",").map(String.init), envelope: entry.details["envelope"]))
                 }
             }
         }

@@ -107,4 +107,45 @@ import Testing
         let junk = try sandbox.fixity("verify-bundle", "app.bundle", "--key", "junk.key")
         #expect(junk.status == 2 && !junk.stderr.contains("maybe a secret"), "\(junk.stderr)")
     }
+
+    /// verify says what changed (old => new), one row per path; JSON observed carries it; the
+    /// evidence of a repair lists removals and mode changes.
+    @Test func verifyShowsWhatChanged() throws {
+        let sandbox = try DriftTests().deployed()
+        try sandbox.sh("echo edit >> root/current/lib/a.js && chmod 755 root/current/lib/a.js && ln -sfn other.js root/current/lib/link && rm root/current/var/state && mkdir root/current/var/state && rm root/current/bin/run")
+        let human = try sandbox.fixity("verify", "--root", "root")
+        #expect(human.status == 1)
+        let lines = human.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.hasSuffix("0644 => 0755") && $0.contains("lib/a.js") && $0.contains("modified,mode_changed") }.count == 1, "\(human.stdout)")
+        #expect(lines.contains { $0.contains("lib/link") && $0.contains("-> a.js => -> other.js") }, "\(human.stdout)")
+        #expect(lines.contains { $0.contains("var/state") && $0.contains("file => directory") }, "\(human.stdout)")
+        #expect(human.stderr.contains("4 paths"), "\(human.stderr)")
+        let observed = try #require(try sandbox.fixity("verify", "--root", "root", "--json").json()["observed"] as? [String: [String: String]])
+        #expect(observed["lib/a.js"]?["mode"] == "0755" && observed["lib/a.js"]?["was"] == "0644" && observed["lib/a.js"]?["digest"] != nil)
+        #expect(observed["lib/link"]?["target"] == "other.js")
+        #expect(observed["var/state"]?["type"] == "directory")
+        let repair = try sandbox.fixity("repair", "--root", "root", "--json")
+        let id = try #require(try repair.json()["evidence"] as? String)
+        let evidence = try sandbox.fixity("evidence", id)
+        #expect(evidence.stdout.contains("removed (restored by the repair): bin/run"), "\(evidence.stdout)")
+        #expect(evidence.stdout.contains("mode changed (reset by the repair): lib/a.js"), "\(evidence.stdout)")
+    }
+
+    /// A failed test attestation reads FAILED wherever attestations are listed, and attest shows
+    /// the test's output.
+    @Test func failedAttestationsSayFailed() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 1)
+        #expect(try sandbox.fixity("key", "generate", "--out", "ci.key").status == 0)
+        let failed = try sandbox.fixity("attest", "app@1", "--run", "echo checking; exit 3", "--key", "ci.key")
+        #expect(failed.status == 1 && failed.stdout.contains("FAILED") && failed.stderr.contains("checking"), "\(failed.stdout) \(failed.stderr)")
+        let passed = try sandbox.fixity("attest", "app@1", "--run", "echo all good", "--key", "ci.key")
+        #expect(passed.status == 0 && passed.stderr.contains("all good"), "\(passed.stderr)")
+        let listing = try sandbox.fixity("signatures", "app@1")
+        #expect(listing.stdout.contains("FAILED") && listing.stdout.contains("PASSED"), "\(listing.stdout)")
+        #expect(try sandbox.fixity("log", "checkpoint", "--key", "ci.key").status == 0)
+        #expect(try sandbox.fixity("prove", "app@1", "--out", "b.json", "--key", "ci.key").status == 0)
+        let bundle = try sandbox.fixity("verify-bundle", "b.json", "--key", "ci.key")
+        #expect(bundle.stdout.contains("FAILED") && bundle.stdout.contains("PASSED"), "\(bundle.stdout)")
+    }
 }

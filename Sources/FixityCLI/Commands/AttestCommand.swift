@@ -25,7 +25,8 @@ struct AttestCommand: ParsableCommand {
             progress.finish()
             if global.json { try Output.json(outcome) } else {
                 Output.line("\(outcome.passed ? "PASSED" : "FAILED"): \(command) on \(release.short) (exit \(outcome.run.exitCode.map(String.init) ?? "-")\(outcome.run.timedOut ? ", timed out" : ""); signed by \(signingKey.id.short))")
-                if !outcome.passed { Output.note(outcome.run.outputTail) }
+                // The test's own words, pass or fail: "PASSED" alone does not say what ran.
+                if !outcome.run.outputTail.isEmpty { Output.note("--- output (tail) ---\n\(outcome.run.outputTail)") }
             }
             if !outcome.passed { throw Exit.finding }
         }

@@ -68,7 +68,7 @@ struct VerifyBundleCommand: ParsableCommand {
                     Output.line("  unsigned    \(predicateType) (no signature: counts for nothing)")
                 }
                 for signer in report.signers {
-                    Output.line("  signed      \(signer.predicateType) by \(signer.keyID.prefix(16))… \(signer.trusted ? "(trusted key, signature verified)" : "(key not given: not checked)")")
+                    Output.line("  signed      \(signer.result.map { "\($0) " } ?? "")\(signer.predicateType) by \(signer.keyID.prefix(16))… \(signer.trusted ? "(trusted key, signature verified)" : "(key not given: not checked)")")
                 }
                 for activation in report.activations {
                     Output.line("  \(activation.action == "activate" ? "activated " : "rolled back") \(activation.time) on \(activation.host):\(activation.root) (entry \(activation.seq))")

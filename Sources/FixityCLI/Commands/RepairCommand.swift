@@ -61,6 +61,10 @@ struct EvidenceCommand: ParsableCommand {
                 Output.line("evidence \(record.id)  \(record.time)  by \(record.actor)\nroot \(record.root)  deployment \(record.deployment.short)  release \(record.release.short)")
                 Output.line("files under \(store.path)/evidence/\(record.id)/files:")
                 Output.line(Output.table(record.files.map { [$0.kind, $0.mode, "\($0.size)", $0.digest?.short ?? ($0.target.map { "-> \($0)" } ?? "-"), $0.path] }))
+                for file in record.files { if let note = file.note { Output.line("  \(file.path): \(note)") } }
+                // What left no bytes to keep: paths removed from the tree and modes changed.
+                if !record.drift.removed.isEmpty { Output.line("removed (restored by the repair): " + record.drift.removed.joined(separator: ", ")) }
+                if !record.drift.modeChanged.isEmpty { Output.line("mode changed (reset by the repair): " + record.drift.modeChanged.joined(separator: ", ")) }
                 return
             }
             if global.json { return try Output.json(Listing(evidence: records)) }

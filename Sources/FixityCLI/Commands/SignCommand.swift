@@ -68,7 +68,10 @@ struct SignaturesCommand: ParsableCommand {
             } else if stored.isEmpty {
                 Output.note("no signatures for \(release)")
             } else {
-                Output.line(Output.table([["added", "type", "key ids"]] + stored.map { [$0.addedAt, $0.predicateType, $0.keyIDs.map { String($0.prefix(12)) }.joined(separator: ",")] }))
+                let results = TestResults.byEnvelope(store: store, release: release)
+                Output.line(Output.table([["added", "type", "result", "key ids"]] + stored.map {
+                    [$0.addedAt, $0.predicateType, results[$0.digest.description] ?? "-", $0.keyIDs.isEmpty ? "(unsigned)" : $0.keyIDs.map { String($0.prefix(12)) }.joined(separator: ",")]
+                }))
             }
         }
     }

@@ -42,9 +42,12 @@ struct StateCommand: ParsableCommand {
                 Output.line("    live       since \(active.since)" + (active.until.map { " until \($0)" } ?? ", still live"))
                 Output.line("    health     \(active.health)")
                 Output.line("    tree       \(active.drift)" + (active.driftState.map { " (state \($0))" } ?? "") + (active.repairedAt.map { ", repaired at \($0)" } ?? ""))
+                // A test result says whether it passed: "attested" alone would read as approval.
+                let results = TestResults.byEnvelope(store: store, release: active.release)
                 for signature in active.signatures {
                     let by = signature.keyIDs.isEmpty ? "unsigned (recorded)" : "by " + signature.keyIDs.map { String($0.prefix(16)) }.joined(separator: ", ")
-                    Output.line("    attested   \(signature.predicateType) \(by) at \(signature.time)")
+                    let result = signature.envelope.flatMap { results[$0] }.map { "\($0) " } ?? ""
+                    Output.line("    attested   \(result)\(signature.predicateType) \(by) at \(signature.time)")
                 }
             }
             let seqs = answer.proof.map { String($0.entry.seq) }.joined(separator: ", ")

@@ -45,9 +45,17 @@ enum DriftTable {
     static func print(_ outcome: VerifyOutcome) {
         for note in outcome.notes { Output.note("note: \(note)") }
         let r = outcome.report
-        var rows = [[String]]()
+        // One row per path (a file edited and made executable is one path, two changes), with
+        // what changed: "0644 => 0755", "file => directory", the new link target.
+        var labels = [String: [String]]()
         for (label, paths) in [("modified", r.modified), ("added", r.added), ("removed", r.removed), ("mode_changed", r.modeChanged), ("type_changed", r.typeChanged), ("unreadable", r.unreadable)] {
-            for path in paths { rows.append([label, path]) }
+            for path in paths { labels[path, default: []].append(label) }
+        }
+        let rows = labels.keys.sorted { EntryPath.precedes($0, $1) }.map { path -> [String] in
+            let state = r.live[path]
+            var detail = state?.change ?? ""
+            if state?.was == nil, let state, labels[path] == ["added"] { detail = state.type == "symlink" ? "symlink -> \(state.target ?? "?")" : "\(state.type) \(state.mode ?? "")" }
+            return [labels[path]!.joined(separator: ","), path, detail]
         }
         if !rows.isEmpty { Output.line(Output.table(rows)) }
         let summary = "\(outcome.entriesChecked) entries checked, \(outcome.filesHashed) files hashed (\(outcome.full ? "full" : "fast"))"

@@ -10,6 +10,37 @@ public struct DriftReport: Sendable, Codable, Equatable {
     public var unreadable: [String] = []
     /// The live content digest of modified and added files, as found.
     public var observed: [String: Digest] = [:]
+    /// What a drifted path is now, and what it was, for people (`verify` shows "0644 -> 0755").
+    /// Not part of the state digest, nor of evidence records (which keep their own stat data).
+    public var live: [String: LiveState] = [:]
+
+    public struct LiveState: Sendable, Equatable {
+        /// file, directory, symlink, or another kind found.
+        public var type: String
+        /// Octal permission bits (none for a symlink).
+        public var mode: String?
+        public var target: String?
+        /// What the manifest says it was, for a change of mode, type or target ("0644", "file",
+        /// "-> a.js"); nil for an added path.
+        public var was: String?
+
+        public init(type: String, mode: String?, target: String?, was: String?) {
+            self.type = type
+            self.mode = mode
+            self.target = target
+            self.was = was
+        }
+
+        /// "0644 -> 0755", "file -> directory", "-> a.js -> -> b.js", for a row of `verify`.
+        public var change: String? {
+            guard let was else { return nil }
+            let now = was.hasPrefix("-> ") ? "-> " + (target ?? "?") : (was.first?.isNumber == true ? mode ?? type : type)
+            return "\(was) => \(now)"
+        }
+    }
+
+    /// Every drifted path once, in canonical order.
+    public var driftedPaths: [String] { drifted.sorted { EntryPath.precedes($0, $1) } }
 
     public init() {}
 
@@ -35,6 +66,7 @@ public struct DriftReport: Sendable, Codable, Equatable {
         result.typeChanged = merge(typeChanged, part.typeChanged)
         result.unreadable = merge(unreadable, part.unreadable)
         result.observed = observed.filter { outside($0.key) }.merging(part.observed) { $1 }
+        result.live = live.filter { outside($0.key) }.merging(part.live) { $1 }
         return result
     }
 

@@ -53,7 +53,9 @@ public struct ProofBundle: Codable, Sendable {
         public let predicateType: String
         public let keyID: String
         public let trusted: Bool
-        enum CodingKeys: String, CodingKey { case predicateType = "predicate_type", keyID = "key_id", trusted }
+        /// For a test result: PASSED or FAILED.
+        public var result: String?
+        enum CodingKeys: String, CodingKey { case predicateType = "predicate_type", keyID = "key_id", trusted, result }
     }
 
     public struct Activation: Sendable, Encodable {
@@ -226,7 +228,8 @@ public struct ProofBundle: Codable, Sendable {
                 let trusted = envelope.verifiedSigners(among: keys)
                 for signature in envelope.signatures {
                     report.signers.append(Signer(
-                        predicateType: statement.predicateType, keyID: signature.keyid, trusted: trusted.contains { $0.hex == signature.keyid }))
+                        predicateType: statement.predicateType, keyID: signature.keyid, trusted: trusted.contains { $0.hex == signature.keyid },
+                        result: statement.testResult))
                 }
             } catch {
                 problem(error.message)

@@ -59,4 +59,11 @@ public struct InTotoStatement: Sendable, Codable, Equatable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return [UInt8](try! encoder.encode(self))
     }
+
+    /// For a test-result statement: "PASSED" or "FAILED" (what `fixity attest` records); nil for
+    /// any other predicate.
+    public var testResult: String? {
+        guard predicateType == PredicateType.testResult else { return nil }
+        return predicate["result"]?.string ?? "FAILED"
+    }
 }
