@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "FixityCLI",
             dependencies: [
-                "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityRegistry",
+                "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityRegistry", "CFixitySys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

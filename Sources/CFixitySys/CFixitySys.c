@@ -44,6 +44,22 @@ int fixity_open_file_beneath(int dirfd, const char *path, int flags) {
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
+static void fixity_on_interrupt(int signo) {
+    (void)signo;
+    static const char line[] = "\nfixity: interrupted; what this command had not finished was not recorded (every write is atomic: run it again)\n";
+    ssize_t ignored = write(2, line, sizeof line - 1);
+    (void)ignored;
+    _exit(130);
+}
+
+void fixity_install_interrupt_notice(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = fixity_on_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+}
+
 static volatile sig_atomic_t stop_requested = 0;
 
 static void fixity_on_stop(int signo) { (void)signo; stop_requested = 1; }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CFixitySys
 
 @main
 struct Fixity: ParsableCommand {
@@ -21,4 +22,9 @@ struct Fixity: ParsableCommand {
             DemoCommand.self,
         ]
     )
+
+    static func main() {
+        fixity_install_interrupt_notice()
+        main(nil)
+    }
 }

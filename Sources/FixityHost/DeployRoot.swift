@@ -46,6 +46,11 @@ public final class DeployRoot: Sendable {
         do {
             let override = allowShared ? nil : "--allow-shared-root"
             if !allowShared { try StrictModes.requireTrusted(rootFD, what: "root", display: path, override: override) }
+            // Commands that only use a root (status, rollback, verify …) never make one out of
+            // an ordinary folder: a root is a folder a deploy made.
+            if !create, try Posix.lstatat(rootFD, ".fixity", display: "\(path)/.fixity") == nil {
+                throw StoreError(.badInput, "\(path) is not a Fixity root (it has no .fixity folder): deploy a release to it first", path: path)
+            }
             try Posix.mkdirat(rootFD, "deployments", mode: 0o755, display: "\(path)/deployments")
             try Posix.mkdirat(rootFD, ".fixity", mode: 0o700, display: "\(path)/.fixity")
             let deployments = try Posix.openDirectory(rootFD, "deployments", display: "\(path)/deployments")

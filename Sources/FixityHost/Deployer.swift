@@ -47,11 +47,13 @@ public struct DeployOutcome: Sendable, Encodable {
     /// The on-activate hook of the deployment restored after a failure.
     public var onActivateRestored: HookRun?
     public var removed: [Digest] = []
+    /// Of `removed`, those known-bad on this root (kept only for inspection until now).
+    public var removedKnownBad: [Digest] = []
     public var warnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case result, root, deployment, release, config, previous, rolledBackTo = "rolled_back_to", materialized
-        case linkFallback = "link_fallback", onActivate = "on_activate", health, onActivateRestored = "on_activate_restored", removed, warnings
+        case linkFallback = "link_fallback", onActivate = "on_activate", health, onActivateRestored = "on_activate_restored", removed, removedKnownBad = "removed_known_bad", warnings
     }
 }
 
@@ -142,6 +144,7 @@ public struct Deployer {
         let recovery = previous == id ? history.recoveryTarget(failed: id, previous: nil)?.deployment : (history.recoveryTarget(failed: id, previous: previous)?.deployment ?? previous)
         try checkSwitch(to: deployment, hooks: hooks, env: env, returnTo: recovery, undoing: false, linkMode: settings.linkMode, outcome: &outcome, progress: progress)
         outcome.removed = try applyRetention(keep: settings.keep)
+        outcome.removedKnownBad = try outcome.removed.filter { try state.find($0)?.health == .knownBad }
         return outcome
     }
 

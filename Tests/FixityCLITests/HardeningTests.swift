@@ -148,4 +148,53 @@ import Testing
         let bundle = try sandbox.fixity("verify-bundle", "b.json", "--key", "ci.key")
         #expect(bundle.stdout.contains("FAILED") && bundle.stdout.contains("PASSED"), "\(bundle.stdout)")
     }
+
+    /// The small ones of issue 14 item 19.
+    @Test func smallOnes() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 1)
+        let keep = try sandbox.fixity("deploy", "app@1", "--root", "root", "--keep", "-1")
+        #expect(keep.status == 64 && keep.stderr.contains("--keep must be at least 1 (got -1)"), "\(keep.stderr)")
+        try sandbox.sh("mkdir plain")
+        let plain = try sandbox.fixity("rollback", "--root", "plain")
+        #expect(plain.status == 2 && plain.stderr.contains("not a Fixity root"), "\(plain.stderr)")
+        #expect(try sandbox.sh("ls -A plain").stdout.isEmpty, "rollback made a root out of a plain folder")
+        #expect(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
+        let now = try sandbox.fixity("state", "--at", "now", "--root", "root", "--json")
+        #expect(now.status == 0, "\(now.stderr)")
+        let export = try sandbox.fixity("oci", "export", "app@1", "--out", "missing/img")
+        #expect(export.status == 2 && export.stderr.contains("parent folder missing does not exist") && !export.stderr.contains("incoming"), "\(export.stderr)")
+        let help = try sandbox.fixity("deploy", "--help")
+        #expect(!help.stdout.contains("(default 60). (default"), "\(help.stdout)")
+        try sandbox.sh("printf 'leftover' > store/tmp/interrupted-seal")
+        let gc = try sandbox.fixity("gc", "--json").json()
+        #expect(gc["removed_temp_bytes"] as? Int == 8)
+    }
+
+    /// Ctrl-C says in one line that what was not finished was not recorded.
+    @Test func ctrlCSaysNothingWasRecorded() throws {
+        let sandbox = try Sandbox()
+        try sandbox.sh("mkdir big && head -c 600M /dev/zero > big/f")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Sandbox.binary)
+        process.arguments = ["seal", "big", "--app", "big", "--store", sandbox.store]
+        process.currentDirectoryURL = URL(fileURLWithPath: sandbox.root)
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        usleep(300_000)
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if process.terminationStatus == 130 {
+            #expect(text.contains("interrupted; what this command had not finished was not recorded"), "\(text)")
+            #expect(try sandbox.fixity("releases", "--app", "big", "--json").json()["releases"] as? [Any] == nil
+                || (try sandbox.fixity("releases", "--app", "big", "--json").json()["releases"] as? [Any])?.isEmpty == true)
+        } else {
+            // The seal finished before the signal arrived (a fast machine): nothing to check.
+            #expect(process.terminationStatus == 0)
+        }
+        #expect(try sandbox.fixity("fsck").status == 0)
+    }
 }

@@ -27,6 +27,12 @@ int fixity_open_beneath(int dirfd, const char *path);
 /// -1 with errno ELOOP or EXDEV when the path passes through a symlink or out.
 int fixity_open_file_beneath(int dirfd, const char *path, int flags);
 
+/// Installs a SIGINT handler that prints one line saying the command stopped and that what it
+/// had not finished was not recorded (every write is atomic), then exits 130 at once — the same
+/// end state as being killed, with a word for the person who pressed Ctrl-C. Commands with a
+/// clean stop of their own (deploy during its health check, watch) replace it.
+void fixity_install_interrupt_notice(void);
+
 /// Installs SIGINT and SIGTERM handlers that only set a flag (async-signal-safe), for loops
 /// that must stop cleanly between iterations.
 void fixity_install_stop_handlers(void);

@@ -30,13 +30,14 @@ struct DeployCommand: ParsableCommand {
     @Option(name: .customLong("health-cmd"), help: "Run by /bin/sh -c in the new tree after the switch; non-zero or timeout rolls back.")
     var healthCommand: String?
 
-    @Option(name: .customLong("health-timeout"), help: "Seconds before a hook or health check is killed and counted as failed (default 30).")
+    @Option(name: .customLong("health-timeout"), parsing: .unconditional, help: "Seconds before a hook or health check is killed and counted as failed (default 30).")
     var healthTimeout: Double?
 
     @Option(name: .customLong("on-activate"), help: "Run after the switch, before the health check (e.g. a service reload).")
     var onActivate: String?
 
-    @Option(help: "Known-good deployments kept materialized for instant rollback (default 3).")
+    // .unconditional: "--keep -1" is a bad value to name, not a missing one.
+    @Option(parsing: .unconditional, help: "Known-good deployments kept materialized for instant rollback (default 3).")
     var keep: Int?
 
     @Option(help: "auto (reflink where possible, else copy), reflink, copy, or hardlink (opt-in: live files share inodes with the store's link sources; see docs/design.md).")
@@ -45,7 +46,7 @@ struct DeployCommand: ParsableCommand {
     @Flag(help: "Set the Linux immutable attribute on the materialized tree.")
     var immutable = false
 
-    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another deploy or rollback on this root (default 60).")
+    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another deploy or rollback on this root.")
     var lockTimeout: Double = 60
 
     @Flag(help: "Deploy even a deployment that is known-bad on this root.")
@@ -57,8 +58,8 @@ struct DeployCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if let keep, keep < 1 { throw ValidationError("--keep must be at least 1") }
-        if let healthTimeout, healthTimeout <= 0 { throw ValidationError("--health-timeout must be positive") }
+        if let keep, keep < 1 { throw ValidationError("--keep must be at least 1 (got \(keep)): the active deployment and one known-good to roll back to") }
+        if let healthTimeout, healthTimeout <= 0 { throw ValidationError("--health-timeout must be a positive number of seconds (got \(healthTimeout))") }
         if lockTimeout < 0 { throw ValidationError("--lock-timeout must not be negative") }
         if let link, LinkMode(rawValue: link) == nil {
             throw ValidationError("--link must be auto, reflink, copy or hardlink")
@@ -117,6 +118,11 @@ enum DeployReport {
             }
             if let tail = run?.outputTail, !tail.isEmpty { Output.note("--- output (tail) ---\n\(tail)") }
         }
-        if !outcome.removed.isEmpty { Output.note("removed \(outcome.removed.count) old deployment(s) beyond --keep") }
+        if !outcome.removed.isEmpty {
+            let bad = outcome.removedKnownBad.count
+            let good = outcome.removed.count - bad
+            let parts = (good > 0 ? ["\(good) older deployment(s) beyond --keep"] : []) + (bad > 0 ? ["\(bad) known-bad one(s)"] : [])
+            Output.note("removed " + parts.joined(separator: " and "))
+        }
     }
 }

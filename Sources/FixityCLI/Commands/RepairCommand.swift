@@ -14,7 +14,7 @@ struct RepairCommand: ParsableCommand {
     @Flag(help: "Find drift by re-hashing every file instead of trusting the stat snapshot.")
     var full = false
 
-    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for a deploy or rollback on this root (default 60).")
+    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for a deploy or rollback on this root.")
     var lockTimeout: Double = 60
 
     @Flag(name: .customLong("allow-shared-root"), help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")

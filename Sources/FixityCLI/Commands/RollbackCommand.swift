@@ -19,7 +19,7 @@ struct RollbackCommand: ParsableCommand {
     @Option(help: "A release (its latest known-good deployment on this root, config included) or a deployment id.")
     var to: String?
 
-    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another deploy or rollback (default 60).")
+    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another deploy or rollback.")
     var lockTimeout: Double = 60
 
     @Flag(help: "Roll back even to a deployment that is known-bad on this root.")

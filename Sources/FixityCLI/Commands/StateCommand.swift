@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import FixityCore
 import FixityHost
 import FixityLedger
@@ -10,7 +11,7 @@ struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state", abstract: "Which deployment was live on a root or in an environment at a past instant, with proof.")
 
-    @Option(help: "The instant, RFC 3339 (2026-11-29T03:00:00Z, or with an offset).") var at: String
+    @Option(help: "The instant, RFC 3339 (2026-11-29T03:00:00Z, or with an offset), or 'now'.") var at: String
     @Option(help: "The deploy root (it need not exist any more).") var root: String?
     @Option(help: "An environment: every root its deployments were switched to.") var env: String?
     @OptionGroup var global: GlobalOptions
@@ -23,7 +24,8 @@ struct StateCommand: ParsableCommand {
         try runReportingFailures {
             let store = try global.openStore()
             let scope: StateAtTime.Scope = root.map { .root(DeployRoot.key(forPath: $0)) } ?? .env(env!)
-            let answer = try StateAtTime(store: store).answer(at: at, scope: scope)
+            let instant = at == "now" ? Timestamp.rfc3339(Date()) : at
+            let answer = try StateAtTime(store: store).answer(at: instant, scope: scope)
             if global.json {
                 try Output.json(answer)
                 return

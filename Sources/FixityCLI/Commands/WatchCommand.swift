@@ -14,10 +14,10 @@ struct WatchCommand: ParsableCommand {
     @Flag(help: "Repair drift as soon as it is seen (evidence is kept).")
     var repair = false
 
-    @Option(help: "Seconds between full verifications, to catch what inotify cannot see (default 300).")
+    @Option(help: "Seconds between full verifications, to catch what inotify cannot see.")
     var interval: Double = 300
 
-    @Option(name: .customLong("poll-interval"), help: "Seconds between fast verifications when inotify is unavailable (default 2).")
+    @Option(name: .customLong("poll-interval"), help: "Seconds between fast verifications when inotify is unavailable.")
     var pollInterval: Double = 2
 
     @Option(name: .customLong("metrics-file"), help: "Write Prometheus text-format metrics here after each check (node_exporter textfile collector).")

@@ -15,6 +15,11 @@ package final class LayoutWriter {
         self.path = path
         var st = stat()
         if lstat(path, &st) == 0 { throw StoreError(.badInput, "--out \(path) already exists; give a new folder", path: path) }
+        // The parent must exist and be a folder: said about it, not about a temp name inside it.
+        let parent = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        if !parent.isEmpty, lstat(parent, &st) != 0 || (st.st_mode & S_IFMT) != S_IFDIR {
+            throw StoreError(.badInput, "--out \(path): its parent folder \(parent) does not exist (or is not a folder); create it first", path: parent)
+        }
         staging = "\(path).fixity-incoming-\(getpid())"
         for folder in [staging, "\(staging)/blobs", "\(staging)/blobs/sha256"] {
             guard mkdir(folder, 0o755) == 0 else { throw StoreError.system("create", path: folder, code: .badInput) }

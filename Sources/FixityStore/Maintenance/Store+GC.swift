@@ -6,13 +6,15 @@ public struct GCReport: Sendable, Codable {
     public var removedObjects: [String] = []
     public var removedBytes = 0
     public var removedTemp = 0
+    /// What the temp files held (an interrupted seal's or import's data): worth saying in bytes.
+    public var removedTempBytes = 0
     public var keptObjects = 0
     /// Hardlink sources (`links/`) no deployment uses any more.
     public var removedLinkSources = 0
     public var dryRun = false
 
     enum CodingKeys: String, CodingKey {
-        case removedObjects = "removed_objects", removedBytes = "removed_bytes", removedTemp = "removed_temp"
+        case removedObjects = "removed_objects", removedBytes = "removed_bytes", removedTemp = "removed_temp", removedTempBytes = "removed_temp_bytes"
         case keptObjects = "kept_objects", dryRun = "dry_run", removedLinkSources = "removed_link_sources"
     }
 }
@@ -52,6 +54,8 @@ extension Store {
         report.removedLinkSources = try sweepLinkFarm(live: live, dryRun: dryRun)
         for raw in try Posix.directoryNames(tmpFD, display: "\(path)/tmp") {
             report.removedTemp += 1
+            let name = String(decoding: raw, as: UTF8.self)
+            if let st = try? Posix.lstatat(tmpFD, name, display: "\(path)/tmp/\(name)"), st.isRegularFile { report.removedTempBytes += Int(st.size) }
             if !dryRun {
                 let name = String(decoding: raw, as: UTF8.self)
                 try Posix.removeTree(tmpFD, name, display: "\(path)/tmp/\(name)")
