@@ -9,8 +9,9 @@ import Foundation
 /// What it proves: the manifest is the one named by the digest; it declares (annotation
 /// `dev.fixity.release`) the release it was exported from, and its config's last layer was made
 /// by `fixity oci export` of that release; the envelopes are DSSE signatures over that release
-/// by keys the policy trusts. It does not re-derive the layer from the release (that needs the
-/// layer); `oci import` of the image, which does, gives back the release id to compare.
+/// by keys the policy trusts; and its last layer is byte for byte what exporting that release
+/// gives (export is reproducible: computed from the release in this store, nothing pulled). A
+/// release this store does not hold cannot be bound, and is not allowed.
 public struct ImageVerifier {
     public struct Report: Sendable, Encodable {
         public let image: Digest
@@ -43,6 +44,22 @@ public struct ImageVerifier {
         guard config.history?.last?.created_by == "fixity oci export \(release)", config.rootfs.diff_ids.count == manifest.layers.count else {
             throw OCIError("image \(digest.short) names release \(release.short), but its config does not record a fixity export of it")
         }
+        // The annotation is the image's claim; its layer is its content. Export is reproducible,
+        // so the release in this store gives the exact layer digest and diff_id an export of it
+        // holds: an image whose layer is anything else is refused, whatever signs the release.
+        var unbound: String?
+        if (try? store.manifest(release)) != nil {
+            guard let created = config.history?.last?.created, let instant = Instant(rfc3339: created) else {
+                throw OCIError("image \(digest.short): its config has no creation time for the fixity export layer")
+            }
+            let expected = try ImageExporter(store: store).layerDigests(of: release, epoch: instant.seconds)
+            guard manifest.layers.last?.digest == expected.digest.description, config.rootfs.diff_ids.last == expected.diffID.description else {
+                throw OCIError(
+                    "image \(digest.short) names release \(release.short), but its layer is not that release (an export of it has layer \(expected.digest.short), diff_id \(expected.diffID.short); the image has \(manifest.layers.last.map { String($0.digest.prefix(19)) } ?? "none")): refused")
+            }
+        } else {
+            unbound = "release \(release.short) is not in this store, so the image's layer cannot be checked against it (seal it here, or oci import the image)"
+        }
 
         var envelopes = [DSSEEnvelope]()
         let referrers = try client.referrers(of: digest)
@@ -63,8 +80,9 @@ public struct ImageVerifier {
         // "Known-good in staging" is host knowledge: what this store has seen, if it knows the release.
         let knownGood = (try? KnownGood.environments(store: store, release: release, config: nil)) ?? []
         let decision = policy.evaluate(env: env, app: Policy.Evidence(release: release, envelopes: envelopes, knownGoodIn: knownGood))
+        let missing = (decision.governed ? decision.missing : ["the policy has no environment '\(env)'"]) + (unbound.map { [$0] } ?? [])
         return Report(
-            image: digest, release: release, environment: env, allowed: decision.allowed && decision.governed, missing: decision.governed ? decision.missing : ["the policy has no environment '\(env)'"],
+            image: digest, release: release, environment: env, allowed: decision.allowed && decision.governed && unbound == nil, missing: missing,
             signers: decision.signers, referrers: referrers.count, envelopes: envelopes.count)
     }
 }

@@ -152,7 +152,12 @@ import Testing
         let sandbox = try Sandbox()
         try sandbox.sh("mkdir root")
         let result = try sandbox.fixity("verify", "--root", "root")
-        #expect(result.status == 2 && result.stderr.contains("no active deployment"))
+        #expect(result.status == 2 && result.stderr.contains("not a Fixity root"), "\(result.stderr)")
+        // A root whose only deployment failed its check has no active one: said so.
+        _ = try DeployTests.releases(sandbox, 1)
+        #expect(try sandbox.fixity("deploy", "app@1", "--root", "root2", "--health-cmd", "false").status == 1)
+        let none = try sandbox.fixity("verify", "--root", "root2")
+        #expect(none.status == 2 && none.stderr.contains("no active deployment"), "\(none.stderr)")
     }
 
     @Test func repairReplacesAPlantedSymlinkWithoutWritingThroughIt() throws {

@@ -138,4 +138,41 @@ import Testing
         let badName = try sandbox.fixity("oci", "push", "app@1", "\(registry.address)/App:1", "--insecure")
         #expect(badName.status == 2 && badName.stderr.contains("repository"))
     }
+
+    /// An image that names a signed release in its annotation and config but carries another
+    /// tree in its layer is refused: verify binds the claim to the bytes (issue 14 item 13).
+    @Test func anImageWhoseLayerIsNotItsReleaseIsRefused() throws {
+        let sandbox = try Sandbox()
+        let registry = try TestRegistry(in: sandbox)
+        let release = try signedRelease(sandbox)
+        #expect(try sandbox.fixity("oci", "push", "app@1", "\(registry.address)/app:1", "--insecure").status == 0)
+        try sandbox.sh("mkdir -p evil && echo pwned > evil/VERSION")
+        _ = try sandbox.seal("evil", app: "evil", extra: ["--tag", "1"])
+        #expect(try sandbox.fixity("oci", "export", "evil@1", "--out", "forged").status == 0)
+        let forge = """
+            import hashlib, json, os, sys
+            release = sys.argv[1]
+            def blob(data):
+                d = hashlib.sha256(data).hexdigest()
+                open("forged/blobs/sha256/" + d, "wb").write(data)
+                return "sha256:" + d, len(data)
+            index = json.load(open("forged/index.json"))
+            m = json.load(open("forged/blobs/sha256/" + index["manifests"][0]["digest"][7:]))
+            c = json.load(open("forged/blobs/sha256/" + m["config"]["digest"][7:]))
+            c["history"][-1]["created_by"] = "fixity oci export " + release
+            m["config"]["digest"], m["config"]["size"] = blob(json.dumps(c, separators=(",", ":"), sort_keys=True).encode())
+            m["annotations"]["dev.fixity.release"] = release
+            index["manifests"][0]["digest"], index["manifests"][0]["size"] = blob(json.dumps(m, separators=(",", ":"), sort_keys=True).encode())
+            json.dump(index, open("forged/index.json", "w"))
+            print(index["manifests"][0]["digest"])
+            """
+        try forge.write(toFile: "\(sandbox.root)/forge.py", atomically: true, encoding: .utf8)
+        let forged = try sandbox.sh("python3 forge.py \(release)").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try sandbox.sh("skopeo copy --preserve-digests --dest-tls-verify=false oci:forged docker://\(registry.address)/app:forged")
+        let verify = try sandbox.fixity("oci", "verify", "\(registry.address)/app@\(forged)", "--env", "staging", "--insecure")
+        #expect(verify.status == 2 && verify.stderr.contains("its layer is not that release"), "\(verify.stdout) \(verify.stderr)")
+        // The genuine image still verifies; a store without the release cannot bind and refuses.
+        let genuine = digest(try sandbox.fixity("oci", "push", "app@1", "\(registry.address)/app:1", "--insecure"))
+        #expect(try sandbox.fixity("oci", "verify", "\(registry.address)/app@\(genuine)", "--env", "staging", "--insecure").status == 0)
+    }
 }

@@ -75,6 +75,23 @@ public struct ImageExporter {
     /// uncompressed digest (the config's diff_id). Every object is verified as it is read.
     private func writeLayer(_ manifest: Manifest, into writer: LayoutWriter, epoch: Int64) throws -> (digest: Digest, size: Int, diffID: Digest) {
         let blob = try writer.blobWriter()
+        let diffID = try streamLayer(manifest, epoch: epoch) { try blob.write($0) }
+        let digest = blob.digest
+        try blob.finish(as: digest)
+        return (digest, blob.size, diffID)
+    }
+
+    /// The layer's compressed digest and diff_id for `release` exported at `epoch`, computed
+    /// without writing anything: export is reproducible, so this is what any export of the
+    /// release holds (`oci verify` binds an image's claim to its bytes with it).
+    public func layerDigests(of release: ReleaseID, epoch: Int64) throws -> (digest: Digest, diffID: Digest) {
+        var hasher = ContentHasher()
+        let diffID = try streamLayer(try store.manifest(release), epoch: epoch) { hasher.update($0) }
+        return (hasher.finalize(), diffID)
+    }
+
+    /// Streams the release tree as a gzip'd tar to `sink`; returns the tar's digest (diff_id).
+    private func streamLayer(_ manifest: Manifest, epoch: Int64, sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Digest {
         let gzip = try Gzip.deflater(level: Self.gzipLevel)
         var tarHasher = ContentHasher()
         // Tar bytes are gathered into 1 MiB before each deflate call.
@@ -87,7 +104,7 @@ public struct ImageExporter {
         }
         func emit(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try emit($0) } }
         func flush(finish: Bool = false) throws {
-            try gzip.process(pending, finish: finish) { try blob.write($0) }
+            try gzip.process(pending, finish: finish) { try sink($0) }
             pending.removeAll(keepingCapacity: true)
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -107,9 +124,7 @@ public struct ImageExporter {
         }
         try emit(TarHeader.end)
         try flush(finish: true)
-        let digest = blob.digest
-        try blob.finish(as: digest)
-        return (digest, blob.size, tarHasher.finalize())
+        return tarHasher.finalize()
     }
 
     private func makeConfig(release: ReleaseID, settings: ImageSettings, base: OCI.ImageConfig?, diffID: Digest, created: String) -> OCI.ImageConfig {
