@@ -1,3 +1,4 @@
+import CFixitySys
 import Dispatch
 import FixityCore
 import FixityStore
@@ -107,7 +108,7 @@ public struct DriftScanner {
         // Full mode: the stat snapshot names the files to hash, so hashing starts now, while the
         // manifest is read and decoded from the store. Results count only for files the verified
         // manifest lists and whose stat the walk then sees unchanged.
-        let early = requestedFull && given == nil ? earlyPrehash() : nil
+        let early = requestedFull && given == nil ? earlyPrehash(progress: progress) : nil
         let context = try given ?? context(withSnapshot: !requestedFull)
         let (record, manifest, ignore) = (context.record, context.manifest, context.ignore)
         var notes = [String]()
@@ -128,7 +129,7 @@ public struct DriftScanner {
         defer { Posix.close(treeFD) }
         // Full mode knows from the manifest which files to hash: start on the other threads now,
         // while this one walks; the walk then only confirms that what was hashed is what it saw.
-        let prehash = full ? early ?? Prehash.start(treeFD: treeFD, paths: manifest.entries.filter { $0.digest != nil && !ignore.ignores($0.path) }.map(\.path)) : nil
+        let prehash = full ? early ?? Prehash.start(treeFD: treeFD, paths: manifest.entries.filter { $0.digest != nil && !ignore.ignores($0.path) }.map(\.path), progress: progress) : nil
         var live = try walker.walk(rootFD: treeFD)
         // The walk yields canonical order except around names that are not UTF-8 (shown escaped).
         if zip(live, live.dropFirst()).contains(where: { !EntryPath.precedes($0.path, $1.path) }) {
@@ -160,11 +161,11 @@ public struct DriftScanner {
     }
 
     /// Starts hashing the files the active deployment's stat snapshot lists, if it has a usable one.
-    private func earlyPrehash() -> Prehash? {
+    private func earlyPrehash(progress: WorkProgress?) -> Prehash? {
         guard let active = try? root.activeDeployment(), case .success(let index) = StatSnapshot.load(for: active, in: root),
             let treeFD = try? Posix.open(root.treePath(active), flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
         else { return nil }
-        return Prehash.start(treeFD: treeFD, paths: index.filePaths(), closingWhenDone: true)
+        return Prehash.start(treeFD: treeFD, paths: index.filePaths(), closingWhenDone: true, progress: progress)
     }
 
     /// Re-checks only the given paths and everything below them (fast mode), for a watcher that
@@ -260,7 +261,8 @@ public struct DriftScanner {
         // Hash what needs it, on all cores; a file that cannot be read is reported as such.
         let results = SlotArray<LiveHash?>(repeating: nil, count: hashJobs.count)
         let jobs = hashJobs
-        progress?.setTotals(files: jobs.count, bytes: Int(jobs.reduce(0) { $0 + $1.size }))
+        // With a prehash the counters already run (it hashed most of these); otherwise these are the work.
+        if prehashed.isEmpty { progress?.setTotals(files: jobs.count, bytes: Int(jobs.reduce(0) { $0 + $1.size })) }
         try ParallelWork.run(count: jobs.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
             let job = jobs[index]
             if let early = prehashed[job.path], early.stat.sameContentSignature(as: job.stat) {
@@ -354,11 +356,13 @@ final class Prehash: @unchecked Sendable {
     }
 
     /// `closingWhenDone`: the descriptor is the prehash's own, closed once every file is hashed.
-    static func start(treeFD: Int32, paths: [String], closingWhenDone: Bool = false) -> Prehash {
+    /// `progress` counts what it hashes (a full verify spends most of its time here).
+    static func start(treeFD: Int32, paths: [String], closingWhenDone: Bool = false, progress: WorkProgress? = nil) -> Prehash {
         let task = Prehash(paths: paths)
+        progress?.setTotals(files: paths.count, bytes: 0)
         DispatchQueue.global().async {
             try? ParallelWork.run(count: task.paths.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
-                if let (stat, hash) = LiveHash.hashUnwalked(treeFD, task.paths[index], buffer: buffer.raw) {
+                if let (stat, hash) = LiveHash.hashUnwalked(treeFD, task.paths[index], buffer: buffer.raw, progress: progress) {
                     task.results[index] = Result(stat: stat, hash: hash)
                 }
             }
@@ -392,12 +396,14 @@ enum LiveHash: Sendable {
 
     /// Opens and hashes a file that no walk has seen yet; nil when it is not a regular file (or
     /// cannot be opened). The stat returned is the one taken through the open descriptor.
-    static func hashUnwalked(_ treeFD: Int32, _ path: String, buffer: UnsafeMutableRawBufferPointer) -> (stat: FileStat, hash: LiveHash)? {
-        let fd = Glibc.openat(treeFD, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+    static func hashUnwalked(_ treeFD: Int32, _ path: String, buffer: UnsafeMutableRawBufferPointer, progress: WorkProgress? = nil) -> (stat: FileStat, hash: LiveHash)? {
+        // Beneath the tree with no symlink on the way: a folder swapped for a link to elsewhere
+        // must not make verify read (and wait on) a file outside the tree.
+        let fd = fixity_open_file_beneath(treeFD, path, O_RDONLY | O_NOCTTY | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { Glibc.close(fd) }
         guard let before = try? Posix.fstat(fd, display: path), before.isRegularFile else { return nil }
-        return (before, hashOpened(fd, before: before, path: path, buffer: buffer, progress: nil))
+        return (before, hashOpened(fd, before: before, path: path, buffer: buffer, progress: progress))
     }
 
     private static func hashOpened(_ fd: Int32, before: FileStat, path: String, buffer: UnsafeMutableRawBufferPointer?, progress: WorkProgress?) -> LiveHash {

@@ -31,7 +31,10 @@ struct OCICommand: ParsableCommand {
                 let scratch = try ScratchFolder(purpose: "base")
                 defer { scratch.remove() }
                 let pinned = try BaseImage.local(base, scratch: scratch.layout, registry: registry)
-                let report = try ImageExporter(store: store).export(release, to: out, flags: flags, base: pinned, epoch: epoch, refName: refName)
+                let progress = ProgressLine(enabled: global.showsProgress, verb: "exporting")
+                defer { progress.finish() }
+                let report = try ImageExporter(store: store).export(release, to: out, flags: flags, base: pinned, epoch: epoch, refName: refName, progress: progress.reporter)
+                progress.finish()
                 if global.json { try Output.json(report) } else {
                     Output.line("\(report.image)")
                     Output.note("wrote \(out): image \(report.image.short), layer \(report.layer.short) (\(report.layerBytes) bytes gzip), release \(release.short)")
@@ -71,7 +74,10 @@ struct OCICommand: ParsableCommand {
                     source = scratch.layout
                     recordedAs = reference.description
                 }
-                let report = try ImageImporter(store: store, limits: limits).importImage(source, app: try AppName(parsing: app), tag: tag, recordedAs: recordedAs)
+                let progress = ProgressLine(enabled: global.showsProgress, verb: "importing")
+                defer { progress.finish() }
+                let report = try ImageImporter(store: store, limits: limits).importImage(source, app: try AppName(parsing: app), tag: tag, recordedAs: recordedAs, progress: progress.reporter)
+                progress.finish()
                 if global.json { try Output.json(report) } else {
                     Output.line("\(report.release)")
                     Output.note("imported image \(report.image.short): \(report.layers) layers, \(report.files) files as release \(report.release.short)\(report.existed ? " (already in the store)" : "")")

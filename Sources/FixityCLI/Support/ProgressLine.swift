@@ -29,7 +29,10 @@ final class ProgressLine: Sendable {
     private func draw(verb: String, elapsed: Double) {
         let s = counters.snapshot
         let rate = elapsed > 0 ? Double(s.bytes) / elapsed : 0
-        let line = "\r\u{1B}[K\(verb) \(s.files)/\(s.totalFiles) files, \(Output.bytes(s.bytes))/\(Output.bytes(s.totalBytes)), \(Output.bytes(Int(rate)))/s"
+        // A total not known up front (an image being imported) is left out, never shown as 0.
+        let files = s.totalFiles > 0 ? "\(s.files)/\(s.totalFiles)" : "\(s.files)"
+        let bytes = s.totalBytes > 0 ? "\(Output.bytes(s.bytes))/\(Output.bytes(s.totalBytes))" : Output.bytes(s.bytes)
+        let line = "\r\u{1B}[K\(verb) \(files) files, \(bytes), \(Output.bytes(Int(rate)))/s"
         FileHandle.standardError.write(Data(line.utf8))
     }
 

@@ -26,7 +26,10 @@ public struct ImageExporter {
     public init(store: Store) { self.store = store }
 
     /// `record`: false when the layout is an intermediate (oci push records its own entry).
-    public func export(_ release: ReleaseID, to out: String, flags: ImageSettings, base: String?, epoch: Int64, refName: String?, record: Bool = true) throws -> Report {
+    public func export(
+        _ release: ReleaseID, to out: String, flags: ImageSettings, base: String?, epoch: Int64, refName: String?, record: Bool = true,
+        progress: WorkProgress? = nil
+    ) throws -> Report {
         let manifest = try store.manifest(release)
         let settings = try ImageSettings.fromRelease(manifest, store: store).overridden(by: flags)
         let pinned = try base.map { try PinnedImage(parsing: $0, flag: "--base") }
@@ -44,7 +47,8 @@ public struct ImageExporter {
                 layers.append(OCI.Descriptor(mediaType: layer.mediaType, digest: try layer.validDigest(), size: Int(layer.size)))
             }
         }
-        let layer = try writeLayer(manifest, into: writer, epoch: epoch)
+        progress?.setTotals(files: manifest.fileCount, bytes: Int(manifest.fileBytes))
+        let layer = try writeLayer(manifest, into: writer, epoch: epoch, progress: progress)
         layers.append(OCI.Descriptor(mediaType: OCI.MediaType.layerGzip, digest: layer.digest, size: layer.size))
 
         let created = OCI.rfc3339(epoch: epoch)
@@ -73,9 +77,9 @@ public struct ImageExporter {
 
     /// The release tree as a gzip'd tar blob; returns the compressed digest and size and the
     /// uncompressed digest (the config's diff_id). Every object is verified as it is read.
-    private func writeLayer(_ manifest: Manifest, into writer: LayoutWriter, epoch: Int64) throws -> (digest: Digest, size: Int, diffID: Digest) {
+    private func writeLayer(_ manifest: Manifest, into writer: LayoutWriter, epoch: Int64, progress: WorkProgress?) throws -> (digest: Digest, size: Int, diffID: Digest) {
         let blob = try writer.blobWriter()
-        let diffID = try streamLayer(manifest, epoch: epoch) { try blob.write($0) }
+        let diffID = try streamLayer(manifest, epoch: epoch, progress: progress) { try blob.write($0) }
         let digest = blob.digest
         try blob.finish(as: digest)
         return (digest, blob.size, diffID)
@@ -91,7 +95,7 @@ public struct ImageExporter {
     }
 
     /// Streams the release tree as a gzip'd tar to `sink`; returns the tar's digest (diff_id).
-    private func streamLayer(_ manifest: Manifest, epoch: Int64, sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Digest {
+    private func streamLayer(_ manifest: Manifest, epoch: Int64, progress: WorkProgress? = nil, sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Digest {
         let gzip = try Gzip.deflater(level: Self.gzipLevel)
         var tarHasher = ContentHasher()
         // Tar bytes are gathered into 1 MiB before each deflate call.
@@ -117,7 +121,11 @@ public struct ImageExporter {
                 try emit(TarHeader.encode(name: entry.path, type: .symlink, mode: 0o777, size: 0, linkName: target, mtime: epoch))
             case .file(let size, let digest):
                 try emit(TarHeader.encode(name: entry.path, type: .file, mode: entry.mode, size: size, mtime: epoch))
-                let written = try store.streamObject(digest, buffer: buffer) { try emit($0) }
+                let written = try store.streamObject(digest, buffer: buffer) {
+                    try emit($0)
+                    progress?.add(bytes: $0.count)
+                }
+                progress?.add(files: 1, bytes: 0)
                 guard written == size else { throw StoreError(.integrity, "object \(digest.short) has \(written) bytes, the manifest says \(size)") }
                 try emit([UInt8](repeating: 0, count: TarHeader.padding(size)))
             }

@@ -40,7 +40,7 @@ public struct ImageImporter {
 
     /// `recordedAs`: what the ledger entry names as the source (a registry reference, when the
     /// layout is a scratch copy of it).
-    public func importImage(_ source: String, app: AppName, tag: String?, recordedAs: String? = nil) throws -> Report {
+    public func importImage(_ source: String, app: AppName, tag: String?, recordedAs: String? = nil, progress: WorkProgress? = nil) throws -> Report {
         let (layoutPath, wanted) = Self.split(source)
         var st = stat()
         guard lstat(layoutPath, &st) == 0 else {
@@ -74,6 +74,7 @@ public struct ImageImporter {
                         try importer.addFile(display: display) {
                             let chunk = try tar.readContent(max: 1 << 20)
                             expanded += UInt64(chunk.count)
+                            progress?.add(files: chunk.isEmpty ? 1 : 0, bytes: chunk.count)
                             guard expanded <= cap else {
                                 throw StoreError(.badInput, "\(layoutPath): the image expands past \(cap) bytes (at \(where_), '\(display)'); nothing was imported (raise the cap with --max-size if this image is meant to be that large)")
                             }

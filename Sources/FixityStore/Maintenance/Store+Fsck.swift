@@ -66,7 +66,11 @@ extension Store {
         report.strays = strays
         let corrupt = Mutex<[Digest]>([])
         let bytes = Atomic<Int>(0)
-        progress?.setTotals(files: objects.count, bytes: 0)
+        // The total is known up front from the objects' sizes (a stat each): "610 MiB/0 B" said nothing.
+        if let progress {
+            let total = objects.reduce(0) { sum, digest in sum + Int((try? Posix.lstatat(objectsFD, Self.objectName(digest), display: ""))??.size ?? 0) }
+            progress.setTotals(files: objects.count, bytes: total)
+        }
         try ParallelWork.run(count: objects.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
             do {
                 let n = try self.streamObject(objects[index], buffer: buffer.raw) { progress?.add(bytes: $0.count) }
