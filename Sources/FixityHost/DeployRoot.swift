@@ -123,13 +123,15 @@ public final class DeployRoot: Sendable {
     /// Writes `manifest` into `deployments/<hex>`: materialized under a temporary name, every
     /// byte verified, made durable, then renamed into place. A failure removes the partial tree.
     public func materialize(
-        _ deployment: Digest, manifest: Manifest, ignore: IgnoreRules, store: Store, linkMode: LinkMode, immutable: Bool, progress: WorkProgress?
+        _ deployment: Digest, manifest: Manifest, ignore: IgnoreRules, store: Store, linkMode: LinkMode, immutable: Bool, progress: WorkProgress?,
+        sourceVerification: SourceVerification = .stamped
     ) throws -> TreeMaterializer {
         let incoming = ".incoming-\(deployment.hex)-\(getpid())"
         let display = "\(path)/deployments/\(incoming)"
         try Posix.removeTree(deploymentsFD, incoming, display: display)
         if Glibc.mkdirat(deploymentsFD, incoming, 0o700) != 0 { throw StoreError.system("mkdir", path: display) }
-        let materializer = TreeMaterializer(store: store, manifest: manifest, linkMode: linkMode, immutable: immutable, progress: progress)
+        let materializer = TreeMaterializer(
+            store: store, manifest: manifest, linkMode: linkMode, immutable: immutable, progress: progress, sourceVerification: sourceVerification)
         do {
             let incomingFD = try Posix.openDirectory(deploymentsFD, incoming, display: display)
             defer { Posix.close(incomingFD) }

@@ -19,6 +19,8 @@ public struct DeployRequest: Sendable {
     public var force = false
     /// Deploy with no environment while a policy is in force, said in so many words (recorded).
     public var noPolicy = false
+    /// Hardlink mode: trust stamped link sources, or re-hash all of them.
+    public var verifySources: SourceVerification = .stamped
 
     public init(release: ReleaseID) { self.release = release }
 }
@@ -42,6 +44,9 @@ public struct DeployOutcome: Sendable, Encodable {
     public var rolledBackTo: Digest?
     public var materialized = false
     public var linkFallback = false
+    /// Hardlink deploys: link sources trusted by their verified stamp, and those re-hashed.
+    public var linkSourcesTrusted: Int?
+    public var linkSourcesHashed: Int?
     public var onActivate: HookRun?
     public var health: HookRun?
     /// The on-activate hook of the deployment restored after a failure.
@@ -53,6 +58,7 @@ public struct DeployOutcome: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case result, root, deployment, release, config, previous, rolledBackTo = "rolled_back_to", materialized
+        case linkSourcesTrusted = "link_sources_trusted", linkSourcesHashed = "link_sources_hashed"
         case linkFallback = "link_fallback", onActivate = "on_activate", health, onActivateRestored = "on_activate_restored", removed, removedKnownBad = "removed_known_bad", warnings
     }
 }
@@ -123,9 +129,14 @@ public struct Deployer {
         // A tree is used only once it is proven to be what Fixity wrote; anything else at its
         // name is replaced by a fresh, verified materialization.
         if !verifiedTreeExists(id) {
-            let materializer = try root.materialize(id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: settings.linkMode, immutable: settings.immutable, progress: progress)
+            let materializer = try root.materialize(
+                id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: settings.linkMode, immutable: settings.immutable, progress: progress,
+                sourceVerification: request.verifySources)
             outcome.materialized = true
             outcome.linkFallback = materializer.fellBackToCopy
+            if settings.linkMode == .hardlink {
+                (outcome.linkSourcesTrusted, outcome.linkSourcesHashed) = materializer.linkSources
+            }
             if materializer.immutableUnavailable {
                 outcome.warnings.append("--immutable: could not set the immutable attribute (needs CAP_LINUX_IMMUTABLE and a file system that has it); the tree is not immutable")
             }

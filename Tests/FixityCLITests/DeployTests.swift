@@ -239,4 +239,39 @@ import Testing
         let immutable = try sandbox.fixity("deploy", "app@1", "--root", "root", "--link", "hardlink", "--immutable")
         #expect(immutable.status == 2 && immutable.stderr.contains("--immutable cannot be combined"))
     }
+
+    /// Hardlink sources carry a verified stamp: trusted while their stat is exactly the stamped
+    /// one, re-hashed (and replaced) once anything moved their ctime — even a write that keeps
+    /// size and mtime (`touch -r`).
+    @Test func stampedLinkSourcesAreTrustedUntilTheirCtimeMoves() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 1)
+        for name in ["again", "third", "fourth"] {
+            try sandbox.sh("mkdir \(name) && cp -a srcapp1/. \(name)/ && echo \(name) > \(name)/extra")
+            _ = try sandbox.seal(name, extra: ["--tag", name])
+        }
+        func deploy(_ ref: String, _ extra: [String] = []) throws -> [String: Any] {
+            let result = try sandbox.fixity(["deploy", ref, "--root", "root", "--link", "hardlink", "--json"] + extra)
+            try #require(result.status == 0, "\(result.stderr)")
+            return try result.json()
+        }
+        let first = try deploy("app@1")
+        #expect(first["link_sources_trusted"] as? Int == 0 && first["link_sources_hashed"] as? Int == 2, "\(first)")
+        let second = try deploy("app@again")
+        #expect(second["link_sources_trusted"] as? Int == 2 && second["link_sources_hashed"] as? Int == 1, "\(second)")
+
+        // A write through the live link that keeps size and mtime: only ctime tells.
+        try sandbox.sh("f=root/current/VERSION; touch -r $f stamp-ref; printf 'v9\\n' > $f; touch -r stamp-ref $f")
+        #expect(try sandbox.sh("cat root/current/VERSION").stdout == "v9\n")
+        let third = try deploy("app@third")
+        #expect(third["link_sources_hashed"] as? Int == 2, "the tampered source was trusted: \(third)")
+        #expect(try sandbox.sh("cat root/current/VERSION").stdout == "v1\n", "a tampered link source was spread")
+        #expect(try TreeCheck.problems(sandbox, root: "\(sandbox.root)/root").isEmpty)
+
+        let always = try deploy("app@fourth", ["--verify-sources", "always"])
+        #expect(always["link_sources_trusted"] as? Int == 0, "\(always)")
+        let fsck = try sandbox.fixity("fsck", "--json").json()
+        #expect((fsck["link_sources_checked"] as? Int ?? 0) >= 3)
+        #expect(try sandbox.fixity("deploy", "app@1", "--root", "root", "--verify-sources", "sometimes").status == 64)
+    }
 }

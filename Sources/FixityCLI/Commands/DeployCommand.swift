@@ -43,6 +43,9 @@ struct DeployCommand: ParsableCommand {
     @Option(help: "auto (reflink where possible, else copy), reflink, copy, or hardlink (opt-in: live files share inodes with the store's link sources; see docs/design.md).")
     var link: String?
 
+    @Option(name: .customLong("verify-sources"), help: "Hardlink mode: 'stamped' trusts a link source whose stat matches its verified stamp (docs/design.md), 'always' re-hashes every one.")
+    var verifySources: String?
+
     @Flag(help: "Set the Linux immutable attribute on the materialized tree.")
     var immutable = false
 
@@ -65,6 +68,7 @@ struct DeployCommand: ParsableCommand {
             throw ValidationError("--link must be auto, reflink, copy or hardlink")
         }
         if configPath != nil && config == nil { throw ValidationError("--config-path needs --config") }
+        if let verifySources, SourceVerification(rawValue: verifySources) == nil { throw ValidationError("--verify-sources must be stamped or always") }
     }
 
     func run() throws {
@@ -83,6 +87,7 @@ struct DeployCommand: ParsableCommand {
             request.lockTimeout = lockTimeout
             request.force = force
             request.noPolicy = noPolicy
+            request.verifySources = verifySources.flatMap(SourceVerification.init(rawValue:)) ?? .stamped
             let deployRoot = try DeployRoot(path: root, allowShared: allowSharedRoot)
             let progress = ProgressLine(enabled: global.showsProgress, verb: "materializing")
             defer { progress.finish() }

@@ -21,6 +21,7 @@ struct FsckCommand: ParsableCommand {
                 for digest in report.missing { Output.line("missing  \(digest)") }
                 for id in report.invalidReleases { Output.line("invalid release  \(id)") }
                 for stray in report.strays { Output.line("stray  \(stray)") }
+                for source in report.linkSourcesRemoved { Output.line("link source changed through a live link, removed (the next hardlink deploy remakes it)  links/\(source)") }
                 Output.note(
                     "\(report.objects) objects (\(Output.bytes(report.bytes))), \(report.releases) releases: "
                         + (report.clean ? "no problems" : "\(report.corrupt.count) corrupt, \(report.missing.count) missing, \(report.invalidReleases.count) invalid releases, \(report.strays.count) strays"))

@@ -160,6 +160,7 @@ enum StoreDatabase {
                         BEGIN SELECT RAISE(ABORT, 'releases are never unrecorded'); END;
                     """)
         }
+        Store.registerLinkStamps(&migrator)
         return migrator
     }
 }

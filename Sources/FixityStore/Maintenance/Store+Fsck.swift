@@ -15,11 +15,16 @@ public struct FsckReport: Sendable, Encodable {
     public var invalidReleases: [String] = []
     /// Files under objects/ that are not named like an object.
     public var strays: [String] = []
+    /// Hardlink sources re-hashed (and stamped anew), and those removed for holding wrong bytes
+    /// (a write through a deployment's link; the next hardlink deploy makes them again).
+    public var linkSourcesChecked = 0
+    public var linkSourcesRemoved: [String] = []
 
     public var clean: Bool { corrupt.isEmpty && missing.isEmpty && invalidReleases.isEmpty && strays.isEmpty }
 
     enum CodingKeys: String, CodingKey {
         case objects, bytes, releases, corrupt, missing, invalidReleases = "invalid_releases", strays, clean
+        case linkSourcesChecked = "link_sources_checked", linkSourcesRemoved = "link_sources_removed"
     }
 
     public init() {}
@@ -33,6 +38,8 @@ public struct FsckReport: Sendable, Encodable {
         try c.encode(missing, forKey: .missing)
         try c.encode(invalidReleases, forKey: .invalidReleases)
         try c.encode(strays, forKey: .strays)
+        try c.encode(linkSourcesChecked, forKey: .linkSourcesChecked)
+        try c.encode(linkSourcesRemoved, forKey: .linkSourcesRemoved)
         try c.encode(clean, forKey: .clean)
     }
 }
@@ -100,6 +107,14 @@ extension Store {
             missing.formUnion(manifest.blobDigests.subtracting(present))
         }
         report.missing = missing.sorted().map(\.description)
+        // Link sources: re-hashed and stamped anew under the shared lock (no gc meanwhile).
+        let lock = try self.lock(.shared, purpose: "fsck")
+        defer { withExtendedLifetime(lock) {} }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        let links = try recheckLinkSources(buffer: buffer)
+        report.linkSourcesChecked = links.checked
+        report.linkSourcesRemoved = links.removed
         return report
     }
 }

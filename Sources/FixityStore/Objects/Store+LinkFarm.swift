@@ -10,9 +10,11 @@ import Synchronization
 /// to it. The objects themselves are never linked into a root, so a change made to a live file
 /// through its link can never alter `objects/`: the original stays available for repair.
 ///
-/// Each time a deploy links a file it first re-hashes the link source: a source changed through
-/// some deployment's link is replaced from `objects/` instead of being spread further. gc removes
-/// sources that no deployment links any more (link count 1) and those of dead blobs.
+/// Before a deploy links a file it makes sure the link source holds the right bytes: a source
+/// whose stat matches its verified stamp (LinkStamps.swift: the trust model) is trusted, any
+/// other is re-hashed, and one changed through some deployment's link is replaced from
+/// `objects/` instead of being spread further. gc removes sources that no deployment links any
+/// more (link count 1) and those of dead blobs.
 extension Store {
     static let linkCounter = Atomic<Int>(0)
 
@@ -21,18 +23,74 @@ extension Store {
         "\(ManifestEntry.octalMode(mode))/\(objectName(digest))"
     }
 
-    /// Makes sure a verified link source exists for (digest, mode): re-hashes an existing one
-    /// and replaces it from `objects/` when it was changed through some deployment's link.
-    func prepareLinkSource(_ digest: Digest, size: UInt64, mode: UInt32, buffer: UnsafeMutableRawBufferPointer) throws {
+    /// What preparing a link source found.
+    struct PreparedSource {
+        /// The source's stat once its bytes were known good (trusted by stamp, hashed, or new).
+        let verified: FileStat
+        /// True when it was trusted by its stamp without reading a byte.
+        let trustedByStamp: Bool
+    }
+
+    /// Makes sure a verified link source exists for (digest, mode): trusts one whose stat matches
+    /// `stamp` (unless `verification` is `.always`), re-hashes any other, and replaces it from
+    /// `objects/` when it was changed through some deployment's link.
+    func prepareLinkSource(
+        _ digest: Digest, size: UInt64, mode: UInt32, buffer: UnsafeMutableRawBufferPointer, stamp: LinkStamp?, verification: SourceVerification
+    ) throws -> PreparedSource {
         let source = Self.linkName(digest, mode: mode)
         let sourceDisplay = "\(path)/links/\(source)"
         if let st = try Posix.lstatat(linksFD, source, display: sourceDisplay) {
-            if st.isRegularFile && st.permissions == mode && (try? verifyLinkSource(source, digest: digest, size: size, buffer: buffer)) == true {
-                return
+            if st.isRegularFile && st.permissions == mode {
+                if verification == .stamped, let stamp, stamp.matches(st) { return PreparedSource(verified: st, trustedByStamp: true) }
+                if let hashed = try? verifyLinkSource(source, digest: digest, size: size, buffer: buffer) { return PreparedSource(verified: hashed, trustedByStamp: false) }
             }
             try Posix.unlinkat(linksFD, source, display: sourceDisplay)
         }
         try createLinkSource(digest, mode: mode, at: source, buffer: buffer)
+        guard let created = try Posix.lstatat(linksFD, source, display: sourceDisplay) else {
+            throw StoreError(.io, "link source \(sourceDisplay) vanished as it was created", path: sourceDisplay)
+        }
+        return PreparedSource(verified: created, trustedByStamp: false)
+    }
+
+    /// The link source's stat now, for re-stamping after a deploy linked it.
+    func linkSourceStat(_ digest: Digest, mode: UInt32) -> FileStat? {
+        (try? Posix.lstatat(linksFD, Self.linkName(digest, mode: mode), display: "")) ?? nil
+    }
+
+    /// fsck's part: re-hashes every link source, removes the wrong ones and stamps the good ones
+    /// anew (a stamp is only ever made right after the bytes were read). Returns (checked, removed).
+    func recheckLinkSources(buffer: UnsafeMutableRawBufferPointer) throws -> (checked: Int, removed: [String]) {
+        var checked = 0
+        var removed = [String]()
+        var stamps = [String: LinkStamp?]()
+        for modeRaw in try Posix.directoryNames(linksFD, display: "\(path)/links") {
+            let mode = String(decoding: modeRaw, as: UTF8.self)
+            guard let modeFD = try? Posix.openDirectory(linksFD, mode, display: "\(path)/links/\(mode)") else { continue }
+            defer { Posix.close(modeFD) }
+            for fanoutRaw in try Posix.directoryNames(modeFD, display: "\(path)/links/\(mode)") {
+                let fanout = String(decoding: fanoutRaw, as: UTF8.self)
+                guard let fanoutFD = try? Posix.openDirectory(modeFD, fanout, display: "\(path)/links/\(mode)/\(fanout)") else { continue }
+                let names = (try? Posix.directoryNames(fanoutFD, display: "\(path)/links/\(mode)/\(fanout)")) ?? []
+                Posix.close(fanoutFD)
+                for nameRaw in names {
+                    let source = "\(mode)/\(fanout)/\(String(decoding: nameRaw, as: UTF8.self))"
+                    checked += 1
+                    guard let digest = Digest(hex: fanout + String(decoding: nameRaw, as: UTF8.self)),
+                        let st = try Posix.lstatat(linksFD, source, display: source), st.isRegularFile,
+                        let verified = try? verifyLinkSource(source, digest: digest, size: UInt64(max(0, st.size)), buffer: buffer)
+                    else {
+                        try Posix.unlinkat(linksFD, source, display: "\(path)/links/\(source)")
+                        removed.append(source)
+                        stamps[source] = .some(nil)
+                        continue
+                    }
+                    stamps[source] = LinkStamp(verified)
+                }
+            }
+        }
+        try saveLinkStamps(stamps)
+        return (checked, removed)
     }
 
     /// Hard-links the prepared link source of (digest, mode) to `name` in `dirfd`.
@@ -45,15 +103,23 @@ extension Store {
         }
     }
 
-    private func verifyLinkSource(_ source: String, digest: Digest, size: UInt64, buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
+    /// Hashes a link source; its stat from before the read when the bytes are right (a stamp is
+    /// taken of the state that was read), nil when they are not or it changed while read.
+    private func verifyLinkSource(_ source: String, digest: Digest, size: UInt64, buffer: UnsafeMutableRawBufferPointer) throws -> FileStat? {
         let fd = try Posix.openat(linksFD, source, flags: O_RDONLY | O_NOFOLLOW, display: source)
         defer { Posix.close(fd) }
+        let before = try Posix.fstat(fd, display: source)
+        guard before.size == Int64(size) else { return nil }
         // Mapped from 64 KiB up: no copy into a buffer, which was a third of this function's time.
+        let good: Bool
         if size >= 64 << 10, let mapped = Posix.mappedDigest(fd, size: Int(size)) {
-            return try Posix.fstat(fd, display: source).size == Int64(size) && mapped == digest
+            good = mapped == digest
+        } else {
+            let (actual, total) = try Posix.hashToEnd(fd, buffer: buffer, display: source)
+            good = total == size && actual == digest
         }
-        let (actual, total) = try Posix.hashToEnd(fd, buffer: buffer, display: source)
-        return total == size && actual == digest
+        guard good, try Posix.fstat(fd, display: source).sameContentSignature(as: before) else { return nil }
+        return before
     }
 
     private func createLinkSource(_ digest: Digest, mode: UInt32, at source: String, buffer: UnsafeMutableRawBufferPointer) throws {

@@ -29,15 +29,24 @@ public final class TreeMaterializer: Sendable {
     public let linkMode: LinkMode
     /// Set the Linux immutable attribute on every file and folder written.
     public let immutable: Bool
+    /// Hardlink mode: trust link sources by their verified stamp, or re-hash every one.
+    public let sourceVerification: SourceVerification
+    /// Hardlink mode: sources trusted by stamp, and sources hashed, in the last write.
+    private let sourcesTrusted = Atomic<Int>(0)
+    private let sourcesHashed = Atomic<Int>(0)
     /// Set when reflinks were not available and `auto` fell back to copying.
     private let reflinkUnavailable = Atomic<Bool>(false)
     /// Set when the immutable attribute could not be set (no CAP_LINUX_IMMUTABLE, tmpfs …).
     private let immutableFailed = Atomic<Bool>(false)
 
-    public init(store: Store, manifest: Manifest, linkMode: LinkMode = .copy, immutable: Bool = false, progress: WorkProgress? = nil) {
+    public init(
+        store: Store, manifest: Manifest, linkMode: LinkMode = .copy, immutable: Bool = false, progress: WorkProgress? = nil,
+        sourceVerification: SourceVerification = .stamped
+    ) {
         self.store = store
         self.manifest = manifest
         self.linkMode = linkMode
+        self.sourceVerification = sourceVerification
         self.immutable = immutable
         self.progress = progress
     }
@@ -45,6 +54,8 @@ public final class TreeMaterializer: Sendable {
     /// After `write`: whether `auto` had to copy, and whether `immutable` could not be applied.
     public var fellBackToCopy: Bool { reflinkUnavailable.load(ordering: .relaxed) }
     public var immutableUnavailable: Bool { immutableFailed.load(ordering: .relaxed) }
+    /// After a hardlink `write`: (link sources trusted by their stamp, link sources hashed).
+    public var linkSources: (trusted: Int, hashed: Int) { (sourcesTrusted.load(ordering: .relaxed), sourcesHashed.load(ordering: .relaxed)) }
 
     /// Materializes into `dirfd` (an empty folder shown as `display`) and makes it durable.
     public func write(into dirfd: Int32, display: String) throws {
@@ -107,6 +118,8 @@ public final class TreeMaterializer: Sendable {
                 sources.append(file)
             }
         }
+        let stamps = try store.loadLinkStamps()
+        let prepared = Mutex([FileStat?](repeating: nil, count: sources.count))
         let verified = Mutex([Bool](repeating: false, count: sources.count))
         let nextLink = Atomic<Int>(0)
         let deferred = Mutex([Int]())
@@ -151,7 +164,15 @@ public final class TreeMaterializer: Sendable {
         do {
             try ParallelWork.run(count: distinct.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
                 let entry = distinct[index]
-                try self.store.prepareLinkSource(entry.digest!, size: entry.size, mode: entry.mode, buffer: buffer.raw)
+                let source = try self.store.prepareLinkSource(
+                    entry.digest!, size: entry.size, mode: entry.mode, buffer: buffer.raw,
+                    stamp: stamps[Store.linkName(entry.digest!, mode: entry.mode)], verification: self.sourceVerification)
+                if source.trustedByStamp {
+                    self.sourcesTrusted.add(1, ordering: .relaxed)
+                } else {
+                    self.sourcesHashed.add(1, ordering: .relaxed)
+                }
+                prepared.withLock { $0[index] = source.verified }
                 verified.withLock { $0[index] = true }
                 self.progress?.add(bytes: Int(entry.size))
             }
@@ -166,6 +187,22 @@ public final class TreeMaterializer: Sendable {
         if let error = failure.withLock({ $0 }) { throw error }
         // Claimed before their source was verified; every source is now.
         for index in deferred.withLock({ $0 }).sorted() { try linkOne(index) }
+        // Linking moved each source's ctime: stamp it again, but only a source whose inode, size
+        // and mtime are still those verified (a write meanwhile leaves it unstamped: re-hashed next
+        // time).
+        let verifiedStats = prepared.withLock { $0 }
+        var fresh = [String: LinkStamp?]()
+        for (index, entry) in distinct.enumerated() {
+            let name = Store.linkName(entry.digest!, mode: entry.mode)
+            guard let before = verifiedStats[index], let now = store.linkSourceStat(entry.digest!, mode: entry.mode),
+                LinkStamp(before).sameContent(as: now)
+            else {
+                fresh[name] = .some(nil)
+                continue
+            }
+            fresh[name] = LinkStamp(now)
+        }
+        try store.saveLinkStamps(fresh)
     }
 
     private func writeFile(_ entry: ManifestEntry, dirfd: Int32, display: String, buffer: UnsafeMutableRawBufferPointer) throws {

@@ -1,0 +1,88 @@
+import FixityCore
+import Foundation
+import GRDB
+
+/// Verified stamps of hardlink sources (`links/`), so a hardlink deploy need not re-hash every
+/// source every time (what kept it from `ostree checkout -H`, which hashes nothing).
+///
+/// Trust model — the same reasoning as fast verify's stat snapshot: a stamp is the source's
+/// inode, size, mtime and ctime (nanoseconds) recorded right after Fixity verified its bytes. No
+/// write can leave ctime unchanged (and no user can set ctime), so a source whose stat matches its
+/// stamp exactly holds the bytes that were verified; anything else — a write through some
+/// deployment's link, even one that restores size and mtime with `touch -r` — moves ctime, and
+/// the source is re-hashed (and replaced from `objects/` when wrong). Creating a hard link also
+/// moves ctime, so a deploy re-stamps the sources it linked, but only those whose inode, size and
+/// mtime are still what it verified. `deploy --verify-sources always` re-hashes every source;
+/// `fsck` re-hashes every source and stamps it anew.
+public struct LinkStamp: Sendable, Equatable {
+    public let inode: UInt64
+    public let size: Int64
+    public let mtimeNanos: Int64
+    public let ctimeNanos: Int64
+
+    public init(_ stat: FileStat) {
+        inode = stat.inode
+        size = stat.size
+        mtimeNanos = stat.mtimeNanos
+        ctimeNanos = stat.ctimeNanos
+    }
+
+    /// The stat shows exactly the stamped state.
+    public func matches(_ stat: FileStat) -> Bool { LinkStamp(stat) == self }
+
+    /// The stat differs from a verified one only in ctime (a hard link was added or removed).
+    func sameContent(as stat: FileStat) -> Bool { inode == stat.inode && size == stat.size && mtimeNanos == stat.mtimeNanos }
+}
+
+/// Whether a hardlink deploy trusts stamped sources or re-hashes all of them.
+public enum SourceVerification: String, Sendable, CaseIterable {
+    case stamped
+    case always
+}
+
+extension Store {
+    static func registerLinkStamps(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("links-v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE link_stamps (
+                        source TEXT PRIMARY KEY,
+                        inode INTEGER NOT NULL,
+                        size INTEGER NOT NULL,
+                        mtime_ns INTEGER NOT NULL,
+                        ctime_ns INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
+    }
+
+    /// Every stamp, by link source name (`<mode>/<2 hex>/<62 hex>`).
+    func loadLinkStamps() throws -> [String: LinkStamp] {
+        try database.storeRead { db in
+            var stamps = [String: LinkStamp]()
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM link_stamps") {
+                let stat = FileStat(
+                    device: 0, inode: UInt64(bitPattern: row["inode"] as Int64), rawMode: 0, size: row["size"],
+                    mtimeNanos: row["mtime_ns"], ctimeNanos: row["ctime_ns"])
+                stamps[row["source"]] = LinkStamp(stat)
+            }
+            return stamps
+        }
+    }
+
+    /// Replaces the stamps of these sources (nil: forget the stamp) in one transaction.
+    func saveLinkStamps(_ stamps: [String: LinkStamp?]) throws {
+        guard !stamps.isEmpty else { return }
+        try database.storeWrite { db in
+            for (source, stamp) in stamps {
+                if let stamp {
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO link_stamps (source, inode, size, mtime_ns, ctime_ns) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [source, Int64(bitPattern: stamp.inode), stamp.size, stamp.mtimeNanos, stamp.ctimeNanos])
+                } else {
+                    try db.execute(sql: "DELETE FROM link_stamps WHERE source = ?", arguments: [source])
+                }
+            }
+        }
+    }
+}
