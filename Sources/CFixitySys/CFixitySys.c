@@ -52,25 +52,24 @@ static void fixity_on_interrupt(int signo) {
     _exit(130);
 }
 
-void fixity_install_interrupt_notice(void) {
+/* One handler for one signal, no flags (not SA_RESTART: a wait returns to check the flag). */
+static void fixity_handle(int signo, void (*handler)(int)) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    action.sa_handler = fixity_on_interrupt;
+    action.sa_handler = handler;
     sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
+    sigaction(signo, &action, NULL);
 }
+
+void fixity_install_interrupt_notice(void) { fixity_handle(SIGINT, fixity_on_interrupt); }
 
 static volatile sig_atomic_t stop_requested = 0;
 
 static void fixity_on_stop(int signo) { (void)signo; stop_requested = 1; }
 
 void fixity_install_stop_handlers(void) {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = fixity_on_stop;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
+    fixity_handle(SIGINT, fixity_on_stop);
+    fixity_handle(SIGTERM, fixity_on_stop);
     /* A process started by a thread that blocks signals (a test runner, some supervisors)
        inherits that mask: unblock the two we promise to honour. */
     sigset_t set;

@@ -21,7 +21,8 @@ public struct ProofBundleBuilder {
             let deployments = Set(deploys.map(\.subject))
             var entries = try History.entries(db, actions: ["seal", "tag", "sign", "attest", "adopt"], subject: id)
             entries += deploys
-            entries += try History.entries(db, actions: ["activate", "rollback"]).filter { ProofBundle.isAbout($0, release: id, deployments: deployments) }
+            // Every switch to or away from its deployments, their health results and deactivations.
+            entries += try History.entries(db, actions: ["activate", "rollback", "health", "deactivate"]).filter { ProofBundle.isAbout($0, release: id, deployments: deployments) }
             entries.sort { $0.seq < $1.seq }
             let needed = Int((entries.last?.seq ?? -1) + 1)
             guard let checkpoint = try Ledger.newestCheckpoint(db, covering: needed) else {

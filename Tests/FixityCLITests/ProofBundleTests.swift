@@ -93,6 +93,31 @@ import Testing
         #expect(human.stdout.contains("unsigned"), "\(human.stdout)")
     }
 
+    /// The bundle tells the release's whole story: its failed health check and the switch away
+    /// from it are carried and shown; an activation whose subject is not its pair's deployment
+    /// fails.
+    @Test func failedChecksAndSwitchesAwayAreInTheBundle() throws {
+        let sandbox = try Sandbox()
+        #expect(try sandbox.fixity("key", "generate", "--out", "log.key").status == 0)
+        _ = try DeployTests.releases(sandbox, 2)
+        #expect(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
+        #expect(try sandbox.fixity("deploy", "app@2", "--root", "root", "--health-cmd", "false").status == 1)
+        #expect(try sandbox.fixity("deploy", "app@2", "--root", "root", "--force").status == 0)
+        #expect(try sandbox.fixity("prove", "app@1", "--out", "one.json", "--key", "log.key").status == 0)
+        #expect(try sandbox.fixity("prove", "app@2", "--out", "two.json", "--key", "log.key").status == 0)
+        let one = try verifyBundle(sandbox, ["log.key"], file: "one.json")
+        #expect(one.status == 0, "\(one.stdout) \(one.stderr)")
+        #expect((try one.json()["switches_away"] as? [Any])?.isEmpty == false, "\(one.stdout)")
+        let two = try verifyBundle(sandbox, ["log.key"], file: "two.json")
+        #expect(two.status == 0, "\(two.stdout) \(two.stderr)")
+        #expect((try two.json()["failed_health_checks"] as? [Any])?.count == 1, "\(two.stdout)")
+        // Moving an activation's subject to another deployment breaks its pair binding.
+        let script = "import json\nb = json.load(open('two.json'))\nfor e in b['entries']:\n    if e['entry']['action'] == 'activate':\n        e['entry']['details']['config'] = 'sha256:' + '1' * 64\n        break\njson.dump(b, open('moved.json', 'w'))\n"
+        try script.write(toFile: "\(sandbox.root)/move.py", atomically: true, encoding: .utf8)
+        try sandbox.sh("python3 move.py")
+        #expect(try verifyBundle(sandbox, ["log.key"], file: "moved.json").status == 1)
+    }
+
     @Test func malformedBundlesAreRefused() throws {
         let sandbox = try Sandbox()
         try sandbox.sh("echo '{\"type\": \"something else\"}' > other.json; echo 'not json' > garbage.json")

@@ -70,6 +70,12 @@ struct VerifyBundleCommand: ParsableCommand {
                 for signer in report.signers {
                     Output.line("  signed      \(signer.result.map { "\($0) " } ?? "")\(signer.predicateType) by \(signer.keyID.prefix(16))… \(signer.trusted ? "(trusted key, signature verified)" : "(key not given: not checked)")")
                 }
+                for check in report.failedHealthChecks {
+                    Output.line("  health FAILED \(check.time) on \(check.host):\(check.root) (entry \(check.seq))")
+                }
+                for away in report.switchesAway {
+                    Output.line("  switched away \(away.time) on \(away.host):\(away.root) to \(away.deployment.prefix(19))… (entry \(away.seq))")
+                }
                 for activation in report.activations {
                     Output.line("  \(activation.action == "activate" ? "activated " : "rolled back") \(activation.time) on \(activation.host):\(activation.root) (entry \(activation.seq))")
                 }

@@ -38,13 +38,36 @@ public struct ProofBundle: Codable, Sendable {
     /// Which entries a bundle for `release` carries: its seal, tags, signatures and attestations
     /// (subject = release), the deploys that name it (details.release) and the switches to those
     /// deployments.
+    /// Also the health results of those deployments (failed ones included), the switches away
+    /// from them (an `activate`/`rollback` whose `previous`/`from` is one of them) and
+    /// `deactivate`s: the release's whole story, not only its good moments.
     public static func isAbout(_ entry: LedgerEntry, release: String, deployments: Set<String>) -> Bool {
         switch entry.action {
         case "seal", "tag", "sign", "attest", "adopt": entry.subject == release
         case "deploy": entry.details["release"] == release
-        case "activate", "rollback": entry.details["release"] == release || deployments.contains(entry.subject)
+        case "activate", "rollback":
+            entry.details["release"] == release || deployments.contains(entry.subject)
+                || deployments.contains(entry.details["previous"] ?? "") || deployments.contains(entry.details["from"] ?? "")
+        case "health", "deactivate": deployments.contains(entry.subject)
         default: false
         }
+    }
+
+    /// A switching or deploy entry whose `release`/`config`/`config_path` details do not hash to
+    /// its subject (the deployment id): a problem sentence, nil when they agree or are absent.
+    static func pairProblem(_ entry: LedgerEntry) -> String? {
+        guard ["deploy", "activate", "rollback"].contains(entry.action), let releaseText = entry.details["release"],
+            let release = Digest(parsing: releaseText).map(ReleaseID.init)
+        else { return nil }
+        let configText = entry.details["config"] ?? "-"
+        let config = configText == "-" ? nil : Digest(parsing: configText).map(ReleaseID.init)
+        if configText != "-" && config == nil { return "entry \(entry.seq): config '\(configText)' is not a digest" }
+        let path = entry.details["config_path"].flatMap { $0 == "-" ? nil : $0 }
+        guard let deployment = try? Deployment(release: release, config: config, configPath: config == nil ? nil : (path ?? "config")) else {
+            return "entry \(entry.seq): its release/config pair is not a valid deployment"
+        }
+        return deployment.id.description == entry.subject ? nil
+            : "entry \(entry.seq) (\(entry.action)): its subject \(entry.subject.prefix(19))… is not the deployment of its release/config pair"
     }
 
     // MARK: Verification
@@ -77,6 +100,9 @@ public struct ProofBundle: Codable, Sendable {
         /// counted for nothing, never an error.
         public var unsigned = [String]()
         public var activations = [Activation]()
+        /// Switches away from the release's deployments, and its failed health checks.
+        public var switchesAway = [Activation]()
+        public var failedHealthChecks = [Activation]()
         public var checkpointSize = 0
         public var checkpointRoot = ""
         public var checkpointSigners = [String]()
@@ -85,7 +111,8 @@ public struct ProofBundle: Codable, Sendable {
         public var ok: Bool { problems.isEmpty }
 
         enum CodingKeys: String, CodingKey {
-            case release, files, sealed, tags, signers, unsigned, activations, checkpointSize = "checkpoint_size", checkpointRoot = "checkpoint_root"
+            case release, files, sealed, tags, signers, unsigned, activations, switchesAway = "switches_away", failedHealthChecks = "failed_health_checks"
+            case checkpointSize = "checkpoint_size", checkpointRoot = "checkpoint_root"
             case checkpointSigners = "checkpoint_signers", entriesProved = "entries_proved", problems, ok
         }
         public func encode(to encoder: Encoder) throws {
@@ -97,6 +124,8 @@ public struct ProofBundle: Codable, Sendable {
             try c.encode(signers, forKey: .signers)
             try c.encode(unsigned, forKey: .unsigned)
             try c.encode(activations, forKey: .activations)
+            try c.encode(switchesAway, forKey: .switchesAway)
+            try c.encode(failedHealthChecks, forKey: .failedHealthChecks)
             try c.encode(checkpointSize, forKey: .checkpointSize)
             try c.encode(checkpointRoot, forKey: .checkpointRoot)
             try c.encode(checkpointSigners, forKey: .checkpointSigners)
@@ -192,7 +221,17 @@ public struct ProofBundle: Codable, Sendable {
             case "tag": if let tag = entry.details["tag"] { report.tags.append(tag) }
             case "sign", "attest": if let digest = entry.details["envelope"] { envelopeDigests[digest] = entry }
             case "activate", "rollback":
-                report.activations.append(Activation(
+                if let issue = Self.pairProblem(entry) { problem(issue) }
+                let activation = Activation(seq: entry.seq, time: entry.time, host: entry.host, root: entry.details["root"] ?? "?", deployment: entry.subject, action: entry.action)
+                if deployments.contains(entry.subject) || entry.details["release"] == release {
+                    report.activations.append(activation)
+                } else {
+                    report.switchesAway.append(activation)
+                }
+            case "deploy":
+                if let issue = Self.pairProblem(entry) { problem(issue) }
+            case "health" where entry.details["result"] == "fail":
+                report.failedHealthChecks.append(Activation(
                     seq: entry.seq, time: entry.time, host: entry.host, root: entry.details["root"] ?? "?", deployment: entry.subject, action: entry.action))
             default: break
             }
