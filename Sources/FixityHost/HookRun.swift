@@ -57,7 +57,7 @@ public struct HookRun: Sendable, Encodable {
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         let start = Date()
-        let pid = try withCStrings(env.map { "\($0.key)=\($0.value)" }) { envp in
+        let pid = withCStrings(env.map { "\($0.key)=\($0.value)" }) { envp in
             fixity_spawn_shell(directory, command, envp, output.fd)
         }
         guard pid > 0 else {

@@ -108,7 +108,7 @@ public struct ImageExporter {
         }
         func emit(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try emit($0) } }
         func flush(finish: Bool = false) throws {
-            try gzip.process(pending, finish: finish) { try sink($0) }
+            _ = try gzip.process(pending, finish: finish) { try sink($0) }
             pending.removeAll(keepingCapacity: true)
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
