@@ -129,9 +129,14 @@ public struct Deployer {
         // A tree is used only once it is proven to be what Fixity wrote; anything else at its
         // name is replaced by a fresh, verified materialization.
         if !verifiedTreeExists(id) {
-            let materializer = try root.materialize(
-                id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: settings.linkMode, immutable: settings.immutable, progress: progress,
-                sourceVerification: request.verifySources)
+            let materializer: TreeMaterializer
+            do {
+                materializer = try root.materialize(
+                    id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: settings.linkMode, immutable: settings.immutable, progress: progress,
+                    sourceVerification: request.verifySources)
+            } catch let error as StoreError where error.code == .integrity {
+                throw StoreError(.integrity, "deploying release \(request.release.short)\(request.config.map { " with config \($0.short)" } ?? ""): \(error.message)", path: error.path)
+            }
             outcome.materialized = true
             outcome.linkFallback = materializer.fellBackToCopy
             if settings.linkMode == .hardlink {

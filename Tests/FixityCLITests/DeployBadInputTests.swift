@@ -36,7 +36,8 @@ import Testing
         let blob = try sandbox.sh("sha256sum srcapp2/VERSION | cut -c1-64").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let object = "store/objects/sha256/\(blob.prefix(2))/\(blob.dropFirst(2))"
         try sandbox.sh("chmod u+w \(object) && echo tampered > \(object)")
-        try expectRefused(sandbox, ["deploy", "app@2", "--root", "root", "--link", "copy"], mentioning: ["corrupt", String(blob.prefix(12))])
+        // Named by release and path, not only by object digest.
+        try expectRefused(sandbox, ["deploy", "app@2", "--root", "root", "--link", "copy"], mentioning: ["corrupt", String(blob.prefix(12)), "deploying release", "VERSION"])
         #expect(try sandbox.sh("ls -A root/deployments | grep -c incoming || true").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
     }
 

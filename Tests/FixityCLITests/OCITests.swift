@@ -142,4 +142,16 @@ import Testing
         let kept = try sandbox.fixity("show", "y@1", "--json").json()["entries"] as? [[String: Any]]
         #expect(kept?.first?["mode"] as? String == "6755")
     }
+
+    /// A layout image named as skopeo and umoci name it, DIR:NAME (the ref.name annotation).
+    @Test func importTakesALayoutNameAsSkopeoDoes() throws {
+        let sandbox = try Sandbox()
+        let release = try DeployTests.releases(sandbox, 1)[0]
+        #expect(try sandbox.fixity("oci", "export", "app@1", "--out", "img", "--ref-name", "v1").status == 0)
+        let imported = try sandbox.fixity("oci", "import", "img:v1", "--app", "copy", "--json")
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(try imported.json()["release"] as? String == release)
+        let missing = try sandbox.fixity("oci", "import", "img:v2", "--app", "copy")
+        #expect(missing.status == 2 && missing.stderr.contains("named 'v2'"), "\(missing.stderr)")
+    }
 }

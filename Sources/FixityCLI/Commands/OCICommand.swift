@@ -46,7 +46,7 @@ struct OCICommand: ParsableCommand {
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Seal an image (LAYOUT_DIR[@sha256:…] or REGISTRY/REPO@sha256:…) as a release: layers flattened, every entry validated.")
+            abstract: "Seal an image (LAYOUT_DIR[@sha256:…], LAYOUT_DIR:NAME as skopeo names it, or REGISTRY/REPO@sha256:…) as a release: layers flattened, every entry validated.")
         @Argument(help: "The image.") var image: String
         @OptionGroup var registry: RegistryFlags
         @Option(help: "The application the release belongs to.") var app: String
@@ -69,7 +69,10 @@ struct OCICommand: ParsableCommand {
                 var recordedAs: String?
                 let scratch = try ScratchFolder(purpose: "pull")
                 defer { scratch.remove() }
-                if !FileManager.default.fileExists(atPath: ImageImporter.split(image).0), image.contains("/"), let reference = try? RegistryReference(parsing: image) {
+                let local = ImageImporter.split(image).0
+                let layoutName = local.lastIndex(of: ":").map { String(local[..<$0]) }
+                let isLocal = FileManager.default.fileExists(atPath: local) || layoutName.map { FileManager.default.fileExists(atPath: $0) } == true
+                if !isLocal, image.contains("/"), let reference = try? RegistryReference(parsing: image) {
                     try ImagePuller().pull(reference, into: scratch.layout, insecure: registry.insecure, credentials: try registry.credentials())
                     source = scratch.layout
                     recordedAs = reference.description

@@ -41,16 +41,30 @@ public struct ImageImporter {
     /// `recordedAs`: what the ledger entry names as the source (a registry reference, when the
     /// layout is a scratch copy of it).
     public func importImage(_ source: String, app: AppName, tag: String?, recordedAs: String? = nil, progress: WorkProgress? = nil) throws -> Report {
-        let (layoutPath, wanted) = Self.split(source)
+        var (layoutPath, wanted) = Self.split(source)
+        var refName: String?
         var st = stat()
+        // DIR:NAME, as skopeo and umoci name an image in a layout (oci:DIR:NAME): the index
+        // entry whose org.opencontainers.image.ref.name is NAME.
+        if wanted == nil, lstat(layoutPath, &st) != 0, let colon = layoutPath.lastIndex(of: ":") {
+            let folder = String(layoutPath[..<colon])
+            if lstat(folder, &st) == 0 {
+                refName = String(layoutPath[layoutPath.index(after: colon)...])
+                layoutPath = folder
+            }
+        }
         guard lstat(layoutPath, &st) == 0 else {
             throw StoreError(.badInput, "\(layoutPath): no such OCI layout folder (registry images are not supported by oci import yet: copy one with skopeo copy docker://… oci:DIR)")
         }
         let reader = try LayoutReader(path: layoutPath)
         defer { reader.close() }
         let index = try reader.index()
-        let images = index.manifests.filter { wanted == nil || $0.digest == wanted!.description }
-        guard let descriptor = images.first else { throw StoreError(.badInput, "\(layoutPath) has no image \(wanted?.short ?? "") in its index.json") }
+        let images = index.manifests.filter {
+            (wanted == nil || $0.digest == wanted!.description) && (refName == nil || $0.annotations?[OCI.Annotation.refName] == refName)
+        }
+        guard let descriptor = images.first else {
+            throw StoreError(.badInput, "\(layoutPath) has no image \(wanted?.short ?? refName.map { "named '\($0)'" } ?? "") in its index.json")
+        }
         guard images.count == 1 else {
             throw StoreError(.badInput, "\(layoutPath) holds \(images.count) images; name one: \(layoutPath)@\(images.map(\.digest).joined(separator: " or @"))")
         }

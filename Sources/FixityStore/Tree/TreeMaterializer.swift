@@ -205,6 +205,16 @@ public final class TreeMaterializer: Sendable {
         try store.saveLinkStamps(fresh)
     }
 
+    /// A corrupt object met while writing names the path of the tree it was for (the deploy adds
+    /// the release): "object 5891b5… is corrupt" alone sends the operator hunting.
+    static func naming<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as StoreError where error.code == .integrity {
+            throw StoreError(.integrity, "\(path): \(error.message); nothing was switched (fixity fsck lists every corrupt object)", path: error.path)
+        }
+    }
+
     private func writeFile(_ entry: ManifestEntry, dirfd: Int32, display: String, buffer: UnsafeMutableRawBufferPointer) throws {
         guard let digest = entry.digest else { return }
         let path = "\(display)/\(entry.path)"
@@ -217,7 +227,7 @@ public final class TreeMaterializer: Sendable {
         } else {
             var flushed: Int64 = 0
             var total: Int64 = 0
-            written = try store.streamObject(digest, buffer: buffer) { chunk in
+            written = try Self.naming(entry.path) { try store.streamObject(digest, buffer: buffer) { chunk in
                 try Posix.writeAll(fd, chunk, display: path)
                 total += Int64(chunk.count)
                 // Start writeback as we go (see FileIngester): the final syncfs waits only for the tail.
@@ -226,7 +236,7 @@ public final class TreeMaterializer: Sendable {
                     flushed = total
                 }
                 progress?.add(bytes: chunk.count)
-            }
+            } }
             Posix.startWriteback(fd, offset: flushed, length: 0)
         }
         guard written == entry.size else {
