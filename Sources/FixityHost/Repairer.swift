@@ -45,9 +45,7 @@ public struct Repairer {
         guard !found.clean else {
             return RepairOutcome(root: root.path, deployment: found.deployment, evidence: nil, restored: [], removed: [], modesReset: [], clean: true)
         }
-        if !found.report.unreadable.isEmpty {
-            throw DeployError("cannot repair \(root.path): unreadable paths \(found.report.unreadable.prefix(3).joined(separator: ", ")) (permission denied?); nothing was changed")
-        }
+
         let (_, manifest, ignore) = try scanner.activeTree()
         let treePath = root.treePath(found.deployment)
         let treeFD = try Posix.open(treePath, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
@@ -63,7 +61,9 @@ public struct Repairer {
         // 1. Remove what must go, deepest first: added paths, and whatever replaced an entry's type.
         // A path that cannot be repaired (swapped under us, too deep) is reported and skipped:
         // one hostile corner of the tree must not keep a real hot-fix elsewhere in place.
-        var failed = [String]()
+        // Paths that could not be read (permission denied, a folder too wide to list) are left
+        // as they are and reported; the rest of the tree is still repaired.
+        var failed = found.report.unreadable.map { "\($0): could not be read, not repaired" }
         func attempt(_ path: String, _ step: () throws -> Void) {
             do { try step() } catch {
                 failed.append("\(path): \((error as? StoreError)?.message ?? "\(error)")")

@@ -255,3 +255,22 @@ import Testing
         #expect(try sandbox.sh("ls -A '\(live)/lib' | grep -c fixity-removing || true").stdout == "0\n")
     }
 }
+
+extension DriftDenialOfServiceTests {
+    /// A folder filled past the listing cap is reported as one that cannot be read (its entries
+    /// are not loaded), and the hot-fix elsewhere is still repaired; repair says what it left.
+    @Test func aFolderTooWideToListIsReportedAndTheRestRepaired() throws {
+        let sandbox = try DriftTests().deployed()
+        try sandbox.sh("mkdir root/current/var/flood && cd root/current/var/flood && seq 1 300 | xargs touch && cd - >/dev/null && echo hotfix >> root/current/bin/run")
+        let env = ["/usr/bin/env", "FIXITY_MAX_FOLDER_ENTRIES=200"]
+        let verify = try sandbox.fixity(["verify", "--root", "root", "--json"], prefix: env)
+        #expect(verify.status == 1, "\(verify.stderr)")
+        let report = try verify.json()
+        #expect((report["modified"] as? [String])?.contains("bin/run") == true)
+        #expect((report["added"] as? [String])?.contains("var/flood") == true, "\(report)")
+        #expect((report["added"] as? [String])?.contains("var/flood/1") != true, "a too-wide folder was listed")
+        let repair = try sandbox.fixity(["repair", "--root", "root"], prefix: env)
+        #expect(repair.status == 0, "\(repair.stderr)")
+        #expect(try sandbox.fixity(["verify", "--root", "root", "--full"]).status == 0)
+    }
+}

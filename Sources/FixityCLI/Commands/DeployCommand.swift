@@ -33,7 +33,7 @@ struct DeployCommand: ParsableCommand {
     @Option(name: .customLong("health-timeout"), parsing: .unconditional, help: "Seconds before a hook or health check is killed and counted as failed (default 30).")
     var healthTimeout: Double?
 
-    @Option(name: .customLong("on-activate"), help: "Run after the switch, before the health check (e.g. a service reload).")
+    @Option(name: .customLong("on-activate"), help: "Run after the switch, before the health check (e.g. a service reload). Hooks get only stdin/stdout/stderr; Fixity waits for the hook process itself, not its children, so a hook may start a daemon and return (killed with its process group at the timeout).")
     var onActivate: String?
 
     // .unconditional: "--keep -1" is a bad value to name, not a missing one.

@@ -35,7 +35,8 @@ struct RepairCommand: ParsableCommand {
             } else {
                 Output.line("\(outcome.root) is clean; nothing to repair")
             }
-            if !outcome.clean { throw Exit.failure }
+            // Anything left unrepaired (unreadable, swapped under us) is a failure to say so.
+            if !outcome.clean || !outcome.failed.isEmpty { throw Exit.failure }
         }
     }
 }

@@ -139,6 +139,12 @@ public enum Posix {
 
     /// The names in a directory except `.` and `..`, as raw bytes (names need not be UTF-8).
     public static func directoryNames(_ dirfd: Int32, display: String) throws -> [[UInt8]] {
+        try directoryNames(dirfd, display: display, limit: Int.max).names
+    }
+
+    /// At most `limit` names, and whether there were more (a folder someone filled with millions
+    /// of entries must not cost their memory to look at).
+    public static func directoryNames(_ dirfd: Int32, display: String, limit: Int) throws -> (names: [[UInt8]], truncated: Bool) {
         // fdopendir takes ownership of its descriptor, so give it a duplicate.
         let dup = Glibc.fcntl(dirfd, F_DUPFD_CLOEXEC, 0)
         if dup < 0 { throw StoreError.system("dup", path: display) }
@@ -160,9 +166,10 @@ public enum Posix {
                 pointer.withMemoryRebound(to: UInt8.self, capacity: 256) { Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)))) }
             }
             if name == [0x2e] || name == [0x2e, 0x2e] { continue }
+            if names.count == limit { return (names, true) }
             names.append(name)
         }
-        return names
+        return (names, false)
     }
 
     /// Removes a tree below `dirfd` without following symlinks, making read-only directories

@@ -36,6 +36,13 @@ public struct TreeWalker {
     /// refused when sealing and reported as a problem when checking, and the rest of the tree is
     /// still walked.
     public static let maxDepth = 200
+    /// The most entries one folder may hold and still be listed (FIXITY_MAX_FOLDER_ENTRIES,
+    /// default 1,000,000): a fuller folder is refused when sealing and, when checking, reported
+    /// as one that cannot be read, so the rest of the tree is still checked and repaired.
+    public static let maxWidth: Int = {
+        if let text = getenv("FIXITY_MAX_FOLDER_ENTRIES"), let value = Int(String(cString: text)), value > 0 { return value }
+        return 1_000_000
+    }()
 
     public init(rootPath: String, strict: Bool = true) {
         self.rootPath = rootPath
@@ -58,14 +65,22 @@ public struct TreeWalker {
 
     public func walk(rootFD: Int32) throws -> [WalkedEntry] {
         var entries = [WalkedEntry]()
-        try walkDirectory(rootFD, prefix: "", depth: 1, into: &entries)
+        if try walkDirectory(rootFD, prefix: "", depth: 1, into: &entries) {
+            throw StoreError(.badInput, "\(rootPath): more than \(Self.maxWidth) entries in one folder", path: rootPath)
+        }
         return entries
     }
 
-    private func walkDirectory(_ dirfd: Int32, prefix: String, depth: Int, into entries: inout [WalkedEntry]) throws {
+    /// Walks one folder; true (nothing listed) when it holds more than `maxWidth` entries.
+    private func walkDirectory(_ dirfd: Int32, prefix: String, depth: Int, into entries: inout [WalkedEntry]) throws -> Bool {
         let displayDir = prefix.isEmpty ? rootPath : "\(rootPath)/\(prefix)"
         var names = [(name: String, raw: [UInt8], valid: Bool)]()
-        for raw in try Posix.directoryNames(dirfd, display: displayDir) {
+        let listing = try Posix.directoryNames(dirfd, display: displayDir, limit: Self.maxWidth)
+        if listing.truncated {
+            if strict { throw StoreError(.badInput, "\(displayDir): more than \(Self.maxWidth) entries in one folder", path: displayDir) }
+            return true
+        }
+        for raw in listing.names {
             if let name = String(validating: raw, as: UTF8.self) {
                 names.append((name, raw, true))
             } else {
@@ -115,15 +130,19 @@ public struct TreeWalker {
                     entries.append(WalkedEntry(path: path, stat: st, target: nil, problem: "cannot be read: \(error.message)"))
                     continue
                 }
+                let at = entries.count
                 entries.append(WalkedEntry(path: path, stat: st, target: nil))
                 defer { Posix.close(child) }
-                try walkDirectory(child, prefix: path, depth: depth + 1, into: &entries)
+                if try walkDirectory(child, prefix: path, depth: depth + 1, into: &entries) {
+                    entries[at] = WalkedEntry(path: path, stat: st, target: nil, problem: "cannot be read: more than \(Self.maxWidth) entries in one folder (too wide to check)")
+                }
             } else {
                 let problem = "\(st.typeDescription) cannot be sealed (only files, directories and symlinks)"
                 if strict { throw StoreError(.badInput, "\(display): \(problem)", path: display) }
                 entries.append(WalkedEntry(path: path, stat: st, target: nil, problem: problem))
             }
         }
+        return false
     }
 
     private static func lstatRaw(_ dirfd: Int32, _ name: [UInt8], display: String) throws -> FileStat {
