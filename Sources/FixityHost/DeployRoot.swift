@@ -141,9 +141,17 @@ public final class DeployRoot: Sendable {
             try remove(deployment)
             // The stat snapshot for fast verify, taken of the final tree before anyone can use it.
             let walked = try TreeWalker(rootPath: display, strict: false).walk(rootFD: incomingFD)
-            try StatSnapshot.write(
-                deployment: deployment, manifest: manifest, ignore: ignore,
-                stats: Dictionary(walked.map { ($0.path, $0.stat) }, uniquingKeysWith: { first, _ in first }), in: self)
+            let stats = Dictionary(walked.map { ($0.path, $0.stat) }, uniquingKeysWith: { first, _ in first })
+            try StatSnapshot.write(deployment: deployment, manifest: manifest, ignore: ignore, stats: stats, in: self)
+            if linkMode == .hardlink {
+                // The walk saw every link source's inode after all links were made: re-stamp
+                // from it rather than stat each source a second time.
+                var linked = [String: FileStat]()
+                for entry in manifest.entries {
+                    if let digest = entry.digest, let stat = stats[entry.path] { linked[Store.linkName(digest, mode: entry.mode)] = stat }
+                }
+                try store.restampLinkSources(verified: materializer.verifiedLinkSources, linked: linked)
+            }
             try Posix.renameat(deploymentsFD, incoming, deploymentsFD, deployment.hex, display: treePath(deployment))
             try Posix.fsync(deploymentsFD, display: "\(path)/deployments")
             if immutable { _ = Posix.setImmutable(deploymentsFD, deployment.hex) }

@@ -56,6 +56,22 @@ extension Store {
         }
     }
 
+    /// After a hardlink deploy: stamps each source again from `linked` (its stat seen through the
+    /// new tree, after every link was made — linking moves ctime), but only when inode, size and
+    /// mtime are still those of `verified` (a write meanwhile leaves it unstamped: re-hashed next
+    /// time). `linked` maps link source names to a stat of that inode.
+    public func restampLinkSources(verified: [String: FileStat], linked: [String: FileStat]) throws {
+        var fresh = [String: LinkStamp?]()
+        for (name, before) in verified {
+            if let now = linked[name], LinkStamp(before).sameContent(as: now) {
+                fresh[name] = LinkStamp(now)
+            } else {
+                fresh[name] = .some(nil)
+            }
+        }
+        try saveLinkStamps(fresh)
+    }
+
     /// Every stamp, by link source name (`<mode>/<2 hex>/<62 hex>`).
     func loadLinkStamps() throws -> [String: LinkStamp] {
         try database.storeRead { db in

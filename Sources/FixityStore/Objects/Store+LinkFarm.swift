@@ -19,7 +19,7 @@ extension Store {
     static let linkCounter = Atomic<Int>(0)
 
     /// `<mode>/<2 hex>/<62 hex>` below `links/`.
-    static func linkName(_ digest: Digest, mode: UInt32) -> String {
+    public static func linkName(_ digest: Digest, mode: UInt32) -> String {
         "\(ManifestEntry.octalMode(mode))/\(objectName(digest))"
     }
 
@@ -51,11 +51,6 @@ extension Store {
             throw StoreError(.io, "link source \(sourceDisplay) vanished as it was created", path: sourceDisplay)
         }
         return PreparedSource(verified: created, trustedByStamp: false)
-    }
-
-    /// The link source's stat now, for re-stamping after a deploy linked it.
-    func linkSourceStat(_ digest: Digest, mode: UInt32) -> FileStat? {
-        (try? Posix.lstatat(linksFD, Self.linkName(digest, mode: mode), display: "")) ?? nil
     }
 
     /// fsck's part: re-hashes every link source, removes the wrong ones and stamps the good ones

@@ -33,6 +33,7 @@ public final class TreeMaterializer: Sendable {
     public let sourceVerification: SourceVerification
     /// Hardlink mode: sources trusted by stamp, and sources hashed, in the last write.
     private let sourcesTrusted = Atomic<Int>(0)
+    private let verifiedSources = Mutex<[String: FileStat]>([:])
     private let sourcesHashed = Atomic<Int>(0)
     /// Set when reflinks were not available and `auto` fell back to copying.
     private let reflinkUnavailable = Atomic<Bool>(false)
@@ -187,23 +188,18 @@ public final class TreeMaterializer: Sendable {
         if let error = failure.withLock({ $0 }) { throw error }
         // Claimed before their source was verified; every source is now.
         for index in deferred.withLock({ $0 }).sorted() { try linkOne(index) }
-        // Linking moved each source's ctime: stamp it again, but only a source whose inode, size
-        // and mtime are still those verified (a write meanwhile leaves it unstamped: re-hashed next
-        // time).
+        // Linking moved each source's ctime: the caller re-stamps them from the stats of its walk
+        // of the new tree (the same inodes), with `restampLinkSources`.
         let verifiedStats = prepared.withLock { $0 }
-        var fresh = [String: LinkStamp?]()
+        var byName = [String: FileStat]()
         for (index, entry) in distinct.enumerated() {
-            let name = Store.linkName(entry.digest!, mode: entry.mode)
-            guard let before = verifiedStats[index], let now = store.linkSourceStat(entry.digest!, mode: entry.mode),
-                LinkStamp(before).sameContent(as: now)
-            else {
-                fresh[name] = .some(nil)
-                continue
-            }
-            fresh[name] = LinkStamp(now)
+            if let stat = verifiedStats[index] { byName[Store.linkName(entry.digest!, mode: entry.mode)] = stat }
         }
-        try store.saveLinkStamps(fresh)
+        verifiedSources.withLock { $0 = byName }
     }
+
+    /// Hardlink mode, after `write`: each link source's stat when its bytes were known good.
+    public var verifiedLinkSources: [String: FileStat] { verifiedSources.withLock { $0 } }
 
     /// A corrupt object met while writing names the path of the tree it was for (the deploy adds
     /// the release): "object 5891b5… is corrupt" alone sends the operator hunting.
