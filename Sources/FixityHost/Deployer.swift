@@ -370,10 +370,24 @@ public struct Deployer {
         let active = try root.activeDeployment()
         let victims = try state.history(active: active).retentionVictims(keep: keep)
         for victim in victims where victim != active {
+            // A hardlinked deployment shares inodes with the store's link sources: removing it
+            // moves their ctime, so their stamps are checked just before and renewed just after.
+            let sources = try linkSourceNames(of: victim)
+            let before = sources.isEmpty ? [:] : try store.stampedLinkSourceStats(sources)
             try root.remove(victim)
+            if !before.isEmpty { try store.restampAfterUnlinking(before: before) }
             try state.update(victim, materialized: false, event: "remove", details: ["keep": String(keep)])
         }
         return victims
+    }
+
+    /// The link source names a deployment's files would use (whether or not it was hardlinked:
+    /// only sources that exist and carry a stamp are looked at).
+    private func linkSourceNames(of deployment: Digest) throws -> Set<String> {
+        guard let record = try state.find(deployment) else { return [] }
+        let pair = record.asDeployment
+        let tree = try pair.combinedManifest(app: try store.manifest(pair.release), config: try pair.config.map { try store.manifest($0) })
+        return Set(tree.entries.compactMap { entry in entry.digest.map { Store.linkName($0, mode: entry.mode) } })
     }
 
     /// What a switching entry says about where it switched to, so `state --at` and proof bundles

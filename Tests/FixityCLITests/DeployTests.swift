@@ -274,4 +274,23 @@ import Testing
         #expect((fsck["link_sources_checked"] as? Int ?? 0) >= 3)
         #expect(try sandbox.fixity("deploy", "app@1", "--root", "root", "--verify-sources", "sometimes").status == 64)
     }
+
+    /// Retention removing an old hardlinked deployment moves its sources' ctime; Fixity renews
+    /// their stamps as it removes, so the next deploy still trusts them.
+    @Test func retentionKeepsLinkSourceStampsValid() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 1)
+        for name in ["again", "third"] {
+            try sandbox.sh("mkdir \(name) && cp -a srcapp1/. \(name)/ && echo \(name) > \(name)/extra")
+            _ = try sandbox.seal(name, extra: ["--tag", name])
+        }
+        for ref in ["app@1", "app@again"] {
+            #expect(try sandbox.fixity("deploy", ref, "--root", "root", "--link", "hardlink", "--keep", "1").status == 0)
+        }
+        let third = try sandbox.fixity("deploy", "app@third", "--root", "root", "--link", "hardlink", "--keep", "1", "--json")
+        #expect(third.status == 0, "\(third.stderr)")
+        let json = try third.json()
+        #expect((json["removed"] as? [Any])?.isEmpty == false)
+        #expect(json["link_sources_trusted"] as? Int == 2, "\(json)")
+    }
 }

@@ -72,6 +72,32 @@ extension Store {
         try saveLinkStamps(fresh)
     }
 
+    /// The current stat of each named link source that exists and has a stamp.
+    public func stampedLinkSourceStats(_ names: Set<String>) throws -> [String: FileStat] {
+        let stamps = try loadLinkStamps()
+        var stats = [String: FileStat]()
+        for name in names where stamps[name] != nil {
+            if let stat = try? Posix.lstatat(linksFD, name, display: "") { stats[name] = stat }
+        }
+        return stats
+    }
+
+    /// After Fixity removed links to these sources (retention): removing a link moves ctime too.
+    /// A source whose stat `before` the removal matched its stamp exactly, and whose inode, size
+    /// and mtime are unchanged after, is stamped again; any other keeps its (now stale) stamp and
+    /// is re-hashed by the next deploy that links it.
+    public func restampAfterUnlinking(before: [String: FileStat]) throws {
+        let stamps = try loadLinkStamps()
+        var fresh = [String: LinkStamp?]()
+        for (name, stat) in before {
+            guard let stamp = stamps[name], stamp.matches(stat), let now = (try? Posix.lstatat(linksFD, name, display: "")) ?? nil,
+                LinkStamp(stat).sameContent(as: now)
+            else { continue }
+            fresh[name] = LinkStamp(now)
+        }
+        try saveLinkStamps(fresh)
+    }
+
     /// Every stamp, by link source name (`<mode>/<2 hex>/<62 hex>`).
     func loadLinkStamps() throws -> [String: LinkStamp] {
         try database.storeRead { db in
