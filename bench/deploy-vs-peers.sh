@@ -8,7 +8,10 @@
 #   fixity deploy --link copy       vs  cp -a + sync          (both durable before "done";
 #   fixity deploy --link hardlink   vs  ostree checkout -H      fixity also verifies every byte)
 # The hardlink runs find the store's link sources made by an untimed first hardlink deploy (as
-# ostree's bare objects already carry modes); that first deploy is timed once on its own.
+# ostree's bare objects already carry modes); that first deploy is timed once on its own. Their
+# previous root is moved aside, not `rm -rf`'d: unlinking by hand moves the sources' ctime and
+# voids their verified stamps (docs/design.md), which Fixity's own retention renews but rm cannot;
+# ostree's previous checkout is moved aside too, so neither allocates among just-freed inodes.
 # and the switch itself (1,000 renames of ROOT/current, p50/p99) and a whole `fixity rollback`
 # process to a materialized deployment (median of 20).
 # Needs: hyperfine, ostree (apt-get install hyperfine ostree).
@@ -31,9 +34,9 @@ hyperfine --style basic --runs "$runs" --export-json "$json" \
   -n "fixity deploy --link copy" "'$fixity' deploy '$release' --root '$work/droot' --store '$store' --link copy" \
   --prepare "rm -rf '$work/cpout'; sync; sleep 2" \
   -n "cp -a + sync" "cp -a '$corpus' '$work/cpout' && sync" \
-  --prepare "rm -rf '$work/droot'; sync; sleep 2" \
+  --prepare "mkdir -p '$work/aside' && mv '$work/droot' '$work/aside/'\$(date +%s%N) 2>/dev/null; sync; sleep 2" \
   -n "fixity deploy --link hardlink" "'$fixity' deploy '$release' --root '$work/droot' --store '$store' --link hardlink" \
-  --prepare "rm -rf '$work/ostout'; sync; sleep 2" \
+  --prepare "mkdir -p '$work/aside' && mv '$work/ostout' '$work/aside/o'\$(date +%s%N) 2>/dev/null; sync; sleep 2" \
   -n "ostree checkout -H" "ostree --repo='$work/ostree-deploy' checkout -H bench '$work/ostout'" >&2
 
 # Switch and rollback: two materialized deployments of the same root.

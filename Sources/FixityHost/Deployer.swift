@@ -387,7 +387,13 @@ public struct Deployer {
         guard let record = try state.find(deployment) else { return [] }
         let pair = record.asDeployment
         let tree = try pair.combinedManifest(app: try store.manifest(pair.release), config: try pair.config.map { try store.manifest($0) })
-        return Set(tree.entries.compactMap { entry in entry.digest.map { Store.linkName($0, mode: entry.mode) } })
+        // A plain loop: the optimizer (Swift 6.3.1, -c release) crashed on a compactMap here.
+        var names = Set<String>()
+        for entry in tree.entries {
+            guard let digest = entry.digest else { continue }
+            names.insert(Store.linkName(digest, mode: entry.mode))
+        }
+        return names
     }
 
     /// What a switching entry says about where it switched to, so `state --at` and proof bundles
