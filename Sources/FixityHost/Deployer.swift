@@ -101,10 +101,10 @@ public struct Deployer {
         defer { withExtendedLifetime(lock) {} }
         // The environment (the root's binding, the flag, the policy's default) and its policy,
         // before anything is materialized or switched.
-        let (env, bindNow) = try resolveEnvironment(requested: request.env, noPolicy: request.noPolicy)
+        let (env, bindNow, governed) = try resolveEnvironment(requested: request.env, noPolicy: request.noPolicy)
         // Under a policy the release decides where its config goes (its sealed fixity.toml): a
         // flag could otherwise drop a config file over any path of the tree (bin/hooks.d).
-        if env != nil, try store.currentPolicy() != nil, request.config != nil, let flag = request.configPath, flag != releaseConfigPath {
+        if governed, request.config != nil, let flag = request.configPath, flag != releaseConfigPath {
             throw DeployError("--config-path \(flag) is refused under a policy: release \(request.release.short) mounts its config at \(releaseConfigPath) (deploy.config_path in its fixity.toml)")
         }
         let policy = try env.map { try PolicyGate(store: store).enforce(env: $0, release: request.release, config: request.config) } ?? nil
@@ -233,7 +233,8 @@ public struct Deployer {
     /// force, a deploy without an environment is refused unless the policy has a
     /// `default_environment` or the operator says `--no-policy`; an environment the policy does
     /// not define is refused, listing the ones it does. Names match exactly.
-    func resolveEnvironment(requested: String?, noPolicy: Bool) throws -> (env: String?, bind: Bool) {
+    /// `governed`: an environment was resolved and a policy is in force.
+    func resolveEnvironment(requested: String?, noPolicy: Bool) throws -> (env: String?, bind: Bool, governed: Bool) {
         let bound = try state.binding()
         let policy = try store.currentPolicy().map { try PolicyFile.parse($0.text, name: "in force (\($0.digest.short))") }
         let known = policy.map { $0.environments.keys.sorted().joined(separator: ", ") } ?? ""
@@ -257,7 +258,7 @@ public struct Deployer {
         if let env, let policy, policy.environments[env] == nil {
             throw DeployError("environment '\(env)' is not defined by the policy in force (defined: \(known))")
         }
-        return (env, bound == nil && env != nil)
+        return (env, bound == nil && env != nil, env != nil && policy != nil)
     }
 
     /// The hooks recorded for a deployment, else (recorded before hooks were kept) its release's.
@@ -329,10 +330,7 @@ public struct Deployer {
         guard let record = try state.find(id) else { throw DeployError("deployment \(id.short) is not recorded on \(root.path)") }
         let hooks = try switchHooks(of: record)
         let linkMode = (try? DeploySettings.fromRelease(try store.manifest(chosen.release), store: store).linkMode) ?? .auto
-        if !verifiedTreeExists(id) {
-            try ensureVerified(id, linkMode: linkMode, progress: progress)
-            outcome.materialized = true
-        }
+        outcome.materialized = try ensureVerified(id, linkMode: linkMode, progress: progress)
         try root.activate(id)
         try state.update(id, activated: true, event: "rollback", details: Self.switchDetails(chosen, env: env, [
             "from": active?.description ?? "-", "automatic": "false", "policy": policy?.description ?? "-",
@@ -354,8 +352,10 @@ public struct Deployer {
 
     /// Makes a recorded deployment's tree trustworthy: reused when proven, else re-materialized
     /// from the store, verified (whatever was at its name is removed first).
-    private func ensureVerified(_ id: Digest, linkMode: LinkMode, progress: WorkProgress?) throws {
-        guard !verifiedTreeExists(id) else { return }
+    /// True when it had to materialize.
+    @discardableResult
+    private func ensureVerified(_ id: Digest, linkMode: LinkMode, progress: WorkProgress?) throws -> Bool {
+        guard !verifiedTreeExists(id) else { return false }
         guard let record = try state.find(id) else { throw DeployError("deployment \(id.short) is not recorded on \(root.path)") }
         let deployment = record.asDeployment
         let app = try store.manifest(deployment.release)
@@ -363,6 +363,7 @@ public struct Deployer {
         let settings = try DeploySettings.fromRelease(app, store: store)
         _ = try root.materialize(id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: linkMode, immutable: settings.immutable, progress: progress)
         try state.update(id, materialized: true, event: "materialize", details: ["files": String(tree.fileCount)])
+        return true
     }
 
     /// Removes materialized deployments beyond the newest `keep` known-good ones (never the active one).

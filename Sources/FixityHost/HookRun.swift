@@ -107,16 +107,26 @@ final class PrivateOutputFile {
 
     init() throws {
         let base = NSTemporaryDirectory()
+        func failure(_ what: String) -> HookError { HookError(message: "\(what) for a hook's output: \(String(cString: strerror(errno)))") }
         var template = Array("\(base)/fixity-hook-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw HookError(message: "cannot create a private temp folder in \(base) for a hook's output: \(String(cString: strerror(errno)))")
+            throw failure("cannot create a private temp folder in \(base)")
         }
         let folder = String(cString: made)
-        defer { rmdir(folder) }
-        let path = folder + "/output"
-        fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw HookError(message: "cannot create \(path) for a hook's output: \(String(cString: strerror(errno)))") }
-        unlink(path)
+        let name = String(folder[folder.index(after: folder.lastIndex(of: "/")!)...])
+        // Everything after mkdtemp goes through descriptors: the temp folder's parent, then ours.
+        let baseFD = Glibc.open(String(folder[..<folder.lastIndex(of: "/")!]), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard baseFD >= 0 else { throw failure("cannot open \(base)") }
+        defer {
+            _ = unlinkat(baseFD, name, AT_REMOVEDIR)
+            Glibc.close(baseFD)
+        }
+        let folderFD = Glibc.openat(baseFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard folderFD >= 0 else { throw failure("cannot open \(folder)") }
+        defer { Glibc.close(folderFD) }
+        fd = Glibc.openat(folderFD, "output", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw failure("cannot create \(folder)/output") }
+        _ = unlinkat(folderFD, "output", 0)
     }
 
     func close() { Glibc.close(fd) }

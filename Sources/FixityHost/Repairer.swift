@@ -62,8 +62,9 @@ public struct Repairer {
         // A path that cannot be repaired (swapped under us, too deep) is reported and skipped:
         // one hostile corner of the tree must not keep a real hot-fix elsewhere in place.
         // Paths that could not be read (permission denied, a folder too wide to list) are left
-        // as they are and reported; the rest of the tree is still repaired.
-        var failed = found.report.unreadable.map { "\($0): could not be read, not repaired" }
+        // as they are — reported after the final scan if they still cannot be read (a mode reset
+        // may have been all they needed); the rest of the tree is still repaired.
+        var failed = [String]()
         func attempt(_ path: String, _ step: () throws -> Void) {
             do { try step() } catch {
                 failed.append("\(path): \((error as? StoreError)?.message ?? "\(error)")")
@@ -110,6 +111,7 @@ public struct Repairer {
         }
         let after = try scanner.scan(full: true)
         try state.recordDrift(after)
+        failed += after.report.unreadable.map { "\($0): could not be read, not repaired" }
         var outcome = RepairOutcome(root: root.path, deployment: found.deployment, evidence: evidence, restored: restored, removed: removed, modesReset: modes, clean: after.clean)
         outcome.failed = failed
         return outcome

@@ -81,4 +81,25 @@ import Testing
         #expect(try sandbox.fixity("log", "verify").status == 0)
         #expect(try sandbox.fixity(["log", "export"], store: "\(sandbox.root)/nstore").stdout == theirsBefore, "the other user's store recorded nothing")
     }
+
+    /// A user who is not root repairs a file and a folder it made unreadable to itself (mode
+    /// 0000): the modes are reset through a descriptor of that inode (the O_PATH route, since it
+    /// cannot open them for reading) and the tree is clean again.
+    @Test(.enabled(if: Sandbox.isRoot, "needs root to run as another user (setpriv)"))
+    func anUnprivilegedRepairResetsModesItCannotRead() throws {
+        let sandbox = try Sandbox()
+        try sandbox.sh("chmod 755 . && mkdir -p src/d && echo v1 > src/VERSION && echo x > src/d/f && chown -R 65534:65534 .")
+        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        func run(_ args: [String]) throws -> RunResult { try sandbox.fixity(args, prefix: nobody) }
+        #expect(try run(["seal", "src", "--app", "app", "--tag", "1"]).status == 0)
+        #expect(try run(["deploy", "app@1", "--root", "root"]).status == 0)
+        try sandbox.sh("setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'chmod 000 root/current/VERSION'")
+        let drift = try run(["verify", "--root", "root", "--json"])
+        let modes = try drift.json()["mode_changed"] as? [String]
+        #expect(drift.status == 1 && modes == ["VERSION"], "\(drift.stdout) \(drift.stderr)")
+        let repair = try run(["repair", "--root", "root"])
+        #expect(repair.status == 0, "\(repair.stderr)")
+        #expect(try sandbox.sh("stat -c %a root/current/VERSION").stdout == "644\n")
+        #expect(try run(["verify", "--root", "root", "--full"]).status == 0)
+    }
 }

@@ -262,26 +262,41 @@ public enum Posix {
             errno = EACCES
             return -1
         }
-        if Glibc.chmod("/proc/self/fd/\(pathFD)", 0o700) != 0 { return -1 }
+        if fchmodInode(pathFD, 0o700) != 0 { return -1 }
         return Glibc.openat(pathFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK)
     }
 
-    /// Sets the permission bits of the entry `name` in `dirfd` — the inode found there when it is
-    /// opened, never one a symlink leads to, even if the name is swapped meanwhile: it is opened
-    /// with `FIXITY_O_PATH | O_NOFOLLOW` and changed through `/proc/self/fd`, which names that inode.
-    /// Returns its stat after the change, nil when it is a symlink (which has no mode of its own)
-    /// or gone.
+    /// chmod of the inode an `O_PATH` descriptor names, for an entry this user owns but may not
+    /// open for reading (mode 0000, not root). `fchmod` refuses `O_PATH` descriptors and kernels
+    /// before 6.6 have no `fchmodat(AT_EMPTY_PATH)`; `/proc/self/fd/N` is a link to that very
+    /// inode, not a name in the tree, so a rename or symlink swap cannot redirect it. The one
+    /// place Fixity changes a mode by anything but `fchmod` on an open descriptor.
+    private static func fchmodInode(_ pathFD: Int32, _ mode: mode_t) -> Int32 {
+        Glibc.chmod("/proc/self/fd/\(pathFD)", mode)
+    }
+
+    /// Sets the permission bits of the file or folder `name` in `dirfd` — the inode found there
+    /// when it is opened (`O_NOFOLLOW`), changed with `fchmod` on that descriptor, so a name
+    /// swapped for a symlink meanwhile can never redirect it. Returns its stat after the change,
+    /// nil when it is a symlink (no mode of its own), gone, or of another type (a FIFO raced in:
+    /// left for the next scan to report).
     @discardableResult
     public static func chmodEntry(_ dirfd: Int32, _ name: String, mode: mode_t, display: String) throws -> FileStat? {
-        let fd = Glibc.openat(dirfd, name, FIXITY_O_PATH | O_NOFOLLOW | O_CLOEXEC)
+        var fd = Glibc.openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        var pathOnly = false
+        if fd < 0 && errno == EACCES {
+            // Not readable by this user (it set mode 0000 on its own file): an O_PATH descriptor.
+            fd = Glibc.openat(dirfd, name, FIXITY_O_PATH | O_NOFOLLOW | O_CLOEXEC)
+            pathOnly = true
+        }
         if fd < 0 {
-            if errno == ENOENT { return nil }
+            if errno == ENOENT || errno == ELOOP { return nil }
             throw StoreError.system("open", path: display)
         }
         defer { Glibc.close(fd) }
         let before = try fstat(fd, display: display)
-        if before.isSymlink { return nil }
-        if Glibc.chmod("/proc/self/fd/\(fd)", mode) != 0 { throw StoreError.system("chmod", path: display) }
+        guard before.isRegularFile || before.isDirectory else { return nil }
+        if (pathOnly ? fchmodInode(fd, mode) : Glibc.fchmod(fd, mode)) != 0 { throw StoreError.system("chmod", path: display) }
         return try fstat(fd, display: display)
     }
 
