@@ -39,9 +39,6 @@ public struct DriftReport: Sendable, Codable, Equatable {
         }
     }
 
-    /// Every drifted path once, in canonical order.
-    public var driftedPaths: [String] { drifted.sorted { EntryPath.precedes($0, $1) } }
-
     public init() {}
 
     public var clean: Bool { modified.isEmpty && added.isEmpty && removed.isEmpty && modeChanged.isEmpty && typeChanged.isEmpty }
