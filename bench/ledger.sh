@@ -20,8 +20,9 @@ entries=${2:-1000000}
 runs=${3:-3}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
-(cd "$repo" && swift build -c release --product fixity >&2)
-fixity="$repo/.build/release/fixity"
+# The shipped build (see lib.sh).
+(cd "$repo" && swift build -c release --static-swift-stdlib --product fixity --build-path .build-static >&2)
+fixity="$repo/.build-static/release/fixity"
 store="$work/ledger-store"
 single="$work/ledger-store-single"
 # REUSE=1 keeps a store filled by an earlier run (the fill takes about a minute per million).

@@ -16,8 +16,9 @@ scales=("$@")
 [ ${#scales[@]} -gt 0 ] || scales=(0.1 1 5)
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
-(cd "$repo" && swift build -c release --product fixity >&2)
-fixity="$repo/.build/release/fixity"
+# The shipped build (see lib.sh).
+(cd "$repo" && swift build -c release --static-swift-stdlib --product fixity --build-path .build-static >&2)
+fixity="$repo/.build-static/release/fixity"
 
 printf '%-6s %8s %10s %10s %12s %10s %12s\n' scale files MB "cold s" "cold RSS MB" "reseal s" "reseal RSS MB"
 for scale in "${scales[@]}"; do

@@ -11,9 +11,11 @@ let fixity = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletin
 
 let package = Package(
     name: "fixity-fuzz",
-    dependencies: [.package(path: "..")],
+    dependencies: [.package(path: ".."), .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0")],
     targets: [
-        .executableTarget(name: "FuzzParsers", dependencies: [.product(name: "FixityCore", package: fixity)])
+        .executableTarget(
+            name: "FuzzParsers",
+            dependencies: [.product(name: "FixityCore", package: fixity), .product(name: "TOMLKit", package: "TOMLKit")])
     ],
     swiftLanguageModes: [.v6]
 )

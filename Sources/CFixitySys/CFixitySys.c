@@ -36,6 +36,10 @@ int fixity_open_beneath(int dirfd, const char *path) {
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
+long fixity_getdents64(int fd, void *buffer, unsigned long size) {
+    return syscall(SYS_getdents64, fd, buffer, size);
+}
+
 int fixity_open_file_beneath(int dirfd, const char *path, int flags) {
     struct open_how how;
     memset(&how, 0, sizeof how);

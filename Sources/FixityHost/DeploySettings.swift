@@ -45,14 +45,7 @@ public struct DeploySettings: Sendable, Equatable {
         guard let entry = manifest.entry(at: "fixity.toml"), let digest = entry.digest else { return settings }
         let text = String(decoding: try store.readObject(digest), as: UTF8.self)
         let where_ = "fixity.toml in release \(manifest.id.short)"
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw StoreError(.badInput, "\(where_) does not parse: line \(error.source.begin.line): \(error.description)")
-        } catch {
-            throw StoreError(.badInput, "\(where_) does not parse: \(error)")
-        }
+        let table = try TOMLDocument.parse(text, describing: where_)
         if let drift = table["drift"] {
             guard let section = drift.table else { throw StoreError(.badInput, "\(where_): [drift] must be a table") }
             for (key, value) in section {

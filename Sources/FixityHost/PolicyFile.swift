@@ -18,14 +18,7 @@ import TOMLKit
 public enum PolicyFile {
     public static func parse(_ text: String, name: String) throws -> Policy {
         func bad(_ message: String) -> StoreError { StoreError(.badInput, "policy \(name): \(message)") }
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw bad("does not parse: line \(error.source.begin.line): \(error.description)")
-        } catch {
-            throw bad("does not parse: \(error)")
-        }
+        let table = try TOMLDocument.parse(text, describing: "policy \(name):")
         var keys = [String: PublicKey]()
         var environments = [Policy.Environment]()
         var defaultEnvironment: String?

@@ -9,7 +9,9 @@ import Glibc
 ///       objects/sha256/<2 hex>/<62 hex>   blobs and manifests, read-only, named by their SHA-256
 ///       tmp/                              objects being written; never read as objects
 ///       links/<mode>/<2 hex>/<62 hex>     copies of blobs with a manifest mode, for --link hardlink
-///       fixity.db                         SQLite: releases, tags, stat cache, history
+///       cache/stat/<64 hex>               seal's stat cache, one per sealed folder (Seal/StatCache)
+///       cache/gc-epoch                    replaced by gc before it removes objects
+///       fixity.db                         SQLite: releases, tags, trust, roots, the ledger
 ///       lock                              flock: shared by writers of objects, exclusive for gc
 ///
 /// Created on first use. See docs/design.md for the write ordering.
@@ -21,6 +23,8 @@ public final class Store: Sendable {
     let tmpFD: Int32
     /// `links/`: the hardlink sources of `--link hardlink` deploys (see Store+LinkFarm).
     let linksFD: Int32
+    /// `cache/`: what can be lost without losing anything but time (the seal stat cache).
+    let cacheFD: Int32
     public let database: DatabaseQueue
 
     public static func open(at path: String) throws -> Store {
@@ -43,13 +47,17 @@ public final class Store: Sendable {
         try Posix.mkdirat(rootFD, "objects/sha256", mode: 0o755, display: "\(path)/objects/sha256")
         try Posix.mkdirat(rootFD, "tmp", mode: 0o700, display: "\(path)/tmp")
         try Posix.mkdirat(rootFD, "links", mode: 0o755, display: "\(path)/links")
+        try Posix.mkdirat(rootFD, "cache", mode: 0o700, display: "\(path)/cache")
+        try Posix.mkdirat(rootFD, "cache/stat", mode: 0o700, display: "\(path)/cache/stat")
         objectsFD = try Posix.openDirectory(rootFD, "objects/sha256", display: "\(path)/objects/sha256")
         tmpFD = try Posix.openDirectory(rootFD, "tmp", display: "\(path)/tmp")
         linksFD = try Posix.openDirectory(rootFD, "links", display: "\(path)/links")
+        cacheFD = try Posix.openDirectory(rootFD, "cache", display: "\(path)/cache")
         database = try StoreDatabase.open(at: "\(path)/\(StoreDatabase.fileName)")
     }
 
     deinit {
+        Posix.close(cacheFD)
         Posix.close(linksFD)
         Posix.close(tmpFD)
         Posix.close(objectsFD)

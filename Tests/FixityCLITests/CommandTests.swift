@@ -167,6 +167,60 @@ import Testing
         #expect(again["hashed_files"] as? Int == 1)
     }
 
+    /// The stat cache is a binary file per sealed folder: a damaged one is no cache at all (every
+    /// file hashed, the same release), never a partly trusted one.
+    @Test func aDamagedStatCacheCostsTimeNeverCorrectness() throws {
+        let sandbox = try Sandbox()
+        try sandbox.sh("mkdir tree && for i in $(seq 1 50); do echo $i > tree/f$i; done && touch -d '2020-01-01' tree/*")
+        let first = try sandbox.fixity("seal", "tree", "--app", "app", "--json").json()
+        #expect(first["hashed_files"] as? Int == 50)
+        let caches = try sandbox.sh("ls store/cache/stat").stdout.split(separator: "\n")
+        #expect(caches.count == 1)
+        let damages = [
+            "printf 'X' | dd of=$f bs=1 seek=2000 conv=notrunc 2>/dev/null",  // a changed byte
+            "truncate -s 100 $f",  // torn
+            ": > $f",  // empty
+        ]
+        for damage in damages {
+            try sandbox.sh("f=$(ls store/cache/stat/*) && " + damage)
+            let again = try sandbox.fixity("seal", "tree", "--app", "app", "--json").json()
+            #expect(again["hashed_files"] as? Int == 50, "\(damage)")
+            #expect(again["release"] as? String == first["release"] as? String)
+            // And rewritten whole: the next seal trusts it again.
+            #expect(try sandbox.fixity("seal", "tree", "--app", "app", "--json").json()["hashed_files"] as? Int == 0)
+        }
+    }
+
+    /// A cache entry also vouches that its blob is in the store. After gc (a new epoch) that is
+    /// checked again: a blob gone meanwhile is hashed and written anew, not referenced missing.
+    @Test func aBlobGoneSinceTheCacheWasWrittenIsWrittenAgain() throws {
+        let sandbox = try Sandbox()
+        try sandbox.sh("mkdir tree && echo one > tree/a && echo two > tree/b && touch -d '2020-01-01' tree/*")
+        let release = try sandbox.seal("tree")
+        // What gc does to a cached blob, done by hand: a new epoch, the object removed.
+        let hex = try sandbox.sh("sha256sum tree/a | cut -c1-64").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try sandbox.sh("rm -f store/objects/sha256/\(hex.prefix(2))/\(hex.dropFirst(2)) && head -c 16 /dev/urandom > store/cache/gc-epoch")
+        let again = try sandbox.fixity("seal", "tree", "--app", "app", "--json").json()
+        #expect(again["hashed_files"] as? Int == 1)
+        #expect(again["release"] as? String == release)
+        #expect(try sandbox.fixity("fsck").status == 0)
+    }
+
+    @Test func gcThatRemovesObjectsStartsANewCacheEpoch() throws {
+        let sandbox = try Sandbox()
+        try sandbox.sh("mkdir tree && echo one > tree/a && touch -d '2020-01-01' tree/a")
+        _ = try sandbox.seal("tree")
+        // A seal refused after its blobs were written (a broken fixity.toml) leaves them to gc.
+        try sandbox.sh("mkdir bad && echo 'unique bytes' > bad/x && echo '[deploy]' > bad/fixity.toml && echo 'keep = \"many\"' >> bad/fixity.toml")
+        #expect(try sandbox.fixity("seal", "bad", "--app", "bad").status == 2)
+        #expect(try sandbox.sh("ls store/cache").stdout.contains("gc-epoch") == false)
+        let gc = try sandbox.fixity("gc", "--json").json()
+        #expect((gc["removed_objects"] as? [String])?.isEmpty == false)
+        #expect(try sandbox.sh("wc -c < store/cache/gc-epoch").stdout.trimmingCharacters(in: .whitespaces) == "16\n")
+        let again = try sandbox.fixity("seal", "tree", "--app", "app", "--json").json()
+        #expect(again["hashed_files"] as? Int == 0)
+    }
+
     @Test func demoTellsTheStoryAndSucceeds() throws {
         let sandbox = try Sandbox()
         let result = try sandbox.fixity("demo")

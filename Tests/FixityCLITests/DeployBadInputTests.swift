@@ -82,6 +82,8 @@ import Testing
         for (toml, fragment) in [
             ("[deploy\\nhealth_cmd = \\n", "does not parse"), ("[deploy]\\nkeep = \"many\"\\n", "deploy.keep"),
             ("[deploy]\\nhealth_command = \"true\"\\n", "unknown key deploy.health_command"), ("[drift]\\nignore = 3\\n", "drift.ignore"),
+            // Headers that made the TOML parser abort the process (toml++ before #301): exit 2 now.
+            ("[[[1]]]\\n", "table header"), ("[[=\\n", "table header"), ("x = 1\\n[{a}]\\n", "line 2"),
         ] {
             try sandbox.sh("rm -rf broken && mkdir broken && echo v3 > broken/VERSION && printf '\(toml)' > broken/fixity.toml")
             let result = try sandbox.fixity("seal", "broken", "--app", "app", "--tag", "broken")

@@ -136,6 +136,38 @@ import Testing
         #expect(try sandbox.sh("cat root/current/var/state").stdout == "changed\n", "repair touched an ignored path")
     }
 
+    /// Fast verify's proof checks each folder's names through its parent's lookup of it: a name
+    /// planted in any folder of a nested tree (siblings whose names sort around "/") is found,
+    /// and once removed the tree proves clean again.
+    @Test func aNamePlantedInAnyFolderOfANestedTreeIsFound() throws {
+        let sandbox = try Sandbox()
+        let folders = ["", "a", "a/x", "a/x/y", "a-b", "a.b", "a.b/z"]
+        try sandbox.sh("mkdir -p src/a/x/y src/a-b src/a.b/z && for d in " + folders.map { "src/\($0)" }.joined(separator: " ") + "; do echo f > $d/f; done")
+        _ = try sandbox.seal("src", extra: ["--tag", "1"])
+        try #require(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
+        for folder in folders {
+            let planted = folder.isEmpty ? "planted" : "\(folder)/planted"
+            try sandbox.sh("echo new > root/current/\(planted)")
+            let (status, json) = try verify(sandbox)
+            #expect(status == 1 && json["added"] as? [String] == [planted], "\(planted): \(json)")
+            try sandbox.sh("rm root/current/\(planted)")
+            #expect(try verify(sandbox).0 == 0, "\(planted) removed")
+        }
+    }
+
+    @Test func ignoredNamesDeepInTheTreeMayComeAndGo() throws {
+        let sandbox = try Sandbox()
+        try sandbox.sh("mkdir -p src/a/x/y && echo f > src/a/x/y/f")
+        try "[drift]\nignore = [\"**/*.log\"]\n".write(toFile: "\(sandbox.root)/src/fixity.toml", atomically: true, encoding: .utf8)
+        _ = try sandbox.seal("src", extra: ["--tag", "1"])
+        try #require(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
+        try sandbox.sh("echo x > root/current/a/x/y/debug.log && echo x > root/current/a/top.log")
+        #expect(try verify(sandbox).0 == 0)
+        try sandbox.sh("echo x > root/current/a/x/y/debug.txt")
+        let (status, json) = try verify(sandbox)
+        #expect(status == 1 && json["added"] as? [String] == ["a/x/y/debug.txt"], "\(json)")
+    }
+
     @Test func missingOrCorruptSnapshotFallsBackToFullAndSaysSo() throws {
         let sandbox = try deployed()
         try sandbox.sh("for f in root/.fixity/snapshots/*; do echo garbage >> \"$f\"; done")

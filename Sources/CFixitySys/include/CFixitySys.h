@@ -18,6 +18,12 @@ int fixity_set_immutable(int fd, int on);
 /// EXDEV when the path passes through a symlink or out, ENOSYS on kernels before 5.6.
 int fixity_open_beneath(int dirfd, const char *path);
 
+/* getdents64(2): a folder's entries straight into `buffer` as struct linux_dirent64 records
+   (d_ino u64, d_off s64, d_reclen u16, d_type u8, d_name NUL-terminated). Returns the bytes
+   filled, 0 at the end, -1 with errno. No DIR stream: one syscall fewer per folder than
+   fdopendir, and no duplicate descriptor. */
+long fixity_getdents64(int fd, void *buffer, unsigned long size);
+
 /// O_PATH (a GNU extension Glibc's Swift overlay does not show): a descriptor that names an
 /// inode without opening it for reading or writing.
 #define FIXITY_O_PATH 010000000

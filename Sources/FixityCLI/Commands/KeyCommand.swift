@@ -18,7 +18,7 @@ struct KeyCommand: ParsableCommand {
     }
 
     struct Generate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a private key file (mode 0600; never overwrites).")
+        static let configuration = CommandConfiguration(commandName: "generate", abstract: "Create a private key file (mode 0600; never overwrites).")
         @Option(help: "Where to write the private key.") var out: String
         @OptionGroup var global: GlobalOptions
 
@@ -35,7 +35,7 @@ struct KeyCommand: ParsableCommand {
     }
 
     struct Public: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a key file's public key and id.")
+        static let configuration = CommandConfiguration(commandName: "public", abstract: "Print a key file's public key and id.")
         @Argument(help: "The private key file.") var keyfile: String
         @OptionGroup var global: GlobalOptions
 

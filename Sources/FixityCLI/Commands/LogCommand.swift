@@ -33,7 +33,7 @@ struct LogCommand: ParsableCommand {
     }
 
     struct Export: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "JSON lines for a SIEM: each entry with its leaf hash and canonical bytes.")
+        static let configuration = CommandConfiguration(commandName: "export", abstract: "JSON lines for a SIEM: each entry with its leaf hash and canonical bytes.")
         @Option(help: "Start at this sequence number.") var since: Int64 = 0
         @OptionGroup var global: GlobalOptions
 

@@ -53,7 +53,7 @@ enum CheckpointFiles {
 
 extension LogCommand {
     struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "verify", 
             abstract: "Recompute every leaf and subtree; check stored checkpoints and the given one. Exit 1 naming the first bad entry.")
         @Option(help: "A checkpoint held elsewhere: the ledger must be an append-only extension of it.") var checkpoint: String?
         @Option(help: "A public key (ed25519:<base64>, or a file with it) trusted to sign checkpoints.") var key: [String] = []
@@ -143,7 +143,7 @@ extension LogCommand {
     }
 
     struct Prove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "An inclusion proof for entry SEQ that anyone can check with docs/ledger.md alone.")
+        static let configuration = CommandConfiguration(commandName: "prove", abstract: "An inclusion proof for entry SEQ that anyone can check with docs/ledger.md alone.")
         @Argument(help: "The entry's sequence number.") var seq: Int64
         @Option(help: "Prove against this checkpoint's tree (default: the whole ledger now).") var checkpoint: String?
         @Option(help: "A public key trusted to sign checkpoints.") var key: [String] = []
@@ -167,7 +167,7 @@ extension LogCommand {
     }
 
     struct Consistency: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A consistency proof that the tree of OLD_SIZE is a prefix of the tree of NEW_SIZE (default: now).")
+        static let configuration = CommandConfiguration(commandName: "consistency", abstract: "A consistency proof that the tree of OLD_SIZE is a prefix of the tree of NEW_SIZE (default: now).")
         @Argument var oldSize: Int
         @Argument var newSize: Int?
         @OptionGroup var global: GlobalOptions

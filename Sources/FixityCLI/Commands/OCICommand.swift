@@ -12,7 +12,7 @@ struct OCICommand: ParsableCommand {
         subcommands: [Export.self, Import.self, Push.self, Verify.self])
 
     struct Export: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "export", 
             abstract: "Write a release as an OCI image layout: the release tree as the top layer, reproducible byte for byte.")
         @Argument(help: "The release.") var ref: String
         @Option(help: "The layout folder to create.") var out: String
@@ -45,7 +45,7 @@ struct OCICommand: ParsableCommand {
     }
 
     struct Import: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "import", 
             abstract: "Seal an image (LAYOUT_DIR[@sha256:…], LAYOUT_DIR:NAME as skopeo names it, or REGISTRY/REPO@sha256:…) as a release: layers flattened, every entry validated.")
         @Argument(help: "The image.") var image: String
         @OptionGroup var registry: RegistryFlags
@@ -90,7 +90,7 @@ struct OCICommand: ParsableCommand {
     }
 
     struct Push: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "push", 
             abstract: "Push a release as an image (the digest oci export gives) with its signatures as OCI 1.1 referrers; prints the digest.")
         @Argument(help: "The release.") var ref: String
         @Argument(help: "REGISTRY/REPO[:TAG].") var destination: String
@@ -119,7 +119,7 @@ struct OCICommand: ParsableCommand {
     }
 
     struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "verify", 
             abstract: "Check an image's signatures (its referrers) against a policy environment, without pulling layers. Exit 1 if it falls short.")
         @Argument(help: "REGISTRY/REPO@sha256:DIGEST.") var image: String
         @Option(help: "The policy environment to check against.") var env: String

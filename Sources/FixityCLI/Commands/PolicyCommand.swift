@@ -9,7 +9,7 @@ struct PolicyCommand: ParsableCommand {
         commandName: "policy", abstract: "The per-environment trust policy deploys enforce.", subcommands: [Set.self, Show.self, History.self])
 
     struct Set: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Put a policy file (TOML) in force; recorded in the ledger.")
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Put a policy file (TOML) in force; recorded in the ledger.")
         @Argument(help: "The policy file.") var file: String
         @OptionGroup var global: GlobalOptions
 
@@ -30,7 +30,7 @@ struct PolicyCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the policy in force.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Print the policy in force.")
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
@@ -48,7 +48,7 @@ struct PolicyCommand: ParsableCommand {
     }
 
     struct History: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every policy ever set, oldest first.")
+        static let configuration = CommandConfiguration(commandName: "history", abstract: "Every policy ever set, oldest first.")
         @OptionGroup var global: GlobalOptions
 
         func run() throws {

@@ -84,6 +84,26 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
         [w0, w1, w2, w3].flatMap { word in (0..<8).reversed().map { UInt8(truncatingIfNeeded: word >> (UInt64($0) * 8)) } }
     }
 
+    /// Appends the 32 bytes to `buffer`, without the intermediate array `bytes` makes (binary
+    /// indexes write one digest per file).
+    public func append(to buffer: inout [UInt8]) {
+        for word in [w0, w1, w2, w3] { Swift.withUnsafeBytes(of: word.bigEndian) { buffer.append(contentsOf: $0) } }
+    }
+
+    /// Appends `sha256:<64 hex>` as UTF-8 to `buffer` (what `description` spells, without a String).
+    public func appendPrefixedHex(to buffer: inout [UInt8]) {
+        buffer += Self.algorithmPrefix.utf8
+        for word in [w0, w1, w2, w3] {
+            for shift in stride(from: 60, through: 0, by: -4) { buffer.append(Hex.digit(UInt8(truncatingIfNeeded: word >> UInt64(shift)) & 0x0f)) }
+        }
+    }
+
+    /// The digest stored as 32 bytes at `offset` of `raw` (as `append(to:)` writes it).
+    public init(rawBytes raw: UnsafeRawBufferPointer, at offset: Int) {
+        func word(_ index: Int) -> UInt64 { UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + index * 8, as: UInt64.self)) }
+        (w0, w1, w2, w3) = (word(0), word(1), word(2), word(3))
+    }
+
     /// 64 lowercase hex characters.
     public var hex: String { Hex.encode(bytes) }
 

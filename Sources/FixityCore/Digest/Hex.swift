@@ -11,6 +11,9 @@ public enum Hex {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The lowercase hex digit of a value 0...15.
+    @inline(__always) public static func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10 }
+
     /// The value of one lowercase hex digit, nil for anything else (uppercase included).
     public static func value(_ char: UInt8) -> UInt8? {
         switch char {

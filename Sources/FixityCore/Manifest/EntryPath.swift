@@ -62,7 +62,7 @@ public enum EntryPath {
         return left.withUTF8 { l in right.withUTF8 { r in precedes(l, r) } }
     }
 
-    static func precedes(_ l: UnsafeBufferPointer<UInt8>, _ r: UnsafeBufferPointer<UInt8>) -> Bool {
+    public static func precedes(_ l: UnsafeBufferPointer<UInt8>, _ r: UnsafeBufferPointer<UInt8>) -> Bool {
         let shared = min(l.count, r.count)
         var index = 0
         while index < shared {

@@ -12,20 +12,24 @@ enum ManifestEncoding {
     static func encode(_ entries: [ManifestEntry]) -> [UInt8] {
         var out = Array(Manifest.header.utf8)
         out.reserveCapacity(out.count + entries.count * 120)
+        // Field by field into one buffer, no String per field: a seal encodes every entry.
         for entry in entries {
-            let value: String =
-                switch entry.kind {
-                case .file(_, let digest): digest.description
-                case .directory: "-"
-                case .symlink(let target): target
-                }
             out += entry.typeName.utf8
             out.append(tab)
-            out += entry.modeString.utf8
+            let mode = entry.mode
+            if mode <= 0o7777 {
+                for shift in [9, 6, 3, 0] { out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: (mode >> UInt32(shift)) & 7)) }
+            } else {
+                out += entry.modeString.utf8
+            }
             out.append(tab)
             out += String(entry.size).utf8
             out.append(tab)
-            out += value.utf8
+            switch entry.kind {
+            case .file(_, let digest): digest.appendPrefixedHex(to: &out)
+            case .directory: out.append(UInt8(ascii: "-"))
+            case .symlink(let target): out += target.utf8
+            }
             out.append(tab)
             out += entry.path.utf8
             out.append(newline)

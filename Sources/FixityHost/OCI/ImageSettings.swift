@@ -20,12 +20,7 @@ public struct ImageSettings: Sendable {
         var settings = ImageSettings()
         guard let entry = manifest.entry(at: "fixity.toml"), let digest = entry.digest else { return settings }
         let where_ = "fixity.toml in release \(manifest.id.short)"
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: String(decoding: try store.readObject(digest), as: UTF8.self))
-        } catch let error as TOMLParseError {
-            throw StoreError(.badInput, "\(where_) does not parse: line \(error.source.begin.line): \(error.description)")
-        }
+        let table = try TOMLDocument.parse(String(decoding: try store.readObject(digest), as: UTF8.self), describing: where_)
         guard let image = table["image"] else { return settings }
         guard let section = image.table else { throw StoreError(.badInput, "\(where_): [image] must be a table") }
         for (key, value) in section {

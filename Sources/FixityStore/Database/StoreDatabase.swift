@@ -161,6 +161,10 @@ enum StoreDatabase {
                     """)
         }
         Store.registerLinkStamps(&migrator)
+        migrator.registerMigration("stat-cache-file-v1") { db in
+            // The seal stat cache moved to binary files under cache/stat (Seal/StatCache.swift).
+            try db.execute(sql: "DROP TABLE IF EXISTS stat_cache")
+        }
         return migrator
     }
 }

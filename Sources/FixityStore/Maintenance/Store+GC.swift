@@ -41,6 +41,8 @@ extension Store {
         var report = GCReport()
         report.dryRun = dryRun
         let (objects, _) = try listObjects()
+        // Stat caches vouch that their blobs are present: from here on they must check again.
+        if !dryRun, objects.contains(where: { !live.contains($0) }) { try renewGCEpoch() }
         for digest in objects {
             if live.contains(digest) {
                 report.keptObjects += 1

@@ -145,29 +145,33 @@ public enum Posix {
     /// At most `limit` names, and whether there were more (a folder someone filled with millions
     /// of entries must not cost their memory to look at).
     public static func directoryNames(_ dirfd: Int32, display: String, limit: Int) throws -> (names: [[UInt8]], truncated: Bool) {
-        // fdopendir takes ownership of its descriptor, so give it a duplicate.
-        let dup = Glibc.fcntl(dirfd, F_DUPFD_CLOEXEC, 0)
-        if dup < 0 { throw StoreError.system("dup", path: display) }
-        guard let dir = fdopendir(dup) else {
-            let saved = errno
-            Glibc.close(dup)
-            throw StoreError.system("opendir", path: display, errno: saved)
-        }
-        defer { closedir(dir) }
-        rewinddir(dir)
+        // From the start, whatever read the descriptor before; getdents64 straight into a buffer
+        // (fdopendir would cost a duplicate descriptor, an fstat and an fcntl per folder).
+        if lseek(dirfd, 0, SEEK_SET) < 0 { throw StoreError.system("seek", path: display) }
         var names = [[UInt8]]()
+        var buffer = [UInt8](repeating: 0, count: 32 << 10)
         while true {
-            errno = 0
-            guard let entry = readdir(dir) else {
-                if errno != 0 { throw StoreError.system("readdir", path: display) }
-                break
+            let filled = buffer.withUnsafeMutableBytes { fixity_getdents64(dirfd, $0.baseAddress!, UInt($0.count)) }
+            if filled < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.system("readdir", path: display)
             }
-            let name = withUnsafePointer(to: &entry.pointee.d_name) { pointer in
-                pointer.withMemoryRebound(to: UInt8.self, capacity: 256) { Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)))) }
+            if filled == 0 { break }
+            let truncated = buffer.withUnsafeBytes { raw -> Bool in
+                var offset = 0
+                while offset < filled {
+                    let recordLength = Int(raw.loadUnaligned(fromByteOffset: offset + 16, as: UInt16.self))
+                    guard recordLength > 19 else { return false }
+                    let name = (raw.baseAddress! + offset + 19).assumingMemoryBound(to: UInt8.self)
+                    let length = strnlen(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self), recordLength - 19)
+                    offset += recordLength
+                    if (length == 1 && name[0] == 0x2e) || (length == 2 && name[0] == 0x2e && name[1] == 0x2e) { continue }
+                    if names.count == limit { return true }
+                    names.append(Array(UnsafeBufferPointer(start: name, count: length)))
+                }
+                return false
             }
-            if name == [0x2e] || name == [0x2e, 0x2e] { continue }
-            if names.count == limit { return (names, true) }
-            names.append(name)
+            if truncated { return (names, true) }
         }
         return (names, false)
     }

@@ -55,13 +55,15 @@ extension Store {
         let allWalked = try walker.walk(rootFD: rootFD)
         let walked = exclude.isEmpty ? allWalked : allWalked.filter { !exclude.ignores($0.path) }
         let cacheRoot = Self.canonicalPath(directory)
-        let cache = try database.storeRead { try StatCache.load($0, root: cacheRoot) }
+        let epoch = gcEpoch()
+        let cache = StatCache.load(cacheFD: cacheFD, root: cacheRoot, epoch: epoch)
+        var cached = StatCache.Cursor(cache)
 
         let digests = SlotArray<Digest?>(repeating: nil, count: walked.count)
         var jobs = [Int]()
         var jobBytes = 0
         for (index, entry) in walked.enumerated() where entry.stat.isRegularFile {
-            if let digest = cache.digest(for: entry), hasObject(digest) {
+            if let digest = cached.digest(for: entry), cache.blobsKnownPresent || hasObject(digest) {
                 digests[index] = digest
             } else {
                 jobs.append(index)
@@ -94,9 +96,9 @@ extension Store {
         let existed = try database.storeWrite { db -> Bool in
             let existed = try Self.recordRelease(db, manifest: manifest, app: app)
             if let tagName { try Self.recordTag(db, tagName, release: manifest.id) }
-            try cache.save(db, files: files, clockNanos: clock)
             return existed
         }
+        saveStatCache(StatCache.encode(root: cacheRoot, epoch: epoch, files: files, clockNanos: clock), root: cacheRoot)
         return SealReport(
             release: manifest.id, app: app.value, tag: tagName?.description, files: manifest.fileCount,
             bytes: manifest.fileBytes, entries: manifest.entries.count,

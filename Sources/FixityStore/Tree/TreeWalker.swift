@@ -73,7 +73,7 @@ public struct TreeWalker {
 
     /// Walks one folder; true (nothing listed) when it holds more than `maxWidth` entries.
     private func walkDirectory(_ dirfd: Int32, prefix: String, depth: Int, into entries: inout [WalkedEntry]) throws -> Bool {
-        let displayDir = prefix.isEmpty ? rootPath : "\(rootPath)/\(prefix)"
+        var displayDir: String { prefix.isEmpty ? rootPath : "\(rootPath)/\(prefix)" }
         var names = [(name: String, raw: [UInt8], valid: Bool)]()
         let listing = try Posix.directoryNames(dirfd, display: displayDir, limit: Self.maxWidth)
         if listing.truncated {
@@ -91,7 +91,8 @@ public struct TreeWalker {
 
         for (name, raw, valid) in names {
             let path = prefix.isEmpty ? name : prefix + "/" + name
-            let display = "\(rootPath)/\(path)"
+            // Built only for a message: this loop runs once per entry of the tree.
+            var display: String { "\(rootPath)/\(path)" }
             let nameProblem: String? =
                 valid ? EntryPath.problem(withName: name) ?? EntryPath.problem(with: path) : "file name is not valid UTF-8"
             if let nameProblem {
@@ -101,10 +102,13 @@ public struct TreeWalker {
                 entries.append(WalkedEntry(path: path, stat: st, target: nil, problem: nameProblem))
                 continue
             }
-            guard let st = try Posix.lstatat(dirfd, name, display: display) else {
+            var rawStat = stat()
+            if Glibc.fstatat(dirfd, name, &rawStat, AT_SYMLINK_NOFOLLOW) != 0 {
+                guard errno == ENOENT else { throw StoreError.system("stat", path: display) }
                 if strict { throw StoreError(.badInput, "\(display): vanished while sealing", path: display) }
                 continue
             }
+            let st = FileStat(rawStat)
             if st.isRegularFile {
                 entries.append(WalkedEntry(path: path, stat: st, target: nil))
             } else if st.isSymlink {

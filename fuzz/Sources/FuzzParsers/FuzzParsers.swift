@@ -1,7 +1,8 @@
 import FixityCore
 import Glibc
+import TOMLKit
 
-/// `FIXITY_FUZZ_PARSER=N` (0–8) fuzzes one parser with the whole input, for a minute per parser.
+/// `FIXITY_FUZZ_PARSER=N` (0–9) fuzzes one parser with the whole input, for a minute per parser.
 let onlyParser: UInt8? = getenv("FIXITY_FUZZ_PARSER").flatMap { UInt8(String(cString: $0)) }
 
 /// One libFuzzer entry point for every parser that meets untrusted bytes; the first byte picks
@@ -60,6 +61,9 @@ public func fuzzParsers(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     case 7:
         // A proof bundle, the one file an auditor is handed; every check runs on what parses.
         if let bundle = try? ProofBundle.parse(bytes, source: "fuzz") { _ = bundle.verify(trusting: []) }
+    case 9:
+        // fixity.toml and policy files: what the guard lets through must never abort toml++.
+        if TOMLGuard.problem(in: text) == nil { _ = try? TOMLTable(string: text) }
     default:
         // The short strings every command takes from a user, a file or a server.
         _ = try? Ref(parsing: text)
@@ -85,8 +89,9 @@ public func fuzzParsers(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-/// Manifest, DSSE, checkpoint, proofs, canonical JSON, tar, OCI documents, proof bundles, short strings.
-let parserCount: UInt8 = 9
+/// Manifest, DSSE, checkpoint, proofs, canonical JSON, tar, OCI documents, proof bundles, short
+/// strings, TOML.
+let parserCount: UInt8 = 10
 
 /// SwiftPM links an executable's entry point as `<Target>_main`; hand control to libFuzzer's
 /// driver from there (the sanitizer's own `main` is shadowed by SwiftPM's).
