@@ -79,7 +79,8 @@ enum ManifestRules {
                     previous.utf8.elementsEqual(entry.path.utf8) ? "duplicate entry" : "entries out of canonical order (after '\(previous)')")
             }
             let parent = EntryPath.parent(of: entry.path)
-            while let top = openFolders.last, !(parent.map { top.utf8.elementsEqual($0.utf8) } ?? false) {
+            let parentLength = parent?.utf8.count ?? -1
+            while let top = openFolders.last, !isFolder(top, parentOf: entry.path, parentLength: parentLength) {
                 openFolders.removeLast()
             }
             if let parent, openFolders.isEmpty {
@@ -99,5 +100,14 @@ enum ManifestRules {
             }
             previous = entry.path
         }
+    }
+
+    /// True when `folder` is the first `parentLength` bytes of `path` (its parent folder),
+    /// compared as bytes: this runs for every entry of every manifest.
+    private static func isFolder(_ folder: String, parentOf path: String, parentLength: Int) -> Bool {
+        guard folder.utf8.count == parentLength else { return false }
+        var folder = folder
+        var path = path
+        return folder.withUTF8 { f in path.withUTF8 { p in f.elementsEqual(UnsafeBufferPointer(rebasing: p[0..<parentLength])) } }
     }
 }

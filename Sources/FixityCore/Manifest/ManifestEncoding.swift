@@ -13,28 +13,48 @@ enum ManifestEncoding {
         var out = Array(Manifest.header.utf8)
         out.reserveCapacity(out.count + entries.count * 120)
         // Field by field into one buffer, no String per field: a seal encodes every entry.
+        func append(_ text: String) {
+            var text = text
+            text.withUTF8 { out.append(contentsOf: $0) }
+        }
         for entry in entries {
-            out += entry.typeName.utf8
+            append(entry.typeName)
             out.append(tab)
             let mode = entry.mode
             if mode <= 0o7777 {
                 for shift in [9, 6, 3, 0] { out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: (mode >> UInt32(shift)) & 7)) }
             } else {
-                out += entry.modeString.utf8
+                append(entry.modeString)
             }
             out.append(tab)
-            out += String(entry.size).utf8
+            appendDecimal(entry.size, to: &out)
             out.append(tab)
             switch entry.kind {
             case .file(_, let digest): digest.appendPrefixedHex(to: &out)
             case .directory: out.append(UInt8(ascii: "-"))
-            case .symlink(let target): out += target.utf8
+            case .symlink(let target): append(target)
             }
             out.append(tab)
-            out += entry.path.utf8
+            append(entry.path)
             out.append(newline)
         }
         return out
+    }
+
+    /// Decimal digits without leading zeros ("0" for zero), as `String(value)` spells them.
+    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            out.append(contentsOf: buffer[(20 - count)...])
+        }
     }
 
     static func decode(_ bytes: [UInt8]) throws(ManifestError) -> [ManifestEntry] {

@@ -86,10 +86,13 @@ final class ObjectBatch: Sendable {
         }
     }
 
-    func commit() throws {
+    /// Publishes every staged object. True when it ran `syncfs` (every write made before the
+    /// call is then durable, not only the objects'); false when there was nothing to publish.
+    @discardableResult
+    func commit() throws -> Bool {
         let items = staged.withLock { $0 }
         defer { removeLanes() }
-        guard !items.isEmpty else { return }
+        guard !items.isEmpty else { return false }
         try Posix.syncfs(store.tmpFD, display: "\(store.path)/tmp")
         var fanouts = Set<String>()
         for item in items {
@@ -102,5 +105,6 @@ final class ObjectBatch: Sendable {
         }
         try Posix.syncfs(store.objectsFD, display: "\(store.path)/objects")
         staged.withLock { $0.removeAll() }
+        return true
     }
 }

@@ -149,7 +149,7 @@ public enum Posix {
         // (fdopendir would cost a duplicate descriptor, an fstat and an fcntl per folder).
         if lseek(dirfd, 0, SEEK_SET) < 0 { throw StoreError.system("seek", path: display) }
         var names = [[UInt8]]()
-        var buffer = [UInt8](repeating: 0, count: 32 << 10)
+        var buffer = [UInt8](unsafeUninitializedCapacity: 32 << 10) { _, count in count = 32 << 10 }  // filled by the kernel
         while true {
             let filled = buffer.withUnsafeMutableBytes { fixity_getdents64(dirfd, $0.baseAddress!, UInt($0.count)) }
             if filled < 0 {

@@ -75,6 +75,8 @@ extension Store {
         let batch = ObjectBatch(store: self)
         let ingester = FileIngester(batch: batch, rootFD: rootFD, rootPath: directory, progress: progress)
         let manifest: Manifest
+        var stagedCache: String?
+        var cacheDurable = false
         do {
             let jobList = jobs
             try ParallelWork.run(count: jobList.count, makeContext: { WorkBuffer(size: FileIngester.bufferSize, worker: $0) }) { job, buffer in
@@ -85,20 +87,35 @@ extension Store {
             if !hasObject(manifest.id.digest) && batch.claim(manifest.id.digest) {
                 try manifest.bytes.withUnsafeBytes { try batch.stageNew($0, as: manifest.id.digest) }
             }
-            try batch.commit()
+            // The new stat cache is written now, so the batch's syncfs makes it durable too; it
+            // replaces the old one only once the release is recorded.
+            let files = walked.indices.compactMap { index in digests[index].map { (walked[index], $0) } }
+            stagedCache = stageStatCache(StatCache.encode(root: cacheRoot, epoch: epoch, files: files, clockNanos: clock))
+            cacheDurable = try batch.commit()
         } catch {
             batch.abandon()
+            stagedCache.map(discardStatCache)
             throw error
         }
-        try validate?(manifest, self)
-
-        let files = walked.indices.compactMap { index in digests[index].map { (walked[index], $0) } }
-        let existed = try database.storeWrite { db -> Bool in
-            let existed = try Self.recordRelease(db, manifest: manifest, app: app)
-            if let tagName { try Self.recordTag(db, tagName, release: manifest.id) }
-            return existed
+        do {
+            try validate?(manifest, self)
+        } catch {
+            stagedCache.map(discardStatCache)
+            throw error
         }
-        saveStatCache(StatCache.encode(root: cacheRoot, epoch: epoch, files: files, clockNanos: clock), root: cacheRoot)
+
+        let existed: Bool
+        do {
+            existed = try database.storeWrite { db -> Bool in
+                let existed = try Self.recordRelease(db, manifest: manifest, app: app)
+                if let tagName { try Self.recordTag(db, tagName, release: manifest.id) }
+                return existed
+            }
+        } catch {
+            stagedCache.map(discardStatCache)
+            throw error
+        }
+        stagedCache.map { publishStatCache($0, root: cacheRoot, durable: cacheDurable) }
         return SealReport(
             release: manifest.id, app: app.value, tag: tagName?.description, files: manifest.fileCount,
             bytes: manifest.fileBytes, entries: manifest.entries.count,

@@ -24,10 +24,36 @@ extension Store {
         try Posix.fsync(cacheFD, display: "\(path)/cache")
     }
 
-    /// Replaces the stat cache of the folder `root`. A cache that cannot be written costs the next
-    /// seal time, nothing else: the failure is not the seal's.
-    func saveStatCache(_ bytes: [UInt8], root: String) {
-        try? replaceCacheFile(StatCache.fileName(root: root), with: bytes)
+    /// Writes a new stat cache to a temp file (nil when it cannot: a cache costs time only, so
+    /// that is not the seal's failure). Not synced: the caller's batch `syncfs` usually does it.
+    func stageStatCache(_ bytes: [UInt8]) -> String? {
+        let temp = "cache-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let display = "\(path)/tmp/\(temp)"
+        guard let fd = try? Posix.openat(tmpFD, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display) else { return nil }
+        defer { Posix.close(fd) }
+        guard (try? Posix.writeAll(fd, bytes, display: display)) != nil else {
+            discardStatCache(temp)
+            return nil
+        }
+        return temp
+    }
+
+    /// Renames a staged cache over the folder's old one, after making its bytes durable unless a
+    /// `syncfs` since it was written already did. The folder is not fsynced: after a crash either
+    /// version is a valid cache.
+    func publishStatCache(_ temp: String, root: String, durable: Bool) {
+        if !durable {
+            guard let fd = try? Posix.openat(tmpFD, temp, flags: O_RDONLY | O_NOFOLLOW, display: temp) else { return }
+            let synced = fdatasync(fd) == 0
+            Posix.close(fd)
+            guard synced else { return discardStatCache(temp) }
+        }
+        let name = StatCache.fileName(root: root)
+        if (try? Posix.renameat(tmpFD, temp, cacheFD, name, display: "\(path)/cache/\(name)")) == nil { discardStatCache(temp) }
+    }
+
+    func discardStatCache(_ temp: String) {
+        _ = unlinkat(tmpFD, temp, 0)
     }
 
     /// Temp in `tmp/` (gc removes one left by a crash), durable bytes, rename over the old file.

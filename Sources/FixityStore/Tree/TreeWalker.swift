@@ -1,3 +1,4 @@
+import CFixitySys
 import FixityCore
 import Glibc
 
@@ -28,7 +29,7 @@ public struct WalkedEntry: Sendable {
 /// files, names that are not UTF-8 or hold control characters, unreadable folders. Lenient
 /// (checking a live tree for drift): such entries are returned with `problem` set instead, so
 /// they are reported, never a crash.
-public struct TreeWalker {
+public struct TreeWalker: Sendable {
     public let rootPath: String
     public let strict: Bool
     /// The deepest folder level walked. The walk holds one descriptor per level, so this bounds
@@ -63,43 +64,120 @@ public struct TreeWalker {
         return try Posix.open(rootPath, flags: O_RDONLY | O_DIRECTORY)
     }
 
+    /// The entries below `rootFD` in canonical order. Folders are listed on all cores, one level
+    /// of the tree at a time (each opened beneath the top folder with no symlink on the way, as
+    /// `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` does), then the listings are stitched
+    /// together depth first. An error in a strict walk names the first path that failed.
     public func walk(rootFD: Int32) throws -> [WalkedEntry] {
-        var entries = [WalkedEntry]()
-        if try walkDirectory(rootFD, prefix: "", depth: 1, into: &entries) {
-            throw StoreError(.badInput, "\(rootPath): more than \(Self.maxWidth) entries in one folder", path: rootPath)
-        }
-        return entries
-    }
-
-    /// Walks one folder; true (nothing listed) when it holds more than `maxWidth` entries.
-    private func walkDirectory(_ dirfd: Int32, prefix: String, depth: Int, into entries: inout [WalkedEntry]) throws -> Bool {
-        var displayDir: String { prefix.isEmpty ? rootPath : "\(rootPath)/\(prefix)" }
-        var names = [(name: String, raw: [UInt8], valid: Bool)]()
-        let listing = try Posix.directoryNames(dirfd, display: displayDir, limit: Self.maxWidth)
-        if listing.truncated {
-            if strict { throw StoreError(.badInput, "\(displayDir): more than \(Self.maxWidth) entries in one folder", path: displayDir) }
-            return true
-        }
-        for raw in listing.names {
-            if let name = String(validating: raw, as: UTF8.self) {
-                names.append((name, raw, true))
-            } else {
-                names.append((EntryPath.describe(bytes: raw), raw, false))
+        var listings = [Listing?]()
+        /// Per folder: its path, depth, and the listing whose entry it is (parent, index).
+        var folders: [(path: String, depth: Int, parent: Int, entry: Int)] = [("", 1, -1, -1)]
+        var level = [0]
+        while !level.isEmpty {
+            let current = level
+            let known = folders
+            let results = SlotArray<Listing?>(repeating: nil, count: current.count)
+            try ParallelWork.run(count: current.count, makeContext: { _ in () }) { slot, _ in
+                let folder = known[current[slot]]
+                results[slot] = try self.list(folder.path, depth: folder.depth, rootFD: rootFD)
+            }
+            listings += [Listing?](repeating: nil, count: folders.count - listings.count)
+            level = []
+            for (slot, index) in current.enumerated() {
+                let listing = results[slot]!
+                listings[index] = listing
+                for (entryIndex, entry) in listing.entries.enumerated() where listing.descend[entryIndex] {
+                    level.append(folders.count)
+                    folders.append((entry.path, folders[index].depth + 1, index, entryIndex))
+                }
             }
         }
-        names.sort { $0.raw.lexicographicallyPrecedes($1.raw) }
+        if listings[0]!.problem != nil {
+            throw StoreError(.badInput, "\(rootPath): more than \(Self.maxWidth) entries in one folder", path: rootPath)
+        }
+        // Stitch depth first: each folder's entries, each subfolder's right after its own entry.
+        var subfolder = [Int: Int]()  // (listing << 32 | entry) -> folder index
+        for (index, folder) in folders.enumerated() where folder.parent >= 0 { subfolder[folder.parent << 32 | folder.entry] = index }
+        var out = [WalkedEntry]()
+        out.reserveCapacity(listings.reduce(0) { $0 + ($1?.entries.count ?? 0) })
+        var stack = [(folder: 0, next: 0)]
+        while let (folder, next) = stack.last {
+            let listing = listings[folder]!
+            guard next < listing.entries.count else {
+                stack.removeLast()
+                continue
+            }
+            stack[stack.count - 1].next = next + 1
+            let entry = listing.entries[next]
+            guard let sub = subfolder[folder << 32 | next] else {
+                out.append(entry)
+                continue
+            }
+            if let problem = listings[sub]!.problem {
+                // Lenient only (a strict walk threw): the folder is reported, its contents not listed.
+                out.append(WalkedEntry(path: entry.path, stat: entry.stat, target: nil, problem: problem))
+                continue
+            }
+            out.append(entry)
+            stack.append((sub, 0))
+        }
+        return out
+    }
 
-        for (name, raw, valid) in names {
+    /// One folder's entries (sorted by name bytes), which of them to descend into, and — lenient
+    /// walks only — why the folder itself could not be listed.
+    struct Listing {
+        var entries: [WalkedEntry] = []
+        var descend: [Bool] = []
+        var problem: String?
+    }
+
+    private func list(_ prefix: String, depth: Int, rootFD: Int32) throws -> Listing {
+        var displayDir: String { prefix.isEmpty ? rootPath : "\(rootPath)/\(prefix)" }
+        var listing = Listing()
+        let dirfd: Int32
+        if prefix.isEmpty {
+            dirfd = rootFD
+        } else {
+            dirfd = fixity_open_beneath(rootFD, prefix)
+            if dirfd < 0 {
+                let error = StoreError.system("open", path: displayDir)
+                if strict { throw StoreError(.badInput, error.message, path: displayDir, errno: error.errno) }
+                listing.problem = "cannot be read: \(error.message)"
+                return listing
+            }
+        }
+        defer { if dirfd != rootFD { Posix.close(dirfd) } }
+        let names: [[UInt8]]
+        do {
+            let found = try Posix.directoryNames(dirfd, display: displayDir, limit: Self.maxWidth)
+            if found.truncated {
+                if strict { throw StoreError(.badInput, "\(displayDir): more than \(Self.maxWidth) entries in one folder", path: displayDir) }
+                listing.problem = "cannot be read: more than \(Self.maxWidth) entries in one folder (too wide to check)"
+                return listing
+            }
+            names = found.names.sorted { $0.lexicographicallyPrecedes($1) }
+        } catch let error as StoreError where !strict && !prefix.isEmpty {
+            listing.problem = "cannot be read: \(error.message)"
+            return listing
+        }
+        listing.entries.reserveCapacity(names.count)
+        for raw in names {
+            let valid = String(validating: raw, as: UTF8.self)
+            let name = valid ?? EntryPath.describe(bytes: raw)
             let path = prefix.isEmpty ? name : prefix + "/" + name
             // Built only for a message: this loop runs once per entry of the tree.
             var display: String { "\(rootPath)/\(path)" }
+            func add(_ entry: WalkedEntry, descend: Bool = false) {
+                listing.entries.append(entry)
+                listing.descend.append(descend)
+            }
             let nameProblem: String? =
-                valid ? EntryPath.problem(withName: name) ?? EntryPath.problem(with: path) : "file name is not valid UTF-8"
+                valid != nil ? EntryPath.problem(withName: name) ?? EntryPath.problem(with: path) : "file name is not valid UTF-8"
             if let nameProblem {
-                let shown = valid ? "\(rootPath)/\(EntryPath.describe(bytes: Array(path.utf8)))" : display
+                let shown = valid != nil ? "\(rootPath)/\(EntryPath.describe(bytes: Array(path.utf8)))" : display
                 if strict { throw StoreError(.badInput, "\(shown): \(nameProblem)", path: display) }
-                let st = try Self.lstatRaw(dirfd, raw, display: display)
-                entries.append(WalkedEntry(path: path, stat: st, target: nil, problem: nameProblem))
+                add(WalkedEntry(path: path, stat: try Self.lstatRaw(dirfd, raw, display: display), target: nil, problem: nameProblem))
                 continue
             }
             var rawStat = stat()
@@ -110,43 +188,30 @@ public struct TreeWalker {
             }
             let st = FileStat(rawStat)
             if st.isRegularFile {
-                entries.append(WalkedEntry(path: path, stat: st, target: nil))
+                add(WalkedEntry(path: path, stat: st, target: nil))
             } else if st.isSymlink {
                 let rawTarget = try Posix.readlinkat(dirfd, name, display: display)
                 let target = String(validating: rawTarget, as: UTF8.self)
                 let problem = target.map { EntryPath.problem(withTarget: $0) } ?? "symlink target is not valid UTF-8"
                 if let problem {
                     if strict { throw StoreError(.badInput, "\(display): \(problem)", path: display) }
-                    entries.append(WalkedEntry(path: path, stat: st, target: EntryPath.describe(bytes: rawTarget), problem: problem))
+                    add(WalkedEntry(path: path, stat: st, target: EntryPath.describe(bytes: rawTarget), problem: problem))
                 } else {
-                    entries.append(WalkedEntry(path: path, stat: st, target: target))
+                    add(WalkedEntry(path: path, stat: st, target: target))
                 }
             } else if st.isDirectory && depth >= Self.maxDepth {
                 let problem = "folder more than \(Self.maxDepth) levels deep: not walked further"
                 if strict { throw StoreError(.badInput, "\(display): \(problem)", path: display) }
-                entries.append(WalkedEntry(path: path, stat: st, target: nil, problem: problem))
+                add(WalkedEntry(path: path, stat: st, target: nil, problem: problem))
             } else if st.isDirectory {
-                let child: Int32
-                do {
-                    child = try Posix.openDirectory(dirfd, name, display: display)
-                } catch let error as StoreError {
-                    if strict { throw StoreError(.badInput, error.message, path: display, errno: error.errno) }
-                    entries.append(WalkedEntry(path: path, stat: st, target: nil, problem: "cannot be read: \(error.message)"))
-                    continue
-                }
-                let at = entries.count
-                entries.append(WalkedEntry(path: path, stat: st, target: nil))
-                defer { Posix.close(child) }
-                if try walkDirectory(child, prefix: path, depth: depth + 1, into: &entries) {
-                    entries[at] = WalkedEntry(path: path, stat: st, target: nil, problem: "cannot be read: more than \(Self.maxWidth) entries in one folder (too wide to check)")
-                }
+                add(WalkedEntry(path: path, stat: st, target: nil), descend: true)
             } else {
                 let problem = "\(st.typeDescription) cannot be sealed (only files, directories and symlinks)"
                 if strict { throw StoreError(.badInput, "\(display): \(problem)", path: display) }
-                entries.append(WalkedEntry(path: path, stat: st, target: nil, problem: problem))
+                add(WalkedEntry(path: path, stat: st, target: nil, problem: problem))
             }
         }
-        return false
+        return listing
     }
 
     private static func lstatRaw(_ dirfd: Int32, _ name: [UInt8], display: String) throws -> FileStat {
