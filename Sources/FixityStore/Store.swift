@@ -2,6 +2,7 @@ import FixityCore
 import Foundation
 import GRDB
 import Glibc
+import Synchronization
 
 /// A content-addressed store on a local file system:
 ///
@@ -26,6 +27,10 @@ public final class Store: Sendable {
     /// `cache/`: what can be lost without losing anything but time (the seal stat cache).
     let cacheFD: Int32
     public let database: DatabaseQueue
+    /// The last few manifests read and verified. A manifest is named by its digest, so a copy
+    /// never goes stale; a deploy reads the same 2.5 MB manifest up to three times otherwise.
+    let verifiedManifests = Mutex<[ReleaseID: Manifest]>([:])
+    static let verifiedManifestsKept = 4
 
     public static func open(at path: String) throws -> Store {
         try createDirectories(path)

@@ -81,19 +81,25 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     public var bytes: [UInt8] {
-        [w0, w1, w2, w3].flatMap { word in (0..<8).reversed().map { UInt8(truncatingIfNeeded: word >> (UInt64($0) * 8)) } }
+        var out = [UInt8]()
+        out.reserveCapacity(32)
+        append(to: &out)
+        return out
     }
+
+    /// The four words, most significant first, without an array (this runs once per file).
+    private var words: DigestWords { DigestWords(words: (w0, w1, w2, w3)) }
 
     /// Appends the 32 bytes to `buffer`, without the intermediate array `bytes` makes (binary
     /// indexes write one digest per file).
     public func append(to buffer: inout [UInt8]) {
-        for word in [w0, w1, w2, w3] { Swift.withUnsafeBytes(of: word.bigEndian) { buffer.append(contentsOf: $0) } }
+        for word in words { Swift.withUnsafeBytes(of: word.bigEndian) { buffer.append(contentsOf: $0) } }
     }
 
     /// Appends `sha256:<64 hex>` as UTF-8 to `buffer` (what `description` spells, without a String).
     public func appendPrefixedHex(to buffer: inout [UInt8]) {
         buffer += Self.algorithmPrefix.utf8
-        for word in [w0, w1, w2, w3] {
+        for word in words {
             for shift in stride(from: 60, through: 0, by: -4) { buffer.append(Hex.digit(UInt8(truncatingIfNeeded: word >> UInt64(shift)) & 0x0f)) }
         }
     }
@@ -104,8 +110,20 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
         (w0, w1, w2, w3) = (word(0), word(1), word(2), word(3))
     }
 
-    /// 64 lowercase hex characters.
-    public var hex: String { Hex.encode(bytes) }
+    /// 64 lowercase hex characters, written straight into the string: link names, object paths
+    /// and manifests spell one per file.
+    public var hex: String {
+        String(unsafeUninitializedCapacity: 64) { buffer in
+            var index = 0
+            for word in words {
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    buffer[index] = Hex.digit(UInt8(truncatingIfNeeded: word >> UInt64(shift)) & 0x0f)
+                    index += 1
+                }
+            }
+            return 64
+        }
+    }
 
     /// `sha256:<hex>`.
     public var description: String { Self.algorithmPrefix + hex }
@@ -131,5 +149,24 @@ extension Digest: Codable {
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
+    }
+}
+
+/// A digest's four words, most significant first, iterated without allocating an array.
+private struct DigestWords: Sequence, IteratorProtocol {
+    let words: (UInt64, UInt64, UInt64, UInt64)
+    var index = 0
+
+    init(words: (UInt64, UInt64, UInt64, UInt64)) { self.words = words }
+
+    mutating func next() -> UInt64? {
+        defer { index += 1 }
+        switch index {
+        case 0: return words.0
+        case 1: return words.1
+        case 2: return words.2
+        case 3: return words.3
+        default: return nil
+        }
     }
 }

@@ -54,12 +54,19 @@ extension Store {
     /// The verified manifest of a recorded release. A manifest object that does not hash to the
     /// release id, or that fails validation, is an integrity error naming the release.
     public func manifest(_ id: ReleaseID) throws -> Manifest {
+        if let known = verifiedManifests.withLock({ $0[id] }) { return known }
         let bytes = try readObject(id.digest)
+        let manifest: Manifest
         do {
-            return try UnverifiedManifest(bytes: bytes).verified()
+            manifest = try UnverifiedManifest(bytes: bytes).verified()
         } catch {
             throw StoreError(.integrity, "release \(id.short): stored manifest is invalid: \(error.description)", path: objectPath(id.digest))
         }
+        verifiedManifests.withLock { kept in
+            if kept.count >= Self.verifiedManifestsKept { kept.removeAll() }
+            kept[id] = manifest
+        }
+        return manifest
     }
 
     /// Tags a release. Re-applying the same tag is a no-op (returns false); moving a tag is refused.
