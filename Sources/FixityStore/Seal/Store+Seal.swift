@@ -29,10 +29,10 @@ public struct SealReport: Sendable, Codable {
 extension Store {
     /// Seals the tree at `directory` as a release of `app`, optionally tagging it.
     ///
-    /// Order (docs/design.md): walk → hash and write blobs to temp → manifest → one syncfs →
-    /// renames → syncfs → one database transaction recording release, tag, history and stat
-    /// cache. The shared store lock is held throughout, so gc cannot remove a blob this seal has
-    /// found present but not yet referenced.
+    /// Order (docs/design.md): walk → hash and write blobs to temp → manifest and the new stat
+    /// cache to temp → one syncfs → renames → syncfs → one database transaction recording release,
+    /// tag and history → the stat cache renamed into place. The shared store lock is held
+    /// throughout, so gc cannot remove a blob this seal has found present but not yet referenced.
     /// `exclude` leaves out paths (and everything below them), for `adopt`, which seals a live
     /// tree minus the paths its release allows to change. `validate` sees the manifest once its
     /// objects are durable and readable, before anything is recorded: a throw refuses the seal
