@@ -6,6 +6,8 @@
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +15,32 @@
 #include <unistd.h>
 
 int fixity_syncfs(int fd) { return syncfs(fd); }
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* the same number on every architecture */
+#endif
+
+int fixity_fchmod_path_fd(int fd, unsigned int mode) {
+    if (syscall(SYS_fchmodat2, fd, "", (mode_t)mode, AT_EMPTY_PATH) == 0) return 0;
+    if (errno != ENOSYS && errno != EINVAL && errno != EPERM && errno != EOPNOTSUPP) return -1;
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    return chmod(link, (mode_t)mode);
+}
+
+int fixity_private_file(const char *dir) {
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) return fd;
+    fd = memfd_create("fixity-private", MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (fchmod(fd, 0600) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
 
 int fixity_ficlone(int dst, int src) { return ioctl(dst, FICLONE, src); }
 

@@ -99,34 +99,17 @@ public struct HookRun: Sendable, Encodable {
     }
 }
 
-/// Where a hook writes its output: a file in a fresh mkdtemp folder (0700), created 0600 and
-/// unlinked at once, so no other user can read what a health check prints (it may print a
-/// secret) nor plant a symlink where it is written.
+/// Where a hook writes its output: a file that never has a name (O_TMPFILE in the temp folder,
+/// else an anonymous memory file), mode 0600, so no other user can read what a health check
+/// prints (it may print a secret), nobody can plant a symlink where it is written, and a killed
+/// Fixity leaves nothing behind.
 final class PrivateOutputFile {
     let fd: Int32
 
     init() throws {
         let base = NSTemporaryDirectory()
-        func failure(_ what: String) -> HookError { HookError(message: "\(what) for a hook's output: \(String(cString: strerror(errno)))") }
-        var template = Array("\(base)/fixity-hook-XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw failure("cannot create a private temp folder in \(base)")
-        }
-        let folder = String(cString: made)
-        let name = String(folder[folder.index(after: folder.lastIndex(of: "/")!)...])
-        // Everything after mkdtemp goes through descriptors: the temp folder's parent, then ours.
-        let baseFD = Glibc.open(String(folder[..<folder.lastIndex(of: "/")!]), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard baseFD >= 0 else { throw failure("cannot open \(base)") }
-        defer {
-            _ = unlinkat(baseFD, name, AT_REMOVEDIR)
-            Glibc.close(baseFD)
-        }
-        let folderFD = Glibc.openat(baseFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard folderFD >= 0 else { throw failure("cannot open \(folder)") }
-        defer { Glibc.close(folderFD) }
-        fd = Glibc.openat(folderFD, "output", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw failure("cannot create \(folder)/output") }
-        _ = unlinkat(folderFD, "output", 0)
+        fd = fixity_private_file(base)
+        guard fd >= 0 else { throw HookError(message: "cannot create a private file for a hook's output in \(base): \(String(cString: strerror(errno)))") }
     }
 
     func close() { Glibc.close(fd) }

@@ -28,6 +28,17 @@ long fixity_getdents64(int fd, void *buffer, unsigned long size);
 /// inode without opening it for reading or writing.
 #define FIXITY_O_PATH 010000000
 
+/* chmod of the inode an O_PATH descriptor names (fchmod refuses O_PATH descriptors):
+   fchmodat2(fd, "", mode, AT_EMPTY_PATH) from Linux 6.6; on an older kernel (or a seccomp
+   filter that does not know the call) chmod of /proc/self/fd/N, the link to that very inode,
+   as glibc itself does for fchmodat(AT_SYMLINK_NOFOLLOW). Never a name in the tree. */
+int fixity_fchmod_path_fd(int fd, unsigned int mode);
+
+/* A readable and writable file that never has a name, mode 0600, close-on-exec: O_TMPFILE in
+   `dir`, or where that file system cannot (or `dir` is unusable) an anonymous memory file
+   (memfd_create). Nothing to clean up, even when the process is killed. -1 with errno. */
+int fixity_private_file(const char *dir);
+
 /// Opens `path` below `dirfd` with `flags` (O_NOFOLLOW and O_CLOEXEC added), resolving no
 /// symlink on the way and never leaving `dirfd` (openat2 RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH);
 /// -1 with errno ELOOP or EXDEV when the path passes through a symlink or out.

@@ -255,8 +255,8 @@ public enum Posix {
         try unlinkRaw(dirfd, name, directory: true, display: display)
     }
 
-    /// An O_PATH descriptor of the folder `name`, made 0700 through /proc/self/fd (which refers
-    /// to that exact inode), then reopened for reading. -1 with errno when that is not possible.
+    /// An O_PATH descriptor of the folder `name`, made 0700 through that descriptor
+    /// (fixity_fchmod_path_fd), then reopened for reading. -1 with errno when that is not possible.
     private static func reopenUnreadableFolder(_ dirfd: Int32, _ cName: [CChar], display: String) throws -> Int32 {
         let pathFD = cName.withUnsafeBufferPointer { Glibc.openat(dirfd, $0.baseAddress!, FIXITY_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         guard pathFD >= 0 else { return -1 }
@@ -266,17 +266,8 @@ public enum Posix {
             errno = EACCES
             return -1
         }
-        if fchmodInode(pathFD, 0o700) != 0 { return -1 }
+        if fixity_fchmod_path_fd(pathFD, 0o700) != 0 { return -1 }
         return Glibc.openat(pathFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK)
-    }
-
-    /// chmod of the inode an `O_PATH` descriptor names, for an entry this user owns but may not
-    /// open for reading (mode 0000, not root). `fchmod` refuses `O_PATH` descriptors and kernels
-    /// before 6.6 have no `fchmodat(AT_EMPTY_PATH)`; `/proc/self/fd/N` is a link to that very
-    /// inode, not a name in the tree, so a rename or symlink swap cannot redirect it. The one
-    /// place Fixity changes a mode by anything but `fchmod` on an open descriptor.
-    private static func fchmodInode(_ pathFD: Int32, _ mode: mode_t) -> Int32 {
-        Glibc.chmod("/proc/self/fd/\(pathFD)", mode)
     }
 
     /// Sets the permission bits of the file or folder `name` in `dirfd` — the inode found there
@@ -300,7 +291,9 @@ public enum Posix {
         defer { Glibc.close(fd) }
         let before = try fstat(fd, display: display)
         guard before.isRegularFile || before.isDirectory else { return nil }
-        if (pathOnly ? fchmodInode(fd, mode) : Glibc.fchmod(fd, mode)) != 0 { throw StoreError.system("chmod", path: display) }
+        // An entry this user owns but may not open for reading (mode 0000, not root): through
+        // its O_PATH descriptor (fixity_fchmod_path_fd). Every other mode change is an fchmod.
+        if (pathOnly ? fixity_fchmod_path_fd(fd, UInt32(mode)) : Glibc.fchmod(fd, mode)) != 0 { throw StoreError.system("chmod", path: display) }
         return try fstat(fd, display: display)
     }
 

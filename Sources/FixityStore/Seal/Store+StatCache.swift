@@ -20,56 +20,56 @@ extension Store {
     func renewGCEpoch() throws {
         var epoch = [UInt8](repeating: 0, count: StatCache.epochSize)
         for index in epoch.indices { epoch[index] = UInt8.random(in: 0...255) }
-        try replaceCacheFile(Self.gcEpochName, with: epoch)
+        let temp = try stageCacheFile(epoch)
+        try publishCacheFile(temp, as: Self.gcEpochName, durable: false)
         try Posix.fsync(cacheFD, display: "\(path)/cache")
     }
 
     /// Writes a new stat cache to a temp file (nil when it cannot: a cache costs time only, so
     /// that is not the seal's failure). Not synced: the caller's batch `syncfs` usually does it.
     func stageStatCache(_ bytes: [UInt8]) -> String? {
-        let temp = "cache-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let display = "\(path)/tmp/\(temp)"
-        guard let fd = try? Posix.openat(tmpFD, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display) else { return nil }
-        defer { Posix.close(fd) }
-        guard (try? Posix.writeAll(fd, bytes, display: display)) != nil else {
-            discardStatCache(temp)
-            return nil
-        }
-        return temp
+        try? stageCacheFile(bytes)
     }
 
-    /// Renames a staged cache over the folder's old one, after making its bytes durable unless a
-    /// `syncfs` since it was written already did. The folder is not fsynced: after a crash either
-    /// version is a valid cache.
+    /// Renames a staged stat cache over the folder's old one (see `publishCacheFile`); a failure
+    /// leaves the old cache, which costs time only.
     func publishStatCache(_ temp: String, root: String, durable: Bool) {
-        if !durable {
-            guard let fd = try? Posix.openat(tmpFD, temp, flags: O_RDONLY | O_NOFOLLOW, display: temp) else { return }
-            let synced = fdatasync(fd) == 0
-            Posix.close(fd)
-            guard synced else { return discardStatCache(temp) }
-        }
-        let name = StatCache.fileName(root: root)
-        if (try? Posix.renameat(tmpFD, temp, cacheFD, name, display: "\(path)/cache/\(name)")) == nil { discardStatCache(temp) }
+        try? publishCacheFile(temp, as: StatCache.fileName(root: root), durable: durable)
     }
 
     func discardStatCache(_ temp: String) {
         _ = unlinkat(tmpFD, temp, 0)
     }
 
-    /// Temp in `tmp/` (gc removes one left by a crash), durable bytes, rename over the old file.
-    /// The folder is not fsynced for a stat cache: after a crash either file is a valid cache.
-    private func replaceCacheFile(_ name: String, with bytes: [UInt8]) throws {
+    /// A file for `cache/`, written to a temp name in `tmp/` (gc removes one left by a crash).
+    private func stageCacheFile(_ bytes: [UInt8]) throws -> String {
         let temp = "cache-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let display = "\(path)/tmp/\(temp)"
         let fd = try Posix.openat(tmpFD, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display)
+        defer { Posix.close(fd) }
         do {
             try Posix.writeAll(fd, bytes, display: display)
-            if fdatasync(fd) != 0 { throw StoreError.system("fdatasync", path: display) }
-            Posix.close(fd)
+        } catch {
+            discardStatCache(temp)
+            throw error
+        }
+        return temp
+    }
+
+    /// Renames a staged file to `cache/<name>` after making its bytes durable, unless a `syncfs`
+    /// since it was written already did (`durable`). The folder is not fsynced here: for the stat
+    /// cache either version is valid after a crash; the gc epoch's caller fsyncs it.
+    private func publishCacheFile(_ temp: String, as name: String, durable: Bool) throws {
+        let display = "\(path)/tmp/\(temp)"
+        do {
+            if !durable {
+                let fd = try Posix.openat(tmpFD, temp, flags: O_RDONLY | O_NOFOLLOW, display: display)
+                defer { Posix.close(fd) }
+                if fdatasync(fd) != 0 { throw StoreError.system("fdatasync", path: display) }
+            }
             try Posix.renameat(tmpFD, temp, cacheFD, name, display: "\(path)/cache/\(name)")
         } catch {
-            Posix.close(fd)
-            try? Posix.unlinkat(tmpFD, temp, display: display)
+            discardStatCache(temp)
             throw error
         }
     }
