@@ -140,17 +140,12 @@ public final class DeployRoot: Sendable {
             if fchmod(incomingFD, 0o755) != 0 { throw StoreError.system("chmod", path: display) }
             try remove(deployment)
             // The stat snapshot for fast verify, taken of the final tree before anyone can use it.
-            let walked = try TreeWalker(rootPath: display, strict: false).walk(rootFD: incomingFD)
-            let stats = Dictionary(walked.map { ($0.path, $0.stat) }, uniquingKeysWith: { first, _ in first })
+            let stats = try StatSnapshot.statEntries(of: manifest, below: incomingFD, display: display)
             try StatSnapshot.write(deployment: deployment, manifest: manifest, ignore: ignore, stats: stats, in: self)
             if linkMode == .hardlink {
-                // The walk saw every link source's inode after all links were made: re-stamp
-                // from it rather than stat each source a second time.
-                var linked = [String: FileStat]()
-                for entry in manifest.entries {
-                    if let digest = entry.digest, let stat = stats[entry.path] { linked[Store.linkName(digest, mode: entry.mode)] = stat }
-                }
-                try store.restampLinkSources(verified: materializer.verifiedLinkSources, linked: linked)
+                // Those stats saw every link source's inode after all links were made: re-stamp
+                // from them rather than stat each source a second time.
+                try store.restampLinkSources(materializer.verifiedLinkSources.map { ($0.key, $0.verified, stats[$0.entryIndex]) })
             }
             try Posix.renameat(deploymentsFD, incoming, deploymentsFD, deployment.hex, display: treePath(deployment))
             try Posix.fsync(deploymentsFD, display: "\(path)/deployments")

@@ -373,7 +373,7 @@ public struct Deployer {
         for victim in victims where victim != active {
             // A hardlinked deployment shares inodes with the store's link sources: removing it
             // moves their ctime, so their stamps are checked just before and renewed just after.
-            let sources = try linkSourceNames(of: victim)
+            let sources = try linkSources(of: victim)
             let before = sources.isEmpty ? [:] : try store.stampedLinkSourceStats(sources)
             try root.remove(victim)
             if !before.isEmpty { try store.restampAfterUnlinking(before: before) }
@@ -382,19 +382,19 @@ public struct Deployer {
         return victims
     }
 
-    /// The link source names a deployment's files would use (whether or not it was hardlinked:
+    /// The link sources a deployment's files would use (whether or not it was hardlinked:
     /// only sources that exist and carry a stamp are looked at).
-    private func linkSourceNames(of deployment: Digest) throws -> Set<String> {
+    private func linkSources(of deployment: Digest) throws -> Set<LinkSourceKey> {
         guard let record = try state.find(deployment) else { return [] }
         let pair = record.asDeployment
         let tree = try pair.combinedManifest(app: try store.manifest(pair.release), config: try pair.config.map { try store.manifest($0) })
         // A plain loop: the optimizer (Swift 6.3.1, -c release) crashed on a compactMap here.
-        var names = Set<String>()
+        var keys = Set<LinkSourceKey>()
         for entry in tree.entries {
             guard let digest = entry.digest else { continue }
-            names.insert(Store.linkName(digest, mode: entry.mode))
+            keys.insert(LinkSourceKey(digest: digest, mode: entry.mode))
         }
-        return names
+        return keys
     }
 
     /// What a switching entry says about where it switched to, so `state --at` and proof bundles

@@ -52,25 +52,44 @@ public struct StatSnapshot: Sendable {
 
     // MARK: Writing
 
+    /// The stat data of every folder and file of `manifest` as materialized below `treeFD`, by
+    /// index in `manifest.entries` (nil for symlinks, whose stat the snapshot does not record).
+    /// One `lstat` per entry by its path, on both cores, straight from the manifest: no walk, no
+    /// listing, no path-keyed dictionary — the tree was just written from this manifest.
+    public static func statEntries(of manifest: Manifest, below treeFD: Int32, display: String) throws -> [FileStat?] {
+        let entries = manifest.entries
+        let slots = SlotArray<FileStat?>(repeating: nil, count: entries.count)
+        try ParallelWork.run(count: entries.count, makeContext: { _ in () }) { index, _ in
+            let entry = entries[index]
+            if case .symlink = entry.kind { return }
+            var st = stat()
+            guard fstatat(treeFD, entry.path, &st, AT_SYMLINK_NOFOLLOW) == 0 else { throw StoreError.system("stat", path: "\(display)/\(entry.path)") }
+            slots[index] = FileStat(st)
+        }
+        return slots.elements
+    }
+
     /// Encodes `manifest` (the combined tree of a deployment) with the stat data `stats` recorded
-    /// for its files. Entries matched by `ignore` are flagged, and folders below an ignored one
-    /// are left out: nothing in them is checked.
-    static func encode(deployment: Digest, manifest: Manifest, ignore: IgnoreRules, stats: [String: FileStat]) -> [UInt8] {
-        struct Child { var name: String; var entry: ManifestEntry; var ignored: Bool }
-        var folders: [(path: String, children: [Child])] = [("", [])]
+    /// for its entries (by index in `manifest.entries`; only folders' and files' are used).
+    /// Entries matched by `ignore` are flagged, and folders below an ignored one are left out:
+    /// nothing in them is checked.
+    static func encode(deployment: Digest, manifest: Manifest, ignore: IgnoreRules, stats: [FileStat?]) -> [UInt8] {
+        precondition(stats.count == manifest.entries.count, "one stat slot per manifest entry")
+        struct Child { var name: String; var entry: ManifestEntry; var index: Int; var ignored: Bool }
+        var folders: [(path: String, index: Int?, children: [Child])] = [("", nil, [])]
         var folderIndex: [String: Int] = ["": 0]
         var ignoredEntries = 0
-        for entry in manifest.entries {
+        for (index, entry) in manifest.entries.enumerated() {
             let parent = EntryPath.parent(of: entry.path).map(String.init) ?? ""
             let ignored = ignore.ignores(entry.path)
             if ignored { ignoredEntries += 1 }
             // A parent without a folder record is ignored (or below an ignored folder).
             guard let slot = folderIndex[parent] else { continue }
             let name = parent.isEmpty ? entry.path : String(entry.path.utf8.dropFirst(parent.utf8.count + 1))!
-            folders[slot].children.append(Child(name: name, entry: entry, ignored: ignored))
+            folders[slot].children.append(Child(name: name, entry: entry, index: index, ignored: ignored))
             if entry.isDirectory && !ignored {
                 folderIndex[entry.path] = folders.count
-                folders.append((entry.path, []))
+                folders.append((entry.path, index, []))
             }
         }
 
@@ -93,7 +112,7 @@ public struct StatSnapshot: Sendable {
             folderTable.appendLE(UInt32(children.count { !$0.ignored }))
             // A folder's own stat vouches for its list of names: adding, removing or renaming an
             // entry moves its mtime and ctime, and no user can set ctime back.
-            let folderStat = folder.path.isEmpty ? nil : stats[folder.path]
+            let folderStat = folder.index.flatMap { stats[$0] }
             folderTable.appendLE(folderStat == nil ? 0 : Flag.vouched)
             folderTable.appendLE(UInt32(0))
             folderTable.appendLE(folderStat?.inode ?? 0)
@@ -112,7 +131,7 @@ public struct StatSnapshot: Sendable {
                     target = intern(text)
                 case .file:
                     mode |= UInt32(S_IFREG)
-                    if let stat = stats[entry.path] {
+                    if let stat = stats[child.index] {
                         recorded = stat
                         flags |= Flag.vouched
                     }
@@ -145,7 +164,7 @@ public struct StatSnapshot: Sendable {
     }
 
     /// Writes the index durably (temp, fsync, rename); the caller fsyncs `.fixity/` with the rest.
-    public static func write(deployment: Digest, manifest: Manifest, ignore: IgnoreRules, stats: [String: FileStat], in root: DeployRoot) throws {
+    public static func write(deployment: Digest, manifest: Manifest, ignore: IgnoreRules, stats: [FileStat?], in root: DeployRoot) throws {
         let bytes = encode(deployment: deployment, manifest: manifest, ignore: ignore, stats: stats)
         try Posix.mkdirat(root.stateFD, "snapshots", mode: 0o700, display: "\(root.path)/.fixity/snapshots")
         let name = "snapshots/\(deployment.hex)"
@@ -287,7 +306,7 @@ public struct StatSnapshot: Sendable {
         if case .success(let old) = load(for: deployment, in: root) { entries = old.recorded().entries }
         for path in gone { entries[path] = nil }
         for (path, stat) in repaired { entries[path] = stat }
-        try write(deployment: deployment, manifest: manifest, ignore: ignore, stats: entries, in: root)
+        try write(deployment: deployment, manifest: manifest, ignore: ignore, stats: manifest.entries.map { entries[$0.path] }, in: root)
     }
 }
 

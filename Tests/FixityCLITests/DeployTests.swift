@@ -273,6 +273,14 @@ import Testing
         let fsck = try sandbox.fixity("fsck", "--json").json()
         #expect((fsck["link_sources_checked"] as? Int ?? 0) >= 3)
         #expect(try sandbox.fixity("deploy", "app@1", "--root", "root", "--verify-sources", "sometimes").status == 64)
+
+        // The stamps live in one checksummed file: one flipped byte makes it no stamps at all
+        // (every source re-hashed, nothing refused), and the deploy writes it whole again.
+        try sandbox.sh("f=store/cache/link-stamps; test -s $f && printf '\\377' | dd of=$f bs=1 seek=60 conv=notrunc 2>/dev/null")
+        let damaged = try deploy("app@third")
+        #expect(damaged["link_sources_trusted"] as? Int == 0 && (damaged["link_sources_hashed"] as? Int ?? 0) >= 2, "\(damaged)")
+        let renewed = try deploy("app@again")
+        #expect(renewed["link_sources_trusted"] as? Int == 2, "\(renewed)")
     }
 
     /// Retention removing an old hardlinked deployment moves its sources' ctime; Fixity renews

@@ -1,6 +1,6 @@
 import FixityCore
-import Foundation
 import GRDB
+import Glibc
 
 /// Verified stamps of hardlink sources (`links/`), so a hardlink deploy need not re-hash every
 /// source every time (what kept it from `ostree checkout -H`, which hashes nothing).
@@ -19,6 +19,13 @@ public struct LinkStamp: Sendable, Equatable {
     public let size: Int64
     public let mtimeNanos: Int64
     public let ctimeNanos: Int64
+
+    init(inode: UInt64, size: Int64, mtimeNanos: Int64, ctimeNanos: Int64) {
+        self.inode = inode
+        self.size = size
+        self.mtimeNanos = mtimeNanos
+        self.ctimeNanos = ctimeNanos
+    }
 
     public init(_ stat: FileStat) {
         inode = stat.inode
@@ -54,30 +61,34 @@ extension Store {
                     ) WITHOUT ROWID;
                     """)
         }
+        // The stamps moved to `cache/link-stamps` (LinkStampFile). Dropping the rows is a safe
+        // migration: a source without a stamp is re-hashed once by the next deploy that links it.
+        migrator.registerMigration("link-stamps-file-v1") { db in
+            try db.execute(sql: "DROP TABLE IF EXISTS link_stamps")
+        }
     }
 
-    /// After a hardlink deploy: stamps each source again from `linked` (its stat seen through the
-    /// new tree, after every link was made — linking moves ctime), but only when inode, size and
-    /// mtime are still those of `verified` (a write meanwhile leaves it unstamped: re-hashed next
-    /// time). `linked` maps link source names to a stat of that inode.
-    public func restampLinkSources(verified: [String: FileStat], linked: [String: FileStat]) throws {
-        var fresh = [String: LinkStamp?]()
-        for (name, before) in verified {
-            if let now = linked[name], LinkStamp(before).sameContent(as: now) {
-                fresh[name] = LinkStamp(now)
+    /// After a hardlink deploy: stamps each source again from its stat seen through the new tree
+    /// after every link was made (linking moves ctime), but only when inode, size and mtime are
+    /// still those it had when verified (a write meanwhile leaves it unstamped: re-hashed next time).
+    public func restampLinkSources(_ sources: [(key: LinkSourceKey, verified: FileStat, linked: FileStat?)]) throws {
+        var fresh = [LinkSourceKey: LinkStamp?](minimumCapacity: sources.count)
+        for source in sources {
+            if let now = source.linked, LinkStamp(source.verified).sameContent(as: now) {
+                fresh[source.key] = LinkStamp(now)
             } else {
-                fresh[name] = .some(nil)
+                fresh[source.key] = .some(nil)
             }
         }
-        try saveLinkStamps(fresh)
+        try updateLinkStamps(fresh)
     }
 
-    /// The current stat of each named link source that exists and has a stamp.
-    public func stampedLinkSourceStats(_ names: Set<String>) throws -> [String: FileStat] {
-        let stamps = try loadLinkStamps()
-        var stats = [String: FileStat]()
-        for name in names where stamps[name] != nil {
-            if let stat = try? Posix.lstatat(linksFD, name, display: "") { stats[name] = stat }
+    /// The current stat of each link source that exists and has a stamp.
+    public func stampedLinkSourceStats(_ keys: Set<LinkSourceKey>) throws -> [LinkSourceKey: FileStat] {
+        let stamps = loadLinkStamps()
+        var stats = [LinkSourceKey: FileStat]()
+        for key in keys where stamps[key] != nil {
+            if let stat = try? Posix.lstatat(linksFD, key.name, display: "") { stats[key] = stat }
         }
         return stats
     }
@@ -86,48 +97,34 @@ extension Store {
     /// A source whose stat `before` the removal matched its stamp exactly, and whose inode, size
     /// and mtime are unchanged after, is stamped again; any other keeps its (now stale) stamp and
     /// is re-hashed by the next deploy that links it.
-    public func restampAfterUnlinking(before: [String: FileStat]) throws {
-        let stamps = try loadLinkStamps()
-        var fresh = [String: LinkStamp?]()
-        for (name, stat) in before {
-            guard let stamp = stamps[name], stamp.matches(stat), let now = (try? Posix.lstatat(linksFD, name, display: "")) ?? nil,
+    public func restampAfterUnlinking(before: [LinkSourceKey: FileStat]) throws {
+        let stamps = loadLinkStamps()
+        var fresh = [LinkSourceKey: LinkStamp?]()
+        for (key, stat) in before {
+            guard let stamp = stamps[key], stamp.matches(stat), let now = (try? Posix.lstatat(linksFD, key.name, display: "")) ?? nil,
                 LinkStamp(stat).sameContent(as: now)
             else { continue }
-            fresh[name] = LinkStamp(now)
+            fresh[key] = LinkStamp(now)
         }
-        try saveLinkStamps(fresh)
+        try updateLinkStamps(fresh)
     }
 
-    /// Every stamp, by link source name (`<mode>/<2 hex>/<62 hex>`).
-    func loadLinkStamps() throws -> [String: LinkStamp] {
-        try database.storeRead { db in
-            var stamps = [String: LinkStamp]()
-            let rows = try Row.fetchCursor(db, sql: "SELECT source, inode, size, mtime_ns, ctime_ns FROM link_stamps")
-            while let row = try rows.next() {
-                let stat = FileStat(
-                    device: 0, inode: UInt64(bitPattern: row["inode"] as Int64), rawMode: 0, size: row["size"],
-                    mtimeNanos: row["mtime_ns"], ctimeNanos: row["ctime_ns"])
-                stamps[row["source"]] = LinkStamp(stat)
-            }
-            return stamps
-        }
+    /// Every stamp; none when the file is missing or damaged (then every source is re-hashed).
+    func loadLinkStamps() -> [LinkSourceKey: LinkStamp] {
+        readCacheFile(LinkStampFile.name).flatMap(LinkStampFile.parse) ?? [:]
     }
 
-    /// Replaces the stamps of these sources (nil: forget the stamp) in one transaction.
-    func saveLinkStamps(_ stamps: [String: LinkStamp?]) throws {
-        guard !stamps.isEmpty else { return }
-        try database.storeWrite { db in
-            // Prepared once: a hardlink deploy re-stamps every source it linked (19,349 rows on the
-            // benchmark corpus), and parsing the SQL per row was a tenth of its CPU.
-            let upsert = try db.makeStatement(sql: "INSERT OR REPLACE INTO link_stamps (source, inode, size, mtime_ns, ctime_ns) VALUES (?, ?, ?, ?, ?)")
-            let delete = try db.makeStatement(sql: "DELETE FROM link_stamps WHERE source = ?")
-            for (source, stamp) in stamps {
-                if let stamp {
-                    try upsert.execute(arguments: [source, Int64(bitPattern: stamp.inode), stamp.size, stamp.mtimeNanos, stamp.ctimeNanos])
-                } else {
-                    try delete.execute(arguments: [source])
-                }
-            }
-        }
+    /// Replaces the stamps of these sources (nil: forget the stamp), keeping every other one.
+    /// Read, changed and replaced under `cache/link-stamps.lock`, so two deploys sharing the store
+    /// never drop each other's stamps. Not synced: a file torn by a crash fails its checksum, and
+    /// losing stamps only costs re-hashing (an old stamp never matches a changed source: ctime).
+    func updateLinkStamps(_ changes: [LinkSourceKey: LinkStamp?]) throws {
+        guard !changes.isEmpty else { return }
+        let lock = try FileLock(path: "\(path)/cache/\(LinkStampFile.name).lock", kind: .exclusive, timeout: 60, purpose: "updating link stamps")
+        defer { withExtendedLifetime(lock) {} }
+        var stamps = loadLinkStamps()
+        for (key, stamp) in changes { stamps[key] = stamp }
+        let temp = try stageCacheFile(LinkStampFile.encode(stamps))
+        try publishCacheFile(temp, as: LinkStampFile.name, durable: true)
     }
 }

@@ -35,9 +35,9 @@ extension Store {
     /// `stamp` (unless `verification` is `.always`), re-hashes any other, and replaces it from
     /// `objects/` when it was changed through some deployment's link.
     func prepareLinkSource(
-        _ digest: Digest, size: UInt64, mode: UInt32, buffer: UnsafeMutableRawBufferPointer, stamp: LinkStamp?, verification: SourceVerification
+        _ digest: Digest, size: UInt64, mode: UInt32, name source: String, buffer: UnsafeMutableRawBufferPointer, stamp: LinkStamp?,
+        verification: SourceVerification
     ) throws -> PreparedSource {
-        let source = Self.linkName(digest, mode: mode)
         let sourceDisplay = "\(path)/links/\(source)"
         if let st = try Posix.lstatat(linksFD, source, display: sourceDisplay) {
             if st.isRegularFile && st.permissions == mode {
@@ -58,7 +58,7 @@ extension Store {
     func recheckLinkSources(buffer: UnsafeMutableRawBufferPointer) throws -> (checked: Int, removed: [String]) {
         var checked = 0
         var removed = [String]()
-        var stamps = [String: LinkStamp?]()
+        var stamps = [LinkSourceKey: LinkStamp?]()
         for modeRaw in try Posix.directoryNames(linksFD, display: "\(path)/links") {
             let mode = String(decoding: modeRaw, as: UTF8.self)
             guard let modeFD = try? Posix.openDirectory(linksFD, mode, display: "\(path)/links/\(mode)") else { continue }
@@ -71,26 +71,28 @@ extension Store {
                 for nameRaw in names {
                     let source = "\(mode)/\(fanout)/\(String(decoding: nameRaw, as: UTF8.self))"
                     checked += 1
-                    guard let digest = Digest(hex: fanout + String(decoding: nameRaw, as: UTF8.self)),
+                    let digest = Digest(hex: fanout + String(decoding: nameRaw, as: UTF8.self))
+                    let key = digest.flatMap { digest in UInt32(mode, radix: 8).map { LinkSourceKey(digest: digest, mode: $0) } }
+                    guard let digest, let key,
                         let st = try Posix.lstatat(linksFD, source, display: source), st.isRegularFile,
                         let verified = try? verifyLinkSource(source, digest: digest, size: UInt64(max(0, st.size)), buffer: buffer)
                     else {
                         try Posix.unlinkat(linksFD, source, display: "\(path)/links/\(source)")
                         removed.append(source)
-                        stamps[source] = .some(nil)
+                        if let key { stamps[key] = .some(nil) }
                         continue
                     }
-                    stamps[source] = LinkStamp(verified)
+                    stamps[key] = LinkStamp(verified)
                 }
             }
         }
-        try saveLinkStamps(stamps)
+        try updateLinkStamps(stamps)
         return (checked, removed)
     }
 
-    /// Hard-links the prepared link source of (digest, mode) to `name` in `dirfd`.
-    func link(_ digest: Digest, mode: UInt32, to dirfd: Int32, _ name: String, display: String) throws {
-        if linkat(linksFD, Self.linkName(digest, mode: mode), dirfd, name, 0) != 0 {
+    /// Hard-links the prepared link source `source` (its name below `links/`) to `name` in `dirfd`.
+    func link(source: String, to dirfd: Int32, _ name: String, display: String) throws {
+        if linkat(linksFD, source, dirfd, name, 0) != 0 {
             if errno == EXDEV {
                 throw StoreError(.badInput, "--link hardlink needs the root and the store (\(path)) on one file system; use --link auto or copy", path: display, errno: EXDEV)
             }
@@ -141,6 +143,7 @@ extension Store {
     /// Link sources no deployment links any more, or whose blob is dead: gc's part.
     func sweepLinkFarm(live: Set<Digest>, dryRun: Bool) throws -> Int {
         var removed = 0
+        var forgotten = [LinkSourceKey: LinkStamp?]()
         for modeRaw in try Posix.directoryNames(linksFD, display: "\(path)/links") {
             let mode = String(decoding: modeRaw, as: UTF8.self)
             let modeFD = try Posix.openDirectory(linksFD, mode, display: "\(path)/links/\(mode)")
@@ -157,10 +160,13 @@ extension Store {
                     if st.st_nlink <= 1 || digest == nil || !live.contains(digest!) {
                         removed += 1
                         if !dryRun { try Posix.unlinkat(fanoutFD, name, display: "\(path)/links/\(mode)/\(fanout)/\(name)") }
+                        if let digest, let modeBits = UInt32(mode, radix: 8) { forgotten[LinkSourceKey(digest: digest, mode: modeBits)] = .some(nil) }
                     }
                 }
             }
         }
+        // A removed source's stamp could never match again; dropping it keeps the file small.
+        if !dryRun { try updateLinkStamps(forgotten) }
         return removed
     }
 }

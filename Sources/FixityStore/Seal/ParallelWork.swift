@@ -66,7 +66,8 @@ package final class SlotArray<Element>: @unchecked Sendable {
         }
     }
 
-    var elements: [Element] { Array(UnsafeBufferPointer(start: base, count: count)) }
+    /// The filled slots as an array (after `ParallelWork.run` has joined its workers).
+    package var elements: [Element] { Array(UnsafeBufferPointer(start: base, count: count)) }
 }
 
 /// A reusable I/O buffer owned by one worker, and the worker's index.

@@ -41,14 +41,8 @@ struct StatCache {
     // MARK: Reading
 
     /// The cache for `root`, or `empty` when there is none usable.
-    static func load(cacheFD: Int32, root: String, epoch: [UInt8]) -> StatCache {
-        let name = fileName(root: root)
-        guard let fd = try? Posix.openat(cacheFD, name, flags: O_RDONLY | O_NOFOLLOW, display: name) else { return .empty }
-        defer { Posix.close(fd) }
-        guard let st = try? Posix.fstat(fd, display: name), st.isRegularFile, st.size >= headerSize + 32, st.size < 1 << 32 else { return .empty }
-        var bytes = [UInt8](repeating: 0, count: Int(st.size))
-        let read = bytes.withUnsafeMutableBytes { (try? Posix.read(fd, into: $0, display: name)) ?? -1 }
-        guard read == bytes.count else { return .empty }
+    static func load(store: Store, root: String, epoch: [UInt8]) -> StatCache {
+        guard let bytes = store.readCacheFile(fileName(root: root)) else { return .empty }
         return parse(bytes, root: root, epoch: epoch) ?? .empty
     }
 

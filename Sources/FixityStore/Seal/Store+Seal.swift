@@ -56,7 +56,7 @@ extension Store {
         let walked = exclude.isEmpty ? allWalked : allWalked.filter { !exclude.ignores($0.path) }
         let cacheRoot = Self.canonicalPath(directory)
         let epoch = gcEpoch()
-        let cache = StatCache.load(cacheFD: cacheFD, root: cacheRoot, epoch: epoch)
+        let cache = StatCache.load(store: self, root: cacheRoot, epoch: epoch)
         var cached = StatCache.Cursor(cache)
 
         let digests = SlotArray<Digest?>(repeating: nil, count: walked.count)

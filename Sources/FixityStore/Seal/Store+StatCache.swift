@@ -1,7 +1,8 @@
 import FixityCore
 import Glibc
 
-/// Where the seal stat cache lives and how it is replaced (the format is StatCache's).
+/// The files under `STORE/cache/` — the seal stat cache, the gc epoch and the link stamps — and
+/// how they are read and replaced (each format is its type's: StatCache, LinkStampFile).
 extension Store {
     static let gcEpochName = "gc-epoch"
 
@@ -41,8 +42,19 @@ extension Store {
         _ = unlinkat(tmpFD, temp, 0)
     }
 
+    /// The whole of `cache/<name>`, or nil when it is missing, not a regular file, larger than
+    /// `maxSize` or unreadable: every cache file is optional and checks its own integrity.
+    func readCacheFile(_ name: String, maxSize: Int = 1 << 32) -> [UInt8]? {
+        guard let fd = try? Posix.openat(cacheFD, name, flags: O_RDONLY | O_NOFOLLOW, display: name) else { return nil }
+        defer { Posix.close(fd) }
+        guard let st = try? Posix.fstat(fd, display: name), st.isRegularFile, st.size < maxSize else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(st.size))
+        let read = bytes.withUnsafeMutableBytes { (try? Posix.read(fd, into: $0, display: name)) ?? -1 }
+        return read == bytes.count ? bytes : nil
+    }
+
     /// A file for `cache/`, written to a temp name in `tmp/` (gc removes one left by a crash).
-    private func stageCacheFile(_ bytes: [UInt8]) throws -> String {
+    func stageCacheFile(_ bytes: [UInt8]) throws -> String {
         let temp = "cache-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let display = "\(path)/tmp/\(temp)"
         let fd = try Posix.openat(tmpFD, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display)
@@ -56,10 +68,11 @@ extension Store {
         return temp
     }
 
-    /// Renames a staged file to `cache/<name>` after making its bytes durable, unless a `syncfs`
-    /// since it was written already did (`durable`). The folder is not fsynced here: for the stat
+    /// Renames a staged file to `cache/<name>` after making its bytes durable, unless `durable`
+    /// says they need no sync here (a `syncfs` since it was written did, or the file is one that
+    /// detects its own tearing and costs only time when lost, as the link stamps). The folder is not fsynced here: for the stat
     /// cache either version is valid after a crash; the gc epoch's caller fsyncs it.
-    private func publishCacheFile(_ temp: String, as name: String, durable: Bool) throws {
+    func publishCacheFile(_ temp: String, as name: String, durable: Bool) throws {
         let display = "\(path)/tmp/\(temp)"
         do {
             if !durable {

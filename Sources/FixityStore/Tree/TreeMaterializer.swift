@@ -33,7 +33,7 @@ public final class TreeMaterializer: Sendable {
     public let sourceVerification: SourceVerification
     /// Hardlink mode: sources trusted by stamp, and sources hashed, in the last write.
     private let sourcesTrusted = Atomic<Int>(0)
-    private let verifiedSources = Mutex<[String: FileStat]>([:])
+    private let verifiedSources = Mutex<[VerifiedLinkSource]>([])
     private let sourcesHashed = Atomic<Int>(0)
     /// Set when reflinks were not available and `auto` fell back to copying.
     private let reflinkUnavailable = Atomic<Bool>(false)
@@ -61,10 +61,11 @@ public final class TreeMaterializer: Sendable {
     /// Materializes into `dirfd` (an empty folder shown as `display`) and makes it durable.
     public func write(into dirfd: Int32, display: String) throws {
         let entries = manifest.entries
-        let files = entries.filter { $0.digest != nil }
+        let fileIndices = entries.indices.filter { entries[$0].digest != nil }
+        let files = fileIndices.map { entries[$0] }
         progress?.setTotals(files: files.count, bytes: Int(files.reduce(0) { $0 + $1.size }))
         if linkMode == .hardlink {
-            try linkFiles(files, into: dirfd, display: display)
+            try linkFiles(files, entryIndices: fileIndices, into: dirfd, display: display)
         } else {
             try createFoldersAndSymlinks(into: dirfd, display: display)
             try ParallelWork.run(count: files.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
@@ -101,25 +102,32 @@ public final class TreeMaterializer: Sendable {
     /// verified; once all sources are, the workers join the linking. mkdir on a file system full
     /// of just-freed inodes is slow and hashing is the other half of the work, so neither core
     /// waits for the other. A file is never linked before its source is final.
-    private func linkFiles(_ files: [ManifestEntry], into dirfd: Int32, display: String) throws {
+    private func linkFiles(_ files: [ManifestEntry], entryIndices: [Int], into dirfd: Int32, display: String) throws {
         // gc sweeps link sources no deployment links yet: keep it out until the links exist.
         let storeLock = try store.lock(.shared, purpose: "deploy --link hardlink")
         defer { withExtendedLifetime(storeLock) {} }
-        var sourceIndex = [String: Int]()
+        var sourceIndex = [LinkSourceKey: Int]()
+        var keys = [LinkSourceKey]()
         var sources = [ManifestEntry]()
+        var firstEntry = [Int]()
         var sourceOf = [Int]()
         sourceOf.reserveCapacity(files.count)
-        for file in files {
-            let key = Store.linkName(file.digest!, mode: file.mode)
+        for (number, file) in files.enumerated() {
+            let key = LinkSourceKey(digest: file.digest!, mode: file.mode)
             if let known = sourceIndex[key] {
                 sourceOf.append(known)
             } else {
                 sourceIndex[key] = sources.count
                 sourceOf.append(sources.count)
                 sources.append(file)
+                keys.append(key)
+                firstEntry.append(entryIndices[number])
             }
         }
-        let stamps = try store.loadLinkStamps()
+        // Each source's name below `links/`, spelled once, not once per file linked to it.
+        let names = keys.map(\.name)
+        let sourceKeys = keys
+        let stamps = store.loadLinkStamps()
         let prepared = Mutex([FileStat?](repeating: nil, count: sources.count))
         let verified = Mutex([Bool](repeating: false, count: sources.count))
         let nextLink = Atomic<Int>(0)
@@ -146,7 +154,7 @@ public final class TreeMaterializer: Sendable {
         }
         @Sendable func linkOne(_ index: Int) throws {
             let entry = files[index]
-            try self.store.link(entry.digest!, mode: entry.mode, to: dirfd, entry.path, display: "\(display)/\(entry.path)")
+            try self.store.link(source: names[links[index]], to: dirfd, entry.path, display: "\(display)/\(entry.path)")
             self.progress?.add(files: 1, bytes: 0)
         }
         @Sendable func record(_ error: any Error) { failure.withLock { if $0 == nil { $0 = error } } }
@@ -166,8 +174,8 @@ public final class TreeMaterializer: Sendable {
             try ParallelWork.run(count: distinct.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
                 let entry = distinct[index]
                 let source = try self.store.prepareLinkSource(
-                    entry.digest!, size: entry.size, mode: entry.mode, buffer: buffer.raw,
-                    stamp: stamps[Store.linkName(entry.digest!, mode: entry.mode)], verification: self.sourceVerification)
+                    entry.digest!, size: entry.size, mode: entry.mode, name: names[index], buffer: buffer.raw,
+                    stamp: stamps[sourceKeys[index]], verification: self.sourceVerification)
                 if source.trustedByStamp {
                     self.sourcesTrusted.add(1, ordering: .relaxed)
                 } else {
@@ -188,18 +196,27 @@ public final class TreeMaterializer: Sendable {
         if let error = failure.withLock({ $0 }) { throw error }
         // Claimed before their source was verified; every source is now.
         for index in deferred.withLock({ $0 }).sorted() { try linkOne(index) }
-        // Linking moved each source's ctime: the caller re-stamps them from the stats of its walk
-        // of the new tree (the same inodes), with `restampLinkSources`.
+        // Linking moved each source's ctime: the caller re-stamps them from its stats of the new
+        // tree (the same inodes), with `restampLinkSources`.
         let verifiedStats = prepared.withLock { $0 }
-        var byName = [String: FileStat]()
-        for (index, entry) in distinct.enumerated() {
-            if let stat = verifiedStats[index] { byName[Store.linkName(entry.digest!, mode: entry.mode)] = stat }
+        var verifiedList = [VerifiedLinkSource]()
+        verifiedList.reserveCapacity(keys.count)
+        for (index, key) in keys.enumerated() {
+            if let stat = verifiedStats[index] { verifiedList.append(VerifiedLinkSource(key: key, verified: stat, entryIndex: firstEntry[index])) }
         }
-        verifiedSources.withLock { $0 = byName }
+        verifiedSources.withLock { $0 = verifiedList }
     }
 
-    /// Hardlink mode, after `write`: each link source's stat when its bytes were known good.
-    public var verifiedLinkSources: [String: FileStat] { verifiedSources.withLock { $0 } }
+    /// A link source as a hardlink `write` left it: its stat when its bytes were known good, and
+    /// the index in the manifest's entries of one file linked to it.
+    public struct VerifiedLinkSource: Sendable {
+        public let key: LinkSourceKey
+        public let verified: FileStat
+        public let entryIndex: Int
+    }
+
+    /// Hardlink mode, after `write`: every link source used, with its verified stat.
+    public var verifiedLinkSources: [VerifiedLinkSource] { verifiedSources.withLock { $0 } }
 
     /// A corrupt object met while writing names the path of the tree it was for (the deploy adds
     /// the release): "object 5891b5… is corrupt" alone sends the operator hunting.
