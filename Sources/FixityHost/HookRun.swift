@@ -1,4 +1,5 @@
 import CFixitySys
+import FixityCore
 import FixityStore
 import Foundation
 import Glibc
@@ -126,7 +127,7 @@ final class PrivateOutputFile {
     }
 }
 
-public struct HookError: Error, CustomStringConvertible {
+public struct HookError: FixityError, Sendable {
     public let message: String
-    public var description: String { message }
+    public var category: ErrorCategory { .hook }
 }

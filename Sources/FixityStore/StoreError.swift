@@ -3,7 +3,7 @@ import Glibc
 
 /// Every failure of the store layer: a code that decides the exit status at the edge, a message
 /// naming what it is about, the path when there is one, and the OS error underneath.
-public struct StoreError: Error, CustomStringConvertible, Sendable {
+public struct StoreError: FixityError, Sendable {
     public enum Code: Sendable, Equatable {
         /// Input the user gave is unusable: missing folder, special file, bad name, bad REF.
         case badInput
@@ -36,5 +36,15 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         StoreError(code, "\(call) \(path): \(String(cString: strerror(errno)))", path: path, errno: errno)
     }
 
-    public var description: String { message }
+    public var category: ErrorCategory {
+        switch code {
+        case .badInput: .badInput
+        case .integrity: .integrity
+        case .notFound: .notFound
+        case .ambiguous: .ambiguous
+        case .conflict: .conflict
+        case .locked: .locked
+        case .io: .io
+        }
+    }
 }

@@ -22,54 +22,20 @@ func runReportingFailures(_ body: () throws -> Void) throws {
         try body()
     } catch let exit as ExitCode {
         throw exit
-    } catch let error as StoreError {
-        fail(error.message, category: error.code.category)
-    } catch let error as RefError {
-        fail(error.description, category: "bad_input")
-    } catch let error as ManifestError {
-        fail(error.description, category: "bad_input")
-    } catch let error as CLIError {
-        fail(error.message, category: "refused")
-    } catch let error as DeployError {
-        fail(error.message, category: "refused")
-    } catch let error as HookError {
-        fail(error.message, category: "hook")
-    } catch let error as TrustError {
-        fail(error.message, category: "trust")
-    } catch let error as LedgerError {
-        fail(error.message, category: "ledger")
-    } catch let error as ActivationTimeline.QueryError {
-        fail(error.description, category: "bad_input")
-    } catch let error as OCIError {
-        fail(error.message, category: "registry")
-    } catch let error as TarReader.FormatError {
-        fail(error.message, category: "bad_input")
+    } catch let error as any FixityError {
+        fail(error.message, category: error.category)
     } catch let error as DatabaseError {
-        fail("database: \(error.message ?? error.description)", category: "io")
+        fail("database: \(error.message ?? error.description)", category: .io)
     } catch {
-        fail("\(error)", category: "internal")
-    }
-}
-
-extension StoreError.Code {
-    /// The `category` of a `--json` error document.
-    var category: String {
-        switch self {
-        case .badInput: "bad_input"
-        case .integrity: "integrity"
-        case .notFound: "not_found"
-        case .ambiguous: "ambiguous"
-        case .conflict: "conflict"
-        case .locked: "locked"
-        case .io: "io"
-        }
+        fail("\(error)", category: .internal)
     }
 }
 
 /// A refusal decided by the CLI itself (bad combination of arguments, unknown path in a release).
-struct CLIError: Error {
+struct CLIError: FixityError {
     let message: String
     init(_ message: String) { self.message = message }
+    var category: ErrorCategory { .refused }
 }
 
 /// Whether this run asked for JSON: read from the arguments themselves, since a failure can
@@ -79,9 +45,9 @@ var jsonRequested: Bool {
     return arguments.contains("--json")
 }
 
-func fail(_ message: String, category: String = "failed") -> Never {
+func fail(_ message: String, category: ErrorCategory) -> Never {
     if jsonRequested {
-        let document: [String: [String: String]] = ["error": ["category": category, "message": message]]
+        let document: [String: [String: String]] = ["error": ["category": category.rawValue, "message": message]]
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         if let data = try? encoder.encode(document) {
@@ -89,7 +55,7 @@ func fail(_ message: String, category: String = "failed") -> Never {
         }
     }
     FileHandle.standardError.write(Data("fixity: error: \(TerminalText.escaped(message))\n".utf8))
-    Foundation.exit(Exit.failure.rawValue)
+    Foundation.exit(category.exitCode)
 }
 
 func parseRef(_ text: String) throws -> Ref {

@@ -70,8 +70,8 @@ public struct Deployment: Hashable, Sendable {
 }
 
 /// A deploy or rollback refused by a decision of the core (not an I/O failure).
-public struct DeployError: Error, Sendable, CustomStringConvertible {
+public struct DeployError: FixityError, Sendable {
     public let message: String
     public init(_ message: String) { self.message = message }
-    public var description: String { message }
+    public var category: ErrorCategory { .refused }
 }

@@ -42,7 +42,7 @@ public struct ActivationTimeline: Sendable {
         }
     }
 
-    public enum QueryError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum QueryError: FixityError, Sendable, Equatable {
         case badTime(String)
         case emptyLedger
         case beforeFirstEntry(at: String, first: String)
@@ -50,7 +50,9 @@ public struct ActivationTimeline: Sendable {
         case unknownEnv(String)
         case beforeScope(scope: String, at: String, first: String)
 
-        public var description: String {
+        public var category: ErrorCategory { .badInput }
+
+        public var message: String {
             switch self {
             case .badTime(let text): "'\(text)' is not an RFC 3339 time (e.g. 2026-11-29T03:00:00Z)"
             case .emptyLedger: "the ledger is empty: nothing has been recorded yet"

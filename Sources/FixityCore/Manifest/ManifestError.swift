@@ -1,5 +1,5 @@
 /// A manifest that breaks the format: names the line (1-based, header is line 1) or path and the rule broken.
-public struct ManifestError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct ManifestError: FixityError, Hashable, Sendable {
     public let line: Int?
     public let path: String?
     public let problem: String
@@ -10,7 +10,9 @@ public struct ManifestError: Error, Hashable, Sendable, CustomStringConvertible 
         self.problem = problem
     }
 
-    public var description: String {
+    public var category: ErrorCategory { .badInput }
+
+    public var message: String {
         var where_ = [String]()
         if let line { where_.append("line \(line)") }
         if let path { where_.append("'\(path)'") }

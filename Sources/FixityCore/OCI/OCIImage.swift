@@ -171,8 +171,8 @@ public enum OCI {
     }
 }
 
-public struct OCIError: Error, Sendable, CustomStringConvertible {
+public struct OCIError: FixityError, Sendable {
     public let message: String
     public init(_ message: String) { self.message = message }
-    public var description: String { message }
+    public var category: ErrorCategory { .registry }
 }

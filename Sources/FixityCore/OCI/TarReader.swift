@@ -21,9 +21,9 @@ public struct TarReader {
         public let linkName: String
     }
 
-    public struct FormatError: Error, Sendable, CustomStringConvertible {
+    public struct FormatError: FixityError, Sendable {
         public let message: String
-        public var description: String { message }
+        public var category: ErrorCategory { .badInput }
         init(_ message: String) { self.message = message }
     }
 

@@ -75,7 +75,7 @@ public struct AppName: Hashable, Sendable, CustomStringConvertible, Comparable {
     public static func < (lhs: AppName, rhs: AppName) -> Bool { lhs.value < rhs.value }
 }
 
-public struct RefError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct RefError: FixityError, Hashable, Sendable {
     public let ref: String
     public let problem: String
 
@@ -84,7 +84,8 @@ public struct RefError: Error, Hashable, Sendable, CustomStringConvertible {
         self.problem = problem
     }
 
-    public var description: String { "'\(ref)': \(problem)" }
+    public var message: String { "'\(ref)': \(problem)" }
+    public var category: ErrorCategory { .badInput }
 }
 
 private func isAlnum(_ scalar: Unicode.Scalar) -> Bool {

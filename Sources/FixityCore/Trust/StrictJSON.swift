@@ -5,10 +5,11 @@ import Foundation
 /// statement with two `subject` keys reviewed with one tool would be approved for what the other
 /// reads). Keys are compared after unescaping, so `"subject"` and `"\u0073ubject"` are the same.
 public enum StrictJSON {
-    public struct DuplicateKey: Error, Sendable, CustomStringConvertible {
+    public struct DuplicateKey: FixityError, Sendable {
         public let key: String
         public let offset: Int
-        public var description: String { "duplicate key \"\(key)\" at byte \(offset)" }
+        public var message: String { "duplicate key \"\(key)\" at byte \(offset)" }
+        public var category: ErrorCategory { .badInput }
     }
 
     /// Decodes `bytes` as `type` after checking that no object in it repeats a key.

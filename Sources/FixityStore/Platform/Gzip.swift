@@ -4,9 +4,9 @@ import FixityCore
 /// gzip through zlib (CFixitySys): a deflater that writes deterministic output (fixed header, one
 /// level) and an inflater that checks the trailer's CRC and length.
 public final class Gzip {
-    public struct Failure: Error, CustomStringConvertible {
+    public struct Failure: FixityError, Sendable {
         public let message: String
-        public var description: String { message }
+        public var category: ErrorCategory { .badInput }
     }
 
     private let stream: OpaquePointer
