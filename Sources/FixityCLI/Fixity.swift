@@ -25,6 +25,29 @@ struct Fixity: ParsableCommand {
 
     static func main() {
         fixity_install_interrupt_notice()
+        if let command = parsedDirectly() {
+            var command = command
+            do {
+                try command.run()
+            } catch {
+                exit(withError: error)
+            }
+            return
+        }
         main(nil)
+    }
+
+    /// The named subcommand parsed on its own, skipping the parse of the whole command tree: for
+    /// a command run every few seconds (`verify` in a loop, `status` from monitoring) that parse
+    /// was a quarter of a `fixity --version` — ArgumentParser reflects over every subcommand and
+    /// checks for a completion-script request first. Anything this parse does not accept (help,
+    /// a usage error, `--version`, a completion request) returns nil, and the full parse runs and
+    /// answers exactly as it always has.
+    private static func parsedDirectly() -> ParsableCommand? {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        guard let name = arguments.first, !name.hasPrefix("-"),
+            let type = configuration.subcommands.first(where: { $0.configuration.commandName == name })
+        else { return nil }
+        return try? type.parseAsRoot(Array(arguments.dropFirst()))
     }
 }
