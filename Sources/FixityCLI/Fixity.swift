@@ -16,8 +16,10 @@ struct Fixity: ParsableCommand {
             SealCommand.self, TagCommand.self, ReleasesCommand.self, ShowCommand.self, DiffCommand.self,
             CatCommand.self, ExportCommand.self, FsckCommand.self, GCCommand.self, DeployCommand.self,
             RollbackCommand.self, StatusCommand.self, VerifyCommand.self, RepairCommand.self, EvidenceCommand.self,
-            AdoptCommand.self, WatchCommand.self, LogCommand.self, KeyCommand.self, SignCommand.self, SignaturesCommand.self,
-            AttestCommand.self, PolicyCommand.self, StateCommand.self, ProveCommand.self, VerifyBundleCommand.self, OCICommand.self,
+            AdoptCommand.self, WatchCommand.self, LogCommand.self, KeyCommand.self, SignCommand.self,
+            SignaturesCommand.self,
+            AttestCommand.self, PolicyCommand.self, StateCommand.self, ProveCommand.self, VerifyBundleCommand.self,
+            OCICommand.self,
             BenchSwitchCommand.self, BenchLedgerCommand.self,
             DemoCommand.self,
         ]

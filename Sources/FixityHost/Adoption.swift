@@ -20,12 +20,17 @@ public struct Adoption {
         let scanner = DriftScanner(store: store, root: root)
         let (record, _, ignore) = try scanner.activeTree()
         let drift = try scanner.scan(full: false)
-        let report = try store.seal(directory: root.treePath(record.deployment), app: app, tag: tag, exclude: ignore, validate: DeploySettings.validateForSeal)
+        let report = try store.seal(
+            directory: root.treePath(record.deployment), app: app, tag: tag, exclude: ignore,
+            validate: DeploySettings.validateForSeal)
         _ = try store.database.storeWrite { db in
-            try History.append(db, action: "adopt", subject: report.release.description, details: [
-                "root": root.key, "adopted_from": record.deployment.description, "from_release": record.release.description,
-                "drift_state": drift.clean ? "clean" : drift.report.stateDigest.description, "app": app.value,
-            ])
+            try History.append(
+                db, action: "adopt", subject: report.release.description,
+                details: [
+                    "root": root.key, "adopted_from": record.deployment.description,
+                    "from_release": record.release.description,
+                    "drift_state": drift.clean ? "clean" : drift.report.stateDigest.description, "app": app.value,
+                ])
         }
         return report
     }

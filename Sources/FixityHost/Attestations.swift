@@ -15,9 +15,13 @@ public struct Attestations {
     @discardableResult
     public func approve(_ release: ReleaseID, key: SigningKey, role: String?) throws -> DSSEEnvelope {
         let app = try store.app(of: release)
-        var predicate: [String: JSONValue] = ["app": .string(app), "signed_at": .string(Timestamp.rfc3339(Date())), "signer": .string(Identity.user)]
+        var predicate: [String: JSONValue] = [
+            "app": .string(app), "signed_at": .string(Timestamp.rfc3339(Date())), "signer": .string(Identity.user),
+        ]
         if let role { predicate["role"] = .string(role) }
-        let statement = InTotoStatement(app: app, release: release, predicateType: InTotoStatement.PredicateType.release, predicate: .object(predicate))
+        let statement = InTotoStatement(
+            app: app, release: release, predicateType: InTotoStatement.PredicateType.release,
+            predicate: .object(predicate))
         let envelope = DSSEEnvelope.sign(payload: statement.jsonBytes(), key: key)
         try store.addEnvelope(envelope, about: release, source: "signature by \(key.id.short)")
         return envelope
@@ -36,20 +40,31 @@ public struct Attestations {
     /// Exports the release into a throwaway folder (every byte verified), runs `command` there
     /// with `/bin/sh -c`, and records the outcome — pass or fail, exit code, a digest of the
     /// output, the command and the time — as a signed in-toto test-result attestation.
-    public func attest(_ release: ReleaseID, command: String, key: SigningKey, timeout: Double, progress: WorkProgress?) throws -> TestOutcome {
+    public func attest(_ release: ReleaseID, command: String, key: SigningKey, timeout: Double, progress: WorkProgress?)
+        throws -> TestOutcome
+    {
         let app = try store.app(of: release)
         var template = Array("\(NSTemporaryDirectory())/fixity-attest-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw StoreError.system("create a temporary folder", path: NSTemporaryDirectory()) }
+        guard let made = mkdtemp(&template) else {
+            throw StoreError.system("create a temporary folder", path: NSTemporaryDirectory())
+        }
         let scratch = String(cString: made)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let tree = "\(scratch)/tree"
         try store.export(release, to: tree, progress: progress)
         let started = Date()
-        let run = try HookRun.run(command, in: tree, environment: ["FIXITY_RELEASE": release.description, "FIXITY_ENV": "attest"], timeout: timeout)
+        let run = try HookRun.run(
+            command, in: tree, environment: ["FIXITY_RELEASE": release.description, "FIXITY_ENV": "attest"],
+            timeout: timeout)
         let outputDigest = Digest.of(Array(run.outputTail.utf8))
         let predicate: [String: JSONValue] = [
             "result": .string(run.passed ? "PASSED" : "FAILED"),
-            "configuration": .array([.object(["name": .string("command"), "uri": .string("fixity:attest"), "digest": .object(["sha256": .string(Digest.of(Array(command.utf8)).hex)])])]),
+            "configuration": .array([
+                .object([
+                    "name": .string("command"), "uri": .string("fixity:attest"),
+                    "digest": .object(["sha256": .string(Digest.of(Array(command.utf8)).hex)]),
+                ])
+            ]),
             "passedTests": .array(run.passed ? [.string(command)] : []),
             "failedTests": .array(run.passed ? [] : [.string(command)]),
             "warnedTests": .array([]),
@@ -60,9 +75,12 @@ public struct Attestations {
             "startedOn": .string(Timestamp.rfc3339(started)),
             "seconds": .number((run.seconds * 1000).rounded() / 1000),
         ]
-        let statement = InTotoStatement(app: app, release: release, predicateType: InTotoStatement.PredicateType.testResult, predicate: .object(predicate))
+        let statement = InTotoStatement(
+            app: app, release: release, predicateType: InTotoStatement.PredicateType.testResult,
+            predicate: .object(predicate))
         let envelope = DSSEEnvelope.sign(payload: statement.jsonBytes(), key: key)
         try store.addEnvelope(envelope, about: release, source: "test attestation by \(key.id.short)")
-        return TestOutcome(release: release, passed: run.passed, run: run, outputDigest: outputDigest, envelope: envelope)
+        return TestOutcome(
+            release: release, passed: run.passed, run: run, outputDigest: outputDigest, envelope: envelope)
     }
 }

@@ -34,7 +34,9 @@ public final class DeployRoot: Sendable {
             guard create else { throw StoreError(.badInput, "root \(path) does not exist", path: path) }
             if Glibc.mkdir(path, 0o755) != 0 { throw StoreError.system("create root", path: path, code: .badInput) }
         } else if FileStat(st).isSymlink {
-            throw StoreError(.badInput, "root \(path) is a symlink; give the real folder (Fixity never writes through symlinks)", path: path)
+            throw StoreError(
+                .badInput, "root \(path) is a symlink; give the real folder (Fixity never writes through symlinks)",
+                path: path)
         } else if !FileStat(st).isDirectory {
             throw StoreError(.badInput, "root \(path) is a \(FileStat(st).typeDescription), not a folder", path: path)
         }
@@ -49,7 +51,9 @@ public final class DeployRoot: Sendable {
             // Commands that only use a root (status, rollback, verify …) never make one out of
             // an ordinary folder: a root is a folder a deploy made.
             if !create, try Posix.lstatat(rootFD, ".fixity", display: "\(path)/.fixity") == nil {
-                throw StoreError(.badInput, "\(path) is not a Fixity root (it has no .fixity folder): deploy a release to it first", path: path)
+                throw StoreError(
+                    .badInput, "\(path) is not a Fixity root (it has no .fixity folder): deploy a release to it first",
+                    path: path)
             }
             try Posix.mkdirat(rootFD, "deployments", mode: 0o755, display: "\(path)/deployments")
             try Posix.mkdirat(rootFD, ".fixity", mode: 0o700, display: "\(path)/.fixity")
@@ -58,8 +62,10 @@ public final class DeployRoot: Sendable {
             let state = try Posix.openDirectory(rootFD, ".fixity", display: "\(path)/.fixity")
             opened.append(state)
             if !allowShared {
-                try StrictModes.requireTrusted(deployments, what: "root folder", display: "\(path)/deployments", override: override)
-                try StrictModes.requireTrusted(state, what: "root state folder", display: "\(path)/.fixity", override: override)
+                try StrictModes.requireTrusted(
+                    deployments, what: "root folder", display: "\(path)/deployments", override: override)
+                try StrictModes.requireTrusted(
+                    state, what: "root state folder", display: "\(path)/.fixity", override: override)
             }
         } catch {
             opened.forEach(Posix.close)
@@ -85,10 +91,16 @@ public final class DeployRoot: Sendable {
             lock = try FileLock(path: lockPath, kind: .exclusive, timeout: timeout, purpose: purpose)
         } catch let error as StoreError where error.code == .locked {
             let owner = (try? readSmallFile(stateFD, "lock.owner")) ?? "unknown"
-            throw StoreError(.locked, "root \(path) is locked by \(owner.trimmingCharacters(in: [" ", "\n"])); \(purpose) gave up after \(Int(timeout)) s", path: lockPath)
+            throw StoreError(
+                .locked,
+                "root \(path) is locked by \(owner.trimmingCharacters(in: [" ", "\n"])); \(purpose) gave up after \(Int(timeout)) s",
+                path: lockPath)
         }
         let owner = "pid \(getpid()) (\(purpose))\n"
-        if let ownerFD = try? Posix.openat(stateFD, "lock.owner", flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600, display: "\(path)/.fixity/lock.owner") {
+        if let ownerFD = try? Posix.openat(
+            stateFD, "lock.owner", flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600,
+            display: "\(path)/.fixity/lock.owner")
+        {
             try? Posix.writeAll(ownerFD, Array(owner.utf8), display: "lock.owner")
             Posix.close(ownerFD)
         }
@@ -98,10 +110,15 @@ public final class DeployRoot: Sendable {
     /// The deployment `current` points at, nil when there is none.
     public func activeDeployment() throws -> Digest? {
         guard let st = try Posix.lstatat(fd, "current", display: "\(path)/current") else { return nil }
-        guard st.isSymlink else { throw StoreError(.badInput, "\(path)/current is not a symlink; this root was not made by Fixity", path: "\(path)/current") }
+        guard st.isSymlink else {
+            throw StoreError(
+                .badInput, "\(path)/current is not a symlink; this root was not made by Fixity", path: "\(path)/current"
+            )
+        }
         let target = String(decoding: try Posix.readlinkat(fd, "current", display: "\(path)/current"), as: UTF8.self)
         guard target.hasPrefix("deployments/"), let digest = Digest(hex: target.dropFirst("deployments/".count)) else {
-            throw StoreError(.badInput, "\(path)/current points at '\(target)', not at a Fixity deployment", path: "\(path)/current")
+            throw StoreError(
+                .badInput, "\(path)/current points at '\(target)', not at a Fixity deployment", path: "\(path)/current")
         }
         return digest
     }
@@ -123,7 +140,8 @@ public final class DeployRoot: Sendable {
     /// Writes `manifest` into `deployments/<hex>`: materialized under a temporary name, every
     /// byte verified, made durable, then renamed into place. A failure removes the partial tree.
     public func materialize(
-        _ deployment: Digest, manifest: Manifest, ignore: IgnoreRules, store: Store, linkMode: LinkMode, immutable: Bool, progress: WorkProgress?,
+        _ deployment: Digest, manifest: Manifest, ignore: IgnoreRules, store: Store, linkMode: LinkMode,
+        immutable: Bool, progress: WorkProgress?,
         sourceVerification: SourceVerification = .stamped
     ) throws -> TreeMaterializer {
         let incoming = ".incoming-\(deployment.hex)-\(getpid())"
@@ -131,7 +149,8 @@ public final class DeployRoot: Sendable {
         try Posix.removeTree(deploymentsFD, incoming, display: display)
         if Glibc.mkdirat(deploymentsFD, incoming, 0o700) != 0 { throw StoreError.system("mkdir", path: display) }
         let materializer = TreeMaterializer(
-            store: store, manifest: manifest, linkMode: linkMode, immutable: immutable, progress: progress, sourceVerification: sourceVerification)
+            store: store, manifest: manifest, linkMode: linkMode, immutable: immutable, progress: progress,
+            sourceVerification: sourceVerification)
         do {
             let incomingFD = try Posix.openDirectory(deploymentsFD, incoming, display: display)
             defer { Posix.close(incomingFD) }
@@ -145,7 +164,8 @@ public final class DeployRoot: Sendable {
             if linkMode == .hardlink {
                 // Those stats saw every link source's inode after all links were made: re-stamp
                 // from them rather than stat each source a second time.
-                try store.restampLinkSources(materializer.verifiedLinkSources.map { ($0.key, $0.verified, stats[$0.entryIndex]) })
+                try store.restampLinkSources(
+                    materializer.verifiedLinkSources.map { ($0.key, $0.verified, stats[$0.entryIndex]) })
             }
             try Posix.renameat(deploymentsFD, incoming, deploymentsFD, deployment.hex, display: treePath(deployment))
             try Posix.fsync(deploymentsFD, display: "\(path)/deployments")
@@ -163,7 +183,9 @@ public final class DeployRoot: Sendable {
     public func activate(_ deployment: Digest) throws {
         let temp = ".current-\(getpid())"
         _ = unlinkat(fd, temp, 0)
-        if symlinkat("deployments/\(deployment.hex)", fd, temp) != 0 { throw StoreError.system("symlink", path: "\(path)/\(temp)") }
+        if symlinkat("deployments/\(deployment.hex)", fd, temp) != 0 {
+            throw StoreError.system("symlink", path: "\(path)/\(temp)")
+        }
         try Posix.renameat(fd, temp, fd, "current", display: "\(path)/current")
         try Posix.fsync(fd, display: path)
     }

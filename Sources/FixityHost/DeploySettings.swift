@@ -34,8 +34,10 @@ public struct DeploySettings: Sendable, Equatable {
         do {
             _ = try fromRelease(manifest, store: store)
         } catch let error as StoreError {
-            let message = error.message.replacingOccurrences(of: "fixity.toml in release \(manifest.id.short)", with: "fixity.toml")
-            throw StoreError(.badInput, "\(message); nothing was sealed (a release whose fixity.toml cannot deploy must not exist)")
+            let message = error.message.replacingOccurrences(
+                of: "fixity.toml in release \(manifest.id.short)", with: "fixity.toml")
+            throw StoreError(
+                .badInput, "\(message); nothing was sealed (a release whose fixity.toml cannot deploy must not exist)")
         }
     }
 
@@ -50,27 +52,37 @@ public struct DeploySettings: Sendable, Equatable {
             guard let section = drift.table else { throw StoreError(.badInput, "\(where_): [drift] must be a table") }
             for (key, value) in section {
                 guard key == "ignore" else { throw StoreError(.badInput, "\(where_): unknown key drift.\(key)") }
-                guard let array = value.array, let patterns = Optional(array.compactMap(\.string)), patterns.count == array.count else {
+                guard let array = value.array, let patterns = Optional(array.compactMap(\.string)),
+                    patterns.count == array.count
+                else {
                     throw StoreError(.badInput, "\(where_): drift.ignore must be a list of strings")
                 }
-                do { settings.driftIgnore = try IgnoreRules(patterns) } catch { throw StoreError(.badInput, "\(where_): \(error.message)") }
+                do { settings.driftIgnore = try IgnoreRules(patterns) } catch {
+                    throw StoreError(.badInput, "\(where_): \(error.message)")
+                }
             }
         }
         guard let deploy = table["deploy"] else { return settings }
         guard let section = deploy.table else { throw StoreError(.badInput, "\(where_): [deploy] must be a table") }
         for (key, value) in section {
-            func bad(_ expected: String) -> StoreError { StoreError(.badInput, "\(where_): deploy.\(key) must be \(expected)") }
+            func bad(_ expected: String) -> StoreError {
+                StoreError(.badInput, "\(where_): deploy.\(key) must be \(expected)")
+            }
             switch key {
             case "health_cmd": settings.healthCommand = try value.string ?? { throw bad("a string") }()
             case "health_timeout":
-                guard let seconds = value.double ?? value.int.map(Double.init), seconds > 0 else { throw bad("a positive number of seconds") }
+                guard let seconds = value.double ?? value.int.map(Double.init), seconds > 0 else {
+                    throw bad("a positive number of seconds")
+                }
                 settings.healthTimeout = seconds
             case "on_activate": settings.onActivate = try value.string ?? { throw bad("a string") }()
             case "keep":
                 guard let keep = value.int, keep >= 1 else { throw bad("an integer of at least 1") }
                 settings.keep = keep
             case "link":
-                guard let text = value.string, let mode = LinkMode(rawValue: text) else { throw bad("one of auto, reflink, copy, hardlink") }
+                guard let text = value.string, let mode = LinkMode(rawValue: text) else {
+                    throw bad("one of auto, reflink, copy, hardlink")
+                }
                 settings.linkMode = mode
             case "config_path": settings.configPath = try value.string ?? { throw bad("a string") }()
             case "immutable": settings.immutable = try value.bool ?? { throw bad("true or false") }()
@@ -95,8 +107,12 @@ public struct SwitchHooks: Sendable, Codable, Equatable {
     }
 
     public init(_ settings: DeploySettings) {
-        self.init(onActivate: settings.onActivate, healthCommand: settings.healthCommand, healthTimeout: settings.healthTimeout)
+        self.init(
+            onActivate: settings.onActivate, healthCommand: settings.healthCommand,
+            healthTimeout: settings.healthTimeout)
     }
 
-    enum CodingKeys: String, CodingKey { case onActivate = "on_activate", healthCommand = "health_cmd", healthTimeout = "health_timeout" }
+    enum CodingKeys: String, CodingKey {
+        case onActivate = "on_activate", healthCommand = "health_cmd", healthTimeout = "health_timeout"
+    }
 }

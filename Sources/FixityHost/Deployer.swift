@@ -59,7 +59,8 @@ public struct DeployOutcome: Sendable, Encodable {
     enum CodingKeys: String, CodingKey {
         case result, root, deployment, release, config, previous, rolledBackTo = "rolled_back_to", materialized
         case linkSourcesTrusted = "link_sources_trusted", linkSourcesHashed = "link_sources_hashed"
-        case linkFallback = "link_fallback", onActivate = "on_activate", health, onActivateRestored = "on_activate_restored", removed, removedKnownBad = "removed_known_bad", warnings
+        case linkFallback = "link_fallback", onActivate = "on_activate", health, onActivateRestored =
+            "on_activate_restored", removed, removedKnownBad = "removed_known_bad", warnings
     }
 }
 
@@ -89,10 +90,14 @@ public struct Deployer {
         if let value = request.immutable { settings.immutable = value }
 
         if settings.linkMode == .hardlink && settings.immutable {
-            throw DeployError("--immutable cannot be combined with --link hardlink: the attribute would land on the store's shared link sources")
+            throw DeployError(
+                "--immutable cannot be combined with --link hardlink: the attribute would land on the store's shared link sources"
+            )
         }
         let configManifest = try request.config.map { try store.manifest($0) }
-        let deployment = try Deployment(release: request.release, config: request.config, configPath: request.config == nil ? nil : settings.configPath)
+        let deployment = try Deployment(
+            release: request.release, config: request.config,
+            configPath: request.config == nil ? nil : settings.configPath)
         let tree = try deployment.combinedManifest(app: appManifest, config: configManifest)
         let id = deployment.id
         let hooks = SwitchHooks(settings)
@@ -105,26 +110,39 @@ public struct Deployer {
         // Under a policy the release decides where its config goes (its sealed fixity.toml): a
         // flag could otherwise drop a config file over any path of the tree (bin/hooks.d).
         if governed, request.config != nil, let flag = request.configPath, flag != releaseConfigPath {
-            throw DeployError("--config-path \(flag) is refused under a policy: release \(request.release.short) mounts its config at \(releaseConfigPath) (deploy.config_path in its fixity.toml)")
+            throw DeployError(
+                "--config-path \(flag) is refused under a policy: release \(request.release.short) mounts its config at \(releaseConfigPath) (deploy.config_path in its fixity.toml)"
+            )
         }
-        let policy = try env.map { try PolicyGate(store: store).enforce(env: $0, release: request.release, config: request.config) } ?? nil
+        let policy =
+            try env.map {
+                try PolicyGate(store: store).enforce(env: $0, release: request.release, config: request.config)
+            } ?? nil
         root.removeLeftovers()
         let previous = try root.activeDeployment()
-        var outcome = DeployOutcome(result: .activated, root: root.path, deployment: id, release: request.release, config: request.config, previous: previous)
+        var outcome = DeployOutcome(
+            result: .activated, root: root.path, deployment: id, release: request.release, config: request.config,
+            previous: previous)
         let record = try state.find(id)
         if record?.health == .knownBad, !request.force {
             let active = previous == id ? "active but " : ""
-            throw DeployError("deployment \(id.short) is \(active)known-bad on \(root.path) (\(record?.reason ?? "its health check failed")); deploy it again with --force")
+            throw DeployError(
+                "deployment \(id.short) is \(active)known-bad on \(root.path) (\(record?.reason ?? "its health check failed")); deploy it again with --force"
+            )
         }
         if previous == id, record?.health == .knownGood {
             outcome.result = .unchanged
             return outcome
         }
         if bindNow, let env { try state.bind(env: env) }
-        try state.register(deployment, env: env, hooks: hooks, event: "deploy", details: [
-            "release": request.release.description, "config": request.config?.description ?? "-", "env": env ?? "-",
-            "config_path": deployment.configPath ?? "-", "link": settings.linkMode.rawValue, "forced": String(request.force), "policy": policy?.description ?? (request.noPolicy ? "none (--no-policy)" : "-"),
-        ])
+        try state.register(
+            deployment, env: env, hooks: hooks, event: "deploy",
+            details: [
+                "release": request.release.description, "config": request.config?.description ?? "-", "env": env ?? "-",
+                "config_path": deployment.configPath ?? "-", "link": settings.linkMode.rawValue,
+                "forced": String(request.force),
+                "policy": policy?.description ?? (request.noPolicy ? "none (--no-policy)" : "-"),
+            ])
 
         // A tree is used only once it is proven to be what Fixity wrote; anything else at its
         // name is replaced by a fresh, verified materialization.
@@ -132,10 +150,14 @@ public struct Deployer {
             let materializer: TreeMaterializer
             do {
                 materializer = try root.materialize(
-                    id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: settings.linkMode, immutable: settings.immutable, progress: progress,
+                    id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: settings.linkMode,
+                    immutable: settings.immutable, progress: progress,
                     sourceVerification: request.verifySources)
             } catch let error as StoreError where error.code == .integrity {
-                throw StoreError(.integrity, "deploying release \(request.release.short)\(request.config.map { " with config \($0.short)" } ?? ""): \(error.message)", path: error.path)
+                throw StoreError(
+                    .integrity,
+                    "deploying release \(request.release.short)\(request.config.map { " with config \($0.short)" } ?? ""): \(error.message)",
+                    path: error.path)
             }
             outcome.materialized = true
             outcome.linkFallback = materializer.fellBackToCopy
@@ -143,22 +165,35 @@ public struct Deployer {
                 (outcome.linkSourcesTrusted, outcome.linkSourcesHashed) = materializer.linkSources
             }
             if materializer.immutableUnavailable {
-                outcome.warnings.append("--immutable: could not set the immutable attribute (needs CAP_LINUX_IMMUTABLE and a file system that has it); the tree is not immutable")
+                outcome.warnings.append(
+                    "--immutable: could not set the immutable attribute (needs CAP_LINUX_IMMUTABLE and a file system that has it); the tree is not immutable"
+                )
             }
-            try state.update(id, materialized: true, event: "materialize", details: ["files": String(tree.fileCount), "link": settings.linkMode.rawValue])
+            try state.update(
+                id, materialized: true, event: "materialize",
+                details: ["files": String(tree.fileCount), "link": settings.linkMode.rawValue])
         }
 
         if previous != id {
             try root.activate(id)
-            try state.update(id, activated: true, event: "activate", details: Self.switchDetails(deployment, env: env, ["previous": previous?.description ?? "-"]))
+            try state.update(
+                id, activated: true, event: "activate",
+                details: Self.switchDetails(deployment, env: env, ["previous": previous?.description ?? "-"]))
         } else {
             // Active but never health-checked (a deploy killed mid-check, or --force on a
             // known-bad one): check it now instead of calling it done.
-            outcome.warnings.append("deployment \(id.short) was already active but \(record?.health.rawValue ?? "unrecorded"); checking it now")
+            outcome.warnings.append(
+                "deployment \(id.short) was already active but \(record?.health.rawValue ?? "unrecorded"); checking it now"
+            )
         }
         let history = try state.history(active: id)
-        let recovery = previous == id ? history.recoveryTarget(failed: id, previous: nil)?.deployment : (history.recoveryTarget(failed: id, previous: previous)?.deployment ?? previous)
-        try checkSwitch(to: deployment, hooks: hooks, env: env, returnTo: recovery, undoing: false, linkMode: settings.linkMode, outcome: &outcome, progress: progress)
+        let recovery =
+            previous == id
+            ? history.recoveryTarget(failed: id, previous: nil)?.deployment
+            : (history.recoveryTarget(failed: id, previous: previous)?.deployment ?? previous)
+        try checkSwitch(
+            to: deployment, hooks: hooks, env: env, returnTo: recovery, undoing: false, linkMode: settings.linkMode,
+            outcome: &outcome, progress: progress)
         outcome.removed = try applyRetention(keep: settings.keep)
         outcome.removedKnownBad = try outcome.removed.filter { try state.find($0)?.health == .knownBad }
         return outcome
@@ -171,7 +206,8 @@ public struct Deployer {
     /// A stop signal (SIGTERM, SIGINT) during the check kills it, restores `returnTo` and
     /// throws: the deployment stays `pending`, not known-bad, since its check never finished.
     private func checkSwitch(
-        to deployment: Deployment, hooks: SwitchHooks, env: String?, returnTo: Digest?, undoing: Bool, linkMode: LinkMode,
+        to deployment: Deployment, hooks: SwitchHooks, env: String?, returnTo: Digest?, undoing: Bool,
+        linkMode: LinkMode,
         outcome: inout DeployOutcome, progress: WorkProgress?
     ) throws {
         let id = deployment.id
@@ -179,26 +215,46 @@ public struct Deployer {
         var failure: String?
         var interrupted = false
         if let hook = hooks.onActivate {
-            let run = try HookRun.run(hook, in: root.absoluteTreePath(id), environment: hookEnvironment(deployment, env: env), timeout: hooks.healthTimeout)
+            let run = try HookRun.run(
+                hook, in: root.absoluteTreePath(id), environment: hookEnvironment(deployment, env: env),
+                timeout: hooks.healthTimeout)
             outcome.onActivate = run
-            if run.interrupted { interrupted = true } else if !run.passed { failure = "on-activate hook \(Self.describe(run))" }
+            if run.interrupted {
+                interrupted = true
+            } else if !run.passed {
+                failure = "on-activate hook \(Self.describe(run))"
+            }
         }
         if failure == nil, !interrupted, let check = hooks.healthCommand {
-            let run = try HookRun.run(check, in: root.absoluteTreePath(id), environment: hookEnvironment(deployment, env: env), timeout: hooks.healthTimeout)
+            let run = try HookRun.run(
+                check, in: root.absoluteTreePath(id), environment: hookEnvironment(deployment, env: env),
+                timeout: hooks.healthTimeout)
             outcome.health = run
-            if run.interrupted { interrupted = true } else if !run.passed { failure = "health check \(Self.describe(run))" }
+            if run.interrupted {
+                interrupted = true
+            } else if !run.passed {
+                failure = "health check \(Self.describe(run))"
+            }
         }
         if !interrupted && failure == nil && fixity_stop_requested() == 0 {
-            let releaseCheck = try DeploySettings.fromRelease(try store.manifest(deployment.release), store: store).healthCommand
-            let counts = KnownGood.counts(check: hooks.healthCommand, releaseCheck: releaseCheck, env: env, boundEnv: try state.binding())
-            try state.update(id, health: .knownGood, reason: nil, event: "health", details: [
-                "result": hooks.healthCommand == nil ? "no health check" : "pass", "release": deployment.release.description,
-                "config": deployment.config?.description ?? "-", "env": env ?? "-", KnownGood.countsDetail: String(counts),
-            ])
+            let releaseCheck = try DeploySettings.fromRelease(try store.manifest(deployment.release), store: store)
+                .healthCommand
+            let counts = KnownGood.counts(
+                check: hooks.healthCommand, releaseCheck: releaseCheck, env: env, boundEnv: try state.binding())
+            try state.update(
+                id, health: .knownGood, reason: nil, event: "health",
+                details: [
+                    "result": hooks.healthCommand == nil ? "no health check" : "pass",
+                    "release": deployment.release.description,
+                    "config": deployment.config?.description ?? "-", "env": env ?? "-",
+                    KnownGood.countsDetail: String(counts),
+                ])
             return
         }
         if interrupted || failure == nil {
-            try state.update(id, reason: "interrupted by a stop signal during its health check", event: "health", details: ["result": "interrupted"])
+            try state.update(
+                id, reason: "interrupted by a stop signal during its health check", event: "health",
+                details: ["result": "interrupted"])
         } else if let failure {
             try state.update(id, health: .knownBad, reason: failure, event: "health", details: ["result": "fail"])
         }
@@ -206,21 +262,37 @@ public struct Deployer {
             try ensureVerified(target, linkMode: linkMode, progress: progress)
             try root.activate(target)
             let back = try state.find(target)
-            try state.update(target, activated: true, event: "rollback", details: Self.switchDetails(back?.asDeployment, env: back?.env, [
-                "from": id.description, "automatic": "true", "reason": interrupted || failure == nil ? "interrupted" : (undoing ? "rollback target failed" : "health check failed"),
-            ]))
+            try state.update(
+                target, activated: true, event: "rollback",
+                details: Self.switchDetails(
+                    back?.asDeployment, env: back?.env,
+                    [
+                        "from": id.description, "automatic": "true",
+                        "reason": interrupted || failure == nil
+                            ? "interrupted" : (undoing ? "rollback target failed" : "health check failed"),
+                    ]))
             // The restored deployment's own hook (a service reload), with its own ids; it must
             // run even when a stop signal is what brought us here.
             if let back, let hook = try switchHooks(of: back).onActivate {
-                outcome.onActivateRestored = try? HookRun.run(hook, in: root.absoluteTreePath(target), environment: hookEnvironment(back.asDeployment, env: back.env), timeout: hooks.healthTimeout, stoppable: false)
+                outcome.onActivateRestored = try? HookRun.run(
+                    hook, in: root.absoluteTreePath(target),
+                    environment: hookEnvironment(back.asDeployment, env: back.env), timeout: hooks.healthTimeout,
+                    stoppable: false)
             }
         } else {
             try root.deactivate()
-            try state.update(id, event: "deactivate", details: ["reason": "first deployment on this root failed; no earlier deployment to return to", "env": env ?? "-"])
+            try state.update(
+                id, event: "deactivate",
+                details: [
+                    "reason": "first deployment on this root failed; no earlier deployment to return to",
+                    "env": env ?? "-",
+                ])
         }
         if interrupted || failure == nil {
             let restored = returnTo.map { "deployment \($0.short) is live again" } ?? "no deployment is active"
-            throw DeployError("interrupted by a stop signal while checking \(id.short); \(restored); \(id.short) stays pending (not known-bad)")
+            throw DeployError(
+                "interrupted by a stop signal while checking \(id.short); \(restored); \(id.short) stays pending (not known-bad)"
+            )
         }
         outcome.result = .rolledBack
         outcome.rolledBackTo = returnTo
@@ -236,21 +308,32 @@ public struct Deployer {
     /// `governed`: an environment was resolved and a policy is in force.
     func resolveEnvironment(requested: String?, noPolicy: Bool) throws -> (env: String?, bind: Bool, governed: Bool) {
         let bound = try state.binding()
-        let policy = try store.currentPolicy().map { try PolicyFile.parse($0.text, name: "in force (\($0.digest.short))") }
+        let policy = try store.currentPolicy().map {
+            try PolicyFile.parse($0.text, name: "in force (\($0.digest.short))")
+        }
         let known = policy.map { $0.environments.keys.sorted().joined(separator: ", ") } ?? ""
         if let bound {
             guard let requested else {
-                throw DeployError("root \(root.path) is bound to environment \(bound) (since its first deploy there); deploy with --env \(bound)")
+                throw DeployError(
+                    "root \(root.path) is bound to environment \(bound) (since its first deploy there); deploy with --env \(bound)"
+                )
             }
             guard requested == bound else {
-                throw DeployError("root \(root.path) is bound to environment \(bound), not \(requested): a root serves one environment; use another root for \(requested)")
+                throw DeployError(
+                    "root \(root.path) is bound to environment \(bound), not \(requested): a root serves one environment; use another root for \(requested)"
+                )
             }
-            if noPolicy { throw DeployError("--no-policy cannot be used on root \(root.path): it is bound to environment \(bound)") }
+            if noPolicy {
+                throw DeployError(
+                    "--no-policy cannot be used on root \(root.path): it is bound to environment \(bound)")
+            }
         }
         var env = requested
         if env == nil, let policy, !noPolicy {
             guard let fallback = policy.defaultEnvironment else {
-                throw DeployError("a policy is in force: name the environment with --env (one of: \(known)), or deploy outside any policy with --no-policy")
+                throw DeployError(
+                    "a policy is in force: name the environment with --env (one of: \(known)), or deploy outside any policy with --no-policy"
+                )
             }
             env = fallback
         }
@@ -280,7 +363,9 @@ public struct Deployer {
     /// known-good deployment older than the active one. The target's own hooks and health check
     /// run; when they fail, the rollback is undone (what was live before comes back) and the
     /// outcome says `rolled_back`. A known-bad target needs `force`.
-    public func rollback(to target: RollbackTarget?, lockTimeout: Double, force: Bool = false, progress: WorkProgress? = nil) throws -> DeployOutcome {
+    public func rollback(
+        to target: RollbackTarget?, lockTimeout: Double, force: Bool = false, progress: WorkProgress? = nil
+    ) throws -> DeployOutcome {
         let lock = try root.lock(timeout: lockTimeout, purpose: "rollback")
         defer { withExtendedLifetime(lock) {} }
         root.removeLeftovers()
@@ -290,11 +375,14 @@ public struct Deployer {
         switch target {
         case nil:
             guard let record = history.rollbackTarget(), let stored = try state.find(record.deployment) else {
-                throw DeployError("no known-good deployment older than the active one on \(root.path); name one with --to")
+                throw DeployError(
+                    "no known-good deployment older than the active one on \(root.path); name one with --to")
             }
             chosen = stored.asDeployment
         case .deployment(let id)?:
-            guard let stored = try state.find(id) else { throw DeployError("deployment \(id.short) was never deployed on \(root.path)") }
+            guard let stored = try state.find(id) else {
+                throw DeployError("deployment \(id.short) was never deployed on \(root.path)")
+            }
             chosen = stored.asDeployment
         case .release(let release)?:
             let all = try state.all().filter { $0.release == release }
@@ -306,15 +394,21 @@ public struct Deployer {
         }
         let id = chosen.id
         if let record = try state.find(id), record.health == .knownBad, !force {
-            throw DeployError("deployment \(id.short) is known-bad on \(root.path) (\(record.reason ?? "its health check failed")); roll back to it with --force")
+            throw DeployError(
+                "deployment \(id.short) is known-bad on \(root.path) (\(record.reason ?? "its health check failed")); roll back to it with --force"
+            )
         }
         // Rolling back by name re-enters an environment: its policy applies as to a deploy
         // (keys revoked since no longer count). The automatic choice is a known-good state.
         // A bound root's environment is its binding, whatever a row says.
         let env = try state.binding() ?? state.find(id)?.env ?? (try active.flatMap { try state.find($0)?.env })
         var policy: Digest?
-        if target != nil, let env { policy = try PolicyGate(store: store).enforce(env: env, release: chosen.release, config: chosen.config) }
-        var outcome = DeployOutcome(result: .activated, root: root.path, deployment: id, release: chosen.release, config: chosen.config, previous: active)
+        if target != nil, let env {
+            policy = try PolicyGate(store: store).enforce(env: env, release: chosen.release, config: chosen.config)
+        }
+        var outcome = DeployOutcome(
+            result: .activated, root: root.path, deployment: id, release: chosen.release, config: chosen.config,
+            previous: active)
         if active == id {
             outcome.result = .unchanged
             return outcome
@@ -322,20 +416,33 @@ public struct Deployer {
         if try state.find(id) == nil {
             // A release never deployed on this root, named by rollback --to: recorded with its
             // entry in one transaction.
-            try state.register(chosen, env: env, event: "deploy", details: [
-                "release": chosen.release.description, "config": chosen.config?.description ?? "-", "env": env ?? "-",
-                "config_path": chosen.configPath ?? "-", "via": "rollback --to", "policy": policy?.description ?? "-",
-            ])
+            try state.register(
+                chosen, env: env, event: "deploy",
+                details: [
+                    "release": chosen.release.description, "config": chosen.config?.description ?? "-",
+                    "env": env ?? "-",
+                    "config_path": chosen.configPath ?? "-", "via": "rollback --to",
+                    "policy": policy?.description ?? "-",
+                ])
         }
-        guard let record = try state.find(id) else { throw DeployError("deployment \(id.short) is not recorded on \(root.path)") }
+        guard let record = try state.find(id) else {
+            throw DeployError("deployment \(id.short) is not recorded on \(root.path)")
+        }
         let hooks = try switchHooks(of: record)
-        let linkMode = (try? DeploySettings.fromRelease(try store.manifest(chosen.release), store: store).linkMode) ?? .auto
+        let linkMode =
+            (try? DeploySettings.fromRelease(try store.manifest(chosen.release), store: store).linkMode) ?? .auto
         outcome.materialized = try ensureVerified(id, linkMode: linkMode, progress: progress)
         try root.activate(id)
-        try state.update(id, activated: true, event: "rollback", details: Self.switchDetails(chosen, env: env, [
-            "from": active?.description ?? "-", "automatic": "false", "policy": policy?.description ?? "-",
-        ]))
-        try checkSwitch(to: chosen, hooks: hooks, env: env, returnTo: active, undoing: true, linkMode: linkMode, outcome: &outcome, progress: progress)
+        try state.update(
+            id, activated: true, event: "rollback",
+            details: Self.switchDetails(
+                chosen, env: env,
+                [
+                    "from": active?.description ?? "-", "automatic": "false", "policy": policy?.description ?? "-",
+                ]))
+        try checkSwitch(
+            to: chosen, hooks: hooks, env: env, returnTo: active, undoing: true, linkMode: linkMode, outcome: &outcome,
+            progress: progress)
         return outcome
     }
 
@@ -344,7 +451,9 @@ public struct Deployer {
     /// it. A folder merely present under a predictable name proves nothing: someone who can
     /// write to the root may have planted it, hooks included.
     private func verifiedTreeExists(_ id: Digest) -> Bool {
-        guard root.isMaterialized(id), case .success(let snapshot) = StatSnapshot.load(for: id, in: root) else { return false }
+        guard root.isMaterialized(id), case .success(let snapshot) = StatSnapshot.load(for: id, in: root) else {
+            return false
+        }
         guard let treeFD = try? root.openTree(id) else { return false }
         defer { Posix.close(treeFD) }
         return snapshot.provesClean(treeFD: treeFD) != nil
@@ -356,12 +465,17 @@ public struct Deployer {
     @discardableResult
     private func ensureVerified(_ id: Digest, linkMode: LinkMode, progress: WorkProgress?) throws -> Bool {
         guard !verifiedTreeExists(id) else { return false }
-        guard let record = try state.find(id) else { throw DeployError("deployment \(id.short) is not recorded on \(root.path)") }
+        guard let record = try state.find(id) else {
+            throw DeployError("deployment \(id.short) is not recorded on \(root.path)")
+        }
         let deployment = record.asDeployment
         let app = try store.manifest(deployment.release)
-        let tree = try deployment.combinedManifest(app: app, config: try deployment.config.map { try store.manifest($0) })
+        let tree = try deployment.combinedManifest(
+            app: app, config: try deployment.config.map { try store.manifest($0) })
         let settings = try DeploySettings.fromRelease(app, store: store)
-        _ = try root.materialize(id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: linkMode, immutable: settings.immutable, progress: progress)
+        _ = try root.materialize(
+            id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: linkMode,
+            immutable: settings.immutable, progress: progress)
         try state.update(id, materialized: true, event: "materialize", details: ["files": String(tree.fileCount)])
         return true
     }
@@ -387,7 +501,8 @@ public struct Deployer {
     private func linkSources(of deployment: Digest) throws -> Set<LinkSourceKey> {
         guard let record = try state.find(deployment) else { return [] }
         let pair = record.asDeployment
-        let tree = try pair.combinedManifest(app: try store.manifest(pair.release), config: try pair.config.map { try store.manifest($0) })
+        let tree = try pair.combinedManifest(
+            app: try store.manifest(pair.release), config: try pair.config.map { try store.manifest($0) })
         // A plain loop: the optimizer (Swift 6.3.1, -c release) crashed on a compactMap here.
         var keys = Set<LinkSourceKey>()
         for entry in tree.entries {
@@ -411,7 +526,9 @@ public struct Deployer {
     }
 
     static func describe(_ run: HookRun) -> String {
-        if run.timedOut { return "'\(run.command)' timed out after \(String(format: "%.1f", run.seconds)) s and was killed" }
+        if run.timedOut {
+            return "'\(run.command)' timed out after \(String(format: "%.1f", run.seconds)) s and was killed"
+        }
         return "'\(run.command)' exited \(run.exitCode.map(String.init) ?? "?")"
     }
 }

@@ -23,7 +23,8 @@ public struct VerifyOutcome: Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case root, deployment, release, config, full, clean, modified, added, removed, modeChanged = "mode_changed"
-        case typeChanged = "type_changed", unreadable, observed, entriesChecked = "entries_checked", filesHashed = "files_hashed", ignored, notes
+        case typeChanged = "type_changed", unreadable, observed, entriesChecked = "entries_checked", filesHashed =
+            "files_hashed", ignored, notes
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -75,14 +76,17 @@ public struct DriftScanner {
     /// The active deployment's record and its combined manifest and ignore rules.
     public func activeTree() throws -> (record: RootDeployment, manifest: Manifest, ignore: IgnoreRules) {
         guard let active = try root.activeDeployment() else {
-            throw DeployError("root \(root.path) has no active deployment (nothing was deployed here, or the first deploy failed)")
+            throw DeployError(
+                "root \(root.path) has no active deployment (nothing was deployed here, or the first deploy failed)")
         }
         guard let record = try RootState(store: store, root: root).find(active) else {
-            throw DeployError("root \(root.path): the active deployment \(active.short) is not recorded in store \(store.path)")
+            throw DeployError(
+                "root \(root.path): the active deployment \(active.short) is not recorded in store \(store.path)")
         }
         let deployment = record.asDeployment
         let app = try store.manifest(deployment.release)
-        let tree = try deployment.combinedManifest(app: app, config: try deployment.config.map { try store.manifest($0) })
+        let tree = try deployment.combinedManifest(
+            app: app, config: try deployment.config.map { try store.manifest($0) })
         let settings = try DeploySettings.fromRelease(app, store: store)
         return (record, tree, settings.driftIgnore)
     }
@@ -99,11 +103,16 @@ public struct DriftScanner {
     /// `withSnapshot: false` for a full scan, which never consults it.
     public func context(withSnapshot: Bool = true) throws -> Context {
         let (record, manifest, ignore) = try activeTree()
-        let snapshot = withSnapshot ? StatSnapshot.load(for: record.deployment, in: root).map { $0.recorded() } : .failure(SnapshotProblem(message: "not loaded"))
+        let snapshot =
+            withSnapshot
+            ? StatSnapshot.load(for: record.deployment, in: root).map { $0.recorded() }
+            : .failure(SnapshotProblem(message: "not loaded"))
         return Context(record: record, manifest: manifest, ignore: ignore, snapshot: snapshot)
     }
 
-    public func scan(full requestedFull: Bool, context given: Context? = nil, progress: WorkProgress? = nil) throws -> VerifyOutcome {
+    public func scan(full requestedFull: Bool, context given: Context? = nil, progress: WorkProgress? = nil) throws
+        -> VerifyOutcome
+    {
         if !requestedFull, given == nil, let proven = provenClean() { return proven }
         // Full mode: the stat snapshot names the files to hash, so hashing starts now, while the
         // manifest is read and decoded from the store. Results count only for files the verified
@@ -129,7 +138,13 @@ public struct DriftScanner {
         defer { Posix.close(treeFD) }
         // Full mode knows from the manifest which files to hash: start on the other threads now,
         // while this one walks; the walk then only confirms that what was hashed is what it saw.
-        let prehash = full ? early ?? Prehash.start(treeFD: treeFD, paths: manifest.entries.filter { $0.digest != nil && !ignore.ignores($0.path) }.map(\.path), progress: progress) : nil
+        let prehash =
+            full
+            ? early
+                ?? Prehash.start(
+                    treeFD: treeFD,
+                    paths: manifest.entries.filter { $0.digest != nil && !ignore.ignores($0.path) }.map(\.path),
+                    progress: progress) : nil
         var live = try walker.walk(rootFD: treeFD)
         // The walk yields canonical order except around names that are not UTF-8 (shown escaped).
         if zip(live, live.dropFirst()).contains(where: { !EntryPath.precedes($0.path, $1.path) }) {
@@ -149,20 +164,23 @@ public struct DriftScanner {
     /// the manifest being decoded. Nil whenever it cannot (no index, anything different), and the
     /// ordinary scan then runs and says what it found.
     private func provenClean() -> VerifyOutcome? {
-        guard let active = try? root.activeDeployment(), let record = try? RootState(store: store, root: root).find(active),
+        guard let active = try? root.activeDeployment(),
+            let record = try? RootState(store: store, root: root).find(active),
             case .success(let index) = StatSnapshot.load(for: active, in: root),
             let treeFD = try? Posix.open(root.treePath(active), flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
         else { return nil }
         defer { Posix.close(treeFD) }
         guard let proof = index.provesClean(treeFD: treeFD) else { return nil }
         return VerifyOutcome(
-            root: root.path, deployment: active, release: record.release, config: record.config, full: false, report: DriftReport(),
+            root: root.path, deployment: active, release: record.release, config: record.config, full: false,
+            report: DriftReport(),
             entriesChecked: proof.entriesChecked, filesHashed: 0, ignored: proof.ignored, notes: [])
     }
 
     /// Starts hashing the files the active deployment's stat snapshot lists, if it has a usable one.
     private func earlyPrehash(progress: WorkProgress?) -> Prehash? {
-        guard let active = try? root.activeDeployment(), case .success(let index) = StatSnapshot.load(for: active, in: root),
+        guard let active = try? root.activeDeployment(),
+            case .success(let index) = StatSnapshot.load(for: active, in: root),
             let treeFD = try? Posix.open(root.treePath(active), flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
         else { return nil }
         return Prehash.start(treeFD: treeFD, paths: index.filePaths(), closingWhenDone: true, progress: progress)
@@ -171,7 +189,9 @@ public struct DriftScanner {
     /// Re-checks only the given paths and everything below them (fast mode), for a watcher that
     /// knows from inotify what changed. Returns a report covering exactly those subtrees; merge it
     /// into the last whole report with `DriftReport.replacing(subtrees:with:)`.
-    public func scanSubtrees(_ paths: [String], context: Context) throws -> (report: DriftReport, checked: Int, hashed: Int) {
+    public func scanSubtrees(_ paths: [String], context: Context) throws -> (
+        report: DriftReport, checked: Int, hashed: Int
+    ) {
         let tops = paths.sorted { EntryPath.precedes($0, $1) }.reduce(into: [String]()) { kept, path in
             if let last = kept.last, path.hasPrefix(last + "/") { return }
             kept.append(path)
@@ -192,16 +212,22 @@ public struct DriftScanner {
                     defer { Posix.close(fd) }
                     live.append(WalkedEntry(path: top, stat: st, target: nil))
                     let below = try TreeWalker(rootPath: "\(treePath)/\(top)", strict: false).walk(rootFD: fd)
-                    live += below.map { WalkedEntry(path: top + "/" + $0.path, stat: $0.stat, target: $0.target, problem: $0.problem) }
+                    live += below.map {
+                        WalkedEntry(path: top + "/" + $0.path, stat: $0.stat, target: $0.target, problem: $0.problem)
+                    }
                 } else {
-                    let target = st.isSymlink ? (try? Posix.readlinkat(treeFD, top, display: top)).map { String(decoding: $0, as: UTF8.self) } : nil
+                    let target =
+                        st.isSymlink
+                        ? (try? Posix.readlinkat(treeFD, top, display: top)).map { String(decoding: $0, as: UTF8.self) }
+                        : nil
                     live.append(WalkedEntry(path: top, stat: st, target: target))
                 }
             }
             live.sort { EntryPath.precedes($0.path, $1.path) }
             checked += live.count
             let (part, _, partHashed) = try compareTrees(
-                expected: expected[...], live: live, treeFD: treeFD, ignore: context.ignore, full: snapshot == nil, snapshot: snapshot,
+                expected: expected[...], live: live, treeFD: treeFD, ignore: context.ignore, full: snapshot == nil,
+                snapshot: snapshot,
                 notes: &notes, progress: nil)
             hashed += partHashed
             merged = merged.replacing(subtrees: [], with: part)
@@ -216,7 +242,8 @@ public struct DriftScanner {
 
     private func compareTrees(
         expected: ArraySlice<ManifestEntry>, live: [WalkedEntry], treeFD: Int32, ignore: IgnoreRules, full: Bool,
-        snapshot: RecordedStats?, notes: inout [String], progress: WorkProgress?, prehashed: [String: Prehash.Result] = [:]
+        snapshot: RecordedStats?, notes: inout [String], progress: WorkProgress?,
+        prehashed: [String: Prehash.Result] = [:]
     ) throws -> (DriftReport, ignored: Int, hashed: Int) {
         var report = DriftReport()
         var ignored = 0
@@ -229,8 +256,10 @@ public struct DriftScanner {
         var i = expected.startIndex
         var j = 0
         while i < expected.endIndex || j < live.count {
-            let takeExpected = j == live.count || (i < expected.endIndex && EntryPath.precedes(expected[i].path, live[j].path))
-            let takeLive = i == expected.endIndex || (j < live.count && EntryPath.precedes(live[j].path, expected[i].path))
+            let takeExpected =
+                j == live.count || (i < expected.endIndex && EntryPath.precedes(expected[i].path, live[j].path))
+            let takeLive =
+                i == expected.endIndex || (j < live.count && EntryPath.precedes(live[j].path, expected[i].path))
             if takeExpected {
                 let entry = expected[i]
                 i += 1
@@ -263,12 +292,14 @@ public struct DriftScanner {
         let jobs = hashJobs
         // With a prehash the counters already run (it hashed most of these); otherwise these are the work.
         if prehashed.isEmpty { progress?.setTotals(files: jobs.count, bytes: Int(jobs.reduce(0) { $0 + $1.size })) }
-        try ParallelWork.run(count: jobs.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
+        try ParallelWork.run(count: jobs.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) {
+            index, buffer in
             let job = jobs[index]
             if let early = prehashed[job.path], early.stat.sameContentSignature(as: job.stat) {
                 results[index] = early.hash
             } else {
-                results[index] = LiveHash.compute(treeFD, job.path, walked: job.stat, buffer: buffer.raw, progress: progress)
+                results[index] = LiveHash.compute(
+                    treeFD, job.path, walked: job.stat, buffer: buffer.raw, progress: progress)
             }
         }
         for (index, job) in jobs.enumerated() {
@@ -285,14 +316,16 @@ public struct DriftScanner {
                 notes.append("\(job.path) changed while being verified")
             }
         }
-        let liveByPath = report.added.isEmpty ? [:] : Dictionary(live.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        let liveByPath =
+            report.added.isEmpty ? [:] : Dictionary(live.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         for path in report.added {
             guard let entry = liveByPath[path] else { continue }
             report.live[path] = Self.liveState(entry, was: nil)
             // Hashed for the record up to a size: an added sparse terabyte must not cost a
             // terabyte of reading on every verify.
             if entry.stat.isRegularFile, entry.stat.size <= Self.observedHashLimit,
-                case .digest(let digest) = LiveHash.compute(treeFD, path, walked: entry.stat, buffer: nil, progress: nil)
+                case .digest(let digest) = LiveHash.compute(
+                    treeFD, path, walked: entry.stat, buffer: nil, progress: nil)
             {
                 report.observed[path] = digest
             }
@@ -313,15 +346,21 @@ public struct DriftScanner {
             if stat.permissions != want.mode { note(was: want.modeString); report.modeChanged.append(want.path) }
         case .symlink(let target):
             guard stat.isSymlink else { note(was: want.typeName); return report.typeChanged.append(want.path) }
-            if !(have.target ?? "").utf8.elementsEqual(target.utf8) { note(was: "-> " + target); report.modified.append(want.path) }
+            if !(have.target ?? "").utf8.elementsEqual(target.utf8) {
+                note(was: "-> " + target); report.modified.append(want.path)
+            }
         case .file(let size, let digest):
-            guard stat.isRegularFile, have.problem == nil else { note(was: want.typeName); return report.typeChanged.append(want.path) }
+            guard stat.isRegularFile, have.problem == nil else {
+                note(was: want.typeName); return report.typeChanged.append(want.path)
+            }
             if stat.permissions != want.mode { note(was: want.modeString); report.modeChanged.append(want.path) }
             if !full, let snapshot, snapshot.unchanged(want.path, stat) { return }
             // Another size is another content: a large one is said without reading a byte (a
             // sparse terabyte written over a small file would otherwise cost a terabyte of
             // hashing); a small one is still hashed, so its digest tells drift states apart.
-            if UInt64(max(0, stat.size)) != size && stat.size > Self.observedHashLimit { return report.modified.append(want.path) }
+            if UInt64(max(0, stat.size)) != size && stat.size > Self.observedHashLimit {
+                return report.modified.append(want.path)
+            }
             hashJobs.append((want.path, digest, size, stat))
         }
     }
@@ -331,8 +370,12 @@ extension DriftScanner {
     /// What a live entry is, for the report (type, mode, link target), and what it `was`.
     static func liveState(_ entry: WalkedEntry, was: String?) -> DriftReport.LiveState {
         let stat = entry.stat
-        let type = stat.isRegularFile ? "file" : stat.isDirectory ? "directory" : stat.isSymlink ? "symlink" : stat.typeDescription
-        return DriftReport.LiveState(type: type, mode: stat.isSymlink ? nil : ManifestEntry.octalMode(stat.permissions), target: entry.target, was: was)
+        let type =
+            stat.isRegularFile
+            ? "file" : stat.isDirectory ? "directory" : stat.isSymlink ? "symlink" : stat.typeDescription
+        return DriftReport.LiveState(
+            type: type, mode: stat.isSymlink ? nil : ManifestEntry.octalMode(stat.permissions), target: entry.target,
+            was: was)
     }
 }
 
@@ -357,12 +400,17 @@ final class Prehash: @unchecked Sendable {
 
     /// `closingWhenDone`: the descriptor is the prehash's own, closed once every file is hashed.
     /// `progress` counts what it hashes (a full verify spends most of its time here).
-    static func start(treeFD: Int32, paths: [String], closingWhenDone: Bool = false, progress: WorkProgress? = nil) -> Prehash {
+    static func start(treeFD: Int32, paths: [String], closingWhenDone: Bool = false, progress: WorkProgress? = nil)
+        -> Prehash
+    {
         let task = Prehash(paths: paths)
         progress?.setTotals(files: paths.count, bytes: 0)
         DispatchQueue.global().async {
-            try? ParallelWork.run(count: task.paths.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
-                if let (stat, hash) = LiveHash.hashUnwalked(treeFD, task.paths[index], buffer: buffer.raw, progress: progress) {
+            try? ParallelWork.run(count: task.paths.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) {
+                index, buffer in
+                if let (stat, hash) = LiveHash.hashUnwalked(
+                    treeFD, task.paths[index], buffer: buffer.raw, progress: progress)
+                {
                     task.results[index] = Result(stat: stat, hash: hash)
                 }
             }
@@ -386,17 +434,23 @@ enum LiveHash: Sendable {
     case unreadable
     case changing
 
-    static func compute(_ treeFD: Int32, _ path: String, walked: FileStat, buffer: UnsafeMutableRawBufferPointer?, progress: WorkProgress?) -> LiveHash {
+    static func compute(
+        _ treeFD: Int32, _ path: String, walked: FileStat, buffer: UnsafeMutableRawBufferPointer?,
+        progress: WorkProgress?
+    ) -> LiveHash {
         let fd = Glibc.openat(treeFD, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
         guard fd >= 0 else { return errno == EACCES || errno == EPERM ? .unreadable : .changing }
         defer { Glibc.close(fd) }
-        guard let before = try? Posix.fstat(fd, display: path), before.isRegularFile, before.inode == walked.inode else { return .changing }
+        guard let before = try? Posix.fstat(fd, display: path), before.isRegularFile, before.inode == walked.inode
+        else { return .changing }
         return hashOpened(fd, before: before, path: path, buffer: buffer, progress: progress)
     }
 
     /// Opens and hashes a file that no walk has seen yet; nil when it is not a regular file (or
     /// cannot be opened). The stat returned is the one taken through the open descriptor.
-    static func hashUnwalked(_ treeFD: Int32, _ path: String, buffer: UnsafeMutableRawBufferPointer, progress: WorkProgress? = nil) -> (stat: FileStat, hash: LiveHash)? {
+    static func hashUnwalked(
+        _ treeFD: Int32, _ path: String, buffer: UnsafeMutableRawBufferPointer, progress: WorkProgress? = nil
+    ) -> (stat: FileStat, hash: LiveHash)? {
         // Beneath the tree with no symlink on the way: a folder swapped for a link to elsewhere
         // must not make verify read (and wait on) a file outside the tree.
         let fd = fixity_open_file_beneath(treeFD, path, O_RDONLY | O_NOCTTY | O_NONBLOCK)
@@ -406,10 +460,16 @@ enum LiveHash: Sendable {
         return (before, hashOpened(fd, before: before, path: path, buffer: buffer, progress: progress))
     }
 
-    private static func hashOpened(_ fd: Int32, before: FileStat, path: String, buffer: UnsafeMutableRawBufferPointer?, progress: WorkProgress?) -> LiveHash {
-        if before.size >= 1 << 20, let digest = Posix.mappedDigest(fd, size: Int(before.size), onChunk: { progress?.add(bytes: $0) }) {
+    private static func hashOpened(
+        _ fd: Int32, before: FileStat, path: String, buffer: UnsafeMutableRawBufferPointer?, progress: WorkProgress?
+    ) -> LiveHash {
+        if before.size >= 1 << 20,
+            let digest = Posix.mappedDigest(fd, size: Int(before.size), onChunk: { progress?.add(bytes: $0) })
+        {
             progress?.add(files: 1, bytes: 0)
-            guard let after = try? Posix.fstat(fd, display: path), after.sameContentSignature(as: before) else { return .changing }
+            guard let after = try? Posix.fstat(fd, display: path), after.sameContentSignature(as: before) else {
+                return .changing
+            }
             return .digest(digest)
         }
         let owned = buffer == nil ? UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16) : nil
@@ -427,7 +487,9 @@ enum LiveHash: Sendable {
             progress?.add(bytes: n)
         }
         progress?.add(files: 1, bytes: 0)
-        guard let after = try? Posix.fstat(fd, display: path), after.sameContentSignature(as: before) else { return .changing }
+        guard let after = try? Posix.fstat(fd, display: path), after.sameContentSignature(as: before) else {
+            return .changing
+        }
         return .digest(hasher.finalize())
     }
 }

@@ -53,7 +53,9 @@ public final class DriftWatcher {
         fixity_install_stop_handlers()
         inotifyFD = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         if inotifyFD < 0 {
-            note("inotify unavailable (\(String(cString: strerror(errno)))): verifying every \(options.pollInterval) s instead")
+            note(
+                "inotify unavailable (\(String(cString: strerror(errno)))): verifying every \(options.pollInterval) s instead"
+            )
             polling = true
         }
         try rewatch()
@@ -137,7 +139,8 @@ public final class DriftWatcher {
             let after = try scanner.scan(full: false, context: context)
             lastReport = after.report
             try writeMetrics(after)
-            emit(try line(event: "repaired", cause: cause, outcome: after, extra: ["evidence": repaired.evidence ?? ""]))
+            emit(
+                try line(event: "repaired", cause: cause, outcome: after, extra: ["evidence": repaired.evidence ?? ""]))
             drainEvents()
         }
     }
@@ -154,9 +157,11 @@ public final class DriftWatcher {
 
     // MARK: inotify
 
-    private static let mask = UInt32(
-        IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF
-            | IN_MOVE_SELF) | UInt32(IN_DONT_FOLLOW)
+    private static let mask =
+        UInt32(
+            IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
+                | IN_DELETE_SELF
+                | IN_MOVE_SELF) | UInt32(IN_DONT_FOLLOW)
 
     /// (Re)adds watches for the active tree and for the root (to follow switches of `current`).
     private func rewatch() throws {
@@ -170,7 +175,8 @@ public final class DriftWatcher {
         addWatch(top, relative: "")
         guard let treeFD = try? Posix.open(top, flags: O_RDONLY | O_DIRECTORY) else { return }
         defer { Posix.close(treeFD) }
-        for entry in (try? TreeWalker(rootPath: top, strict: false).walk(rootFD: treeFD)) ?? [] where entry.stat.isDirectory {
+        for entry in (try? TreeWalker(rootPath: top, strict: false).walk(rootFD: treeFD)) ?? []
+        where entry.stat.isDirectory {
             if polling { return }
             addWatch("\(top)/\(entry.path)", relative: entry.path)
         }
@@ -181,7 +187,9 @@ public final class DriftWatcher {
         if wd >= 0 {
             watches[wd] = relative
         } else if errno == ENOSPC {
-            note("inotify watch limit reached (fs.inotify.max_user_watches): verifying every \(options.pollInterval) s instead")
+            note(
+                "inotify watch limit reached (fs.inotify.max_user_watches): verifying every \(options.pollInterval) s instead"
+            )
             polling = true
         }
     }
@@ -201,8 +209,11 @@ public final class DriftWatcher {
             var offset = 0
             while offset + 16 <= n {
                 let (wd, mask, length) = buffer.withUnsafeBytes { raw in
-                    (raw.load(fromByteOffset: offset, as: Int32.self), raw.load(fromByteOffset: offset + 4, as: UInt32.self),
-                     Int(raw.load(fromByteOffset: offset + 12, as: UInt32.self)))
+                    (
+                        raw.load(fromByteOffset: offset, as: Int32.self),
+                        raw.load(fromByteOffset: offset + 4, as: UInt32.self),
+                        Int(raw.load(fromByteOffset: offset + 12, as: UInt32.self))
+                    )
                 }
                 let nameBytes = buffer[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }
                 offset += 16 + length
@@ -222,7 +233,8 @@ public final class DriftWatcher {
                         touched.insert(folder)
                     }
                 }
-                if mask & UInt32(IN_ISDIR) != 0 && mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0, let parent = watches[wd],
+                if mask & UInt32(IN_ISDIR) != 0 && mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0,
+                    let parent = watches[wd],
                     let name = String(validating: nameBytes, as: UTF8.self), let active = watchedDeployment
                 {
                     let relative = parent.isEmpty ? name : "\(parent)/\(name)"
@@ -245,7 +257,8 @@ public final class DriftWatcher {
     /// Prometheus text format for node_exporter's textfile collector, written atomically.
     private func writeMetrics(_ outcome: VerifyOutcome) throws {
         guard let path = options.metricsFile else { return }
-        let label = "root=\"\(root.key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
+        let label =
+            "root=\"\(root.key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
         let r = outcome.report
         let drifted = r.modified.count + r.added.count + r.removed.count + r.modeChanged.count + r.typeChanged.count
         let text = """

@@ -22,7 +22,8 @@ public struct EvidenceFile: Sendable, Codable {
     public var note: String?
 
     enum CodingKeys: String, CodingKey {
-        case path, kind, digest, target, size, mode, uid, gid, inode, mtimeNanos = "mtime_ns", ctimeNanos = "ctime_ns", note
+        case path, kind, digest, target, size, mode, uid, gid, inode, mtimeNanos = "mtime_ns", ctimeNanos = "ctime_ns",
+            note
     }
 }
 
@@ -52,14 +53,20 @@ public struct EvidenceRecord: Sendable, Codable {
 /// Evidence is written like everything else in the store: into a temporary folder, made durable
 /// with `syncfs`, then renamed into place, before the repair touches the live tree.
 public enum Evidence {
-    static func collect(_ found: VerifyOutcome, treeFD: Int32, store: Store, rootKey: String, limits: EvidenceLimits = EvidenceLimits()) throws -> String {
+    static func collect(
+        _ found: VerifyOutcome, treeFD: Int32, store: Store, rootKey: String, limits: EvidenceLimits = EvidenceLimits()
+    ) throws -> String {
         let now = Date()
-        let stamp = Timestamp.rfc3339(now).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
+        let stamp = Timestamp.rfc3339(now).replacingOccurrences(of: ":", with: "").replacingOccurrences(
+            of: "-", with: ""
+        ).prefix(15)
         let id = "\(stamp)Z-\(found.deployment.hex.prefix(12))-\(UInt16.random(in: 0...UInt16.max))"
         let evidenceRoot = "\(store.path)/evidence"
         if mkdir(evidenceRoot, 0o700) != 0 && errno != EEXIST { throw StoreError.system("mkdir", path: evidenceRoot) }
         let incoming = "\(evidenceRoot)/.incoming-\(id)"
-        if mkdir(incoming, 0o700) != 0 || mkdir("\(incoming)/files", 0o700) != 0 { throw StoreError.system("mkdir", path: incoming) }
+        if mkdir(incoming, 0o700) != 0 || mkdir("\(incoming)/files", 0o700) != 0 {
+            throw StoreError.system("mkdir", path: incoming)
+        }
         do {
             var files = [EvidenceFile]()
             let filesFD = try Posix.open("\(incoming)/files", flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
@@ -67,18 +74,24 @@ public enum Evidence {
             let keep = Set(found.report.modified + found.report.added + found.report.typeChanged)
             var budget = limits.maxTotalBytes
             for path in keep.sorted(by: { EntryPath.precedes($0, $1) }) {
-                if let file = try keepOne(path, treeFD: treeFD, into: filesFD, display: "\(incoming)/files/\(path)", limits: limits, budget: &budget) {
+                if let file = try keepOne(
+                    path, treeFD: treeFD, into: filesFD, display: "\(incoming)/files/\(path)", limits: limits,
+                    budget: &budget)
+                {
                     files.append(file)
                 }
             }
             let record = EvidenceRecord(
-                id: id, time: Timestamp.rfc3339(now), root: rootKey, deployment: found.deployment, release: found.release,
+                id: id, time: Timestamp.rfc3339(now), root: rootKey, deployment: found.deployment,
+                release: found.release,
                 actor: currentUser(), drift: found.report, files: files)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
             try encoder.encode(record).write(to: URL(fileURLWithPath: "\(incoming)/evidence.json"))
             try Posix.syncfs(filesFD, display: incoming)
-            guard rename(incoming, "\(evidenceRoot)/\(id)") == 0 else { throw StoreError.system("rename", path: incoming) }
+            guard rename(incoming, "\(evidenceRoot)/\(id)") == 0 else {
+                throw StoreError.system("rename", path: incoming)
+            }
             let dirFD = try Posix.open(evidenceRoot, flags: O_RDONLY | O_DIRECTORY)
             defer { Posix.close(dirFD) }
             try Posix.fsync(dirFD, display: evidenceRoot)
@@ -100,13 +113,16 @@ public enum Evidence {
             // Neither copied nor hashed (hashing a sparse terabyte costs as much as copying it):
             // its size, allocation and stat data say what it was.
             let allocated = Int64(st.st_blocks) * 512
-            let why = stat.size > limits.maxFileBytes
-                ? "over the evidence cap of \(limits.maxFileBytes) bytes per file" : "over what is left of this repair's evidence cap of \(limits.maxTotalBytes) bytes"
+            let why =
+                stat.size > limits.maxFileBytes
+                ? "over the evidence cap of \(limits.maxFileBytes) bytes per file"
+                : "over what is left of this repair's evidence cap of \(limits.maxTotalBytes) bytes"
             var file = EvidenceFile(
                 path: path, kind: stat.typeDescription, digest: nil, target: nil, size: stat.size,
                 mode: ManifestEntry.octalMode(stat.permissions), uid: st.st_uid, gid: st.st_gid, inode: stat.inode,
                 mtimeNanos: stat.mtimeNanos, ctimeNanos: stat.ctimeNanos)
-            file.note = "not kept: \(stat.size) bytes (\(allocated) allocated\(allocated < stat.size ? ", sparse" : "")), \(why)"
+            file.note =
+                "not kept: \(stat.size) bytes (\(allocated) allocated\(allocated < stat.size ? ", sparse" : "")), \(why)"
             return file
         }
         if stat.isRegularFile { budget -= stat.size }
@@ -124,11 +140,14 @@ public enum Evidence {
             let source = fixity_open_file_beneath(treeFD, path, O_RDONLY | O_NONBLOCK)
             guard source >= 0 else { throw StoreError.system("open for evidence", path: "\(display) (\(path))") }
             defer { Posix.close(source) }
-            let copy = try Posix.openat(filesFD, path, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o400, display: display)
+            let copy = try Posix.openat(
+                filesFD, path, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o400, display: display)
             defer { Posix.close(copy) }
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { buffer.deallocate() }
-            digest = try Posix.hashToEnd(source, buffer: buffer, display: path) { try Posix.writeAll(copy, $0, display: display) }.digest
+            digest = try Posix.hashToEnd(source, buffer: buffer, display: path) {
+                try Posix.writeAll(copy, $0, display: display)
+            }.digest
         } else if stat.isSymlink {
             let parentPath = EntryPath.parent(of: path).map(String.init)
             let parent = parentPath.map { fixity_open_beneath(treeFD, $0) } ?? Glibc.dup(treeFD)

@@ -27,7 +27,8 @@ public struct HookRun: Sendable, Encodable {
     public var passed: Bool { !timedOut && !interrupted && exitCode == 0 }
 
     enum CodingKeys: String, CodingKey {
-        case command, exitCode = "exit_code", timedOut = "timed_out", interrupted, seconds, outputTail = "output_tail", passed
+        case command, exitCode = "exit_code", timedOut = "timed_out", interrupted, seconds, outputTail = "output_tail",
+            passed
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -41,7 +42,10 @@ public struct HookRun: Sendable, Encodable {
         try c.encode(passed, forKey: .passed)
     }
 
-    init(command: String, exitCode: Int32?, timedOut: Bool, interrupted: Bool = false, seconds: Double, outputTail: String) {
+    init(
+        command: String, exitCode: Int32?, timedOut: Bool, interrupted: Bool = false, seconds: Double,
+        outputTail: String
+    ) {
         self.command = command
         self.exitCode = exitCode
         self.timedOut = timedOut
@@ -52,7 +56,9 @@ public struct HookRun: Sendable, Encodable {
 
     /// Runs `command`; `stoppable` lets a stop signal (when Fixity installed its handlers) kill
     /// it early — off for the hook of a rollback that restores a known-good state, which must run.
-    public static func run(_ command: String, in directory: String, environment: [String: String], timeout: Double, stoppable: Bool = true) throws -> HookRun {
+    public static func run(
+        _ command: String, in directory: String, environment: [String: String], timeout: Double, stoppable: Bool = true
+    ) throws -> HookRun {
         let output = try PrivateOutputFile()
         defer { output.close() }
         var env = ProcessInfo.processInfo.environment
@@ -62,7 +68,8 @@ public struct HookRun: Sendable, Encodable {
             fixity_spawn_shell(directory, command, envp, output.fd)
         }
         guard pid > 0 else {
-            throw HookError(message: "cannot run /bin/sh for '\(command)' in \(directory): \(String(cString: strerror(errno)))")
+            throw HookError(
+                message: "cannot run /bin/sh for '\(command)' in \(directory): \(String(cString: strerror(errno)))")
         }
         var status: Int32 = 0
         var timedOut = false
@@ -72,7 +79,9 @@ public struct HookRun: Sendable, Encodable {
             let remaining = deadline.timeIntervalSinceNow
             let result = fixity_wait_child(pid, Int32(max(0, min(remaining, 3600)) * 1000), stoppable ? 1 : 0, &status)
             if result == 1 { break }
-            if result < 0 { throw HookError(message: "waiting for '\(command)' failed: \(String(cString: strerror(errno)))") }
+            if result < 0 {
+                throw HookError(message: "waiting for '\(command)' failed: \(String(cString: strerror(errno)))")
+            }
             if stoppable && fixity_stop_requested() != 0 {
                 interrupted = true
             } else if deadline.timeIntervalSinceNow > 0 {
@@ -88,11 +97,15 @@ public struct HookRun: Sendable, Encodable {
         }
         let seconds = Date().timeIntervalSince(start)
         let code: Int32? = (timedOut || interrupted) ? nil : fixity_exit_code(status)
-        return HookRun(command: command, exitCode: code, timedOut: timedOut, interrupted: interrupted, seconds: seconds, outputTail: output.tail(bytes: 4096))
+        return HookRun(
+            command: command, exitCode: code, timedOut: timedOut, interrupted: interrupted, seconds: seconds,
+            outputTail: output.tail(bytes: 4096))
     }
 
     /// Runs `body` with a NULL-terminated array of C strings, freed afterwards.
-    private static func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+    private static func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T)
+        -> T
+    {
         var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
         pointers.append(nil)
         defer { for pointer in pointers { free(pointer) } }
@@ -110,7 +123,11 @@ final class PrivateOutputFile {
     init() throws {
         let base = NSTemporaryDirectory()
         fd = fixity_private_file(base)
-        guard fd >= 0 else { throw HookError(message: "cannot create a private file for a hook's output in \(base): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw HookError(
+                message:
+                    "cannot create a private file for a hook's output in \(base): \(String(cString: strerror(errno)))")
+        }
     }
 
     func close() { Glibc.close(fd) }

@@ -19,7 +19,9 @@ public enum KnownGood {
     /// Whether a passed switch counts: a non-empty check that is the release's own (if it has
     /// one), on a root bound to `env`.
     public static func counts(check: String?, releaseCheck: String?, env: String?, boundEnv: String?) -> Bool {
-        guard let check, !check.trimmingCharacters(in: .whitespaces).isEmpty, let env, boundEnv == env else { return false }
+        guard let check, !check.trimmingCharacters(in: .whitespaces).isEmpty, let env, boundEnv == env else {
+            return false
+        }
         if let releaseCheck { return check == releaseCheck }
         return true
     }

@@ -25,13 +25,19 @@ public enum PolicyFile {
         for (section, value) in table {
             switch section {
             case "default_environment":
-                guard let name = value.string else { throw bad("default_environment must be a string naming an environment") }
+                guard let name = value.string else {
+                    throw bad("default_environment must be a string naming an environment")
+                }
                 defaultEnvironment = name
             case "keys":
                 guard let entries = value.table else { throw bad("[keys] must be a table") }
                 for (keyName, keyValue) in entries {
-                    guard let text = keyValue.string else { throw bad("keys.\(keyName) must be a string \"ed25519:<base64>\"") }
-                    do { keys[keyName] = try PublicKey(policyText: text) } catch { throw bad("keys.\(keyName): \(error.message)") }
+                    guard let text = keyValue.string else {
+                        throw bad("keys.\(keyName) must be a string \"ed25519:<base64>\"")
+                    }
+                    do { keys[keyName] = try PublicKey(policyText: text) } catch {
+                        throw bad("keys.\(keyName): \(error.message)")
+                    }
                 }
             case "environments":
                 guard let envs = value.table else { throw bad("[environments] must hold [environments.NAME] tables") }
@@ -50,7 +56,9 @@ public enum PolicyFile {
         }
     }
 
-    private static func environment(_ name: String, _ fields: TOMLTable, bad: (String) -> StoreError) throws -> Policy.Environment {
+    private static func environment(_ name: String, _ fields: TOMLTable, bad: (String) -> StoreError) throws
+        -> Policy.Environment
+    {
         var trusted = [String]()
         var threshold: Int?
         var knownGood = [String]()
@@ -70,13 +78,19 @@ public enum PolicyFile {
                 threshold = number
             case "require_known_good_in": knownGood = try strings(value, key)
             case "require_tests":
-                guard let flag = value.bool else { throw bad("environments.\(name).require_tests must be true or false") }
+                guard let flag = value.bool else {
+                    throw bad("environments.\(name).require_tests must be true or false")
+                }
                 tests = flag
             case "require_signed_config":
-                guard let flag = value.bool else { throw bad("environments.\(name).require_signed_config must be true or false") }
+                guard let flag = value.bool else {
+                    throw bad("environments.\(name).require_signed_config must be true or false")
+                }
                 signedConfig = flag
             default:
-                throw bad("unknown field environments.\(name).\(key) (known: trusted_keys, threshold, require_known_good_in, require_tests, require_signed_config)")
+                throw bad(
+                    "unknown field environments.\(name).\(key) (known: trusted_keys, threshold, require_known_good_in, require_tests, require_signed_config)"
+                )
             }
         }
         // With trusted keys and no threshold, one signature is what an operator would expect.
@@ -97,7 +111,9 @@ public struct PolicyGate {
     public init(store: Store) { self.store = store }
 
     /// The decision and the digest of the policy it was made under (nil: no policy set).
-    public func check(env: String, release: ReleaseID, config: ReleaseID?) throws -> (decision: Policy.Decision, policy: Digest?) {
+    public func check(env: String, release: ReleaseID, config: ReleaseID?) throws -> (
+        decision: Policy.Decision, policy: Digest?
+    ) {
         guard let stored = try store.currentPolicy() else {
             return (Policy.Decision(environment: env, governed: false, missing: [], signers: []), nil)
         }
@@ -106,7 +122,9 @@ public struct PolicyGate {
         let app = Policy.Evidence(
             release: release, envelopes: try store.envelopes(about: release).map(\.envelope),
             knownGoodIn: try KnownGood.environments(store: store, release: release, config: config))
-        let configEvidence = try config.map { Policy.Evidence(release: $0, envelopes: try store.envelopes(about: $0).map(\.envelope)) }
+        let configEvidence = try config.map {
+            Policy.Evidence(release: $0, envelopes: try store.envelopes(about: $0).map(\.envelope))
+        }
         return (policy.evaluate(env: env, app: app, config: configEvidence), stored.digest)
     }
 
@@ -114,7 +132,8 @@ public struct PolicyGate {
     public func enforce(env: String, release: ReleaseID, config: ReleaseID?) throws -> Digest? {
         let (decision, policy) = try check(env: env, release: release, config: config)
         guard decision.allowed else {
-            throw DeployError("policy \(policy?.short ?? "-") refuses \(env): " + decision.missing.joined(separator: "; "))
+            throw DeployError(
+                "policy \(policy?.short ?? "-") refuses \(env): " + decision.missing.joined(separator: "; "))
         }
         return policy
     }

@@ -16,23 +16,35 @@ public struct ProofBundleBuilder {
         return try store.database.storeRead { db in
             let id = release.description
             // The exact stored text: its SHA-256 is what the sign/attest entry recorded.
-            let envelopes = try String.fetchAll(db, sql: "SELECT envelope FROM envelopes WHERE release = ? ORDER BY added_at, digest", arguments: [id]).map { Array($0.utf8) }
+            let envelopes = try String.fetchAll(
+                db, sql: "SELECT envelope FROM envelopes WHERE release = ? ORDER BY added_at, digest", arguments: [id]
+            ).map { Array($0.utf8) }
             let deploys = try History.entries(db, actions: ["deploy"]).filter { $0.details["release"] == id }
             let deployments = Set(deploys.map(\.subject))
             var entries = try History.entries(db, actions: ["seal", "tag", "sign", "attest", "adopt"], subject: id)
             entries += deploys
             // Every switch to or away from its deployments, their health results and deactivations.
-            entries += try History.entries(db, actions: ["activate", "rollback", "health", "deactivate"]).filter { ProofBundle.isAbout($0, release: id, deployments: deployments) }
+            entries += try History.entries(db, actions: ["activate", "rollback", "health", "deactivate"]).filter {
+                ProofBundle.isAbout($0, release: id, deployments: deployments)
+            }
             entries.sort { $0.seq < $1.seq }
             let needed = Int((entries.last?.seq ?? -1) + 1)
             guard let checkpoint = try Ledger.newestCheckpoint(db, covering: needed) else {
                 guard let newest = try Ledger.checkpoints(db).last else {
-                    throw LedgerError("no checkpoint has been signed: run `fixity log checkpoint --key KEYFILE` (or give --key here) first")
+                    throw LedgerError(
+                        "no checkpoint has been signed: run `fixity log checkpoint --key KEYFILE` (or give --key here) first"
+                    )
                 }
-                throw LedgerError("the newest checkpoint (size \(newest.size)) does not cover entry \(needed - 1) about \(release.short): sign a new one with --key KEYFILE (or fixity log checkpoint)")
+                throw LedgerError(
+                    "the newest checkpoint (size \(newest.size)) does not cover entry \(needed - 1) about \(release.short): sign a new one with --key KEYFILE (or fixity log checkpoint)"
+                )
             }
-            let items = try entries.map { ProofBundle.Item(entry: $0, inclusion: try InclusionProof.make(db, seq: $0.seq, size: checkpoint.size)) }
-            return ProofBundle(release: release, manifest: manifest.bytes, envelopes: envelopes, entries: items, checkpoint: checkpoint.note)
+            let items = try entries.map {
+                ProofBundle.Item(entry: $0, inclusion: try InclusionProof.make(db, seq: $0.seq, size: checkpoint.size))
+            }
+            return ProofBundle(
+                release: release, manifest: manifest.bytes, envelopes: envelopes, entries: items,
+                checkpoint: checkpoint.note)
         }
     }
 }

@@ -14,12 +14,16 @@ public enum Provenance {
     /// CI variables worth keeping: which run, which commit, which pipeline. Secrets are never
     /// among them (only these names are read).
     static let ciVariables = [
-        "CI", "GITHUB_ACTIONS", "GITHUB_REPOSITORY", "GITHUB_SHA", "GITHUB_REF", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_WORKFLOW",
-        "GITLAB_CI", "CI_PROJECT_PATH", "CI_COMMIT_SHA", "CI_PIPELINE_ID", "CI_JOB_ID", "BUILDKITE_BUILD_ID", "BUILDKITE_COMMIT",
+        "CI", "GITHUB_ACTIONS", "GITHUB_REPOSITORY", "GITHUB_SHA", "GITHUB_REF", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT",
+        "GITHUB_WORKFLOW",
+        "GITLAB_CI", "CI_PROJECT_PATH", "CI_COMMIT_SHA", "CI_PIPELINE_ID", "CI_JOB_ID", "BUILDKITE_BUILD_ID",
+        "BUILDKITE_COMMIT",
         "JENKINS_URL", "BUILD_ID", "BUILD_NUMBER", "GIT_COMMIT",
     ]
 
-    public static func statement(for report: SealReport, directory: String, started: Date, finished: Date) -> InTotoStatement {
+    public static func statement(for report: SealReport, directory: String, started: Date, finished: Date)
+        -> InTotoStatement
+    {
         let environment = ProcessInfo.processInfo.environment
         var ci = [String: JSONValue]()
         for name in ciVariables { if let value = environment[name] { ci[name] = .string(value) } }
@@ -27,7 +31,10 @@ public enum Provenance {
         if let tag = report.tag { external["tag"] = .string(tag) }
         var dependencies = [JSONValue]()
         if let git = GitCheckout(directory) {
-            var source: [String: JSONValue] = ["uri": .string("git+" + (git.remote ?? "file://" + git.top)), "digest": .object(["gitCommit": .string(git.commit)])]
+            var source: [String: JSONValue] = [
+                "uri": .string("git+" + (git.remote ?? "file://" + git.top)),
+                "digest": .object(["gitCommit": .string(git.commit)]),
+            ]
             source["annotations"] = .object(["dirty": .bool(git.dirty), "path": .string(git.relativePath)])
             dependencies.append(.object(source))
         }
@@ -35,18 +42,24 @@ public enum Provenance {
             "buildDefinition": .object([
                 "buildType": .string(buildType),
                 "externalParameters": .object(external),
-                "internalParameters": .object(["ci": .object(ci), "user": .string(Identity.user), "host": .string(Identity.host)]),
+                "internalParameters": .object([
+                    "ci": .object(ci), "user": .string(Identity.user), "host": .string(Identity.host),
+                ]),
                 "resolvedDependencies": .array(dependencies),
             ]),
             "runDetails": .object([
                 "builder": .object(["id": .string(builderID)]),
                 "metadata": .object([
-                    "invocationId": .string(environment["GITHUB_RUN_ID"] ?? environment["CI_JOB_ID"] ?? UUID().uuidString.lowercased()),
-                    "startedOn": .string(Timestamp.rfc3339(started)), "finishedOn": .string(Timestamp.rfc3339(finished)),
+                    "invocationId": .string(
+                        environment["GITHUB_RUN_ID"] ?? environment["CI_JOB_ID"] ?? UUID().uuidString.lowercased()),
+                    "startedOn": .string(Timestamp.rfc3339(started)),
+                    "finishedOn": .string(Timestamp.rfc3339(finished)),
                 ]),
             ]),
         ])
-        return InTotoStatement(app: report.app, release: report.release, predicateType: InTotoStatement.PredicateType.provenance, predicate: predicate)
+        return InTotoStatement(
+            app: report.app, release: report.release, predicateType: InTotoStatement.PredicateType.provenance,
+            predicate: predicate)
     }
 
     /// Records the provenance of a seal: signed by every key given (one envelope), else unsigned.
@@ -60,7 +73,8 @@ public enum Provenance {
         let payload = statement.jsonBytes()
         let type = DSSEEnvelope.inTotoPayloadType
         let signatures = keys.map { key in
-            DSSEEnvelope.Signature(keyid: key.id.hex, signature: key.sign(DSSEEnvelope.pae(type: type, payload: payload)))
+            DSSEEnvelope.Signature(
+                keyid: key.id.hex, signature: key.sign(DSSEEnvelope.pae(type: type, payload: payload)))
         }
         let envelope = DSSEEnvelope(payloadType: type, payload: Base64.encode(payload), signatures: signatures)
         try store.addEnvelope(envelope, about: release, source: "provenance")
@@ -96,7 +110,8 @@ struct GitCheckout {
             guard process.terminationStatus == 0 else { return nil }
             return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        guard let top = git("rev-parse", "--show-toplevel"), let commit = git("rev-parse", "HEAD"), commit.count == 40 else { return nil }
+        guard let top = git("rev-parse", "--show-toplevel"), let commit = git("rev-parse", "HEAD"), commit.count == 40
+        else { return nil }
         self.top = top
         self.commit = commit
         remote = git("config", "--get", "remote.origin.url").flatMap { $0.isEmpty ? nil : $0 }

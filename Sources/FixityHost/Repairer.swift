@@ -17,7 +17,9 @@ public struct RepairOutcome: Sendable, Encodable {
     public var failed: [String] = []
     public let clean: Bool
 
-    enum CodingKeys: String, CodingKey { case root, deployment, evidence, restored, removed, modesReset = "modes_reset", failed, clean }
+    enum CodingKeys: String, CodingKey {
+        case root, deployment, evidence, restored, removed, modesReset = "modes_reset", failed, clean
+    }
 }
 
 /// Undoes drift on a root without losing it: every modified and added file is first copied into
@@ -43,7 +45,9 @@ public struct Repairer {
         let state = RootState(store: store, root: root)
         try state.recordDrift(found)
         guard !found.clean else {
-            return RepairOutcome(root: root.path, deployment: found.deployment, evidence: nil, restored: [], removed: [], modesReset: [], clean: true)
+            return RepairOutcome(
+                root: root.path, deployment: found.deployment, evidence: nil, restored: [], removed: [], modesReset: [],
+                clean: true)
         }
 
         let (_, manifest, ignore) = try scanner.activeTree()
@@ -85,7 +89,9 @@ public struct Repairer {
             attempt(entry.path) {
                 let (parent, name) = try openParent(treeFD, entry.path, treePath: treePath)
                 defer { Posix.close(parent) }
-                if let stat = try restore(entry, parent: parent, name: name, display: "\(treePath)/\(entry.path)") { newStats[entry.path] = stat }
+                if let stat = try restore(entry, parent: parent, name: name, display: "\(treePath)/\(entry.path)") {
+                    newStats[entry.path] = stat
+                }
                 restored.append(entry.path)
             }
         }
@@ -96,23 +102,32 @@ public struct Repairer {
                 defer { Posix.close(parent) }
                 // Through a descriptor of the inode found there: a name swapped for a symlink
                 // after the scan can never redirect the chmod outside the tree.
-                guard let after = try Posix.chmodEntry(parent, name, mode: entry.mode, display: "\(treePath)/\(entry.path)") else { return }
+                guard
+                    let after = try Posix.chmodEntry(
+                        parent, name, mode: entry.mode, display: "\(treePath)/\(entry.path)")
+                else { return }
                 if after.isRegularFile { newStats[entry.path] = after }
                 modes.append(entry.path)
             }
         }
         try Posix.syncfs(treeFD, display: treePath)
-        try StatSnapshot.update(for: found.deployment, in: root, manifest: manifest, ignore: ignore, repaired: newStats, gone: Set(removed))
+        try StatSnapshot.update(
+            for: found.deployment, in: root, manifest: manifest, ignore: ignore, repaired: newStats, gone: Set(removed))
         _ = try store.database.storeWrite { db in
-            try History.append(db, action: "repair", subject: found.deployment.description, details: [
-                "root": root.key, "evidence": evidence, "restored": String(restored.count), "removed": String(removed.count),
-                "modes_reset": String(modes.count), "failed": String(failed.count),
-            ])
+            try History.append(
+                db, action: "repair", subject: found.deployment.description,
+                details: [
+                    "root": root.key, "evidence": evidence, "restored": String(restored.count),
+                    "removed": String(removed.count),
+                    "modes_reset": String(modes.count), "failed": String(failed.count),
+                ])
         }
         let after = try scanner.scan(full: true)
         try state.recordDrift(after)
         failed += after.report.unreadable.map { "\($0): could not be read, not repaired" }
-        var outcome = RepairOutcome(root: root.path, deployment: found.deployment, evidence: evidence, restored: restored, removed: removed, modesReset: modes, clean: after.clean)
+        var outcome = RepairOutcome(
+            root: root.path, deployment: found.deployment, evidence: evidence, restored: restored, removed: removed,
+            modesReset: modes, clean: after.clean)
         outcome.failed = failed
         return outcome
     }
@@ -133,7 +148,8 @@ public struct Repairer {
             try Posix.renameat(parent, temp, parent, name, display: display)
             return nil
         case .file(_, let digest):
-            let fd = try Posix.openat(parent, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display)
+            let fd = try Posix.openat(
+                parent, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display)
             do {
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
                 defer { buffer.deallocate() }

@@ -8,7 +8,9 @@ import GRDB
 /// `bind` entry must have its row. One sentence per mismatch, naming the row.
 public enum RootLedgerCheck {
     /// Actions that are about one deployment on one root (their `root` detail names it).
-    static let deploymentActions: Set<String> = ["deploy", "materialize", "activate", "health", "rollback", "deactivate", "remove", "drift", "repair"]
+    static let deploymentActions: Set<String> = [
+        "deploy", "materialize", "activate", "health", "rollback", "deactivate", "remove", "drift", "repair",
+    ]
 
     public static func problems(store: Store) throws -> [String] {
         try store.database.storeRead { db in
@@ -21,11 +23,15 @@ public enum RootLedgerCheck {
                 bound[root] = env
                 let entry = try History.latest(db, action: RootEvent.bind, subject: root) { _ in true }
                 if entry?.details["env"] != env {
-                    problems.append("root_bindings row \(root) -> \(env): \(entry.map { "ledger entry \($0.seq) says \($0.details["env"] ?? "?")" } ?? "no bind entry in the ledger records it")")
+                    problems.append(
+                        "root_bindings row \(root) -> \(env): \(entry.map { "ledger entry \($0.seq) says \($0.details["env"] ?? "?")" } ?? "no bind entry in the ledger records it")"
+                    )
                 }
             }
             for entry in try History.entries(db, actions: [RootEvent.bind]) where bound[entry.subject] == nil {
-                problems.append("ledger entry \(entry.seq) binds root \(entry.subject) to \(entry.details["env"] ?? "?"), but the root_bindings table has no such row")
+                problems.append(
+                    "ledger entry \(entry.seq) binds root \(entry.subject) to \(entry.details["env"] ?? "?"), but the root_bindings table has no such row"
+                )
             }
 
             // Deployments ↔ their entries; health ↔ the newest health entry.
@@ -42,16 +48,22 @@ public enum RootLedgerCheck {
                 let key = "\(root) \(deployment)"
                 rows.insert(key)
                 guard let entries = byKey[key] else {
-                    problems.append("root_deployments row \(root) \(deployment): no ledger entry records this deployment on this root (the ledger was truncated or the row inserted)")
+                    problems.append(
+                        "root_deployments row \(root) \(deployment): no ledger entry records this deployment on this root (the ledger was truncated or the row inserted)"
+                    )
                     continue
                 }
                 let expected = expectedHealth(entries.last { $0.action == "health" })
                 if expected.rawValue != health {
-                    problems.append("root_deployments row \(root) \(deployment): health \(health), but the ledger's health entries make it \(expected.rawValue)")
+                    problems.append(
+                        "root_deployments row \(root) \(deployment): health \(health), but the ledger's health entries make it \(expected.rawValue)"
+                    )
                 }
             }
             for (key, entries) in byKey where !rows.contains(key) {
-                problems.append("ledger entry \(entries[0].seq) is about deployment \(entries[0].subject) on root \(entries[0].details["root"] ?? "?"), but root_deployments has no such row")
+                problems.append(
+                    "ledger entry \(entries[0].seq) is about deployment \(entries[0].subject) on root \(entries[0].details["root"] ?? "?"), but root_deployments has no such row"
+                )
             }
             return problems.sorted()
         }

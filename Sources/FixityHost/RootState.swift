@@ -28,7 +28,9 @@ public struct RootDeployment: Sendable, Codable {
     init(row: Row) throws {
         func digest(_ column: String) throws -> Digest {
             let text: String = row[column]
-            guard let value = Digest(parsing: text) else { throw StoreError(.integrity, "root state: bad digest '\(text)' in \(column)") }
+            guard let value = Digest(parsing: text) else {
+                throw StoreError(.integrity, "root state: bad digest '\(text)' in \(column)")
+            }
             return value
         }
         deployment = try digest("deployment")
@@ -70,7 +72,9 @@ public struct RootState {
 
     public func all() throws -> [RootDeployment] {
         try store.database.storeRead { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM root_deployments WHERE root = ? ORDER BY ordinal", arguments: [root.key]).map(RootDeployment.init(row:))
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM root_deployments WHERE root = ? ORDER BY ordinal", arguments: [root.key]
+            ).map(RootDeployment.init(row:))
         }
     }
 
@@ -81,7 +85,9 @@ public struct RootState {
     public func history(active: Digest?) throws -> RootHistory {
         RootHistory(
             records: try all().map {
-                RootHistory.Record(deployment: $0.deployment, ordinal: $0.ordinal, health: $0.health, materialized: root.isMaterialized($0.deployment))
+                RootHistory.Record(
+                    deployment: $0.deployment, ordinal: $0.ordinal, health: $0.health,
+                    materialized: root.isMaterialized($0.deployment))
             }, active: active)
     }
 
@@ -89,7 +95,10 @@ public struct RootState {
     /// `hooks` (when given) replaces the ones recorded: a deploy records what it was asked to run.
     /// `event` is appended in the same transaction, so a row never exists without an entry that
     /// records it (a kill between the two would leave a row the ledger does not back).
-    public func register(_ deployment: Deployment, env: String?, hooks: SwitchHooks? = nil, event: String? = nil, details: [String: String] = [:]) throws {
+    public func register(
+        _ deployment: Deployment, env: String?, hooks: SwitchHooks? = nil, event: String? = nil,
+        details: [String: String] = [:]
+    ) throws {
         let hooksText = try hooks.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         try store.database.storeWrite { db in
             if let event {
@@ -97,36 +106,58 @@ public struct RootState {
                 all["root"] = root.key
                 try History.append(db, action: event, subject: deployment.id.description, details: all)
             }
-            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM root_deployments WHERE root = ? AND deployment = ?", arguments: [root.key, deployment.id.description]) ?? false
+            let exists =
+                try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM root_deployments WHERE root = ? AND deployment = ?",
+                    arguments: [root.key, deployment.id.description]) ?? false
             if exists {
-                try db.execute(sql: "UPDATE root_deployments SET env = ? WHERE root = ? AND deployment = ?", arguments: [env, root.key, deployment.id.description])
+                try db.execute(
+                    sql: "UPDATE root_deployments SET env = ? WHERE root = ? AND deployment = ?",
+                    arguments: [env, root.key, deployment.id.description])
                 if let hooksText {
-                    try db.execute(sql: "UPDATE root_deployments SET hooks = ? WHERE root = ? AND deployment = ?", arguments: [hooksText, root.key, deployment.id.description])
+                    try db.execute(
+                        sql: "UPDATE root_deployments SET hooks = ? WHERE root = ? AND deployment = ?",
+                        arguments: [hooksText, root.key, deployment.id.description])
                 }
                 return
             }
-            let ordinal = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(ordinal) + 1, 0) FROM root_deployments WHERE root = ?", arguments: [root.key]) ?? 0
+            let ordinal =
+                try Int64.fetchOne(
+                    db, sql: "SELECT COALESCE(MAX(ordinal) + 1, 0) FROM root_deployments WHERE root = ?",
+                    arguments: [root.key]) ?? 0
             try db.execute(
                 sql: """
                     INSERT INTO root_deployments (root, deployment, ordinal, release, config, config_path, env, health, materialized, deployed_at, hooks)
                     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
                     """,
-                arguments: [root.key, deployment.id.description, ordinal, deployment.release.description, deployment.config?.description, deployment.configPath, env, Timestamp.rfc3339(Date()), hooksText])
+                arguments: [
+                    root.key, deployment.id.description, ordinal, deployment.release.description,
+                    deployment.config?.description, deployment.configPath, env, Timestamp.rfc3339(Date()), hooksText,
+                ])
         }
     }
 
     /// Sets a column of one deployment and appends the history entry that explains it.
-    public func update(_ deployment: Digest, materialized: Bool? = nil, health: RootHistory.Health? = nil, reason: String? = nil, activated: Bool = false, event: String, details: [String: String] = [:]) throws {
+    public func update(
+        _ deployment: Digest, materialized: Bool? = nil, health: RootHistory.Health? = nil, reason: String? = nil,
+        activated: Bool = false, event: String, details: [String: String] = [:]
+    ) throws {
         try store.database.storeWrite { db in
             let id = deployment.description
             if let materialized {
-                try db.execute(sql: "UPDATE root_deployments SET materialized = ? WHERE root = ? AND deployment = ?", arguments: [materialized, root.key, id])
+                try db.execute(
+                    sql: "UPDATE root_deployments SET materialized = ? WHERE root = ? AND deployment = ?",
+                    arguments: [materialized, root.key, id])
             }
             if let health {
-                try db.execute(sql: "UPDATE root_deployments SET health = ?, reason = ? WHERE root = ? AND deployment = ?", arguments: [health.rawValue, reason, root.key, id])
+                try db.execute(
+                    sql: "UPDATE root_deployments SET health = ?, reason = ? WHERE root = ? AND deployment = ?",
+                    arguments: [health.rawValue, reason, root.key, id])
             }
             if activated {
-                try db.execute(sql: "UPDATE root_deployments SET activated_at = ? WHERE root = ? AND deployment = ?", arguments: [Timestamp.rfc3339(Date()), root.key, id])
+                try db.execute(
+                    sql: "UPDATE root_deployments SET activated_at = ? WHERE root = ? AND deployment = ?",
+                    arguments: [Timestamp.rfc3339(Date()), root.key, id])
             }
             var all = details
             all["root"] = root.key
@@ -140,7 +171,8 @@ public struct RootState {
     /// back (or an entry whose row is gone) is an edited database, refused.
     public func binding() throws -> String? {
         try store.database.storeRead { db -> String? in
-            let row = try String.fetchOne(db, sql: "SELECT env FROM root_bindings WHERE root = ?", arguments: [root.key])
+            let row = try String.fetchOne(
+                db, sql: "SELECT env FROM root_bindings WHERE root = ?", arguments: [root.key])
             let entry = try History.latest(db, action: RootEvent.bind, subject: root.key) { _ in true }
             switch (row, entry) {
             case (nil, nil):
@@ -148,9 +180,15 @@ public struct RootState {
             case (let env?, let entry?) where entry.details["env"] == env:
                 return env
             case (nil, let entry?):
-                throw StoreError(.integrity, "root \(root.path): ledger entry \(entry.seq) binds it to \(entry.details["env"] ?? "?"), but the store's root_bindings row is gone: the database was edited (fixity log verify)")
+                throw StoreError(
+                    .integrity,
+                    "root \(root.path): ledger entry \(entry.seq) binds it to \(entry.details["env"] ?? "?"), but the store's root_bindings row is gone: the database was edited (fixity log verify)"
+                )
             case (let env?, let entry):
-                throw StoreError(.integrity, "root \(root.path): root_bindings says \(env), but \(entry.map { "ledger entry \($0.seq) says \($0.details["env"] ?? "?")" } ?? "no ledger entry records it"): the database was edited (fixity log verify)")
+                throw StoreError(
+                    .integrity,
+                    "root \(root.path): root_bindings says \(env), but \(entry.map { "ledger entry \($0.seq) says \($0.details["env"] ?? "?")" } ?? "no ledger entry records it"): the database was edited (fixity log verify)"
+                )
             }
         }
     }
@@ -160,7 +198,11 @@ public struct RootState {
     /// edited.
     public func activationRecorded(_ deployment: Digest) throws -> Bool {
         try store.database.storeRead { db in
-            for action in ["activate", "rollback"] where try History.latest(db, action: action, subject: deployment.description, matching: { $0.details["root"] == root.key }) != nil {
+            for action in ["activate", "rollback"]
+            where try History.latest(
+                db, action: action, subject: deployment.description, matching: { $0.details["root"] == root.key })
+                != nil
+            {
                 return true
             }
             return false
@@ -170,7 +212,9 @@ public struct RootState {
     /// Binds this root to `env` for good, with its ledger entry, in one transaction.
     public func bind(env: String) throws {
         try store.database.storeWrite { db in
-            try db.execute(sql: "INSERT INTO root_bindings (root, env, bound_at) VALUES (?, ?, ?)", arguments: [root.key, env, Timestamp.rfc3339(Date())])
+            try db.execute(
+                sql: "INSERT INTO root_bindings (root, env, bound_at) VALUES (?, ?, ?)",
+                arguments: [root.key, env, Timestamp.rfc3339(Date())])
             try History.append(db, action: RootEvent.bind, subject: root.key, details: ["root": root.key, "env": env])
         }
     }
@@ -187,11 +231,14 @@ public struct RootState {
             let previous = last?.details["state"] ?? "clean"
             guard previous != state else { return nil }
             let r = outcome.report
-            return try History.append(db, action: "drift", subject: deployment, details: [
-                "root": root.key, "deployment": deployment, "state": state, "clean": String(outcome.clean),
-                "modified": String(r.modified.count), "added": String(r.added.count), "removed": String(r.removed.count),
-                "mode_changed": String(r.modeChanged.count), "type_changed": String(r.typeChanged.count),
-            ])
+            return try History.append(
+                db, action: "drift", subject: deployment,
+                details: [
+                    "root": root.key, "deployment": deployment, "state": state, "clean": String(outcome.clean),
+                    "modified": String(r.modified.count), "added": String(r.added.count),
+                    "removed": String(r.removed.count),
+                    "mode_changed": String(r.modeChanged.count), "type_changed": String(r.typeChanged.count),
+                ])
         }
     }
 

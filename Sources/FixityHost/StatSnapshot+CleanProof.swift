@@ -29,7 +29,9 @@ extension StatSnapshot {
         let extras = SlotArray<Int>(repeating: 0, count: folderCount)
         do {
             try ParallelWork.run(count: folderCount, makeContext: { _ in () }) { folder, _ in
-                guard let seen = self.checkFolder(folder, treeFD: treeFD, subfolders: subfolders, extras: extras) else { throw NotClean() }
+                guard let seen = self.checkFolder(folder, treeFD: treeFD, subfolders: subfolders, extras: extras) else {
+                    throw NotClean()
+                }
                 checked[folder] = seen
             }
         } catch {
@@ -65,7 +67,9 @@ extension StatSnapshot {
                 }
                 stack[stack.count - 1].next = next + 1
                 let at = childTable + next * Self.childRecordSize
-                guard raw.loadLE32(at + 8) & UInt32(S_IFMT) == UInt32(S_IFDIR), raw.loadLE32(at + 12) & Flag.ignored == 0 else { continue }
+                guard raw.loadLE32(at + 8) & UInt32(S_IFMT) == UInt32(S_IFDIR),
+                    raw.loadLE32(at + 12) & Flag.ignored == 0
+                else { continue }
                 guard nextFolder < folderCount else { return nil }
                 let sub = nextFolder
                 nextFolder += 1
@@ -77,7 +81,9 @@ extension StatSnapshot {
                 let nameLength = strlen(name.assumingMemoryBound(to: CChar.self))
                 let prefix = parentLength == 0 ? 0 : parentLength + 1
                 guard strlen(subPath.assumingMemoryBound(to: CChar.self)) == prefix + nameLength,
-                    parentLength == 0 || (memcmp(subPath, parentPath, parentLength) == 0 && subPath.load(fromByteOffset: parentLength, as: UInt8.self) == 47),
+                    parentLength == 0
+                        || (memcmp(subPath, parentPath, parentLength) == 0
+                            && subPath.load(fromByteOffset: parentLength, as: UInt8.self) == 47),
                     memcmp(subPath + prefix, name, nameLength) == 0
                 else { return nil }
                 index[next] = Int32(sub)
@@ -101,7 +107,10 @@ extension StatSnapshot {
             var st = stat()
 
             if folder == 0 || subfolders == nil {
-                let found = isTop ? fstatat(treeFD, ".", &st, AT_SYMLINK_NOFOLLOW) : fstatat(treeFD, pathPointer, &st, AT_SYMLINK_NOFOLLOW)
+                let found =
+                    isTop
+                    ? fstatat(treeFD, ".", &st, AT_SYMLINK_NOFOLLOW)
+                    : fstatat(treeFD, pathPointer, &st, AT_SYMLINK_NOFOLLOW)
                 guard found == 0, UInt32(st.st_mode) & UInt32(S_IFMT) == UInt32(S_IFDIR) else { return nil }
                 if !listingUnchanged(folder, st, raw) {
                     guard let found = namesMatch(folder, treeFD: treeFD, raw) else { return nil }
@@ -130,19 +139,25 @@ extension StatSnapshot {
                 let ok = path.withUnsafeMutableBufferPointer { buffer -> Bool in
                     let childPath = buffer.baseAddress!
                     memcpy(childPath + prefixLength, name, length + 1)
-                    guard fstatat(treeFD, childPath, &st, AT_SYMLINK_NOFOLLOW) == 0, UInt32(st.st_mode) == raw.loadLE32(at + 8) else { return false }
+                    guard fstatat(treeFD, childPath, &st, AT_SYMLINK_NOFOLLOW) == 0,
+                        UInt32(st.st_mode) == raw.loadLE32(at + 8)
+                    else { return false }
                     switch UInt32(st.st_mode) & UInt32(S_IFMT) {
                     case UInt32(S_IFREG):
                         return flags & Flag.vouched != 0 && UInt64(st.st_ino) == raw.loadLE64(at + 16)
-                            && UInt64(bitPattern: Int64(st.st_size)) == raw.loadLE64(at + 24) && Self.sameTimes(st, raw, at + 32)
+                            && UInt64(bitPattern: Int64(st.st_size)) == raw.loadLE64(at + 24)
+                            && Self.sameTimes(st, raw, at + 32)
                     case UInt32(S_IFLNK):
                         let targetOffset = raw.loadLE32(at + 4)
                         guard targetOffset != Self.noTarget else { return false }
                         let expected = base + pool + Int(targetOffset)
                         let targetLength = strlen(expected.assumingMemoryBound(to: CChar.self))
                         if link.isEmpty { link = [CChar](repeating: 0, count: Int(PATH_MAX) + 1) }
-                        let n = link.withUnsafeMutableBufferPointer { Glibc.readlinkat(treeFD, childPath, $0.baseAddress!, $0.count) }
-                        return n == targetLength && link.withUnsafeBufferPointer({ memcmp($0.baseAddress!, expected, targetLength) }) == 0
+                        let n = link.withUnsafeMutableBufferPointer {
+                            Glibc.readlinkat(treeFD, childPath, $0.baseAddress!, $0.count)
+                        }
+                        return n == targetLength
+                            && link.withUnsafeBufferPointer({ memcmp($0.baseAddress!, expected, targetLength) }) == 0
                     case UInt32(S_IFDIR):
                         // This lookup is the subfolder's own stat: it proves that folder's names.
                         guard let subfolders, case let sub = Int(subfolders[child]), sub > 0 else { return true }
@@ -164,7 +179,8 @@ extension StatSnapshot {
     /// The folder record says its stat was recorded, and `st` has that inode, mtime and ctime.
     private func listingUnchanged(_ folder: Int, _ st: stat, _ raw: UnsafeRawBufferPointer) -> Bool {
         let record = folderTable + folder * Self.folderRecordSize
-        return raw.loadLE32(record + 16) & Flag.vouched != 0 && UInt64(st.st_ino) == raw.loadLE64(record + 24) && Self.sameTimes(st, raw, record + 32)
+        return raw.loadLE32(record + 16) & Flag.vouched != 0 && UInt64(st.st_ino) == raw.loadLE64(record + 24)
+            && Self.sameTimes(st, raw, record + 32)
     }
 
     /// Lists a folder whose stat changed: every recorded name (ignored ones aside) must be there,
@@ -177,7 +193,9 @@ extension StatSnapshot {
         let first = Int(raw.loadLE32(record + 4))
         let count = Int(raw.loadLE32(record + 8))
         let required = Int(raw.loadLE32(record + 12))
-        let fd = pathPointer.pointee == 0 ? Glibc.openat(treeFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : fixity_open_beneath(treeFD, pathPointer)
+        let fd =
+            pathPointer.pointee == 0
+            ? Glibc.openat(treeFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : fixity_open_beneath(treeFD, pathPointer)
         guard fd >= 0 else { return nil }
         guard let dir = fdopendir(fd) else {
             Glibc.close(fd)

@@ -63,7 +63,9 @@ public struct StatSnapshot: Sendable {
             let entry = entries[index]
             if case .symlink = entry.kind { return }
             var st = stat()
-            guard fstatat(treeFD, entry.path, &st, AT_SYMLINK_NOFOLLOW) == 0 else { throw StoreError.system("stat", path: "\(display)/\(entry.path)") }
+            guard fstatat(treeFD, entry.path, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+                throw StoreError.system("stat", path: "\(display)/\(entry.path)")
+            }
             slots[index] = FileStat(st)
         }
         return slots.elements
@@ -164,13 +166,16 @@ public struct StatSnapshot: Sendable {
     }
 
     /// Writes the index durably (temp, fsync, rename); the caller fsyncs `.fixity/` with the rest.
-    public static func write(deployment: Digest, manifest: Manifest, ignore: IgnoreRules, stats: [FileStat?], in root: DeployRoot) throws {
+    public static func write(
+        deployment: Digest, manifest: Manifest, ignore: IgnoreRules, stats: [FileStat?], in root: DeployRoot
+    ) throws {
         let bytes = encode(deployment: deployment, manifest: manifest, ignore: ignore, stats: stats)
         try Posix.mkdirat(root.stateFD, "snapshots", mode: 0o700, display: "\(root.path)/.fixity/snapshots")
         let name = "snapshots/\(deployment.hex)"
         let temp = "\(name).tmp-\(getpid())"
         let display = "\(root.path)/.fixity/\(name)"
-        let fd = try Posix.openat(root.stateFD, temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600, display: display)
+        let fd = try Posix.openat(
+            root.stateFD, temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600, display: display)
         do {
             try Posix.writeAll(fd, bytes, display: display)
             try Posix.fsync(fd, display: display)
@@ -206,12 +211,16 @@ public struct StatSnapshot: Sendable {
     }
 
     static func parse(_ bytes: [UInt8], deployment: Digest) -> Result<StatSnapshot, SnapshotProblem> {
-        func corrupt(_ why: String) -> Result<StatSnapshot, SnapshotProblem> { .failure(SnapshotProblem(message: "stat snapshot is corrupt (\(why))")) }
+        func corrupt(_ why: String) -> Result<StatSnapshot, SnapshotProblem> {
+            .failure(SnapshotProblem(message: "stat snapshot is corrupt (\(why))"))
+        }
         guard bytes.count >= headerSize + 32, Array(bytes[0..<16]) == magic, bytes.loadLE32(68) == version else {
             return corrupt("bad header or truncated")
         }
         let bodyEnd = bytes.count - 32
-        guard Digest.of(bytes[0..<bodyEnd]).bytes.elementsEqual(bytes[bodyEnd...]) else { return corrupt("checksum mismatch") }
+        guard Digest.of(bytes[0..<bodyEnd]).bytes.elementsEqual(bytes[bodyEnd...]) else {
+            return corrupt("checksum mismatch")
+        }
         guard bytes[16..<48].elementsEqual(deployment.bytes) else { return corrupt("made for another deployment") }
         let folders = Int(bytes.loadLE32(48))
         let children = Int(bytes.loadLE32(52))
@@ -219,29 +228,38 @@ public struct StatSnapshot: Sendable {
         let folderTable = headerSize
         let childTable = folderTable + folders * folderRecordSize
         let pool = childTable + children * childRecordSize
-        guard folders >= 1, pool + poolSize == bodyEnd, poolSize > 0, bytes[pool + poolSize - 1] == 0 else { return corrupt("bad table sizes") }
+        guard folders >= 1, pool + poolSize == bodyEnd, poolSize > 0, bytes[pool + poolSize - 1] == 0 else {
+            return corrupt("bad table sizes")
+        }
         // Every offset must land inside its table or the pool, so reading never leaves the file.
         func inPool(_ offset: UInt32) -> Bool { Int(offset) < poolSize }
         for f in 0..<folders {
             let at = folderTable + f * folderRecordSize
             let first = Int(bytes.loadLE32(at + 4))
             let count = Int(bytes.loadLE32(at + 8))
-            guard inPool(bytes.loadLE32(at)), first + count <= children, Int(bytes.loadLE32(at + 12)) <= count else { return corrupt("bad folder record") }
+            guard inPool(bytes.loadLE32(at)), first + count <= children, Int(bytes.loadLE32(at + 12)) <= count else {
+                return corrupt("bad folder record")
+            }
         }
         for c in 0..<children {
             let at = childTable + c * childRecordSize
             let target = bytes.loadLE32(at + 4)
-            guard inPool(bytes.loadLE32(at)), target == noTarget || inPool(target) else { return corrupt("bad entry record") }
+            guard inPool(bytes.loadLE32(at)), target == noTarget || inPool(target) else {
+                return corrupt("bad entry record")
+            }
         }
         let patternsAt = bytes.loadLE32(64)
         guard inPool(patternsAt) else { return corrupt("bad ignore patterns") }
         let patternsText = bytes[(pool + Int(patternsAt))...].prefix { $0 != 0 }
         guard let text = String(validating: patternsText, as: UTF8.self),
-            let ignore = try? IgnoreRules(text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+            let ignore = try? IgnoreRules(
+                text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
         else { return corrupt("bad ignore patterns") }
-        return .success(StatSnapshot(
-            bytes: bytes, folderCount: folders, childCount: children, folderTable: folderTable, childTable: childTable, pool: pool,
-            poolSize: poolSize, ignoredEntries: Int(bytes.loadLE32(60)), ignore: ignore))
+        return .success(
+            StatSnapshot(
+                bytes: bytes, folderCount: folders, childCount: children, folderTable: folderTable,
+                childTable: childTable, pool: pool,
+                poolSize: poolSize, ignoredEntries: Int(bytes.loadLE32(60)), ignore: ignore))
     }
 
     /// The paths of the files listed (ignored ones included), biggest first so that one large
@@ -252,12 +270,14 @@ public struct StatSnapshot: Sendable {
             files.reserveCapacity(childCount)
             for folder in 0..<folderCount {
                 let record = folderTable + folder * Self.folderRecordSize
-                let folderPath = String(cString: (raw.baseAddress! + pool + Int(raw.loadLE32(record))).assumingMemoryBound(to: CChar.self))
+                let folderPath = String(
+                    cString: (raw.baseAddress! + pool + Int(raw.loadLE32(record))).assumingMemoryBound(to: CChar.self))
                 let first = Int(raw.loadLE32(record + 4))
                 for child in first..<(first + Int(raw.loadLE32(record + 8))) {
                     let at = childTable + child * Self.childRecordSize
                     guard raw.loadLE32(at + 8) & UInt32(S_IFMT) == UInt32(S_IFREG) else { continue }
-                    let name = String(cString: (raw.baseAddress! + pool + Int(raw.loadLE32(at))).assumingMemoryBound(to: CChar.self))
+                    let name = String(
+                        cString: (raw.baseAddress! + pool + Int(raw.loadLE32(at))).assumingMemoryBound(to: CChar.self))
                     files.append((folderPath.isEmpty ? name : "\(folderPath)/\(name)", raw.loadLE64(at + 24)))
                 }
             }
@@ -277,7 +297,8 @@ public struct StatSnapshot: Sendable {
             func stat(_ at: Int, timesAfter: Int, mode: UInt32, size: UInt64) -> FileStat {
                 FileStat(
                     device: 0, inode: raw.loadLE64(at), rawMode: mode, size: Int64(bitPattern: size),
-                    mtimeNanos: Int64(bitPattern: raw.loadLE64(at + timesAfter)), ctimeNanos: Int64(bitPattern: raw.loadLE64(at + timesAfter + 8)))
+                    mtimeNanos: Int64(bitPattern: raw.loadLE64(at + timesAfter)),
+                    ctimeNanos: Int64(bitPattern: raw.loadLE64(at + timesAfter + 8)))
             }
             for folder in 0..<folderCount {
                 let record = folderTable + folder * Self.folderRecordSize
@@ -290,7 +311,8 @@ public struct StatSnapshot: Sendable {
                     let at = childTable + child * Self.childRecordSize
                     guard raw.loadLE32(at + 12) & Flag.vouched != 0 else { continue }
                     let name = text(raw.loadLE32(at))
-                    entries[folderPath.isEmpty ? name : "\(folderPath)/\(name)"] = stat(at + 16, timesAfter: 16, mode: raw.loadLE32(at + 8), size: raw.loadLE64(at + 24))
+                    entries[folderPath.isEmpty ? name : "\(folderPath)/\(name)"] = stat(
+                        at + 16, timesAfter: 16, mode: raw.loadLE32(at + 8), size: raw.loadLE64(at + 24))
                 }
             }
             return RecordedStats(entries: entries)
@@ -300,13 +322,16 @@ public struct StatSnapshot: Sendable {
     /// Rewrites the snapshot with new stat data for `repaired` paths (and without `gone` ones),
     /// keeping every other recorded entry as it was: a repair blesses only what it wrote.
     public static func update(
-        for deployment: Digest, in root: DeployRoot, manifest: Manifest, ignore: IgnoreRules, repaired: [String: FileStat], gone: Set<String>
+        for deployment: Digest, in root: DeployRoot, manifest: Manifest, ignore: IgnoreRules,
+        repaired: [String: FileStat], gone: Set<String>
     ) throws {
         var entries: [String: FileStat] = [:]
         if case .success(let old) = load(for: deployment, in: root) { entries = old.recorded().entries }
         for path in gone { entries[path] = nil }
         for (path, stat) in repaired { entries[path] = stat }
-        try write(deployment: deployment, manifest: manifest, ignore: ignore, stats: manifest.entries.map { entries[$0.path] }, in: root)
+        try write(
+            deployment: deployment, manifest: manifest, ignore: ignore,
+            stats: manifest.entries.map { entries[$0.path] }, in: root)
     }
 }
 
@@ -333,6 +358,7 @@ extension StatSnapshot {
     static func sameTimes(_ st: stat, _ raw: UnsafeRawBufferPointer, _ offset: Int) -> Bool {
         let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
         let ctime = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
-        return UInt64(bitPattern: mtime) == raw.loadLE64(offset) && UInt64(bitPattern: ctime) == raw.loadLE64(offset + 8)
+        return UInt64(bitPattern: mtime) == raw.loadLE64(offset)
+            && UInt64(bitPattern: ctime) == raw.loadLE64(offset + 8)
     }
 }

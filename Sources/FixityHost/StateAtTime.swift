@@ -20,7 +20,9 @@ public struct StateAtTime {
         public let keyIDs: [String]
         /// The digest of the envelope the entry recorded.
         public let envelope: String?
-        enum CodingKeys: String, CodingKey { case seq, time, predicateType = "predicate_type", keyIDs = "key_ids", envelope }
+        enum CodingKeys: String, CodingKey {
+            case seq, time, predicateType = "predicate_type", keyIDs = "key_ids", envelope
+        }
     }
 
     public struct Active: Sendable, Encodable {
@@ -41,7 +43,8 @@ public struct StateAtTime {
         public let driftState: String?
         public let repairedAt: String?
         enum CodingKeys: String, CodingKey {
-            case deployment, release, config, configPath = "config_path", env, since, until, tags, signatures, health, drift
+            case deployment, release, config, configPath = "config_path", env, since, until, tags, signatures, health,
+                drift
             case driftState = "drift_state", repairedAt = "repaired_at"
         }
     }
@@ -82,7 +85,9 @@ public struct StateAtTime {
         public let treeSize: Int
         public let rootHash: String
         public let warnings: [String]
-        enum CodingKeys: String, CodingKey { case at, scope, active, roots, proof, checkpoint, treeSize = "tree_size", rootHash = "root_hash", warnings }
+        enum CodingKeys: String, CodingKey {
+            case at, scope, active, roots, proof, checkpoint, treeSize = "tree_size", rootHash = "root_hash", warnings
+        }
     }
 
     let store: Store
@@ -91,8 +96,10 @@ public struct StateAtTime {
 
     public func answer(at time: String, scope: Scope) throws -> Answer {
         try store.database.storeRead { db in
-            let relevant = ActivationTimeline.switchingActions.union(ActivationTimeline.describingActions).union(ActivationTimeline.treeStateActions)
-            let timeline = ActivationTimeline(entries: try History.entries(db, actions: relevant), firstTime: try History.firstTime(db))
+            let relevant = ActivationTimeline.switchingActions.union(ActivationTimeline.describingActions).union(
+                ActivationTimeline.treeStateActions)
+            let timeline = ActivationTimeline(
+                entries: try History.entries(db, actions: relevant), firstTime: try History.firstTime(db))
             var spans = [ActivationTimeline.Span]()
             let scopeName: String
             switch scope {
@@ -123,14 +130,18 @@ public struct StateAtTime {
                 answers.append(try rootAnswer(db, span: span, at: time, evidence: &evidence))
             }
             let newest = answers.filter { $0.active != nil }.max { ($0.active!.since) < ($1.active!.since) }
-            let (proof, checkpoint, size, root, warnings) = try prove(db, entries: evidence.values.sorted { $0.seq < $1.seq })
+            let (proof, checkpoint, size, root, warnings) = try prove(
+                db, entries: evidence.values.sorted { $0.seq < $1.seq })
             return Answer(
-                at: time, scope: scopeName, active: newest?.active, roots: answers, proof: proof, checkpoint: checkpoint,
+                at: time, scope: scopeName, active: newest?.active, roots: answers, proof: proof,
+                checkpoint: checkpoint,
                 treeSize: size, rootHash: root, warnings: warnings)
         }
     }
 
-    private func rootAnswer(_ db: Database, span: ActivationTimeline.Span, at time: String, evidence: inout [Int64: LedgerEntry]) throws -> RootAnswer {
+    private func rootAnswer(
+        _ db: Database, span: ActivationTimeline.Span, at time: String, evidence: inout [Int64: LedgerEntry]
+    ) throws -> RootAnswer {
         guard let deployment = span.deployment, let since = span.since else {
             return RootAnswer(root: span.root, active: nil, nextSwitch: span.until?.time)
         }
@@ -139,14 +150,17 @@ public struct StateAtTime {
         var tags = [String]()
         var signatures = [SignatureAt]()
         if let release = span.release {
-            for entry in try History.entries(db, actions: ["tag", "sign", "attest"], subject: release.description) where atOrBefore(entry) {
+            for entry in try History.entries(db, actions: ["tag", "sign", "attest"], subject: release.description)
+            where atOrBefore(entry) {
                 evidence[entry.seq] = entry
                 if entry.action == "tag" {
                     if let tag = entry.details["tag"] { tags.append(tag) }
                 } else {
-                    signatures.append(SignatureAt(
-                        seq: entry.seq, time: entry.time, predicateType: entry.details["predicate_type"] ?? "?",
-                        keyIDs: (entry.details["key_ids"] ?? "").split(separator: ",").map(String.init), envelope: entry.details["envelope"]))
+                    signatures.append(
+                        SignatureAt(
+                            seq: entry.seq, time: entry.time, predicateType: entry.details["predicate_type"] ?? "?",
+                            keyIDs: (entry.details["key_ids"] ?? "").split(separator: ",").map(String.init),
+                            envelope: entry.details["envelope"]))
                 }
             }
         }
@@ -165,15 +179,19 @@ public struct StateAtTime {
         default: drift = "unverified"
         }
         let active = Active(
-            deployment: deployment, release: span.release, config: span.config, configPath: span.configPath, env: span.env,
-            since: since.time, until: span.until?.time, tags: tags, signatures: signatures, health: health, drift: drift,
+            deployment: deployment, release: span.release, config: span.config, configPath: span.configPath,
+            env: span.env,
+            since: since.time, until: span.until?.time, tags: tags, signatures: signatures, health: health,
+            drift: drift,
             driftState: drift == "drifted" ? span.drift?.details["state"] : nil, repairedAt: span.repair?.time)
         return RootAnswer(root: span.root, active: active, nextSwitch: nil)
     }
 
     /// Inclusion proofs for `entries` against the newest stored checkpoint that covers them all,
     /// or against the current tree when none does (with a warning saying how to fix that).
-    private func prove(_ db: Database, entries: [LedgerEntry]) throws -> ([ProvenEntry], CheckpointUsed?, Int, String, [String]) {
+    private func prove(_ db: Database, entries: [LedgerEntry]) throws -> (
+        [ProvenEntry], CheckpointUsed?, Int, String, [String]
+    ) {
         let size = try Ledger.size(db)
         let needed = Int((entries.map(\.seq).max() ?? -1) + 1)
         var warnings = [String]()
@@ -181,11 +199,15 @@ public struct StateAtTime {
         if let stored = try Ledger.newestCheckpoint(db, covering: needed) {
             checkpoint = CheckpointUsed(size: stored.size, root: stored.root, keyID: stored.keyID, note: stored.note)
         } else if !entries.isEmpty {
-            warnings.append("no signed checkpoint covers entry \(needed - 1): the proofs are against the current tree head, which is not signed; run `fixity log checkpoint --key KEYFILE` and ask again")
+            warnings.append(
+                "no signed checkpoint covers entry \(needed - 1): the proofs are against the current tree head, which is not signed; run `fixity log checkpoint --key KEYFILE` and ask again"
+            )
         }
         let treeSize = checkpoint?.size ?? size
         let root = try checkpoint?.root ?? Hex.encode(Ledger.prover(db).root(size: treeSize))
-        let proofs = try entries.map { ProvenEntry(entry: $0, inclusion: try InclusionProof.make(db, seq: $0.seq, size: treeSize)) }
+        let proofs = try entries.map {
+            ProvenEntry(entry: $0, inclusion: try InclusionProof.make(db, seq: $0.seq, size: treeSize))
+        }
         return (proofs, checkpoint, treeSize, root, warnings)
     }
 }

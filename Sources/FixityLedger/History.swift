@@ -38,20 +38,27 @@ public enum History {
     }
 
     @discardableResult
-    public static func append(_ db: Database, action: String, subject: String, details: [String: String] = [:], at time: Date = Date()) throws -> Int64 {
+    public static func append(
+        _ db: Database, action: String, subject: String, details: [String: String] = [:], at time: Date = Date()
+    ) throws -> Int64 {
         // seq is the rowid: MAX is one b-tree descent. Statements are cached per connection,
         // so a batch of appends compiles them once.
         let next = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM history")) ?? 0
-        let entry = LedgerEntry(seq: next, time: Timestamp.rfc3339(time), actor: Identity.user, host: Identity.host, action: action, subject: subject, details: details)
-        try db.cachedStatement(sql: "INSERT INTO history (seq, time, actor, host, action, subject, details) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .execute(arguments: [next, entry.time, entry.actor, entry.host, action, subject, CanonicalJSON.object(details)])
+        let entry = LedgerEntry(
+            seq: next, time: Timestamp.rfc3339(time), actor: Identity.user, host: Identity.host, action: action,
+            subject: subject, details: details)
+        try db.cachedStatement(
+            sql: "INSERT INTO history (seq, time, actor, host, action, subject, details) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        .execute(arguments: [next, entry.time, entry.actor, entry.host, action, subject, CanonicalJSON.object(details)])
         // The entry's leaf and the subtrees it completes, in the same transaction.
         try Ledger.appendNodes(db, entry: entry)
         return next
     }
 
     public static func events(_ db: Database, since: Int64 = 0) throws -> [LedgerEntry] {
-        try Row.fetchAll(db, sql: "SELECT * FROM history WHERE seq >= ? ORDER BY seq", arguments: [since]).map(entry(from:))
+        try Row.fetchAll(db, sql: "SELECT * FROM history WHERE seq >= ? ORDER BY seq", arguments: [since]).map(
+            entry(from:))
     }
 
     /// Every entry with one of these actions (and this subject, when given), in sequence order,
@@ -75,9 +82,12 @@ public enum History {
 
     /// The newest entry with this action and subject that satisfies `matching`, scanning back
     /// through the index (action, subject) rather than the whole history.
-    public static func latest(_ db: Database, action: String, subject: String, matching: (LedgerEntry) -> Bool) throws -> LedgerEntry? {
+    public static func latest(_ db: Database, action: String, subject: String, matching: (LedgerEntry) -> Bool) throws
+        -> LedgerEntry?
+    {
         let cursor = try Row.fetchCursor(
-            db, sql: "SELECT * FROM history WHERE action = ? AND subject = ? ORDER BY seq DESC", arguments: [action, subject])
+            db, sql: "SELECT * FROM history WHERE action = ? AND subject = ? ORDER BY seq DESC",
+            arguments: [action, subject])
         while let row = try cursor.next() {
             let event = entry(from: row)
             if matching(event) { return event }
@@ -88,7 +98,9 @@ public enum History {
     /// The ledger entry a row holds (its canonical bytes are recomputed from the columns, so an
     /// edited row no longer matches its leaf).
     static func entry(from row: Row) -> LedgerEntry {
-        entry(seq: row["seq"], time: row["time"], actor: row["actor"], host: row["host"], action: row["action"], subject: row["subject"], detailsJSON: row["details"])
+        entry(
+            seq: row["seq"], time: row["time"], actor: row["actor"], host: row["host"], action: row["action"],
+            subject: row["subject"], detailsJSON: row["details"])
     }
 
     /// The columns of an entry in the order `entry(byPosition:)` reads them.
@@ -97,13 +109,21 @@ public enum History {
     /// An entry from a row of `SELECT \(entryColumns)`: by position, no column-name lookups
     /// (verify reads a million of them).
     static func entry(byPosition row: Row) -> LedgerEntry {
-        entry(seq: row[0], time: row[1], actor: row[2], host: row[3], action: row[4], subject: row[5], detailsJSON: row[6])
+        entry(
+            seq: row[0], time: row[1], actor: row[2], host: row[3], action: row[4], subject: row[5], detailsJSON: row[6]
+        )
     }
 
-    private static func entry(seq: Int64, time: String, actor: String, host: String, action: String, subject: String, detailsJSON: String) -> LedgerEntry {
+    private static func entry(
+        seq: Int64, time: String, actor: String, host: String, action: String, subject: String, detailsJSON: String
+    ) -> LedgerEntry {
         // Unparseable details are kept visible (and then fail their leaf hash) rather than dropped.
-        let details = CanonicalJSON.parseFlatObject(detailsJSON)
-            ?? (try? JSONDecoder().decode([String: String].self, from: Data(detailsJSON.utf8))) ?? ["<unparseable details>": detailsJSON]
-        return LedgerEntry(seq: seq, time: time, actor: actor, host: host, action: action, subject: subject, details: details)
+        let details =
+            CanonicalJSON.parseFlatObject(detailsJSON)
+            ?? (try? JSONDecoder().decode([String: String].self, from: Data(detailsJSON.utf8))) ?? [
+                "<unparseable details>": detailsJSON
+            ]
+        return LedgerEntry(
+            seq: seq, time: time, actor: actor, host: host, action: action, subject: subject, details: details)
     }
 }

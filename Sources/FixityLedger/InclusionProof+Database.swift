@@ -16,7 +16,9 @@ extension InclusionProof {
             throw LedgerError("entry \(seq) does not match its leaf: the ledger was edited (fixity log verify)")
         }
         return InclusionProof(
-            leafIndex: Int(seq), treeSize: treeSize, leafHash: Hex.encode(leaf), rootHash: Hex.encode(try prover.root(size: treeSize)),
-            auditPath: try prover.inclusionProof(index: Int(seq), size: treeSize).map(Hex.encode), entry: Base64.encode(bytes))
+            leafIndex: Int(seq), treeSize: treeSize, leafHash: Hex.encode(leaf),
+            rootHash: Hex.encode(try prover.root(size: treeSize)),
+            auditPath: try prover.inclusionProof(index: Int(seq), size: treeSize).map(Hex.encode),
+            entry: Base64.encode(bytes))
     }
 }

@@ -70,7 +70,9 @@ public enum Ledger {
         public func perfectSubtree(level: Int, index: Int) throws -> Merkle.Hash {
             let select = try db.cachedStatement(sql: "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?")
             guard let data = try Data.fetchOne(select, arguments: [level, index]), data.count == 32 else {
-                throw LedgerError("ledger node (\(level), \(index)) is missing or malformed: the ledger is damaged (fixity log verify)")
+                throw LedgerError(
+                    "ledger node (\(level), \(index)) is missing or malformed: the ledger is damaged (fixity log verify)"
+                )
             }
             return [UInt8](data)
         }
@@ -83,7 +85,8 @@ public enum Ledger {
     }
 
     public static func origin(_ db: Database) throws -> String {
-        try String.fetchOne(db, sql: "SELECT value FROM ledger_meta WHERE key = 'origin'") ?? "fixity.dev/ledger/unknown"
+        try String.fetchOne(db, sql: "SELECT value FROM ledger_meta WHERE key = 'origin'")
+            ?? "fixity.dev/ledger/unknown"
     }
 
     public static func prover(_ db: Database) -> MerkleProver<Nodes> { MerkleProver(source: Nodes(db: db)) }
@@ -105,7 +108,9 @@ public enum Ledger {
 
     /// Public keys that signed this store's checkpoints, so `log verify --checkpoint` knows them.
     public static func checkpointKeys(_ db: Database) throws -> [PublicKey] {
-        try String.fetchAll(db, sql: "SELECT value FROM ledger_meta WHERE key LIKE 'checkpoint-key:%'").compactMap { try? PublicKey(policyText: $0) }
+        try String.fetchAll(db, sql: "SELECT value FROM ledger_meta WHERE key LIKE 'checkpoint-key:%'").compactMap {
+            try? PublicKey(policyText: $0)
+        }
     }
 
     /// Signs the tree as it is now and keeps the note; returns it.
@@ -117,8 +122,11 @@ public enum Ledger {
         return note
     }
 
-    public static func saveCheckpoint(_ db: Database, size: Int, root: Merkle.Hash, key: PublicKey, note: String) throws {
-        try db.execute(sql: "INSERT OR IGNORE INTO ledger_meta (key, value) VALUES (?, ?)", arguments: ["checkpoint-key:\(key.id.hex)", key.policyText])
+    public static func saveCheckpoint(_ db: Database, size: Int, root: Merkle.Hash, key: PublicKey, note: String) throws
+    {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO ledger_meta (key, value) VALUES (?, ?)",
+            arguments: ["checkpoint-key:\(key.id.hex)", key.policyText])
         let keyID = key.id
         try db.execute(
             sql: "INSERT INTO ledger_checkpoints (size, root, key_id, note, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -129,16 +137,22 @@ public enum Ledger {
     /// against the tree at its size (a mismatch means the ledger was rewritten: an error).
     public static func newestCheckpoint(_ db: Database, covering needed: Int) throws -> StoredCheckpoint? {
         let size = try size(db)
-        guard let checkpoint = try checkpoints(db).last(where: { $0.size >= needed && $0.size <= size }) else { return nil }
+        guard let checkpoint = try checkpoints(db).last(where: { $0.size >= needed && $0.size <= size }) else {
+            return nil
+        }
         guard Hex.encode(try prover(db).root(size: checkpoint.size)) == checkpoint.root else {
-            throw LedgerError("the ledger's tree at size \(checkpoint.size) does not match its stored checkpoint: the ledger was rewritten (fixity log verify)")
+            throw LedgerError(
+                "the ledger's tree at size \(checkpoint.size) does not match its stored checkpoint: the ledger was rewritten (fixity log verify)"
+            )
         }
         return checkpoint
     }
 
     public static func checkpoints(_ db: Database) throws -> [StoredCheckpoint] {
         try Row.fetchAll(db, sql: "SELECT * FROM ledger_checkpoints ORDER BY rowid").map { row in
-            StoredCheckpoint(size: row["size"], root: Hex.encode([UInt8](row["root"] as Data)), keyID: row["key_id"], note: row["note"], createdAt: row["created_at"])
+            StoredCheckpoint(
+                size: row["size"], root: Hex.encode([UInt8](row["root"] as Data)), keyID: row["key_id"],
+                note: row["note"], createdAt: row["created_at"])
         }
     }
 
@@ -152,7 +166,9 @@ public enum Ledger {
         public let firstBadSeq: Int64?
         public let problems: [String]
         public let checkpointsChecked: Int
-        enum CodingKeys: String, CodingKey { case size, root, ok, firstBadSeq = "first_bad_seq", problems, checkpointsChecked = "checkpoints_checked" }
+        enum CodingKeys: String, CodingKey {
+            case size, root, ok, firstBadSeq = "first_bad_seq", problems, checkpointsChecked = "checkpoints_checked"
+        }
     }
 
     /// Recomputes every leaf from its entry and every subtree from the leaves, compares them with
@@ -183,7 +199,11 @@ public enum Ledger {
             if entry.seq != expected {
                 // The subtrees can no longer be rebuilt in step; the first bad entry is known.
                 structureBroken = true
-                bad(expected, entry.seq > expected ? "entries \(expected)…\(entry.seq - 1) are missing (deleted?)" : "entry \(entry.seq) is out of order")
+                bad(
+                    expected,
+                    entry.seq > expected
+                        ? "entries \(expected)…\(entry.seq - 1) are missing (deleted?)"
+                        : "entry \(entry.seq) is out of order")
                 expected = entry.seq
             }
             let leaf = entry.leafHash
@@ -217,7 +237,10 @@ public enum Ledger {
         let size = Int(expected)
         let leafCount = leaves.consumed + (try leaves.remaining())
         if leafCount > size {
-            bad(expected, "the tree has \(leafCount) leaves but only \(size) entries remain: entries from \(size) on were deleted (truncated)")
+            bad(
+                expected,
+                "the tree has \(leafCount) leaves but only \(size) entries remain: entries from \(size) on were deleted (truncated)"
+            )
         }
         for cursor in levels where cursor.outOfSequence > 0 {
             bad(Int64(size), "\(cursor.outOfSequence) ledger nodes at level \(cursor.level) are out of sequence")
@@ -232,16 +255,27 @@ public enum Ledger {
         for checkpoint in try checkpoints(db) {
             checked += 1
             if checkpoint.size > size {
-                bad(Int64(size), "checkpoint of \(checkpoint.createdAt) is for \(checkpoint.size) entries but the ledger has \(size): truncated")
+                bad(
+                    Int64(size),
+                    "checkpoint of \(checkpoint.createdAt) is for \(checkpoint.size) entries but the ledger has \(size): truncated"
+                )
             } else if problems.isEmpty, Hex.encode(try prover(db).root(size: checkpoint.size)) != checkpoint.root {
-                bad(Int64(checkpoint.size - 1), "checkpoint of \(checkpoint.createdAt) (size \(checkpoint.size)) does not match the tree: history rewritten")
+                bad(
+                    Int64(checkpoint.size - 1),
+                    "checkpoint of \(checkpoint.createdAt) (size \(checkpoint.size)) does not match the tree: history rewritten"
+                )
             }
         }
-        return Verification(size: size, root: Hex.encode(root), ok: problems.isEmpty, firstBadSeq: firstBad, problems: problems, checkpointsChecked: checked)
+        return Verification(
+            size: size, root: Hex.encode(root), ok: problems.isEmpty, firstBadSeq: firstBad, problems: problems,
+            checkpointsChecked: checked)
     }
 
     private static func same(_ stored: Data, _ hash: Merkle.Hash) -> Bool {
-        stored.count == hash.count && stored.withUnsafeBytes { a in hash.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, b.count) == 0 } }
+        stored.count == hash.count
+            && stored.withUnsafeBytes { a in
+                hash.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, b.count) == 0 }
+            }
     }
 
     /// The stored nodes of one level, read in index order alongside the recomputation.
@@ -255,7 +289,8 @@ public enum Ledger {
 
         init(_ db: Database, level: Int) throws {
             self.level = level
-            cursor = try Row.fetchCursor(db, sql: "SELECT idx, hash FROM ledger_nodes WHERE level = ? ORDER BY idx", arguments: [level])
+            cursor = try Row.fetchCursor(
+                db, sql: "SELECT idx, hash FROM ledger_nodes WHERE level = ? ORDER BY idx", arguments: [level])
         }
 
         private func peek() throws -> (index: Int, hash: Data)? {

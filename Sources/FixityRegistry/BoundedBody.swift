@@ -60,7 +60,9 @@ final class BoundedBody: HTTPClientResponseDelegate, @unchecked Sendable {
             $0.status = status
             $0.headers = head.headers
         }
-        if Self.isSuccess(status), let announced = head.headers.first(name: "Content-Length").flatMap(Int.init), announced > limit {
+        if Self.isSuccess(status), let announced = head.headers.first(name: "Content-Length").flatMap(Int.init),
+            announced > limit
+        {
             task.fail(reason: TooLarge(limit: limit))
             return task.eventLoop.makeFailedFuture(TooLarge(limit: limit))
         }
@@ -82,7 +84,9 @@ final class BoundedBody: HTTPClientResponseDelegate, @unchecked Sendable {
                 let room = (success ? limit : Self.errorBodyLimit) - state.body.count
                 if room > 0 { state.body += buffer.readableBytesView.prefix(room) }
                 if !success && state.count > Self.errorBodyLimit {
-                    return ErrorBodyCut(received: Received(status: state.status, headers: state.headers, body: state.body, count: state.count))
+                    return ErrorBodyCut(
+                        received: Received(
+                            status: state.status, headers: state.headers, body: state.body, count: state.count))
                 }
             }
             return nil

@@ -9,15 +9,20 @@ import Foundation
 public struct ImagePuller {
     public init() {}
 
-    public func pull(_ reference: RegistryReference, into layout: String, insecure: Bool, credentials: RegistryCredentials?) throws {
-        guard let digest = reference.digest else { throw OCIError("oci import from a registry needs REGISTRY/REPO@sha256:DIGEST: a tag can move") }
+    public func pull(
+        _ reference: RegistryReference, into layout: String, insecure: Bool, credentials: RegistryCredentials?
+    ) throws {
+        guard let digest = reference.digest else {
+            throw OCIError("oci import from a registry needs REGISTRY/REPO@sha256:DIGEST: a tag can move")
+        }
         let client = try RegistryClient(reference: reference, insecure: insecure, credentials: credentials)
         guard let (mediaType, bytes) = try client.manifest(digest.description) else {
             throw OCIError("registry \(reference.registry) has no manifest \(digest) in \(reference.repository)")
         }
         let type = mediaType.isEmpty ? OCI.MediaType.manifest : mediaType
         guard OCI.MediaType.manifests.contains(type) else {
-            throw OCIError("\(digest.short) is a \(mediaType) (an index?): name one platform's image manifest by its digest")
+            throw OCIError(
+                "\(digest.short) is a \(mediaType) (an index?): name one platform's image manifest by its digest")
         }
         let manifest = try OCI.decode(OCI.Manifest.self, bytes, what: "image manifest \(digest.short)")
         let writer = try LayoutWriter(path: layout)

@@ -21,12 +21,18 @@ public struct ImagePusher {
 
     public init(store: Store) { self.store = store }
 
-    public func push(_ release: ReleaseID, to reference: RegistryReference, flags: ImageSettings, base: String?, epoch: Int64, insecure: Bool, credentials: RegistryCredentials?) throws -> Report {
-        guard reference.digest == nil else { throw OCIError("push to REGISTRY/REPO[:TAG], not to a digest: the digest is what the push prints") }
+    public func push(
+        _ release: ReleaseID, to reference: RegistryReference, flags: ImageSettings, base: String?, epoch: Int64,
+        insecure: Bool, credentials: RegistryCredentials?
+    ) throws -> Report {
+        guard reference.digest == nil else {
+            throw OCIError("push to REGISTRY/REPO[:TAG], not to a digest: the digest is what the push prints")
+        }
         let client = try RegistryClient(reference: reference, insecure: insecure, credentials: credentials)
         let scratch = NSTemporaryDirectory() + "/fixity-push-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let exported = try ImageExporter(store: store).export(release, to: scratch, flags: flags, base: base, epoch: epoch, refName: reference.tag, record: false)
+        let exported = try ImageExporter(store: store).export(
+            release, to: scratch, flags: flags, base: base, epoch: epoch, refName: reference.tag, record: false)
         let image = try PinnedImage(parsing: "\(scratch)@\(exported.image)", flag: "push").load()
         defer { image.reader.close() }
 
@@ -50,23 +56,34 @@ public struct ImagePusher {
             if sent { uploaded.append(digest.description) } else { skipped.append(digest.description) }
         }
         let manifestBytes = try image.reader.document(image.manifestDescriptor)
-        try client.putManifest(manifestBytes, mediaType: OCI.MediaType.manifest, reference: reference.tag ?? exported.image.description)
+        try client.putManifest(
+            manifestBytes, mediaType: OCI.MediaType.manifest, reference: reference.tag ?? exported.image.description)
 
         var referrers = [String]()
-        let subject = OCI.Descriptor(mediaType: OCI.MediaType.manifest, digest: exported.image, size: manifestBytes.count)
+        let subject = OCI.Descriptor(
+            mediaType: OCI.MediaType.manifest, digest: exported.image, size: manifestBytes.count)
         for stored in try store.envelopes(about: release) {
             let digest = try client.pushReferrer(
-                subject: subject, artifactType: OCI.MediaType.dsseEnvelope, payload: stored.envelope.jsonBytes(), payloadMediaType: OCI.MediaType.dsseEnvelope,
-                annotations: [OCI.Annotation.predicateType: stored.predicateType, OCI.Annotation.release: release.description])
+                subject: subject, artifactType: OCI.MediaType.dsseEnvelope, payload: stored.envelope.jsonBytes(),
+                payloadMediaType: OCI.MediaType.dsseEnvelope,
+                annotations: [
+                    OCI.Annotation.predicateType: stored.predicateType, OCI.Annotation.release: release.description,
+                ])
             referrers.append(digest.description)
         }
         let pushed = "\(reference.registry)/\(reference.repository)@\(exported.image)"
         try store.database.storeWrite { db in
-            _ = try History.append(db, action: "oci-push", subject: release.description, details: [
-                "image": exported.image.description, "registry": reference.registry, "repository": reference.repository, "tag": reference.tag ?? "-",
-                "uploaded": String(uploaded.count), "skipped": String(skipped.count), "referrers": String(referrers.count),
-            ])
+            _ = try History.append(
+                db, action: "oci-push", subject: release.description,
+                details: [
+                    "image": exported.image.description, "registry": reference.registry,
+                    "repository": reference.repository, "tag": reference.tag ?? "-",
+                    "uploaded": String(uploaded.count), "skipped": String(skipped.count),
+                    "referrers": String(referrers.count),
+                ])
         }
-        return Report(release: release, image: exported.image, reference: pushed, uploaded: uploaded, skipped: skipped, referrers: referrers)
+        return Report(
+            release: release, image: exported.image, reference: pushed, uploaded: uploaded, skipped: skipped,
+            referrers: referrers)
     }
 }

@@ -28,21 +28,36 @@ public struct ImageVerifier {
 
     public init(store: Store) { self.store = store }
 
-    public func verify(_ reference: RegistryReference, env: String, insecure: Bool, credentials: RegistryCredentials?) throws -> Report {
-        guard let digest = reference.digest else { throw OCIError("oci verify needs REGISTRY/REPO@sha256:DIGEST: a tag can move") }
+    public func verify(_ reference: RegistryReference, env: String, insecure: Bool, credentials: RegistryCredentials?)
+        throws -> Report
+    {
+        guard let digest = reference.digest else {
+            throw OCIError("oci verify needs REGISTRY/REPO@sha256:DIGEST: a tag can move")
+        }
         let client = try RegistryClient(reference: reference, insecure: insecure, credentials: credentials)
         guard let (mediaType, bytes) = try client.manifest(digest.description) else {
             throw OCIError("registry \(reference.registry) has no manifest \(digest) in \(reference.repository)")
         }
-        guard mediaType.isEmpty || OCI.MediaType.manifests.contains(mediaType) else { throw OCIError("\(digest.short) is a \(mediaType), not an image manifest") }
+        guard mediaType.isEmpty || OCI.MediaType.manifests.contains(mediaType) else {
+            throw OCIError("\(digest.short) is a \(mediaType), not an image manifest")
+        }
         let manifest = try OCI.decode(OCI.Manifest.self, bytes, what: "image manifest \(digest.short)")
-        guard let named = manifest.annotations?[OCI.Annotation.release], let releaseDigest = Digest(parsing: named) else {
-            throw OCIError("image \(digest.short) does not say which release it is (no \(OCI.Annotation.release) annotation): not exported by Fixity")
+        guard let named = manifest.annotations?[OCI.Annotation.release], let releaseDigest = Digest(parsing: named)
+        else {
+            throw OCIError(
+                "image \(digest.short) does not say which release it is (no \(OCI.Annotation.release) annotation): not exported by Fixity"
+            )
         }
         let release = ReleaseID(releaseDigest)
-        let config = try OCI.decode(OCI.ImageConfig.self, try client.blob(try manifest.config.validDigest(), maxBytes: 4 << 20), what: "image config")
-        guard config.history?.last?.created_by == "fixity oci export \(release)", config.rootfs.diff_ids.count == manifest.layers.count else {
-            throw OCIError("image \(digest.short) names release \(release.short), but its config does not record a fixity export of it")
+        let config = try OCI.decode(
+            OCI.ImageConfig.self, try client.blob(try manifest.config.validDigest(), maxBytes: 4 << 20),
+            what: "image config")
+        guard config.history?.last?.created_by == "fixity oci export \(release)",
+            config.rootfs.diff_ids.count == manifest.layers.count
+        else {
+            throw OCIError(
+                "image \(digest.short) names release \(release.short), but its config does not record a fixity export of it"
+            )
         }
         // The annotation is the image's claim; its layer is its content. Export is reproducible,
         // so the release in this store gives the exact layer digest and diff_id an export of it
@@ -53,36 +68,48 @@ public struct ImageVerifier {
                 throw OCIError("image \(digest.short): its config has no creation time for the fixity export layer")
             }
             let expected = try ImageExporter(store: store).layerDigests(of: release, epoch: instant.seconds)
-            guard manifest.layers.last?.digest == expected.digest.description, config.rootfs.diff_ids.last == expected.diffID.description else {
+            guard manifest.layers.last?.digest == expected.digest.description,
+                config.rootfs.diff_ids.last == expected.diffID.description
+            else {
                 throw OCIError(
-                    "image \(digest.short) names release \(release.short), but its layer is not that release (an export of it has layer \(expected.digest.short), diff_id \(expected.diffID.short); the image has \(manifest.layers.last.map { String($0.digest.prefix(19)) } ?? "none")): refused")
+                    "image \(digest.short) names release \(release.short), but its layer is not that release (an export of it has layer \(expected.digest.short), diff_id \(expected.diffID.short); the image has \(manifest.layers.last.map { String($0.digest.prefix(19)) } ?? "none")): refused"
+                )
             }
         } else {
-            unbound = "release \(release.short) is not in this store, so the image's layer cannot be checked against it (seal it here, or oci import the image)"
+            unbound =
+                "release \(release.short) is not in this store, so the image's layer cannot be checked against it (seal it here, or oci import the image)"
         }
 
         var envelopes = [DSSEEnvelope]()
         let referrers = try client.referrers(of: digest)
         for referrer in referrers where referrer.artifactType == OCI.MediaType.dsseEnvelope {
             guard let (_, artifactBytes) = try client.manifest(referrer.digest) else { continue }
-            let artifact = try OCI.decode(OCI.Manifest.self, artifactBytes, what: "referrer \(referrer.digest.prefix(19))")
+            let artifact = try OCI.decode(
+                OCI.Manifest.self, artifactBytes, what: "referrer \(referrer.digest.prefix(19))")
             // A referrer must refer to this image; one that says otherwise is ignored.
             guard artifact.subject?.digest == digest.description else { continue }
             for layer in artifact.layers where layer.mediaType == OCI.MediaType.dsseEnvelope {
                 let payload = try client.blob(try layer.validDigest(), maxBytes: 4 << 20)
                 let envelope = try DSSEEnvelope(json: payload, source: "referrer \(referrer.digest.prefix(19))")
-                let statement = try InTotoStatement(payload: envelope.payloadBytes, source: "referrer \(referrer.digest.prefix(19))")
+                let statement = try InTotoStatement(
+                    payload: envelope.payloadBytes, source: "referrer \(referrer.digest.prefix(19))")
                 if statement.names(release) { envelopes.append(envelope) }
             }
         }
-        guard let policyRecord = try store.currentPolicy() else { throw OCIError("no policy in force in this store: fixity policy set FILE first") }
+        guard let policyRecord = try store.currentPolicy() else {
+            throw OCIError("no policy in force in this store: fixity policy set FILE first")
+        }
         let policy = try PolicyFile.parse(policyRecord.text, name: "in force (\(policyRecord.digest.short))")
         // "Known-good in staging" is host knowledge: what this store has seen, if it knows the release.
         let knownGood = (try? KnownGood.environments(store: store, release: release, config: nil)) ?? []
-        let decision = policy.evaluate(env: env, app: Policy.Evidence(release: release, envelopes: envelopes, knownGoodIn: knownGood))
-        let missing = (decision.governed ? decision.missing : ["the policy has no environment '\(env)'"]) + (unbound.map { [$0] } ?? [])
+        let decision = policy.evaluate(
+            env: env, app: Policy.Evidence(release: release, envelopes: envelopes, knownGoodIn: knownGood))
+        let missing =
+            (decision.governed ? decision.missing : ["the policy has no environment '\(env)'"])
+            + (unbound.map { [$0] } ?? [])
         return Report(
-            image: digest, release: release, environment: env, allowed: decision.allowed && decision.governed && unbound == nil, missing: missing,
+            image: digest, release: release, environment: env,
+            allowed: decision.allowed && decision.governed && unbound == nil, missing: missing,
             signers: decision.signers, referrers: referrers.count, envelopes: envelopes.count)
     }
 }

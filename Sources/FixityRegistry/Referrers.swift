@@ -11,7 +11,10 @@ extension RegistryClient {
 
     /// Pushes `payload` as an artifact referring to `subject`; returns its manifest digest.
     @discardableResult
-    public func pushReferrer(subject: OCI.Descriptor, artifactType: String, payload: [UInt8], payloadMediaType: String, annotations: [String: String]) throws -> Digest {
+    public func pushReferrer(
+        subject: OCI.Descriptor, artifactType: String, payload: [UInt8], payloadMediaType: String,
+        annotations: [String: String]
+    ) throws -> Digest {
         let configDigest = Digest.of(Self.emptyConfig)
         try pushBlob(configDigest, size: Self.emptyConfig.count) { _ in Self.emptyConfig }
         var sent = false
@@ -29,7 +32,9 @@ extension RegistryClient {
         let response = try putManifest(bytes, mediaType: OCI.MediaType.manifest, reference: digest.description)
         // A registry with the referrers API says so with OCI-Subject; otherwise keep the fallback tag.
         if response.headers.first(name: "OCI-Subject") == nil {
-            let descriptor = OCI.Descriptor(mediaType: OCI.MediaType.manifest, digest: digest, size: bytes.count, annotations: annotations, artifactType: artifactType)
+            let descriptor = OCI.Descriptor(
+                mediaType: OCI.MediaType.manifest, digest: digest, size: bytes.count, annotations: annotations,
+                artifactType: artifactType)
             try addToFallbackIndex(subject: try subject.validDigest(), descriptor)
         }
         return digest
@@ -37,12 +42,17 @@ extension RegistryClient {
 
     /// The referrers of `subject`: the API's answer, else the fallback tag's index, else none.
     public func referrers(of subject: Digest) throws -> [OCI.Descriptor] {
-        let api = try send(.GET, "\(repositoryPath)/referrers/\(subject)", headers: [("Accept", OCI.MediaType.index)], expect: [200, 404])
-        if api.status == 200, let index = try? OCI.decode(OCI.Index.self, api.body, what: "referrers of \(subject.short)") {
+        let api = try send(
+            .GET, "\(repositoryPath)/referrers/\(subject)", headers: [("Accept", OCI.MediaType.index)],
+            expect: [200, 404])
+        if api.status == 200,
+            let index = try? OCI.decode(OCI.Index.self, api.body, what: "referrers of \(subject.short)")
+        {
             return index.manifests
         }
         guard let fallback = try manifest(Self.fallbackTag(subject), accept: [OCI.MediaType.index]) else { return [] }
-        return try OCI.decode(OCI.Index.self, fallback.bytes, what: "referrers index \(Self.fallbackTag(subject))").manifests
+        return try OCI.decode(OCI.Index.self, fallback.bytes, what: "referrers index \(Self.fallbackTag(subject))")
+            .manifests
     }
 
     static func fallbackTag(_ subject: Digest) -> String { "sha256-\(subject.hex)" }

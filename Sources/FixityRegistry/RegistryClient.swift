@@ -15,16 +15,23 @@ public struct RegistryCredentials: Sendable {
     }
 
     /// `auths[registry].auth` (base64 `user:password`) of the docker config, when there is one.
-    public static func fromDockerConfig(registry: String, home: String? = ProcessInfo.processInfo.environment["HOME"]) -> RegistryCredentials? {
-        let path = ProcessInfo.processInfo.environment["DOCKER_CONFIG"].map { "\($0)/config.json" } ?? "\(home ?? "")/.docker/config.json"
+    public static func fromDockerConfig(registry: String, home: String? = ProcessInfo.processInfo.environment["HOME"])
+        -> RegistryCredentials?
+    {
+        let path =
+            ProcessInfo.processInfo.environment["DOCKER_CONFIG"].map { "\($0)/config.json" }
+            ?? "\(home ?? "")/.docker/config.json"
         guard let data = FileManager.default.contents(atPath: path),
-            let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let auths = root["auths"] as? [String: Any]
+            let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let auths = root["auths"] as? [String: Any]
         else { return nil }
         for key in [registry, "https://\(registry)", "http://\(registry)"] {
             guard let entry = auths[key] as? [String: Any], let auth = entry["auth"] as? String,
-                let decoded = Base64.decode(auth), let text = String(validating: decoded, as: UTF8.self), let colon = text.firstIndex(of: ":")
+                let decoded = Base64.decode(auth), let text = String(validating: decoded, as: UTF8.self),
+                let colon = text.firstIndex(of: ":")
             else { continue }
-            return RegistryCredentials(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+            return RegistryCredentials(
+                username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
         }
         return nil
     }
@@ -52,7 +59,8 @@ public final class RegistryClient {
 
     public init(reference: RegistryReference, insecure: Bool, credentials: RegistryCredentials?) throws(OCIError) {
         if insecure && !reference.isLoopback {
-            throw OCIError("--insecure (plain HTTP) is only allowed to a loopback address, not \(reference.host): use HTTPS")
+            throw OCIError(
+                "--insecure (plain HTTP) is only allowed to a loopback address, not \(reference.host): use HTTPS")
         }
         self.reference = reference
         base = (insecure ? "http://" : "https://") + reference.registry
@@ -75,25 +83,32 @@ public final class RegistryClient {
     /// body is never trusted for its size: it is refused past `limit` bytes, and with a `sink`
     /// a success body streams there instead of into memory (BoundedBody).
     public func send(
-        _ method: HTTPMethod, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil, expect: Set<Int>,
+        _ method: HTTPMethod, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+        expect: Set<Int>,
         limit: Int = RegistryClient.documentLimit, sink: ((UnsafeRawBufferPointer) throws -> Void)? = nil
     ) throws -> Response {
         let url = target.hasPrefix("http://") || target.hasPrefix("https://") ? target : base + target
         for attempt in 0..<2 {
             var request: HTTPClient.Request
-            do { request = try HTTPClient.Request(url: url, method: method) } catch { throw OCIError("bad registry URL \(url): \(error)") }
+            do { request = try HTTPClient.Request(url: url, method: method) } catch {
+                throw OCIError("bad registry URL \(url): \(error)")
+            }
             for (name, value) in headers { request.headers.add(name: name, value: value) }
             // An upload Location may point anywhere; the registry's credentials go only to the
             // registry itself, and never down from HTTPS to plain HTTP. (Redirects: the HTTP
             // client itself drops Authorization across origins and refuses HTTPS → HTTP.)
             let sameOrigin = try checkedOrigin(of: url)
-            if let authorization, sameOrigin { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+            if let authorization, sameOrigin {
+                request.headers.replaceOrAdd(name: "Authorization", value: authorization)
+            }
             if let body { request.body = .bytes(body) }
             let received: BoundedBody.Received
             do {
                 received = try client.execute(request: request, delegate: BoundedBody(limit: limit, sink: sink)).wait()
             } catch let tooLarge as BoundedBody.TooLarge {
-                throw OCIError("registry \(reference.registry): \(method) \(Self.shown(url)) answered more than \(tooLarge.limit) bytes: refused, nothing kept")
+                throw OCIError(
+                    "registry \(reference.registry): \(method) \(Self.shown(url)) answered more than \(tooLarge.limit) bytes: refused, nothing kept"
+                )
             } catch let cut as BoundedBody.ErrorBodyCut {
                 received = cut.received
             } catch let failed as BoundedBody.SinkFailed {
@@ -108,11 +123,15 @@ public final class RegistryClient {
             }
             guard expect.contains(status) else {
                 let reason = HTTPResponseStatus(statusCode: status).reasonPhrase
-                throw OCIError("registry \(reference.registry) answered \(status) \(reason) to \(method) \(Self.shown(url)): \(Self.message(received.body))")
+                throw OCIError(
+                    "registry \(reference.registry) answered \(status) \(reason) to \(method) \(Self.shown(url)): \(Self.message(received.body))"
+                )
             }
             return Response(status: status, headers: received.headers, body: received.body, count: received.count)
         }
-        throw OCIError("registry \(reference.registry) refused the credentials for \(reference.repository) (401 after authenticating)")
+        throw OCIError(
+            "registry \(reference.registry) refused the credentials for \(reference.repository) (401 after authenticating)"
+        )
     }
 
     /// Whether `url` is the registry itself (scheme, host and port of `base`). Refuses a URL that
@@ -122,10 +141,13 @@ public final class RegistryClient {
             throw OCIError("registry \(reference.registry): bad URL \(Self.shown(url))")
         }
         if origin.scheme == "https" && target.scheme != "https" {
-            throw OCIError("registry \(reference.registry) sent Fixity to \(target.scheme ?? "?")://\(target.host ?? "?"): refused, only HTTPS follows HTTPS")
+            throw OCIError(
+                "registry \(reference.registry) sent Fixity to \(target.scheme ?? "?")://\(target.host ?? "?"): refused, only HTTPS follows HTTPS"
+            )
         }
         func port(_ url: URLComponents) -> Int { url.port ?? (url.scheme == "https" ? 443 : 80) }
-        return target.scheme == origin.scheme && target.host?.lowercased() == origin.host?.lowercased() && port(target) == port(origin)
+        return target.scheme == origin.scheme && target.host?.lowercased() == origin.host?.lowercased()
+            && port(target) == port(origin)
     }
 
     private static func shown(_ url: String) -> String {
@@ -138,8 +160,11 @@ public final class RegistryClient {
     /// forged second log line) are written as `\u{..}`, and at most 300 characters are kept.
     static func message(_ body: [UInt8]) -> String {
         let text: String
-        if let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], let errors = object["errors"] as? [[String: Any]], !errors.isEmpty {
-            text = errors.map { "\($0["code"] as? String ?? "?"): \($0["message"] as? String ?? "")" }.joined(separator: "; ")
+        if let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+            let errors = object["errors"] as? [[String: Any]], !errors.isEmpty
+        {
+            text = errors.map { "\($0["code"] as? String ?? "?"): \($0["message"] as? String ?? "")" }.joined(
+                separator: "; ")
         } else {
             text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
@@ -166,7 +191,9 @@ public final class RegistryClient {
         switch scheme.lowercased() {
         case "basic":
             guard let credentials else {
-                throw OCIError("registry \(reference.registry) requires credentials: --username with --password-stdin, or docker login")
+                throw OCIError(
+                    "registry \(reference.registry) requires credentials: --username with --password-stdin, or docker login"
+                )
             }
             authorization = "Basic " + Base64.encode(Array("\(credentials.username):\(credentials.password)".utf8))
         case "bearer":
@@ -175,27 +202,40 @@ public final class RegistryClient {
             }
             var query = components.queryItems ?? []
             if let service = parameters["service"] { query.append(URLQueryItem(name: "service", value: service)) }
-            query.append(URLQueryItem(name: "scope", value: parameters["scope"] ?? "repository:\(reference.repository):pull,push"))
+            query.append(
+                URLQueryItem(
+                    name: "scope", value: parameters["scope"] ?? "repository:\(reference.repository):pull,push"))
             components.queryItems = query
-            guard let url = components.string else { throw OCIError("registry \(reference.registry): bad token realm \(realm)") }
+            guard let url = components.string else {
+                throw OCIError("registry \(reference.registry): bad token realm \(realm)")
+            }
             // The realm gets the credentials: never over plain HTTP when the registry is HTTPS.
             _ = try checkedOrigin(of: url)
             var request = try HTTPClient.Request(url: url, method: .GET)
             if let credentials {
-                request.headers.add(name: "Authorization", value: "Basic " + Base64.encode(Array("\(credentials.username):\(credentials.password)".utf8)))
+                request.headers.add(
+                    name: "Authorization",
+                    value: "Basic " + Base64.encode(Array("\(credentials.username):\(credentials.password)".utf8)))
             }
             let response: BoundedBody.Received
             do {
                 response = try client.execute(request: request, delegate: BoundedBody(limit: Self.documentLimit)).wait()
             } catch {
-                throw OCIError("token service \(components.host ?? realm): \(error is BoundedBody.TooLarge ? "answered more than \(Self.documentLimit) bytes" : "\(error)")")
+                throw OCIError(
+                    "token service \(components.host ?? realm): \(error is BoundedBody.TooLarge ? "answered more than \(Self.documentLimit) bytes" : "\(error)")"
+                )
             }
             let bytes = response.body
-            guard response.status == 200, let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+            guard response.status == 200,
+                let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
                 let token = (object["token"] as? String) ?? (object["access_token"] as? String)
             else {
-                let hint = response.status == 401 && credentials == nil ? " (it needs credentials: --username with --password-stdin, or docker login)" : ""
-                throw OCIError("token service \(components.host ?? realm) answered \(response.status): \(Self.message(bytes))\(hint)")
+                let hint =
+                    response.status == 401 && credentials == nil
+                    ? " (it needs credentials: --username with --password-stdin, or docker login)" : ""
+                throw OCIError(
+                    "token service \(components.host ?? realm) answered \(response.status): \(Self.message(bytes))\(hint)"
+                )
             }
             authorization = "Bearer " + token
         default:
@@ -228,7 +268,8 @@ public final class RegistryClient {
     @discardableResult
     public func pushBlob(_ digest: Digest, size: Int, next: (Int) throws -> [UInt8]) throws -> Bool {
         if try hasBlob(digest) { return false }
-        let started = try send(.POST, "\(repositoryPath)/blobs/uploads/", headers: [("Content-Length", "0")], expect: [202])
+        let started = try send(
+            .POST, "\(repositoryPath)/blobs/uploads/", headers: [("Content-Length", "0")], expect: [202])
         var location = try uploadLocation(started)
         if size <= Self.chunkSize {
             var body = [UInt8]()
@@ -237,7 +278,9 @@ public final class RegistryClient {
                 if chunk.isEmpty { break }
                 body += chunk
             }
-            _ = try send(.PUT, Self.adding(digest: digest, to: location), headers: [("Content-Type", "application/octet-stream")], body: body, expect: [201])
+            _ = try send(
+                .PUT, Self.adding(digest: digest, to: location),
+                headers: [("Content-Type", "application/octet-stream")], body: body, expect: [201])
             return true
         }
         // Chunked: PATCH each piece with its Content-Range, following the Location each returns.
@@ -245,9 +288,12 @@ public final class RegistryClient {
         while offset < size {
             let chunk = try next(min(Self.chunkSize, size - offset))
             if chunk.isEmpty { break }
-            let response = try send(.PATCH, location, headers: [
-                ("Content-Type", "application/octet-stream"), ("Content-Range", "\(offset)-\(offset + chunk.count - 1)"),
-            ], body: chunk, expect: [202])
+            let response = try send(
+                .PATCH, location,
+                headers: [
+                    ("Content-Type", "application/octet-stream"),
+                    ("Content-Range", "\(offset)-\(offset + chunk.count - 1)"),
+                ], body: chunk, expect: [202])
             location = try uploadLocation(response)
             offset += chunk.count
         }
@@ -267,20 +313,29 @@ public final class RegistryClient {
     /// A blob of exactly `size` bytes streamed into `write` as it arrives, hashed on the way;
     /// the download stops at the first byte past `size`. Throws unless the bytes are exactly
     /// `size` long and hash to `digest` — the caller must discard what it wrote then.
-    public func downloadBlob(_ digest: Digest, size: Int64, into write: @escaping (UnsafeRawBufferPointer) throws -> Void) throws {
+    public func downloadBlob(
+        _ digest: Digest, size: Int64, into write: @escaping (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         guard size >= 0, size <= Int64(Int.max) else { throw OCIError("blob \(digest.short): bad size \(size)") }
         let hasher = HashingSink(write)
-        let response = try send(.GET, "\(repositoryPath)/blobs/\(digest)", expect: [200], limit: Int(size), sink: hasher.write)
+        let response = try send(
+            .GET, "\(repositoryPath)/blobs/\(digest)", expect: [200], limit: Int(size), sink: hasher.write)
         guard response.count == Int(size) else {
-            throw OCIError("registry \(reference.registry): blob \(digest.short) has \(response.count) bytes, its descriptor says \(size)")
+            throw OCIError(
+                "registry \(reference.registry): blob \(digest.short) has \(response.count) bytes, its descriptor says \(size)"
+            )
         }
         guard hasher.digest == digest else {
-            throw OCIError("registry \(reference.registry): blob \(digest.short) does not match its digest (got \(hasher.digest.short))")
+            throw OCIError(
+                "registry \(reference.registry): blob \(digest.short) does not match its digest (got \(hasher.digest.short))"
+            )
         }
     }
 
     private func uploadLocation(_ response: Response) throws -> String {
-        guard let location = response.headers.first(name: "Location") else { throw OCIError("registry \(reference.registry): an upload response without a Location") }
+        guard let location = response.headers.first(name: "Location") else {
+            throw OCIError("registry \(reference.registry): an upload response without a Location")
+        }
         if location.hasPrefix("http://") || location.hasPrefix("https://") { return location }
         return base + (location.hasPrefix("/") ? "" : "/") + location
     }
@@ -294,21 +349,34 @@ public final class RegistryClient {
     /// Returns the digest the registry computed (it must equal ours).
     @discardableResult
     public func putManifest(_ bytes: [UInt8], mediaType: String, reference tagOrDigest: String) throws -> Response {
-        let response = try send(.PUT, "\(repositoryPath)/manifests/\(tagOrDigest)", headers: [("Content-Type", mediaType)], body: bytes, expect: [201])
-        if let answered = response.headers.first(name: "Docker-Content-Digest"), answered != Digest.of(bytes).description {
-            throw OCIError("registry \(reference.registry) stored the manifest as \(answered), not \(Digest.of(bytes)): it rewrote it")
+        let response = try send(
+            .PUT, "\(repositoryPath)/manifests/\(tagOrDigest)", headers: [("Content-Type", mediaType)], body: bytes,
+            expect: [201])
+        if let answered = response.headers.first(name: "Docker-Content-Digest"),
+            answered != Digest.of(bytes).description
+        {
+            throw OCIError(
+                "registry \(reference.registry) stored the manifest as \(answered), not \(Digest.of(bytes)): it rewrote it"
+            )
         }
         return response
     }
 
     /// A manifest by digest (verified) or tag, with its media type; nil when the registry has none.
-    public func manifest(_ tagOrDigest: String, accept: [String] = [OCI.MediaType.manifest, OCI.MediaType.index, OCI.MediaType.dockerManifest]) throws -> (mediaType: String, bytes: [UInt8])? {
-        let response = try send(.GET, "\(repositoryPath)/manifests/\(tagOrDigest)", headers: [("Accept", accept.joined(separator: ", "))], expect: [200, 404])
+    public func manifest(
+        _ tagOrDigest: String,
+        accept: [String] = [OCI.MediaType.manifest, OCI.MediaType.index, OCI.MediaType.dockerManifest]
+    ) throws -> (mediaType: String, bytes: [UInt8])? {
+        let response = try send(
+            .GET, "\(repositoryPath)/manifests/\(tagOrDigest)", headers: [("Accept", accept.joined(separator: ", "))],
+            expect: [200, 404])
         guard response.status == 200 else { return nil }
         if let digest = Digest(parsing: tagOrDigest), Digest.of(response.body) != digest {
             throw OCIError("registry \(reference.registry): manifest \(tagOrDigest) does not match its digest")
         }
-        guard response.body.count <= 4 << 20 else { throw OCIError("registry \(reference.registry): manifest \(tagOrDigest) is larger than 4 MiB") }
+        guard response.body.count <= 4 << 20 else {
+            throw OCIError("registry \(reference.registry): manifest \(tagOrDigest) is larger than 4 MiB")
+        }
         return (response.headers.first(name: "Content-Type") ?? "", response.body)
     }
 }

@@ -13,11 +13,15 @@ public struct RegistryReference: Sendable, CustomStringConvertible {
         var rest = Substring(text)
         var digest: Digest?
         if let at = rest.lastIndex(of: "@") {
-            guard let parsed = Digest(parsing: String(rest[rest.index(after: at)...])) else { throw OCIError("'\(text)': the part after @ is not sha256:<64 hex>") }
+            guard let parsed = Digest(parsing: String(rest[rest.index(after: at)...])) else {
+                throw OCIError("'\(text)': the part after @ is not sha256:<64 hex>")
+            }
             digest = parsed
             rest = rest[..<at]
         }
-        guard let slash = rest.firstIndex(of: "/") else { throw OCIError("'\(text)' is not REGISTRY/REPO[:TAG]: name the registry (e.g. localhost:5000/app)") }
+        guard let slash = rest.firstIndex(of: "/") else {
+            throw OCIError("'\(text)' is not REGISTRY/REPO[:TAG]: name the registry (e.g. localhost:5000/app)")
+        }
         let registry = String(rest[..<slash])
         var path = rest[rest.index(after: slash)...]
         var tag: String?
@@ -25,11 +29,17 @@ public struct RegistryReference: Sendable, CustomStringConvertible {
             tag = String(path[path.index(after: colon)...])
             path = path[..<colon]
         }
-        guard registry.range(of: #"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?$"#, options: .regularExpression) != nil else {
+        guard
+            registry.range(
+                of: #"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?$"#, options: .regularExpression)
+                != nil
+        else {
             throw OCIError("'\(registry)' is not a registry host[:port]")
         }
         let component = #"[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*"#
-        guard String(path).range(of: "^\(component)(/\(component))*$", options: .regularExpression) != nil, path.count <= 255 else {
+        guard String(path).range(of: "^\(component)(/\(component))*$", options: .regularExpression) != nil,
+            path.count <= 255
+        else {
             throw OCIError("'\(path)' is not a valid repository name (lowercase letters, digits, . _ - and /)")
         }
         if let tag, tag.range(of: #"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"#, options: .regularExpression) == nil {
@@ -43,7 +53,9 @@ public struct RegistryReference: Sendable, CustomStringConvertible {
 
     /// The host without its port, for the loopback check.
     public var host: String {
-        if registry.hasPrefix("["), let close = registry.firstIndex(of: "]") { return String(registry[registry.index(after: registry.startIndex)..<close]) }
+        if registry.hasPrefix("["), let close = registry.firstIndex(of: "]") {
+            return String(registry[registry.index(after: registry.startIndex)..<close])
+        }
         return String(registry.split(separator: ":").first ?? "")
     }
 

@@ -32,7 +32,8 @@ public struct StoreError: FixityError, Sendable {
     }
 
     /// A failed system call on `path`, with the OS's own words for why.
-    package static func system(_ call: String, path: String, errno: Int32 = Glibc.errno, code: Code = .io) -> StoreError {
+    package static func system(_ call: String, path: String, errno: Int32 = Glibc.errno, code: Code = .io) -> StoreError
+    {
         StoreError(code, "\(call) \(path): \(String(cString: strerror(errno)))", path: path, errno: errno)
     }
 

@@ -5,9 +5,13 @@ import Testing
 /// The inspection and naming commands, checked through their --json contract.
 @Suite struct CommandTests {
     func twoReleases(_ sandbox: Sandbox) throws -> (String, String) {
-        try sandbox.sh("mkdir -p tree/lib tree/bin && echo one > tree/lib/a && echo keep > tree/lib/k && echo run > tree/bin/run && ln -s a tree/lib/l")
+        try sandbox.sh(
+            "mkdir -p tree/lib tree/bin && echo one > tree/lib/a && echo keep > tree/lib/k && echo run > tree/bin/run && ln -s a tree/lib/l"
+        )
         let v1 = try sandbox.seal("tree", extra: ["--tag", "1"])
-        try sandbox.sh("cd tree && echo two > lib/a && rm lib/k && echo new > lib/n && chmod 755 bin/run && rm lib/l && mkdir lib/l")
+        try sandbox.sh(
+            "cd tree && echo two > lib/a && rm lib/k && echo new > lib/n && chmod 755 bin/run && rm lib/l && mkdir lib/l"
+        )
         let v2 = try sandbox.seal("tree", extra: ["--tag", "2"])
         return (v1, v2)
     }
@@ -85,7 +89,10 @@ import Testing
         for ref in [v1, String(hex.prefix(10)), "sha256:" + String(hex.prefix(8)), "app@1"] {
             #expect(try sandbox.fixity("show", ref, "--json").json()["release"] as? String == v1, "\(ref)")
         }
-        for (ref, fragment) in [("app@9", "no tag app@9"), ("ffff0000", "no release matches"), ("xyz", "not a release reference"), ("sha256:" + String(repeating: "0", count: 64), "no release")] {
+        for (ref, fragment) in [
+            ("app@9", "no tag app@9"), ("ffff0000", "no release matches"), ("xyz", "not a release reference"),
+            ("sha256:" + String(repeating: "0", count: 64), "no release"),
+        ] {
             let result = try sandbox.fixity("show", ref)
             #expect(result.status == 2 && result.stderr.contains(fragment), "\(ref): \(result.stderr)")
         }
@@ -98,7 +105,9 @@ import Testing
         var pair: (Int, Int)?
         for n in 0..<100_000 {
             let content = Array("\(n)\n".utf8)
-            let manifest = try Manifest(entries: [.file("f", mode: 0o644, size: UInt64(content.count), digest: .of(content))])
+            let manifest = try Manifest(entries: [
+                .file("f", mode: 0o644, size: UInt64(content.count), digest: .of(content))
+            ])
             let prefix = String(manifest.id.digest.hex.prefix(4))
             if let other = seen[prefix] { pair = (other, n); break }
             seen[prefix] = n
@@ -112,7 +121,9 @@ import Testing
         #expect(second.dropFirst(7).hasPrefix(prefix))
         let result = try sandbox.fixity("show", prefix)
         #expect(result.status == 2)
-        #expect(result.stderr.contains("ambiguous") && result.stderr.contains(String(first.dropFirst(7).prefix(12))) && result.stderr.contains(String(second.dropFirst(7).prefix(12))))
+        #expect(
+            result.stderr.contains("ambiguous") && result.stderr.contains(String(first.dropFirst(7).prefix(12)))
+                && result.stderr.contains(String(second.dropFirst(7).prefix(12))))
     }
 
     @Test func releasesListsByAppWithTags() throws {
@@ -122,7 +133,8 @@ import Testing
         _ = try sandbox.seal("other", app: "db")
         let all = try #require(try sandbox.fixity("releases", "--json").json()["releases"] as? [[String: Any]])
         #expect(all.count == 3)
-        let app = try #require(try sandbox.fixity("releases", "--app", "app", "--json").json()["releases"] as? [[String: Any]])
+        let app = try #require(
+            try sandbox.fixity("releases", "--app", "app", "--json").json()["releases"] as? [[String: Any]])
         #expect(app.map { $0["release"] as? String } == [v1, v2])
         #expect(app[0]["tags"] as? [String] == ["app@1"])
     }
@@ -140,7 +152,8 @@ import Testing
 
     @Test func resealAfterOneChangeHashesOnlyThatFile() throws {
         let sandbox = try Sandbox()
-        try sandbox.sh("mkdir tree && for i in $(seq 1 300); do echo $i > tree/f$i; done && touch -d '2020-01-01' tree/*")
+        try sandbox.sh(
+            "mkdir tree && for i in $(seq 1 300); do echo $i > tree/f$i; done && touch -d '2020-01-01' tree/*")
         let first = try sandbox.fixity("seal", "tree", "--app", "app", "--json").json()
         #expect(first["hashed_files"] as? Int == 300)
         try sandbox.sh("echo changed > tree/f7")
@@ -161,7 +174,9 @@ import Testing
     @Test func racyFilesAreNeverTrustedFromTheCache() throws {
         let sandbox = try Sandbox()
         // An mtime not older than the cache's clock could hide a same-tick edit: always re-hash.
-        try sandbox.sh("mkdir tree && echo a > tree/future && touch -d '+1 hour' tree/future && echo b > tree/past && touch -d '2020-01-01' tree/past")
+        try sandbox.sh(
+            "mkdir tree && echo a > tree/future && touch -d '+1 hour' tree/future && echo b > tree/past && touch -d '2020-01-01' tree/past"
+        )
         _ = try sandbox.seal("tree")
         let again = try sandbox.fixity("seal", "tree", "--app", "app", "--json").json()
         #expect(again["hashed_files"] as? Int == 1)
@@ -171,7 +186,8 @@ import Testing
     /// file hashed, the same release), never a partly trusted one.
     @Test func aDamagedStatCacheCostsTimeNeverCorrectness() throws {
         let sandbox = try Sandbox()
-        try sandbox.sh("mkdir tree && for i in $(seq 1 50); do echo $i > tree/f$i; done && touch -d '2020-01-01' tree/*")
+        try sandbox.sh(
+            "mkdir tree && for i in $(seq 1 50); do echo $i > tree/f$i; done && touch -d '2020-01-01' tree/*")
         let first = try sandbox.fixity("seal", "tree", "--app", "app", "--json").json()
         #expect(first["hashed_files"] as? Int == 50)
         let caches = try sandbox.sh("ls store/cache/stat").stdout.split(separator: "\n")
@@ -199,7 +215,9 @@ import Testing
         let release = try sandbox.seal("tree")
         // What gc does to a cached blob, done by hand: a new epoch, the object removed.
         let hex = try sandbox.sh("sha256sum tree/a | cut -c1-64").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        try sandbox.sh("rm -f store/objects/sha256/\(hex.prefix(2))/\(hex.dropFirst(2)) && head -c 16 /dev/urandom > store/cache/gc-epoch")
+        try sandbox.sh(
+            "rm -f store/objects/sha256/\(hex.prefix(2))/\(hex.dropFirst(2)) && head -c 16 /dev/urandom > store/cache/gc-epoch"
+        )
         let again = try sandbox.fixity("seal", "tree", "--app", "app", "--json").json()
         #expect(again["hashed_files"] as? Int == 1)
         #expect(again["release"] as? String == release)
@@ -211,7 +229,9 @@ import Testing
         try sandbox.sh("mkdir tree && echo one > tree/a && touch -d '2020-01-01' tree/a")
         _ = try sandbox.seal("tree")
         // A seal refused after its blobs were written (a broken fixity.toml) leaves them to gc.
-        try sandbox.sh("mkdir bad && echo 'unique bytes' > bad/x && echo '[deploy]' > bad/fixity.toml && echo 'keep = \"many\"' >> bad/fixity.toml")
+        try sandbox.sh(
+            "mkdir bad && echo 'unique bytes' > bad/x && echo '[deploy]' > bad/fixity.toml && echo 'keep = \"many\"' >> bad/fixity.toml"
+        )
         #expect(try sandbox.fixity("seal", "bad", "--app", "bad").status == 2)
         #expect(try sandbox.sh("ls store/cache").stdout.contains("gc-epoch") == false)
         let gc = try sandbox.fixity("gc", "--json").json()
@@ -227,13 +247,17 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("same id") && result.stdout.contains("mode_changed  scripts/migrate.sh"))
         #expect(result.stdout.contains("rolled_back") && result.stdout.contains("VERSION says 1.0"))
-        #expect(result.stdout.contains("DRIFT: modified lib/cart.js, added lib/debug.js") && result.stdout.contains("tree clean again: true"))
+        #expect(
+            result.stdout.contains("DRIFT: modified lib/cart.js, added lib/debug.js")
+                && result.stdout.contains("tree clean again: true"))
     }
 
     @Test func storeComesFromTheEnvironmentWhenNoFlagIsGiven() throws {
         let sandbox = try Sandbox()
         try sandbox.sh("mkdir tree && echo a > tree/a")
-        let result = try Sandbox.run("/bin/sh", ["-c", "FIXITY_STORE='\(sandbox.root)/envstore' '\(Sandbox.binary)' seal tree --app app"], in: sandbox.root)
+        let result = try Sandbox.run(
+            "/bin/sh", ["-c", "FIXITY_STORE='\(sandbox.root)/envstore' '\(Sandbox.binary)' seal tree --app app"],
+            in: sandbox.root)
         #expect(result.status == 0)
         #expect(FileManager.default.fileExists(atPath: "\(sandbox.root)/envstore/fixity.db"))
     }

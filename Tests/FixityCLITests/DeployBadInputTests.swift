@@ -21,24 +21,32 @@ import Testing
         let before = try snapshot(sandbox)
         let result = try sandbox.fixity(args)
         #expect(result.status == 2, "exit \(result.status): \(result.stderr)")
-        for fragment in fragments { #expect(result.stderr.contains(fragment), "stderr lacks '\(fragment)': \(result.stderr)") }
+        for fragment in fragments {
+            #expect(result.stderr.contains(fragment), "stderr lacks '\(fragment)': \(result.stderr)")
+        }
         #expect(try snapshot(sandbox) == before, "the root changed")
     }
 
     @Test func unknownRefIsRefused() throws {
         let sandbox = try deployedRoot()
         try expectRefused(sandbox, ["deploy", "app@9", "--root", "root"], mentioning: ["no tag app@9"])
-        try expectRefused(sandbox, ["deploy", "app@1", "--root", "root", "--config", "cfg@1"], mentioning: ["no tag cfg@1"])
+        try expectRefused(
+            sandbox, ["deploy", "app@1", "--root", "root", "--config", "cfg@1"], mentioning: ["no tag cfg@1"])
     }
 
     @Test func corruptObjectAbortsTheDeployAndRemovesTheHalfWrittenTree() throws {
         let sandbox = try deployedRoot()
-        let blob = try sandbox.sh("sha256sum srcapp2/VERSION | cut -c1-64").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let blob = try sandbox.sh("sha256sum srcapp2/VERSION | cut -c1-64").stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let object = "store/objects/sha256/\(blob.prefix(2))/\(blob.dropFirst(2))"
         try sandbox.sh("chmod u+w \(object) && echo tampered > \(object)")
         // Named by release and path, not only by object digest.
-        try expectRefused(sandbox, ["deploy", "app@2", "--root", "root", "--link", "copy"], mentioning: ["corrupt", String(blob.prefix(12)), "deploying release", "VERSION"])
-        #expect(try sandbox.sh("ls -A root/deployments | grep -c incoming || true").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        try expectRefused(
+            sandbox, ["deploy", "app@2", "--root", "root", "--link", "copy"],
+            mentioning: ["corrupt", String(blob.prefix(12)), "deploying release", "VERSION"])
+        #expect(
+            try sandbox.sh("ls -A root/deployments | grep -c incoming || true").stdout.trimmingCharacters(
+                in: .whitespacesAndNewlines) == "0")
     }
 
     @Test func rootThatIsAFileOrASymlinkIsRefused() throws {
@@ -58,7 +66,9 @@ import Testing
         try sandbox.sh("mkdir locked && chmod 555 locked")
         if Sandbox.isRoot {
             try sandbox.sh("chmod 755 . && chown -R 65534:65534 store")
-            let result = try sandbox.fixity(["deploy", "app@1", "--root", "locked"], prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+            let result = try sandbox.fixity(
+                ["deploy", "app@1", "--root", "locked"],
+                prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
             #expect(result.status == 2 && result.stderr.contains("not writable"), "\(result.stderr)")
         } else {
             let result = try sandbox.fixity("deploy", "app@1", "--root", "locked")
@@ -71,7 +81,9 @@ import Testing
         let sandbox = try deployedRoot()
         try sandbox.sh("mkdir cfg && echo evil > cfg/run")
         _ = try sandbox.seal("cfg", app: "cfg", extra: ["--tag", "1"])
-        try expectRefused(sandbox, ["deploy", "app@2", "--root", "root", "--config", "cfg@1", "--config-path", "bin"], mentioning: ["overwrite", "bin/run"])
+        try expectRefused(
+            sandbox, ["deploy", "app@2", "--root", "root", "--config", "cfg@1", "--config-path", "bin"],
+            mentioning: ["overwrite", "bin/run"])
     }
 
     /// A release that cannot deploy must not exist: `seal` parses fixity.toml with the deploy's
@@ -81,14 +93,18 @@ import Testing
         let before = try sandbox.fixity("releases", "--json").stdout
         for (toml, fragment) in [
             ("[deploy\\nhealth_cmd = \\n", "does not parse"), ("[deploy]\\nkeep = \"many\"\\n", "deploy.keep"),
-            ("[deploy]\\nhealth_command = \"true\"\\n", "unknown key deploy.health_command"), ("[drift]\\nignore = 3\\n", "drift.ignore"),
+            ("[deploy]\\nhealth_command = \"true\"\\n", "unknown key deploy.health_command"),
+            ("[drift]\\nignore = 3\\n", "drift.ignore"),
             // Headers that made the TOML parser abort the process (toml++ before #301): exit 2 now.
             ("[[[1]]]\\n", "table header"), ("[[=\\n", "table header"), ("x = 1\\n[{a}]\\n", "line 2"),
         ] {
-            try sandbox.sh("rm -rf broken && mkdir broken && echo v3 > broken/VERSION && printf '\(toml)' > broken/fixity.toml")
+            try sandbox.sh(
+                "rm -rf broken && mkdir broken && echo v3 > broken/VERSION && printf '\(toml)' > broken/fixity.toml")
             let result = try sandbox.fixity("seal", "broken", "--app", "app", "--tag", "broken")
             #expect(result.status == 2, "\(toml): \(result.stderr)")
-            #expect(result.stderr.contains("fixity.toml") && result.stderr.contains(fragment) && result.stderr.contains("nothing was sealed"), "\(result.stderr)")
+            #expect(
+                result.stderr.contains("fixity.toml") && result.stderr.contains(fragment)
+                    && result.stderr.contains("nothing was sealed"), "\(result.stderr)")
         }
         #expect(try sandbox.fixity("releases", "--json").stdout == before, "a refused seal recorded a release")
         #expect(try sandbox.fixity("gc", "--dry-run").status == 0)

@@ -7,7 +7,9 @@ import Testing
     @Test func killedDeploysNeverLeaveAnIncompleteCurrent() throws {
         let sandbox = try Sandbox()
         for n in 1...3 {
-            try sandbox.sh("mkdir -p k\(n) && for d in $(seq 1 15); do mkdir -p k\(n)/d$d; for f in $(seq 1 20); do echo \"v\(n) $d $f\" > k\(n)/d$d/f$f; done; done && echo v\(n) > k\(n)/VERSION && head -c 3000000 /dev/urandom > k\(n)/blob")
+            try sandbox.sh(
+                "mkdir -p k\(n) && for d in $(seq 1 15); do mkdir -p k\(n)/d$d; for f in $(seq 1 20); do echo \"v\(n) $d $f\" > k\(n)/d$d/f$f; done; done && echo v\(n) > k\(n)/VERSION && head -c 3000000 /dev/urandom > k\(n)/blob"
+            )
             _ = try sandbox.seal("k\(n)", extra: ["--tag", "\(n)"])
         }
         #expect(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
@@ -17,9 +19,13 @@ import Testing
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Sandbox.binary)
             let version = round % 3 + 1
-            process.arguments = round % 5 == 4
+            process.arguments =
+                round % 5 == 4
                 ? ["rollback", "--root", "\(sandbox.root)/root", "--store", sandbox.store]
-                : ["deploy", "app@\(version)", "--root", "\(sandbox.root)/root", "--store", sandbox.store, "--keep", "1", "--link", "copy"]
+                : [
+                    "deploy", "app@\(version)", "--root", "\(sandbox.root)/root", "--store", sandbox.store, "--keep",
+                    "1", "--link", "copy",
+                ]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
@@ -31,7 +37,9 @@ import Testing
             process.waitUntilExit()
             let problems = try TreeCheck.problems(sandbox, root: "\(sandbox.root)/root")
             #expect(problems.isEmpty, "round \(round): \(problems.prefix(5))")
-            #expect(FileManager.default.fileExists(atPath: "\(sandbox.root)/root/current"), "round \(round): current vanished")
+            #expect(
+                FileManager.default.fileExists(atPath: "\(sandbox.root)/root/current"),
+                "round \(round): current vanished")
             // The ledger entry and its Merkle nodes share the change's transaction: a kill leaves both or neither.
             let ledger = try sandbox.fixity("log", "verify")
             #expect(ledger.status == 0, "round \(round): \(ledger.stdout) \(ledger.stderr)")
@@ -40,6 +48,8 @@ import Testing
         #expect(try sandbox.fixity("deploy", "app@2", "--root", "root").status == 0)
         #expect(try TreeCheck.problems(sandbox, root: "\(sandbox.root)/root").isEmpty)
         #expect(try sandbox.fixity("fsck").status == 0)
-        #expect(try sandbox.sh("ls -A root/deployments | grep -c -e incoming -e removing || true").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        #expect(
+            try sandbox.sh("ls -A root/deployments | grep -c -e incoming -e removing || true").stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "0")
     }
 }

@@ -6,7 +6,9 @@ import Testing
     /// Seals `count` small app versions `app@1…` (each with a marker file holding its number).
     static func releases(_ sandbox: Sandbox, _ count: Int, app: String = "app") throws -> [String] {
         try (1...count).map { n in
-            try sandbox.sh("mkdir -p src\(app)\(n)/bin src\(app)\(n)/lib/empty && echo v\(n) > src\(app)\(n)/VERSION && printf '#!/bin/sh\\necho v\(n)\\n' > src\(app)\(n)/bin/run && chmod 750 src\(app)\(n)/bin/run && ln -sfn ../VERSION src\(app)\(n)/lib/version")
+            try sandbox.sh(
+                "mkdir -p src\(app)\(n)/bin src\(app)\(n)/lib/empty && echo v\(n) > src\(app)\(n)/VERSION && printf '#!/bin/sh\\necho v\(n)\\n' > src\(app)\(n)/bin/run && chmod 750 src\(app)\(n)/bin/run && ln -sfn ../VERSION src\(app)\(n)/lib/version"
+            )
             return try sandbox.seal("src\(app)\(n)", app: app, extra: ["--tag", "\(n)"])
         }
     }
@@ -35,7 +37,8 @@ import Testing
         _ = try Self.releases(sandbox, 2)
         let v1 = try sandbox.fixity("deploy", "app@1", "--root", "root", "--json")
         let v1Deployment = try v1.json()["deployment"] as? String
-        let failed = try sandbox.fixity("deploy", "app@2", "--root", "root", "--health-cmd", "echo checking $(cat VERSION); exit 7", "--json")
+        let failed = try sandbox.fixity(
+            "deploy", "app@2", "--root", "root", "--health-cmd", "echo checking $(cat VERSION); exit 7", "--json")
         #expect(failed.status == 1)
         let json = try failed.json()
         #expect(json["result"] as? String == "rolled_back")
@@ -47,7 +50,9 @@ import Testing
 
         let refused = try sandbox.fixity("deploy", "app@2", "--root", "root")
         #expect(refused.status == 2)
-        #expect(refused.stderr.contains("known-bad") && refused.stderr.contains("exited 7") && refused.stderr.contains("--force"))
+        #expect(
+            refused.stderr.contains("known-bad") && refused.stderr.contains("exited 7")
+                && refused.stderr.contains("--force"))
         let forced = try sandbox.fixity("deploy", "app@2", "--root", "root", "--force", "--health-cmd", "true")
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(try current(sandbox) == "v2")
@@ -59,7 +64,8 @@ import Testing
         let result = try sandbox.fixity(
             "deploy", "app@1", "--root", "root", "--env", "staging",
             "--on-activate", "echo activated > '\(sandbox.root)/hook'",
-            "--health-cmd", "echo \"$FIXITY_RELEASE $FIXITY_ENV $FIXITY_ROOT $(cat VERSION)\" > '\(sandbox.root)/probe'")
+            "--health-cmd", "echo \"$FIXITY_RELEASE $FIXITY_ENV $FIXITY_ROOT $(cat VERSION)\" > '\(sandbox.root)/probe'"
+        )
         #expect(result.status == 0, "\(result.stderr)")
         // FIXITY_ROOT is absolute: hooks run with the deployment folder as working directory.
         let absolute = try sandbox.sh("realpath root").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -74,14 +80,18 @@ import Testing
         let start = Date()
         // A duration no other process on the machine uses, to find the check's children by it.
         let marker = String(Int.random(in: 100_000...999_999))
-        let result = try sandbox.fixity("deploy", "app@2", "--root", "root", "--health-cmd", "sleep \(marker) & sleep \(marker)", "--health-timeout", "1", "--json")
+        let result = try sandbox.fixity(
+            "deploy", "app@2", "--root", "root", "--health-cmd", "sleep \(marker) & sleep \(marker)",
+            "--health-timeout", "1", "--json")
         #expect(Date().timeIntervalSince(start) < 20)
         #expect(result.status == 1)
         #expect((try result.json()["health"] as? [String: Any])?["timed_out"] as? Bool == true)
         #expect(try current(sandbox) == "v1")
         // The bracket keeps pgrep from matching the shell that runs it.
         let pattern = "sleep [\(marker.prefix(1))]\(marker.dropFirst())"
-        #expect(try sandbox.sh("pgrep -f '\(pattern)' | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the health check's children survived")
+        #expect(
+            try sandbox.sh("pgrep -f '\(pattern)' | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "0", "the health check's children survived")
     }
 
     @Test func firstDeploymentFailingLeavesNoCurrent() throws {
@@ -112,7 +122,8 @@ import Testing
         _ = try Self.releases(sandbox, 2)
         try sandbox.fixity("deploy", "app@1", "--root", "root", "--keep", "1")
         try sandbox.fixity("deploy", "app@2", "--root", "root", "--keep", "1")
-        #expect(try sandbox.sh("ls root/deployments | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        #expect(
+            try sandbox.sh("ls root/deployments | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
         let rollback = try sandbox.fixity("rollback", "--root", "root", "--json")
         #expect(rollback.status == 0, "\(rollback.stderr)")
         #expect(try rollback.json()["materialized"] as? Bool == true)
@@ -126,12 +137,17 @@ import Testing
     @Test func configIsMountedAndRollsBackTogetherWithTheApp() throws {
         let sandbox = try Sandbox()
         _ = try Self.releases(sandbox, 1)
-        try sandbox.sh("mkdir c1 c2 && echo 'db = \"one\"' > c1/db.toml && echo 'db = \"two\"' > c2/db.toml && chmod 600 c1/db.toml c2/db.toml")
+        try sandbox.sh(
+            "mkdir c1 c2 && echo 'db = \"one\"' > c1/db.toml && echo 'db = \"two\"' > c2/db.toml && chmod 600 c1/db.toml c2/db.toml"
+        )
         _ = try sandbox.seal("c1", app: "shop-config", extra: ["--tag", "1"])
         _ = try sandbox.seal("c2", app: "shop-config", extra: ["--tag", "2"])
         #expect(try sandbox.fixity("deploy", "app@1", "--root", "root", "--config", "shop-config@1").status == 0)
         #expect(try sandbox.sh("cat root/current/config/db.toml").stdout == "db = \"one\"\n")
-        #expect(try sandbox.fixity("deploy", "app@1", "--root", "root", "--config", "shop-config@2", "--config-path", "etc/shop").status == 0)
+        #expect(
+            try sandbox.fixity(
+                "deploy", "app@1", "--root", "root", "--config", "shop-config@2", "--config-path", "etc/shop"
+            ).status == 0)
         #expect(try sandbox.sh("cat root/current/etc/shop/db.toml").stdout == "db = \"two\"\n")
         #expect(try TreeCheck.problems(sandbox, root: "\(sandbox.root)/root").isEmpty)
         #expect(try sandbox.fixity("rollback", "--root", "root").status == 0)
@@ -143,15 +159,20 @@ import Testing
         let sandbox = try Sandbox()
         _ = try Self.releases(sandbox, 14)
         for n in 1...4 { #expect(try sandbox.fixity("deploy", "app@\(n)", "--root", "root").status == 0) }
-        for n in 5...14 { #expect(try sandbox.fixity("deploy", "app@\(n)", "--root", "root", "--health-cmd", "false").status == 1) }
+        for n in 5...14 {
+            #expect(try sandbox.fixity("deploy", "app@\(n)", "--root", "root", "--health-cmd", "false").status == 1)
+        }
         let status = try sandbox.fixity("status", "--root", "root", "--json").json()
         let onDisk = try #require(status["deployments"] as? [[String: Any]]).filter { record in
-            FileManager.default.fileExists(atPath: "\(sandbox.root)/root/deployments/\((record["deployment"] as? String ?? "").dropFirst(7))")
+            FileManager.default.fileExists(
+                atPath: "\(sandbox.root)/root/deployments/\((record["deployment"] as? String ?? "").dropFirst(7))")
         }
         #expect(onDisk.count == 3)
         #expect(onDisk.allSatisfy { $0["health"] as? String == "known-good" })
         #expect(try current(sandbox) == "v4")
-        for _ in 1...2 { #expect(try sandbox.fixity("rollback", "--root", "root", "--json").json()["materialized"] as? Bool == false) }
+        for _ in 1...2 {
+            #expect(try sandbox.fixity("rollback", "--root", "root", "--json").json()["materialized"] as? Bool == false)
+        }
         #expect(try current(sandbox) == "v2")
     }
 
@@ -160,7 +181,9 @@ import Testing
         _ = try Self.releases(sandbox, 2)
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: Sandbox.binary)
-        holder.arguments = ["deploy", "app@1", "--root", "\(sandbox.root)/root", "--store", sandbox.store, "--health-cmd", "sleep 4"]
+        holder.arguments = [
+            "deploy", "app@1", "--root", "\(sandbox.root)/root", "--store", sandbox.store, "--health-cmd", "sleep 4",
+        ]
         holder.standardOutput = FileHandle.nullDevice
         holder.standardError = FileHandle.nullDevice
         try holder.run()
@@ -181,7 +204,9 @@ import Testing
     @Test func deploySettingsComeFromTheSealedFixityToml() throws {
         let sandbox = try Sandbox()
         _ = try Self.releases(sandbox, 1)
-        try sandbox.sh("mkdir -p bad && cp -r srcapp1/. bad/ && printf '[deploy]\\nhealth_cmd = \"exit 9\"\\nkeep = 2\\n' > bad/fixity.toml")
+        try sandbox.sh(
+            "mkdir -p bad && cp -r srcapp1/. bad/ && printf '[deploy]\\nhealth_cmd = \"exit 9\"\\nkeep = 2\\n' > bad/fixity.toml"
+        )
         _ = try sandbox.seal("bad", extra: ["--tag", "toml"])
         try sandbox.fixity("deploy", "app@1", "--root", "root")
         let fromToml = try sandbox.fixity("deploy", "app@toml", "--root", "root", "--json")
@@ -201,7 +226,8 @@ import Testing
         let warnings = try #require(try first.json()["warnings"] as? [String])
         if warnings.isEmpty {
             // The attribute is set: even root cannot change the live tree.
-            #expect(try Sandbox.run("/bin/sh", ["-c", "echo hotfix >> root/current/VERSION"], in: sandbox.root).status != 0)
+            #expect(
+                try Sandbox.run("/bin/sh", ["-c", "echo hotfix >> root/current/VERSION"], in: sandbox.root).status != 0)
             #expect(try sandbox.sh("lsattr -d root/current/VERSION").stdout.hasPrefix("----i"))
         } else {
             #expect(warnings[0].contains("immutable"))
@@ -209,7 +235,8 @@ import Testing
         let second = try sandbox.fixity("deploy", "app@2", "--root", "root", "--immutable", "--keep", "1", "--json")
         #expect(second.status == 0, "\(second.stderr)")
         #expect(try (second.json()["removed"] as? [String])?.count == 1)
-        #expect(try sandbox.sh("ls root/deployments | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        #expect(
+            try sandbox.sh("ls root/deployments | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
     }
 }
 
@@ -276,9 +303,12 @@ import Testing
 
         // The stamps live in one checksummed file: one flipped byte makes it no stamps at all
         // (every source re-hashed, nothing refused), and the deploy writes it whole again.
-        try sandbox.sh("f=store/cache/link-stamps; test -s $f && printf '\\377' | dd of=$f bs=1 seek=60 conv=notrunc 2>/dev/null")
+        try sandbox.sh(
+            "f=store/cache/link-stamps; test -s $f && printf '\\377' | dd of=$f bs=1 seek=60 conv=notrunc 2>/dev/null")
         let damaged = try deploy("app@third")
-        #expect(damaged["link_sources_trusted"] as? Int == 0 && (damaged["link_sources_hashed"] as? Int ?? 0) >= 2, "\(damaged)")
+        #expect(
+            damaged["link_sources_trusted"] as? Int == 0 && (damaged["link_sources_hashed"] as? Int ?? 0) >= 2,
+            "\(damaged)")
         let renewed = try deploy("app@again")
         #expect(renewed["link_sources_trusted"] as? Int == 2, "\(renewed)")
     }
@@ -293,9 +323,11 @@ import Testing
             _ = try sandbox.seal(name, extra: ["--tag", name])
         }
         for ref in ["app@1", "app@again"] {
-            #expect(try sandbox.fixity("deploy", ref, "--root", "root", "--link", "hardlink", "--keep", "1").status == 0)
+            #expect(
+                try sandbox.fixity("deploy", ref, "--root", "root", "--link", "hardlink", "--keep", "1").status == 0)
         }
-        let third = try sandbox.fixity("deploy", "app@third", "--root", "root", "--link", "hardlink", "--keep", "1", "--json")
+        let third = try sandbox.fixity(
+            "deploy", "app@third", "--root", "root", "--link", "hardlink", "--keep", "1", "--json")
         #expect(third.status == 0, "\(third.stderr)")
         let json = try third.json()
         #expect((json["removed"] as? [Any])?.isEmpty == false)

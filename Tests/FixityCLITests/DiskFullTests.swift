@@ -7,7 +7,8 @@ import Testing
 @Suite(.serialized) struct DiskFullTests {
     static let canMount: Bool = {
         let probe = "/tmp/fixity-mount-probe-\(getpid())"
-        let result = try? Sandbox.shell("mkdir -p \(probe) && mount -t tmpfs -o size=1m tmpfs \(probe) && umount \(probe); rmdir \(probe)")
+        let result = try? Sandbox.shell(
+            "mkdir -p \(probe) && mount -t tmpfs -o size=1m tmpfs \(probe) && umount \(probe); rmdir \(probe)")
         return result?.status == 0
     }()
 
@@ -34,8 +35,11 @@ import Testing
         #expect(full.status == 2, "\(full.stdout) \(full.stderr)")
         #expect(full.stderr.lowercased().contains("space"), "the error says why: \(full.stderr)")
         // Nothing half-done: no release, no temp objects, fsck clean.
-        #expect((try sandbox.fixity(["releases", "--json"], store: store).json()["releases"] as? [Any])?.isEmpty == true)
-        #expect(try sandbox.sh("find \(store)/tmp -type f | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        #expect(
+            (try sandbox.fixity(["releases", "--json"], store: store).json()["releases"] as? [Any])?.isEmpty == true)
+        #expect(
+            try sandbox.sh("find \(store)/tmp -type f | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "0")
         #expect(try sandbox.fixity(["fsck"], store: store).status == 0)
         // Space freed: the same seal succeeds and the store is whole.
         try disk.resize(megabytes: 64)
@@ -49,7 +53,9 @@ import Testing
     func deployOntoAFullDiskLeavesTheRootAsItWas() throws {
         let sandbox = try Sandbox()
         let disk = try SmallDisk(sandbox, name: "disk", megabytes: 4)
-        try sandbox.sh("mkdir -p small big && echo v1 > small/VERSION && for i in $(seq 1 8); do head -c 1000000 /dev/urandom > big/f$i; done")
+        try sandbox.sh(
+            "mkdir -p small big && echo v1 > small/VERSION && for i in $(seq 1 8); do head -c 1000000 /dev/urandom > big/f$i; done"
+        )
         _ = try sandbox.seal("small", app: "app", extra: ["--tag", "1"])
         _ = try sandbox.seal("big", app: "app", extra: ["--tag", "2"])
         let root = "\(disk.path)/root"
@@ -58,7 +64,9 @@ import Testing
         let full = try sandbox.fixity("deploy", "app@2", "--root", root, "--link", "copy")
         #expect(full.status == 2 && full.stderr.lowercased().contains("space"), "\(full.stderr)")
         #expect(try sandbox.sh("readlink \(root)/current").stdout == before, "current untouched")
-        #expect(try sandbox.sh("ls -A \(root)/deployments | grep -c -e incoming -e removing || true").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        #expect(
+            try sandbox.sh("ls -A \(root)/deployments | grep -c -e incoming -e removing || true").stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         #expect(try sandbox.fixity("verify", "--root", root, "--full").status == 0)
         try disk.resize(megabytes: 64)
         #expect(try sandbox.fixity("deploy", "app@2", "--root", root, "--link", "copy").status == 0)
@@ -84,14 +92,19 @@ import Testing
         _ = try sandbox.sh("dd if=/dev/zero of=\(disk.path)/filler bs=4k 2>/dev/null || true")
 
         try sandbox.sh("mkdir -p src2 && head -c 20000 /dev/urandom > src2/data")
-        for args in [["log", "checkpoint", "--key", "k.json"], ["sign", "app@1", "--key", "k.json"],
-                     ["tag", "app@2", "app@1"], ["seal", "src2", "--app", "app", "--tag", "3"]] {
+        for args in [
+            ["log", "checkpoint", "--key", "k.json"], ["sign", "app@1", "--key", "k.json"],
+            ["tag", "app@2", "app@1"], ["seal", "src2", "--app", "app", "--tag", "3"],
+        ] {
             let full = try sandbox.fixity(args, store: store)
             #expect(full.status == 2, "\(args): \(full.stdout) \(full.stderr)")
-            #expect(full.stderr.contains("No space left on device") || full.stderr.contains("no space left on device"),
-                    "\(args) says why: \(full.stderr)")
+            #expect(
+                full.stderr.contains("No space left on device") || full.stderr.contains("no space left on device"),
+                "\(args) says why: \(full.stderr)")
         }
-        #expect(try sandbox.fixity(["log", "verify"], store: store).stdout == ledgerBefore.stdout, "not one entry was added")
+        #expect(
+            try sandbox.fixity(["log", "verify"], store: store).stdout == ledgerBefore.stdout, "not one entry was added"
+        )
         #expect(try sandbox.fixity(["fsck"], store: store).status == 0)
 
         var failures = 0
@@ -103,7 +116,8 @@ import Testing
             failures += 1
             #expect(attempt.status == 2 && attempt.stderr.lowercased().contains("space"), "\(attempt.stderr)")
             #expect(try sandbox.fixity(["fsck"], store: store).status == 0, "fsck after failure \(failures)")
-            #expect(try sandbox.fixity(["log", "verify"], store: store).status == 0, "log verify after failure \(failures)")
+            #expect(
+                try sandbox.fixity(["log", "verify"], store: store).status == 0, "log verify after failure \(failures)")
         }
         #expect(sealed && failures > 0, "sealed after \(failures) clean failures")
         #expect(try sandbox.fixity(["show", "app@3"], store: store).status == 0)

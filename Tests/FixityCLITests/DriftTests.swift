@@ -6,7 +6,9 @@ import Testing
     /// A root with app@1 deployed: bin/run, lib/a.js, lib/link -> a.js, etc/empty/.
     func deployed(toml: String? = nil) throws -> Sandbox {  // also used by WatchTests
         let sandbox = try Sandbox()
-        try sandbox.sh("mkdir -p src/bin src/lib src/etc/empty src/var && printf '#!/bin/sh\\necho run\\n' > src/bin/run && chmod 755 src/bin/run && echo 'module.exports = 1' > src/lib/a.js && ln -s a.js src/lib/link && echo keep > src/var/state")
+        try sandbox.sh(
+            "mkdir -p src/bin src/lib src/etc/empty src/var && printf '#!/bin/sh\\necho run\\n' > src/bin/run && chmod 755 src/bin/run && echo 'module.exports = 1' > src/lib/a.js && ln -s a.js src/lib/link && echo keep > src/var/state"
+        )
         if let toml { try toml.write(toFile: "\(sandbox.root)/src/fixity.toml", atomically: true, encoding: .utf8) }
         _ = try sandbox.seal("src", extra: ["--tag", "1"])
         let deploy = try sandbox.fixity("deploy", "app@1", "--root", "root")
@@ -48,7 +50,8 @@ import Testing
 
     @Test func everyKindAtOnceIsRepairedInOnePass() throws {
         let sandbox = try deployed()
-        try sandbox.sh("""
+        try sandbox.sh(
+            """
             cd root/current && echo hacked > lib/a.js && echo x > added && mkdir -p newdir/deeper && echo y > newdir/deeper/f \
             && rm bin/run && chmod 700 var && ln -sfn nowhere lib/link && rmdir etc/empty && echo file > etc/empty
             """)
@@ -66,7 +69,8 @@ import Testing
 
     @Test func contentRewrittenWithItsMtimeResetIsCaughtByFastMode() throws {
         let sandbox = try deployed()
-        try sandbox.sh("f=root/current/lib/a.js; t=$(stat -c %y $f); echo 'module.exports = 9' > $f; touch -d \"$t\" $f")
+        try sandbox.sh(
+            "f=root/current/lib/a.js; t=$(stat -c %y $f); echo 'module.exports = 9' > $f; touch -d \"$t\" $f")
         let (status, json) = try verify(sandbox)
         #expect(status == 1)
         #expect(json["modified"] as? [String] == ["lib/a.js"])
@@ -78,7 +82,8 @@ import Testing
     @Test func afterARepairFastVerifyHashesNothing() throws {
         let sandbox = try deployed()
         #expect(try verify(sandbox).1["files_hashed"] as? Int == 0)
-        try sandbox.sh("echo drift >> root/current/lib/a.js && chmod 700 root/current/bin/run && echo x > root/current/var/new")
+        try sandbox.sh(
+            "echo drift >> root/current/lib/a.js && chmod 700 root/current/bin/run && echo x > root/current/var/new")
         #expect(try sandbox.fixity("repair", "--root", "root").status == 0)
         for _ in 0..<2 {
             let (status, json) = try verify(sandbox)
@@ -89,7 +94,9 @@ import Testing
 
     @Test func repairKeepsEvidenceByteForByte() throws {
         let sandbox = try deployed()
-        try sandbox.sh("printf 'hotfix: do not tell anyone\\n' > root/current/lib/a.js && printf 'debug\\n' > root/current/lib/debug.js")
+        try sandbox.sh(
+            "printf 'hotfix: do not tell anyone\\n' > root/current/lib/a.js && printf 'debug\\n' > root/current/lib/debug.js"
+        )
         let repair = try sandbox.fixity("repair", "--root", "root", "--json")
         let id = try #require(try repair.json()["evidence"] as? String)
         #expect(try sandbox.sh("cat store/evidence/\(id)/files/lib/a.js").stdout == "hotfix: do not tell anyone\n")
@@ -97,7 +104,8 @@ import Testing
         let record = try sandbox.fixity("evidence", id, "--json").json()
         let files = try #require(record["files"] as? [[String: Any]])
         let hotfix = try #require(files.first { $0["path"] as? String == "lib/a.js" })
-        let expected = try sandbox.sh("printf 'hotfix: do not tell anyone\\n' | sha256sum | cut -c1-64").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let expected = try sandbox.sh("printf 'hotfix: do not tell anyone\\n' | sha256sum | cut -c1-64").stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(hotfix["digest"] as? String == "sha256:\(expected)")
         #expect(hotfix["size"] as? Int == 27)
         #expect((record["drift"] as? [String: Any])?["modified"] as? [String] == ["lib/a.js"])
@@ -111,7 +119,9 @@ import Testing
     @Test func driftIsRecordedOncePerDistinctState() throws {
         let sandbox = try deployed()
         func driftEntries() throws -> Int {
-            try #require(try sandbox.fixity("log", "--json").json()["entries"] as? [[String: Any]]).filter { $0["action"] as? String == "drift" }.count
+            try #require(try sandbox.fixity("log", "--json").json()["entries"] as? [[String: Any]]).filter {
+                $0["action"] as? String == "drift"
+            }.count
         }
         try sandbox.sh("echo 1 > root/current/lib/a.js")
         for _ in 0..<3 { _ = try verify(sandbox) }
@@ -126,7 +136,9 @@ import Testing
 
     @Test func ignoredPathsMayChangeAndNothingElseMay() throws {
         let sandbox = try deployed(toml: "[drift]\nignore = [\"var\", \"**/*.sock\"]\n")
-        try sandbox.sh("echo changed > root/current/var/state && echo tmp > root/current/var/cache && touch root/current/lib/app.sock")
+        try sandbox.sh(
+            "echo changed > root/current/var/state && echo tmp > root/current/var/cache && touch root/current/lib/app.sock"
+        )
         #expect(try verify(sandbox).0 == 0)
         try sandbox.sh("echo x > root/current/lib/app.js")
         let (status, json) = try verify(sandbox)
@@ -142,7 +154,9 @@ import Testing
     @Test func aNamePlantedInAnyFolderOfANestedTreeIsFound() throws {
         let sandbox = try Sandbox()
         let folders = ["", "a", "a/x", "a/x/y", "a-b", "a.b", "a.b/z"]
-        try sandbox.sh("mkdir -p src/a/x/y src/a-b src/a.b/z && for d in " + folders.map { "src/\($0)" }.joined(separator: " ") + "; do echo f > $d/f; done")
+        try sandbox.sh(
+            "mkdir -p src/a/x/y src/a-b src/a.b/z && for d in " + folders.map { "src/\($0)" }.joined(separator: " ")
+                + "; do echo f > $d/f; done")
         _ = try sandbox.seal("src", extra: ["--tag", "1"])
         try #require(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
         for folder in folders {
@@ -158,7 +172,8 @@ import Testing
     @Test func ignoredNamesDeepInTheTreeMayComeAndGo() throws {
         let sandbox = try Sandbox()
         try sandbox.sh("mkdir -p src/a/x/y && echo f > src/a/x/y/f")
-        try "[drift]\nignore = [\"**/*.log\"]\n".write(toFile: "\(sandbox.root)/src/fixity.toml", atomically: true, encoding: .utf8)
+        try "[drift]\nignore = [\"**/*.log\"]\n".write(
+            toFile: "\(sandbox.root)/src/fixity.toml", atomically: true, encoding: .utf8)
         _ = try sandbox.seal("src", extra: ["--tag", "1"])
         try #require(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
         try sandbox.sh("echo x > root/current/a/x/y/debug.log && echo x > root/current/a/top.log")
@@ -194,7 +209,9 @@ import Testing
 
     @Test func repairReplacesAPlantedSymlinkWithoutWritingThroughIt() throws {
         let sandbox = try deployed()
-        try sandbox.sh("mkdir outside && echo mine > outside/a.js && rm -r root/current/lib && ln -s \(sandbox.root)/outside root/current/lib")
+        try sandbox.sh(
+            "mkdir outside && echo mine > outside/a.js && rm -r root/current/lib && ln -s \(sandbox.root)/outside root/current/lib"
+        )
         #expect(try sandbox.fixity("repair", "--root", "root").status == 0)
         #expect(try sandbox.sh("ls outside && cat outside/a.js").stdout == "a.js\nmine\n")
         #expect(try verify(sandbox, full: true).0 == 0)

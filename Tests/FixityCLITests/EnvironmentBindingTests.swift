@@ -27,7 +27,9 @@ import Testing
         try setPolicy(sandbox)
         let none = try sandbox.fixity("deploy", "app@1", "--root", "root")
         #expect(none.status == 2)
-        #expect(none.stderr.contains("--env") && none.stderr.contains("production, staging") && none.stderr.contains("--no-policy"), "\(none.stderr)")
+        #expect(
+            none.stderr.contains("--env") && none.stderr.contains("production, staging")
+                && none.stderr.contains("--no-policy"), "\(none.stderr)")
         let typo = try sandbox.fixity("deploy", "app@1", "--root", "root", "--env", "Staging")
         #expect(typo.status == 2 && typo.stderr.contains("'Staging' is not defined"), "\(typo.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(sandbox.root)/root/current"))
@@ -70,7 +72,10 @@ import Testing
         let sandbox = try Sandbox()
         for (text, fragment) in [
             ("[environments.production]\nthreshold = 0\nrequire_known_good_in = [\"stagign\"]\n", "'stagign'"),
-            ("default_environment = \"prod\"\n[environments.production]\nthreshold = 0\n", "default_environment 'prod'"),
+            (
+                "default_environment = \"prod\"\n[environments.production]\nthreshold = 0\n",
+                "default_environment 'prod'"
+            ),
         ] {
             try text.write(toFile: "\(sandbox.root)/policy.toml", atomically: true, encoding: .utf8)
             let set = try sandbox.fixity("policy", "set", "policy.toml")
@@ -85,7 +90,8 @@ import Testing
         _ = try DeployTests.releases(sandbox, 2)
         try setPolicy(sandbox)
         #expect(try sandbox.fixity("deploy", "app@1", "--root", "root", "--env", "staging").status == 0)
-        try sandbox.sh("""
+        try sandbox.sh(
+            """
             python3 -c "import sqlite3; db = sqlite3.connect('store/fixity.db'); db.execute('DROP TRIGGER root_bindings_immutable'); db.execute(\\"UPDATE root_bindings SET env = 'production'\\"); db.commit()"
             """)
         let forged = try sandbox.fixity("deploy", "app@2", "--root", "root", "--env", "production")
@@ -101,10 +107,16 @@ extension EnvironmentBindingTests {
         _ = try DeployTests.releases(sandbox, 1)
         try sandbox.sh("mkdir -p cfg && echo 'echo owned' > cfg/hook && chmod +x cfg/hook")
         _ = try sandbox.seal("cfg", app: "cfg", extra: ["--tag", "1"])
-        #expect(try sandbox.fixity("deploy", "app@1", "--root", "free", "--config", "cfg@1", "--config-path", "bin/hooks.d").status == 0)
+        #expect(
+            try sandbox.fixity("deploy", "app@1", "--root", "free", "--config", "cfg@1", "--config-path", "bin/hooks.d")
+                .status == 0)
         try setPolicy(sandbox)
-        let moved = try sandbox.fixity("deploy", "app@1", "--root", "root", "--env", "staging", "--config", "cfg@1", "--config-path", "bin/hooks.d")
-        #expect(moved.status == 2 && moved.stderr.contains("--config-path bin/hooks.d is refused under a policy"), "\(moved.stderr)")
+        let moved = try sandbox.fixity(
+            "deploy", "app@1", "--root", "root", "--env", "staging", "--config", "cfg@1", "--config-path", "bin/hooks.d"
+        )
+        #expect(
+            moved.status == 2 && moved.stderr.contains("--config-path bin/hooks.d is refused under a policy"),
+            "\(moved.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(sandbox.root)/root/current"))
     }
 }

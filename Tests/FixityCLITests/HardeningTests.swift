@@ -24,7 +24,9 @@ import Testing
         #expect(json["modified"] as? [String] == ["f"])
         #expect(json["mode_changed"] as? [String] == ["f"])
         let human = try sandbox.fixity("diff", "app@1", "app@2")
-        #expect(human.stdout.contains("modified") && human.stdout.contains("mode_changed") && human.stdout.contains("0644 -> 0755"), "\(human.stdout)")
+        #expect(
+            human.stdout.contains("modified") && human.stdout.contains("mode_changed")
+                && human.stdout.contains("0644 -> 0755"), "\(human.stdout)")
     }
 
     @Test func aTagUnderAnotherAppIsRefused() throws {
@@ -63,7 +65,9 @@ import Testing
         _ = try DeployTests.releases(sandbox, 1)
         for name in ["a", "b"] { #expect(try sandbox.fixity("key", "generate", "--out", "\(name).key").status == 0) }
         func publicKey(_ name: String) throws -> String {
-            "ed25519:" + (try #require(try sandbox.fixity("key", "public", "\(name).key", "--json").json()["public_key"] as? String))
+            "ed25519:"
+                + (try #require(
+                    try sandbox.fixity("key", "public", "\(name).key", "--json").json()["public_key"] as? String))
         }
         // Both keys sign a checkpoint of this store, so both are "known" to it.
         let b = try sandbox.fixity("log", "checkpoint", "--key", "b.key")
@@ -112,16 +116,24 @@ import Testing
     /// evidence of a repair lists removals and mode changes.
     @Test func verifyShowsWhatChanged() throws {
         let sandbox = try DriftTests().deployed()
-        try sandbox.sh("echo edit >> root/current/lib/a.js && chmod 755 root/current/lib/a.js && ln -sfn other.js root/current/lib/link && rm root/current/var/state && mkdir root/current/var/state && rm root/current/bin/run")
+        try sandbox.sh(
+            "echo edit >> root/current/lib/a.js && chmod 755 root/current/lib/a.js && ln -sfn other.js root/current/lib/link && rm root/current/var/state && mkdir root/current/var/state && rm root/current/bin/run"
+        )
         let human = try sandbox.fixity("verify", "--root", "root")
         #expect(human.status == 1)
         let lines = human.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.filter { $0.hasSuffix("0644 => 0755") && $0.contains("lib/a.js") && $0.contains("modified,mode_changed") }.count == 1, "\(human.stdout)")
+        #expect(
+            lines.filter {
+                $0.hasSuffix("0644 => 0755") && $0.contains("lib/a.js") && $0.contains("modified,mode_changed")
+            }.count == 1, "\(human.stdout)")
         #expect(lines.contains { $0.contains("lib/link") && $0.contains("-> a.js => -> other.js") }, "\(human.stdout)")
         #expect(lines.contains { $0.contains("var/state") && $0.contains("file => directory") }, "\(human.stdout)")
         #expect(human.stderr.contains("4 paths"), "\(human.stderr)")
-        let observed = try #require(try sandbox.fixity("verify", "--root", "root", "--json").json()["observed"] as? [String: [String: String]])
-        #expect(observed["lib/a.js"]?["mode"] == "0755" && observed["lib/a.js"]?["was"] == "0644" && observed["lib/a.js"]?["digest"] != nil)
+        let observed = try #require(
+            try sandbox.fixity("verify", "--root", "root", "--json").json()["observed"] as? [String: [String: String]])
+        #expect(
+            observed["lib/a.js"]?["mode"] == "0755" && observed["lib/a.js"]?["was"] == "0644"
+                && observed["lib/a.js"]?["digest"] != nil)
         #expect(observed["lib/link"]?["target"] == "other.js")
         #expect(observed["var/state"]?["type"] == "directory")
         let repair = try sandbox.fixity("repair", "--root", "root", "--json")
@@ -138,7 +150,9 @@ import Testing
         _ = try DeployTests.releases(sandbox, 1)
         #expect(try sandbox.fixity("key", "generate", "--out", "ci.key").status == 0)
         let failed = try sandbox.fixity("attest", "app@1", "--run", "echo checking; exit 3", "--key", "ci.key")
-        #expect(failed.status == 1 && failed.stdout.contains("FAILED") && failed.stderr.contains("checking"), "\(failed.stdout) \(failed.stderr)")
+        #expect(
+            failed.status == 1 && failed.stdout.contains("FAILED") && failed.stderr.contains("checking"),
+            "\(failed.stdout) \(failed.stderr)")
         let passed = try sandbox.fixity("attest", "app@1", "--run", "echo all good", "--key", "ci.key")
         #expect(passed.status == 0 && passed.stderr.contains("all good"), "\(passed.stderr)")
         let listing = try sandbox.fixity("signatures", "app@1")
@@ -163,7 +177,9 @@ import Testing
         let now = try sandbox.fixity("state", "--at", "now", "--root", "root", "--json")
         #expect(now.status == 0, "\(now.stderr)")
         let export = try sandbox.fixity("oci", "export", "app@1", "--out", "missing/img")
-        #expect(export.status == 2 && export.stderr.contains("parent folder missing does not exist") && !export.stderr.contains("incoming"), "\(export.stderr)")
+        #expect(
+            export.status == 2 && export.stderr.contains("parent folder missing does not exist")
+                && !export.stderr.contains("incoming"), "\(export.stderr)")
         let help = try sandbox.fixity("deploy", "--help")
         #expect(!help.stdout.contains("(default 60). (default"), "\(help.stdout)")
         try sandbox.sh("printf 'leftover' > store/tmp/interrupted-seal")
@@ -189,8 +205,11 @@ import Testing
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         if process.terminationStatus == 130 {
             #expect(text.contains("interrupted; what this command had not finished was not recorded"), "\(text)")
-            #expect(try sandbox.fixity("releases", "--app", "big", "--json").json()["releases"] as? [Any] == nil
-                || (try sandbox.fixity("releases", "--app", "big", "--json").json()["releases"] as? [Any])?.isEmpty == true)
+            #expect(
+                try sandbox.fixity("releases", "--app", "big", "--json").json()["releases"] as? [Any] == nil
+                    || (try sandbox.fixity("releases", "--app", "big", "--json").json()["releases"] as? [Any])?.isEmpty
+                        == true
+            )
         } else {
             // The seal finished before the signal arrived (a fast machine): nothing to check.
             #expect(process.terminationStatus == 0)

@@ -10,7 +10,8 @@ import Testing
 
     /// A free loopback port, chosen by the kernel.
     static func freePort() throws -> Int {
-        let result = try Sandbox.shell("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'")
+        let result = try Sandbox.shell(
+            "python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'")
         return try #require(Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 
@@ -24,7 +25,9 @@ import Testing
         let result = try sandbox.fixity(
             "deploy", "app@1", "--root", "root", "--health-timeout", "20", "--json",
             "--on-activate", "python3 -m http.server \(port) --bind 127.0.0.1 & echo started",
-            "--health-cmd", "for i in $(seq 100); do python3 -c 'import urllib.request,sys; sys.stdout.write(urllib.request.urlopen(\"http://127.0.0.1:\(port)/VERSION\").read().decode())' && exit 0; sleep 0.1; done; exit 1")
+            "--health-cmd",
+            "for i in $(seq 100); do python3 -c 'import urllib.request,sys; sys.stdout.write(urllib.request.urlopen(\"http://127.0.0.1:\(port)/VERSION\").read().decode())' && exit 0; sleep 0.1; done; exit 1"
+        )
         #expect(result.status == 0, "\(result.stderr)")
         let json = try result.json()
         #expect(json["result"] as? String == "activated")
@@ -55,7 +58,10 @@ import Testing
     @Test func hooksGetOnlyTheThreeStandardDescriptors() throws {
         let sandbox = try Sandbox()
         _ = try DeployTests.releases(sandbox, 1)
-        let result = try sandbox.fixity("deploy", "app@1", "--root", "root", "--json", "--health-cmd", "exec python3 -c 'import os; print(sorted(int(f) for f in os.listdir(\"/proc/self/fd\") if os.path.exists(\"/proc/self/fd/\" + f)))'")
+        let result = try sandbox.fixity(
+            "deploy", "app@1", "--root", "root", "--json", "--health-cmd",
+            "exec python3 -c 'import os; print(sorted(int(f) for f in os.listdir(\"/proc/self/fd\") if os.path.exists(\"/proc/self/fd/\" + f)))'"
+        )
         #expect(result.status == 0, "\(result.stderr)")
         let health = try #require(try result.json()["health"] as? [String: Any])
         #expect(health["output_tail"] as? String == "[0, 1, 2]\n")
@@ -78,7 +84,9 @@ import Testing
     @Test func fixityRootIsAbsolute() throws {
         let sandbox = try Sandbox()
         _ = try DeployTests.releases(sandbox, 1)
-        let result = try sandbox.fixity("deploy", "app@1", "--root", "r5", "--health-cmd", "ls \"$FIXITY_ROOT/current\" >/dev/null && case \"$FIXITY_ROOT\" in /*) ;; *) exit 9;; esac")
+        let result = try sandbox.fixity(
+            "deploy", "app@1", "--root", "r5", "--health-cmd",
+            "ls \"$FIXITY_ROOT/current\" >/dev/null && case \"$FIXITY_ROOT\" in /*) ;; *) exit 9;; esac")
         #expect(result.status == 0, "\(result.stderr)")
     }
 
@@ -93,7 +101,9 @@ import Testing
             let result = try sandbox.fixity(["deploy", ref, "--root", "root", "--on-activate", hook, "--json"] + extra)
             return (result, try? result.json()["deployment"] as? String)
         }
-        func lines() throws -> [String] { try sandbox.sh("cat '\(log)'").stdout.split(separator: "\n").map(String.init) }
+        func lines() throws -> [String] {
+            try sandbox.sh("cat '\(log)'").stdout.split(separator: "\n").map(String.init)
+        }
 
         let (first, d1) = try deploy("app@1")
         #expect(first.status == 0, "\(first.stderr)")
@@ -120,7 +130,8 @@ import Testing
         let sandbox = try Sandbox()
         _ = try DeployTests.releases(sandbox, 2)
         let flag = "\(sandbox.root)/v1-broken"
-        #expect(try sandbox.fixity("deploy", "app@1", "--root", "root", "--health-cmd", "test ! -e '\(flag)'").status == 0)
+        #expect(
+            try sandbox.fixity("deploy", "app@1", "--root", "root", "--health-cmd", "test ! -e '\(flag)'").status == 0)
         #expect(try sandbox.fixity("deploy", "app@2", "--root", "root").status == 0)
         try sandbox.sh("touch '\(flag)'")
         let back = try sandbox.fixity("rollback", "--root", "root", "--json")
@@ -139,7 +150,8 @@ import Testing
         let flag = "\(sandbox.root)/v2-broken"
         #expect(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
         try sandbox.sh("touch '\(flag)'")
-        #expect(try sandbox.fixity("deploy", "app@2", "--root", "root", "--health-cmd", "test ! -e '\(flag)'").status == 1)
+        #expect(
+            try sandbox.fixity("deploy", "app@2", "--root", "root", "--health-cmd", "test ! -e '\(flag)'").status == 1)
         let refused = try sandbox.fixity("rollback", "--root", "root", "--to", "app@2")
         #expect(refused.status == 2)
         #expect(refused.stderr.contains("known-bad") && refused.stderr.contains("--force"), "\(refused.stderr)")
@@ -158,7 +170,10 @@ import Testing
         try? FileManager.default.removeItem(atPath: started)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Sandbox.binary)
-        process.arguments = ["deploy", ref, "--root", "root", "--store", sandbox.store, "--health-timeout", "60", "--health-cmd", "touch '\(started)'; \(sleeper)"]
+        process.arguments = [
+            "deploy", ref, "--root", "root", "--store", sandbox.store, "--health-timeout", "60", "--health-cmd",
+            "touch '\(started)'; \(sleeper)",
+        ]
         process.currentDirectoryURL = URL(fileURLWithPath: sandbox.root)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -201,7 +216,8 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationStatus == 2)
         #expect(try current(sandbox) == "v1")
-        #expect(try Sandbox.shell("pgrep -f '[s]\(sleeper.dropFirst())'").status != 0, "the health check was left running")
+        #expect(
+            try Sandbox.shell("pgrep -f '[s]\(sleeper.dropFirst())'").status != 0, "the health check was left running")
         let status = try sandbox.fixity("status", "--root", "root", "--json").json()
         let deployments = try #require(status["deployments"] as? [[String: Any]])
         #expect(deployments.last?["health"] as? String == "pending")

@@ -8,25 +8,30 @@ import Testing
 
     /// Keys ci and alice, app@1 signed by ci, a policy: staging needs one of them, production two.
     func signedRelease(_ sandbox: Sandbox) throws -> String {
-        for name in ["ci", "alice"] { #expect(try sandbox.fixity("key", "generate", "--out", "\(name).key").status == 0) }
-        try sandbox.sh("mkdir -p src/bin && echo v1 > src/VERSION && printf '#!/bin/sh\\necho ok\\n' > src/bin/run && chmod 755 src/bin/run")
+        for name in ["ci", "alice"] {
+            #expect(try sandbox.fixity("key", "generate", "--out", "\(name).key").status == 0)
+        }
+        try sandbox.sh(
+            "mkdir -p src/bin && echo v1 > src/VERSION && printf '#!/bin/sh\\necho ok\\n' > src/bin/run && chmod 755 src/bin/run"
+        )
         let release = try sandbox.seal("src", app: "app", extra: ["--tag", "1", "--sign", "ci.key"])
         let ci = try sandbox.fixity("key", "public", "ci.key").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let alice = try sandbox.fixity("key", "public", "alice.key").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let alice = try sandbox.fixity("key", "public", "alice.key").stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         try """
-            [keys]
-            ci = "\(ci)"
-            alice = "\(alice)"
+        [keys]
+        ci = "\(ci)"
+        alice = "\(alice)"
 
-            [environments.staging]
-            trusted_keys = ["ci", "alice"]
-            threshold = 1
+        [environments.staging]
+        trusted_keys = ["ci", "alice"]
+        threshold = 1
 
-            [environments.production]
-            trusted_keys = ["ci", "alice"]
-            threshold = 2
+        [environments.production]
+        trusted_keys = ["ci", "alice"]
+        threshold = 2
 
-            """.write(toFile: "\(sandbox.root)/policy.toml", atomically: true, encoding: .utf8)
+        """.write(toFile: "\(sandbox.root)/policy.toml", atomically: true, encoding: .utf8)
         #expect(try sandbox.fixity("policy", "set", "policy.toml").status == 0)
         return release
     }
@@ -48,17 +53,22 @@ import Testing
         #expect(try sandbox.sh("skopeo inspect oci:copied:1").stdout.contains(exported))
 
         // The second push uploads nothing: every blob is already there.
-        let again = try sandbox.fixity("oci", "push", "app@1", "\(registry.address)/shop/app:1", "--insecure", "--json").json()
+        let again = try sandbox.fixity("oci", "push", "app@1", "\(registry.address)/shop/app:1", "--insecure", "--json")
+            .json()
         #expect((again["uploaded"] as? [Any])?.isEmpty == true && (again["skipped"] as? [Any])?.count == 2)
 
         // The signature is a referrer: through the registry's referrers API where it has one, or
         // the spec's fallback tag (Distribution 2.x), which any client can list.
         let hex = String(exported.dropFirst(7))
-        let referrers = try sandbox.sh("skopeo inspect --raw --tls-verify=false docker://\(registry.address)/shop/app:sha256-\(hex) 2>/dev/null || curl -fsS http://\(registry.address)/v2/shop/app/referrers/\(exported)").stdout
+        let referrers = try sandbox.sh(
+            "skopeo inspect --raw --tls-verify=false docker://\(registry.address)/shop/app:sha256-\(hex) 2>/dev/null || curl -fsS http://\(registry.address)/v2/shop/app/referrers/\(exported)"
+        ).stdout
         #expect(referrers.contains("application/vnd.dsse.envelope.v1+json"), "\(referrers)")
 
         // Importing the pushed image gives back the same release.
-        let imported = try sandbox.fixity("oci", "import", "\(registry.address)/shop/app@\(exported)", "--insecure", "--app", "from-registry", "--json")
+        let imported = try sandbox.fixity(
+            "oci", "import", "\(registry.address)/shop/app@\(exported)", "--insecure", "--app", "from-registry",
+            "--json")
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(try imported.json()["release"] as? String == release)
         #expect(try sandbox.fixity("log", "verify").status == 0)
@@ -75,11 +85,16 @@ import Testing
             try sandbox.sh("mkdir -p app\(n) && echo v\(n) > app\(n)/VERSION")
             _ = try sandbox.seal("app\(n)", app: "app", extra: ["--tag", "\(n)"])
         }
-        let first = try sandbox.fixity("oci", "push", "app@1", "\(registry.address)/app:1", "--insecure", "--base", "base-layout@\(base)", "--json").json()
+        let first = try sandbox.fixity(
+            "oci", "push", "app@1", "\(registry.address)/app:1", "--insecure", "--base", "base-layout@\(base)", "--json"
+        ).json()
         #expect((first["uploaded"] as? [Any])?.count == 3, "base layer, own layer, config")
         // The same base, named in the registry this time (copied into a scratch layout, verified).
         #expect(try sandbox.fixity("oci", "push", "base@1", "\(registry.address)/base:1", "--insecure").status == 0)
-        let second = try sandbox.fixity("oci", "push", "app@2", "\(registry.address)/app:2", "--insecure", "--base", "\(registry.address)/base@\(base)", "--json").json()
+        let second = try sandbox.fixity(
+            "oci", "push", "app@2", "\(registry.address)/app:2", "--insecure", "--base",
+            "\(registry.address)/base@\(base)", "--json"
+        ).json()
         #expect((second["uploaded"] as? [Any])?.count == 2, "only its own layer and config: \(second)")
         #expect((second["skipped"] as? [Any])?.count == 1)
     }
@@ -103,15 +118,18 @@ import Testing
         let registry = try TestRegistry(in: sandbox)
         _ = try signedRelease(sandbox)
         let image = digest(try sandbox.fixity("oci", "push", "app@1", "\(registry.address)/app:1", "--insecure"))
-        let staging = try sandbox.fixity("oci", "verify", "\(registry.address)/app@\(image)", "--env", "staging", "--insecure")
+        let staging = try sandbox.fixity(
+            "oci", "verify", "\(registry.address)/app@\(image)", "--env", "staging", "--insecure")
         #expect(staging.status == 0, "\(staging.stdout) \(staging.stderr)")
         // Production needs two signatures; the registry holds one.
-        let production = try sandbox.fixity("oci", "verify", "\(registry.address)/app@\(image)", "--env", "production", "--insecure")
+        let production = try sandbox.fixity(
+            "oci", "verify", "\(registry.address)/app@\(image)", "--env", "production", "--insecure")
         #expect(production.status == 1 && production.stderr.contains("2 signatures"), "\(production.stderr)")
         // A second signature, pushed again, is attached as another referrer: now allowed.
         #expect(try sandbox.fixity("sign", "app@1", "--key", "alice.key").status == 0)
         #expect(try sandbox.fixity("oci", "push", "app@1", "\(registry.address)/app:1", "--insecure").status == 0)
-        let now = try sandbox.fixity("oci", "verify", "\(registry.address)/app@\(image)", "--env", "production", "--insecure")
+        let now = try sandbox.fixity(
+            "oci", "verify", "\(registry.address)/app@\(image)", "--env", "production", "--insecure")
         #expect(now.status == 0, "\(now.stdout) \(now.stderr)")
         // A tag is not a pin.
         let byTag = try sandbox.fixity("oci", "verify", "\(registry.address)/app:1", "--env", "staging", "--insecure")
@@ -126,9 +144,13 @@ import Testing
         // No credentials: the registry's answer, status and message, is shown.
         let anonymous = try sandbox.fixity("oci", "push", "app@1", "\(registry.address)/app:1", "--insecure")
         #expect(anonymous.status == 2 && anonymous.stderr.contains("credentials"), "\(anonymous.stderr)")
-        let wrong = try sandbox.sh("echo nope | '\(Sandbox.binary)' oci push app@1 \(registry.address)/app:1 --insecure --username ops --password-stdin --store store || true")
+        let wrong = try sandbox.sh(
+            "echo nope | '\(Sandbox.binary)' oci push app@1 \(registry.address)/app:1 --insecure --username ops --password-stdin --store store || true"
+        )
         #expect(wrong.stderr.contains("401"), "\(wrong.stderr)")
-        let right = try sandbox.sh("echo s3cret | '\(Sandbox.binary)' oci push app@1 \(registry.address)/app:1 --insecure --username ops --password-stdin --store store")
+        let right = try sandbox.sh(
+            "echo s3cret | '\(Sandbox.binary)' oci push app@1 \(registry.address)/app:1 --insecure --username ops --password-stdin --store store"
+        )
         #expect(right.stdout.hasPrefix("sha256:"))
         // Plain HTTP only to loopback; an unreachable registry is a clear error.
         let remote = try sandbox.fixity("oci", "push", "app@1", "registry.example.com/app:1", "--insecure")
@@ -167,12 +189,19 @@ import Testing
             print(index["manifests"][0]["digest"])
             """
         try forge.write(toFile: "\(sandbox.root)/forge.py", atomically: true, encoding: .utf8)
-        let forged = try sandbox.sh("python3 forge.py \(release)").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        try sandbox.sh("skopeo copy --preserve-digests --dest-tls-verify=false oci:forged docker://\(registry.address)/app:forged")
-        let verify = try sandbox.fixity("oci", "verify", "\(registry.address)/app@\(forged)", "--env", "staging", "--insecure")
-        #expect(verify.status == 2 && verify.stderr.contains("its layer is not that release"), "\(verify.stdout) \(verify.stderr)")
+        let forged = try sandbox.sh("python3 forge.py \(release)").stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        try sandbox.sh(
+            "skopeo copy --preserve-digests --dest-tls-verify=false oci:forged docker://\(registry.address)/app:forged")
+        let verify = try sandbox.fixity(
+            "oci", "verify", "\(registry.address)/app@\(forged)", "--env", "staging", "--insecure")
+        #expect(
+            verify.status == 2 && verify.stderr.contains("its layer is not that release"),
+            "\(verify.stdout) \(verify.stderr)")
         // The genuine image still verifies; a store without the release cannot bind and refuses.
         let genuine = digest(try sandbox.fixity("oci", "push", "app@1", "\(registry.address)/app:1", "--insecure"))
-        #expect(try sandbox.fixity("oci", "verify", "\(registry.address)/app@\(genuine)", "--env", "staging", "--insecure").status == 0)
+        #expect(
+            try sandbox.fixity("oci", "verify", "\(registry.address)/app@\(genuine)", "--env", "staging", "--insecure")
+                .status == 0)
     }
 }

@@ -7,7 +7,8 @@ import Testing
     /// A tree with what image layers find hard: an executable, a symlink, a path over 100 bytes.
     func tree(_ sandbox: Sandbox, _ dir: String = "src") throws {
         let long = String(repeating: "x", count: 90) + "/" + String(repeating: "y", count: 90)
-        try sandbox.sh("""
+        try sandbox.sh(
+            """
             mkdir -p \(dir)/bin \(dir)/etc \(dir)/\(long) && echo hi > \(dir)/etc/app.conf && printf '#!/bin/sh\\necho run\\n' > \(dir)/bin/run \
             && chmod 755 \(dir)/bin/run && chmod 700 \(dir)/etc && ln -s ../etc/app.conf \(dir)/bin/conf && head -c 200000 /dev/urandom > \(dir)/blob \
             && echo deep > \(dir)/\(long)/\(String(repeating: "z", count: 120))
@@ -16,7 +17,9 @@ import Testing
 
     /// Paths, types, modes, sizes, link targets and content digests, sorted: a tree's identity.
     func listing(_ sandbox: Sandbox, _ dir: String) throws -> String {
-        try sandbox.sh("cd '\(dir)' && find . -mindepth 1 -printf '%P %y %m %s %l\\n' | grep -v ' d .* ' | sort; find . -mindepth 1 -type d -printf '%P %m\\n' | sort; find . -type f -exec sha256sum {} + | sort").stdout
+        try sandbox.sh(
+            "cd '\(dir)' && find . -mindepth 1 -printf '%P %y %m %s %l\\n' | grep -v ' d .* ' | sort; find . -mindepth 1 -type d -printf '%P %m\\n' | sort; find . -type f -exec sha256sum {} + | sort"
+        ).stdout
     }
 
     func imageDigest(_ result: RunResult) -> String { result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -30,13 +33,16 @@ import Testing
         let args = ["--cmd", "/bin/run", "--env", "MODE=prod", "--workdir", "/"]
         let first = try sandbox.fixity(["oci", "export", "web@1", "--out", "a"] + args)
         let second = try sandbox.fixity(["oci", "export", "web@1", "--out", "b"] + args)
-        let other = try sandbox.fixity(["oci", "export", "web@1", "--out", "c"] + args, store: "\(sandbox.root)/store2")
+        let other = try sandbox.fixity(
+            ["oci", "export", "web@1", "--out", "c"] + args, store: "\(sandbox.root)/store2")
         #expect(first.status == 0, "\(first.stderr)")
         #expect(imageDigest(first).hasPrefix("sha256:"))
         #expect(imageDigest(first) == imageDigest(second) && imageDigest(first) == imageDigest(other))
         #expect(try sandbox.sh("diff -r a b && diff -r a c && echo same").stdout == "same\n")
         // SOURCE_DATE_EPOCH is part of the input: another date, another (still reproducible) digest.
-        let dated = try sandbox.sh("SOURCE_DATE_EPOCH=1700000000 '\(Sandbox.binary)' oci export web@1 --out d --store store --cmd /bin/run --env MODE=prod --workdir /").stdout
+        let dated = try sandbox.sh(
+            "SOURCE_DATE_EPOCH=1700000000 '\(Sandbox.binary)' oci export web@1 --out d --store store --cmd /bin/run --env MODE=prod --workdir /"
+        ).stdout
         #expect(dated.trimmingCharacters(in: .whitespacesAndNewlines) != imageDigest(first))
         // An existing --out is refused and left alone.
         let again = try sandbox.fixity("oci", "export", "web@1", "--out", "a")
@@ -47,7 +53,9 @@ import Testing
         let sandbox = try Sandbox()
         try tree(sandbox)
         let release = try sandbox.seal("src", app: "web", extra: ["--tag", "1"])
-        let digest = imageDigest(try sandbox.fixity("oci", "export", "web@1", "--out", "img", "--ref-name", "v1", "--entrypoint", "/bin/run"))
+        let digest = imageDigest(
+            try sandbox.fixity("oci", "export", "web@1", "--out", "img", "--ref-name", "v1", "--entrypoint", "/bin/run")
+        )
         try sandbox.sh("umoci unpack --rootless --image img:v1 bundle")
         #expect(try listing(sandbox, "bundle/rootfs") == listing(sandbox, "src"))
         let inspect = try sandbox.sh("skopeo inspect oci:img:v1").stdout
@@ -67,17 +75,23 @@ import Testing
 
     @Test func aReleaseOnAPinnedBaseAndWhiteouts() throws {
         let sandbox = try Sandbox()
-        let base = try LayoutFixture.make(sandbox, name: "base", layers: [
-            [["dir", "usr", ""], ["dir", "usr/lib", ""], ["file", "usr/lib/libc.so", "libc"], ["file", "usr/lib/old.so", "old"], ["dir", "tmp", ""], ["file", "tmp/junk", "x"]],
-            [["file", "usr/lib/.wh.old.so", ""], ["file", "tmp/.wh..wh..opq", ""], ["file", "tmp/kept", "new"]],
-        ])
+        let base = try LayoutFixture.make(
+            sandbox, name: "base",
+            layers: [
+                [
+                    ["dir", "usr", ""], ["dir", "usr/lib", ""], ["file", "usr/lib/libc.so", "libc"],
+                    ["file", "usr/lib/old.so", "old"], ["dir", "tmp", ""], ["file", "tmp/junk", "x"],
+                ],
+                [["file", "usr/lib/.wh.old.so", ""], ["file", "tmp/.wh..wh..opq", ""], ["file", "tmp/kept", "new"]],
+            ])
         // Unpinned bases are refused: a tag can move, a base must not.
         try sandbox.sh("mkdir app && echo app > app/main")
         _ = try sandbox.seal("app", app: "web", extra: ["--tag", "1"])
         let unpinned = try sandbox.fixity("oci", "export", "web@1", "--out", "img", "--base", "base")
         #expect(unpinned.status == 2 && unpinned.stderr.contains("pinned by digest"), "\(unpinned.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(sandbox.root)/img"))
-        let export = try sandbox.fixity("oci", "export", "web@1", "--out", "img", "--base", "base@\(base)", "--ref-name", "v1")
+        let export = try sandbox.fixity(
+            "oci", "export", "web@1", "--out", "img", "--base", "base@\(base)", "--ref-name", "v1")
         #expect(export.status == 0, "\(export.stderr)")
         try sandbox.sh("umoci unpack --rootless --image img:v1 bundle")
         let unpacked = try sandbox.sh("cd bundle/rootfs && find . -type f | sort").stdout
@@ -85,8 +99,12 @@ import Testing
         // Import flattens the same way umoci does.
         let imported = try sandbox.fixity("oci", "import", "img", "--app", "flat")
         #expect(imported.status == 0, "\(imported.stderr)")
-        let files = try sandbox.fixity("show", imageDigest(imported), "--json").json()["entries"] as? [[String: Any]] ?? []
-        #expect(files.compactMap { $0["type"] as? String == "file" ? $0["path"] as? String : nil }.sorted() == ["main", "tmp/kept", "usr/lib/libc.so"])
+        let files =
+            try sandbox.fixity("show", imageDigest(imported), "--json").json()["entries"] as? [[String: Any]] ?? []
+        #expect(
+            files.compactMap { $0["type"] as? String == "file" ? $0["path"] as? String : nil }.sorted() == [
+                "main", "tmp/kept", "usr/lib/libc.so",
+            ])
     }
 
     @Test(arguments: [
@@ -96,7 +114,10 @@ import Testing
         ("hardlink to nothing", [["hardlink", "copy", "missing"]], "not a file in the image"),
         ("fifo", [["fifo", "pipe", ""]], "FIFO"),
         ("device", [["chardev", "null", ""]], "character device"),
-        ("through a symlink", [["symlink", "lib", "/usr/lib"], ["file", "lib/evil.so", "x"]], "passes through the symlink"),
+        (
+            "through a symlink", [["symlink", "lib", "/usr/lib"], ["file", "lib/evil.so", "x"]],
+            "passes through the symlink"
+        ),
     ])
     func hostileLayersAreRefused(_ name: String, _ members: [[String]], _ message: String) throws {
         let sandbox = try Sandbox()
@@ -106,10 +127,15 @@ import Testing
         // Nothing recorded: no release, and the ledger has no import.
         #expect((try sandbox.fixity("releases", "--json").json()["releases"] as? [Any])?.isEmpty == true)
         #expect(!(try sandbox.fixity("log").stdout.contains("oci-import")))
-        #expect(try sandbox.sh("find . -name escape -o -name evil.so | wc -l").stdout.trimmingCharacters(in: .whitespaces) == "0\n")
+        #expect(
+            try sandbox.sh("find . -name escape -o -name evil.so | wc -l").stdout.trimmingCharacters(in: .whitespaces)
+                == "0\n")
     }
 
-    @Test(arguments: [("diff_id", "diff_id says"), ("layer_digest", "does not match its digest"), ("media_type", "unsupported media type")])
+    @Test(arguments: [
+        ("diff_id", "diff_id says"), ("layer_digest", "does not match its digest"),
+        ("media_type", "unsupported media type"),
+    ])
     func tamperedImagesAreRefused(_ tamper: String, _ message: String) throws {
         let sandbox = try Sandbox()
         try LayoutFixture.make(sandbox, name: "img", layers: [[["file", "a", "x"]]], tamper: tamper)
@@ -123,7 +149,9 @@ import Testing
     @Test func importStopsAtTheExpandedSizeCap() throws {
         let sandbox = try Sandbox()
         try LayoutFixture.make(sandbox, name: "img", layers: [[["zeros", "big", String(48 << 20)]]])
-        #expect(try sandbox.sh("du -sk img/blobs | cut -f1").stdout.trimmingCharacters(in: .whitespacesAndNewlines).count < 4, "the bomb should be small")
+        #expect(
+            try sandbox.sh("du -sk img/blobs | cut -f1").stdout.trimmingCharacters(in: .whitespacesAndNewlines).count
+                < 4, "the bomb should be small")
         let refused = try sandbox.fixity("oci", "import", "img", "--app", "x", "--max-size", "16M")
         #expect(refused.status == 2 && refused.stderr.contains("expands past 16777216 bytes"), "\(refused.stderr)")
         #expect((try sandbox.fixity("releases", "--json").json()["releases"] as? [Any])?.isEmpty == true)

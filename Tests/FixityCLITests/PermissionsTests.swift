@@ -7,7 +7,10 @@ import Testing
     @Test func privateKeysNeverAppearOutsideTheirFile() throws {
         let sandbox = try Sandbox()
         #expect(try sandbox.fixity("key", "generate", "--out", "ci.key").status == 0)
-        let seed = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(sandbox.root)/ci.key"))) as? [String: Any])["seed"] as? String
+        let seed =
+            try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(sandbox.root)/ci.key")))
+                    as? [String: Any])["seed"] as? String
         try sandbox.sh("mkdir -p src && echo v1 > src/VERSION")
         _ = try sandbox.seal("src", app: "app", extra: ["--tag", "1", "--sign", "ci.key"])
         var outputs = [RunResult]()
@@ -58,20 +61,29 @@ import Testing
         // Root's deploy, holding the lock through a health check that waits to be released.
         let deploy = Process()
         deploy.executableURL = URL(fileURLWithPath: Sandbox.binary)
-        deploy.arguments = ["deploy", "app@2", "--root", "root", "--store", sandbox.store,
-                            "--health-cmd", "touch \(sandbox.root)/started; while [ ! -e \(sandbox.root)/release ]; do sleep 0.05; done"]
+        deploy.arguments = [
+            "deploy", "app@2", "--root", "root", "--store", sandbox.store,
+            "--health-cmd",
+            "touch \(sandbox.root)/started; while [ ! -e \(sandbox.root)/release ]; do sleep 0.05; done",
+        ]
         deploy.currentDirectoryURL = URL(fileURLWithPath: sandbox.root)
         deploy.standardOutput = FileHandle.nullDevice
         deploy.standardError = FileHandle.nullDevice
         try deploy.run()
         for _ in 0..<400 where !FileManager.default.fileExists(atPath: "\(sandbox.root)/started") { usleep(25_000) }
-        #expect(FileManager.default.fileExists(atPath: "\(sandbox.root)/started"), "root's deploy reached its health check")
+        #expect(
+            FileManager.default.fileExists(atPath: "\(sandbox.root)/started"), "root's deploy reached its health check")
 
-        for args in [["deploy", "app@2", "--root", "root", "--lock-timeout", "30"], ["deploy", "app@1", "--root", "root", "--force"],
-                     ["rollback", "--root", "root"], ["rollback", "--root", "root", "--to", "app@1"], ["repair", "--root", "root"],
-                     ["status", "--root", "root"], ["verify", "--root", "root", "--full"]] {
+        for args in [
+            ["deploy", "app@2", "--root", "root", "--lock-timeout", "30"],
+            ["deploy", "app@1", "--root", "root", "--force"],
+            ["rollback", "--root", "root"], ["rollback", "--root", "root", "--to", "app@1"],
+            ["repair", "--root", "root"],
+            ["status", "--root", "root"], ["verify", "--root", "root", "--full"],
+        ] {
             let result = try sandbox.fixity(args, store: "\(sandbox.root)/nstore", prefix: nobody)
-            #expect(result.status == 2 && result.stderr.contains("not writable by this user"), "\(args): \(result.stderr)")
+            #expect(
+                result.status == 2 && result.stderr.contains("not writable by this user"), "\(args): \(result.stderr)")
         }
         try sandbox.sh("touch release")
         deploy.waitUntilExit()
@@ -79,7 +91,9 @@ import Testing
         #expect(try sandbox.sh("cat root/current/VERSION").stdout == "v2\n")
         #expect(try sandbox.fixity("verify", "--root", "root", "--full").status == 0)
         #expect(try sandbox.fixity("log", "verify").status == 0)
-        #expect(try sandbox.fixity(["log", "export"], store: "\(sandbox.root)/nstore").stdout == theirsBefore, "the other user's store recorded nothing")
+        #expect(
+            try sandbox.fixity(["log", "export"], store: "\(sandbox.root)/nstore").stdout == theirsBefore,
+            "the other user's store recorded nothing")
     }
 
     /// A user who is not root repairs a file and a folder it made unreadable to itself (mode
@@ -88,7 +102,8 @@ import Testing
     @Test(.enabled(if: Sandbox.isRoot, "needs root to run as another user (setpriv)"))
     func anUnprivilegedRepairResetsModesItCannotRead() throws {
         let sandbox = try Sandbox()
-        try sandbox.sh("chmod 755 . && mkdir -p src/d && echo v1 > src/VERSION && echo x > src/d/f && chown -R 65534:65534 .")
+        try sandbox.sh(
+            "chmod 755 . && mkdir -p src/d && echo v1 > src/VERSION && echo x > src/d/f && chown -R 65534:65534 .")
         let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
         func run(_ args: [String]) throws -> RunResult { try sandbox.fixity(args, prefix: nobody) }
         #expect(try run(["seal", "src", "--app", "app", "--tag", "1"]).status == 0)

@@ -41,10 +41,13 @@ import Testing
         #expect((report["activations"] as? [Any])?.count == 1)
         let signers = report["signers"] as? [[String: Any]] ?? []
         #expect(signers.contains { $0["trusted"] as? Bool == true })
-        #expect(!FileManager.default.fileExists(atPath: "\(sandbox.root)/store"), "verify-bundle must not create a store")
+        #expect(
+            !FileManager.default.fileExists(atPath: "\(sandbox.root)/store"), "verify-bundle must not create a store")
 
         // Every proof in it also checks with the independent checker, against the checkpoint's root.
-        let bundle = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(sandbox.root)/bundle.json"))) as? [String: Any] ?? [:]
+        let bundle =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: "\(sandbox.root)/bundle.json"))) as? [String: Any] ?? [:]
         let proofs = (bundle["entries"] as? [[String: Any]] ?? []).compactMap { $0["inclusion"] }
         #expect(proofs.count >= 5)
         #expect(try ProofCheck.verify(proofs, root: report["checkpoint_root"] as? String, in: sandbox))
@@ -57,19 +60,35 @@ import Testing
     /// Each edit an attacker could make to a bundle, as Python over its JSON.
     @Test(arguments: [
         ("entry details", "b['entries'][0]['entry']['details']['app'] = 'evil'"),
-        ("entry bytes", "e = b['entries'][1]['inclusion']; e['entry'] = base64.b64encode(base64.b64decode(e['entry']).replace(b'web', b'wab')).decode()"),
-        ("audit path", "p = b['entries'][0]['inclusion']['audit_path']; p[0] = ('0' if p[0][0] != '0' else '1') + p[0][1:]"),
+        (
+            "entry bytes",
+            "e = b['entries'][1]['inclusion']; e['entry'] = base64.b64encode(base64.b64decode(e['entry']).replace(b'web', b'wab')).decode()"
+        ),
+        (
+            "audit path",
+            "p = b['entries'][0]['inclusion']['audit_path']; p[0] = ('0' if p[0][0] != '0' else '1') + p[0][1:]"
+        ),
         ("dropped path step", "b['entries'][0]['inclusion']['audit_path'].pop()"),
-        ("manifest", "m = bytearray(base64.b64decode(b['manifest'])); m[-2] ^= 1; b['manifest'] = base64.b64encode(bytes(m)).decode()"),
-        ("checkpoint root", "lines = b['checkpoint'].split('\\n'); lines[2] = base64.b64encode(bytes(32)).decode(); b['checkpoint'] = '\\n'.join(lines)"),
+        (
+            "manifest",
+            "m = bytearray(base64.b64decode(b['manifest'])); m[-2] ^= 1; b['manifest'] = base64.b64encode(bytes(m)).decode()"
+        ),
+        (
+            "checkpoint root",
+            "lines = b['checkpoint'].split('\\n'); lines[2] = base64.b64encode(bytes(32)).decode(); b['checkpoint'] = '\\n'.join(lines)"
+        ),
         ("envelope", "b['envelopes'][0] = b['envelopes'][0].replace('\"payloadType\"', '\"payloadType\" ', 1)"),
-        ("foreign entry", "b['entries'].append(dict(b['entries'][-1])); b['entries'][-1]['entry'] = dict(b['entries'][-1]['entry'], subject='sha256:' + '0' * 64)"),
+        (
+            "foreign entry",
+            "b['entries'].append(dict(b['entries'][-1])); b['entries'][-1]['entry'] = dict(b['entries'][-1]['entry'], subject='sha256:' + '0' * 64)"
+        ),
         ("duplicated entries", "b['entries'] += [e for e in b['entries'] if e['entry']['action'] == 'sign'] * 3"),
         ("duplicated envelopes", "b['envelopes'] += b['envelopes'] * 3"),
     ])
     func tamperedBundlesFail(_ what: String, _ edit: String) throws {
         let (sandbox, _, keys) = try bundled()
-        let script = "import base64, json\nb = json.load(open('bundle.json'))\n\(edit)\njson.dump(b, open('tampered.json', 'w'))\n"
+        let script =
+            "import base64, json\nb = json.load(open('bundle.json'))\n\(edit)\njson.dump(b, open('tampered.json', 'w'))\n"
         try script.write(toFile: "\(sandbox.root)/tamper.py", atomically: true, encoding: .utf8)
         try sandbox.sh("python3 tamper.py")
         let result = try verifyBundle(sandbox, keys, file: "tampered.json")
@@ -112,7 +131,8 @@ import Testing
         #expect(two.status == 0, "\(two.stdout) \(two.stderr)")
         #expect((try two.json()["failed_health_checks"] as? [Any])?.count == 1, "\(two.stdout)")
         // Moving an activation's subject to another deployment breaks its pair binding.
-        let script = "import json\nb = json.load(open('two.json'))\nfor e in b['entries']:\n    if e['entry']['action'] == 'activate':\n        e['entry']['details']['config'] = 'sha256:' + '1' * 64\n        break\njson.dump(b, open('moved.json', 'w'))\n"
+        let script =
+            "import json\nb = json.load(open('two.json'))\nfor e in b['entries']:\n    if e['entry']['action'] == 'activate':\n        e['entry']['details']['config'] = 'sha256:' + '1' * 64\n        break\njson.dump(b, open('moved.json', 'w'))\n"
         try script.write(toFile: "\(sandbox.root)/move.py", atomically: true, encoding: .utf8)
         try sandbox.sh("python3 move.py")
         #expect(try verifyBundle(sandbox, ["log.key"], file: "moved.json").status == 1)

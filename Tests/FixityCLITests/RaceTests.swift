@@ -19,7 +19,8 @@ import Testing
     }
 
     func tree(_ sandbox: Sandbox, _ dir: String, shared: Int, own: Int) throws {
-        try sandbox.sh("""
+        try sandbox.sh(
+            """
             mkdir -p \(dir)/shared \(dir)/own && for i in $(seq 1 \(shared)); do echo "shared $i" > \(dir)/shared/f$i; done \
             && for i in $(seq 1 \(own)); do echo "\(dir) $i $RANDOM" > \(dir)/own/f$i; done && head -c 1500000 /dev/zero > \(dir)/shared/zeros
             """)
@@ -40,7 +41,9 @@ import Testing
         #expect(releases.count == 2)
         for release in releases {
             let id = release["release"] as? String ?? ""
-            #expect(try sandbox.fixity("export", id, "out-\(id.suffix(8))").status == 0, "every object of \(id) is present and intact")
+            #expect(
+                try sandbox.fixity("export", id, "out-\(id.suffix(8))").status == 0,
+                "every object of \(id) is present and intact")
         }
     }
 
@@ -59,7 +62,9 @@ import Testing
         #expect(seal.terminationStatus == 0, "\(log)")
         #expect(gcRuns >= 1)
         #expect(try sandbox.fixity("fsck").status == 0)
-        #expect(try sandbox.fixity("export", "app@1", "out").status == 0, "every object of the release survived the gc runs")
+        #expect(
+            try sandbox.fixity("export", "app@1", "out").status == 0, "every object of the release survived the gc runs"
+        )
     }
 
     @Test func aReaderOfCurrentNeverSeesAMissingFileDuringAThousandSwitches() throws {
@@ -98,7 +103,9 @@ import Testing
         _ = FileManager.default.createFile(atPath: "\(sandbox.root)/switched", contents: nil)
         reader.waitUntilExit()
         let result = try sandbox.sh("cat reader.out")
-        let fields = result.stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let fields = result.stdout.split(separator: " ").compactMap {
+            Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         #expect(fields.count == 3)
         let misses = try sandbox.sh("head -5 reader.err").stdout
         #expect(fields.first == 0, "reads that found nothing: \(misses)")

@@ -31,7 +31,8 @@ import Testing
         if Sandbox.isRoot { try sandbox.sh("chown -R -h 1234:4321 two") }
         let first = try sandbox.seal("one")
         let secondResult = try Sandbox.run(
-            "/bin/sh", ["-c", "umask 077; '\(Sandbox.binary)' seal two --app other --store '\(sandbox.root)/store2'"], in: sandbox.root)
+            "/bin/sh", ["-c", "umask 077; '\(Sandbox.binary)' seal two --app other --store '\(sandbox.root)/store2'"],
+            in: sandbox.root)
         #expect(secondResult.status == 0, "\(secondResult.stderr)")
         #expect(first.hasPrefix("sha256:"))
         #expect(secondResult.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == first)
@@ -66,7 +67,8 @@ import Testing
         #expect(files.count == Self.files.count + 1)
         for entry in files {
             let path = try #require(entry["path"] as? String)
-            let expected = try sandbox.sh("sha256sum 'tree/\(path)' | cut -c1-64").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let expected = try sandbox.sh("sha256sum 'tree/\(path)' | cut -c1-64").stdout.trimmingCharacters(
+                in: .whitespacesAndNewlines)
             #expect(entry["digest"] as? String == "sha256:\(expected)", "\(path)")
         }
     }
@@ -75,10 +77,12 @@ import Testing
         let sandbox = try Sandbox()
         try Self.makeTree(sandbox, "tree", reversed: false, umask: "022", mtime: nil)
         let id = try sandbox.seal("tree")
-        let export = try Sandbox.run("/bin/sh", ["-c", "umask 077; '\(Sandbox.binary)' export \(id) out --store store"], in: sandbox.root)
+        let export = try Sandbox.run(
+            "/bin/sh", ["-c", "umask 077; '\(Sandbox.binary)' export \(id) out --store store"], in: sandbox.root)
         #expect(export.status == 0, "\(export.stderr)")
         #expect(try sandbox.seal("out", store: "\(sandbox.root)/fresh-store") == id)
-        #expect(try sandbox.sh("stat -c %a out/share/setgid-dir out/share/secret out/bin/run").stdout == "2750\n600\n755\n")
+        #expect(
+            try sandbox.sh("stat -c %a out/share/setgid-dir out/share/secret out/bin/run").stdout == "2750\n600\n755\n")
         #expect(try sandbox.sh("readlink out/bin/python").stdout == "/usr/bin/python3\n")
     }
 }

@@ -4,7 +4,9 @@ import Testing
 /// Every bad input to `seal`: exit 2, a message naming the path, and nothing recorded.
 @Suite struct SealBadInputTests {
     /// Seals `tree` expecting a refusal that mentions `fragment`, then checks nothing was recorded.
-    func expectRefused(_ sandbox: Sandbox, _ dir: String = "tree", mentioning fragments: [String], prefix: [String] = []) throws {
+    func expectRefused(
+        _ sandbox: Sandbox, _ dir: String = "tree", mentioning fragments: [String], prefix: [String] = []
+    ) throws {
         let result = try sandbox.fixity(["seal", dir, "--app", "app"], prefix: prefix)
         #expect(result.status == 2, "exit \(result.status): \(result.stderr)")
         #expect(result.stdout.isEmpty)
@@ -14,7 +16,8 @@ import Testing
         // As the same user: a store owned by another user is refused (StrictModes), even to root.
         let releases = try sandbox.fixity(["releases", "--json"], prefix: prefix).json()
         #expect((releases["releases"] as? [Any])?.isEmpty == true, "a refused seal recorded a release")
-        let tmpLeft = try sandbox.sh("ls -A store/tmp 2>/dev/null | wc -l").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let tmpLeft = try sandbox.sh("ls -A store/tmp 2>/dev/null | wc -l").stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         #expect(tmpLeft == "0", "a refused seal left temp files")
     }
 
@@ -37,7 +40,8 @@ import Testing
 
     @Test func socketIsRefused() throws {
         let sandbox = try Sandbox()
-        try sandbox.sh("mkdir tree && python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); s.bind('tree/app.sock')\"")
+        try sandbox.sh(
+            "mkdir tree && python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); s.bind('tree/app.sock')\"")
         try expectRefused(sandbox, mentioning: ["tree/app.sock", "socket"])
     }
 
@@ -66,7 +70,9 @@ import Testing
         if Sandbox.isRoot {
             // root reads everything; run as nobody against a store nobody may write.
             try sandbox.sh("chmod 755 . && mkdir store && chown 65534:65534 store")
-            try expectRefused(sandbox, mentioning: ["tree/locked", "cannot be read"], prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+            try expectRefused(
+                sandbox, mentioning: ["tree/locked", "cannot be read"],
+                prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
         } else {
             try expectRefused(sandbox, mentioning: ["tree/locked", "cannot be read"])
         }

@@ -7,7 +7,8 @@ import Testing
     /// Seals `count` releases whose fixity.toml runs `sh ./check.sh` as the health check.
     static func checkedReleases(_ sandbox: Sandbox, _ count: Int) throws -> [String] {
         try (1...count).map { n in
-            try sandbox.sh("""
+            try sandbox.sh(
+                """
                 mkdir -p chk\(n) && echo v\(n) > chk\(n)/VERSION && echo 'exit 0' > chk\(n)/check.sh \
                 && printf '[deploy]\\nhealth_cmd = "sh ./check.sh"\\n' > chk\(n)/fixity.toml
                 """)
@@ -31,7 +32,8 @@ import Testing
         let hex = try Self.deploymentID(sandbox, "app@2")
         #expect(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
         let pwned = "\(sandbox.root)/pwned"
-        try sandbox.sh("""
+        try sandbox.sh(
+            """
             mkdir -p root/deployments/\(hex) && echo evil > root/deployments/\(hex)/VERSION \
             && echo 'touch \(pwned); exit 0' > root/deployments/\(hex)/check.sh && cp chk2/fixity.toml root/deployments/\(hex)/
             """)
@@ -68,10 +70,15 @@ import Testing
         #expect(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
         for folder in ["root", "root/deployments", "root/.fixity"] {
             try sandbox.sh("chmod o+w \(folder)")
-            for args in [["verify", "--root", "root"], ["status", "--root", "root"], ["rollback", "--root", "root"], ["deploy", "app@1", "--root", "root"]] {
+            for args in [
+                ["verify", "--root", "root"], ["status", "--root", "root"], ["rollback", "--root", "root"],
+                ["deploy", "app@1", "--root", "root"],
+            ] {
                 let refused = try sandbox.fixity(args)
                 #expect(refused.status == 2, "\(args) with \(folder) o+w")
-                #expect(refused.stderr.contains("\(folder)") && refused.stderr.contains("writable by every user") && refused.stderr.contains("--allow-shared-root"), "\(refused.stderr)")
+                #expect(
+                    refused.stderr.contains("\(folder)") && refused.stderr.contains("writable by every user")
+                        && refused.stderr.contains("--allow-shared-root"), "\(refused.stderr)")
             }
             #expect(try sandbox.fixity("verify", "--root", "root", "--allow-shared-root").status == 0)
             try sandbox.sh("chmod o-w \(folder)")
@@ -81,7 +88,9 @@ import Testing
         #expect(group.status == 2 && group.stderr.contains("writable by group"), "\(group.stderr)")
         try sandbox.sh("chmod g-w root && chmod 0777 store")
         let store = try sandbox.fixity("releases")
-        #expect(store.status == 2 && store.stderr.contains("store") && store.stderr.contains("writable by every user"), "\(store.stderr)")
+        #expect(
+            store.status == 2 && store.stderr.contains("store") && store.stderr.contains("writable by every user"),
+            "\(store.stderr)")
     }
 
     /// A root or store owned by another user is refused (as root, so the test can chown).
@@ -106,7 +115,8 @@ import Testing
         try sandbox.sh("mkdir -p src/d && echo one > src/m && echo two > src/d/f && chmod 755 src/d")
         _ = try sandbox.seal("src", app: "app", extra: ["--tag", "1"])
         #expect(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
-        try sandbox.sh("mkdir victim && echo SECRET-BYTES > victim/secret && chmod 0600 victim/secret && chmod 0500 victim")
+        try sandbox.sh(
+            "mkdir victim && echo SECRET-BYTES > victim/secret && chmod 0600 victim/secret && chmod 0500 victim")
         let before = try sandbox.sh("stat -c '%n %a %s %Y' victim victim/secret; ls -a victim").stdout
         let swapper = """
             import os, sys
@@ -205,10 +215,13 @@ import Testing
         let sandbox = try Sandbox()
         _ = try DeployTests.releases(sandbox, 2)
         #expect(try sandbox.fixity("deploy", "app@1", "--root", "root").status == 0)
-        let result = try sandbox.fixity("deploy", "app@2", "--root", "root", "--health-cmd", "printf 'bad\\033]0;owned\\007\\033[2J\\r\\n'; exit 1")
+        let result = try sandbox.fixity(
+            "deploy", "app@2", "--root", "root", "--health-cmd", "printf 'bad\\033]0;owned\\007\\033[2J\\r\\n'; exit 1")
         #expect(result.status == 1)
         let all = result.stdout + result.stderr
-        #expect(!all.contains("\u{1B}") && !all.contains("\u{07}") && !all.contains("\r"), "raw control characters reached the terminal")
+        #expect(
+            !all.contains("\u{1B}") && !all.contains("\u{07}") && !all.contains("\r"),
+            "raw control characters reached the terminal")
         #expect(all.contains("bad\\x1b]0;owned\\x07\\x1b[2J\\x0d"), "\(all)")
     }
 }
@@ -229,11 +242,14 @@ import Testing
         #expect(repair.status == 0, "\(repair.stderr)")
         let id = try #require(try repair.json()["evidence"] as? String)
         let evidence = try sandbox.fixity("evidence", id, "--json").json()
-        let files = try #require((evidence["files"] as? [[String: Any]]) ?? ((evidence["record"] as? [String: Any])?["files"] as? [[String: Any]]))
+        let files = try #require(
+            (evidence["files"] as? [[String: Any]])
+                ?? ((evidence["record"] as? [String: Any])?["files"] as? [[String: Any]]))
         let giant = try #require(files.first { $0["path"] as? String == "var/state" })
         #expect((giant["note"] as? String)?.contains("sparse") == true, "\(giant)")
         #expect(giant["digest"] == nil || giant["digest"] is NSNull)
-        let kept = try sandbox.sh("du -sk store/evidence | cut -f1").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let kept = try sandbox.sh("du -sk store/evidence | cut -f1").stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         #expect((Int(kept) ?? .max) < 1024, "evidence took \(kept) KiB")
         #expect(try sandbox.fixity("verify", "--root", "root", "--full").status == 0)
     }
@@ -243,7 +259,9 @@ import Testing
     @Test func thousandsOfNestedFoldersAreReportedAndRemoved() throws {
         let sandbox = try DriftTests().deployed()
         let live = try sandbox.sh("realpath root/current").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        try sandbox.sh("python3 -c \"import os; os.chdir('\(live)/lib'); [(os.mkdir('n'), os.chdir('n')) for _ in range(1500)]\" && echo hotfix >> root/current/bin/run")
+        try sandbox.sh(
+            "python3 -c \"import os; os.chdir('\(live)/lib'); [(os.mkdir('n'), os.chdir('n')) for _ in range(1500)]\" && echo hotfix >> root/current/bin/run"
+        )
         let verify = try sandbox.fixity("verify", "--root", "root", "--json")
         #expect(verify.status == 1, "\(verify.stderr)")
         let report = try verify.json()
@@ -261,7 +279,9 @@ extension DriftDenialOfServiceTests {
     /// are not loaded), and the hot-fix elsewhere is still repaired; repair says what it left.
     @Test func aFolderTooWideToListIsReportedAndTheRestRepaired() throws {
         let sandbox = try DriftTests().deployed()
-        try sandbox.sh("mkdir root/current/var/flood && cd root/current/var/flood && seq 1 300 | xargs touch && cd - >/dev/null && echo hotfix >> root/current/bin/run")
+        try sandbox.sh(
+            "mkdir root/current/var/flood && cd root/current/var/flood && seq 1 300 | xargs touch && cd - >/dev/null && echo hotfix >> root/current/bin/run"
+        )
         let env = ["/usr/bin/env", "FIXITY_MAX_FOLDER_ENTRIES=200"]
         let verify = try sandbox.fixity(["verify", "--root", "root", "--json"], prefix: env)
         #expect(verify.status == 1, "\(verify.stderr)")

@@ -7,7 +7,8 @@ import Testing
     /// A time between two steps: ledger times have nanoseconds, so a short pause separates them.
     func instant(_ sandbox: Sandbox) throws -> String {
         usleep(20_000)
-        let time = try sandbox.sh("date -u +%Y-%m-%dT%H:%M:%S.%NZ").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let time = try sandbox.sh("date -u +%Y-%m-%dT%H:%M:%S.%NZ").stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         usleep(20_000)
         return time
     }
@@ -31,7 +32,9 @@ import Testing
         #expect(try sandbox.fixity("deploy", "web@1", "--root", "root", "--env", "prod").status == 0)
         let v1Live = try instant(sandbox)
         // v2 fails its health check: live for a moment, then the automatic rollback to v1.
-        #expect(try sandbox.fixity("deploy", "web@2", "--root", "root", "--env", "prod", "--health-cmd", "false").status == 1)
+        #expect(
+            try sandbox.fixity("deploy", "web@2", "--root", "root", "--env", "prod", "--health-cmd", "false").status
+                == 1)
         let backOnV1 = try instant(sandbox)
         #expect(try sandbox.fixity("deploy", "web@3", "--root", "root", "--env", "prod").status == 0)
         let v3Clean = try instant(sandbox)
@@ -45,7 +48,8 @@ import Testing
 
         // Before the root's first entry: refused, naming the root.
         let early = try sandbox.fixity("state", "--at", beforeAnyDeploy, "--root", "root")
-        #expect(early.status == 2 && early.stderr.contains("before the first ledger entry about root"), "\(early.stderr)")
+        #expect(
+            early.status == 2 && early.stderr.contains("before the first ledger entry about root"), "\(early.stderr)")
 
         let first = try #require(active(try state(sandbox, v1Live)))
         #expect(first["release"] as? String == releases[0])
@@ -56,7 +60,10 @@ import Testing
 
         // The instant v2 was switched to: it was live, known-bad, until the automatic rollback.
         let log = try sandbox.fixity("log", "--json").json()["entries"] as? [[String: Any]] ?? []
-        let v2Activation = try #require(log.first { $0["action"] as? String == "activate" && ($0["details"] as? [String: String])?["release"] == releases[1] })
+        let v2Activation = try #require(
+            log.first {
+                $0["action"] as? String == "activate" && ($0["details"] as? [String: String])?["release"] == releases[1]
+            })
         let v2 = try #require(active(try state(sandbox, v2Activation["time"] as! String)))
         #expect(v2["release"] as? String == releases[1])
         let rollback = try #require(log.first { $0["action"] as? String == "rollback" })
@@ -87,7 +94,8 @@ import Testing
             let checkpoint = try #require(answer["checkpoint"] as? [String: Any])
             let proofs = (answer["proof"] as? [[String: Any]] ?? []).compactMap { $0["inclusion"] }
             #expect(proofs.count >= 2)
-            #expect(try ProofCheck.verify(proofs, root: checkpoint["root"] as? String, in: sandbox), "proofs at \(time)")
+            #expect(
+                try ProofCheck.verify(proofs, root: checkpoint["root"] as? String, in: sandbox), "proofs at \(time)")
         }
 
         // By environment: the same answer.

@@ -13,7 +13,8 @@ import Testing
     func sealedTree(_ sandbox: Sandbox) throws -> (id: String, blob: String) {
         try sandbox.sh("mkdir -p tree/lib && printf 'good bytes\\n' > tree/lib/app.js && echo other > tree/b")
         let id = try sandbox.seal("tree", extra: ["--tag", "1.0"])
-        let blob = try sandbox.sh("printf 'good bytes\\n' | sha256sum | cut -c1-64").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let blob = try sandbox.sh("printf 'good bytes\\n' | sha256sum | cut -c1-64").stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         return (id, "sha256:" + blob)
     }
 
@@ -41,7 +42,9 @@ import Testing
         let export = try sandbox.fixity("export", id, "out")
         #expect(export.status == 2)
         #expect(export.stderr.contains(String(blob.dropFirst(7).prefix(12))) && export.stderr.contains("corrupt"))
-        #expect(try sandbox.sh("ls -A").stdout.split(separator: "\n").sorted() == ["store", "tree"], "export left a partial tree")
+        #expect(
+            try sandbox.sh("ls -A").stdout.split(separator: "\n").sorted() == ["store", "tree"],
+            "export left a partial tree")
 
         let cat = try sandbox.fixity("cat", "app@1.0", "lib/app.js")
         #expect(cat.status == 2)
@@ -71,22 +74,32 @@ import Testing
         _ = try sealedTree(sandbox)
         try sandbox.sh("printf 'evil' > blob && sha256sum blob | cut -c1-64 > blob.sha")
         let blobHex = try sandbox.sh("cat blob.sha").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        try sandbox.sh("cp blob '\(objectPath(sandbox, "sha256:" + blobHex))' 2>/dev/null || (mkdir -p '\(sandbox.store)/objects/sha256/\(blobHex.prefix(2))' && cp blob '\(objectPath(sandbox, "sha256:" + blobHex))')")
+        try sandbox.sh(
+            "cp blob '\(objectPath(sandbox, "sha256:" + blobHex))' 2>/dev/null || (mkdir -p '\(sandbox.store)/objects/sha256/\(blobHex.prefix(2))' && cp blob '\(objectPath(sandbox, "sha256:" + blobHex))')"
+        )
         let manifest = "fixity-manifest 1\n" + body.replacingOccurrences(of: "%BLOB%", with: "sha256:" + blobHex)
         try manifest.write(toFile: "\(sandbox.root)/manifest", atomically: true, encoding: .utf8)
-        let idHex = try sandbox.sh("sha256sum manifest | cut -c1-64").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        try sandbox.sh("mkdir -p '\(sandbox.store)/objects/sha256/\(idHex.prefix(2))' && cp manifest '\(objectPath(sandbox, "sha256:" + idHex))'")
+        let idHex = try sandbox.sh("sha256sum manifest | cut -c1-64").stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        try sandbox.sh(
+            "mkdir -p '\(sandbox.store)/objects/sha256/\(idHex.prefix(2))' && cp manifest '\(objectPath(sandbox, "sha256:" + idHex))'"
+        )
         let db = try DatabaseQueue(path: "\(sandbox.store)/fixity.db")
         try db.write { db in
             try db.execute(
-                sql: "INSERT INTO releases (id, app, sealed_at, files, bytes) VALUES (?, 'evil', '2026-01-01T00:00:00Z', 1, 4)",
+                sql:
+                    "INSERT INTO releases (id, app, sealed_at, files, bytes) VALUES (?, 'evil', '2026-01-01T00:00:00Z', 1, 4)",
                 arguments: ["sha256:" + idHex])
         }
 
-        for command in [["show", "sha256:" + idHex], ["export", "sha256:" + idHex, "out"], ["diff", "app@1.0", "sha256:" + idHex]] {
+        for command in [
+            ["show", "sha256:" + idHex], ["export", "sha256:" + idHex, "out"], ["diff", "app@1.0", "sha256:" + idHex],
+        ] {
             let result = try sandbox.fixity(command)
             #expect(result.status == 2, "\(attack): \(command[0]) exit \(result.status)")
-            #expect(result.stderr.contains("invalid manifest") && result.stderr.contains(problem), "\(attack): \(result.stderr)")
+            #expect(
+                result.stderr.contains("invalid manifest") && result.stderr.contains(problem),
+                "\(attack): \(result.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: "\(sandbox.root)/out"))
         let fsck = try sandbox.fixity("fsck", "--json")
@@ -98,8 +111,12 @@ import Testing
         let sandbox = try Sandbox()
         let (id, blob) = try sealedTree(sandbox)
         // Leftovers of an interrupted seal: an object no release references, and a temp file.
-        try sandbox.sh("printf 'orphan' > o && h=$(sha256sum o | cut -c1-64) && mkdir -p store/objects/sha256/$(echo $h | cut -c1-2) && cp o store/objects/sha256/$(echo $h | cut -c1-2)/$(echo $h | cut -c3-) && echo half > store/tmp/obj-1-2-3")
-        let orphan = "sha256:" + (try sandbox.sh("sha256sum o | cut -c1-64").stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        try sandbox.sh(
+            "printf 'orphan' > o && h=$(sha256sum o | cut -c1-64) && mkdir -p store/objects/sha256/$(echo $h | cut -c1-2) && cp o store/objects/sha256/$(echo $h | cut -c1-2)/$(echo $h | cut -c3-) && echo half > store/tmp/obj-1-2-3"
+        )
+        let orphan =
+            "sha256:"
+            + (try sandbox.sh("sha256sum o | cut -c1-64").stdout.trimmingCharacters(in: .whitespacesAndNewlines))
 
         let dry = try sandbox.fixity("gc", "--dry-run", "--json")
         #expect(dry.status == 0)
@@ -118,7 +135,9 @@ import Testing
 
     @Test func sealKilledMidwayLeavesAConsistentStoreAndCanBeRerun() throws {
         let sandbox = try Sandbox()
-        try sandbox.sh("mkdir tree && for d in $(seq 1 20); do mkdir tree/d$d; for f in $(seq 1 100); do echo \"$d/$f\" > tree/d$d/f$f; done; done; head -c 20000000 /dev/urandom > tree/big")
+        try sandbox.sh(
+            "mkdir tree && for d in $(seq 1 20); do mkdir tree/d$d; for f in $(seq 1 100); do echo \"$d/$f\" > tree/d$d/f$f; done; done; head -c 20000000 /dev/urandom > tree/big"
+        )
         for delay in [0.02, 0.05, 0.1, 0.2] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Sandbox.binary)

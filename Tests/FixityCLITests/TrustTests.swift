@@ -8,7 +8,9 @@ import Testing
     /// staging needs 1 of (ci, alice); production 2 of them, known-good in staging, passing tests.
     func promoted() throws -> Sandbox {
         let sandbox = try Sandbox()
-        for name in ["ci", "alice"] { #expect(try sandbox.fixity("key", "generate", "--out", "\(name).key").status == 0) }
+        for name in ["ci", "alice"] {
+            #expect(try sandbox.fixity("key", "generate", "--out", "\(name).key").status == 0)
+        }
         try sandbox.sh("mkdir -p src && echo v1 > src/VERSION")
         #expect(try sandbox.fixity("seal", "src", "--app", "app", "--tag", "1", "--sign", "ci.key").status == 0)
         try writePolicy(sandbox, keys: ["ci", "alice"])
@@ -48,9 +50,13 @@ import Testing
         let sandbox = try Sandbox()
         #expect(try sandbox.fixity("key", "generate", "--out", "ci.key").status == 0)
         try sandbox.sh("mkdir -p src && echo v1 > src/VERSION")
-        func envelopes() throws -> Int { (try sandbox.fixity("signatures", "app@1", "--json").json()["records"] as? [Any])?.count ?? -1 }
+        func envelopes() throws -> Int {
+            (try sandbox.fixity("signatures", "app@1", "--json").json()["records"] as? [Any])?.count ?? -1
+        }
         func signEntries() throws -> Int {
-            try sandbox.fixity("log", "export").stdout.split(separator: "\n").filter { $0.contains(#""action":"sign""#) }.count
+            try sandbox.fixity("log", "export").stdout.split(separator: "\n").filter {
+                $0.contains(#""action":"sign""#)
+            }.count
         }
         for _ in 0..<3 { #expect(try sandbox.fixity("seal", "src", "--app", "app", "--tag", "1").status == 0) }
         #expect(try envelopes() == 1, "one unsigned provenance for three seals of one tree")
@@ -70,7 +76,9 @@ import Testing
         let publicKey = try #require(json["public_key"] as? String)
         #expect(Data(base64Encoded: publicKey)?.count == 32)
         #expect((json["id"] as? String)?.count == 64)
-        #expect(!(try sandbox.fixity("key", "public", "k.key", "--json").stdout.contains("seed")), "a private key in JSON output")
+        #expect(
+            !(try sandbox.fixity("key", "public", "k.key", "--json").stdout.contains("seed")),
+            "a private key in JSON output")
         try sandbox.sh("chmod 644 k.key")
         let open = try sandbox.fixity("key", "public", "k.key")
         #expect(open.status == 2 && open.stderr.contains("must not be readable by others"))
@@ -86,15 +94,21 @@ import Testing
         #expect(refused.stderr.contains("needs 2 signatures from trusted keys of production (ci, alice), has 1: ci"))
         #expect(refused.stderr.contains("never known-good in staging"))
         #expect(refused.stderr.contains("no passing test attestation"))
-        #expect(try sandbox.sh("ls prod/current 2>/dev/null || echo none").stdout == "none\n", "refused deploy touched the root")
+        #expect(
+            try sandbox.sh("ls prod/current 2>/dev/null || echo none").stdout == "none\n",
+            "refused deploy touched the root")
 
-        #expect(try sandbox.fixity("deploy", "app@1", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION").status == 0)
+        #expect(
+            try sandbox.fixity(
+                "deploy", "app@1", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION"
+            ).status == 0)
         #expect(try sandbox.fixity("sign", "app@1", "--key", "alice.key", "--role", "qa").status == 0)
         let failing = try sandbox.fixity("attest", "app@1", "--run", "test \"$(cat VERSION)\" = v2", "--key", "ci.key")
         #expect(failing.status == 1)
         let stillRefused = try sandbox.fixity("deploy", "app@1", "--root", "prod", "--env", "production")
         #expect(stillRefused.status == 2 && stillRefused.stderr.contains("no passing test attestation"))
-        let passing = try sandbox.fixity("attest", "app@1", "--run", "test \"$(cat VERSION)\" = v1", "--key", "ci.key", "--json")
+        let passing = try sandbox.fixity(
+            "attest", "app@1", "--run", "test \"$(cat VERSION)\" = v1", "--key", "ci.key", "--json")
         #expect(passing.status == 0)
         #expect(try passing.json()["passed"] as? Bool == true)
         let deployed = try sandbox.fixity("deploy", "app@1", "--root", "prod", "--env", "production")
@@ -105,13 +119,17 @@ import Testing
 
     @Test func removingAKeyStopsItsSignaturesCountingFromThatMoment() throws {
         let sandbox = try promoted()
-        #expect(try sandbox.fixity("deploy", "app@1", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION").status == 0)
+        #expect(
+            try sandbox.fixity(
+                "deploy", "app@1", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION"
+            ).status == 0)
         #expect(try sandbox.fixity("sign", "app@1", "--key", "alice.key").status == 0)
         #expect(try sandbox.fixity("attest", "app@1", "--run", "true", "--key", "ci.key").status == 0)
         try writePolicy(sandbox, keys: ["alice"], productionThreshold: 1)
         try sandbox.sh("mkdir -p src2 && echo v2 > src2/VERSION")
         #expect(try sandbox.fixity("seal", "src2", "--app", "app", "--tag", "2", "--sign", "ci.key").status == 0)
-        let rotated = try sandbox.fixity("deploy", "app@2", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION")
+        let rotated = try sandbox.fixity(
+            "deploy", "app@2", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION")
         #expect(rotated.status == 2 && rotated.stderr.contains("has 0"), "ci was removed: its signature must not count")
         #expect(try sandbox.fixity("policy", "history", "--json").json()["policies"].map { ($0 as? [Any])?.count } == 2)
     }
@@ -120,13 +138,21 @@ import Testing
         let sandbox = try promoted()
         try sandbox.sh("mkdir -p src3 && echo v3 > src3/VERSION && mkdir -p src4 && echo v4 > src4/VERSION")
         #expect(try sandbox.fixity("seal", "src3", "--app", "app", "--tag", "3", "--sign", "ci.key").status == 0)
-        #expect(try sandbox.fixity("deploy", "app@3", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION").status == 0)
+        #expect(
+            try sandbox.fixity(
+                "deploy", "app@3", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION"
+            ).status == 0)
         // ci is rotated out; app@4 is signed by alice, who stays.
         try writePolicy(sandbox, keys: ["alice"], productionThreshold: 1)
         #expect(try sandbox.fixity("seal", "src4", "--app", "app", "--tag", "4", "--sign", "alice.key").status == 0)
-        #expect(try sandbox.fixity("deploy", "app@4", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION").status == 0)
+        #expect(
+            try sandbox.fixity(
+                "deploy", "app@4", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION"
+            ).status == 0)
         let named = try sandbox.fixity("rollback", "--root", "stage", "--to", "app@3")
-        #expect(named.status == 2 && named.stderr.contains("refuses staging") && named.stderr.contains("has 0"), "\(named.stderr)")
+        #expect(
+            named.status == 2 && named.stderr.contains("refuses staging") && named.stderr.contains("has 0"),
+            "\(named.stderr)")
         #expect(try sandbox.sh("cat stage/current/VERSION").stdout == "v4\n", "a refused rollback switched the root")
         // The automatic rollback returns to the last known-good state, which already passed.
         #expect(try sandbox.fixity("rollback", "--root", "stage").status == 0)
@@ -137,8 +163,14 @@ import Testing
         let sandbox = try promoted()
         let key = try publicKey(sandbox, "ci")
         let cases: [(String, String)] = [
-            ("[keys]\nci = \"\(key)\"\n[environments.p]\ntrusted_keys = [\"ci\"]\nthreshold = 2\n", "larger than its 1 trusted keys"),
-            ("[keys]\nci = \"\(key)\"\n[environments.p]\ntrusted_keys = [\"ci\"]\nthreshhold = 1\n", "unknown field environments.p.threshhold"),
+            (
+                "[keys]\nci = \"\(key)\"\n[environments.p]\ntrusted_keys = [\"ci\"]\nthreshold = 2\n",
+                "larger than its 1 trusted keys"
+            ),
+            (
+                "[keys]\nci = \"\(key)\"\n[environments.p]\ntrusted_keys = [\"ci\"]\nthreshhold = 1\n",
+                "unknown field environments.p.threshhold"
+            ),
             ("[keys]\nci = \"ed25519:AAAA\"\n", "keys.ci"),
             ("[nonsense]\n", "unknown section"),
         ]
@@ -150,11 +182,14 @@ import Testing
         // An envelope about another release, a wrong payload type, and garbage.
         try sandbox.sh("mkdir -p other && echo o > other/o")
         let otherID = try sandbox.seal("other", app: "other", extra: ["--sign", "ci.key"])
-        let otherEnvelope = try #require((try sandbox.fixity("signatures", otherID, "--json").json()["signatures"] as? [Any])?.first)
-        try JSONSerialization.data(withJSONObject: otherEnvelope).write(to: URL(fileURLWithPath: "\(sandbox.root)/other.json"))
+        let otherEnvelope = try #require(
+            (try sandbox.fixity("signatures", otherID, "--json").json()["signatures"] as? [Any])?.first)
+        try JSONSerialization.data(withJSONObject: otherEnvelope).write(
+            to: URL(fileURLWithPath: "\(sandbox.root)/other.json"))
         let misdirected = try sandbox.fixity("sign", "app@1", "--envelope", "other.json")
         #expect(misdirected.status == 2 && misdirected.stderr.contains("not release"))
-        try sandbox.sh("sed 's#vnd.in-toto+json#plain#' other.json > retyped.json && echo '{\"payload\": 1}' > garbage.json")
+        try sandbox.sh(
+            "sed 's#vnd.in-toto+json#plain#' other.json > retyped.json && echo '{\"payload\": 1}' > garbage.json")
         let retyped = try sandbox.fixity("sign", "app@1", "--envelope", "retyped.json")
         #expect(retyped.status == 2 && retyped.stderr.contains("payload type"))
         let garbage = try sandbox.fixity("sign", "app@1", "--envelope", "garbage.json")
@@ -199,7 +234,8 @@ import Testing
         #expect(try sandbox.fixity("sign", "app@1", "--envelope", "theirs.json").status == 0)
         // Staging needs one trusted signature: count it from alice's envelope alone, after rotating ci out.
         try writePolicy(sandbox, keys: ["alice"], productionThreshold: 1)
-        let deployed = try sandbox.fixity("deploy", "app@1", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION")
+        let deployed = try sandbox.fixity(
+            "deploy", "app@1", "--root", "stage", "--env", "staging", "--health-cmd", "test -f VERSION")
         #expect(deployed.status == 0, "Fixity did not count securesystemslib's signature: \(deployed.stderr)")
     }
 }

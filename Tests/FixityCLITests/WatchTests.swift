@@ -19,7 +19,9 @@ import Testing
 
         var lines: [[String: Any]] {
             let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            return text.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
         }
 
         /// Waits up to `seconds` for a line with `event`; returns it and how long it took.
@@ -80,7 +82,9 @@ import Testing
         #expect(!((repaired.0["evidence"] as? String) ?? "").isEmpty)
         #expect(try sandbox.fixity("verify", "--root", "root", "--full").status == 0)
         let metrics = try String(contentsOfFile: "\(sandbox.root)/fixity.prom", encoding: .utf8)
-        #expect(metrics.contains("# TYPE fixity_drift gauge") && metrics.contains("fixity_drift{root=") && metrics.contains("} 0\n"))
+        #expect(
+            metrics.contains("# TYPE fixity_drift gauge") && metrics.contains("fixity_drift{root=")
+                && metrics.contains("} 0\n"))
         #expect(watch.stop() == 0, "watch did not stop cleanly on SIGTERM")
     }
 

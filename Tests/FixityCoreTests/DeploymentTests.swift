@@ -3,7 +3,8 @@ import Testing
 
 @Suite struct DeploymentTests {
     let app = try! Manifest(entries: [
-        .directory("bin", mode: 0o755), .file("bin/run", mode: 0o755, size: 1, digest: blobA), .directory("config", mode: 0o755),
+        .directory("bin", mode: 0o755), .file("bin/run", mode: 0o755, size: 1, digest: blobA),
+        .directory("config", mode: 0o755),
     ])
     let config = try! Manifest(entries: [.file("db.toml", mode: 0o600, size: 1, digest: blobB)])
 
@@ -14,7 +15,9 @@ import Testing
         #expect(withConfig.configPath == "config")
         #expect(plain.configPath == nil)
         #expect(Set([plain.id, withConfig.id, elsewhere.id]).count == 3)
-        #expect(String(decoding: plain.canonicalBytes, as: UTF8.self) == "fixity-deployment 1\nrelease \(app.id)\nconfig -\n")
+        #expect(
+            String(decoding: plain.canonicalBytes, as: UTF8.self)
+                == "fixity-deployment 1\nrelease \(app.id)\nconfig -\n")
         #expect(try Deployment(release: app.id, config: config.id, configPath: "config").id == withConfig.id)
     }
 
@@ -23,7 +26,10 @@ import Testing
         let tree = try deployment.combinedManifest(app: app, config: config)
         #expect(tree.entries.map(\.path) == ["bin", "bin/run", "config", "config/db.toml"])
         let deep = try Deployment(release: app.id, config: config.id, configPath: "etc/shop")
-        #expect(try deep.combinedManifest(app: app, config: config).entries.map(\.path) == ["bin", "bin/run", "config", "etc", "etc/shop", "etc/shop/db.toml"])
+        #expect(
+            try deep.combinedManifest(app: app, config: config).entries.map(\.path) == [
+                "bin", "bin/run", "config", "etc", "etc/shop", "etc/shop/db.toml",
+            ])
     }
 
     @Test func configThatWouldOverwriteAppFilesIsRefused() throws {
@@ -41,7 +47,10 @@ import Testing
 
     func history(_ healths: [RootHistory.Health], active: Int?) -> RootHistory {
         RootHistory(
-            records: healths.enumerated().map { RootHistory.Record(deployment: digest($0.offset), ordinal: Int64($0.offset), health: $0.element, materialized: true) },
+            records: healths.enumerated().map {
+                RootHistory.Record(
+                    deployment: digest($0.offset), ordinal: Int64($0.offset), health: $0.element, materialized: true)
+            },
             active: active.map(digest))
     }
 
@@ -49,7 +58,9 @@ import Testing
         let h = history([.knownGood, .knownBad, .knownGood, .knownGood], active: 3)
         #expect(h.rollbackTarget()?.deployment == digest(2))
         // After that rollback, a second one goes one further back, skipping the known-bad one.
-        #expect(history([.knownGood, .knownBad, .knownGood, .knownGood], active: 2).rollbackTarget()?.deployment == digest(0))
+        #expect(
+            history([.knownGood, .knownBad, .knownGood, .knownGood], active: 2).rollbackTarget()?.deployment
+                == digest(0))
         #expect(history([.knownGood, .knownGood], active: 0).rollbackTarget() == nil)
     }
 
@@ -67,6 +78,7 @@ import Testing
         let more = history([.knownGood, .knownGood, .knownGood, .knownGood, .knownGood], active: 4)
         #expect(more.retentionVictims(keep: 3) == [digest(0), digest(1)])
         // The active deployment is never removed, even when it is beyond keep.
-        #expect(!history([.knownGood, .knownGood, .knownGood], active: 0).retentionVictims(keep: 1).contains(digest(0)))
+        #expect(
+            !history([.knownGood, .knownGood, .knownGood], active: 0).retentionVictims(keep: 1).contains(digest(0)))
     }
 }

@@ -5,10 +5,11 @@ import Testing
 @Suite struct ErrorCategoryTests {
     @Test func categoriesKeepTheirContractSpelling() {
         let spelled = Set(ErrorCategory.allCases.map(\.rawValue))
-        #expect(spelled == [
-            "bad_input", "not_found", "ambiguous", "conflict", "locked", "integrity", "refused", "trust",
-            "ledger", "hook", "registry", "unauthorized", "io", "internal",
-        ])
+        #expect(
+            spelled == [
+                "bad_input", "not_found", "ambiguous", "conflict", "locked", "integrity", "refused", "trust",
+                "ledger", "hook", "registry", "unauthorized", "io", "internal",
+            ])
     }
 
     /// Exit 1 means "a finding" and never comes from an error; every status is an HTTP error.

@@ -4,11 +4,12 @@ import Testing
 
 /// The canonical details encoding round-trips, and the timeline picks the right span.
 @Suite struct CanonicalJSONTests {
-    @Test(arguments: [
-        [:],
-        ["a": "b"],
-        ["quote": "say \"hi\"", "back\\slash": "c:\\dir", "ctl": "line\nnext\ttab\u{1}", "ü": "日本語 🎉", "": ""],
-    ] as [[String: String]])
+    @Test(
+        arguments: [
+            [:],
+            ["a": "b"],
+            ["quote": "say \"hi\"", "back\\slash": "c:\\dir", "ctl": "line\nnext\ttab\u{1}", "ü": "日本語 🎉", "": ""],
+        ] as [[String: String]])
     func roundTrips(_ object: [String: String]) {
         #expect(CanonicalJSON.parseFlatObject(CanonicalJSON.object(object)) == object)
     }
@@ -22,7 +23,10 @@ import Testing
         #expect(CanonicalJSON.parseFlatObject(#"{"a":"\ud83c\udf89"}"#) == ["a": "🎉"])
     }
 
-    @Test(arguments: [#"{"a":1}"#, #"{"a":"b" }"#, #"{"a":"b","a":"c"}"#, #"{"a":{"b":"c"}}"#, #"{"a":"\x"}"#, #"{"a":"\ud83c"}"#, "{", "", #"{"a":"b"}x"#])
+    @Test(arguments: [
+        #"{"a":1}"#, #"{"a":"b" }"#, #"{"a":"b","a":"c"}"#, #"{"a":{"b":"c"}}"#, #"{"a":"\x"}"#, #"{"a":"\ud83c"}"#,
+        "{", "", #"{"a":"b"}x"#,
+    ])
     func refusesAnythingElse(_ text: String) {
         #expect(CanonicalJSON.parseFlatObject(text) == nil)
     }
@@ -32,26 +36,32 @@ import Testing
     let d1 = Digest.of(Array("one".utf8)), d2 = Digest.of(Array("two".utf8))
     let r1 = Digest.of(Array("release one".utf8)), r2 = Digest.of(Array("release two".utf8))
 
-    func entry(_ seq: Int64, _ second: Int, _ action: String, _ subject: Digest, _ details: [String: String]) -> LedgerEntry {
+    func entry(_ seq: Int64, _ second: Int, _ action: String, _ subject: Digest, _ details: [String: String])
+        -> LedgerEntry
+    {
         LedgerEntry(
-            seq: seq, time: String(format: "2026-11-29T03:00:%02d.000000000Z", second), actor: "ops", host: "web1", action: action,
+            seq: seq, time: String(format: "2026-11-29T03:00:%02d.000000000Z", second), actor: "ops", host: "web1",
+            action: action,
             subject: subject.description, details: details.merging(["root": "/srv/app"]) { a, _ in a })
     }
 
     var timeline: ActivationTimeline {
-        ActivationTimeline(entries: [
-            // An old-style activation without release details: the deploy entry names the pair.
-            entry(1, 10, "deploy", d1, ["release": r1.description, "config": "-", "env": "prod"]),
-            entry(2, 11, "activate", d1, ["env": "prod", "previous": "-"]),
-            entry(3, 12, "health", d1, ["result": "pass"]),
-            entry(4, 20, "activate", d2, ["release": r2.description, "config": "-", "env": "prod"]),
-            entry(5, 21, "health", d2, ["result": "fail"]),
-            entry(6, 22, "rollback", d1, ["release": r1.description, "config": "-", "env": "prod", "automatic": "true"]),
-            entry(7, 30, "drift", d1, ["clean": "false", "state": "sha256:" + String(repeating: "a", count: 64)]),
-            entry(8, 31, "repair", d1, [:]),
-            entry(9, 31, "drift", d1, ["clean": "true", "state": "clean"]),
-            entry(10, 40, "deactivate", d1, ["env": "prod"]),
-        ], firstTime: "2026-11-29T03:00:00.000000000Z")
+        ActivationTimeline(
+            entries: [
+                // An old-style activation without release details: the deploy entry names the pair.
+                entry(1, 10, "deploy", d1, ["release": r1.description, "config": "-", "env": "prod"]),
+                entry(2, 11, "activate", d1, ["env": "prod", "previous": "-"]),
+                entry(3, 12, "health", d1, ["result": "pass"]),
+                entry(4, 20, "activate", d2, ["release": r2.description, "config": "-", "env": "prod"]),
+                entry(5, 21, "health", d2, ["result": "fail"]),
+                entry(
+                    6, 22, "rollback", d1,
+                    ["release": r1.description, "config": "-", "env": "prod", "automatic": "true"]),
+                entry(7, 30, "drift", d1, ["clean": "false", "state": "sha256:" + String(repeating: "a", count: 64)]),
+                entry(8, 31, "repair", d1, [:]),
+                entry(9, 31, "drift", d1, ["clean": "true", "state": "clean"]),
+                entry(10, 40, "deactivate", d1, ["env": "prod"]),
+            ], firstTime: "2026-11-29T03:00:00.000000000Z")
     }
 
     @Test func spansFollowTheSwitches() throws {
@@ -74,8 +84,12 @@ import Testing
     }
 
     @Test func refusals() {
-        #expect(throws: ActivationTimeline.QueryError.self) { try timeline.span(root: "/srv/app", at: "2026-11-29T02:59:59Z") }
-        #expect(throws: ActivationTimeline.QueryError.unknownRoot("/srv/other")) { try timeline.span(root: "/srv/other", at: "2026-11-29T03:00:15Z") }
+        #expect(throws: ActivationTimeline.QueryError.self) {
+            try timeline.span(root: "/srv/app", at: "2026-11-29T02:59:59Z")
+        }
+        #expect(throws: ActivationTimeline.QueryError.unknownRoot("/srv/other")) {
+            try timeline.span(root: "/srv/other", at: "2026-11-29T03:00:15Z")
+        }
         #expect(throws: ActivationTimeline.QueryError.badTime("3am")) { try timeline.span(root: "/srv/app", at: "3am") }
         #expect(throws: ActivationTimeline.QueryError.emptyLedger) {
             try ActivationTimeline(entries: [], firstTime: nil).span(root: "/srv/app", at: "2026-11-29T03:00:15Z")

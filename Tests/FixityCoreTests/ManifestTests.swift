@@ -26,7 +26,9 @@ let blobB = Digest.of(Array("b".utf8))
 
     @Test func knownAnswerReleaseIDIsStable() throws {
         // Pinned: if this changes, every release id ever sealed changes. Never update it casually.
-        let manifest = try Manifest(entries: [.directory("a", mode: 0o755), .file("a/b", mode: 0o644, size: 1, digest: blobA)])
+        let manifest = try Manifest(entries: [
+            .directory("a", mode: 0o755), .file("a/b", mode: 0o644, size: 1, digest: blobA),
+        ])
         // Computed independently: printf 'fixity-manifest 1\ndir\t0755\t0\t-\ta\nfile\t0644\t1\tsha256:<sha256 of "a">\ta/b\n' | sha256sum
         #expect(manifest.id.description == "sha256:b5a91c0e2ac89a5ba2ab1aeefcf7c754c714cd2edf586140d46e85535945e680")
     }
@@ -38,8 +40,10 @@ let blobB = Digest.of(Array("b".utf8))
 
     @Test func parsingTheEncodingGivesBackTheSameManifest() throws {
         let manifest = try Manifest(entries: [
-            .directory("a", mode: 0o755), .file("a/x", mode: 0o600, size: 1, digest: blobA), .directory("a-b", mode: 0o700),
-            .file("a-b/ü n i c ø d e", mode: 0o644, size: 1, digest: blobB), .symlink("link", target: "../up with space"),
+            .directory("a", mode: 0o755), .file("a/x", mode: 0o600, size: 1, digest: blobA),
+            .directory("a-b", mode: 0o700),
+            .file("a-b/ü n i c ø d e", mode: 0o644, size: 1, digest: blobB),
+            .symlink("link", target: "../up with space"),
         ])
         let parsed = try UnverifiedManifest(bytes: manifest.bytes).verified()
         #expect(parsed.entries == manifest.entries)
@@ -65,7 +69,8 @@ let blobB = Digest.of(Array("b".utf8))
         #expect(manifest.entries.count == 2)
         #expect(manifest.entry(at: nfd)?.digest == (first == nfd ? blobA : blobB))
         let retargeted = try Manifest(entries: [.symlink("l", target: nfd)])
-        #expect(ManifestDiff(from: try Manifest(entries: [.symlink("l", target: nfc)]), to: retargeted).modified == ["l"])
+        #expect(
+            ManifestDiff(from: try Manifest(entries: [.symlink("l", target: nfc)]), to: retargeted).modified == ["l"])
     }
 }
 
@@ -84,7 +89,10 @@ let blobB = Digest.of(Array("b".utf8))
         ("trailing slash", header + "dir\t0755\t0\t-\ta/\n", "empty path component"),
         ("duplicate entry", header + fileA + fileA, "duplicate"),
         ("unsorted entries", header + "file\t0644\t1\t\(blobA)\tb\n" + fileA, "order"),
-        ("path under a symlink", header + "symlink\t0777\t4\t/etc\ta\n" + "file\t0644\t1\t\(blobA)\ta/passwd\n", "not a directory"),
+        (
+            "path under a symlink", header + "symlink\t0777\t4\t/etc\ta\n" + "file\t0644\t1\t\(blobA)\ta/passwd\n",
+            "not a directory"
+        ),
         ("path under a file", header + fileA + "file\t0644\t1\t\(blobA)\ta/x\n", "not a directory"),
         ("missing parent", header + "file\t0644\t1\t\(blobA)\tmissing/x\n", "not a directory"),
         ("control character", header + "file\t0644\t1\t\(blobA)\ta\u{1b}[2J\n", "control character"),
@@ -126,13 +134,19 @@ let blobB = Digest.of(Array("b".utf8))
 
     @Test func entriesBuiltInMemoryAreValidatedToo() {
         #expect(throws: ManifestError.self) {
-            try Manifest(entries: [.file("b", mode: 0o644, size: 1, digest: blobA), .file("a", mode: 0o644, size: 1, digest: blobA)])
+            try Manifest(entries: [
+                .file("b", mode: 0o644, size: 1, digest: blobA), .file("a", mode: 0o644, size: 1, digest: blobA),
+            ])
         }
-        #expect(throws: ManifestError.self) { try Manifest(entries: [.file("../x", mode: 0o644, size: 1, digest: blobA)]) }
+        #expect(throws: ManifestError.self) {
+            try Manifest(entries: [.file("../x", mode: 0o644, size: 1, digest: blobA)])
+        }
     }
 
     @Test func everySingleByteFlipIsRefusedOrChangesTheID() throws {
-        let manifest = try Manifest(entries: [.directory("a", mode: 0o755), .file("a/x", mode: 0o644, size: 1, digest: blobA)])
+        let manifest = try Manifest(entries: [
+            .directory("a", mode: 0o755), .file("a/x", mode: 0o644, size: 1, digest: blobA),
+        ])
         for index in manifest.bytes.indices {
             var corrupted = manifest.bytes
             corrupted[index] ^= 0x01
@@ -148,7 +162,8 @@ let blobB = Digest.of(Array("b".utf8))
     @Test func diffClassifiesEveryKindOfChange() throws {
         let old = try Manifest(entries: [
             .file("changed", mode: 0o644, size: 1, digest: blobA), .file("chmod", mode: 0o644, size: 1, digest: blobA),
-            .file("gone", mode: 0o644, size: 1, digest: blobA), .symlink("link", target: "a"), .file("retyped", mode: 0o644, size: 1, digest: blobA),
+            .file("gone", mode: 0o644, size: 1, digest: blobA), .symlink("link", target: "a"),
+            .file("retyped", mode: 0o644, size: 1, digest: blobA),
             .file("same", mode: 0o644, size: 1, digest: blobA),
         ])
         let new = try Manifest(entries: [

@@ -31,7 +31,8 @@ import Testing
     /// The attack: a statement with two subjects, the second naming another release.
     @Test func aStatementWithTwoSubjectKeysIsRefused() {
         let a = String(repeating: "a", count: 64), b = String(repeating: "b", count: 64)
-        let payload = #"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":"\#(a)"}}],"subject":[{"name":"y","digest":{"sha256":"\#(b)"}}],"predicateType":"p","predicate":{}}"#
+        let payload =
+            #"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":"\#(a)"}}],"subject":[{"name":"y","digest":{"sha256":"\#(b)"}}],"predicateType":"p","predicate":{}}"#
         #expect(throws: TrustError.self) { try InTotoStatement(payload: Array(payload.utf8), source: "test") }
     }
 }

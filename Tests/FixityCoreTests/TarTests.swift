@@ -6,7 +6,9 @@ import Testing
     func archive(_ members: [(String, TarHeader.TypeFlag, [UInt8], String)]) -> [UInt8] {
         var out = [UInt8]()
         for (name, type, content, link) in members {
-            out += TarHeader.encode(name: name, type: type, mode: type == .directory ? 0o755 : 0o640, size: UInt64(content.count), linkName: link, mtime: 1_700_000_000)
+            out += TarHeader.encode(
+                name: name, type: type, mode: type == .directory ? 0o755 : 0o640, size: UInt64(content.count),
+                linkName: link, mtime: 1_700_000_000)
             out += content + [UInt8](repeating: 0, count: TarHeader.padding(UInt64(content.count)))
         }
         return out + TarHeader.end
@@ -32,8 +34,10 @@ import Testing
         let split = String(repeating: "a", count: 120) + "/" + String(repeating: "b", count: 90)
         let pax = String(repeating: "c", count: 300) + "/ü"
         let members: [(String, TarHeader.TypeFlag, [UInt8], String)] = [
-            ("dir/", .directory, [], ""), ("dir/file", .file, Array("hello, tar".utf8), ""), (split, .file, [1, 2, 3], ""),
-            (pax, .file, Array(repeating: 9, count: 1000), ""), ("link", .symlink, [], String(repeating: "t", count: 150)),
+            ("dir/", .directory, [], ""), ("dir/file", .file, Array("hello, tar".utf8), ""),
+            (split, .file, [1, 2, 3], ""),
+            (pax, .file, Array(repeating: 9, count: 1000), ""),
+            ("link", .symlink, [], String(repeating: "t", count: 150)),
         ]
         let entries = try read(archive(members))
         #expect(entries.map(\.0.name) == members.map(\.0))
@@ -52,7 +56,11 @@ import Testing
 
     @Test func paxRecordLengthsCountThemselves() {
         for length in [1, 5, 90, 95, 96, 989, 994, 995] {
-            let record = String(decoding: TarHeader.encode(name: String(repeating: "x", count: length) + "/" + String(repeating: "y", count: 101), type: .file, mode: 0o644, size: 0, mtime: 0).dropFirst(512).prefix { $0 != 0 }, as: UTF8.self)
+            let record = String(
+                decoding: TarHeader.encode(
+                    name: String(repeating: "x", count: length) + "/" + String(repeating: "y", count: 101), type: .file,
+                    mode: 0o644, size: 0, mtime: 0
+                ).dropFirst(512).prefix { $0 != 0 }, as: UTF8.self)
             if let space = record.firstIndex(of: " ") {
                 #expect(Int(record[..<space]) == record.utf8.count, "\(length)")
             }

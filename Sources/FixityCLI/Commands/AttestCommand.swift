@@ -10,7 +10,8 @@ struct AttestCommand: ParsableCommand {
         discussion: "Exit 0 when the command passed, 1 when it failed (the failure is recorded and signed too).")
 
     @Argument(help: "The release.") var ref: String
-    @Option(name: .customLong("run"), help: "The test command, run by /bin/sh -c inside the release tree.") var command: String
+    @Option(name: .customLong("run"), help: "The test command, run by /bin/sh -c inside the release tree.") var command:
+        String
     @Option(help: "The private key that signs the result.") var key: String
     @Option(help: "Seconds before the command is killed (counted as a failure).") var timeout: Double = 600
     @OptionGroup var global: GlobalOptions
@@ -21,10 +22,15 @@ struct AttestCommand: ParsableCommand {
             let store = try global.openStore()
             let release = try store.resolve(try parseRef(ref))
             let progress = ProgressLine(enabled: global.showsProgress, verb: "exporting")
-            let outcome = try Attestations(store: store).attest(release, command: command, key: signingKey, timeout: timeout, progress: progress.reporter)
+            let outcome = try Attestations(store: store).attest(
+                release, command: command, key: signingKey, timeout: timeout, progress: progress.reporter)
             progress.finish()
-            if global.json { try Output.json(outcome) } else {
-                Output.line("\(outcome.passed ? "PASSED" : "FAILED"): \(command) on \(release.short) (exit \(outcome.run.exitCode.map(String.init) ?? "-")\(outcome.run.timedOut ? ", timed out" : ""); signed by \(signingKey.id.short))")
+            if global.json {
+                try Output.json(outcome)
+            } else {
+                Output.line(
+                    "\(outcome.passed ? "PASSED" : "FAILED"): \(command) on \(release.short) (exit \(outcome.run.exitCode.map(String.init) ?? "-")\(outcome.run.timedOut ? ", timed out" : ""); signed by \(signingKey.id.short))"
+                )
                 // The test's own words, pass or fail: "PASSED" alone does not say what ran.
                 if !outcome.run.outputTail.isEmpty { Output.note("--- output (tail) ---\n\(outcome.run.outputTail)") }
             }

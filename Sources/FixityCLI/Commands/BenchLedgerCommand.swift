@@ -9,10 +9,12 @@ import Foundation
 /// entries (hashed, chained into the tree), so use it on a throwaway store only.
 struct BenchLedgerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-ledger", abstract: "Append N synthetic entries and time ledger operations (benchmark helper).", shouldDisplay: false)
+        commandName: "bench-ledger",
+        abstract: "Append N synthetic entries and time ledger operations (benchmark helper).", shouldDisplay: false)
 
     @Option(help: "How many entries to append.") var count = 10_000
-    @Option(help: "Entries per durable transaction (1: every append commits and fsyncs on its own, as a command does).") var batch = 1_000
+    @Option(help: "Entries per durable transaction (1: every append commits and fsyncs on its own, as a command does).")
+    var batch = 1_000
     @Option(help: "Inclusion proofs to time.") var proofs = 1_000
     @Flag(help: "Only append; skip the verify and proof timings.") var appendOnly = false
     @OptionGroup var global: GlobalOptions
@@ -27,20 +29,28 @@ struct BenchLedgerCommand: ParsableCommand {
                 let n = min(batch, count - appended)
                 try store.database.write { db in
                     for i in 0..<n {
-                        try History.append(db, action: "bench", subject: "bench", details: ["n": String(appended + i), "note": "synthetic benchmark entry"])
+                        try History.append(
+                            db, action: "bench", subject: "bench",
+                            details: ["n": String(appended + i), "note": "synthetic benchmark entry"])
                     }
                 }
                 appended += n
             }
             let appendSeconds = seconds(since: start)
             if count > 0 {
-                Output.line(String(format: "append  %d entries, %d per transaction: %.2f s, %.0f entries/s", count, batch, appendSeconds, Double(count) / appendSeconds))
+                Output.line(
+                    String(
+                        format: "append  %d entries, %d per transaction: %.2f s, %.0f entries/s", count, batch,
+                        appendSeconds, Double(count) / appendSeconds))
             }
             guard !appendOnly else { return }
 
             let verifyStart = DispatchTime.now().uptimeNanoseconds
             let verification = try store.database.read { try Ledger.verify($0) }
-            Output.line(String(format: "verify  %d entries: %.2f s (%@)", verification.size, seconds(since: verifyStart), verification.ok ? "ok" : "NOT ok"))
+            Output.line(
+                String(
+                    format: "verify  %d entries: %.2f s (%@)", verification.size, seconds(since: verifyStart),
+                    verification.ok ? "ok" : "NOT ok"))
 
             let size = verification.size
             guard size > 0 else { return }
@@ -60,7 +70,10 @@ struct BenchLedgerCommand: ParsableCommand {
             }
             samples.sort()
             func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int(Double(samples.count) * p))] }
-            Output.line(String(format: "prove   %d proofs at size %d (path + root + entry + check): p50 %.3f ms  p99 %.3f ms", proofs, size, percentile(0.5), percentile(0.99)))
+            Output.line(
+                String(
+                    format: "prove   %d proofs at size %d (path + root + entry + check): p50 %.3f ms  p99 %.3f ms",
+                    proofs, size, percentile(0.5), percentile(0.99)))
         }
     }
 

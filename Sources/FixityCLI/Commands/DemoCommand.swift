@@ -12,7 +12,8 @@ import Foundation
 /// refused unsigned, then tested, staged, signed twice and promoted by digest → the ledger proves
 /// what was live at a past instant, and a release's proof bundle checks out offline.
 struct DemoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "demo", abstract: "Run Fixity's story end to end in a temporary folder.")
+    static let configuration = CommandConfiguration(
+        commandName: "demo", abstract: "Run Fixity's story end to end in a temporary folder.")
 
     @Flag(help: "Keep the temporary folder (its path is printed) instead of removing it.")
     var keep = false
@@ -47,23 +48,33 @@ struct DemoCommand: ParsableCommand {
 
             say("2. Seal the same tree again: same id, nothing new stored (the stat cache skips re-hashing).")
             let again = try store.seal(directory: "\(work)/build", app: app, tag: nil)
-            say("   release \(again.release) (\(again.release == v1.release ? "same" : "DIFFERENT!")), \(again.newBlobs) new blobs, \(again.hashedFiles) files hashed\n")
+            say(
+                "   release \(again.release) (\(again.release == v1.release ? "same" : "DIFFERENT!")), \(again.newBlobs) new blobs, \(again.hashedFiles) files hashed\n"
+            )
 
             say("3. The next build changes a file, adds one, removes one and makes a script executable.")
             try DemoTree.applyVersion2(at: "\(work)/build")
             let v2 = try store.seal(directory: "\(work)/build", app: app, tag: "1.1")
-            say("   release \(v2.release)\n   \(v2.newBlobs) new blobs (\(v2.newBytes) bytes): only what changed is stored\n")
+            say(
+                "   release \(v2.release)\n   \(v2.newBlobs) new blobs (\(v2.newBytes) bytes): only what changed is stored\n"
+            )
 
             say("4. What changed between shop@1.0 and shop@1.1:  fixity diff shop@1.0 shop@1.1")
             let diff = ManifestDiff(from: try store.manifest(v1.release), to: try store.manifest(v2.release))
-            for (label, paths) in [("added", diff.added), ("removed", diff.removed), ("modified", diff.modified), ("mode_changed", diff.modeChanged), ("type_changed", diff.typeChanged)] {
+            for (label, paths) in [
+                ("added", diff.added), ("removed", diff.removed), ("modified", diff.modified),
+                ("mode_changed", diff.modeChanged), ("type_changed", diff.typeChanged),
+            ] {
                 for path in paths { say("   \(label.padding(toLength: 13, withPad: " ", startingAt: 0)) \(path)") }
             }
 
             say("\n5. Export shop@1.0 anywhere, every byte verified against its digest:  fixity export shop@1.0 out")
             try store.export(v1.release, to: "\(work)/export-1.0")
-            let resealed = try Store.open(at: "\(work)/store-elsewhere").seal(directory: "\(work)/export-1.0", app: app, tag: nil)
-            say("   re-sealed in a fresh store: \(resealed.release == v1.release ? "same id" : "DIFFERENT id") \(resealed.release.short) (same tree, same id, any machine)\n")
+            let resealed = try Store.open(at: "\(work)/store-elsewhere").seal(
+                directory: "\(work)/export-1.0", app: app, tag: nil)
+            say(
+                "   re-sealed in a fresh store: \(resealed.release == v1.release ? "same id" : "DIFFERENT id") \(resealed.release.short) (same tree, same id, any machine)\n"
+            )
 
             say("6. Check the store:  fixity fsck")
             let report = try store.fsck()
@@ -78,15 +89,21 @@ struct DemoCommand: ParsableCommand {
                 request.env = "production"
                 return try deployer.deploy(request)
             }
-            say("7. Deploy shop@1.0 with a health check:  fixity deploy shop@1.0 --root srv/shop --health-cmd 'sh bin/health'")
+            say(
+                "7. Deploy shop@1.0 with a health check:  fixity deploy shop@1.0 --root srv/shop --health-cmd 'sh bin/health'"
+            )
             let d1 = try deploy(v1.release)
-            say("   srv/shop/current -> deployments/\(d1.deployment.short)…  every byte verified, switched atomically, health check passed\n")
+            say(
+                "   srv/shop/current -> deployments/\(d1.deployment.short)…  every byte verified, switched atomically, health check passed\n"
+            )
 
             say("8. A broken build 1.2 (the cart lost its handler) is sealed and deployed:")
             try DemoTree.applyBrokenBuild(at: "\(work)/build")
             let broken = try store.seal(directory: "\(work)/build", app: app, tag: "1.2")
             let d2 = try deploy(broken.release)
-            say("   health check: exit \(d2.health?.exitCode.map(String.init) ?? "?") -> \(d2.result.rawValue), current is back on \(d2.rolledBackTo?.short ?? "nothing") (shop@1.0); 1.2 is marked known-bad\n")
+            say(
+                "   health check: exit \(d2.health?.exitCode.map(String.init) ?? "?") -> \(d2.result.rawValue), current is back on \(d2.rolledBackTo?.short ?? "nothing") (shop@1.0); 1.2 is marked known-bad\n"
+            )
 
             say("9. Deploy the good shop@1.1:")
             let d3 = try deploy(v2.release)
@@ -104,16 +121,24 @@ struct DemoCommand: ParsableCommand {
             let root = try DeployRoot(path: rootPath, create: false)
             let drift = try DriftScanner(store: store, root: root).scan(full: false)
             try RootState(store: store, root: root).recordDrift(drift)
-            say("   fixity verify --root srv/shop  ->  \(drift.clean ? "clean (MISSED!)" : "DRIFT: modified \(drift.report.modified.joined(separator: ", ")), added \(drift.report.added.joined(separator: ", "))")\n")
+            say(
+                "   fixity verify --root srv/shop  ->  \(drift.clean ? "clean (MISSED!)" : "DRIFT: modified \(drift.report.modified.joined(separator: ", ")), added \(drift.report.added.joined(separator: ", "))")\n"
+            )
 
             say("12. Repair it, keeping what was typed as evidence:  fixity repair --root srv/shop")
             let repaired = try Repairer(store: store, root: root).repair(full: false, lockTimeout: 10)
             let record = try Evidence.list(store: store).first { $0.id == repaired.evidence }
-            say("   restored \(repaired.restored.joined(separator: ", ")), removed \(repaired.removed.joined(separator: ", ")); tree clean again: \(repaired.clean)")
-            say("   evidence \(repaired.evidence ?? "-"): \(record?.files.map { "\($0.path) (\($0.digest?.short ?? "-"))" }.joined(separator: ", ") ?? "")")
+            say(
+                "   restored \(repaired.restored.joined(separator: ", ")), removed \(repaired.removed.joined(separator: ", ")); tree clean again: \(repaired.clean)"
+            )
+            say(
+                "   evidence \(repaired.evidence ?? "-"): \(record?.files.map { "\($0.path) (\($0.digest?.short ?? "-"))" }.joined(separator: ", ") ?? "")"
+            )
             say("   the hot-fix is kept for the post-mortem; fixity adopt would seal it as a release instead\n")
 
-            say("13. From now on production takes only what two people signed, what passed its tests, and what ran in staging first.")
+            say(
+                "13. From now on production takes only what two people signed, what passed its tests, and what ran in staging first."
+            )
             let ci = SigningKey.generate()
             let alice = SigningKey.generate()
             let policyText = """
@@ -137,9 +162,12 @@ struct DemoCommand: ParsableCommand {
             say("   fixity policy set policy.toml  ->  policy \(policy.digest.short) in force")
             try DemoTree.applyVersion3(at: "\(work)/build")
             let v3 = try store.seal(directory: "\(work)/build", app: app, tag: "1.3")
-            let v3Statement = Provenance.statement(for: v3, directory: "\(work)/build", started: Date(), finished: Date())
+            let v3Statement = Provenance.statement(
+                for: v3, directory: "\(work)/build", started: Date(), finished: Date())
             try Provenance.record(v3Statement, keys: [ci], store: store)
-            say("   fixity seal build --app shop --tag 1.3 --sign ci.key  ->  \(v3.release.short), signed SLSA provenance")
+            say(
+                "   fixity seal build --app shop --tag 1.3 --sign ci.key  ->  \(v3.release.short), signed SLSA provenance"
+            )
             let refusal: String
             do {
                 _ = try deploy(v3.release)
@@ -149,52 +177,82 @@ struct DemoCommand: ParsableCommand {
             }
             say("   fixity deploy shop@1.3 --env production  ->  refused:\n     \(refusal)")
             let attestations = Attestations(store: store)
-            let tested = try attestations.attest(v3.release, command: "sh bin/health", key: ci, timeout: 30, progress: nil)
-            say("   fixity attest shop@1.3 --run 'sh bin/health' --key ci.key  ->  \(tested.passed ? "PASSED" : "FAILED"), signed")
+            let tested = try attestations.attest(
+                v3.release, command: "sh bin/health", key: ci, timeout: 30, progress: nil)
+            say(
+                "   fixity attest shop@1.3 --run 'sh bin/health' --key ci.key  ->  \(tested.passed ? "PASSED" : "FAILED"), signed"
+            )
             let stagingRoot = Deployer(store: store, root: try DeployRoot(path: "\(work)/srv/shop-staging"))
             var stagingRequest = DeployRequest(release: v3.release)
             stagingRequest.env = "staging"
             stagingRequest.healthCommand = "sh bin/health"
             let staged = try stagingRoot.deploy(stagingRequest)
-            say("   fixity deploy shop@1.3 --root srv/shop-staging --env staging  ->  \(staged.result.rawValue), known-good in staging")
+            say(
+                "   fixity deploy shop@1.3 --root srv/shop-staging --env staging  ->  \(staged.result.rawValue), known-good in staging"
+            )
             try attestations.approve(v3.release, key: alice, role: "release-manager")
             say("   fixity sign shop@1.3 --key alice.key --role release-manager")
             let promoted = try deploy(v3.release)
-            say("   fixity deploy shop@1.3 --env production  ->  \(promoted.result.rawValue): the same digest that ran in staging, never rebuilt")
+            say(
+                "   fixity deploy shop@1.3 --env production  ->  \(promoted.result.rawValue): the same digest that ran in staging, never rebuilt"
+            )
             say("")
 
-            say("14. Months later an auditor asks: what ran in production while 1.2 was being deployed, and can you prove it?")
+            say(
+                "14. Months later an auditor asks: what ran in production while 1.2 was being deployed, and can you prove it?"
+            )
             let ledgerKey = SigningKey.generate()
-            let (verification, note) = try store.database.storeWrite { db in (try Ledger.verify(db), try Ledger.signCheckpoint(db, key: ledgerKey)) }
-            say("   fixity log verify  ->  \(verification.ok ? "ok" : "NOT OK"): \(verification.size) entries, root \(verification.root.prefix(16))…")
-            say("   fixity log checkpoint --key ledger.key  ->  \(note.split(separator: "\n").prefix(2).joined(separator: " / ")) (signed; keep a copy off the host)")
+            let (verification, note) = try store.database.storeWrite { db in
+                (try Ledger.verify(db), try Ledger.signCheckpoint(db, key: ledgerKey))
+            }
+            say(
+                "   fixity log verify  ->  \(verification.ok ? "ok" : "NOT OK"): \(verification.size) entries, root \(verification.root.prefix(16))…"
+            )
+            say(
+                "   fixity log checkpoint --key ledger.key  ->  \(note.split(separator: "\n").prefix(2).joined(separator: " / ")) (signed; keep a copy off the host)"
+            )
             // The instant its health check failed: 1.2 was live, and known-bad from then on.
             let brokenSwitch = try store.database.storeRead { db in
                 try History.entries(db, actions: ["health"], subject: d2.deployment.description).first
             }
             var answer: StateAtTime.Answer?
             if let brokenSwitch {
-                answer = try StateAtTime(store: store).answer(at: brokenSwitch.time, scope: .root(DeployRoot.key(forPath: rootPath)))
+                answer = try StateAtTime(store: store).answer(
+                    at: brokenSwitch.time, scope: .root(DeployRoot.key(forPath: rootPath)))
                 let live = answer?.active
                 say("   fixity state --at \(brokenSwitch.time) --root srv/shop")
-                say("     release \(live?.release?.short ?? "?") (\(live?.tags.joined(separator: ", ") ?? "")), \(live?.health ?? "?"), live \(live?.since ?? "?") until \(live?.until ?? "now")")
-                say("     \(answer?.proof.count ?? 0) ledger entries prove it, each with an inclusion proof to the signed checkpoint")
+                say(
+                    "     release \(live?.release?.short ?? "?") (\(live?.tags.joined(separator: ", ") ?? "")), \(live?.health ?? "?"), live \(live?.since ?? "?") until \(live?.until ?? "now")"
+                )
+                say(
+                    "     \(answer?.proof.count ?? 0) ledger entries prove it, each with an inclusion proof to the signed checkpoint"
+                )
             }
             let bundle = try ProofBundleBuilder(store: store).build(release: v3.release)
             let audit = bundle.verify(trusting: [ledgerKey.publicKey, ci.publicKey, alice.publicKey])
-            say("   fixity prove shop@1.3 --out shop-1.3.bundle  ->  \(bundle.entries.count) entries, \(bundle.envelopes.count) signatures")
-            say("   fixity verify-bundle shop-1.3.bundle --key … (no store, no network)  ->  \(audit.ok ? "ok" : "NOT OK: " + audit.problems.joined(separator: "; ")): \(audit.signers.filter(\.trusted).count) trusted signatures, \(audit.activations.count) activations proved")
+            say(
+                "   fixity prove shop@1.3 --out shop-1.3.bundle  ->  \(bundle.entries.count) entries, \(bundle.envelopes.count) signatures"
+            )
+            say(
+                "   fixity verify-bundle shop-1.3.bundle --key … (no store, no network)  ->  \(audit.ok ? "ok" : "NOT OK: " + audit.problems.joined(separator: "; ")): \(audit.signers.filter(\.trusted).count) trusted signatures, \(audit.activations.count) activations proved"
+            )
             if keep { say("\nKept \(work); try: fixity --store \(work)/store releases") }
 
             if json {
-                try Output.json(Summary(
-                    folder: work, v1: v1, v2: v2,
-                    diff: ["added": diff.added, "removed": diff.removed, "modified": diff.modified, "mode_changed": diff.modeChanged, "type_changed": diff.typeChanged],
-                    fsckClean: report.clean, deploys: [d1, d2, d3, back, staged, promoted]))
+                try Output.json(
+                    Summary(
+                        folder: work, v1: v1, v2: v2,
+                        diff: [
+                            "added": diff.added, "removed": diff.removed, "modified": diff.modified,
+                            "mode_changed": diff.modeChanged, "type_changed": diff.typeChanged,
+                        ],
+                        fsckClean: report.clean, deploys: [d1, d2, d3, back, staged, promoted]))
             }
             guard again.release == v1.release, resealed.release == v1.release, report.clean, d1.result == .activated,
-                d2.result == .rolledBack, d2.rolledBackTo == d1.deployment, d3.result == .activated, back.deployment == d1.deployment,
-                !drift.clean, repaired.clean, record != nil, !refusal.hasPrefix("ALLOWED"), tested.passed, staged.result == .activated,
+                d2.result == .rolledBack, d2.rolledBackTo == d1.deployment, d3.result == .activated,
+                back.deployment == d1.deployment,
+                !drift.clean, repaired.clean, record != nil, !refusal.hasPrefix("ALLOWED"), tested.passed,
+                staged.result == .activated,
                 promoted.result == .activated, verification.ok, answer?.active?.release == broken.release, audit.ok
             else { throw Exit.failure }
         }

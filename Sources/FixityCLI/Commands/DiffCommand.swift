@@ -50,7 +50,10 @@ struct DiffCommand: ParsableCommand {
                 rows.append(["mode_changed", "\(path) (\(modes))"])
             }
             for path in diff.typeChanged {
-                rows.append(["type_changed", "\(path) (\(old.entry(at: path)?.typeName ?? "?") -> \(new.entry(at: path)?.typeName ?? "?"))"])
+                rows.append([
+                    "type_changed",
+                    "\(path) (\(old.entry(at: path)?.typeName ?? "?") -> \(new.entry(at: path)?.typeName ?? "?"))",
+                ])
             }
             if rows.isEmpty { Output.note("no differences") } else { Output.line(Output.table(rows)) }
             Output.note(

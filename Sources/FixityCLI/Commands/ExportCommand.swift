@@ -31,9 +31,12 @@ struct ExportCommand: ParsableCommand {
             progress.finish()
             let manifest = try store.manifest(id)
             if global.json {
-                try Output.json(Result(release: id, directory: directory, files: manifest.fileCount, bytes: manifest.fileBytes))
+                try Output.json(
+                    Result(release: id, directory: directory, files: manifest.fileCount, bytes: manifest.fileBytes))
             } else {
-                Output.note("exported \(id.short) to \(directory): \(manifest.fileCount) files, \(Output.bytes(manifest.fileBytes)), every byte verified")
+                Output.note(
+                    "exported \(id.short) to \(directory): \(manifest.fileCount) files, \(Output.bytes(manifest.fileBytes)), every byte verified"
+                )
             }
         }
     }

@@ -17,14 +17,25 @@ struct FsckCommand: ParsableCommand {
             if global.json {
                 try Output.json(report)
             } else {
-                for digest in report.corrupt { Output.line("corrupt  \(digest)  \(store.path)/objects/sha256/\(digest.dropFirst(7).prefix(2))/\(digest.dropFirst(9))") }
+                for digest in report.corrupt {
+                    Output.line(
+                        "corrupt  \(digest)  \(store.path)/objects/sha256/\(digest.dropFirst(7).prefix(2))/\(digest.dropFirst(9))"
+                    )
+                }
                 for digest in report.missing { Output.line("missing  \(digest)") }
                 for id in report.invalidReleases { Output.line("invalid release  \(id)") }
                 for stray in report.strays { Output.line("stray  \(stray)") }
-                for source in report.linkSourcesRemoved { Output.line("link source changed through a live link, removed (the next hardlink deploy remakes it)  links/\(source)") }
+                for source in report.linkSourcesRemoved {
+                    Output.line(
+                        "link source changed through a live link, removed (the next hardlink deploy remakes it)  links/\(source)"
+                    )
+                }
                 Output.note(
                     "\(report.objects) objects (\(Output.bytes(report.bytes))), \(report.releases) releases: "
-                        + (report.clean ? "no problems" : "\(report.corrupt.count) corrupt, \(report.missing.count) missing, \(report.invalidReleases.count) invalid releases, \(report.strays.count) strays"))
+                        + (report.clean
+                            ? "no problems"
+                            : "\(report.corrupt.count) corrupt, \(report.missing.count) missing, \(report.invalidReleases.count) invalid releases, \(report.strays.count) strays")
+                )
             }
             if !report.clean { throw Exit.finding }
         }

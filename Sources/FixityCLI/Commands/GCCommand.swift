@@ -20,7 +20,8 @@ struct GCCommand: ParsableCommand {
             for digest in report.removedObjects { Output.line("\(dryRun ? "would remove" : "removed") \(digest)") }
             Output.note(
                 "\(dryRun ? "would remove" : "removed") \(report.removedObjects.count) objects (\(Output.bytes(report.removedBytes))) "
-                    + "and \(report.removedTemp) temp files (\(Output.bytes(report.removedTempBytes)), left by interrupted seals or imports); kept \(report.keptObjects) objects")
+                    + "and \(report.removedTemp) temp files (\(Output.bytes(report.removedTempBytes)), left by interrupted seals or imports); kept \(report.keptObjects) objects"
+            )
         }
     }
 }

@@ -18,7 +18,8 @@ struct KeyCommand: ParsableCommand {
     }
 
     struct Generate: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "generate", abstract: "Create a private key file (mode 0600; never overwrites).")
+        static let configuration = CommandConfiguration(
+            commandName: "generate", abstract: "Create a private key file (mode 0600; never overwrites).")
         @Option(help: "Where to write the private key.") var out: String
         @OptionGroup var global: GlobalOptions
 
@@ -26,7 +27,9 @@ struct KeyCommand: ParsableCommand {
             try runReportingFailures {
                 let key = SigningKey.generate()
                 try KeyFiles.create(key, at: out)
-                if global.json { try Output.json(Summary(key.publicKey)) } else {
+                if global.json {
+                    try Output.json(Summary(key.publicKey))
+                } else {
                     Output.line(key.publicKey.policyText)
                     Output.note("wrote \(out) (key id \(key.id))")
                 }
@@ -35,14 +38,17 @@ struct KeyCommand: ParsableCommand {
     }
 
     struct Public: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "public", abstract: "Print a key file's public key and id.")
+        static let configuration = CommandConfiguration(
+            commandName: "public", abstract: "Print a key file's public key and id.")
         @Argument(help: "The private key file.") var keyfile: String
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
             try runReportingFailures {
                 let key = try KeyFiles.load(keyfile)
-                if global.json { try Output.json(Summary(key.publicKey)) } else {
+                if global.json {
+                    try Output.json(Summary(key.publicKey))
+                } else {
                     Output.line(key.publicKey.policyText)
                     Output.note("key id \(key.id)")
                 }

@@ -7,10 +7,12 @@ import Foundation
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log", abstract: "The tamper-evident ledger of state changes (an RFC 6962 Merkle log).",
-        subcommands: [List.self, Export.self, Verify.self, CheckpointCommand.self, Prove.self, Consistency.self], defaultSubcommand: List.self)
+        subcommands: [List.self, Export.self, Verify.self, CheckpointCommand.self, Prove.self, Consistency.self],
+        defaultSubcommand: List.self)
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "Entries, readable (the default).")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "Entries, readable (the default).")
         @Option(help: "Start at this sequence number.") var since: Int64 = 0
         @OptionGroup var global: GlobalOptions
 
@@ -24,8 +26,11 @@ struct LogCommand: ParsableCommand {
                     return
                 }
                 let rows = events.map { event in
-                    [String(event.seq), String(event.time.prefix(19)) + "Z", event.actor, event.action, event.subject,
-                     event.details.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")]
+                    [
+                        String(event.seq), String(event.time.prefix(19)) + "Z", event.actor, event.action,
+                        event.subject,
+                        event.details.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
+                    ]
                 }
                 if !rows.isEmpty { Output.line(Output.table(rows)) }
             }
@@ -33,7 +38,9 @@ struct LogCommand: ParsableCommand {
     }
 
     struct Export: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "export", abstract: "JSON lines for a SIEM: each entry with its leaf hash and canonical bytes.")
+        static let configuration = CommandConfiguration(
+            commandName: "export", abstract: "JSON lines for a SIEM: each entry with its leaf hash and canonical bytes."
+        )
         @Option(help: "Start at this sequence number.") var since: Int64 = 0
         @OptionGroup var global: GlobalOptions
 
@@ -50,7 +57,8 @@ struct LogCommand: ParsableCommand {
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 for entry in try global.openStore().history(since: since) {
                     let bytes = entry.canonicalBytes()
-                    let line = Line(entry: entry, leafHash: Hex.encode(Merkle.leafHash(bytes)), canonical: Base64.encode(bytes))
+                    let line = Line(
+                        entry: entry, leafHash: Hex.encode(Merkle.leafHash(bytes)), canonical: Base64.encode(bytes))
                     FileHandle.standardOutput.write(try encoder.encode(line) + Data("\n".utf8))
                 }
             }

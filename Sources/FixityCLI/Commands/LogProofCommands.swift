@@ -14,23 +14,30 @@ enum CheckpointFiles {
     /// A signature by a known key that does not verify is "bad signature", not "unknown key".
     static func load(_ path: String, store: Store, extraKeys: [String]) throws -> (Checkpoint, signers: [KeyID]) {
         let given = try extraKeys.map(publicKey)
-        guard let data = FileManager.default.contents(atPath: path), let note = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let note = String(data: data, encoding: .utf8)
+        else {
             throw CLIError("cannot read checkpoint file \(path)")
         }
         let (checkpoint, text, signatures) = try Checkpoint.parse(note, source: path)
         var keys = given
         if given.isEmpty {
             keys = try store.database.storeRead { try Ledger.checkpointKeys($0) }
-            if let policy = try store.currentPolicy() { keys += try PolicyFile.parse(policy.text, name: "in force").keys.values }
+            if let policy = try store.currentPolicy() {
+                keys += try PolicyFile.parse(policy.text, name: "in force").keys.values
+            }
         }
         let signers = Checkpoint.verifiedBy(text: text, signatures: signatures, keys: keys)
         guard !signers.isEmpty else {
             let bad = Checkpoint.badSignatures(text: text, signatures: signatures, keys: keys)
             if !bad.isEmpty {
-                throw CLIError("\(path): bad signature by key \(bad.map { $0.hex.prefix(16) + "…" }.joined(separator: ", ")): the checkpoint was altered after it was signed, or forged")
+                throw CLIError(
+                    "\(path): bad signature by key \(bad.map { $0.hex.prefix(16) + "…" }.joined(separator: ", ")): the checkpoint was altered after it was signed, or forged"
+                )
             }
-            let which = given.isEmpty ? "give the signer's public key with --key ed25519:…" : "not by the key given with --key"
-            throw CLIError("\(path): signed by an unknown key (\(signatures.map(\.name).joined(separator: ", "))); \(which)")
+            let which =
+                given.isEmpty ? "give the signer's public key with --key ed25519:…" : "not by the key given with --key"
+            throw CLIError(
+                "\(path): signed by an unknown key (\(signatures.map(\.name).joined(separator: ", "))); \(which)")
         }
         return (checkpoint, signers)
     }
@@ -39,7 +46,9 @@ enum CheckpointFiles {
     /// A file's contents never appear in an error: it may be a private key.
     static func publicKey(_ value: String) throws -> PublicKey {
         if value.hasPrefix("ed25519:") {
-            do { return try PublicKey(policyText: value) } catch { throw CLIError("--key \(value.prefix(20))…: not an Ed25519 public key (ed25519:<base64 of 32 bytes>)") }
+            do { return try PublicKey(policyText: value) } catch {
+                throw CLIError("--key \(value.prefix(20))…: not an Ed25519 public key (ed25519:<base64 of 32 bytes>)")
+            }
         }
         guard let data = FileManager.default.contents(atPath: value), data.count <= 4096 else {
             throw CLIError("--key \(value): neither ed25519:<base64> nor a readable key file")
@@ -53,10 +62,15 @@ enum CheckpointFiles {
 
 extension LogCommand {
     struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "verify", 
-            abstract: "Recompute every leaf and subtree; check stored checkpoints and the given one. Exit 1 naming the first bad entry.")
-        @Option(help: "A checkpoint held elsewhere: the ledger must be an append-only extension of it.") var checkpoint: String?
-        @Option(help: "A public key (ed25519:<base64>, or a file with it) trusted to sign checkpoints.") var key: [String] = []
+        static let configuration = CommandConfiguration(
+            commandName: "verify",
+            abstract:
+                "Recompute every leaf and subtree; check stored checkpoints and the given one. Exit 1 naming the first bad entry."
+        )
+        @Option(help: "A checkpoint held elsewhere: the ledger must be an append-only extension of it.") var checkpoint:
+            String?
+        @Option(help: "A public key (ed25519:<base64>, or a file with it) trusted to sign checkpoints.") var key:
+            [String] = []
         @OptionGroup var global: GlobalOptions
 
         struct Result: Encodable {
@@ -86,38 +100,70 @@ extension LogCommand {
                 let store = try global.openStore()
                 // Every --key is checked, even without --checkpoint: a typo is an error, not ignored.
                 _ = try key.map(CheckpointFiles.publicKey)
-                if checkpoint == nil && !key.isEmpty { throw CLIError("--key only applies to --checkpoint FILE: give the checkpoint to check against") }
+                if checkpoint == nil && !key.isEmpty {
+                    throw CLIError("--key only applies to --checkpoint FILE: give the checkpoint to check against")
+                }
                 let held = try checkpoint.map { try CheckpointFiles.load($0, store: store, extraKeys: key) }
-                let (verification, checked) = try store.database.storeRead { db -> (Ledger.Verification, CheckpointResult?) in
+                let (verification, checked) = try store.database.storeRead {
+                    db -> (Ledger.Verification, CheckpointResult?) in
                     let verification = try Ledger.verify(db)
                     guard let (cp, signers) = held else { return (verification, nil) }
                     if cp.size > verification.size {
-                        return (verification, CheckpointResult(size: cp.size, signers: signers, consistent: false,
-                            problem: "the checkpoint is for \(cp.size) entries but the ledger has \(verification.size): entries were removed (truncated)"))
+                        return (
+                            verification,
+                            CheckpointResult(
+                                size: cp.size, signers: signers, consistent: false,
+                                problem:
+                                    "the checkpoint is for \(cp.size) entries but the ledger has \(verification.size): entries were removed (truncated)"
+                            )
+                        )
                     }
-                    guard verification.ok else { return (verification, CheckpointResult(size: cp.size, signers: signers, consistent: false, problem: "the ledger itself does not verify")) }
+                    guard verification.ok else {
+                        return (
+                            verification,
+                            CheckpointResult(
+                                size: cp.size, signers: signers, consistent: false,
+                                problem: "the ledger itself does not verify")
+                        )
+                    }
                     // What a holder of the old checkpoint would check: a consistency proof to now.
                     let prover = Ledger.prover(db)
                     let proof = try prover.consistencyProof(oldSize: cp.size, newSize: verification.size)
-                    let consistent = Merkle.verifyConsistency(oldSize: cp.size, newSize: verification.size, oldRoot: cp.root, newRoot: try prover.root(size: verification.size), proof: proof)
-                    return (verification, CheckpointResult(size: cp.size, signers: signers, consistent: consistent,
-                        problem: consistent ? nil : "the ledger is not an extension of the checkpoint (size \(cp.size)): history before it was rewritten"))
+                    let consistent = Merkle.verifyConsistency(
+                        oldSize: cp.size, newSize: verification.size, oldRoot: cp.root,
+                        newRoot: try prover.root(size: verification.size), proof: proof)
+                    return (
+                        verification,
+                        CheckpointResult(
+                            size: cp.size, signers: signers, consistent: consistent,
+                            problem: consistent
+                                ? nil
+                                : "the ledger is not an extension of the checkpoint (size \(cp.size)): history before it was rewritten"
+                        )
+                    )
                 }
                 // The tables are caches of the ledger: every row against its entries, both ways.
                 let tables = try store.crossCheckLedger() + RootLedgerCheck.problems(store: store)
                 let result = Result(verification: verification, checkpoint: checked, tables: tables)
-                if global.json { try Output.json(result) } else {
+                if global.json {
+                    try Output.json(result)
+                } else {
                     for problem in verification.problems { Output.note("ledger: \(problem)") }
                     if let problem = checked?.problem { Output.note("checkpoint: \(problem)") }
                     for problem in tables { Output.note("table: \(problem)") }
                     if result.ok {
-                        Output.line("ledger ok: \(verification.size) entries, root \(verification.root), \(verification.checkpointsChecked) stored checkpoints match"
-                            + (checked.map { ", consistent with the given checkpoint of size \($0.size)" } ?? ""))
+                        Output.line(
+                            "ledger ok: \(verification.size) entries, root \(verification.root), \(verification.checkpointsChecked) stored checkpoints match"
+                                + (checked.map { ", consistent with the given checkpoint of size \($0.size)" } ?? ""))
                     } else {
                         if !verification.ok || !(checked?.consistent ?? true) {
-                            Output.line("ledger NOT ok: first bad entry \(verification.firstBadSeq.map(String.init) ?? String(checked?.size ?? 0))")
+                            Output.line(
+                                "ledger NOT ok: first bad entry \(verification.firstBadSeq.map(String.init) ?? String(checked?.size ?? 0))"
+                            )
                         } else {
-                            Output.line("ledger NOT ok: \(tables.count) table row\(tables.count == 1 ? "" : "s") disagree with the ledger (listed above)")
+                            Output.line(
+                                "ledger NOT ok: \(tables.count) table row\(tables.count == 1 ? "" : "s") disagree with the ledger (listed above)"
+                            )
                         }
                     }
                 }
@@ -128,7 +174,8 @@ extension LogCommand {
 
     struct CheckpointCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "checkpoint", abstract: "Sign the ledger's size and root (a tlog checkpoint note); keep a copy anywhere.")
+            commandName: "checkpoint",
+            abstract: "Sign the ledger's size and root (a tlog checkpoint note); keep a copy anywhere.")
         @Option(help: "The private key that signs.") var key: String
         @OptionGroup var global: GlobalOptions
 
@@ -137,13 +184,19 @@ extension LogCommand {
                 let signingKey = try KeyFiles.load(key)
                 let store = try global.openStore()
                 let note = try store.database.storeWrite { db in try Ledger.signCheckpoint(db, key: signingKey) }
-                if global.json { try Output.json(["checkpoint": note]) } else { FileHandle.standardOutput.write(Data(note.utf8)) }
+                if global.json {
+                    try Output.json(["checkpoint": note])
+                } else {
+                    FileHandle.standardOutput.write(Data(note.utf8))
+                }
             }
         }
     }
 
     struct Prove: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "prove", abstract: "An inclusion proof for entry SEQ that anyone can check with docs/ledger.md alone.")
+        static let configuration = CommandConfiguration(
+            commandName: "prove",
+            abstract: "An inclusion proof for entry SEQ that anyone can check with docs/ledger.md alone.")
         @Argument(help: "The entry's sequence number.") var seq: Int64
         @Option(help: "Prove against this checkpoint's tree (default: the whole ledger now).") var checkpoint: String?
         @Option(help: "A public key trusted to sign checkpoints.") var key: [String] = []
@@ -153,11 +206,16 @@ extension LogCommand {
             try runReportingFailures {
                 let store = try global.openStore()
                 let held = try checkpoint.map { try CheckpointFiles.load($0, store: store, extraKeys: key).0 }
-                let proof = try store.database.storeRead { db in try InclusionProof.make(db, seq: seq, size: held?.size) }
-                if let held, proof.rootHash != Hex.encode(held.root) {
-                    throw CLIError("the ledger's tree at size \(held.size) does not match the checkpoint: the ledger was rewritten (fixity log verify)")
+                let proof = try store.database.storeRead { db in try InclusionProof.make(db, seq: seq, size: held?.size)
                 }
-                if global.json { try Output.json(proof) } else {
+                if let held, proof.rootHash != Hex.encode(held.root) {
+                    throw CLIError(
+                        "the ledger's tree at size \(held.size) does not match the checkpoint: the ledger was rewritten (fixity log verify)"
+                    )
+                }
+                if global.json {
+                    try Output.json(proof)
+                } else {
                     Output.line("entry \(seq) is leaf \(proof.leafIndex) of \(proof.treeSize); root \(proof.rootHash)")
                     Output.line("leaf hash \(proof.leafHash)")
                     for (level, hash) in proof.auditPath.enumerated() { Output.line("  path[\(level)] \(hash)") }
@@ -167,14 +225,19 @@ extension LogCommand {
     }
 
     struct Consistency: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "consistency", abstract: "A consistency proof that the tree of OLD_SIZE is a prefix of the tree of NEW_SIZE (default: now).")
+        static let configuration = CommandConfiguration(
+            commandName: "consistency",
+            abstract:
+                "A consistency proof that the tree of OLD_SIZE is a prefix of the tree of NEW_SIZE (default: now).")
         @Argument var oldSize: Int
         @Argument var newSize: Int?
         @OptionGroup var global: GlobalOptions
 
         struct Result: Encodable {
             let oldSize: Int, newSize: Int, oldRoot: String, newRoot: String, proof: [String]
-            enum CodingKeys: String, CodingKey { case oldSize = "old_size", newSize = "new_size", oldRoot = "old_root", newRoot = "new_root", proof }
+            enum CodingKeys: String, CodingKey {
+                case oldSize = "old_size", newSize = "new_size", oldRoot = "old_root", newRoot = "new_root", proof
+            }
         }
 
         func run() throws {
@@ -183,13 +246,18 @@ extension LogCommand {
                 let result = try store.database.storeRead { db -> Result in
                     let size = try Ledger.size(db)
                     let new = newSize ?? size
-                    guard oldSize >= 0, oldSize <= new, new <= size else { throw CLIError("sizes must satisfy 0 <= OLD_SIZE <= NEW_SIZE <= \(size) (the ledger's size)") }
+                    guard oldSize >= 0, oldSize <= new, new <= size else {
+                        throw CLIError("sizes must satisfy 0 <= OLD_SIZE <= NEW_SIZE <= \(size) (the ledger's size)")
+                    }
                     let prover = Ledger.prover(db)
                     return Result(
-                        oldSize: oldSize, newSize: new, oldRoot: Hex.encode(try prover.root(size: oldSize)), newRoot: Hex.encode(try prover.root(size: new)),
+                        oldSize: oldSize, newSize: new, oldRoot: Hex.encode(try prover.root(size: oldSize)),
+                        newRoot: Hex.encode(try prover.root(size: new)),
                         proof: try prover.consistencyProof(oldSize: oldSize, newSize: new).map(Hex.encode))
                 }
-                if global.json { try Output.json(result) } else {
+                if global.json {
+                    try Output.json(result)
+                } else {
                     Output.line("\(result.oldSize) -> \(result.newSize): \(result.oldRoot) -> \(result.newRoot)")
                     for hash in result.proof { Output.line("  \(hash)") }
                 }

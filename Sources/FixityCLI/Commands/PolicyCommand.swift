@@ -6,25 +6,36 @@ import Foundation
 
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "policy", abstract: "The per-environment trust policy deploys enforce.", subcommands: [Set.self, Show.self, History.self])
+        commandName: "policy", abstract: "The per-environment trust policy deploys enforce.",
+        subcommands: [Set.self, Show.self, History.self])
 
     struct Set: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "set", abstract: "Put a policy file (TOML) in force; recorded in the ledger.")
+        static let configuration = CommandConfiguration(
+            commandName: "set", abstract: "Put a policy file (TOML) in force; recorded in the ledger.")
         @Argument(help: "The policy file.") var file: String
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
             try runReportingFailures {
-                guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+                guard let data = FileManager.default.contents(atPath: file),
+                    let text = String(data: data, encoding: .utf8)
+                else {
                     throw CLIError("cannot read policy file \(file) (missing, unreadable or not UTF-8)")
                 }
                 let policy = try PolicyFile.parse(text, name: file)
                 let store = try global.openStore()
-                let stored = try store.setPolicy(text: text, summary: [
-                    "environments": policy.environments.keys.sorted().joined(separator: ","),
-                    "keys": policy.keys.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.id.short)" }.joined(separator: ","),
-                ])
-                if global.json { try Output.json(stored) } else { Output.line("policy \(stored.digest) in force (#\(stored.seq))") }
+                let stored = try store.setPolicy(
+                    text: text,
+                    summary: [
+                        "environments": policy.environments.keys.sorted().joined(separator: ","),
+                        "keys": policy.keys.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.id.short)" }.joined(
+                            separator: ","),
+                    ])
+                if global.json {
+                    try Output.json(stored)
+                } else {
+                    Output.line("policy \(stored.digest) in force (#\(stored.seq))")
+                }
             }
         }
     }
@@ -36,10 +47,16 @@ struct PolicyCommand: ParsableCommand {
         func run() throws {
             try runReportingFailures {
                 guard let stored = try global.openStore().currentPolicy() else {
-                    if global.json { try Output.json([String: String]()) } else { Output.note("no policy set: no environment has requirements") }
+                    if global.json {
+                        try Output.json([String: String]())
+                    } else {
+                        Output.note("no policy set: no environment has requirements")
+                    }
                     return
                 }
-                if global.json { try Output.json(stored) } else {
+                if global.json {
+                    try Output.json(stored)
+                } else {
                     Output.note("policy \(stored.digest) (#\(stored.seq), set \(stored.setAt))")
                     Output.line(stored.text)
                 }
@@ -48,14 +65,20 @@ struct PolicyCommand: ParsableCommand {
     }
 
     struct History: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "history", abstract: "Every policy ever set, oldest first.")
+        static let configuration = CommandConfiguration(
+            commandName: "history", abstract: "Every policy ever set, oldest first.")
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
             try runReportingFailures {
                 let all = try global.openStore().policies()
-                if global.json { try Output.json(["policies": all]) } else {
-                    Output.line(Output.table([["#", "set at", "digest"]] + all.map { [String($0.seq), $0.setAt, $0.digest.description] }))
+                if global.json {
+                    try Output.json(["policies": all])
+                } else {
+                    Output.line(
+                        Output.table(
+                            [["#", "set at", "digest"]] + all.map { [String($0.seq), $0.setAt, $0.digest.description] })
+                    )
                 }
             }
         }

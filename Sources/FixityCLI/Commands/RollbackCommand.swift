@@ -25,7 +25,9 @@ struct RollbackCommand: ParsableCommand {
     @Flag(help: "Roll back even to a deployment that is known-bad on this root.")
     var force = false
 
-    @Flag(name: .customLong("allow-shared-root"), help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
+    @Flag(
+        name: .customLong("allow-shared-root"),
+        help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
     var allowSharedRoot = false
 
     @OptionGroup var global: GlobalOptions
@@ -35,7 +37,8 @@ struct RollbackCommand: ParsableCommand {
             let store = try global.openStore()
             let deployRoot = try DeployRoot(path: root, create: false, allowShared: allowSharedRoot)
             let target = try to.map { try resolveTarget($0, store: store, root: deployRoot) }
-            let outcome = try Deployer(store: store, root: deployRoot).rollback(to: target, lockTimeout: lockTimeout, force: force)
+            let outcome = try Deployer(store: store, root: deployRoot).rollback(
+                to: target, lockTimeout: lockTimeout, force: force)
             try DeployReport.print(outcome, json: global.json)
             if outcome.result == .rolledBack { throw Exit.finding }
         }

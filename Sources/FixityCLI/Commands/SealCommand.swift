@@ -31,7 +31,9 @@ struct SealCommand: ParsableCommand {
             let started = Date()
             let progress = ProgressLine(enabled: global.showsProgress, verb: "sealing")
             defer { progress.finish() }
-            let report = try store.seal(directory: directory, app: appName, tag: tag, progress: progress.reporter, validate: DeploySettings.validateForSeal)
+            let report = try store.seal(
+                directory: directory, app: appName, tag: tag, progress: progress.reporter,
+                validate: DeploySettings.validateForSeal)
             progress.finish()
             let statement = Provenance.statement(for: report, directory: directory, started: started, finished: Date())
             try Provenance.record(statement, keys: keys, store: store)

@@ -49,15 +49,23 @@ struct ShowCommand: ParsableCommand {
             let store = try global.openStore()
             let release = try store.resolve(try parseRef(ref))
             if provenance {
-                let stored = try store.envelopes(about: release).filter { $0.predicateType == InTotoStatement.PredicateType.provenance }
-                let statements = try stored.map { try InTotoStatement(payload: $0.envelope.payloadBytes, source: "stored provenance \($0.digest.short)") }
+                let stored = try store.envelopes(about: release).filter {
+                    $0.predicateType == InTotoStatement.PredicateType.provenance
+                }
+                let statements = try stored.map {
+                    try InTotoStatement(
+                        payload: $0.envelope.payloadBytes, source: "stored provenance \($0.digest.short)")
+                }
                 if global.json {
-                    try Output.json(ProvenanceResult(release: release, provenance: statements, envelopes: stored.map(\.envelope)))
+                    try Output.json(
+                        ProvenanceResult(release: release, provenance: statements, envelopes: stored.map(\.envelope)))
                 } else if statements.isEmpty {
                     Output.note("no provenance recorded for \(release)")
                 } else {
                     for (statement, record) in zip(statements, stored) {
-                        Output.line("provenance of \(release), signed by \(record.keyIDs.isEmpty ? "nobody" : record.keyIDs.map { String($0.prefix(12)) }.joined(separator: ", "))")
+                        Output.line(
+                            "provenance of \(release), signed by \(record.keyIDs.isEmpty ? "nobody" : record.keyIDs.map { String($0.prefix(12)) }.joined(separator: ", "))"
+                        )
                         Output.line(String(decoding: statement.jsonBytes(), as: UTF8.self))
                     }
                 }
@@ -65,11 +73,15 @@ struct ShowCommand: ParsableCommand {
             }
             let manifest = try store.manifest(release)
             if global.json {
-                try Output.json(Result(release: manifest.id, files: manifest.fileCount, bytes: manifest.fileBytes, entries: manifest.entries.map(Entry.init)))
+                try Output.json(
+                    Result(
+                        release: manifest.id, files: manifest.fileCount, bytes: manifest.fileBytes,
+                        entries: manifest.entries.map(Entry.init)))
                 return
             }
             Output.line("release \(manifest.id)")
-            Output.line("\(manifest.fileCount) files, \(Output.bytes(manifest.fileBytes)), \(manifest.entries.count) entries\n")
+            Output.line(
+                "\(manifest.fileCount) files, \(Output.bytes(manifest.fileBytes)), \(manifest.entries.count) entries\n")
             var rows = [[String]]()
             for entry in manifest.entries {
                 let detail: String =

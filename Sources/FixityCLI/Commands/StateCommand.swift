@@ -9,7 +9,8 @@ import FixityStore
 /// entries that establish it and their inclusion proofs.
 struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "state", abstract: "Which deployment was live on a root or in an environment at a past instant, with proof.")
+        commandName: "state",
+        abstract: "Which deployment was live on a root or in an environment at a past instant, with proof.")
 
     @Option(help: "The instant, RFC 3339 (2026-11-29T03:00:00Z, or with an offset), or 'now'.") var at: String
     @Option(help: "The deploy root (it need not exist any more).") var root: String?
@@ -17,7 +18,9 @@ struct StateCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        guard (root == nil) != (env == nil) else { throw ValidationError("give exactly one of --root ROOT and --env ENV") }
+        guard (root == nil) != (env == nil) else {
+            throw ValidationError("give exactly one of --root ROOT and --env ENV")
+        }
     }
 
     func run() throws {
@@ -34,29 +37,44 @@ struct StateCommand: ParsableCommand {
             for root in answer.roots {
                 Output.line("  root \(root.root)")
                 guard let active = root.active else {
-                    Output.line("    nothing was live" + (root.nextSwitch.map { " (the next switch was at \($0))" } ?? ""))
+                    Output.line(
+                        "    nothing was live" + (root.nextSwitch.map { " (the next switch was at \($0))" } ?? ""))
                     continue
                 }
                 Output.line("    deployment \(active.deployment)")
-                Output.line("    release    \(active.release?.description ?? "?")" + (active.tags.isEmpty ? "" : "  (\(active.tags.joined(separator: ", ")))"))
-                if let config = active.config { Output.line("    config     \(config) at \(active.configPath ?? "config")") }
+                Output.line(
+                    "    release    \(active.release?.description ?? "?")"
+                        + (active.tags.isEmpty ? "" : "  (\(active.tags.joined(separator: ", ")))"))
+                if let config = active.config {
+                    Output.line("    config     \(config) at \(active.configPath ?? "config")")
+                }
                 if let env = active.env { Output.line("    env        \(env)") }
-                Output.line("    live       since \(active.since)" + (active.until.map { " until \($0)" } ?? ", still live"))
+                Output.line(
+                    "    live       since \(active.since)" + (active.until.map { " until \($0)" } ?? ", still live"))
                 Output.line("    health     \(active.health)")
-                Output.line("    tree       \(active.drift)" + (active.driftState.map { " (state \($0))" } ?? "") + (active.repairedAt.map { ", repaired at \($0)" } ?? ""))
+                Output.line(
+                    "    tree       \(active.drift)" + (active.driftState.map { " (state \($0))" } ?? "")
+                        + (active.repairedAt.map { ", repaired at \($0)" } ?? ""))
                 // A test result says whether it passed: "attested" alone would read as approval.
                 let results = TestResults.byEnvelope(store: store, release: active.release)
                 for signature in active.signatures {
-                    let by = signature.keyIDs.isEmpty ? "unsigned (recorded)" : "by " + signature.keyIDs.map { String($0.prefix(16)) }.joined(separator: ", ")
+                    let by =
+                        signature.keyIDs.isEmpty
+                        ? "unsigned (recorded)"
+                        : "by " + signature.keyIDs.map { String($0.prefix(16)) }.joined(separator: ", ")
                     let result = signature.envelope.flatMap { results[$0] }.map { "\($0) " } ?? ""
                     Output.line("    attested   \(result)\(signature.predicateType) \(by) at \(signature.time)")
                 }
             }
             let seqs = answer.proof.map { String($0.entry.seq) }.joined(separator: ", ")
             if let checkpoint = answer.checkpoint {
-                Output.line("proof: entries \(seqs) are in the checkpoint of size \(checkpoint.size), root \(checkpoint.root), signed by \(checkpoint.keyID.prefix(16)) (--json for the proofs)")
+                Output.line(
+                    "proof: entries \(seqs) are in the checkpoint of size \(checkpoint.size), root \(checkpoint.root), signed by \(checkpoint.keyID.prefix(16)) (--json for the proofs)"
+                )
             } else {
-                Output.line("proof: entries \(seqs) are in the tree of size \(answer.treeSize), root \(answer.rootHash) (--json for the proofs)")
+                Output.line(
+                    "proof: entries \(seqs) are in the tree of size \(answer.treeSize), root \(answer.rootHash) (--json for the proofs)"
+                )
             }
             for warning in answer.warnings { Output.note(warning) }
         }

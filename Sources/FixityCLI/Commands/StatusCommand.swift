@@ -11,7 +11,9 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "The deploy root.")
     var root: String
 
-    @Flag(name: .customLong("allow-shared-root"), help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
+    @Flag(
+        name: .customLong("allow-shared-root"),
+        help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
     var allowSharedRoot = false
 
     @OptionGroup var global: GlobalOptions
@@ -27,7 +29,9 @@ struct StatusCommand: ParsableCommand {
         /// False when the ledger has no entry switching the root to the active deployment.
         let ledgerBacked: Bool
 
-        enum CodingKeys: String, CodingKey { case root, active, deployments, knownGood = "known_good", history, policy, ledgerBacked = "ledger_backed" }
+        enum CodingKeys: String, CodingKey {
+            case root, active, deployments, knownGood = "known_good", history, policy, ledgerBacked = "ledger_backed"
+        }
     }
 
     func run() throws {
@@ -41,25 +45,36 @@ struct StatusCommand: ParsableCommand {
             // What is live must be in the ledger: a truncated or edited ledger is said, not hidden.
             let ledgerBacked = try active.map { try state.activationRecorded($0) } ?? true
             if let active, !ledgerBacked {
-                Output.note("warning: the ledger has no entry switching \(deployRoot.path) to \(active.short): it was truncated or edited (fixity log verify)")
+                Output.note(
+                    "warning: the ledger has no entry switching \(deployRoot.path) to \(active.short): it was truncated or edited (fixity log verify)"
+                )
             }
             let decision = try current.flatMap { record in
-                try record.env.map { try PolicyGate(store: store).check(env: $0, release: record.release, config: record.config).decision }
+                try record.env.map {
+                    try PolicyGate(store: store).check(env: $0, release: record.release, config: record.config).decision
+                }
             }
             let result = Result(
                 root: deployRoot.path, active: deployments.first { $0.deployment == active }, deployments: deployments,
-                knownGood: deployments.filter { $0.health == .knownGood }.map(\.deployment), history: try state.events(limit: 10), policy: decision, ledgerBacked: ledgerBacked)
+                knownGood: deployments.filter { $0.health == .knownGood }.map(\.deployment),
+                history: try state.events(limit: 10), policy: decision, ledgerBacked: ledgerBacked)
             if global.json {
                 try Output.json(result)
                 return
             }
             if let current = result.active {
-                Output.line("active: \(current.deployment.short)  release \(current.release.short)\(current.config.map { "  config \($0.short)" } ?? "")  env \(current.env ?? "-")  since \(current.activatedAt ?? "?")  health \(current.health.rawValue)")
+                Output.line(
+                    "active: \(current.deployment.short)  release \(current.release.short)\(current.config.map { "  config \($0.short)" } ?? "")  env \(current.env ?? "-")  since \(current.activatedAt ?? "?")  health \(current.health.rawValue)"
+                )
                 switch current.health {
                 case .pending:
-                    Output.line("hint: the active deployment was never health-checked (a deploy was stopped mid-check); `fixity deploy \(current.release.short) --root \(root)` checks it now, `fixity rollback --root \(root)` returns to the last known-good")
+                    Output.line(
+                        "hint: the active deployment was never health-checked (a deploy was stopped mid-check); `fixity deploy \(current.release.short) --root \(root)` checks it now, `fixity rollback --root \(root)` returns to the last known-good"
+                    )
                 case .knownBad:
-                    Output.line("hint: the active deployment is known-bad; `fixity rollback --root \(root)` returns to the last known-good")
+                    Output.line(
+                        "hint: the active deployment is known-bad; `fixity rollback --root \(root)` returns to the last known-good"
+                    )
                 case .knownGood: break
                 }
             } else {
@@ -67,15 +82,20 @@ struct StatusCommand: ParsableCommand {
             }
             if let decision {
                 Output.line(
-                    !decision.governed ? "policy: no policy for \(decision.environment): nothing is required"
-                        : decision.allowed ? "policy: the active release meets \(decision.environment)'s policy in force"
-                        : "policy: the active release would no longer pass \(decision.environment)'s policy: \(decision.missing.joined(separator: "; "))")
+                    !decision.governed
+                        ? "policy: no policy for \(decision.environment): nothing is required"
+                        : decision.allowed
+                            ? "policy: the active release meets \(decision.environment)'s policy in force"
+                            : "policy: the active release would no longer pass \(decision.environment)'s policy: \(decision.missing.joined(separator: "; "))"
+                )
             }
             var rows = [["", "DEPLOYMENT", "RELEASE", "CONFIG", "HEALTH", "ON DISK", "DEPLOYED"]]
             for record in deployments.reversed() {
                 rows.append([
-                    record.deployment == active ? "*" : "", record.deployment.short, record.release.short, record.config?.short ?? "-",
-                    record.health.rawValue, record.materialized && deployRoot.isMaterialized(record.deployment) ? "yes" : "no",
+                    record.deployment == active ? "*" : "", record.deployment.short, record.release.short,
+                    record.config?.short ?? "-",
+                    record.health.rawValue,
+                    record.materialized && deployRoot.isMaterialized(record.deployment) ? "yes" : "no",
                     String(record.deployedAt.prefix(19)) + "Z",
                 ])
             }
@@ -83,7 +103,9 @@ struct StatusCommand: ParsableCommand {
             if !result.history.isEmpty {
                 Output.line("\nrecent:")
                 for event in result.history {
-                    Output.line("  \(event.seq)  \(event.time.prefix(19))Z  \(event.action)  \(Digest(parsing: event.subject)?.short ?? event.subject)\(event.details["reason"].map { "  (\($0))" } ?? "")")
+                    Output.line(
+                        "  \(event.seq)  \(event.time.prefix(19))Z  \(event.action)  \(Digest(parsing: event.subject)?.short ?? event.subject)\(event.details["reason"].map { "  (\($0))" } ?? "")"
+                    )
                 }
             }
         }

@@ -20,16 +20,22 @@ struct WatchCommand: ParsableCommand {
     @Option(name: .customLong("poll-interval"), help: "Seconds between fast verifications when inotify is unavailable.")
     var pollInterval: Double = 2
 
-    @Option(name: .customLong("metrics-file"), help: "Write Prometheus text-format metrics here after each check (node_exporter textfile collector).")
+    @Option(
+        name: .customLong("metrics-file"),
+        help: "Write Prometheus text-format metrics here after each check (node_exporter textfile collector).")
     var metricsFile: String?
 
-    @Flag(name: .customLong("allow-shared-root"), help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
+    @Flag(
+        name: .customLong("allow-shared-root"),
+        help: "Use a root (or its .fixity, deployments) owned by another user or writable by group/others.")
     var allowSharedRoot = false
 
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if interval <= 0 || pollInterval <= 0 { throw ValidationError("--interval and --poll-interval must be positive") }
+        if interval <= 0 || pollInterval <= 0 {
+            throw ValidationError("--interval and --poll-interval must be positive")
+        }
     }
 
     func run() throws {
@@ -40,7 +46,10 @@ struct WatchCommand: ParsableCommand {
             options.interval = interval
             options.pollInterval = pollInterval
             options.metricsFile = metricsFile
-            let watcher = DriftWatcher(store: store, root: try DeployRoot(path: root, create: false, allowShared: allowSharedRoot), options: options) { line in
+            let watcher = DriftWatcher(
+                store: store, root: try DeployRoot(path: root, create: false, allowShared: allowSharedRoot),
+                options: options
+            ) { line in
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
             try watcher.run()

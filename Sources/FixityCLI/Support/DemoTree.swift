@@ -13,26 +13,39 @@ enum DemoTree {
     static func writeVersion1(at root: String) throws {
         let files: [(String, String, Int)] = [
             ("bin/server", "#!/bin/sh\nexec node \"$(dirname \"$0\")/../lib/server.js\" \"$@\"\n", 0o755),
-            ("lib/server.js", "const cart = require('./cart');\nrequire('http').createServer(cart.handle).listen(8080);\n", 0o644),
+            (
+                "lib/server.js",
+                "const cart = require('./cart');\nrequire('http').createServer(cart.handle).listen(8080);\n", 0o644
+            ),
             ("lib/cart.js", "exports.handle = (req, res) => { res.end('cart v1'); };\n", 0o644),
             ("lib/pricing.js", "exports.total = (items) => items.reduce((a, i) => a + i.price, 0);\n", 0o644),
             ("public/index.html", "<!doctype html><title>Shop</title><h1>Shop</h1>\n", 0o644),
             ("public/app.css", "body { font-family: sans-serif; }\n", 0o644),
             ("scripts/migrate.sh", "#!/bin/sh\necho migrating\n", 0o644),
-            ("bin/health", "#!/bin/sh\n# The deploy health check: the cart module must export a handler.\ngrep -q 'exports.handle' lib/cart.js\n", 0o755),
+            (
+                "bin/health",
+                "#!/bin/sh\n# The deploy health check: the cart module must export a handler.\ngrep -q 'exports.handle' lib/cart.js\n",
+                0o755
+            ),
             ("VERSION", "1.0\n", 0o644),
         ]
         for (path, text, mode) in files { try write(root, path, text, mode: mode) }
         try FileManager.default.createDirectory(atPath: "\(root)/var/cache", withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: "\(root)/lib/current-cart.js", withDestinationPath: "cart.js")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(root)/lib/current-cart.js", withDestinationPath: "cart.js")
     }
 
     static func applyVersion2(at root: String) throws {
-        try write(root, "lib/cart.js", "exports.handle = (req, res) => { res.end('cart v2 with coupons'); };\n", mode: 0o644)
-        try write(root, "lib/coupons.js", "exports.apply = (total, code) => code === 'FIXITY' ? total * 0.9 : total;\n", mode: 0o644)
+        try write(
+            root, "lib/cart.js", "exports.handle = (req, res) => { res.end('cart v2 with coupons'); };\n", mode: 0o644)
+        try write(
+            root, "lib/coupons.js", "exports.apply = (total, code) => code === 'FIXITY' ? total * 0.9 : total;\n",
+            mode: 0o644)
         try write(root, "VERSION", "1.1\n", mode: 0o644)
         try FileManager.default.removeItem(atPath: "\(root)/lib/pricing.js")
-        guard chmod("\(root)/scripts/migrate.sh", 0o755) == 0 else { throw CLIError("chmod \(root)/scripts/migrate.sh failed") }
+        guard chmod("\(root)/scripts/migrate.sh", 0o755) == 0 else {
+            throw CLIError("chmod \(root)/scripts/migrate.sh failed")
+        }
     }
 
     /// A broken build: the cart module lost its handler, so the health check fails.
@@ -43,7 +56,9 @@ enum DemoTree {
 
     /// The fix done properly: a working cart, through the pipeline.
     static func applyVersion3(at root: String) throws {
-        try write(root, "lib/cart.js", "exports.handle = (req, res) => { res.end('cart v3 with coupons and the fix'); };\n", mode: 0o644)
+        try write(
+            root, "lib/cart.js", "exports.handle = (req, res) => { res.end('cart v3 with coupons and the fix'); };\n",
+            mode: 0o644)
         try write(root, "VERSION", "1.3\n", mode: 0o644)
     }
 
@@ -55,7 +70,8 @@ enum DemoTree {
 
     private static func write(_ root: String, _ path: String, _ text: String, mode: Int) throws {
         let full = "\(root)/\(path)"
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: full))
         guard chmod(full, mode_t(mode)) == 0 else { throw CLIError("chmod \(full) failed") }
     }

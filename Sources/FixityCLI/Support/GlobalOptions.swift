@@ -4,7 +4,9 @@ import Foundation
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "The store folder (default: $FIXITY_STORE, else $XDG_DATA_HOME/fixity or ~/.local/share/fixity).")
+    @Option(
+        name: .long,
+        help: "The store folder (default: $FIXITY_STORE, else $XDG_DATA_HOME/fixity or ~/.local/share/fixity).")
     var store: String?
 
     @Flag(name: .long, help: "Print one JSON document on stdout; progress and logs go to stderr.")

@@ -29,7 +29,9 @@ enum KeyFiles {
         guard st.isRegularFile else { throw CLIError("key file \(path) is a \(st.typeDescription), not a file") }
         guard st.size <= 4096 else { throw CLIError("key file \(path) is \(st.size) bytes: not a Fixity key file") }
         guard st.permissions & 0o077 == 0 else {
-            throw CLIError("key file \(path) has mode \(ManifestEntry.octalMode(st.permissions)): a private key must not be readable by others (chmod 600)")
+            throw CLIError(
+                "key file \(path) has mode \(ManifestEntry.octalMode(st.permissions)): a private key must not be readable by others (chmod 600)"
+            )
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4097, alignment: 8)
         defer { buffer.deallocate() }

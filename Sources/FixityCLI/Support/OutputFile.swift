@@ -18,7 +18,8 @@ enum OutputFile {
             throw CLIError("--out \(path) is a folder")
         }
         let temporary = ".\(name).fixity-\(getpid())"
-        let fd = try Posix.openat(dirfd, temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o644, display: path)
+        let fd = try Posix.openat(
+            dirfd, temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o644, display: path)
         do {
             defer { Glibc.close(fd) }
             try Posix.writeAll(fd, bytes, display: path)

@@ -15,7 +15,8 @@ final class ScratchFolder {
     init(purpose: String) throws {
         var template = Array((NSTemporaryDirectory() + "/fixity-\(purpose)-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw CLIError("cannot create a private temp folder in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
+            throw CLIError(
+                "cannot create a private temp folder in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
         }
         folder = String(cString: made)
     }

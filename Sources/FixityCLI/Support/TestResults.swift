@@ -8,7 +8,9 @@ enum TestResults {
         guard let release, let stored = try? store.envelopes(about: release) else { return [:] }
         var results = [String: String]()
         for record in stored {
-            if let statement = try? InTotoStatement(payload: record.envelope.payloadBytes, source: "envelope"), let result = statement.testResult {
+            if let statement = try? InTotoStatement(payload: record.envelope.payloadBytes, source: "envelope"),
+                let result = statement.testResult
+            {
                 results[record.digest.description] = result
             }
         }

@@ -89,7 +89,11 @@ public enum TOMLGuard {
                     break
                 }
                 if let first = at(next), !isKeyStart(first) {
-                    return Problem(line: line, message: "a table header must start with a key (a name or a quoted string), not '\(describe(first))'")
+                    return Problem(
+                        line: line,
+                        message:
+                            "a table header must start with a key (a name or a quoted string), not '\(describe(first))'"
+                    )
                 }
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 if inValue { open.append(byte) }
@@ -97,7 +101,9 @@ public enum TOMLGuard {
                 if inValue, let innermost = open.popLast() {
                     let opener = byte == UInt8(ascii: "]") ? UInt8(ascii: "[") : UInt8(ascii: "{")
                     if innermost != opener {
-                        return Problem(line: line, message: "'\(describe(byte))' does not close the '\(describe(innermost))' before it")
+                        return Problem(
+                            line: line,
+                            message: "'\(describe(byte))' does not close the '\(describe(innermost))' before it")
                     }
                 }
             case UInt8(ascii: "="):
@@ -113,7 +119,8 @@ public enum TOMLGuard {
     /// What toml++ accepts at the start of a header's key (or `]`, its own clean error).
     private static func isKeyStart(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
             true
         case UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "]"):
             true

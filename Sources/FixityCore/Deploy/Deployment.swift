@@ -47,7 +47,8 @@ public struct Deployment: Hashable, Sendable {
             mountPoint = mountPoint.isEmpty ? String(component) : mountPoint + "/" + component
             if let existing = app.entry(at: mountPoint) {
                 guard existing.isDirectory else {
-                    throw DeployError("config path '\(configPath)': '\(mountPoint)' is a \(existing.typeName) in the app release")
+                    throw DeployError(
+                        "config path '\(configPath)': '\(mountPoint)' is a \(existing.typeName) in the app release")
                 }
             } else {
                 entries.append(.directory(mountPoint, mode: 0o755))

@@ -45,7 +45,9 @@ public struct RootHistory: Sendable {
     /// Where to return after `failed` failed its health check: the deployment that was active
     /// before it if that was known-good, else the newest known-good one; nil when there is none.
     public func recoveryTarget(failed: Digest, previous: Digest?) -> Record? {
-        if let previous, previous != failed, let record = record(previous), record.health == .knownGood { return record }
+        if let previous, previous != failed, let record = record(previous), record.health == .knownGood {
+            return record
+        }
         return records.last { $0.health == .knownGood && $0.deployment != failed }
     }
 
@@ -54,6 +56,7 @@ public struct RootHistory: Sendable {
     /// cannot push a good deployment out.
     public func retentionVictims(keep: Int) -> [Digest] {
         let kept = Set(records.filter { $0.health == .knownGood }.suffix(max(keep, 0)).map(\.deployment))
-        return records.filter { $0.materialized && $0.deployment != active && !kept.contains($0.deployment) }.map(\.deployment)
+        return records.filter { $0.materialized && $0.deployment != active && !kept.contains($0.deployment) }.map(
+            \.deployment)
     }
 }

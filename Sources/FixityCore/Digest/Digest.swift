@@ -100,13 +100,17 @@ public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
     public func appendPrefixedHex(to buffer: inout [UInt8]) {
         buffer += Self.algorithmPrefix.utf8
         for word in words {
-            for shift in stride(from: 60, through: 0, by: -4) { buffer.append(Hex.digit(UInt8(truncatingIfNeeded: word >> UInt64(shift)) & 0x0f)) }
+            for shift in stride(from: 60, through: 0, by: -4) {
+                buffer.append(Hex.digit(UInt8(truncatingIfNeeded: word >> UInt64(shift)) & 0x0f))
+            }
         }
     }
 
     /// The digest stored as 32 bytes at `offset` of `raw` (as `append(to:)` writes it).
     public init(rawBytes raw: UnsafeRawBufferPointer, at offset: Int) {
-        func word(_ index: Int) -> UInt64 { UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + index * 8, as: UInt64.self)) }
+        func word(_ index: Int) -> UInt64 {
+            UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + index * 8, as: UInt64.self))
+        }
         (w0, w1, w2, w3) = (word(0), word(1), word(2), word(3))
     }
 

@@ -12,7 +12,9 @@ public enum Hex {
     }
 
     /// The lowercase hex digit of a value 0...15.
-    @inline(__always) public static func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10 }
+    @inline(__always) public static func digit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+    }
 
     /// The value of one lowercase hex digit, nil for anything else (uppercase included).
     public static func value(_ char: UInt8) -> UInt8? {

@@ -34,14 +34,17 @@ public struct DriftReport: Sendable, Codable, Equatable {
         /// "0644 -> 0755", "file -> directory", "-> a.js -> -> b.js", for a row of `verify`.
         public var change: String? {
             guard let was else { return nil }
-            let now = was.hasPrefix("-> ") ? "-> " + (target ?? "?") : (was.first?.isNumber == true ? mode ?? type : type)
+            let now =
+                was.hasPrefix("-> ") ? "-> " + (target ?? "?") : (was.first?.isNumber == true ? mode ?? type : type)
             return "\(was) => \(now)"
         }
     }
 
     public init() {}
 
-    public var clean: Bool { modified.isEmpty && added.isEmpty && removed.isEmpty && modeChanged.isEmpty && typeChanged.isEmpty }
+    public var clean: Bool {
+        modified.isEmpty && added.isEmpty && removed.isEmpty && modeChanged.isEmpty && typeChanged.isEmpty
+    }
 
     /// Every drifted path, for repair.
     public var drifted: Set<String> { Set(modified + added + removed + modeChanged + typeChanged) }
@@ -70,7 +73,10 @@ public struct DriftReport: Sendable, Codable, Equatable {
     /// A digest of the drift state, so the ledger records each distinct state once, not each run.
     public var stateDigest: Digest {
         var text = ""
-        for (label, paths) in [("modified", modified), ("added", added), ("removed", removed), ("mode_changed", modeChanged), ("type_changed", typeChanged)] {
+        for (label, paths) in [
+            ("modified", modified), ("added", added), ("removed", removed), ("mode_changed", modeChanged),
+            ("type_changed", typeChanged),
+        ] {
             for path in paths { text += "\(label)\t\(path)\t\(observed[path]?.description ?? "-")\n" }
         }
         return .of(Array(text.utf8))

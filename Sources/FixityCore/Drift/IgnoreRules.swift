@@ -11,8 +11,13 @@ public struct IgnoreRules: Sendable, Equatable {
 
     public init(_ patterns: [String]) throws(DeployError) {
         for pattern in patterns {
-            if pattern.isEmpty || pattern.hasPrefix("/") || pattern.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0 == ".." }) {
-                throw DeployError("[drift] ignore pattern '\(pattern)' must be a relative path without empty or '..' components")
+            if pattern.isEmpty || pattern.hasPrefix("/")
+                || pattern.split(separator: "/", omittingEmptySubsequences: false).contains(where: {
+                    $0.isEmpty || $0 == ".."
+                })
+            {
+                throw DeployError(
+                    "[drift] ignore pattern '\(pattern)' must be a relative path without empty or '..' components")
             }
         }
         self.patterns = patterns
@@ -39,7 +44,8 @@ public struct IgnoreRules: Sendable, Equatable {
             return match(pattern.dropFirst(), path) || (!path.isEmpty && match(pattern, path.dropFirst()))
         }
         guard let component = path.first else { return false }
-        return wildcard(Array(first.unicodeScalars)[...], Array(component.unicodeScalars)[...]) && match(pattern.dropFirst(), path.dropFirst())
+        return wildcard(Array(first.unicodeScalars)[...], Array(component.unicodeScalars)[...])
+            && match(pattern.dropFirst(), path.dropFirst())
     }
 
     /// `*` and `?` within one component.

@@ -56,10 +56,13 @@ public struct ActivationTimeline: Sendable {
             switch self {
             case .badTime(let text): "'\(text)' is not an RFC 3339 time (e.g. 2026-11-29T03:00:00Z)"
             case .emptyLedger: "the ledger is empty: nothing has been recorded yet"
-            case .beforeFirstEntry(let at, let first): "\(at) is before the first ledger entry (\(first)): the ledger says nothing about that time"
-            case .unknownRoot(let root): "no ledger entry names root \(root): nothing was ever deployed there from this store"
+            case .beforeFirstEntry(let at, let first):
+                "\(at) is before the first ledger entry (\(first)): the ledger says nothing about that time"
+            case .unknownRoot(let root):
+                "no ledger entry names root \(root): nothing was ever deployed there from this store"
             case .unknownEnv(let env): "no deployment to environment '\(env)' is in the ledger"
-            case .beforeScope(let scope, let at, let first): "\(at) is before the first ledger entry about \(scope) (\(first))"
+            case .beforeScope(let scope, let at, let first):
+                "\(at) is before the first ledger entry about \(scope) (\(first))"
             }
         }
     }
@@ -105,7 +108,9 @@ public struct ActivationTimeline: Sendable {
             }
         }
         guard let since else {
-            return Span(root: root, since: nil, until: until, deployment: nil, release: nil, config: nil, configPath: nil, env: nil,
+            return Span(
+                root: root, since: nil, until: until, deployment: nil, release: nil, config: nil, configPath: nil,
+                env: nil,
                 described: nil, health: nil, drift: nil, repair: nil)
         }
         let deployment = since.action == "deactivate" ? nil : Digest(parsing: since.subject)
@@ -116,7 +121,9 @@ public struct ActivationTimeline: Sendable {
         var env = since.details["env"].flatMap { $0 == "-" ? nil : $0 }
         if let deployment, release == nil {
             // Older switching entries name only the deployment: its deploy entry names the pair.
-            described = onRoot.last { $0.action == "deploy" && $0.subject == deployment.description && $0.seq < since.seq }
+            described = onRoot.last {
+                $0.action == "deploy" && $0.subject == deployment.description && $0.seq < since.seq
+            }
             release = described?.details["release"].flatMap(Digest.init(parsing:)).map(ReleaseID.init)
             config = described?.details["config"].flatMap(Digest.init(parsing:)).map(ReleaseID.init)
             configPath = described?.details["config_path"]
@@ -128,13 +135,17 @@ public struct ActivationTimeline: Sendable {
         func latest(_ action: String, withinSpan: Bool = true) -> LedgerEntry? {
             guard let deployment else { return nil }
             return onRoot.last { entry in
-                entry.action == action && entry.subject == deployment.description && (!withinSpan || entry.seq > since.seq)
-                    && (until.map { entry.seq < $0.seq } ?? true) && (Instant(rfc3339: entry.time).map { $0 <= instant } ?? false)
+                entry.action == action && entry.subject == deployment.description
+                    && (!withinSpan || entry.seq > since.seq)
+                    && (until.map { entry.seq < $0.seq } ?? true)
+                    && (Instant(rfc3339: entry.time).map { $0 <= instant } ?? false)
             }
         }
         return Span(
-            root: root, since: since, until: until, deployment: deployment, release: release, config: config, configPath: configPath, env: env,
-            described: described, health: latest("health", withinSpan: false), drift: latest("drift"), repair: latest("repair"))
+            root: root, since: since, until: until, deployment: deployment, release: release, config: config,
+            configPath: configPath, env: env,
+            described: described, health: latest("health", withinSpan: false), drift: latest("drift"),
+            repair: latest("repair"))
     }
 
     static func instant(_ time: String) throws(QueryError) -> Instant {

@@ -95,7 +95,8 @@ public enum CanonicalJSON {
                         index += 4
                         var scalarValue = UInt32(unit)
                         if (0xD800..<0xDC00).contains(unit) {
-                            guard index + 6 <= count, bytes[index] == 92, bytes[index + 1] == 117, let low = hex4(bytes, index + 2),
+                            guard index + 6 <= count, bytes[index] == 92, bytes[index + 1] == 117,
+                                let low = hex4(bytes, index + 2),
                                 (0xDC00..<0xE000).contains(low)
                             else { return nil }
                             index += 6
@@ -115,7 +116,9 @@ public enum CanonicalJSON {
             while true {
                 guard let key = string(), index < count, bytes[index] == 58 else { return nil }
                 index += 1
-                guard let value = string(), result.updateValue(value, forKey: key) == nil, index < count else { return nil }
+                guard let value = string(), result.updateValue(value, forKey: key) == nil, index < count else {
+                    return nil
+                }
                 if bytes[index] == 44 {
                     index += 1
                     continue

@@ -39,8 +39,12 @@ public struct Checkpoint: Sendable, Equatable {
     }
 
     /// Parses a signed note strictly; signatures are checked by `verifiedBy`.
-    public static func parse(_ note: String, source: String) throws(TrustError) -> (Checkpoint, text: String, signatures: [NoteSignature]) {
-        guard let split = note.range(of: "\n\n") else { throw TrustError("\(source): not a signed note (no blank line before the signatures)") }
+    public static func parse(_ note: String, source: String) throws(TrustError) -> (
+        Checkpoint, text: String, signatures: [NoteSignature]
+    ) {
+        guard let split = note.range(of: "\n\n") else {
+            throw TrustError("\(source): not a signed note (no blank line before the signatures)")
+        }
         let text = String(note[..<split.lowerBound]) + "\n"
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         guard lines.count >= 3, let size = Int(lines[1]), size >= 0, String(size) == lines[1],
@@ -54,7 +58,9 @@ public struct Checkpoint: Sendable, Equatable {
             guard parts.count == 3, parts[0] == "—", let blob = Base64.decode(String(parts[2])), blob.count == 68 else {
                 throw TrustError("\(source): malformed signature line '\(line.prefix(40))'")
             }
-            signatures.append(NoteSignature(name: String(parts[1]), keyHash: Array(blob.prefix(4)), signature: Array(blob.dropFirst(4))))
+            signatures.append(
+                NoteSignature(
+                    name: String(parts[1]), keyHash: Array(blob.prefix(4)), signature: Array(blob.dropFirst(4))))
         }
         guard !signatures.isEmpty else { throw TrustError("\(source): the checkpoint is not signed") }
         return (Checkpoint(origin: String(lines[0]), size: size, root: root), text, signatures)
@@ -66,7 +72,10 @@ public struct Checkpoint: Sendable, Equatable {
     public static func badSignatures(text: String, signatures: [NoteSignature], keys: [PublicKey]) -> [KeyID] {
         var bad = [KeyID]()
         for signature in signatures {
-            for key in keys where keyHash(name: signature.name, key: key) == signature.keyHash && !key.verifies(signature.signature, over: Array(text.utf8)) {
+            for key in keys
+            where keyHash(name: signature.name, key: key) == signature.keyHash
+                && !key.verifies(signature.signature, over: Array(text.utf8))
+            {
                 bad.append(key.id)
             }
         }
@@ -76,7 +85,10 @@ public struct Checkpoint: Sendable, Equatable {
     public static func verifiedBy(text: String, signatures: [NoteSignature], keys: [PublicKey]) -> [KeyID] {
         var ids = [KeyID]()
         for signature in signatures {
-            for key in keys where keyHash(name: signature.name, key: key) == signature.keyHash && key.verifies(signature.signature, over: Array(text.utf8)) {
+            for key in keys
+            where keyHash(name: signature.name, key: key) == signature.keyHash
+                && key.verifies(signature.signature, over: Array(text.utf8))
+            {
                 ids.append(key.id)
             }
         }

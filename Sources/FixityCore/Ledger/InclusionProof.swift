@@ -11,7 +11,8 @@ public struct InclusionProof: Codable, Sendable {
     public let entry: String
 
     enum CodingKeys: String, CodingKey {
-        case leafIndex = "leaf_index", treeSize = "tree_size", leafHash = "leaf_hash", rootHash = "root_hash", auditPath = "audit_path", entry
+        case leafIndex = "leaf_index", treeSize = "tree_size", leafHash = "leaf_hash", rootHash = "root_hash",
+            auditPath = "audit_path", entry
     }
 
     public init(leafIndex: Int, treeSize: Int, leafHash: String, rootHash: String, auditPath: [String], entry: String) {
@@ -26,8 +27,10 @@ public struct InclusionProof: Codable, Sendable {
     /// Checks the proof with nothing but its own fields and `root`.
     public func verifies(against root: String) -> Bool {
         guard let bytes = Base64.decode(entry), Hex.encode(Merkle.leafHash(bytes)) == leafHash, rootHash == root,
-            let rootBytes = Hex.decode(root), let path = Optional(auditPath.compactMap(Hex.decode)), path.count == auditPath.count
+            let rootBytes = Hex.decode(root), let path = Optional(auditPath.compactMap(Hex.decode)),
+            path.count == auditPath.count
         else { return false }
-        return Merkle.verifyInclusion(leaf: Merkle.leafHash(bytes), index: leafIndex, size: treeSize, proof: path, root: rootBytes)
+        return Merkle.verifyInclusion(
+            leaf: Merkle.leafHash(bytes), index: leafIndex, size: treeSize, proof: path, root: rootBytes)
     }
 }

@@ -17,7 +17,8 @@ public struct Instant: Sendable, Comparable, CustomStringConvertible {
             }
             return value
         }
-        guard bytes.count >= 20, bytes[4] == 45, bytes[7] == 45, bytes[10] == 84 || bytes[10] == 116, bytes[13] == 58, bytes[16] == 58,
+        guard bytes.count >= 20, bytes[4] == 45, bytes[7] == 45, bytes[10] == 84 || bytes[10] == 116, bytes[13] == 58,
+            bytes[16] == 58,
             let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
             let minute = number(14..<16), let second = number(17..<19),
             (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
@@ -41,7 +42,8 @@ public struct Instant: Sendable, Comparable, CustomStringConvertible {
             guard index + 1 == bytes.count else { return nil }
         } else {
             guard bytes[index] == 43 || bytes[index] == 45, index + 6 == bytes.count, bytes[index + 3] == 58,
-                let hours = number((index + 1)..<(index + 3)), let minutes = number((index + 4)..<(index + 6)), hours < 24, minutes < 60
+                let hours = number((index + 1)..<(index + 3)), let minutes = number((index + 4)..<(index + 6)),
+                hours < 24, minutes < 60
             else { return nil }
             offset = (hours * 3600 + minutes * 60) * (bytes[index] == 43 ? 1 : -1)
         }
@@ -64,7 +66,8 @@ public struct Instant: Sendable, Comparable, CustomStringConvertible {
         var parts = tm()
         gmtime_r(&whole, &parts)
         return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday),
             Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(nanos))
     }
 }

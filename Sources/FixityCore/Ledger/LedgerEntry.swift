@@ -16,7 +16,10 @@ public struct LedgerEntry: Sendable, Equatable, Codable {
     public let subject: String
     public let details: [String: String]
 
-    public init(seq: Int64, time: String, actor: String, host: String, action: String, subject: String, details: [String: String]) {
+    public init(
+        seq: Int64, time: String, actor: String, host: String, action: String, subject: String,
+        details: [String: String]
+    ) {
         self.seq = seq
         self.time = time
         self.actor = actor
@@ -29,7 +32,9 @@ public struct LedgerEntry: Sendable, Equatable, Codable {
     public func canonicalBytes() -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(256)
-        func raw(_ text: StaticString) { out += UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount) }
+        func raw(_ text: StaticString) {
+            out += UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
+        }
         raw("{\"action\":"); CanonicalJSON.appendString(action, to: &out)
         raw(",\"actor\":"); CanonicalJSON.appendString(actor, to: &out)
         raw(",\"details\":"); CanonicalJSON.appendObject(details, to: &out)

@@ -45,7 +45,9 @@ public enum Merkle {
 
     /// True when `proof` proves `leaf` is at `index` in the tree of `size` with `root`.
     public static func verifyInclusion(leaf: Hash, index: Int, size: Int, proof: [Hash], root: Hash) -> Bool {
-        guard index >= 0, index < size, leaf.count == 32, root.count == 32, proof.allSatisfy({ $0.count == 32 }) else { return false }
+        guard index >= 0, index < size, leaf.count == 32, root.count == 32, proof.allSatisfy({ $0.count == 32 }) else {
+            return false
+        }
         var fn = index
         var sn = size - 1
         var r = leaf
@@ -68,8 +70,12 @@ public enum Merkle {
 
     /// True when `proof` proves the tree of `oldSize` with `oldRoot` is a prefix of the tree of
     /// `newSize` with `newRoot`.
-    public static func verifyConsistency(oldSize: Int, newSize: Int, oldRoot: Hash, newRoot: Hash, proof: [Hash]) -> Bool {
-        guard oldSize >= 0, oldSize <= newSize, oldRoot.count == 32, newRoot.count == 32, proof.allSatisfy({ $0.count == 32 }) else { return false }
+    public static func verifyConsistency(oldSize: Int, newSize: Int, oldRoot: Hash, newRoot: Hash, proof: [Hash])
+        -> Bool
+    {
+        guard oldSize >= 0, oldSize <= newSize, oldRoot.count == 32, newRoot.count == 32,
+            proof.allSatisfy({ $0.count == 32 })
+        else { return false }
         if oldSize == newSize { return proof.isEmpty && oldRoot == newRoot }
         if oldSize == 0 { return proof.isEmpty && oldRoot == emptyRoot }
         guard !proof.isEmpty else { return false }
@@ -149,7 +155,11 @@ public struct MerkleProver<Source: MerkleNodeSource> {
     private func subproof(_ m: Int, start: Int, count: Int, complete: Bool) throws -> [Merkle.Hash] {
         if m == count { return complete ? [] : [try hash(start: start, count: count)] }
         let k = Merkle.split(count)
-        if m <= k { return try subproof(m, start: start, count: k, complete: complete) + [hash(start: start + k, count: count - k)] }
+        if m <= k {
+            return try subproof(m, start: start, count: k, complete: complete) + [
+                hash(start: start + k, count: count - k)
+            ]
+        }
         return try subproof(m - k, start: start + k, count: count - k, complete: false) + [hash(start: start, count: k)]
     }
 }

@@ -47,7 +47,8 @@ public struct ProofBundle: Codable, Sendable {
         case "deploy": entry.details["release"] == release
         case "activate", "rollback":
             entry.details["release"] == release || deployments.contains(entry.subject)
-                || deployments.contains(entry.details["previous"] ?? "") || deployments.contains(entry.details["from"] ?? "")
+                || deployments.contains(entry.details["previous"] ?? "")
+                || deployments.contains(entry.details["from"] ?? "")
         case "health", "deactivate": deployments.contains(entry.subject)
         default: false
         }
@@ -63,10 +64,14 @@ public struct ProofBundle: Codable, Sendable {
         let config = configText == "-" ? nil : Digest(parsing: configText).map(ReleaseID.init)
         if configText != "-" && config == nil { return "entry \(entry.seq): config '\(configText)' is not a digest" }
         let path = entry.details["config_path"].flatMap { $0 == "-" ? nil : $0 }
-        guard let deployment = try? Deployment(release: release, config: config, configPath: config == nil ? nil : (path ?? "config")) else {
+        guard
+            let deployment = try? Deployment(
+                release: release, config: config, configPath: config == nil ? nil : (path ?? "config"))
+        else {
             return "entry \(entry.seq): its release/config pair is not a valid deployment"
         }
-        return deployment.id.description == entry.subject ? nil
+        return deployment.id.description == entry.subject
+            ? nil
             : "entry \(entry.seq) (\(entry.action)): its subject \(entry.subject.prefix(19))… is not the deployment of its release/config pair"
     }
 
@@ -111,7 +116,8 @@ public struct ProofBundle: Codable, Sendable {
         public var ok: Bool { problems.isEmpty }
 
         enum CodingKeys: String, CodingKey {
-            case release, files, sealed, tags, signers, unsigned, activations, switchesAway = "switches_away", failedHealthChecks = "failed_health_checks"
+            case release, files, sealed, tags, signers, unsigned, activations, switchesAway = "switches_away",
+                failedHealthChecks = "failed_health_checks"
             case checkpointSize = "checkpoint_size", checkpointRoot = "checkpoint_root"
             case checkpointSigners = "checkpoint_signers", entriesProved = "entries_proved", problems, ok
         }
@@ -143,8 +149,12 @@ public struct ProofBundle: Codable, Sendable {
         } catch {
             throw LedgerError("\(source): not a proof bundle (\(Self.describe(error)))")
         }
-        guard bundle.type == Self.type else { throw LedgerError("\(source): unknown bundle type '\(bundle.type)' (expected \(Self.type))") }
-        guard Digest(parsing: bundle.release) != nil else { throw LedgerError("\(source): release '\(bundle.release)' is not a sha256 digest") }
+        guard bundle.type == Self.type else {
+            throw LedgerError("\(source): unknown bundle type '\(bundle.type)' (expected \(Self.type))")
+        }
+        guard Digest(parsing: bundle.release) != nil else {
+            throw LedgerError("\(source): release '\(bundle.release)' is not a sha256 digest")
+        }
         return bundle
     }
 
@@ -160,7 +170,9 @@ public struct ProofBundle: Codable, Sendable {
             if Digest.of(bytes).description != release {
                 problem("the manifest does not hash to \(release): it is not this release's manifest")
             } else {
-                do { report.files = try UnverifiedManifest(bytes: bytes).verified().fileCount } catch { problem("the manifest is invalid: \(error.description)") }
+                do { report.files = try UnverifiedManifest(bytes: bytes).verified().fileCount } catch {
+                    problem("the manifest is invalid: \(error.description)")
+                }
             }
         } else {
             problem("the manifest is not valid base64")
@@ -175,9 +187,11 @@ public struct ProofBundle: Codable, Sendable {
             let signers = Checkpoint.verifiedBy(text: text, signatures: signatures, keys: keys)
             report.checkpointSigners = signers.map(\.hex)
             if signers.isEmpty {
-                problem(keys.isEmpty
-                    ? "the checkpoint's signature was not checked: give the ledger's checkpoint key with --key"
-                    : "the checkpoint is not signed by any given key (signed as \(signatures.map(\.name).joined(separator: ", ")))")
+                problem(
+                    keys.isEmpty
+                        ? "the checkpoint's signature was not checked: give the ledger's checkpoint key with --key"
+                        : "the checkpoint is not signed by any given key (signed as \(signatures.map(\.name).joined(separator: ", ")))"
+                )
             }
             checkpointTree = parsed
         } catch {
@@ -187,7 +201,9 @@ public struct ProofBundle: Codable, Sendable {
         // Every entry: its canonical bytes, its leaf, its path to the checkpoint's root.
         var deployments = Set<String>()
         var envelopeDigests = [String: LedgerEntry]()
-        for item in entries where item.entry.action == "deploy" && item.entry.details["release"] == release { deployments.insert(item.entry.subject) }
+        for item in entries where item.entry.action == "deploy" && item.entry.details["release"] == release {
+            deployments.insert(item.entry.subject)
+        }
         var seen = Set<Int64>()
         for item in entries {
             let entry = item.entry
@@ -207,7 +223,9 @@ public struct ProofBundle: Codable, Sendable {
             }
             if let tree = checkpointTree {
                 if proof.treeSize != tree.size || !proof.verifies(against: Hex.encode(tree.root)) {
-                    problem("entry \(entry.seq) (\(entry.action)): its inclusion proof does not lead to the checkpoint's root")
+                    problem(
+                        "entry \(entry.seq) (\(entry.action)): its inclusion proof does not lead to the checkpoint's root"
+                    )
                     continue
                 }
             }
@@ -222,7 +240,9 @@ public struct ProofBundle: Codable, Sendable {
             case "sign", "attest": if let digest = entry.details["envelope"] { envelopeDigests[digest] = entry }
             case "activate", "rollback":
                 if let issue = Self.pairProblem(entry) { problem(issue) }
-                let activation = Activation(seq: entry.seq, time: entry.time, host: entry.host, root: entry.details["root"] ?? "?", deployment: entry.subject, action: entry.action)
+                let activation = Activation(
+                    seq: entry.seq, time: entry.time, host: entry.host, root: entry.details["root"] ?? "?",
+                    deployment: entry.subject, action: entry.action)
                 if deployments.contains(entry.subject) || entry.details["release"] == release {
                     report.activations.append(activation)
                 } else {
@@ -231,8 +251,10 @@ public struct ProofBundle: Codable, Sendable {
             case "deploy":
                 if let issue = Self.pairProblem(entry) { problem(issue) }
             case "health" where entry.details["result"] == "fail":
-                report.failedHealthChecks.append(Activation(
-                    seq: entry.seq, time: entry.time, host: entry.host, root: entry.details["root"] ?? "?", deployment: entry.subject, action: entry.action))
+                report.failedHealthChecks.append(
+                    Activation(
+                        seq: entry.seq, time: entry.time, host: entry.host, root: entry.details["root"] ?? "?",
+                        deployment: entry.subject, action: entry.action))
             default: break
             }
         }
@@ -241,7 +263,8 @@ public struct ProofBundle: Codable, Sendable {
         // Envelopes: each one recorded in a proved entry, about this release, its signatures checked.
         guard let releaseID = Digest(parsing: release).map(ReleaseID.init) else { return report }
         let carried = Set(envelopes.map { Digest.of(Array($0.utf8)).description })
-        for (digest, entry) in envelopeDigests.sorted(by: { $0.value.seq < $1.value.seq }) where !carried.contains(digest) {
+        for (digest, entry) in envelopeDigests.sorted(by: { $0.value.seq < $1.value.seq })
+        where !carried.contains(digest) {
             problem("entry \(entry.seq) records envelope \(digest.prefix(19))… but the bundle does not carry it")
         }
         var seenEnvelopes = Set<String>()
@@ -257,8 +280,10 @@ public struct ProofBundle: Codable, Sendable {
                 continue
             }
             do {
-                let envelope = try DSSEEnvelope(json: bytes, source: "envelope \(digest.prefix(19))…", allowUnsigned: true)
-                let statement = try InTotoStatement(payload: envelope.payloadBytes, source: "envelope \(digest.prefix(19))…")
+                let envelope = try DSSEEnvelope(
+                    json: bytes, source: "envelope \(digest.prefix(19))…", allowUnsigned: true)
+                let statement = try InTotoStatement(
+                    payload: envelope.payloadBytes, source: "envelope \(digest.prefix(19))…")
                 guard statement.names(releaseID) else {
                     problem("envelope \(digest.prefix(19))… is not about \(release)")
                     continue
@@ -266,9 +291,11 @@ public struct ProofBundle: Codable, Sendable {
                 if envelope.signatures.isEmpty { report.unsigned.append(statement.predicateType) }
                 let trusted = envelope.verifiedSigners(among: keys)
                 for signature in envelope.signatures {
-                    report.signers.append(Signer(
-                        predicateType: statement.predicateType, keyID: signature.keyid, trusted: trusted.contains { $0.hex == signature.keyid },
-                        result: statement.testResult))
+                    report.signers.append(
+                        Signer(
+                            predicateType: statement.predicateType, keyID: signature.keyid,
+                            trusted: trusted.contains { $0.hex == signature.keyid },
+                            result: statement.testResult))
                 }
             } catch {
                 problem(error.message)

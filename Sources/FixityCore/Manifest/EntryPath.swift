@@ -29,7 +29,9 @@ public enum EntryPath {
             let length = index - start
             if length == 0 { return "empty path component" }
             if length == 1 && bytes[start] == UInt8(ascii: ".") { return "'.' component" }
-            if length == 2 && bytes[start] == UInt8(ascii: ".") && bytes[start + 1] == UInt8(ascii: ".") { return "'..' component" }
+            if length == 2 && bytes[start] == UInt8(ascii: ".") && bytes[start + 1] == UInt8(ascii: ".") {
+                return "'..' component"
+            }
             if length > maxComponentBytes { return "component longer than \(maxComponentBytes) bytes" }
             start = index + 1
         }
@@ -48,7 +50,9 @@ public enum EntryPath {
         let bytes = Array(target.utf8)
         if bytes.isEmpty { return "empty symlink target" }
         if bytes.count > maxTargetBytes { return "symlink target longer than \(maxTargetBytes) bytes" }
-        if let bad = bytes.first(where: isControl) { return "control character 0x\(Hex.encode([bad])) in symlink target" }
+        if let bad = bytes.first(where: isControl) {
+            return "control character 0x\(Hex.encode([bad])) in symlink target"
+        }
         return nil
     }
 
@@ -105,7 +109,9 @@ public enum EntryPath {
     /// Length of a valid UTF-8 sequence starting at `index`, 0 if invalid.
     private static func utf8SequenceLength(_ bytes: [UInt8], at index: Int) -> Int {
         for length in 1...4 where index + length <= bytes.count {
-            if let text = String(validating: bytes[index..<index + length], as: UTF8.self), text.unicodeScalars.count == 1 {
+            if let text = String(validating: bytes[index..<index + length], as: UTF8.self),
+                text.unicodeScalars.count == 1
+            {
                 return length
             }
         }

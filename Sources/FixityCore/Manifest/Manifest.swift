@@ -76,7 +76,8 @@ enum ManifestRules {
             if let previous, !EntryPath.precedes(previous, entry.path) {
                 throw ManifestError(
                     line: line, path: entry.path,
-                    previous.utf8.elementsEqual(entry.path.utf8) ? "duplicate entry" : "entries out of canonical order (after '\(previous)')")
+                    previous.utf8.elementsEqual(entry.path.utf8)
+                        ? "duplicate entry" : "entries out of canonical order (after '\(previous)')")
             }
             let parent = EntryPath.parent(of: entry.path)
             let parentLength = parent?.utf8.count ?? -1
@@ -84,14 +85,19 @@ enum ManifestRules {
                 openFolders.removeLast()
             }
             if let parent, openFolders.isEmpty {
-                throw ManifestError(line: line, path: entry.path, "parent '\(parent)' is not a directory entry of this manifest")
+                throw ManifestError(
+                    line: line, path: entry.path, "parent '\(parent)' is not a directory entry of this manifest")
             }
-            guard entry.mode <= 0o7777 else { throw ManifestError(line: line, path: entry.path, "mode beyond permission bits") }
+            guard entry.mode <= 0o7777 else {
+                throw ManifestError(line: line, path: entry.path, "mode beyond permission bits")
+            }
             switch entry.kind {
             case .directory:
                 openFolders.append(entry.path)
             case .symlink(let target):
-                if entry.mode != 0o777 { throw ManifestError(line: line, path: entry.path, "symlink mode must be 0777") }
+                if entry.mode != 0o777 {
+                    throw ManifestError(line: line, path: entry.path, "symlink mode must be 0777")
+                }
                 if let problem = EntryPath.problem(withTarget: target) {
                     throw ManifestError(line: line, path: entry.path, problem)
                 }
@@ -108,6 +114,8 @@ enum ManifestRules {
         guard folder.utf8.count == parentLength else { return false }
         var folder = folder
         var path = path
-        return folder.withUTF8 { f in path.withUTF8 { p in f.elementsEqual(UnsafeBufferPointer(rebasing: p[0..<parentLength])) } }
+        return folder.withUTF8 { f in
+            path.withUTF8 { p in f.elementsEqual(UnsafeBufferPointer(rebasing: p[0..<parentLength])) }
+        }
     }
 }

@@ -22,7 +22,9 @@ enum ManifestEncoding {
             out.append(tab)
             let mode = entry.mode
             if mode <= 0o7777 {
-                for shift in [9, 6, 3, 0] { out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: (mode >> UInt32(shift)) & 7)) }
+                for shift in [9, 6, 3, 0] {
+                    out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: (mode >> UInt32(shift)) & 7))
+                }
             } else {
                 append(entry.modeString)
             }
@@ -43,8 +45,12 @@ enum ManifestEncoding {
 
     /// Decimal digits without leading zeros ("0" for zero), as `String(value)` spells them.
     static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var count = 0
         var rest = value
         withUnsafeMutableBytes(of: &digits) { buffer in
@@ -81,7 +87,8 @@ enum ManifestEncoding {
             if tabs.count > 4 { break }
         }
         guard tabs.count == 4 else {
-            let found = tabs.count > 4 ? line.split(separator: tab, omittingEmptySubsequences: false).count : tabs.count + 1
+            let found =
+                tabs.count > 4 ? line.split(separator: tab, omittingEmptySubsequences: false).count : tabs.count + 1
             throw ManifestError(line: number, "expected 5 TAB-separated fields, found \(found)")
         }
         let type = line[line.startIndex..<tabs[0]]
@@ -97,10 +104,14 @@ enum ManifestEncoding {
             throw fail("mode must be four octal digits")
         }
         let mode = modeField.reduce(UInt32(0)) { $0 << 3 | UInt32($1 - UInt8(ascii: "0")) }
-        guard let size = canonicalDecimal(sizeField) else { throw fail("size must be a decimal number without leading zeros") }
+        guard let size = canonicalDecimal(sizeField) else {
+            throw fail("size must be a decimal number without leading zeros")
+        }
 
         if type.elementsEqual("file".utf8) {
-            guard let digest = Digest(prefixedHex: valueField) else { throw fail("file value must be sha256:<64 lowercase hex>") }
+            guard let digest = Digest(prefixedHex: valueField) else {
+                throw fail("file value must be sha256:<64 lowercase hex>")
+            }
             return .file(path, mode: mode, size: size, digest: digest)
         }
         if type.elementsEqual("dir".utf8) {
@@ -108,7 +119,9 @@ enum ManifestEncoding {
             return .directory(path, mode: mode)
         }
         if type.elementsEqual("symlink".utf8) {
-            guard let target = String(validating: valueField, as: UTF8.self) else { throw fail("value is not valid UTF-8") }
+            guard let target = String(validating: valueField, as: UTF8.self) else {
+                throw fail("value is not valid UTF-8")
+            }
             guard size == UInt64(valueField.count) else { throw fail("symlink size must be the target's byte length") }
             return ManifestEntry(path: path, mode: mode, kind: .symlink(target: target))
         }
@@ -116,7 +129,9 @@ enum ManifestEncoding {
     }
 
     private static func canonicalDecimal(_ field: ArraySlice<UInt8>) -> UInt64? {
-        guard !field.isEmpty, field.count <= 19, field.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+        guard !field.isEmpty, field.count <= 19,
+            field.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        else {
             return nil
         }
         if field.count > 1 && field.first == UInt8(ascii: "0") { return nil }

@@ -16,6 +16,7 @@ public struct ManifestError: FixityError, Hashable, Sendable {
         var where_ = [String]()
         if let line { where_.append("line \(line)") }
         if let path { where_.append("'\(path)'") }
-        return where_.isEmpty ? "invalid manifest: \(problem)" : "invalid manifest at \(where_.joined(separator: ", ")): \(problem)"
+        return where_.isEmpty
+            ? "invalid manifest: \(problem)" : "invalid manifest at \(where_.joined(separator: ", ")): \(problem)"
     }
 }

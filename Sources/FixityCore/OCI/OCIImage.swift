@@ -39,7 +39,10 @@ public enum OCI {
         /// On referrer descriptors (an index of referrers): the artifact's type.
         public var artifactType: String?
 
-        public init(mediaType: String, digest: Digest, size: Int, annotations: [String: String]? = nil, platform: Platform? = nil, artifactType: String? = nil) {
+        public init(
+            mediaType: String, digest: Digest, size: Int, annotations: [String: String]? = nil,
+            platform: Platform? = nil, artifactType: String? = nil
+        ) {
             self.mediaType = mediaType
             self.digest = digest.description
             self.size = Int64(size)
@@ -50,7 +53,9 @@ public enum OCI {
 
         /// The digest, validated (`sha256:` and 64 lowercase hex digits: nothing else is trusted as a file name).
         public func validDigest() throws(OCIError) -> Digest {
-            guard let digest = Digest(parsing: digest) else { throw OCIError("descriptor digest '\(self.digest)' is not sha256:<64 hex>") }
+            guard let digest = Digest(parsing: digest) else {
+                throw OCIError("descriptor digest '\(self.digest)' is not sha256:<64 hex>")
+            }
             guard size >= 0 else { throw OCIError("descriptor \(self.digest) has a negative size") }
             return digest
         }
@@ -64,7 +69,9 @@ public enum OCI {
         /// `linux/amd64`, `linux/arm64/v8`.
         public init(parsing text: String) throws(OCIError) {
             let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 2 || parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber } }) else {
+            guard parts.count == 2 || parts.count == 3,
+                parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber } })
+            else {
                 throw OCIError("--platform '\(text)': expected OS/ARCH[/VARIANT], e.g. linux/amd64")
             }
             os = parts[0]
@@ -89,7 +96,10 @@ public enum OCI {
         /// OCI 1.1 artifacts: what the artifact is, and the manifest it refers to.
         public var artifactType: String?
         public var subject: Descriptor?
-        public init(config: Descriptor, layers: [Descriptor], annotations: [String: String]?, artifactType: String? = nil, subject: Descriptor? = nil) {
+        public init(
+            config: Descriptor, layers: [Descriptor], annotations: [String: String]?, artifactType: String? = nil,
+            subject: Descriptor? = nil
+        ) {
             self.config = config
             self.layers = layers
             self.annotations = annotations
@@ -135,7 +145,10 @@ public enum OCI {
         public var config: Settings?
         public var rootfs: RootFS
         public var history: [History]?
-        public init(architecture: String, os: String, variant: String?, config: Settings?, rootfs: RootFS, history: [History]?, created: String?) {
+        public init(
+            architecture: String, os: String, variant: String?, config: Settings?, rootfs: RootFS, history: [History]?,
+            created: String?
+        ) {
             self.architecture = architecture
             self.os = os
             self.variant = variant

@@ -6,16 +6,18 @@ public enum TarHeader {
     public static let blockSize = 512
 
     public enum TypeFlag: UInt8, Sendable {
-        case file = 48 // '0'
-        case hardLink = 49 // '1'
-        case symlink = 50 // '2'
-        case directory = 53 // '5'
-        case paxExtended = 120 // 'x'
+        case file = 48  // '0'
+        case hardLink = 49  // '1'
+        case symlink = 50  // '2'
+        case directory = 53  // '5'
+        case paxExtended = 120  // 'x'
     }
 
     /// The blocks for one entry's header (a PAX header first when needed). `name` is the path as
     /// it goes into the archive (a directory's with a trailing `/`).
-    public static func encode(name: String, type: TypeFlag, mode: UInt32, size: UInt64, linkName: String = "", mtime: Int64) -> [UInt8] {
+    public static func encode(
+        name: String, type: TypeFlag, mode: UInt32, size: UInt64, linkName: String = "", mtime: Int64
+    ) -> [UInt8] {
         var pax = [(String, String)]()
         let nameBytes = Array(name.utf8)
         var ustarName = nameBytes
@@ -37,16 +39,22 @@ public enum TarHeader {
             var record = [UInt8]()
             for (key, value) in pax { record += paxRecord(key: key, value: value) }
             // The PAX header's own name: fixed, so the archive stays reproducible.
-            out += block(name: Array("PaxHeaders/entry".utf8), prefix: [], type: .paxExtended, mode: 0o644, size: UInt64(record.count), linkName: [], mtime: mtime)
+            out += block(
+                name: Array("PaxHeaders/entry".utf8), prefix: [], type: .paxExtended, mode: 0o644,
+                size: UInt64(record.count), linkName: [], mtime: mtime)
             out += record
             out += [UInt8](repeating: 0, count: padding(UInt64(record.count)))
         }
-        out += block(name: ustarName, prefix: prefix, type: type, mode: mode, size: size > 0o77777777777 ? 0 : size, linkName: Array(linkBytes.prefix(100)), mtime: mtime)
+        out += block(
+            name: ustarName, prefix: prefix, type: type, mode: mode, size: size > 0o77777777777 ? 0 : size,
+            linkName: Array(linkBytes.prefix(100)), mtime: mtime)
         return out
     }
 
     /// Zero bytes that complete a member of `size` bytes to a whole block.
-    public static func padding(_ size: UInt64) -> Int { Int((UInt64(blockSize) - size % UInt64(blockSize)) % UInt64(blockSize)) }
+    public static func padding(_ size: UInt64) -> Int {
+        Int((UInt64(blockSize) - size % UInt64(blockSize)) % UInt64(blockSize))
+    }
 
     /// Two zero blocks end an archive.
     public static let end = [UInt8](repeating: 0, count: 2 * blockSize)
@@ -69,7 +77,9 @@ public enum TarHeader {
         return nil
     }
 
-    private static func block(name: [UInt8], prefix: [UInt8], type: TypeFlag, mode: UInt32, size: UInt64, linkName: [UInt8], mtime: Int64) -> [UInt8] {
+    private static func block(
+        name: [UInt8], prefix: [UInt8], type: TypeFlag, mode: UInt32, size: UInt64, linkName: [UInt8], mtime: Int64
+    ) -> [UInt8] {
         var header = [UInt8](repeating: 0, count: blockSize)
         func put(_ bytes: [UInt8], at offset: Int, width: Int) {
             for (index, byte) in bytes.prefix(width).enumerated() { header[offset + index] = byte }
@@ -82,15 +92,15 @@ public enum TarHeader {
         }
         put(name, at: 0, width: 100)
         octal(UInt64(mode & 0o7777), at: 100, width: 8)
-        octal(0, at: 108, width: 8) // uid
-        octal(0, at: 116, width: 8) // gid
+        octal(0, at: 108, width: 8)  // uid
+        octal(0, at: 116, width: 8)  // gid
         octal(size, at: 124, width: 12)
         octal(UInt64(max(0, mtime)), at: 136, width: 12)
         header[156] = type.rawValue
         put(linkName, at: 157, width: 100)
         put(Array("ustar\u{0}00".utf8), at: 257, width: 8)
-        octal(0, at: 329, width: 8) // devmajor
-        octal(0, at: 337, width: 8) // devminor
+        octal(0, at: 329, width: 8)  // devmajor
+        octal(0, at: 337, width: 8)  // devminor
         put(prefix, at: 345, width: 155)
         // The checksum is computed with its own field as eight spaces.
         for index in 148..<156 { header[index] = 32 }

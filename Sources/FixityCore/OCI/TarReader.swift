@@ -49,7 +49,9 @@ public struct TarReader {
             let header = try read(TarHeader.blockSize)
             offset += UInt64(header.count)
             if header.count == 0 { throw FormatError("the archive ends without its end-of-archive blocks") }
-            guard header.count == TarHeader.blockSize else { throw FormatError("the archive is truncated inside a header at byte \(offset)") }
+            guard header.count == TarHeader.blockSize else {
+                throw FormatError("the archive is truncated inside a header at byte \(offset)")
+            }
             if header.allSatisfy({ $0 == 0 }) {
                 ended = true
                 return nil
@@ -59,20 +61,23 @@ public struct TarReader {
             var size = try Self.number(header[124..<136], field: "size")
             if let paxSize, typeByte != 120, typeByte != 103 { size = paxSize }
             switch typeByte {
-            case 120, 103: // 'x' local, 'g' global PAX header
+            case 120, 103:  // 'x' local, 'g' global PAX header
                 let records = try readAll(size)
                 let fields = try Self.paxFields(records)
                 if typeByte == 120 {
                     if let value = fields["path"] { paxPath = value }
                     if let value = fields["linkpath"] { paxLink = value }
                     if let value = fields["size"] {
-                        guard let parsed = UInt64(value) else { throw FormatError("PAX size '\(value)' is not a number") }
+                        guard let parsed = UInt64(value) else {
+                            throw FormatError("PAX size '\(value)' is not a number")
+                        }
                         paxSize = parsed
                     }
                 }
                 continue
-            case 76, 75: // GNU 'L' long name, 'K' long link name
-                let value = try Self.string(Array(try readAll(size).prefix { $0 != 0 }), field: typeByte == 76 ? "long name" : "long link name")
+            case 76, 75:  // GNU 'L' long name, 'K' long link name
+                let value = try Self.string(
+                    Array(try readAll(size).prefix { $0 != 0 }), field: typeByte == 76 ? "long name" : "long link name")
                 if typeByte == 76 { paxPath = value } else { paxLink = value }
                 continue
             default: break
@@ -88,7 +93,7 @@ public struct TarReader {
             let mode = UInt32(truncatingIfNeeded: try Self.number(header[100..<108], field: "mode"))
             let type: EntryType
             switch typeByte {
-            case 48, 0, 55: type = .file // '0', old '\0', '7' contiguous
+            case 48, 0, 55: type = .file  // '0', old '\0', '7' contiguous
             case 53: type = .directory
             case 50: type = .symlink
             case 49: type = .hardLink
@@ -110,7 +115,9 @@ public struct TarReader {
         guard remaining > 0 else { return [] }
         let count = Int(min(UInt64(max), remaining))
         let bytes = try read(count)
-        guard bytes.count == count else { throw FormatError("the archive is truncated inside a member at byte \(offset)") }
+        guard bytes.count == count else {
+            throw FormatError("the archive is truncated inside a member at byte \(offset)")
+        }
         remaining -= UInt64(count)
         offset += UInt64(count)
         return bytes
@@ -127,7 +134,9 @@ public struct TarReader {
     }
 
     private mutating func readAll(_ size: UInt64) throws -> [UInt8] {
-        guard size <= 1 << 20 else { throw FormatError("an extended header of \(size) bytes at byte \(offset) is implausibly large") }
+        guard size <= 1 << 20 else {
+            throw FormatError("an extended header of \(size) bytes at byte \(offset) is implausibly large")
+        }
         remaining = size
         pad = TarHeader.padding(size)
         var out = [UInt8]()
@@ -145,7 +154,9 @@ public struct TarReader {
             unsigned += Int(value)
             signed += Int(Int8(bitPattern: value))
         }
-        guard stored == UInt64(unsigned) || Int(stored) == signed else { throw FormatError("bad header checksum at byte \(offset - 512)") }
+        guard stored == UInt64(unsigned) || Int(stored) == signed else {
+            throw FormatError("bad header checksum at byte \(offset - 512)")
+        }
     }
 
     /// An octal field (NUL/space terminated), or GNU base-256 when the top bit is set.
@@ -173,7 +184,9 @@ public struct TarReader {
 
     static func string(_ bytes: [UInt8], field: String) throws -> String {
         guard let value = String(validating: bytes, as: UTF8.self) else {
-            throw FormatError("a tar \(field) is not valid UTF-8 (\(bytes.prefix(40).map { $0 < 128 && $0 >= 32 ? String(Unicode.Scalar($0)) : "\\x" + Hex.encode([$0]) }.joined()))")
+            throw FormatError(
+                "a tar \(field) is not valid UTF-8 (\(bytes.prefix(40).map { $0 < 128 && $0 >= 32 ? String(Unicode.Scalar($0)) : "\\x" + Hex.encode([$0]) }.joined()))"
+            )
         }
         return value
     }
@@ -182,7 +195,8 @@ public struct TarReader {
         var fields = [String: String]()
         var index = 0
         while index < records.count {
-            guard let space = records[index...].firstIndex(of: 32), let length = Int(String(decoding: records[index..<space], as: UTF8.self)),
+            guard let space = records[index...].firstIndex(of: 32),
+                let length = Int(String(decoding: records[index..<space], as: UTF8.self)),
                 length > 0, index + length <= records.count, records[index + length - 1] == 10
             else { throw FormatError("malformed PAX record") }
             let body = records[(space + 1)..<(index + length - 1)]

@@ -16,7 +16,10 @@ public enum Ref: Hashable, Sendable, CustomStringConvertible {
             var hex = Substring(text)
             if hex.hasPrefix(Digest.algorithmPrefix) { hex = hex.dropFirst(Digest.algorithmPrefix.count) }
             guard Hex.isLowercaseHex(hex), hex.count >= Self.minimumPrefixLength, hex.count <= 64 else {
-                throw RefError(ref: text, "not a release reference: expected sha256:<hex>, a hex prefix of at least \(Self.minimumPrefixLength) characters, or APP@VERSION")
+                throw RefError(
+                    ref: text,
+                    "not a release reference: expected sha256:<hex>, a hex prefix of at least \(Self.minimumPrefixLength) characters, or APP@VERSION"
+                )
             }
             self = .prefix(String(hex))
         }
@@ -38,7 +41,9 @@ public struct TagName: Hashable, Sendable, CustomStringConvertible {
 
     public init(app: AppName, version: String) throws(RefError) {
         guard Self.isValidVersion(version) else {
-            throw RefError(ref: "\(app)@\(version)", "a version is 1-128 characters of letters, digits, '.', '_', '-', '+', starting with a letter or digit")
+            throw RefError(
+                ref: "\(app)@\(version)",
+                "a version is 1-128 characters of letters, digits, '.', '_', '-', '+', starting with a letter or digit")
         }
         self.app = app
         self.version = version
@@ -53,7 +58,9 @@ public struct TagName: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(app)@\(version)" }
 
     static func isValidVersion(_ text: String) -> Bool {
-        guard (1...128).contains(text.utf8.count), let first = text.unicodeScalars.first, isAlnum(first) else { return false }
+        guard (1...128).contains(text.utf8.count), let first = text.unicodeScalars.first, isAlnum(first) else {
+            return false
+        }
         return text.unicodeScalars.allSatisfy { isAlnum($0) || ".-_+".unicodeScalars.contains($0) }
     }
 }
@@ -64,9 +71,13 @@ public struct AppName: Hashable, Sendable, CustomStringConvertible, Comparable {
 
     public init(parsing text: String) throws(RefError) {
         guard (1...64).contains(text.utf8.count), let first = text.unicodeScalars.first,
-            isLowerAlnum(first), text.unicodeScalars.allSatisfy({ isLowerAlnum($0) || ".-_".unicodeScalars.contains($0) })
+            isLowerAlnum(first),
+            text.unicodeScalars.allSatisfy({ isLowerAlnum($0) || ".-_".unicodeScalars.contains($0) })
         else {
-            throw RefError(ref: text, "an app name is 1-64 characters of lowercase letters, digits, '.', '_', '-', starting with a letter or digit")
+            throw RefError(
+                ref: text,
+                "an app name is 1-64 characters of lowercase letters, digits, '.', '_', '-', starting with a letter or digit"
+            )
         }
         value = text
     }

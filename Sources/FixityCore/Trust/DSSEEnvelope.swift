@@ -30,7 +30,9 @@ public struct DSSEEnvelope: Sendable, Codable, Equatable {
     /// Signs `payload` with one key.
     public static func sign(payload: [UInt8], type: String = inTotoPayloadType, key: SigningKey) -> DSSEEnvelope {
         let signature = key.sign(pae(type: type, payload: payload))
-        return DSSEEnvelope(payloadType: type, payload: Base64.encode(payload), signatures: [Signature(keyid: key.id.hex, signature: signature)])
+        return DSSEEnvelope(
+            payloadType: type, payload: Base64.encode(payload),
+            signatures: [Signature(keyid: key.id.hex, signature: signature)])
     }
 
     public init(payloadType: String, payload: String, signatures: [Signature]) {
@@ -44,7 +46,9 @@ public struct DSSEEnvelope: Sendable, Codable, Equatable {
     /// bundle, counts for nothing but is no error). Signatures are not checked here (that needs
     /// the keys a policy trusts).
     public init(json bytes: [UInt8], source: String, allowUnsigned: Bool = false) throws(TrustError) {
-        do { try StrictJSON.checkNoDuplicateKeys(bytes) } catch { throw TrustError("\(source): \(error) (refused: tools disagree on which value counts)") }
+        do { try StrictJSON.checkNoDuplicateKeys(bytes) } catch {
+            throw TrustError("\(source): \(error) (refused: tools disagree on which value counts)")
+        }
         guard let envelope = try? JSONDecoder().decode(DSSEEnvelope.self, from: Data(bytes)) else {
             throw TrustError("\(source): not a DSSE envelope (expected payloadType, payload and signatures)")
         }
@@ -52,7 +56,9 @@ public struct DSSEEnvelope: Sendable, Codable, Equatable {
             throw TrustError("\(source): payload type '\(envelope.payloadType)' is not \(Self.inTotoPayloadType)")
         }
         guard Base64.decode(envelope.payload) != nil else { throw TrustError("\(source): payload is not base64") }
-        guard allowUnsigned || !envelope.signatures.isEmpty else { throw TrustError("\(source): envelope has no signatures") }
+        guard allowUnsigned || !envelope.signatures.isEmpty else {
+            throw TrustError("\(source): envelope has no signatures")
+        }
         for signature in envelope.signatures {
             guard let raw = Base64.decode(signature.sig), raw.count == 64 else {
                 throw TrustError("\(source): signature by '\(signature.keyid.prefix(16))' is not 64 bytes of base64")

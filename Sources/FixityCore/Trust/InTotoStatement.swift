@@ -38,12 +38,18 @@ public struct InTotoStatement: Sendable, Codable, Equatable {
 
     /// Parses a DSSE payload strictly: the statement type, one subject at least, a sha256 digest.
     public init(payload: [UInt8], source: String) throws(TrustError) {
-        do { try StrictJSON.checkNoDuplicateKeys(payload) } catch { throw TrustError("\(source): statement has a \(error) (refused: tools disagree on which value counts)") }
+        do { try StrictJSON.checkNoDuplicateKeys(payload) } catch {
+            throw TrustError("\(source): statement has a \(error) (refused: tools disagree on which value counts)")
+        }
         guard let statement = try? JSONDecoder().decode(InTotoStatement.self, from: Data(payload)) else {
             throw TrustError("\(source): payload is not an in-toto statement")
         }
-        guard statement.type == Self.type else { throw TrustError("\(source): statement type '\(statement.type)' is not \(Self.type)") }
-        guard !statement.subject.isEmpty, statement.subject.allSatisfy({ $0.digest["sha256"].flatMap(Digest.init(hex:)) != nil }) else {
+        guard statement.type == Self.type else {
+            throw TrustError("\(source): statement type '\(statement.type)' is not \(Self.type)")
+        }
+        guard !statement.subject.isEmpty,
+            statement.subject.allSatisfy({ $0.digest["sha256"].flatMap(Digest.init(hex:)) != nil })
+        else {
             throw TrustError("\(source): statement subject lacks a sha256 digest")
         }
         self = statement

@@ -21,7 +21,8 @@ public struct KeyID: Hashable, Sendable, Comparable, CustomStringConvertible, Co
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let id = KeyID(hex: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a key id: \(text)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not a key id: \(text)"))
         }
         self = id
     }

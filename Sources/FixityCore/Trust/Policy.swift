@@ -11,7 +11,10 @@ public struct Policy: Sendable, Equatable {
         public let requireTests: Bool
         public let requireSignedConfig: Bool
 
-        public init(name: String, trustedKeys: [String], threshold: Int, requireKnownGoodIn: [String] = [], requireTests: Bool = false, requireSignedConfig: Bool = false) {
+        public init(
+            name: String, trustedKeys: [String], threshold: Int, requireKnownGoodIn: [String] = [],
+            requireTests: Bool = false, requireSignedConfig: Bool = false
+        ) {
             self.name = name
             self.trustedKeys = trustedKeys
             self.threshold = threshold
@@ -27,7 +30,9 @@ public struct Policy: Sendable, Equatable {
     /// deploy is refused while this policy is in force.
     public let defaultEnvironment: String?
 
-    public init(keys: [String: PublicKey], environments: [Environment], defaultEnvironment: String? = nil) throws(TrustError) {
+    public init(keys: [String: PublicKey], environments: [Environment], defaultEnvironment: String? = nil)
+        throws(TrustError)
+    {
         var byName = [String: Environment]()
         for env in environments {
             guard byName[env.name] == nil else { throw TrustError("environment '\(env.name)' is defined twice") }
@@ -37,12 +42,17 @@ public struct Policy: Sendable, Equatable {
             for name in env.trustedKeys where keys[name] == nil {
                 throw TrustError("environments.\(env.name).trusted_keys: no key named '\(name)' in [keys]")
             }
-            guard env.threshold >= 0 else { throw TrustError("environments.\(env.name).threshold must not be negative") }
+            guard env.threshold >= 0 else {
+                throw TrustError("environments.\(env.name).threshold must not be negative")
+            }
             guard env.threshold <= env.trustedKeys.count else {
-                throw TrustError("environments.\(env.name).threshold \(env.threshold) is larger than its \(env.trustedKeys.count) trusted keys: no release could ever pass")
+                throw TrustError(
+                    "environments.\(env.name).threshold \(env.threshold) is larger than its \(env.trustedKeys.count) trusted keys: no release could ever pass"
+                )
             }
             if (env.requireTests || env.requireSignedConfig) && env.trustedKeys.isEmpty {
-                throw TrustError("environments.\(env.name): require_tests and require_signed_config need trusted_keys to sign with")
+                throw TrustError(
+                    "environments.\(env.name): require_tests and require_signed_config need trusted_keys to sign with")
             }
             guard !env.requireKnownGoodIn.contains(env.name) else {
                 throw TrustError("environments.\(env.name).require_known_good_in names the environment itself")
@@ -53,11 +63,15 @@ public struct Policy: Sendable, Equatable {
         // bound to it (and a typo would silently block every deploy): refused.
         for env in environments {
             for earlier in env.requireKnownGoodIn where byName[earlier] == nil {
-                throw TrustError("environments.\(env.name).require_known_good_in names '\(earlier)', which the policy does not define (defined: \(byName.keys.sorted().joined(separator: ", ")))")
+                throw TrustError(
+                    "environments.\(env.name).require_known_good_in names '\(earlier)', which the policy does not define (defined: \(byName.keys.sorted().joined(separator: ", ")))"
+                )
             }
         }
         if let defaultEnvironment, byName[defaultEnvironment] == nil {
-            throw TrustError("default_environment '\(defaultEnvironment)' is not defined (defined: \(byName.keys.sorted().joined(separator: ", ")))")
+            throw TrustError(
+                "default_environment '\(defaultEnvironment)' is not defined (defined: \(byName.keys.sorted().joined(separator: ", ")))"
+            )
         }
         let ids = keys.values.map(\.id)
         guard Set(ids).count == ids.count else { throw TrustError("[keys] lists the same public key under two names") }
@@ -125,12 +139,16 @@ public struct Policy: Sendable, Equatable {
             missing.append("release \(app.release.short) was never known-good in \(earlier)")
         }
         if rules.requireTests && !Self.hasPassingTest(of: app.release, in: app.envelopes, trusted: trusted) {
-            missing.append("release \(app.release.short) has no passing test attestation signed by a trusted key (fixity attest)")
+            missing.append(
+                "release \(app.release.short) has no passing test attestation signed by a trusted key (fixity attest)")
         }
         if rules.requireSignedConfig, let config {
             let configSigners = Self.approvals(of: config.release, in: config.envelopes, trusted: trusted)
             if configSigners.count < max(1, rules.threshold) {
-                missing.append(shortfall("config release \(config.release.short)", rules: rules, signers: configSigners, needed: max(1, rules.threshold)))
+                missing.append(
+                    shortfall(
+                        "config release \(config.release.short)", rules: rules, signers: configSigners,
+                        needed: max(1, rules.threshold)))
             }
         }
         return Decision(environment: env, governed: true, missing: missing, signers: signers.sorted())
@@ -138,8 +156,11 @@ public struct Policy: Sendable, Equatable {
 
     private func shortfall(_ what: String, rules: Environment, signers: Set<KeyID>, needed: Int? = nil) -> String {
         let need = needed ?? rules.threshold
-        let names = signers.sorted().map { id in keys.first { $0.value.id == id }.map { "\($0.key) (\(id.short))" } ?? id.short }
-        return "\(what) needs \(need) signature\(need == 1 ? "" : "s") from trusted keys of \(rules.name) (\(rules.trustedKeys.joined(separator: ", "))), has \(signers.count)"
+        let names = signers.sorted().map { id in
+            keys.first { $0.value.id == id }.map { "\($0.key) (\(id.short))" } ?? id.short
+        }
+        return
+            "\(what) needs \(need) signature\(need == 1 ? "" : "s") from trusted keys of \(rules.name) (\(rules.trustedKeys.joined(separator: ", "))), has \(signers.count)"
             + (names.isEmpty ? "" : ": " + names.joined(separator: ", "))
     }
 
@@ -147,8 +168,10 @@ public struct Policy: Sendable, Equatable {
     static func approvals(of release: ReleaseID, in envelopes: [DSSEEnvelope], trusted: [PublicKey]) -> Set<KeyID> {
         var signers = Set<KeyID>()
         for envelope in envelopes {
-            guard let statement = try? InTotoStatement(payload: envelope.payloadBytes, source: "envelope"), statement.names(release),
-                statement.predicateType == InTotoStatement.PredicateType.release || statement.predicateType == InTotoStatement.PredicateType.provenance
+            guard let statement = try? InTotoStatement(payload: envelope.payloadBytes, source: "envelope"),
+                statement.names(release),
+                statement.predicateType == InTotoStatement.PredicateType.release
+                    || statement.predicateType == InTotoStatement.PredicateType.provenance
             else { continue }
             signers.formUnion(envelope.verifiedSigners(among: trusted))
         }
@@ -157,8 +180,10 @@ public struct Policy: Sendable, Equatable {
 
     static func hasPassingTest(of release: ReleaseID, in envelopes: [DSSEEnvelope], trusted: [PublicKey]) -> Bool {
         envelopes.contains { envelope in
-            guard let statement = try? InTotoStatement(payload: envelope.payloadBytes, source: "envelope"), statement.names(release),
-                statement.predicateType == InTotoStatement.PredicateType.testResult, statement.predicate["result"]?.string == "PASSED"
+            guard let statement = try? InTotoStatement(payload: envelope.payloadBytes, source: "envelope"),
+                statement.names(release),
+                statement.predicateType == InTotoStatement.PredicateType.testResult,
+                statement.predicate["result"]?.string == "PASSED"
             else { return false }
             return !envelope.verifiedSigners(among: trusted).isEmpty
         }

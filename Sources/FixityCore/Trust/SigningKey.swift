@@ -39,7 +39,9 @@ public struct SigningKey: Sendable {
     }
 
     public func fileBytes() -> [UInt8] {
-        let file = File(type: Self.fileType, version: 1, seed: Base64.encode([UInt8](key.rawRepresentation)), publicKey: publicKey.base64, keyID: id.hex)
+        let file = File(
+            type: Self.fileType, version: 1, seed: Base64.encode([UInt8](key.rawRepresentation)),
+            publicKey: publicKey.base64, keyID: id.hex)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return [UInt8](try! encoder.encode(file)) + [10]
@@ -53,7 +55,9 @@ public struct SigningKey: Sendable {
         guard file.type == Self.fileType, file.version == 1 else {
             throw TrustError("\(name): not a Fixity private key file (type '\(file.type)', version \(file.version))")
         }
-        guard let seed = Base64.decode(file.seed), seed.count == 32, let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed) else {
+        guard let seed = Base64.decode(file.seed), seed.count == 32,
+            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed)
+        else {
             throw TrustError("\(name): the private key must be 32 bytes of base64")
         }
         let derived = try PublicKey(raw: [UInt8](key.publicKey.rawRepresentation))

@@ -86,7 +86,9 @@ public enum StrictJSON {
                 continue
             }
             let escape = bytes[index + 1]
-            if escape == UInt8(ascii: "u"), index + 6 <= bytes.count, let unit = UInt32(String(decoding: bytes[(index + 2)..<(index + 6)], as: UTF8.self), radix: 16) {
+            if escape == UInt8(ascii: "u"), index + 6 <= bytes.count,
+                let unit = UInt32(String(decoding: bytes[(index + 2)..<(index + 6)], as: UTF8.self), radix: 16)
+            {
                 index += 6
                 if let high = pendingHigh {
                     pendingHigh = nil

@@ -18,7 +18,9 @@ public struct ImageExporter {
         public let layerBytes: Int
         public let out: String
         public let base: Digest?
-        enum CodingKeys: String, CodingKey { case release, image, layer, diffID = "diff_id", layerBytes = "layer_bytes", out, base }
+        enum CodingKeys: String, CodingKey {
+            case release, image, layer, diffID = "diff_id", layerBytes = "layer_bytes", out, base
+        }
     }
 
     let store: Store
@@ -27,7 +29,8 @@ public struct ImageExporter {
 
     /// `record`: false when the layout is an intermediate (oci push records its own entry).
     public func export(
-        _ release: ReleaseID, to out: String, flags: ImageSettings, base: String?, epoch: Int64, refName: String?, record: Bool = true,
+        _ release: ReleaseID, to out: String, flags: ImageSettings, base: String?, epoch: Int64, refName: String?,
+        record: Bool = true,
         progress: WorkProgress? = nil
     ) throws -> Report {
         let manifest = try store.manifest(release)
@@ -44,7 +47,8 @@ public struct ImageExporter {
                 let blob = try writer.blobWriter()
                 try baseImage.reader.stream(layer) { try blob.write($0) }
                 try blob.finish(as: try layer.validDigest())
-                layers.append(OCI.Descriptor(mediaType: layer.mediaType, digest: try layer.validDigest(), size: Int(layer.size)))
+                layers.append(
+                    OCI.Descriptor(mediaType: layer.mediaType, digest: try layer.validDigest(), size: Int(layer.size)))
             }
         }
         progress?.setTotals(files: manifest.fileCount, bytes: Int(manifest.fileBytes))
@@ -52,7 +56,8 @@ public struct ImageExporter {
         layers.append(OCI.Descriptor(mediaType: OCI.MediaType.layerGzip, digest: layer.digest, size: layer.size))
 
         let created = OCI.rfc3339(epoch: epoch)
-        let config = makeConfig(release: release, settings: settings, base: baseImage?.config, diffID: layer.diffID, created: created)
+        let config = makeConfig(
+            release: release, settings: settings, base: baseImage?.config, diffID: layer.diffID, created: created)
         let configDescriptor = try writer.addBlob(OCI.encode(config), mediaType: OCI.MediaType.config)
         var annotations = [OCI.Annotation.created: created, OCI.Annotation.release: release.description]
         if let pinned { annotations[OCI.Annotation.baseDigest] = pinned.digest.description }
@@ -66,18 +71,25 @@ public struct ImageExporter {
 
         if record {
             try store.database.storeWrite { db in
-                _ = try History.append(db, action: "oci-export", subject: release.description, details: [
-                "image": image.description, "layer": layer.digest.description, "diff_id": layer.diffID.description,
-                    "base": pinned?.digest.description ?? "-", "out": out,
-                ])
+                _ = try History.append(
+                    db, action: "oci-export", subject: release.description,
+                    details: [
+                        "image": image.description, "layer": layer.digest.description,
+                        "diff_id": layer.diffID.description,
+                        "base": pinned?.digest.description ?? "-", "out": out,
+                    ])
             }
         }
-        return Report(release: release, image: image, layer: layer.digest, diffID: layer.diffID, layerBytes: layer.size, out: out, base: pinned?.digest)
+        return Report(
+            release: release, image: image, layer: layer.digest, diffID: layer.diffID, layerBytes: layer.size, out: out,
+            base: pinned?.digest)
     }
 
     /// The release tree as a gzip'd tar blob; returns the compressed digest and size and the
     /// uncompressed digest (the config's diff_id). Every object is verified as it is read.
-    private func writeLayer(_ manifest: Manifest, into writer: LayoutWriter, epoch: Int64, progress: WorkProgress?) throws -> (digest: Digest, size: Int, diffID: Digest) {
+    private func writeLayer(_ manifest: Manifest, into writer: LayoutWriter, epoch: Int64, progress: WorkProgress?)
+        throws -> (digest: Digest, size: Int, diffID: Digest)
+    {
         let blob = try writer.blobWriter()
         let diffID = try streamLayer(manifest, epoch: epoch, progress: progress) { try blob.write($0) }
         let digest = blob.digest
@@ -95,7 +107,9 @@ public struct ImageExporter {
     }
 
     /// Streams the release tree as a gzip'd tar to `sink`; returns the tar's digest (diff_id).
-    private func streamLayer(_ manifest: Manifest, epoch: Int64, progress: WorkProgress? = nil, sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Digest {
+    private func streamLayer(
+        _ manifest: Manifest, epoch: Int64, progress: WorkProgress? = nil, sink: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Digest {
         let gzip = try Gzip.deflater(level: Self.gzipLevel)
         var tarHasher = ContentHasher()
         // Tar bytes are gathered into 1 MiB before each deflate call.
@@ -116,9 +130,12 @@ public struct ImageExporter {
         for entry in manifest.entries {
             switch entry.kind {
             case .directory:
-                try emit(TarHeader.encode(name: entry.path + "/", type: .directory, mode: entry.mode, size: 0, mtime: epoch))
+                try emit(
+                    TarHeader.encode(name: entry.path + "/", type: .directory, mode: entry.mode, size: 0, mtime: epoch))
             case .symlink(let target):
-                try emit(TarHeader.encode(name: entry.path, type: .symlink, mode: 0o777, size: 0, linkName: target, mtime: epoch))
+                try emit(
+                    TarHeader.encode(
+                        name: entry.path, type: .symlink, mode: 0o777, size: 0, linkName: target, mtime: epoch))
             case .file(let size, let digest):
                 try emit(TarHeader.encode(name: entry.path, type: .file, mode: entry.mode, size: size, mtime: epoch))
                 let written = try store.streamObject(digest, buffer: buffer) {
@@ -126,7 +143,10 @@ public struct ImageExporter {
                     progress?.add(bytes: $0.count)
                 }
                 progress?.add(files: 1, bytes: 0)
-                guard written == size else { throw StoreError(.integrity, "object \(digest.short) has \(written) bytes, the manifest says \(size)") }
+                guard written == size else {
+                    throw StoreError(
+                        .integrity, "object \(digest.short) has \(written) bytes, the manifest says \(size)")
+                }
                 try emit([UInt8](repeating: 0, count: TarHeader.padding(size)))
             }
         }
@@ -135,14 +155,20 @@ public struct ImageExporter {
         return tarHasher.finalize()
     }
 
-    private func makeConfig(release: ReleaseID, settings: ImageSettings, base: OCI.ImageConfig?, diffID: Digest, created: String) -> OCI.ImageConfig {
+    private func makeConfig(
+        release: ReleaseID, settings: ImageSettings, base: OCI.ImageConfig?, diffID: Digest, created: String
+    ) -> OCI.ImageConfig {
         var run = base?.config ?? OCI.ImageConfig.Settings()
         if !settings.env.isEmpty {
             // A key set again replaces the earlier value, in place.
             var env = run.Env ?? []
             for pair in settings.env {
                 let key = pair.prefix { $0 != "=" }
-                if let index = env.firstIndex(where: { $0.prefix { $0 != "=" } == key }) { env[index] = pair } else { env.append(pair) }
+                if let index = env.firstIndex(where: { $0.prefix { $0 != "=" } == key }) {
+                    env[index] = pair
+                } else {
+                    env.append(pair)
+                }
             }
             run.Env = env
         }
@@ -157,10 +183,13 @@ public struct ImageExporter {
         if !settings.labels.isEmpty { run.Labels = (run.Labels ?? [:]).merging(settings.labels) { _, new in new } }
         let platform = settings.platform
         var history = base?.history ?? []
-        history.append(.init(created: created, createdBy: "fixity oci export \(release)", comment: "the sealed release tree"))
+        history.append(
+            .init(created: created, createdBy: "fixity oci export \(release)", comment: "the sealed release tree"))
         return OCI.ImageConfig(
-            architecture: platform?.architecture ?? base?.architecture ?? "amd64", os: platform?.os ?? base?.os ?? "linux",
+            architecture: platform?.architecture ?? base?.architecture ?? "amd64",
+            os: platform?.os ?? base?.os ?? "linux",
             variant: platform?.variant ?? (platform == nil ? base?.variant : nil), config: run,
-            rootfs: .init(diffIDs: (base?.rootfs.diff_ids ?? []) + [diffID.description]), history: history, created: created)
+            rootfs: .init(diffIDs: (base?.rootfs.diff_ids ?? []) + [diffID.description]), history: history,
+            created: created)
     }
 }

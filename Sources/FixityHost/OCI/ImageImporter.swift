@@ -40,7 +40,9 @@ public struct ImageImporter {
 
     /// `recordedAs`: what the ledger entry names as the source (a registry reference, when the
     /// layout is a scratch copy of it).
-    public func importImage(_ source: String, app: AppName, tag: String?, recordedAs: String? = nil, progress: WorkProgress? = nil) throws -> Report {
+    public func importImage(
+        _ source: String, app: AppName, tag: String?, recordedAs: String? = nil, progress: WorkProgress? = nil
+    ) throws -> Report {
         var (layoutPath, wanted) = Self.split(source)
         var refName: String?
         var st = stat()
@@ -54,19 +56,29 @@ public struct ImageImporter {
             }
         }
         guard lstat(layoutPath, &st) == 0 else {
-            throw StoreError(.badInput, "\(layoutPath): no such OCI layout folder (registry images are not supported by oci import yet: copy one with skopeo copy docker://… oci:DIR)")
+            throw StoreError(
+                .badInput,
+                "\(layoutPath): no such OCI layout folder (registry images are not supported by oci import yet: copy one with skopeo copy docker://… oci:DIR)"
+            )
         }
         let reader = try LayoutReader(path: layoutPath)
         defer { reader.close() }
         let index = try reader.index()
         let images = index.manifests.filter {
-            (wanted == nil || $0.digest == wanted!.description) && (refName == nil || $0.annotations?[OCI.Annotation.refName] == refName)
+            (wanted == nil || $0.digest == wanted!.description)
+                && (refName == nil || $0.annotations?[OCI.Annotation.refName] == refName)
         }
         guard let descriptor = images.first else {
-            throw StoreError(.badInput, "\(layoutPath) has no image \(wanted?.short ?? refName.map { "named '\($0)'" } ?? "") in its index.json")
+            throw StoreError(
+                .badInput,
+                "\(layoutPath) has no image \(wanted?.short ?? refName.map { "named '\($0)'" } ?? "") in its index.json"
+            )
         }
         guard images.count == 1 else {
-            throw StoreError(.badInput, "\(layoutPath) holds \(images.count) images; name one: \(layoutPath)@\(images.map(\.digest).joined(separator: " or @"))")
+            throw StoreError(
+                .badInput,
+                "\(layoutPath) holds \(images.count) images; name one: \(layoutPath)@\(images.map(\.digest).joined(separator: " or @"))"
+            )
         }
         let pinned = try PinnedImage(parsing: "\(layoutPath)@\(descriptor.digest)", flag: "oci import")
         let image = try pinned.load()
@@ -90,7 +102,10 @@ public struct ImageImporter {
                             expanded += UInt64(chunk.count)
                             progress?.add(files: chunk.isEmpty ? 1 : 0, bytes: chunk.count)
                             guard expanded <= cap else {
-                                throw StoreError(.badInput, "\(layoutPath): the image expands past \(cap) bytes (at \(where_), '\(display)'); nothing was imported (raise the cap with --max-size if this image is meant to be that large)")
+                                throw StoreError(
+                                    .badInput,
+                                    "\(layoutPath): the image expands past \(cap) bytes (at \(where_), '\(display)'); nothing was imported (raise the cap with --max-size if this image is meant to be that large)"
+                                )
                             }
                             return chunk
                         }
@@ -100,26 +115,38 @@ public struct ImageImporter {
                 // A blob that is not what its digest says is the root cause of whatever its
                 // bytes then broke (gzip, tar): say that.
                 if !blob.matchesAfterDraining() {
-                    throw StoreError(.integrity, "\(layoutPath): \(where_) does not match its digest or size (corrupt or tampered)")
+                    throw StoreError(
+                        .integrity, "\(layoutPath): \(where_) does not match its digest or size (corrupt or tampered)")
                 }
-                if let error = error as? TarReader.FormatError { throw StoreError(.badInput, "\(layoutPath): \(where_): \(error.message)") }
+                if let error = error as? TarReader.FormatError {
+                    throw StoreError(.badInput, "\(layoutPath): \(where_): \(error.message)")
+                }
                 throw error
             }
             let diffID = try stream.finish()
             guard diffID.description == image.config.rootfs.diff_ids[number] else {
-                throw StoreError(.integrity, "\(layoutPath): \(where_) uncompresses to \(diffID.short), but the config's diff_id says \(image.config.rootfs.diff_ids[number].prefix(19))…")
+                throw StoreError(
+                    .integrity,
+                    "\(layoutPath): \(where_) uncompresses to \(diffID.short), but the config's diff_id says \(image.config.rootfs.diff_ids[number].prefix(19))…"
+                )
             }
         }
         let imageDigest = try image.manifestDescriptor.validDigest()
         let report = try importer.finish(
             entries: tree.entries(), app: app, tag: tag, action: "oci-import",
-            details: ["image": imageDigest.description, "source": recordedAs ?? layoutPath, "layers": String(image.manifest.layers.count), "app": app.value],
+            details: [
+                "image": imageDigest.description, "source": recordedAs ?? layoutPath,
+                "layers": String(image.manifest.layers.count), "app": app.value,
+            ],
             validate: DeploySettings.validateForSeal)
-        return Report(release: report.release, image: imageDigest, app: app.value, layers: image.manifest.layers.count, files: report.files, existed: report.existed)
+        return Report(
+            release: report.release, image: imageDigest, app: app.value, layers: image.manifest.layers.count,
+            files: report.files, existed: report.existed)
     }
 
     public static func split(_ source: String) -> (String, Digest?) {
-        if let at = source.lastIndex(of: "@"), let digest = Digest(parsing: String(source[source.index(after: at)...])) {
+        if let at = source.lastIndex(of: "@"), let digest = Digest(parsing: String(source[source.index(after: at)...]))
+        {
             return (String(source[..<at]), digest)
         }
         return (source, nil)
@@ -147,9 +174,11 @@ struct FlatTree {
 
     mutating func beginLayer() { thisLayer.removeAll() }
 
-    mutating func apply(_ entry: TarReader.Entry, where place: String, addFile: (String) throws -> (Digest, UInt64)) throws {
+    mutating func apply(_ entry: TarReader.Entry, where place: String, addFile: (String) throws -> (Digest, UInt64))
+        throws
+    {
         func refuse(_ problem: String) -> StoreError { StoreError(.badInput, "\(place): '\(entry.name)': \(problem)") }
-        guard let path = try Self.normalize(entry.name, refuse: refuse) else { return } // the root itself
+        guard let path = try Self.normalize(entry.name, refuse: refuse) else { return }  // the root itself
         let components = path.split(separator: "/")
         let name = String(components.last!)
         let parent = components.dropLast().joined(separator: "/")
@@ -157,7 +186,9 @@ struct FlatTree {
         if name == ".wh..wh..opq" {
             try ensureParents(of: path, refuse: refuse)
             let prefix = parent.isEmpty ? "" : parent + "/"
-            for key in nodes.keys where key.hasPrefix(prefix) && key != parent && !thisLayer.contains(key) { nodes[key] = nil }
+            for key in nodes.keys where key.hasPrefix(prefix) && key != parent && !thisLayer.contains(key) {
+                nodes[key] = nil
+            }
             return
         }
         if name.hasPrefix(".wh.") {
@@ -181,8 +212,11 @@ struct FlatTree {
             if let problem = EntryPath.problem(withTarget: entry.linkName) { throw refuse(problem) }
             node = .symlink(entry.linkName)
         case .hardLink:
-            guard let target = try Self.normalize(entry.linkName, refuse: refuse), case .file(let mode, let size, let digest)? = nodes[target] else {
-                throw refuse("hard link to '\(entry.linkName)', which is not a file in the image (a link outside the root?)")
+            guard let target = try Self.normalize(entry.linkName, refuse: refuse),
+                case .file(let mode, let size, let digest)? = nodes[target]
+            else {
+                throw refuse(
+                    "hard link to '\(entry.linkName)', which is not a file in the image (a link outside the root?)")
             }
             node = .file(mode: mode, size: size, digest: digest)
         case .special(let kind):
@@ -200,7 +234,8 @@ struct FlatTree {
             ancestor = ancestor.isEmpty ? String(component) : ancestor + "/" + component
             switch nodes[ancestor] {
             case .directory?: continue
-            case .symlink?: throw refuse("passes through the symlink '\(ancestor)' (Fixity never writes through symlinks)")
+            case .symlink?:
+                throw refuse("passes through the symlink '\(ancestor)' (Fixity never writes through symlinks)")
             case .file?: throw refuse("is beneath '\(ancestor)', which is a file")
             case nil: nodes[ancestor] = .directory(mode: 0o755)
             }

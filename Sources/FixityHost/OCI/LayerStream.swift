@@ -49,7 +49,9 @@ final class LayerStream {
             inputEnd = n
             if n == 0 {
                 blobEnded = true
-                if let gzip, !gzip.ended { throw StoreError(.badInput, "layer \(blob.digest.short): the gzip stream is truncated") }
+                if let gzip, !gzip.ended {
+                    throw StoreError(.badInput, "layer \(blob.digest.short): the gzip stream is truncated")
+                }
                 return false
             }
         }
@@ -62,7 +64,9 @@ final class LayerStream {
         }
         if gzip.ended {
             // Bytes after the gzip member: not a layer we understand.
-            if input[inputStart..<inputEnd].contains(where: { $0 != 0 }) { throw StoreError(.badInput, "layer \(blob.digest.short): data after the end of the gzip stream") }
+            if input[inputStart..<inputEnd].contains(where: { $0 != 0 }) {
+                throw StoreError(.badInput, "layer \(blob.digest.short): data after the end of the gzip stream")
+            }
             inputStart = inputEnd
             return true
         }

@@ -15,8 +15,12 @@ package struct LayoutReader {
     package init(path: String) throws {
         self.path = path
         var st = stat()
-        guard lstat(path, &st) == 0, FileStat(st).isDirectory else { throw StoreError(.badInput, "\(path) is not an OCI image layout folder", path: path) }
-        guard let layout = try? Self.readSmall(AT_FDCWD, "\(path)/oci-layout"), let text = String(validating: layout, as: UTF8.self), text.contains("imageLayoutVersion") else {
+        guard lstat(path, &st) == 0, FileStat(st).isDirectory else {
+            throw StoreError(.badInput, "\(path) is not an OCI image layout folder", path: path)
+        }
+        guard let layout = try? Self.readSmall(AT_FDCWD, "\(path)/oci-layout"),
+            let text = String(validating: layout, as: UTF8.self), text.contains("imageLayoutVersion")
+        else {
             throw StoreError(.badInput, "\(path) has no oci-layout file: not an OCI image layout", path: path)
         }
         blobsFD = try Posix.open("\(path)/blobs/sha256", flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -26,16 +30,22 @@ package struct LayoutReader {
 
     package func index() throws -> OCI.Index {
         let bytes = try Self.readSmall(AT_FDCWD, "\(path)/index.json")
-        do { return try OCI.decode(OCI.Index.self, bytes, what: "\(path)/index.json") } catch { throw StoreError(.badInput, error.message, path: path) }
+        do { return try OCI.decode(OCI.Index.self, bytes, what: "\(path)/index.json") } catch {
+            throw StoreError(.badInput, error.message, path: path)
+        }
     }
 
     /// A JSON blob, size-limited and verified.
     package func document(_ descriptor: OCI.Descriptor) throws -> [UInt8] {
         let digest = try validDigest(descriptor)
-        guard descriptor.size <= Self.maxDocumentBytes else { throw StoreError(.badInput, "\(path): document \(digest.short) of \(descriptor.size) bytes is too large") }
+        guard descriptor.size <= Self.maxDocumentBytes else {
+            throw StoreError(.badInput, "\(path): document \(digest.short) of \(descriptor.size) bytes is too large")
+        }
         let bytes = try Self.readSmall(blobsFD, digest.hex, display: "\(path)/blobs/sha256/\(digest.hex)")
         guard Int64(bytes.count) == descriptor.size, Digest.of(bytes) == digest else {
-            throw StoreError(.integrity, "\(path): blob \(digest) does not match its digest or size (corrupt or tampered layout)", path: path)
+            throw StoreError(
+                .integrity, "\(path): blob \(digest) does not match its digest or size (corrupt or tampered layout)",
+                path: path)
         }
         return bytes
     }
@@ -86,7 +96,10 @@ package struct LayoutReader {
             let n = try Posix.read(fd, into: buffer, display: display)
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             total += Int64(n)
-            guard total <= size else { throw StoreError(.integrity, "blob \(digest) is larger than its descriptor says (\(size) bytes)", path: display) }
+            guard total <= size else {
+                throw StoreError(
+                    .integrity, "blob \(digest) is larger than its descriptor says (\(size) bytes)", path: display)
+            }
             return n
         }
 
@@ -98,7 +111,9 @@ package struct LayoutReader {
             defer { buffer.deallocate() }
             while try read(into: buffer) > 0 {}
             guard total == size, hasher.finalize() == digest else {
-                throw StoreError(.integrity, "layer \(digest) does not match its digest or size (corrupt or tampered)", path: display)
+                throw StoreError(
+                    .integrity, "layer \(digest) does not match its digest or size (corrupt or tampered)", path: display
+                )
             }
         }
     }
@@ -112,7 +127,9 @@ package struct LayoutReader {
         let fd = try Posix.openat(dirfd, name, flags: O_RDONLY | O_NOFOLLOW | O_CLOEXEC, display: shown)
         defer { Posix.close(fd) }
         let st = try Posix.fstat(fd, display: shown)
-        guard st.isRegularFile, st.size <= maxDocumentBytes else { throw StoreError(.badInput, "\(shown) is not a regular file of at most 4 MiB", path: shown) }
+        guard st.isRegularFile, st.size <= maxDocumentBytes else {
+            throw StoreError(.badInput, "\(shown) is not a regular file of at most 4 MiB", path: shown)
+        }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: maxDocumentBytes + 1, alignment: 16)
         defer { buffer.deallocate() }
         var count = 0
@@ -132,41 +149,66 @@ package struct PinnedImage {
     package let digest: Digest
 
     package init(parsing text: String, flag: String) throws {
-        guard let at = text.lastIndex(of: "@"), let digest = Digest(parsing: String(text[text.index(after: at)...])) else {
-            throw StoreError(.badInput, "\(flag) \(text) is not pinned by digest: give LAYOUT_DIR@sha256:<manifest digest> (a tag can move; a base must not)")
+        guard let at = text.lastIndex(of: "@"), let digest = Digest(parsing: String(text[text.index(after: at)...]))
+        else {
+            throw StoreError(
+                .badInput,
+                "\(flag) \(text) is not pinned by digest: give LAYOUT_DIR@sha256:<manifest digest> (a tag can move; a base must not)"
+            )
         }
         let location = String(text[..<at])
         var st = stat()
         guard lstat(location, &st) == 0 else {
-            throw StoreError(.badInput, "\(flag) \(location): no such layout folder (registry images are not supported here yet: export one with skopeo copy docker://… oci:DIR)")
+            throw StoreError(
+                .badInput,
+                "\(flag) \(location): no such layout folder (registry images are not supported here yet: export one with skopeo copy docker://… oci:DIR)"
+            )
         }
         layout = location
         self.digest = digest
     }
 
     /// The image's manifest and config, from the layout, verified.
-    package func load() throws -> (reader: LayoutReader, manifest: OCI.Manifest, config: OCI.ImageConfig, manifestDescriptor: OCI.Descriptor) {
+    package func load() throws -> (
+        reader: LayoutReader, manifest: OCI.Manifest, config: OCI.ImageConfig, manifestDescriptor: OCI.Descriptor
+    ) {
         let reader = try LayoutReader(path: layout)
         let index = try reader.index()
         guard let descriptor = index.manifests.first(where: { $0.digest == digest.description }) else {
-            throw StoreError(.badInput, "\(layout) has no image \(digest.short) in its index.json (it has: \(index.manifests.map { String($0.digest.prefix(19)) }.joined(separator: ", ")))")
+            throw StoreError(
+                .badInput,
+                "\(layout) has no image \(digest.short) in its index.json (it has: \(index.manifests.map { String($0.digest.prefix(19)) }.joined(separator: ", ")))"
+            )
         }
         guard OCI.MediaType.manifests.contains(descriptor.mediaType) else {
-            throw StoreError(.badInput, "\(layout): \(digest.short) is a \(descriptor.mediaType), not an image manifest (pick one platform's manifest)")
+            throw StoreError(
+                .badInput,
+                "\(layout): \(digest.short) is a \(descriptor.mediaType), not an image manifest (pick one platform's manifest)"
+            )
         }
         let manifest: OCI.Manifest
         let config: OCI.ImageConfig
         do {
-            manifest = try OCI.decode(OCI.Manifest.self, try reader.document(descriptor), what: "image manifest \(digest.short)")
-            config = try OCI.decode(OCI.ImageConfig.self, try reader.document(manifest.config), what: "image config \(manifest.config.digest.prefix(19))")
+            manifest = try OCI.decode(
+                OCI.Manifest.self, try reader.document(descriptor), what: "image manifest \(digest.short)")
+            config = try OCI.decode(
+                OCI.ImageConfig.self, try reader.document(manifest.config),
+                what: "image config \(manifest.config.digest.prefix(19))")
         } catch let error as OCIError {
             throw StoreError(.badInput, "\(layout): \(error.message)")
         }
-        for layer in manifest.layers where !OCI.MediaType.gzipLayers.contains(layer.mediaType) && !OCI.MediaType.plainLayers.contains(layer.mediaType) {
-            throw StoreError(.badInput, "\(layout): layer \(layer.digest.prefix(19)) has unsupported media type \(layer.mediaType)")
+        for layer in manifest.layers
+        where !OCI.MediaType.gzipLayers.contains(layer.mediaType)
+            && !OCI.MediaType.plainLayers.contains(layer.mediaType)
+        {
+            throw StoreError(
+                .badInput, "\(layout): layer \(layer.digest.prefix(19)) has unsupported media type \(layer.mediaType)")
         }
         guard manifest.layers.count == config.rootfs.diff_ids.count else {
-            throw StoreError(.badInput, "\(layout): the manifest has \(manifest.layers.count) layers but the config \(config.rootfs.diff_ids.count) diff_ids")
+            throw StoreError(
+                .badInput,
+                "\(layout): the manifest has \(manifest.layers.count) layers but the config \(config.rootfs.diff_ids.count) diff_ids"
+            )
         }
         return (reader, manifest, config, descriptor)
     }

@@ -14,11 +14,16 @@ package final class LayoutWriter {
     package init(path: String) throws {
         self.path = path
         var st = stat()
-        if lstat(path, &st) == 0 { throw StoreError(.badInput, "--out \(path) already exists; give a new folder", path: path) }
+        if lstat(path, &st) == 0 {
+            throw StoreError(.badInput, "--out \(path) already exists; give a new folder", path: path)
+        }
         // The parent must exist and be a folder: said about it, not about a temp name inside it.
         let parent = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         if !parent.isEmpty, lstat(parent, &st) != 0 || (st.st_mode & S_IFMT) != S_IFDIR {
-            throw StoreError(.badInput, "--out \(path): its parent folder \(parent) does not exist (or is not a folder); create it first", path: parent)
+            throw StoreError(
+                .badInput,
+                "--out \(path): its parent folder \(parent) does not exist (or is not a folder); create it first",
+                path: parent)
         }
         staging = "\(path).fixity-incoming-\(getpid())"
         for folder in [staging, "\(staging)/blobs", "\(staging)/blobs/sha256"] {
@@ -33,16 +38,21 @@ package final class LayoutWriter {
     }
 
     /// A small blob from memory.
-    package func addBlob(_ bytes: [UInt8], mediaType: String, annotations: [String: String]? = nil, platform: OCI.Platform? = nil) throws -> OCI.Descriptor {
+    package func addBlob(
+        _ bytes: [UInt8], mediaType: String, annotations: [String: String]? = nil, platform: OCI.Platform? = nil
+    ) throws -> OCI.Descriptor {
         let digest = Digest.of(bytes)
         let writer = try blobWriter()
         try writer.write(bytes)
         try writer.finish(as: digest)
-        return OCI.Descriptor(mediaType: mediaType, digest: digest, size: bytes.count, annotations: annotations, platform: platform)
+        return OCI.Descriptor(
+            mediaType: mediaType, digest: digest, size: bytes.count, annotations: annotations, platform: platform)
     }
 
     /// A streamed blob: write to it, then `finish(as:)` once its digest is known.
-    package func blobWriter() throws -> BlobWriter { try BlobWriter(folderFD: blobsFD, display: "\(staging)/blobs/sha256") }
+    package func blobWriter() throws -> BlobWriter {
+        try BlobWriter(folderFD: blobsFD, display: "\(staging)/blobs/sha256")
+    }
 
     package final class BlobWriter {
         let fd: Int32
@@ -56,7 +66,9 @@ package final class LayoutWriter {
         init(folderFD: Int32, display: String) throws {
             self.folderFD = folderFD
             self.display = display
-            fd = try Posix.openat(folderFD, name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o644, display: "\(display)/\(name)")
+            fd = try Posix.openat(
+                folderFD, name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o644,
+                display: "\(display)/\(name)")
         }
 
         deinit {
@@ -78,7 +90,9 @@ package final class LayoutWriter {
         /// Makes the blob durable under its digest; `expected` must match what was written.
         package func finish(as expected: Digest) throws {
             let actual = hasher.finalize()
-            guard actual == expected else { throw StoreError(.integrity, "blob written as \(expected.short) hashes to \(actual.short)") }
+            guard actual == expected else {
+                throw StoreError(.integrity, "blob written as \(expected.short) hashes to \(actual.short)")
+            }
             try Posix.fsync(fd, display: display)
             try Posix.renameat(folderFD, name, folderFD, expected.hex, display: "\(display)/\(expected.hex)")
             done = true
@@ -87,8 +101,12 @@ package final class LayoutWriter {
 
     /// Writes `index.json` and `oci-layout`, makes the folders durable and renames the layout into place.
     package func commit(index: OCI.Index) throws {
-        for (name, bytes) in [("oci-layout", Array("{\"imageLayoutVersion\":\"\(OCI.MediaType.layoutVersion)\"}".utf8)), ("index.json", OCI.encode(index))] {
-            let fd = try Posix.open("\(staging)/\(name)", flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o644)
+        for (name, bytes) in [
+            ("oci-layout", Array("{\"imageLayoutVersion\":\"\(OCI.MediaType.layoutVersion)\"}".utf8)),
+            ("index.json", OCI.encode(index)),
+        ] {
+            let fd = try Posix.open(
+                "\(staging)/\(name)", flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o644)
             defer { Posix.close(fd) }
             try Posix.writeAll(fd, bytes, display: "\(staging)/\(name)")
             try Posix.fsync(fd, display: "\(staging)/\(name)")
@@ -100,7 +118,9 @@ package final class LayoutWriter {
             try Posix.fsync(fd, display: folder)
         }
         // rename(2) refuses to replace a non-empty folder and never follows a symlink at `path`.
-        guard rename(staging, path) == 0 else { throw StoreError.system("rename layout into place", path: path, code: .badInput) }
+        guard rename(staging, path) == 0 else {
+            throw StoreError.system("rename layout into place", path: path, code: .badInput)
+        }
         committed = true
         let parent = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let fd = try Posix.open(parent.isEmpty ? "/" : parent, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC)

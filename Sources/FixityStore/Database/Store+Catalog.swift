@@ -23,7 +23,10 @@ extension Store {
         try database.storeRead { db -> ReleaseID in
             switch ref {
             case .id(let id):
-                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM releases WHERE id = ?", arguments: [id.description]) ?? false else {
+                guard
+                    try Bool.fetchOne(db, sql: "SELECT 1 FROM releases WHERE id = ?", arguments: [id.description])
+                        ?? false
+                else {
                     throw StoreError(.notFound, "no release \(id) in the store")
                 }
                 return id
@@ -35,13 +38,18 @@ extension Store {
                     throw StoreError(.notFound, "no release matches prefix '\(hex)'")
                 }
                 guard matches.count == 1 else {
-                    throw StoreError(.ambiguous, "prefix '\(hex)' is ambiguous: it matches \(matches.map { Digest(parsing: $0)?.short ?? $0 }.joined(separator: ", "))\(matches.count > 5 ? ", …" : "")")
+                    throw StoreError(
+                        .ambiguous,
+                        "prefix '\(hex)' is ambiguous: it matches \(matches.map { Digest(parsing: $0)?.short ?? $0 }.joined(separator: ", "))\(matches.count > 5 ? ", …" : "")"
+                    )
                 }
                 return ReleaseID(digest)
             case .tag(let tag):
                 // Checked against the ledger's tag entry: a tag deleted and re-inserted elsewhere
                 // (or a row whose entry is gone) is refused, never resolved.
-                let text = try String.fetchOne(db, sql: "SELECT release FROM tags WHERE app = ? AND version = ?", arguments: [tag.app.value, tag.version])
+                let text = try String.fetchOne(
+                    db, sql: "SELECT release FROM tags WHERE app = ? AND version = ?",
+                    arguments: [tag.app.value, tag.version])
                 try checkTag(db, tag, release: text)
                 guard let text, let digest = Digest(parsing: text) else {
                     throw StoreError(.notFound, "no tag \(tag)")
@@ -60,7 +68,9 @@ extension Store {
         do {
             manifest = try UnverifiedManifest(bytes: bytes).verified()
         } catch {
-            throw StoreError(.integrity, "release \(id.short): stored manifest is invalid: \(error.description)", path: objectPath(id.digest))
+            throw StoreError(
+                .integrity, "release \(id.short): stored manifest is invalid: \(error.description)",
+                path: objectPath(id.digest))
         }
         verifiedManifests.withLock { kept in
             if kept.count >= Self.verifiedManifestsKept { kept.removeAll() }
@@ -77,12 +87,19 @@ extension Store {
         let lock = try self.lock(.shared, purpose: "tag")
         defer { withExtendedLifetime(lock) {} }
         return try database.storeWrite { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM releases WHERE id = ?", arguments: [release.description]) ?? false else {
+            guard
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM releases WHERE id = ?", arguments: [release.description])
+                    ?? false
+            else {
                 throw StoreError(.notFound, "no release \(release) in the store")
             }
-            let apps = try String.fetchAll(db, sql: "SELECT app FROM releases WHERE id = ? ORDER BY app", arguments: [release.description])
+            let apps = try String.fetchAll(
+                db, sql: "SELECT app FROM releases WHERE id = ? ORDER BY app", arguments: [release.description])
             guard apps.contains(tag.app.value) else {
-                throw StoreError(.badInput, "release \(release.short) was sealed as \(apps.joined(separator: ", ")), not \(tag.app.value): a tag names a release of its own app (\(apps[0])@\(tag.version)); seal the tree as \(tag.app.value) to give it that name")
+                throw StoreError(
+                    .badInput,
+                    "release \(release.short) was sealed as \(apps.joined(separator: ", ")), not \(tag.app.value): a tag names a release of its own app (\(apps[0])@\(tag.version)); seal the tree as \(tag.app.value) to give it that name"
+                )
             }
             return try Self.recordTag(db, tag, release: release)
         }
@@ -91,9 +108,14 @@ extension Store {
     /// Inserts a tag and its history entry; true when new, false when it already named `release`.
     @discardableResult
     static func recordTag(_ db: Database, _ tag: TagName, release: ReleaseID) throws -> Bool {
-        if let existing = try String.fetchOne(db, sql: "SELECT release FROM tags WHERE app = ? AND version = ?", arguments: [tag.app.value, tag.version]) {
+        if let existing = try String.fetchOne(
+            db, sql: "SELECT release FROM tags WHERE app = ? AND version = ?", arguments: [tag.app.value, tag.version])
+        {
             guard existing == release.description else {
-                throw StoreError(.conflict, "tag \(tag) already names \(existing); tags are immutable, so \(release.short) was not tagged and nothing was recorded")
+                throw StoreError(
+                    .conflict,
+                    "tag \(tag) already names \(existing); tags are immutable, so \(release.short) was not tagged and nothing was recorded"
+                )
             }
             return false
         }
@@ -106,7 +128,8 @@ extension Store {
 
     public func releases(app: AppName?) throws -> [ReleaseRecord] {
         try database.storeRead { db in
-            var sql = "SELECT r.*, (SELECT group_concat(t.app || '@' || t.version, ' ') FROM tags t WHERE t.release = r.id AND t.app = r.app) AS tag_list FROM releases r"
+            var sql =
+                "SELECT r.*, (SELECT group_concat(t.app || '@' || t.version, ' ') FROM tags t WHERE t.release = r.id AND t.app = r.app) AS tag_list FROM releases r"
             var arguments: StatementArguments = []
             if let app {
                 sql += " WHERE r.app = ?"
@@ -127,7 +150,9 @@ extension Store {
     /// Every release id the store has recorded, for gc and fsck.
     func allReleaseIDs() throws -> [ReleaseID] {
         try database.storeRead { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT id FROM releases ORDER BY id").compactMap { Digest(parsing: $0).map(ReleaseID.init) }
+            try String.fetchAll(db, sql: "SELECT DISTINCT id FROM releases ORDER BY id").compactMap {
+                Digest(parsing: $0).map(ReleaseID.init)
+            }
         }
     }
 

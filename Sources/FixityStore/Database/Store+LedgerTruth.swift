@@ -20,25 +20,36 @@ extension Store {
 
     /// A row that does not match the ledger (or an entry whose row is gone), named.
     static func tableEdited(_ what: String) -> StoreError {
-        StoreError(.integrity, "\(what): the store's database was edited outside Fixity (the ledger is the record; fixity log verify lists every mismatch)")
+        StoreError(
+            .integrity,
+            "\(what): the store's database was edited outside Fixity (the ledger is the record; fixity log verify lists every mismatch)"
+        )
     }
 
     /// Checks a policy row against its text digest and the ledger: the row must be the one the
     /// newest `policy` entry recorded, so a replaced text, a deleted newer row or an inserted one
     /// are all refused.
     func checkPolicyRow(_ db: Database, _ policy: StoredPolicy?) throws {
-        let newest = try Row.fetchOne(db, sql: "SELECT seq, subject, details FROM history WHERE action = ? ORDER BY seq DESC LIMIT 1", arguments: [StoreEvent.policy])
+        let newest = try Row.fetchOne(
+            db, sql: "SELECT seq, subject, details FROM history WHERE action = ? ORDER BY seq DESC LIMIT 1",
+            arguments: [StoreEvent.policy])
         guard let policy else {
-            if let newest { throw Self.tableEdited("ledger entry \(newest["seq"] as Int64) sets a policy, but the policies table is empty") }
+            if let newest {
+                throw Self.tableEdited(
+                    "ledger entry \(newest["seq"] as Int64) sets a policy, but the policies table is empty")
+            }
             return
         }
         guard Digest.of(Array(policy.text.utf8)) == policy.digest else {
-            throw Self.tableEdited("policy \(policy.digest.short) (row \(policy.seq)): its text does not hash to its digest")
+            throw Self.tableEdited(
+                "policy \(policy.digest.short) (row \(policy.seq)): its text does not hash to its digest")
         }
         guard let newest, (newest["subject"] as String) == policy.digest.description,
             CanonicalJSON.parseFlatObject(newest["details"] as String)?["policy_seq"] == String(policy.seq)
         else {
-            throw Self.tableEdited("policy \(policy.digest.short) (row \(policy.seq)) is not the policy the ledger's newest policy entry set")
+            throw Self.tableEdited(
+                "policy \(policy.digest.short) (row \(policy.seq)) is not the policy the ledger's newest policy entry set"
+            )
         }
     }
 
@@ -47,7 +58,9 @@ extension Store {
         let entries = try History.entries(db, actions: [StoreEvent.tag]).filter { $0.details["tag"] == tag.description }
         switch (release, entries.first) {
         case (nil, nil): return
-        case (nil, let entry?): throw Self.tableEdited("tag \(tag): ledger entry \(entry.seq) set it to \(entry.subject), but its row is gone")
+        case (nil, let entry?):
+            throw Self.tableEdited(
+                "tag \(tag): ledger entry \(entry.seq) set it to \(entry.subject), but its row is gone")
         case (let release?, nil): throw Self.tableEdited("tag \(tag) -> \(release): no ledger entry set it")
         case (let release?, let entry?):
             guard entry.subject == release else {
@@ -61,9 +74,16 @@ extension Store {
         guard Digest.of(Array(text.utf8)) == digest else {
             throw Self.tableEdited("envelope \(digest.short) about \(release): its text does not hash to its digest")
         }
-        let recorded = try History.latest(db, action: StoreEvent.sign, subject: release) { $0.details["envelope"] == digest.description }
-            ?? History.latest(db, action: StoreEvent.attest, subject: release) { $0.details["envelope"] == digest.description }
-        guard recorded != nil else { throw Self.tableEdited("envelope \(digest.short) about \(release): no ledger entry recorded it") }
+        let recorded =
+            try History.latest(db, action: StoreEvent.sign, subject: release) {
+                $0.details["envelope"] == digest.description
+            }
+            ?? History.latest(db, action: StoreEvent.attest, subject: release) {
+                $0.details["envelope"] == digest.description
+            }
+        guard recorded != nil else {
+            throw Self.tableEdited("envelope \(digest.short) about \(release): no ledger entry recorded it")
+        }
     }
 
     /// Every row of the store's tables against the ledger, and every entry against its row.
@@ -74,12 +94,19 @@ extension Store {
             func note(_ error: Error) { problems.append((error as? StoreError)?.message ?? "\(error)") }
 
             // Releases ↔ seal entries.
-            let releaseRows = Set(try Row.fetchAll(db, sql: "SELECT id, app FROM releases").map { "\($0["id"] as String) \($0["app"] as String)" })
+            let releaseRows = Set(
+                try Row.fetchAll(db, sql: "SELECT id, app FROM releases").map {
+                    "\($0["id"] as String) \($0["app"] as String)"
+                })
             let sealEntries = try History.entries(db, actions: [StoreEvent.seal])
             let sealed = Set(sealEntries.map { "\($0.subject) \($0.details["app"] ?? "")" })
-            for row in releaseRows.subtracting(sealed).sorted() { problems.append("release row \(row): no seal entry in the ledger records it") }
+            for row in releaseRows.subtracting(sealed).sorted() {
+                problems.append("release row \(row): no seal entry in the ledger records it")
+            }
             for entry in sealEntries where !releaseRows.contains("\(entry.subject) \(entry.details["app"] ?? "")") {
-                problems.append("ledger entry \(entry.seq) seals \(entry.subject) as \(entry.details["app"] ?? "?"), but the releases table has no such row")
+                problems.append(
+                    "ledger entry \(entry.seq) seals \(entry.subject) as \(entry.details["app"] ?? "?"), but the releases table has no such row"
+                )
             }
 
             // Tags ↔ tag entries (both ways).
@@ -94,8 +121,11 @@ extension Store {
                 }
                 do { try checkTag(db, tag, release: row["release"]) } catch { note(error) }
             }
-            for entry in try History.entries(db, actions: [StoreEvent.tag]) where !tagged.contains(entry.details["tag"] ?? "") {
-                problems.append("ledger entry \(entry.seq) sets tag \(entry.details["tag"] ?? "?") -> \(entry.subject), but the tags table has no such row")
+            for entry in try History.entries(db, actions: [StoreEvent.tag])
+            where !tagged.contains(entry.details["tag"] ?? "") {
+                problems.append(
+                    "ledger entry \(entry.seq) sets tag \(entry.details["tag"] ?? "?") -> \(entry.subject), but the tags table has no such row"
+                )
             }
 
             // Envelopes ↔ sign/attest entries.
@@ -107,11 +137,15 @@ extension Store {
                     problems.append("envelope row \(text): not a digest")
                     continue
                 }
-                do { try checkEnvelopeRow(db, digest: digest, release: row["release"], text: row["envelope"]) } catch { note(error) }
+                do { try checkEnvelopeRow(db, digest: digest, release: row["release"], text: row["envelope"]) } catch {
+                    note(error)
+                }
             }
             for entry in try History.entries(db, actions: [StoreEvent.sign, StoreEvent.attest]) {
                 guard let digest = entry.details["envelope"], !envelopeDigests.contains(digest) else { continue }
-                problems.append("ledger entry \(entry.seq) records envelope \(digest) about \(entry.subject), but the envelopes table has no such row")
+                problems.append(
+                    "ledger entry \(entry.seq) records envelope \(digest) about \(entry.subject), but the envelopes table has no such row"
+                )
             }
 
             // Policies ↔ policy entries: every row's text and its entry, and no entry without a row.
@@ -125,11 +159,17 @@ extension Store {
                 if Digest.of(Array(text.utf8)).description != digestText {
                     problems.append("policy row \(seq): its text does not hash to its digest \(digestText)")
                 }
-                let recorded = try History.latest(db, action: StoreEvent.policy, subject: digestText) { $0.details["policy_seq"] == String(seq) }
-                if recorded == nil { problems.append("policy row \(seq) (\(digestText)): no policy entry in the ledger records it") }
+                let recorded = try History.latest(db, action: StoreEvent.policy, subject: digestText) {
+                    $0.details["policy_seq"] == String(seq)
+                }
+                if recorded == nil {
+                    problems.append("policy row \(seq) (\(digestText)): no policy entry in the ledger records it")
+                }
             }
-            for entry in try History.entries(db, actions: [StoreEvent.policy]) where !policySeqs.contains(entry.details["policy_seq"] ?? "") {
-                problems.append("ledger entry \(entry.seq) sets policy \(entry.subject), but the policies table has no such row")
+            for entry in try History.entries(db, actions: [StoreEvent.policy])
+            where !policySeqs.contains(entry.details["policy_seq"] ?? "") {
+                problems.append(
+                    "ledger entry \(entry.seq) sets policy \(entry.subject), but the policies table has no such row")
             }
             return problems
         }

@@ -12,7 +12,9 @@ public struct StoredEnvelope: Sendable, Encodable {
     public let addedAt: String
     public let envelope: DSSEEnvelope
 
-    enum CodingKeys: String, CodingKey { case digest, release, predicateType = "predicate_type", keyIDs = "key_ids", addedAt = "added_at", envelope }
+    enum CodingKeys: String, CodingKey {
+        case digest, release, predicateType = "predicate_type", keyIDs = "key_ids", addedAt = "added_at", envelope
+    }
 }
 
 /// A policy as set, for `policy show` and `policy history`.
@@ -33,24 +35,39 @@ extension Store {
     public func addEnvelope(_ envelope: DSSEEnvelope, about release: ReleaseID, source: String) throws -> Bool {
         let statement = try Self.statement(of: envelope, source: source)
         guard statement.names(release) else {
-            let named = statement.subject.compactMap { $0.digest["sha256"] }.map { String($0.prefix(12)) }.joined(separator: ", ")
+            let named = statement.subject.compactMap { $0.digest["sha256"] }.map { String($0.prefix(12)) }.joined(
+                separator: ", ")
             throw StoreError(.badInput, "\(source): the statement is about \(named), not release \(release.short)")
         }
         let bytes = envelope.jsonBytes()
         let digest = Digest.of(bytes)
         let keyIDs = envelope.signatures.map(\.keyid)
         return try database.storeWrite { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM releases WHERE id = ?", arguments: [release.description]) ?? false else {
+            guard
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM releases WHERE id = ?", arguments: [release.description])
+                    ?? false
+            else {
                 throw StoreError(.notFound, "no release \(release) in the store")
             }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM envelopes WHERE digest = ?", arguments: [digest.description]) ?? false { return false }
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM envelopes WHERE digest = ?", arguments: [digest.description])
+                ?? false
+            {
+                return false
+            }
             try db.execute(
-                sql: "INSERT INTO envelopes (digest, release, predicate_type, key_ids, envelope, added_at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [digest.description, release.description, statement.predicateType, keyIDs.joined(separator: ","), String(decoding: bytes, as: UTF8.self), Timestamp.rfc3339(Date())])
+                sql:
+                    "INSERT INTO envelopes (digest, release, predicate_type, key_ids, envelope, added_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    digest.description, release.description, statement.predicateType, keyIDs.joined(separator: ","),
+                    String(decoding: bytes, as: UTF8.self), Timestamp.rfc3339(Date()),
+                ])
             let action = statement.predicateType == InTotoStatement.PredicateType.testResult ? "attest" : "sign"
-            try History.append(db, action: action, subject: release.description, details: [
-                "predicate_type": statement.predicateType, "key_ids": keyIDs.joined(separator: ","), "envelope": digest.description,
-            ])
+            try History.append(
+                db, action: action, subject: release.description,
+                details: [
+                    "predicate_type": statement.predicateType, "key_ids": keyIDs.joined(separator: ","),
+                    "envelope": digest.description,
+                ])
             return true
         }
     }
@@ -66,8 +83,9 @@ extension Store {
     /// Whether any envelope of this predicate type is stored about `release`.
     public func hasEnvelope(about release: ReleaseID, predicateType: String) throws -> Bool {
         try database.storeRead { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM envelopes WHERE release = ? AND predicate_type = ? LIMIT 1",
-                              arguments: [release.description, predicateType]) ?? false
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM envelopes WHERE release = ? AND predicate_type = ? LIMIT 1",
+                arguments: [release.description, predicateType]) ?? false
         }
     }
 
@@ -75,7 +93,10 @@ extension Store {
     /// recorded it (a row inserted or edited behind Fixity's back is refused, not counted).
     public func envelopes(about release: ReleaseID) throws -> [StoredEnvelope] {
         try database.storeRead { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM envelopes WHERE release = ? ORDER BY added_at, digest", arguments: [release.description]).compactMap { row in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM envelopes WHERE release = ? ORDER BY added_at, digest",
+                arguments: [release.description]
+            ).compactMap { row in
                 let text: String = row["envelope"]
                 guard let envelope = try? JSONDecoder().decode(DSSEEnvelope.self, from: Data(text.utf8)),
                     let digest = Digest(parsing: row["digest"] as String)
@@ -85,7 +106,8 @@ extension Store {
                 try checkEnvelopeRow(db, digest: digest, release: release.description, text: text)
                 let ids: String = row["key_ids"]
                 return StoredEnvelope(
-                    digest: digest, release: release, predicateType: row["predicate_type"], keyIDs: ids.split(separator: ",").map(String.init),
+                    digest: digest, release: release, predicateType: row["predicate_type"],
+                    keyIDs: ids.split(separator: ",").map(String.init),
                     addedAt: row["added_at"], envelope: envelope)
             }
         }
@@ -97,8 +119,12 @@ extension Store {
         let now = Timestamp.rfc3339(Date())
         return try database.storeWrite { db in
             let seq = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM policies")) ?? 0
-            try db.execute(sql: "INSERT INTO policies (seq, digest, text, set_at) VALUES (?, ?, ?, ?)", arguments: [seq, digest.description, text, now])
-            try History.append(db, action: "policy", subject: digest.description, details: summary.merging(["policy_seq": String(seq)]) { a, _ in a })
+            try db.execute(
+                sql: "INSERT INTO policies (seq, digest, text, set_at) VALUES (?, ?, ?, ?)",
+                arguments: [seq, digest.description, text, now])
+            try History.append(
+                db, action: "policy", subject: digest.description,
+                details: summary.merging(["policy_seq": String(seq)]) { a, _ in a })
             return StoredPolicy(seq: seq, digest: digest, text: text, setAt: now)
         }
     }
@@ -118,15 +144,20 @@ extension Store {
         try database.storeRead { db in
             let rows = try Self.policyRows(db, newestFirst: newestFirst, limit: limit)
             for policy in rows where Digest.of(Array(policy.text.utf8)) != policy.digest {
-                throw Self.tableEdited("policy \(policy.digest.short) (row \(policy.seq)): its text does not hash to its digest")
+                throw Self.tableEdited(
+                    "policy \(policy.digest.short) (row \(policy.seq)): its text does not hash to its digest")
             }
             return rows
         }
     }
 
     private static func policyRows(_ db: Database, newestFirst: Bool, limit: Int) throws -> [StoredPolicy] {
-        try Row.fetchAll(db, sql: "SELECT * FROM policies ORDER BY seq \(newestFirst ? "DESC" : "ASC") LIMIT ?", arguments: [limit]).map { row in
-            guard let digest = Digest(parsing: row["digest"] as String) else { throw StoreError(.integrity, "stored policy has a bad digest") }
+        try Row.fetchAll(
+            db, sql: "SELECT * FROM policies ORDER BY seq \(newestFirst ? "DESC" : "ASC") LIMIT ?", arguments: [limit]
+        ).map { row in
+            guard let digest = Digest(parsing: row["digest"] as String) else {
+                throw StoreError(.integrity, "stored policy has a bad digest")
+            }
             return StoredPolicy(seq: row["seq"], digest: digest, text: row["text"], setAt: row["set_at"])
         }
     }
@@ -136,7 +167,11 @@ extension Store {
     /// The app a release was sealed for (the first, when the same tree was sealed for several).
     public func app(of release: ReleaseID) throws -> String {
         try database.storeRead { db in
-            guard let app = try String.fetchOne(db, sql: "SELECT app FROM releases WHERE id = ? ORDER BY sealed_at LIMIT 1", arguments: [release.description]) else {
+            guard
+                let app = try String.fetchOne(
+                    db, sql: "SELECT app FROM releases WHERE id = ? ORDER BY sealed_at LIMIT 1",
+                    arguments: [release.description])
+            else {
                 throw StoreError(.notFound, "no release \(release) in the store")
             }
             return app

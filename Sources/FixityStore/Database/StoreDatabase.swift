@@ -196,7 +196,10 @@ extension StoreError {
     static func database(_ error: DatabaseError, path: String) -> StoreError {
         let detail = error.message ?? error.description
         if error.resultCode == .SQLITE_FULL {
-            return StoreError(.io, "database \(path): \(detail) (no space left on device; nothing was recorded, re-run once space is freed)", path: path)
+            return StoreError(
+                .io,
+                "database \(path): \(detail) (no space left on device; nothing was recorded, re-run once space is freed)",
+                path: path)
         }
         return StoreError(.io, "database \(path): \(detail)", path: path)
     }

@@ -50,8 +50,12 @@ extension Store {
         var objects = [Digest]()
         var strays = [String]()
         let base = "\(path)/objects/sha256"
-        for fanout in try Posix.directoryNames(objectsFD, display: base).map({ String(decoding: $0, as: UTF8.self) }).sorted() {
-            guard fanout.utf8.count == 2, Hex.isLowercaseHex(fanout), let st = try Posix.lstatat(objectsFD, fanout, display: "\(base)/\(fanout)"), st.isDirectory else {
+        for fanout in try Posix.directoryNames(objectsFD, display: base).map({ String(decoding: $0, as: UTF8.self) })
+            .sorted()
+        {
+            guard fanout.utf8.count == 2, Hex.isLowercaseHex(fanout),
+                let st = try Posix.lstatat(objectsFD, fanout, display: "\(base)/\(fanout)"), st.isDirectory
+            else {
                 strays.append("objects/sha256/\(fanout)")
                 continue
             }
@@ -59,7 +63,11 @@ extension Store {
             defer { Posix.close(fd) }
             for raw in try Posix.directoryNames(fd, display: "\(base)/\(fanout)") {
                 let name = String(decoding: raw, as: UTF8.self)
-                if let digest = Digest(hex: fanout + name) { objects.append(digest) } else { strays.append("objects/sha256/\(fanout)/\(name)") }
+                if let digest = Digest(hex: fanout + name) {
+                    objects.append(digest)
+                } else {
+                    strays.append("objects/sha256/\(fanout)/\(name)")
+                }
             }
         }
         return (objects.sorted(), strays.sorted())
@@ -75,10 +83,13 @@ extension Store {
         let bytes = Atomic<Int>(0)
         // The total is known up front from the objects' sizes (a stat each): "610 MiB/0 B" said nothing.
         if let progress {
-            let total = objects.reduce(0) { sum, digest in sum + Int((try? Posix.lstatat(objectsFD, Self.objectName(digest), display: ""))??.size ?? 0) }
+            let total = objects.reduce(0) { sum, digest in
+                sum + Int((try? Posix.lstatat(objectsFD, Self.objectName(digest), display: ""))??.size ?? 0)
+            }
             progress.setTotals(files: objects.count, bytes: total)
         }
-        try ParallelWork.run(count: objects.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
+        try ParallelWork.run(count: objects.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) {
+            index, buffer in
             do {
                 let n = try self.streamObject(objects[index], buffer: buffer.raw) { progress?.add(bytes: $0.count) }
                 bytes.add(Int(n), ordering: .relaxed)

@@ -14,7 +14,8 @@ public struct GCReport: Sendable, Codable {
     public var dryRun = false
 
     enum CodingKeys: String, CodingKey {
-        case removedObjects = "removed_objects", removedBytes = "removed_bytes", removedTemp = "removed_temp", removedTempBytes = "removed_temp_bytes"
+        case removedObjects = "removed_objects", removedBytes = "removed_bytes", removedTemp = "removed_temp",
+            removedTempBytes = "removed_temp_bytes"
         case keptObjects = "kept_objects", dryRun = "dry_run", removedLinkSources = "removed_link_sources"
     }
 }
@@ -57,7 +58,9 @@ extension Store {
         for raw in try Posix.directoryNames(tmpFD, display: "\(path)/tmp") {
             report.removedTemp += 1
             let name = String(decoding: raw, as: UTF8.self)
-            if let st = try? Posix.lstatat(tmpFD, name, display: "\(path)/tmp/\(name)"), st.isRegularFile { report.removedTempBytes += Int(st.size) }
+            if let st = try? Posix.lstatat(tmpFD, name, display: "\(path)/tmp/\(name)"), st.isRegularFile {
+                report.removedTempBytes += Int(st.size)
+            }
             if !dryRun {
                 let name = String(decoding: raw, as: UTF8.self)
                 try Posix.removeTree(tmpFD, name, display: "\(path)/tmp/\(name)")
@@ -67,9 +70,12 @@ extension Store {
             try Posix.syncfs(rootFD, display: path)
             if !report.removedObjects.isEmpty || report.removedTemp > 0 {
                 try database.storeWrite { db in
-                    try History.append(db, action: "gc", subject: "store", details: [
-                        "removed_objects": String(report.removedObjects.count), "removed_bytes": String(report.removedBytes),
-                    ])
+                    try History.append(
+                        db, action: "gc", subject: "store",
+                        details: [
+                            "removed_objects": String(report.removedObjects.count),
+                            "removed_bytes": String(report.removedBytes),
+                        ])
                 }
             }
         }

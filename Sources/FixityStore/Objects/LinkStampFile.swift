@@ -63,7 +63,9 @@ enum LinkStampFile {
 
     /// The stamps in `bytes`, or nil when the file is not an intact stamps file of this version.
     static func parse(_ bytes: [UInt8]) -> [LinkSourceKey: LinkStamp]? {
-        guard bytes.count >= headerSize + 32, bytes[0..<16].elementsEqual(magic), bytes.loadLE32(16) == version else { return nil }
+        guard bytes.count >= headerSize + 32, bytes[0..<16].elementsEqual(magic), bytes.loadLE32(16) == version else {
+            return nil
+        }
         let count = Int(bytes.loadLE32(20))
         guard bytes.count == headerSize + count * recordSize + 32 else { return nil }
         let bodyEnd = bytes.count - 32
@@ -72,10 +74,12 @@ enum LinkStampFile {
         bytes.withUnsafeBytes { raw in
             for index in 0..<count {
                 let at = headerSize + index * recordSize
-                let key = LinkSourceKey(digest: Digest(rawBytes: raw, at: at + Field.digest), mode: raw.loadLE32(at + Field.mode))
+                let key = LinkSourceKey(
+                    digest: Digest(rawBytes: raw, at: at + Field.digest), mode: raw.loadLE32(at + Field.mode))
                 stamps[key] = LinkStamp(
                     inode: raw.loadLE64(at + Field.inode), size: Int64(bitPattern: raw.loadLE64(at + Field.size)),
-                    mtimeNanos: Int64(bitPattern: raw.loadLE64(at + Field.mtime)), ctimeNanos: Int64(bitPattern: raw.loadLE64(at + Field.ctime)))
+                    mtimeNanos: Int64(bitPattern: raw.loadLE64(at + Field.mtime)),
+                    ctimeNanos: Int64(bitPattern: raw.loadLE64(at + Field.ctime)))
             }
         }
         return stamps

@@ -38,7 +38,9 @@ public struct LinkStamp: Sendable, Equatable {
     public func matches(_ stat: FileStat) -> Bool { LinkStamp(stat) == self }
 
     /// The stat differs from a verified one only in ctime (a hard link was added or removed).
-    func sameContent(as stat: FileStat) -> Bool { inode == stat.inode && size == stat.size && mtimeNanos == stat.mtimeNanos }
+    func sameContent(as stat: FileStat) -> Bool {
+        inode == stat.inode && size == stat.size && mtimeNanos == stat.mtimeNanos
+    }
 }
 
 /// Whether a hardlink deploy trusts stamped sources or re-hashes all of them.
@@ -101,7 +103,8 @@ extension Store {
         let stamps = loadLinkStamps()
         var fresh = [LinkSourceKey: LinkStamp?]()
         for (key, stat) in before {
-            guard let stamp = stamps[key], stamp.matches(stat), let now = (try? Posix.lstatat(linksFD, key.name, display: "")) ?? nil,
+            guard let stamp = stamps[key], stamp.matches(stat),
+                let now = (try? Posix.lstatat(linksFD, key.name, display: "")) ?? nil,
                 LinkStamp(stat).sameContent(as: now)
             else { continue }
             fresh[key] = LinkStamp(now)
@@ -120,7 +123,9 @@ extension Store {
     /// losing stamps only costs re-hashing (an old stamp never matches a changed source: ctime).
     func updateLinkStamps(_ changes: [LinkSourceKey: LinkStamp?]) throws {
         guard !changes.isEmpty else { return }
-        let lock = try FileLock(path: "\(path)/cache/\(LinkStampFile.name).lock", kind: .exclusive, timeout: 60, purpose: "updating link stamps")
+        let lock = try FileLock(
+            path: "\(path)/cache/\(LinkStampFile.name).lock", kind: .exclusive, timeout: 60,
+            purpose: "updating link stamps")
         defer { withExtendedLifetime(lock) {} }
         var stamps = loadLinkStamps()
         for (key, stamp) in changes { stamps[key] = stamp }

@@ -39,7 +39,8 @@ final class ObjectBatch: Sendable {
         }
         let name = "\(folder)/obj-\(Self.counter.add(1, ordering: .relaxed).newValue)"
         let display = "\(store.path)/tmp/\(name)"
-        let fd = try Posix.openat(store.tmpFD, name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o444, display: display)
+        let fd = try Posix.openat(
+            store.tmpFD, name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o444, display: display)
         return Temp(fd: fd, name: name, display: display)
     }
 
@@ -99,7 +100,8 @@ final class ObjectBatch: Sendable {
             let name = Store.objectName(item.digest)
             let fanout = String(name.prefix(2))
             if fanouts.insert(fanout).inserted {
-                try Posix.mkdirat(store.objectsFD, fanout, mode: 0o755, display: "\(store.path)/objects/sha256/\(fanout)")
+                try Posix.mkdirat(
+                    store.objectsFD, fanout, mode: 0o755, display: "\(store.path)/objects/sha256/\(fanout)")
             }
             try Posix.renameat(store.tmpFD, item.tmp, store.objectsFD, name, display: store.objectPath(item.digest))
         }

@@ -35,14 +35,19 @@ extension Store {
     /// `stamp` (unless `verification` is `.always`), re-hashes any other, and replaces it from
     /// `objects/` when it was changed through some deployment's link.
     func prepareLinkSource(
-        _ digest: Digest, size: UInt64, mode: UInt32, name source: String, buffer: UnsafeMutableRawBufferPointer, stamp: LinkStamp?,
+        _ digest: Digest, size: UInt64, mode: UInt32, name source: String, buffer: UnsafeMutableRawBufferPointer,
+        stamp: LinkStamp?,
         verification: SourceVerification
     ) throws -> PreparedSource {
         let sourceDisplay = "\(path)/links/\(source)"
         if let st = try Posix.lstatat(linksFD, source, display: sourceDisplay) {
             if st.isRegularFile && st.permissions == mode {
-                if verification == .stamped, let stamp, stamp.matches(st) { return PreparedSource(verified: st, trustedByStamp: true) }
-                if let hashed = try? verifyLinkSource(source, digest: digest, size: size, buffer: buffer) { return PreparedSource(verified: hashed, trustedByStamp: false) }
+                if verification == .stamped, let stamp, stamp.matches(st) {
+                    return PreparedSource(verified: st, trustedByStamp: true)
+                }
+                if let hashed = try? verifyLinkSource(source, digest: digest, size: size, buffer: buffer) {
+                    return PreparedSource(verified: hashed, trustedByStamp: false)
+                }
             }
             try Posix.unlinkat(linksFD, source, display: sourceDisplay)
         }
@@ -61,21 +66,28 @@ extension Store {
         var stamps = [LinkSourceKey: LinkStamp?]()
         for modeRaw in try Posix.directoryNames(linksFD, display: "\(path)/links") {
             let mode = String(decoding: modeRaw, as: UTF8.self)
-            guard let modeFD = try? Posix.openDirectory(linksFD, mode, display: "\(path)/links/\(mode)") else { continue }
+            guard let modeFD = try? Posix.openDirectory(linksFD, mode, display: "\(path)/links/\(mode)") else {
+                continue
+            }
             defer { Posix.close(modeFD) }
             for fanoutRaw in try Posix.directoryNames(modeFD, display: "\(path)/links/\(mode)") {
                 let fanout = String(decoding: fanoutRaw, as: UTF8.self)
-                guard let fanoutFD = try? Posix.openDirectory(modeFD, fanout, display: "\(path)/links/\(mode)/\(fanout)") else { continue }
+                guard
+                    let fanoutFD = try? Posix.openDirectory(modeFD, fanout, display: "\(path)/links/\(mode)/\(fanout)")
+                else { continue }
                 let names = (try? Posix.directoryNames(fanoutFD, display: "\(path)/links/\(mode)/\(fanout)")) ?? []
                 Posix.close(fanoutFD)
                 for nameRaw in names {
                     let source = "\(mode)/\(fanout)/\(String(decoding: nameRaw, as: UTF8.self))"
                     checked += 1
                     let digest = Digest(hex: fanout + String(decoding: nameRaw, as: UTF8.self))
-                    let key = digest.flatMap { digest in UInt32(mode, radix: 8).map { LinkSourceKey(digest: digest, mode: $0) } }
+                    let key = digest.flatMap { digest in
+                        UInt32(mode, radix: 8).map { LinkSourceKey(digest: digest, mode: $0) }
+                    }
                     guard let digest, let key,
                         let st = try Posix.lstatat(linksFD, source, display: source), st.isRegularFile,
-                        let verified = try? verifyLinkSource(source, digest: digest, size: UInt64(max(0, st.size)), buffer: buffer)
+                        let verified = try? verifyLinkSource(
+                            source, digest: digest, size: UInt64(max(0, st.size)), buffer: buffer)
                     else {
                         try Posix.unlinkat(linksFD, source, display: "\(path)/links/\(source)")
                         removed.append(source)
@@ -94,7 +106,10 @@ extension Store {
     func link(source: String, to dirfd: Int32, _ name: String, display: String) throws {
         if linkat(linksFD, source, dirfd, name, 0) != 0 {
             if errno == EXDEV {
-                throw StoreError(.badInput, "--link hardlink needs the root and the store (\(path)) on one file system; use --link auto or copy", path: display, errno: EXDEV)
+                throw StoreError(
+                    .badInput,
+                    "--link hardlink needs the root and the store (\(path)) on one file system; use --link auto or copy",
+                    path: display, errno: EXDEV)
             }
             throw StoreError.system("link", path: display)
         }
@@ -102,7 +117,9 @@ extension Store {
 
     /// Hashes a link source; its stat from before the read when the bytes are right (a stamp is
     /// taken of the state that was read), nil when they are not or it changed while read.
-    private func verifyLinkSource(_ source: String, digest: Digest, size: UInt64, buffer: UnsafeMutableRawBufferPointer) throws -> FileStat? {
+    private func verifyLinkSource(_ source: String, digest: Digest, size: UInt64, buffer: UnsafeMutableRawBufferPointer)
+        throws -> FileStat?
+    {
         let fd = try Posix.openat(linksFD, source, flags: O_RDONLY | O_NOFOLLOW, display: source)
         defer { Posix.close(fd) }
         let before = try Posix.fstat(fd, display: source)
@@ -119,13 +136,17 @@ extension Store {
         return before
     }
 
-    private func createLinkSource(_ digest: Digest, mode: UInt32, at source: String, buffer: UnsafeMutableRawBufferPointer) throws {
+    private func createLinkSource(
+        _ digest: Digest, mode: UInt32, at source: String, buffer: UnsafeMutableRawBufferPointer
+    ) throws {
         let parts = source.split(separator: "/")
         try Posix.mkdirat(linksFD, String(parts[0]), mode: 0o755, display: "\(path)/links/\(parts[0])")
-        try Posix.mkdirat(linksFD, "\(parts[0])/\(parts[1])", mode: 0o755, display: "\(path)/links/\(parts[0])/\(parts[1])")
+        try Posix.mkdirat(
+            linksFD, "\(parts[0])/\(parts[1])", mode: 0o755, display: "\(path)/links/\(parts[0])/\(parts[1])")
         let temp = "link-\(getpid())-\(Self.linkCounter.add(1, ordering: .relaxed).newValue)"
         let tempDisplay = "\(path)/tmp/\(temp)"
-        let fd = try Posix.openat(tmpFD, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: tempDisplay)
+        let fd = try Posix.openat(
+            tmpFD, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: tempDisplay)
         do {
             _ = try streamObject(digest, buffer: buffer) { try Posix.writeAll(fd, $0, display: tempDisplay) }
             if fchmod(fd, mode) != 0 { throw StoreError.system("chmod", path: tempDisplay) }
@@ -159,8 +180,12 @@ extension Store {
                     let digest = Digest(hex: fanout + name)
                     if st.st_nlink <= 1 || digest == nil || !live.contains(digest!) {
                         removed += 1
-                        if !dryRun { try Posix.unlinkat(fanoutFD, name, display: "\(path)/links/\(mode)/\(fanout)/\(name)") }
-                        if let digest, let modeBits = UInt32(mode, radix: 8) { forgotten[LinkSourceKey(digest: digest, mode: modeBits)] = .some(nil) }
+                        if !dryRun {
+                            try Posix.unlinkat(fanoutFD, name, display: "\(path)/links/\(mode)/\(fanout)/\(name)")
+                        }
+                        if let digest, let modeBits = UInt32(mode, radix: 8) {
+                            forgotten[LinkSourceKey(digest: digest, mode: modeBits)] = .some(nil)
+                        }
                     }
                 }
             }

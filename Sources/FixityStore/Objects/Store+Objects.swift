@@ -21,7 +21,8 @@ extension Store {
     /// Opens an object for reading; a missing object is an integrity failure of the store.
     package func openObject(_ digest: Digest) throws -> Int32 {
         do {
-            return try Posix.openat(objectsFD, Self.objectName(digest), flags: O_RDONLY | O_NOFOLLOW, display: objectPath(digest))
+            return try Posix.openat(
+                objectsFD, Self.objectName(digest), flags: O_RDONLY | O_NOFOLLOW, display: objectPath(digest))
         } catch let error as StoreError where error.errno == ENOENT {
             throw StoreError(.integrity, "object \(digest) is missing from the store", path: objectPath(digest))
         }
@@ -30,7 +31,9 @@ extension Store {
     /// Streams an object's bytes to `sink` in chunks while hashing them, and throws an integrity
     /// error naming both digests when the bytes do not match the name. The sink has seen the
     /// bytes by then: callers write into staging space they discard on error.
-    package func streamObject(_ digest: Digest, buffer: UnsafeMutableRawBufferPointer, sink: (UnsafeRawBufferPointer) throws -> Void) throws -> UInt64 {
+    package func streamObject(
+        _ digest: Digest, buffer: UnsafeMutableRawBufferPointer, sink: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> UInt64 {
         let fd = try openObject(digest)
         defer { Posix.close(fd) }
         var hasher = ContentHasher()
@@ -45,7 +48,9 @@ extension Store {
         }
         let actual = hasher.finalize()
         guard actual == digest else {
-            throw StoreError(.integrity, "object \(digest.short) is corrupt: its bytes hash to \(actual.short)", path: objectPath(digest))
+            throw StoreError(
+                .integrity, "object \(digest.short) is corrupt: its bytes hash to \(actual.short)",
+                path: objectPath(digest))
         }
         return total
     }

@@ -21,7 +21,9 @@ public final class FileLock: Sendable {
             }
             guard Self.now() < deadline else {
                 Glibc.close(fd)
-                throw StoreError(.locked, "\(path) is held by another fixity process; \(purpose) gave up after \(Int(timeout)) s", path: path)
+                throw StoreError(
+                    .locked, "\(path) is held by another fixity process; \(purpose) gave up after \(Int(timeout)) s",
+                    path: path)
             }
             usleep(20_000)
         }

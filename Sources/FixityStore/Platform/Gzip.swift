@@ -34,17 +34,23 @@ public final class Gzip {
     /// Feeds `input` (all of it is consumed, unless an inflater reaches the end of the stream,
     /// when the number of bytes used is returned) and hands each piece of output to `sink`.
     @discardableResult
-    public func process(_ input: UnsafeRawBufferPointer, finish: Bool = false, sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+    public func process(
+        _ input: UnsafeRawBufferPointer, finish: Bool = false, sink: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int {
         var offset = 0
         while !ended {
             var consumed = 0
             var produced = 0
             let status = output.withUnsafeMutableBytes { out in
-                fixity_gzip_step(stream, input.baseAddress.map { $0 + offset }, input.count - offset, &consumed, out.baseAddress, out.count, &produced, finish ? 1 : 0)
+                fixity_gzip_step(
+                    stream, input.baseAddress.map { $0 + offset }, input.count - offset, &consumed, out.baseAddress,
+                    out.count, &produced, finish ? 1 : 0)
             }
             if status < 0 { throw Failure(message: "gzip: " + String(cString: fixity_gzip_error(stream))) }
             offset += consumed
-            if produced > 0 { try output.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) } }
+            if produced > 0 {
+                try output.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) }
+            }
             if status == 1 { ended = true; break }
             // More input needed (or, finishing, more output room): stop when nothing moved.
             if offset == input.count && produced < output.count && (!finish || inflating) { break }
@@ -53,7 +59,9 @@ public final class Gzip {
         return offset
     }
 
-    public func process(_ input: [UInt8], finish: Bool = false, sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+    public func process(_ input: [UInt8], finish: Bool = false, sink: (UnsafeRawBufferPointer) throws -> Void) throws
+        -> Int
+    {
         try input.withUnsafeBytes { try process($0, finish: finish, sink: sink) }
     }
 }

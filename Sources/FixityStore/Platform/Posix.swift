@@ -10,7 +10,9 @@ public enum Posix {
         try openat(AT_FDCWD, path, flags: flags, mode: mode, display: path)
     }
 
-    public static func openat(_ dirfd: Int32, _ name: String, flags: Int32, mode: mode_t = 0, display: String) throws -> Int32 {
+    public static func openat(_ dirfd: Int32, _ name: String, flags: Int32, mode: mode_t = 0, display: String) throws
+        -> Int32
+    {
         let fd = retryOnInterrupt { Glibc.openat(dirfd, name, flags | O_CLOEXEC, mode) }
         if fd < 0 { throw StoreError.system("open", path: display) }
         return fd
@@ -38,7 +40,9 @@ public enum Posix {
 
     public static func readlinkat(_ dirfd: Int32, _ name: String, display: String) throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = buffer.withUnsafeMutableBytes { Glibc.readlinkat(dirfd, name, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        let count = buffer.withUnsafeMutableBytes {
+            Glibc.readlinkat(dirfd, name, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count)
+        }
         if count < 0 { throw StoreError.system("readlink", path: display) }
         return Array(buffer[0..<count])
     }
@@ -58,7 +62,8 @@ public enum Posix {
     /// Reads `fd` to its end through `buffer`, hashing every byte and handing each chunk to
     /// `sink` (a copy, a progress counter); returns the digest and the byte count.
     public static func hashToEnd(
-        _ fd: Int32, buffer: UnsafeMutableRawBufferPointer, display: String, sink: (UnsafeRawBufferPointer) throws -> Void = { _ in }
+        _ fd: Int32, buffer: UnsafeMutableRawBufferPointer, display: String,
+        sink: (UnsafeRawBufferPointer) throws -> Void = { _ in }
     ) throws -> (digest: Digest, size: UInt64) {
         var hasher = ContentHasher()
         var total: UInt64 = 0
@@ -76,7 +81,9 @@ public enum Posix {
     /// The SHA-256 of a file hashed straight from a read-only mapping (no copy into a buffer);
     /// nil when it cannot be mapped. For large files, where the copy costs a tenth of the time.
     public static func mappedDigest(_ fd: Int32, size: Int, onChunk: (Int) -> Void = { _ in }) -> Digest? {
-        guard size > 0, let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
+        guard size > 0, let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            return nil
+        }
         defer { munmap(base, size) }
         _ = madvise(base, size, MADV_SEQUENTIAL)
         var hasher = ContentHasher()
@@ -119,7 +126,8 @@ public enum Posix {
         _ = fixity_start_writeback(fd, offset, length)
     }
 
-    public static func renameat(_ fromDir: Int32, _ from: String, _ toDir: Int32, _ to: String, display: String) throws {
+    public static func renameat(_ fromDir: Int32, _ from: String, _ toDir: Int32, _ to: String, display: String) throws
+    {
         if Glibc.renameat(fromDir, from, toDir, to) != 0 { throw StoreError.system("rename", path: display) }
     }
 
@@ -144,12 +152,15 @@ public enum Posix {
 
     /// At most `limit` names, and whether there were more (a folder someone filled with millions
     /// of entries must not cost their memory to look at).
-    public static func directoryNames(_ dirfd: Int32, display: String, limit: Int) throws -> (names: [[UInt8]], truncated: Bool) {
+    public static func directoryNames(_ dirfd: Int32, display: String, limit: Int) throws -> (
+        names: [[UInt8]], truncated: Bool
+    ) {
         // From the start, whatever read the descriptor before; getdents64 straight into a buffer
         // (fdopendir would cost a duplicate descriptor, an fstat and an fcntl per folder).
         if lseek(dirfd, 0, SEEK_SET) < 0 { throw StoreError.system("seek", path: display) }
         var names = [[UInt8]]()
-        var buffer = [UInt8](unsafeUninitializedCapacity: 32 << 10) { _, count in count = 32 << 10 }  // filled by the kernel
+        // Left uninitialized: filled by the kernel.
+        var buffer = [UInt8](unsafeUninitializedCapacity: 32 << 10) { _, count in count = 32 << 10 }
         while true {
             let filled = buffer.withUnsafeMutableBytes { fixity_getdents64(dirfd, $0.baseAddress!, UInt($0.count)) }
             if filled < 0 {
@@ -165,7 +176,9 @@ public enum Posix {
                     let name = (raw.baseAddress! + offset + 19).assumingMemoryBound(to: UInt8.self)
                     let length = strnlen(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self), recordLength - 19)
                     offset += recordLength
-                    if (length == 1 && name[0] == 0x2e) || (length == 2 && name[0] == 0x2e && name[1] == 0x2e) { continue }
+                    if (length == 1 && name[0] == 0x2e) || (length == 2 && name[0] == 0x2e && name[1] == 0x2e) {
+                        continue
+                    }
                     if names.count == limit { return true }
                     names.append(Array(UnsafeBufferPointer(start: name, count: length)))
                 }
@@ -199,9 +212,13 @@ public enum Posix {
     /// Levels of folders removeTree descends before hoisting deeper ones (one descriptor each).
     public static let maxRemovalDepth = 64
 
-    private static func removeTree(_ dirfd: Int32, _ name: [UInt8], display: String, depth: Int, hoistTo top: Int32, hoisted: inout [[UInt8]]) throws {
+    private static func removeTree(
+        _ dirfd: Int32, _ name: [UInt8], display: String, depth: Int, hoistTo top: Int32, hoisted: inout [[UInt8]]
+    ) throws {
         let cName = name.map { CChar(bitPattern: $0) } + [0]
-        var fd = cName.withUnsafeBufferPointer { Glibc.openat(dirfd, $0.baseAddress!, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) }
+        var fd = cName.withUnsafeBufferPointer {
+            Glibc.openat(dirfd, $0.baseAddress!, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        }
         if fd < 0 && errno == EACCES {
             // A folder we own but may not read (mode 0000): reach it by an O_PATH descriptor,
             // which names this inode and no other, and chmod it through /proc.
@@ -214,8 +231,14 @@ public enum Posix {
                 // Not a folder (a symlink is removed, never followed). Only files Fixity may have
                 // made immutable are opened to clear it: opening anything else (a device) may act.
                 var st = stat()
-                let isFile = cName.withUnsafeBufferPointer { Glibc.fstatat(dirfd, $0.baseAddress!, &st, AT_SYMLINK_NOFOLLOW) } == 0 && st.st_mode & S_IFMT == S_IFREG
-                let file = isFile ? cName.withUnsafeBufferPointer { Glibc.openat(dirfd, $0.baseAddress!, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) } : -1
+                let isFile =
+                    cName.withUnsafeBufferPointer { Glibc.fstatat(dirfd, $0.baseAddress!, &st, AT_SYMLINK_NOFOLLOW) }
+                    == 0 && st.st_mode & S_IFMT == S_IFREG
+                let file =
+                    isFile
+                    ? cName.withUnsafeBufferPointer {
+                        Glibc.openat(dirfd, $0.baseAddress!, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+                    } : -1
                 if file >= 0 {
                     _ = fixity_set_immutable(file, 0)
                     Glibc.close(file)
@@ -235,14 +258,21 @@ public enum Posix {
         for child in try directoryNames(fd, display: display) {
             if depth >= maxRemovalDepth {
                 var childStat = stat()
-                let isFolder = (child + [0]).withUnsafeBufferPointer { buffer in
-                    buffer.withMemoryRebound(to: CChar.self) { Glibc.fstatat(fd, $0.baseAddress!, &childStat, AT_SYMLINK_NOFOLLOW) }
-                } == 0 && childStat.st_mode & S_IFMT == S_IFDIR
+                let isFolder =
+                    (child + [0]).withUnsafeBufferPointer { buffer in
+                        buffer.withMemoryRebound(to: CChar.self) {
+                            Glibc.fstatat(fd, $0.baseAddress!, &childStat, AT_SYMLINK_NOFOLLOW)
+                        }
+                    } == 0 && childStat.st_mode & S_IFMT == S_IFDIR
                 if isFolder {
                     let aside = Array(".fixity-removing-\(getpid())-\(UInt64.random(in: 0...UInt64.max))".utf8)
                     let moved = (child + [0]).withUnsafeBufferPointer { from in
                         (aside + [0]).withUnsafeBufferPointer { to in
-                            from.withMemoryRebound(to: CChar.self) { f in to.withMemoryRebound(to: CChar.self) { t in Glibc.renameat(fd, f.baseAddress!, top, t.baseAddress!) } }
+                            from.withMemoryRebound(to: CChar.self) { f in
+                                to.withMemoryRebound(to: CChar.self) { t in
+                                    Glibc.renameat(fd, f.baseAddress!, top, t.baseAddress!)
+                                }
+                            }
                         }
                     }
                     if moved != 0 { throw StoreError.system("rename", path: display) }
@@ -250,7 +280,9 @@ public enum Posix {
                     continue
                 }
             }
-            try removeTree(fd, child, display: depth < 8 ? display + "/" + String(decoding: child, as: UTF8.self) : display, depth: depth + 1, hoistTo: top, hoisted: &hoisted)
+            try removeTree(
+                fd, child, display: depth < 8 ? display + "/" + String(decoding: child, as: UTF8.self) : display,
+                depth: depth + 1, hoistTo: top, hoisted: &hoisted)
         }
         try unlinkRaw(dirfd, name, directory: true, display: display)
     }
@@ -258,7 +290,9 @@ public enum Posix {
     /// An O_PATH descriptor of the folder `name`, made 0700 through that descriptor
     /// (fixity_fchmod_path_fd), then reopened for reading. -1 with errno when that is not possible.
     private static func reopenUnreadableFolder(_ dirfd: Int32, _ cName: [CChar], display: String) throws -> Int32 {
-        let pathFD = cName.withUnsafeBufferPointer { Glibc.openat(dirfd, $0.baseAddress!, FIXITY_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        let pathFD = cName.withUnsafeBufferPointer {
+            Glibc.openat(dirfd, $0.baseAddress!, FIXITY_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
         guard pathFD >= 0 else { return -1 }
         defer { Glibc.close(pathFD) }
         var st = stat()
@@ -293,7 +327,9 @@ public enum Posix {
         guard before.isRegularFile || before.isDirectory else { return nil }
         // An entry this user owns but may not open for reading (mode 0000, not root): through
         // its O_PATH descriptor (fixity_fchmod_path_fd). Every other mode change is an fchmod.
-        if (pathOnly ? fixity_fchmod_path_fd(fd, UInt32(mode)) : Glibc.fchmod(fd, mode)) != 0 { throw StoreError.system("chmod", path: display) }
+        if (pathOnly ? fixity_fchmod_path_fd(fd, UInt32(mode)) : Glibc.fchmod(fd, mode)) != 0 {
+            throw StoreError.system("chmod", path: display)
+        }
         return try fstat(fd, display: display)
     }
 
@@ -315,7 +351,9 @@ public enum Posix {
 
     private static func unlinkRaw(_ dirfd: Int32, _ name: [UInt8], directory: Bool = false, display: String) throws {
         let result = (name + [0]).withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { Glibc.unlinkat(dirfd, $0.baseAddress!, directory ? AT_REMOVEDIR : 0) }
+            buffer.withMemoryRebound(to: CChar.self) {
+                Glibc.unlinkat(dirfd, $0.baseAddress!, directory ? AT_REMOVEDIR : 0)
+            }
         }
         if result != 0, errno != ENOENT { throw StoreError.system("remove", path: display) }
     }

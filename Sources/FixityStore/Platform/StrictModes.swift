@@ -14,12 +14,18 @@ public enum StrictModes {
         let me = geteuid()
         let hint = override.map { "; give \($0) to use it anyway" } ?? ""
         if st.st_uid != me && st.st_uid != 0 {
-            throw StoreError(.badInput, "\(what) \(display) is owned by uid \(st.st_uid), not by this user (uid \(me)) or root: its owner could change what Fixity trusts there\(hint)", path: display)
+            throw StoreError(
+                .badInput,
+                "\(what) \(display) is owned by uid \(st.st_uid), not by this user (uid \(me)) or root: its owner could change what Fixity trusts there\(hint)",
+                path: display)
         }
         let mode = st.st_mode & 0o7777
         if mode & 0o022 != 0 {
             let who = mode & 0o002 != 0 ? "every user" : "group \(st.st_gid)"
-            throw StoreError(.badInput, "\(what) \(display) is writable by \(who) (mode \(String(format: "%04o", mode))): they could change what Fixity trusts there; chmod go-w it\(hint)", path: display)
+            throw StoreError(
+                .badInput,
+                "\(what) \(display) is writable by \(who) (mode \(String(format: "%04o", mode))): they could change what Fixity trusts there; chmod go-w it\(hint)",
+                path: display)
         }
     }
 }

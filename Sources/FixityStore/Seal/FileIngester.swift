@@ -33,7 +33,10 @@ final class FileIngester: Sendable {
         do {
             fd = try Posix.openat(rootFD, entry.path, flags: O_RDONLY | O_NOFOLLOW | O_NOCTTY, display: display)
         } catch let error as StoreError {
-            throw StoreError(.badInput, "\(display): cannot be read (\(error.errno.map { String(cString: strerror($0)) } ?? error.message))", path: display, errno: error.errno)
+            throw StoreError(
+                .badInput,
+                "\(display): cannot be read (\(error.errno.map { String(cString: strerror($0)) } ?? error.message))",
+                path: display, errno: error.errno)
         }
         defer { Posix.close(fd) }
         let before = try Posix.fstat(fd, display: display)
@@ -49,9 +52,12 @@ final class FileIngester: Sendable {
         return digest
     }
 
-    private func ingestSmall(_ fd: Int32, size: Int, buffer: UnsafeMutableRawBufferPointer, lane: Int, display: String) throws -> Digest {
+    private func ingestSmall(_ fd: Int32, size: Int, buffer: UnsafeMutableRawBufferPointer, lane: Int, display: String)
+        throws -> Digest
+    {
         // Ask for one byte more than expected: getting it means the file grew.
-        let n = try Posix.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(size + 1)]), display: display)
+        let n = try Posix.read(
+            fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(size + 1)]), display: display)
         guard n == size else { throw changed(display) }
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
         var hasher = ContentHasher()
@@ -64,7 +70,9 @@ final class FileIngester: Sendable {
         return digest
     }
 
-    private func ingestStreaming(_ fd: Int32, size: Int64, buffer: UnsafeMutableRawBufferPointer, lane: Int, display: String) throws -> Digest {
+    private func ingestStreaming(
+        _ fd: Int32, size: Int64, buffer: UnsafeMutableRawBufferPointer, lane: Int, display: String
+    ) throws -> Digest {
         let tmp = try batch.createTemp(lane: lane)
         var hasher = ContentHasher()
         var total: Int64 = 0
@@ -109,6 +117,9 @@ final class FileIngester: Sendable {
     }
 
     private func changed(_ display: String) -> StoreError {
-        StoreError(.badInput, "\(display): changed while being sealed (size, time or inode differ before and after reading); seal a tree nothing is writing to", path: display)
+        StoreError(
+            .badInput,
+            "\(display): changed while being sealed (size, time or inode differ before and after reading); seal a tree nothing is writing to",
+            path: display)
     }
 }

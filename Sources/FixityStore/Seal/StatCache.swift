@@ -47,7 +47,9 @@ struct StatCache {
     }
 
     static func parse(_ bytes: [UInt8], root: String, epoch: [UInt8]) -> StatCache? {
-        guard bytes.count >= headerSize + 32, bytes[0..<16].elementsEqual(magic), bytes.loadLE32(16) == version else { return nil }
+        guard bytes.count >= headerSize + 32, bytes[0..<16].elementsEqual(magic), bytes.loadLE32(16) == version else {
+            return nil
+        }
         let bodyEnd = bytes.count - 32
         guard Digest.of(bytes[0..<bodyEnd]).bytes.elementsEqual(bytes[bodyEnd...]) else { return nil }
         // Made for this folder (a file copied between stores or renamed is not).
@@ -86,18 +88,23 @@ struct StatCache {
                     while next < cache.count {
                         let at = StatCache.headerSize + next * StatCache.recordSize
                         let stored = UnsafeBufferPointer(
-                            start: (raw.baseAddress! + cache.pool + Int(raw.loadLE32(at))).assumingMemoryBound(to: UInt8.self),
+                            start: (raw.baseAddress! + cache.pool + Int(raw.loadLE32(at))).assumingMemoryBound(
+                                to: UInt8.self),
                             count: Int(raw.loadLE32(at + 4)))
                         if EntryPath.precedes(stored, wanted) {
                             next += 1
                             continue
                         }
                         // Byte equality: Unicode-equivalent spellings (NFC and NFD) are different files.
-                        guard stored.count == wanted.count, memcmp(stored.baseAddress!, wanted.baseAddress!, wanted.count) == 0 else { return nil }
+                        guard stored.count == wanted.count,
+                            memcmp(stored.baseAddress!, wanted.baseAddress!, wanted.count) == 0
+                        else { return nil }
                         next += 1
                         let s = entry.stat
-                        guard raw.loadLE64(at + 8) == s.device, raw.loadLE64(at + 16) == s.inode, raw.loadLE32(at + 24) == s.rawMode,
-                            raw.loadLE64(at + 32) == UInt64(bitPattern: s.size), raw.loadLE64(at + 40) == UInt64(bitPattern: s.mtimeNanos),
+                        guard raw.loadLE64(at + 8) == s.device, raw.loadLE64(at + 16) == s.inode,
+                            raw.loadLE32(at + 24) == s.rawMode,
+                            raw.loadLE64(at + 32) == UInt64(bitPattern: s.size),
+                            raw.loadLE64(at + 40) == UInt64(bitPattern: s.mtimeNanos),
                             raw.loadLE64(at + 48) == UInt64(bitPattern: s.ctimeNanos)
                         else { return nil }
                         return Digest(rawBytes: raw, at: at + 56)
@@ -112,7 +119,9 @@ struct StatCache {
 
     /// The cache for `files` (in walk order), leaving out racy entries: those whose mtime is not
     /// strictly older than `clockNanos`.
-    static func encode(root: String, epoch: [UInt8], files: [(entry: WalkedEntry, digest: Digest)], clockNanos: Int64) -> [UInt8] {
+    static func encode(root: String, epoch: [UInt8], files: [(entry: WalkedEntry, digest: Digest)], clockNanos: Int64)
+        -> [UInt8]
+    {
         var records = [UInt8]()
         records.reserveCapacity(files.count * recordSize)
         var pool = [UInt8]()

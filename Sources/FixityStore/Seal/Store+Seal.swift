@@ -38,12 +38,15 @@ extension Store {
     /// objects are durable and readable, before anything is recorded: a throw refuses the seal
     /// (its blobs are then leftovers for gc), so a release that could never deploy never exists.
     public func seal(
-        directory: String, app: AppName, tag version: String?, exclude: IgnoreRules = .none, progress: WorkProgress? = nil,
+        directory: String, app: AppName, tag version: String?, exclude: IgnoreRules = .none,
+        progress: WorkProgress? = nil,
         validate: ReleaseValidator? = nil
     ) throws -> SealReport {
         var tagName: TagName?
         if let version {
-            do { tagName = try TagName(app: app, version: version) } catch { throw StoreError(.badInput, error.description) }
+            do { tagName = try TagName(app: app, version: version) } catch {
+                throw StoreError(.badInput, error.description)
+            }
         }
         let walker = TreeWalker(rootPath: directory)
         let rootFD = try walker.openRoot()
@@ -79,7 +82,9 @@ extension Store {
         var cacheDurable = false
         do {
             let jobList = jobs
-            try ParallelWork.run(count: jobList.count, makeContext: { WorkBuffer(size: FileIngester.bufferSize, worker: $0) }) { job, buffer in
+            try ParallelWork.run(
+                count: jobList.count, makeContext: { WorkBuffer(size: FileIngester.bufferSize, worker: $0) }
+            ) { job, buffer in
                 let index = jobList[job]
                 digests[index] = try ingester.ingest(walked[index], buffer: buffer.raw, lane: buffer.worker)
             }
@@ -90,7 +95,8 @@ extension Store {
             // The new stat cache is written now, so the batch's syncfs makes it durable too; it
             // replaces the old one only once the release is recorded.
             let files = walked.indices.compactMap { index in digests[index].map { (walked[index], $0) } }
-            stagedCache = stageStatCache(StatCache.encode(root: cacheRoot, epoch: epoch, files: files, clockNanos: clock))
+            stagedCache = stageStatCache(
+                StatCache.encode(root: cacheRoot, epoch: epoch, files: files, clockNanos: clock))
             cacheDurable = try batch.commit()
         } catch {
             batch.abandon()
@@ -148,14 +154,22 @@ extension Store {
 
     /// Inserts the release row and its history entry; false when new, true when it already existed.
     static func recordRelease(_ db: Database, manifest: Manifest, app: AppName) throws -> Bool {
-        let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM releases WHERE id = ? AND app = ?", arguments: [manifest.id.description, app.value]) ?? false
+        let exists =
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM releases WHERE id = ? AND app = ?",
+                arguments: [manifest.id.description, app.value]) ?? false
         if exists { return true }
         try db.execute(
             sql: "INSERT INTO releases (id, app, sealed_at, files, bytes) VALUES (?, ?, ?, ?, ?)",
-            arguments: [manifest.id.description, app.value, Timestamp.rfc3339(Date()), manifest.fileCount, Int64(manifest.fileBytes)])
-        try History.append(db, action: "seal", subject: manifest.id.description, details: [
-            "app": app.value, "files": String(manifest.fileCount), "bytes": String(manifest.fileBytes),
-        ])
+            arguments: [
+                manifest.id.description, app.value, Timestamp.rfc3339(Date()), manifest.fileCount,
+                Int64(manifest.fileBytes),
+            ])
+        try History.append(
+            db, action: "seal", subject: manifest.id.description,
+            details: [
+                "app": app.value, "files": String(manifest.fileCount), "bytes": String(manifest.fileBytes),
+            ])
         return false
     }
 
@@ -164,7 +178,8 @@ extension Store {
     private func snapshotClock() throws -> Int64 {
         let name = "clock-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let display = "\(path)/tmp/\(name)"
-        let fd = try Posix.openat(tmpFD, name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display)
+        let fd = try Posix.openat(
+            tmpFD, name, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display)
         defer {
             Posix.close(fd)
             try? Posix.unlinkat(tmpFD, name, display: display)

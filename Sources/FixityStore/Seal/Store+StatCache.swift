@@ -10,7 +10,10 @@ extension Store {
     /// gc never removed one (or the file is unreadable, which only costs presence checks).
     func gcEpoch() -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: StatCache.epochSize)
-        guard let fd = try? Posix.openat(cacheFD, Self.gcEpochName, flags: O_RDONLY | O_NOFOLLOW, display: Self.gcEpochName) else { return bytes }
+        guard
+            let fd = try? Posix.openat(
+                cacheFD, Self.gcEpochName, flags: O_RDONLY | O_NOFOLLOW, display: Self.gcEpochName)
+        else { return bytes }
         defer { Posix.close(fd) }
         let read = bytes.withUnsafeMutableBytes { (try? Posix.read(fd, into: $0, display: Self.gcEpochName)) ?? -1 }
         return read == StatCache.epochSize ? bytes : [UInt8](repeating: 0, count: StatCache.epochSize)
@@ -57,7 +60,8 @@ extension Store {
     func stageCacheFile(_ bytes: [UInt8]) throws -> String {
         let temp = "cache-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let display = "\(path)/tmp/\(temp)"
-        let fd = try Posix.openat(tmpFD, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display)
+        let fd = try Posix.openat(
+            tmpFD, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display)
         defer { Posix.close(fd) }
         do {
             try Posix.writeAll(fd, bytes, display: display)

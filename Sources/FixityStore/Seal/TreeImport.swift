@@ -57,14 +57,19 @@ public final class TreeImport {
     /// Validates the tree, makes its objects and manifest durable, and records the release (and
     /// tag) with its history entry; `details` go into an extra entry of `action` about it.
     public func finish(
-        entries: [ManifestEntry], app: AppName, tag version: String?, action: String, details: [String: String], validate: Store.ReleaseValidator? = nil
+        entries: [ManifestEntry], app: AppName, tag version: String?, action: String, details: [String: String],
+        validate: Store.ReleaseValidator? = nil
     ) throws -> SealReport {
         var tagName: TagName?
         if let version {
-            do { tagName = try TagName(app: app, version: version) } catch { throw StoreError(.badInput, error.description) }
+            do { tagName = try TagName(app: app, version: version) } catch {
+                throw StoreError(.badInput, error.description)
+            }
         }
         let manifest: Manifest
-        do { manifest = try Manifest(entries: entries) } catch { throw StoreError(.badInput, "the imported tree: \(error.description)") }
+        do { manifest = try Manifest(entries: entries) } catch {
+            throw StoreError(.badInput, "the imported tree: \(error.description)")
+        }
         if !store.hasObject(manifest.id.digest) && batch.claim(manifest.id.digest) {
             try manifest.bytes.withUnsafeBytes { try batch.stageNew($0, as: manifest.id.digest) }
         }
@@ -79,7 +84,9 @@ public final class TreeImport {
         }
         withExtendedLifetime(lock) {}
         return SealReport(
-            release: manifest.id, app: app.value, tag: tagName?.description, files: manifest.fileCount, bytes: manifest.fileBytes,
-            entries: manifest.entries.count, newBlobs: 0, newBytes: 0, hashedFiles: manifest.fileCount, existed: existed)
+            release: manifest.id, app: app.value, tag: tagName?.description, files: manifest.fileCount,
+            bytes: manifest.fileBytes,
+            entries: manifest.entries.count, newBlobs: 0, newBytes: 0, hashedFiles: manifest.fileCount, existed: existed
+        )
     }
 }

@@ -10,7 +10,8 @@ extension Store {
         let manifest = try self.manifest(id)
         let trimmed = destination.count > 1 && destination.hasSuffix("/") ? String(destination.dropLast()) : destination
         let parent = trimmed.contains("/") ? String(trimmed[..<trimmed.lastIndex(of: "/")!]) : "."
-        let name = trimmed.contains("/") ? String(trimmed[trimmed.index(after: trimmed.lastIndex(of: "/")!)...]) : trimmed
+        let name =
+            trimmed.contains("/") ? String(trimmed[trimmed.index(after: trimmed.lastIndex(of: "/")!)...]) : trimmed
         guard !name.isEmpty, name != ".", name != ".." else {
             throw StoreError(.badInput, "\(destination): export needs a new or empty folder name", path: destination)
         }
@@ -26,11 +27,15 @@ extension Store {
         var topMode: mode_t = 0o755
         if let existing = try Posix.lstatat(parentFD, name, display: destination) {
             topMode = mode_t(existing.permissions)
-            guard existing.isDirectory else { throw StoreError(.badInput, "\(destination) exists and is not a folder", path: destination) }
+            guard existing.isDirectory else {
+                throw StoreError(.badInput, "\(destination) exists and is not a folder", path: destination)
+            }
             let fd = try Posix.openDirectory(parentFD, name, display: destination)
             defer { Posix.close(fd) }
             guard try Posix.directoryNames(fd, display: destination).isEmpty else {
-                throw StoreError(.badInput, "\(destination) is not empty; export writes only into a new or empty folder", path: destination)
+                throw StoreError(
+                    .badInput, "\(destination) is not empty; export writes only into a new or empty folder",
+                    path: destination)
             }
         }
 
@@ -41,7 +46,8 @@ extension Store {
         do {
             let stagingFD = try Posix.openDirectory(parentFD, staging, display: stagingDisplay)
             defer { Posix.close(stagingFD) }
-            try TreeMaterializer(store: self, manifest: manifest, progress: progress).write(into: stagingFD, display: stagingDisplay)
+            try TreeMaterializer(store: self, manifest: manifest, progress: progress).write(
+                into: stagingFD, display: stagingDisplay)
             if fchmod(stagingFD, topMode) != 0 { throw StoreError.system("chmod", path: stagingDisplay) }
             // rename(2) replaces an empty folder atomically; a non-empty one fails with ENOTEMPTY.
             try Posix.renameat(parentFD, staging, parentFD, name, display: destination)

@@ -41,7 +41,8 @@ public final class TreeMaterializer: Sendable {
     private let immutableFailed = Atomic<Bool>(false)
 
     public init(
-        store: Store, manifest: Manifest, linkMode: LinkMode = .copy, immutable: Bool = false, progress: WorkProgress? = nil,
+        store: Store, manifest: Manifest, linkMode: LinkMode = .copy, immutable: Bool = false,
+        progress: WorkProgress? = nil,
         sourceVerification: SourceVerification = .stamped
     ) {
         self.store = store
@@ -56,7 +57,9 @@ public final class TreeMaterializer: Sendable {
     public var fellBackToCopy: Bool { reflinkUnavailable.load(ordering: .relaxed) }
     public var immutableUnavailable: Bool { immutableFailed.load(ordering: .relaxed) }
     /// After a hardlink `write`: (link sources trusted by their stamp, link sources hashed).
-    public var linkSources: (trusted: Int, hashed: Int) { (sourcesTrusted.load(ordering: .relaxed), sourcesHashed.load(ordering: .relaxed)) }
+    public var linkSources: (trusted: Int, hashed: Int) {
+        (sourcesTrusted.load(ordering: .relaxed), sourcesHashed.load(ordering: .relaxed))
+    }
 
     /// Materializes into `dirfd` (an empty folder shown as `display`) and makes it durable.
     public func write(into dirfd: Int32, display: String) throws {
@@ -68,7 +71,8 @@ public final class TreeMaterializer: Sendable {
             try linkFiles(files, entryIndices: fileIndices, into: dirfd, display: display)
         } else {
             try createFoldersAndSymlinks(into: dirfd, display: display)
-            try ParallelWork.run(count: files.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
+            try ParallelWork.run(count: files.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) {
+                index, buffer in
                 try self.writeFile(files[index], dirfd: dirfd, display: display, buffer: buffer.raw)
             }
         }
@@ -171,7 +175,8 @@ public final class TreeMaterializer: Sendable {
             linkerDone.signal()
         }
         do {
-            try ParallelWork.run(count: distinct.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) { index, buffer in
+            try ParallelWork.run(count: distinct.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) {
+                index, buffer in
                 let entry = distinct[index]
                 let source = try self.store.prepareLinkSource(
                     entry.digest!, size: entry.size, mode: entry.mode, name: names[index], buffer: buffer.raw,
@@ -187,7 +192,9 @@ public final class TreeMaterializer: Sendable {
             }
             foldersCreated.wait()
             if failure.withLock({ $0 == nil }) {
-                try ParallelWork.run(count: ParallelWork.defaultWorkers, makeContext: { _ in () }) { _, _ in try linkLoop() }
+                try ParallelWork.run(count: ParallelWork.defaultWorkers, makeContext: { _ in () }) { _, _ in
+                    try linkLoop()
+                }
             }
         } catch {
             record(error)
@@ -202,7 +209,9 @@ public final class TreeMaterializer: Sendable {
         var verifiedList = [VerifiedLinkSource]()
         verifiedList.reserveCapacity(keys.count)
         for (index, key) in keys.enumerated() {
-            if let stat = verifiedStats[index] { verifiedList.append(VerifiedLinkSource(key: key, verified: stat, entryIndex: firstEntry[index])) }
+            if let stat = verifiedStats[index] {
+                verifiedList.append(VerifiedLinkSource(key: key, verified: stat, entryIndex: firstEntry[index]))
+            }
         }
         verifiedSources.withLock { $0 = verifiedList }
     }
@@ -224,14 +233,19 @@ public final class TreeMaterializer: Sendable {
         do {
             return try body()
         } catch let error as StoreError where error.code == .integrity {
-            throw StoreError(.integrity, "\(path): \(error.message); nothing was switched (fixity fsck lists every corrupt object)", path: error.path)
+            throw StoreError(
+                .integrity, "\(path): \(error.message); nothing was switched (fixity fsck lists every corrupt object)",
+                path: error.path)
         }
     }
 
-    private func writeFile(_ entry: ManifestEntry, dirfd: Int32, display: String, buffer: UnsafeMutableRawBufferPointer) throws {
+    private func writeFile(_ entry: ManifestEntry, dirfd: Int32, display: String, buffer: UnsafeMutableRawBufferPointer)
+        throws
+    {
         guard let digest = entry.digest else { return }
         let path = "\(display)/\(entry.path)"
-        let fd = try Posix.openat(dirfd, entry.path, flags: O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: path)
+        let fd = try Posix.openat(
+            dirfd, entry.path, flags: O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: path)
         defer { Posix.close(fd) }
         let written: UInt64
         if linkMode != .copy, !reflinkUnavailable.load(ordering: .relaxed), try clone(digest, into: fd, path: path) {
@@ -240,20 +254,25 @@ public final class TreeMaterializer: Sendable {
         } else {
             var flushed: Int64 = 0
             var total: Int64 = 0
-            written = try Self.naming(entry.path) { try store.streamObject(digest, buffer: buffer) { chunk in
-                try Posix.writeAll(fd, chunk, display: path)
-                total += Int64(chunk.count)
-                // Start writeback as we go (see FileIngester): the final syncfs waits only for the tail.
-                if total - flushed >= 8 << 20 {
-                    Posix.startWriteback(fd, offset: flushed, length: total - flushed)
-                    flushed = total
+            written = try Self.naming(entry.path) {
+                try store.streamObject(digest, buffer: buffer) { chunk in
+                    try Posix.writeAll(fd, chunk, display: path)
+                    total += Int64(chunk.count)
+                    // Start writeback as we go (see FileIngester): the final syncfs waits only for the tail.
+                    if total - flushed >= 8 << 20 {
+                        Posix.startWriteback(fd, offset: flushed, length: total - flushed)
+                        flushed = total
+                    }
+                    progress?.add(bytes: chunk.count)
                 }
-                progress?.add(bytes: chunk.count)
-            } }
+            }
             Posix.startWriteback(fd, offset: flushed, length: 0)
         }
         guard written == entry.size else {
-            throw StoreError(.integrity, "object \(digest.short) has \(written) bytes, manifest says \(entry.size) for \(entry.path)", path: store.objectPath(digest))
+            throw StoreError(
+                .integrity,
+                "object \(digest.short) has \(written) bytes, manifest says \(entry.size) for \(entry.path)",
+                path: store.objectPath(digest))
         }
         // fchmod, not the create mode: the umask must not change what the manifest says.
         if Glibc.fchmod(fd, entry.mode) != 0 { throw StoreError.system("chmod", path: path) }
@@ -268,23 +287,34 @@ public final class TreeMaterializer: Sendable {
         if fixity_ficlone(fd, source) == 0 { return true }
         let saved = errno
         guard linkMode == .auto else {
-            throw StoreError(.io, "--link reflink: cannot clone into \(path): \(String(cString: strerror(saved))) (this file system has no reflinks; use --link auto or copy)", path: path, errno: saved)
+            throw StoreError(
+                .io,
+                "--link reflink: cannot clone into \(path): \(String(cString: strerror(saved))) (this file system has no reflinks; use --link auto or copy)",
+                path: path, errno: saved)
         }
         reflinkUnavailable.store(true, ordering: .relaxed)
         return false
     }
 
-    private func verifyContent(of fd: Int32, digest: Digest, path: String, buffer: UnsafeMutableRawBufferPointer) throws -> UInt64 {
+    private func verifyContent(of fd: Int32, digest: Digest, path: String, buffer: UnsafeMutableRawBufferPointer) throws
+        -> UInt64
+    {
         guard lseek(fd, 0, SEEK_SET) == 0 else { throw StoreError.system("seek", path: path) }
         let (actual, total) = try Posix.hashToEnd(fd, buffer: buffer, display: path) { progress?.add(bytes: $0.count) }
         guard actual == digest else {
-            throw StoreError(.integrity, "\(path) reads back as \(actual.short), expected \(digest.short) (corrupt object \(digest.short) in the store?)", path: path)
+            throw StoreError(
+                .integrity,
+                "\(path) reads back as \(actual.short), expected \(digest.short) (corrupt object \(digest.short) in the store?)",
+                path: path)
         }
         return total
     }
 
     private func setImmutable(_ dirfd: Int32, _ name: String, display: String) throws {
-        guard let fd = try? Posix.openat(dirfd, name, flags: O_RDONLY | O_NOFOLLOW | O_DIRECTORY, display: "\(display)/\(name)") else { return }
+        guard
+            let fd = try? Posix.openat(
+                dirfd, name, flags: O_RDONLY | O_NOFOLLOW | O_DIRECTORY, display: "\(display)/\(name)")
+        else { return }
         defer { Posix.close(fd) }
         if fixity_set_immutable(fd, 1) != 0 { immutableFailed.store(true, ordering: .relaxed) }
     }

@@ -41,7 +41,9 @@ public struct TreeWalker: Sendable {
     /// default 1,000,000): a fuller folder is refused when sealing and, when checking, reported
     /// as one that cannot be read, so the rest of the tree is still checked and repaired.
     public static let maxWidth: Int = {
-        if let text = getenv("FIXITY_MAX_FOLDER_ENTRIES"), let value = Int(String(cString: text)), value > 0 { return value }
+        if let text = getenv("FIXITY_MAX_FOLDER_ENTRIES"), let value = Int(String(cString: text)), value > 0 {
+            return value
+        }
         return 1_000_000
     }()
 
@@ -55,7 +57,9 @@ public struct TreeWalker: Sendable {
     public func openRoot() throws -> Int32 {
         var st = stat()
         guard Glibc.fstatat(AT_FDCWD, rootPath, &st, 0) == 0 else {
-            if errno == ENOENT { throw StoreError(.badInput, "\(rootPath): no such directory", path: rootPath, errno: errno) }
+            if errno == ENOENT {
+                throw StoreError(.badInput, "\(rootPath): no such directory", path: rootPath, errno: errno)
+            }
             throw StoreError.system("stat", path: rootPath, code: .badInput)
         }
         guard FileStat(st).isDirectory else {
@@ -97,7 +101,9 @@ public struct TreeWalker: Sendable {
         }
         // Stitch depth first: each folder's entries, each subfolder's right after its own entry.
         var subfolder = [Int: Int]()  // (listing << 32 | entry) -> folder index
-        for (index, folder) in folders.enumerated() where folder.parent >= 0 { subfolder[folder.parent << 32 | folder.entry] = index }
+        for (index, folder) in folders.enumerated() where folder.parent >= 0 {
+            subfolder[folder.parent << 32 | folder.entry] = index
+        }
         var out = [WalkedEntry]()
         out.reserveCapacity(listings.reduce(0) { $0 + ($1?.entries.count ?? 0) })
         var stack = [(folder: 0, next: 0)]
@@ -152,7 +158,10 @@ public struct TreeWalker: Sendable {
         do {
             let found = try Posix.directoryNames(dirfd, display: displayDir, limit: Self.maxWidth)
             if found.truncated {
-                if strict { throw StoreError(.badInput, "\(displayDir): more than \(Self.maxWidth) entries in one folder", path: displayDir) }
+                if strict {
+                    throw StoreError(
+                        .badInput, "\(displayDir): more than \(Self.maxWidth) entries in one folder", path: displayDir)
+                }
                 listing.problem = "cannot be read: more than \(Self.maxWidth) entries in one folder (too wide to check)"
                 return listing
             }
@@ -173,11 +182,15 @@ public struct TreeWalker: Sendable {
                 listing.descend.append(descend)
             }
             let nameProblem: String? =
-                valid != nil ? EntryPath.problem(withName: name) ?? EntryPath.problem(with: path) : "file name is not valid UTF-8"
+                valid != nil
+                ? EntryPath.problem(withName: name) ?? EntryPath.problem(with: path) : "file name is not valid UTF-8"
             if let nameProblem {
                 let shown = valid != nil ? "\(rootPath)/\(EntryPath.describe(bytes: Array(path.utf8)))" : display
                 if strict { throw StoreError(.badInput, "\(shown): \(nameProblem)", path: display) }
-                add(WalkedEntry(path: path, stat: try Self.lstatRaw(dirfd, raw, display: display), target: nil, problem: nameProblem))
+                add(
+                    WalkedEntry(
+                        path: path, stat: try Self.lstatRaw(dirfd, raw, display: display), target: nil,
+                        problem: nameProblem))
                 continue
             }
             var rawStat = stat()
@@ -195,7 +208,9 @@ public struct TreeWalker: Sendable {
                 let problem = target.map { EntryPath.problem(withTarget: $0) } ?? "symlink target is not valid UTF-8"
                 if let problem {
                     if strict { throw StoreError(.badInput, "\(display): \(problem)", path: display) }
-                    add(WalkedEntry(path: path, stat: st, target: EntryPath.describe(bytes: rawTarget), problem: problem))
+                    add(
+                        WalkedEntry(
+                            path: path, stat: st, target: EntryPath.describe(bytes: rawTarget), problem: problem))
                 } else {
                     add(WalkedEntry(path: path, stat: st, target: target))
                 }

@@ -62,8 +62,10 @@ enum LayoutFixture {
     static func make(_ sandbox: Sandbox, name: String, layers: [[[String]]], tamper: String? = nil) throws -> String {
         var spec: [String: Any] = ["layers": layers]
         if let tamper { spec["tamper"] = tamper }
-        try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: "\(sandbox.root)/\(name).spec.json"))
+        try JSONSerialization.data(withJSONObject: spec).write(
+            to: URL(fileURLWithPath: "\(sandbox.root)/\(name).spec.json"))
         try script.write(toFile: "\(sandbox.root)/make_layout.py", atomically: true, encoding: .utf8)
-        return try sandbox.sh("python3 make_layout.py \(name).spec.json \(name)").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        return try sandbox.sh("python3 make_layout.py \(name).spec.json \(name)").stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
     }
 }

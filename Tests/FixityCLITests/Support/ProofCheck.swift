@@ -28,9 +28,11 @@ enum ProofCheck {
     /// Checks one proof object, or a list of them, optionally all against `root` (hex).
     static func verify(_ proofs: Any, root: String? = nil, in sandbox: Sandbox) throws -> Bool {
         let name = "proof-\(UUID().uuidString)"
-        try JSONSerialization.data(withJSONObject: proofs).write(to: URL(fileURLWithPath: "\(sandbox.root)/\(name).json"))
+        try JSONSerialization.data(withJSONObject: proofs).write(
+            to: URL(fileURLWithPath: "\(sandbox.root)/\(name).json"))
         try script.write(toFile: "\(sandbox.root)/\(name).py", atomically: true, encoding: .utf8)
-        let result = try Sandbox.run("/bin/sh", ["-c", "python3 \(name).py \(root ?? "") < \(name).json"], in: sandbox.root)
+        let result = try Sandbox.run(
+            "/bin/sh", ["-c", "python3 \(name).py \(root ?? "") < \(name).json"], in: sandbox.root)
         return result.status == 0 && result.stdout.hasPrefix("ok ")
     }
 }

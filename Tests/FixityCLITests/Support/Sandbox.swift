@@ -27,13 +27,15 @@ final class Sandbox {
     }
 
     deinit {
-        _ = try? Sandbox.shell("chattr -R -i '\(root)' 2>/dev/null; chmod -R u+rwX '\(root)' 2>/dev/null; rm -rf '\(root)'")
+        _ = try? Sandbox.shell(
+            "chattr -R -i '\(root)' 2>/dev/null; chmod -R u+rwX '\(root)' 2>/dev/null; rm -rf '\(root)'")
     }
 
     static let binary: String = {
         if let explicit = ProcessInfo.processInfo.environment["FIXITY_BIN"] { return explicit }
         // The test bundle sits next to the products of the same build.
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         for _ in 0..<4 {
             let candidate = folder.appendingPathComponent("fixity").path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -48,7 +50,9 @@ final class Sandbox {
     @discardableResult
     func fixity(_ args: [String], store: String? = nil, prefix: [String] = []) throws -> RunResult {
         var arguments = args
-        if !args.contains("--store") && args.first != "demo" && args.first != "verify-bundle" { arguments += ["--store", store ?? self.store] }
+        if !args.contains("--store") && args.first != "demo" && args.first != "verify-bundle" {
+            arguments += ["--store", store ?? self.store]
+        }
         if let program = prefix.first {
             return try Self.run(program, Array(prefix.dropFirst()) + [Self.binary] + arguments, in: root)
         }

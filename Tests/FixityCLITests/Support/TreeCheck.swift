@@ -8,7 +8,8 @@ enum TreeCheck {
     static func problems(_ sandbox: Sandbox, root: String) throws -> [String] {
         let status = try sandbox.fixity("status", "--root", root, "--json").json()
         guard let active = status["active"] as? [String: Any] else {
-            return FileManager.default.fileExists(atPath: "\(root)/current") ? ["current exists but status has no active deployment"] : []
+            return FileManager.default.fileExists(atPath: "\(root)/current")
+                ? ["current exists but status has no active deployment"] : []
         }
         var expected = try entries(sandbox, release: try #require(active["release"] as? String), prefix: "")
         if let config = active["config"] as? String, let path = active["config_path"] as? String {
@@ -42,14 +43,23 @@ enum TreeCheck {
                 case S_IFLNK: "symlink"
                 default: "other"
                 }
-            if type != entry["type"] as? String { problems.append("\(path): \(type), expected \(entry["type"] ?? "?")") }
+            if type != entry["type"] as? String {
+                problems.append("\(path): \(type), expected \(entry["type"] ?? "?")")
+            }
             let mode = String(format: "%04o", st.st_mode & 0o7777)
-            if type != "symlink", mode != entry["mode"] as? String { problems.append("\(path): mode \(mode), expected \(entry["mode"] ?? "?")") }
+            if type != "symlink", mode != entry["mode"] as? String {
+                problems.append("\(path): mode \(mode), expected \(entry["mode"] ?? "?")")
+            }
             if type == "file" {
                 let data = try Data(contentsOf: URL(fileURLWithPath: "\(base)/\(path)"))
-                if Digest.of(data).description != entry["digest"] as? String { problems.append("\(path): content differs") }
+                if Digest.of(data).description != entry["digest"] as? String {
+                    problems.append("\(path): content differs")
+                }
             }
-            if type == "symlink", (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(base)/\(path)")) != entry["target"] as? String {
+            if type == "symlink",
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(base)/\(path)")) != entry["target"]
+                    as? String
+            {
                 problems.append("\(path): symlink target differs")
             }
         }
