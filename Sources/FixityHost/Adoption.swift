@@ -25,11 +25,12 @@ public struct Adoption {
             validate: DeploySettings.validateForSeal)
         _ = try store.database.storeWrite { db in
             try History.append(
-                db, action: "adopt", subject: report.release.description,
+                db, action: .adopt, subject: report.release.description,
                 details: [
                     "root": root.key, "adopted_from": record.deployment.description,
                     "from_release": record.release.description,
-                    "drift_state": drift.clean ? "clean" : drift.report.stateDigest.description, "app": app.value,
+                    "drift_state": (drift.clean ? DriftStateDetail.clean : .drifted(drift.report.stateDigest)).text,
+                    "app": app.value,
                 ])
         }
         return report

@@ -136,12 +136,13 @@ public struct Deployer {
         }
         if bindNow, let env { try state.bind(env: env) }
         try state.register(
-            deployment, env: env, hooks: hooks, event: "deploy",
+            deployment, env: env, hooks: hooks, event: .deploy,
             details: [
-                "release": request.release.description, "config": request.config?.description ?? "-", "env": env ?? "-",
-                "config_path": deployment.configPath ?? "-", "link": settings.linkMode.rawValue,
+                "release": request.release.description, "config": LedgerDetail.optional(request.config?.description),
+                "env": LedgerDetail.optional(env),
+                "config_path": LedgerDetail.optional(deployment.configPath), "link": settings.linkMode.rawValue,
                 "forced": String(request.force),
-                "policy": policy?.description ?? (request.noPolicy ? "none (--no-policy)" : "-"),
+                "policy": policy?.description ?? (request.noPolicy ? "none (--no-policy)" : LedgerDetail.absent),
             ])
 
         // A tree is used only once it is proven to be what Fixity wrote; anything else at its
@@ -170,15 +171,16 @@ public struct Deployer {
                 )
             }
             try state.update(
-                id, materialized: true, event: "materialize",
+                id, materialized: true, event: .materialize,
                 details: ["files": String(tree.fileCount), "link": settings.linkMode.rawValue])
         }
 
         if previous != id {
             try root.activate(id)
             try state.update(
-                id, activated: true, event: "activate",
-                details: Self.switchDetails(deployment, env: env, ["previous": previous?.description ?? "-"]))
+                id, activated: true, event: .activate,
+                details: Self.switchDetails(
+                    deployment, env: env, ["previous": LedgerDetail.optional(previous?.description)]))
         } else {
             // Active but never health-checked (a deploy killed mid-check, or --force on a
             // known-bad one): check it now instead of calling it done.
@@ -242,32 +244,33 @@ public struct Deployer {
             let counts = KnownGood.counts(
                 check: hooks.healthCommand, releaseCheck: releaseCheck, env: env, boundEnv: try state.binding())
             try state.update(
-                id, health: .knownGood, reason: nil, event: "health",
+                id, health: .knownGood, reason: nil, event: .health,
                 details: [
-                    "result": hooks.healthCommand == nil ? "no health check" : "pass",
+                    "result": (hooks.healthCommand == nil ? HealthResult.noCheck : .pass).rawValue,
                     "release": deployment.release.description,
-                    "config": deployment.config?.description ?? "-", "env": env ?? "-",
+                    "config": LedgerDetail.optional(deployment.config?.description), "env": LedgerDetail.optional(env),
                     KnownGood.countsDetail: String(counts),
                 ])
             return
         }
         if interrupted || failure == nil {
             try state.update(
-                id, reason: "interrupted by a stop signal during its health check", event: "health",
-                details: ["result": "interrupted"])
+                id, reason: "interrupted by a stop signal during its health check", event: .health,
+                details: ["result": HealthResult.interrupted.rawValue])
         } else if let failure {
-            try state.update(id, health: .knownBad, reason: failure, event: "health", details: ["result": "fail"])
+            try state.update(
+                id, health: .knownBad, reason: failure, event: .health, details: ["result": HealthResult.fail.rawValue])
         }
         if let target = returnTo {
             try ensureVerified(target, linkMode: linkMode, progress: progress)
             try root.activate(target)
             let back = try state.find(target)
             try state.update(
-                target, activated: true, event: "rollback",
+                target, activated: true, event: .rollback,
                 details: Self.switchDetails(
                     back?.asDeployment, env: back?.env,
                     [
-                        "from": id.description, "automatic": "true",
+                        "from": id.description, "automatic": LedgerDetail.flag(true),
                         "reason": interrupted || failure == nil
                             ? "interrupted" : (undoing ? "rollback target failed" : "health check failed"),
                     ]))
@@ -282,10 +285,10 @@ public struct Deployer {
         } else {
             try root.deactivate()
             try state.update(
-                id, event: "deactivate",
+                id, event: .deactivate,
                 details: [
                     "reason": "first deployment on this root failed; no earlier deployment to return to",
-                    "env": env ?? "-",
+                    "env": LedgerDetail.optional(env),
                 ])
         }
         if interrupted || failure == nil {
@@ -417,12 +420,12 @@ public struct Deployer {
             // A release never deployed on this root, named by rollback --to: recorded with its
             // entry in one transaction.
             try state.register(
-                chosen, env: env, event: "deploy",
+                chosen, env: env, event: .deploy,
                 details: [
-                    "release": chosen.release.description, "config": chosen.config?.description ?? "-",
-                    "env": env ?? "-",
-                    "config_path": chosen.configPath ?? "-", "via": "rollback --to",
-                    "policy": policy?.description ?? "-",
+                    "release": chosen.release.description, "config": LedgerDetail.optional(chosen.config?.description),
+                    "env": LedgerDetail.optional(env),
+                    "config_path": LedgerDetail.optional(chosen.configPath), "via": "rollback --to",
+                    "policy": LedgerDetail.optional(policy?.description),
                 ])
         }
         guard let record = try state.find(id) else {
@@ -434,11 +437,12 @@ public struct Deployer {
         outcome.materialized = try ensureVerified(id, linkMode: linkMode, progress: progress)
         try root.activate(id)
         try state.update(
-            id, activated: true, event: "rollback",
+            id, activated: true, event: .rollback,
             details: Self.switchDetails(
                 chosen, env: env,
                 [
-                    "from": active?.description ?? "-", "automatic": "false", "policy": policy?.description ?? "-",
+                    "from": LedgerDetail.optional(active?.description), "automatic": LedgerDetail.flag(false),
+                    "policy": LedgerDetail.optional(policy?.description),
                 ]))
         try checkSwitch(
             to: chosen, hooks: hooks, env: env, returnTo: active, undoing: true, linkMode: linkMode, outcome: &outcome,
@@ -476,7 +480,7 @@ public struct Deployer {
         _ = try root.materialize(
             id, manifest: tree, ignore: settings.driftIgnore, store: store, linkMode: linkMode,
             immutable: settings.immutable, progress: progress)
-        try state.update(id, materialized: true, event: "materialize", details: ["files": String(tree.fileCount)])
+        try state.update(id, materialized: true, event: .materialize, details: ["files": String(tree.fileCount)])
         return true
     }
 
@@ -491,7 +495,7 @@ public struct Deployer {
             let before = sources.isEmpty ? [:] : try store.stampedLinkSourceStats(sources)
             try root.remove(victim)
             if !before.isEmpty { try store.restampAfterUnlinking(before: before) }
-            try state.update(victim, materialized: false, event: "remove", details: ["keep": String(keep)])
+            try state.update(victim, materialized: false, event: .remove, details: ["keep": String(keep)])
         }
         return victims
     }
@@ -516,10 +520,10 @@ public struct Deployer {
     /// answer from that one entry (ActivationTimeline): the pair, its mount point and the env.
     static func switchDetails(_ deployment: Deployment?, env: String?, _ extra: [String: String]) -> [String: String] {
         var details = extra
-        details["env"] = env ?? "-"
+        details["env"] = LedgerDetail.optional(env)
         if let deployment {
             details["release"] = deployment.release.description
-            details["config"] = deployment.config?.description ?? "-"
+            details["config"] = LedgerDetail.optional(deployment.config?.description)
             if let path = deployment.configPath { details["config_path"] = path }
         }
         return details

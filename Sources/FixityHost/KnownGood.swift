@@ -30,13 +30,14 @@ public enum KnownGood {
     public static func environments(store: Store, release: ReleaseID, config: ReleaseID?) throws -> Set<String> {
         try store.database.storeRead { db in
             var environments = Set<String>()
-            let configText = config?.description ?? "-"
-            for entry in try History.entries(db, actions: ["health"])
+            let configText = LedgerDetail.optional(config?.description)
+            for entry in try History.entries(db, actions: [.health])
             where entry.details["release"] == release.description && entry.details["config"] == configText
-                && entry.details["result"] == "pass" && entry.details[countsDetail] == "true"
+                && entry.details["result"] == HealthResult.pass.rawValue
+                && entry.details[countsDetail] == LedgerDetail.flag(true)
             {
-                guard let env = entry.details["env"], env != "-", let root = entry.details["root"] else { continue }
-                let binding = try History.latest(db, action: RootEvent.bind, subject: root) { _ in true }
+                guard let env = entry.optionalDetail("env"), let root = entry.details["root"] else { continue }
+                let binding = try History.latest(db, action: LedgerAction.bind, subject: root) { _ in true }
                 if binding?.details["env"] == env { environments.insert(env) }
             }
             return environments

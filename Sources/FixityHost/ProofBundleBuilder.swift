@@ -19,12 +19,12 @@ public struct ProofBundleBuilder {
             let envelopes = try String.fetchAll(
                 db, sql: "SELECT envelope FROM envelopes WHERE release = ? ORDER BY added_at, digest", arguments: [id]
             ).map { Array($0.utf8) }
-            let deploys = try History.entries(db, actions: ["deploy"]).filter { $0.details["release"] == id }
+            let deploys = try History.entries(db, actions: [.deploy]).filter { $0.details["release"] == id }
             let deployments = Set(deploys.map(\.subject))
-            var entries = try History.entries(db, actions: ["seal", "tag", "sign", "attest", "adopt"], subject: id)
+            var entries = try History.entries(db, actions: [.seal, .tag, .sign, .attest, .adopt], subject: id)
             entries += deploys
             // Every switch to or away from its deployments, their health results and deactivations.
-            entries += try History.entries(db, actions: ["activate", "rollback", "health", "deactivate"]).filter {
+            entries += try History.entries(db, actions: [.activate, .rollback, .health, .deactivate]).filter {
                 ProofBundle.isAbout($0, release: id, deployments: deployments)
             }
             entries.sort { $0.seq < $1.seq }

@@ -115,7 +115,7 @@ public struct Repairer {
             for: found.deployment, in: root, manifest: manifest, ignore: ignore, repaired: newStats, gone: Set(removed))
         _ = try store.database.storeWrite { db in
             try History.append(
-                db, action: "repair", subject: found.deployment.description,
+                db, action: .repair, subject: found.deployment.description,
                 details: [
                     "root": root.key, "evidence": evidence, "restored": String(restored.count),
                     "removed": String(removed.count),

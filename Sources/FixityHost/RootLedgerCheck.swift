@@ -8,9 +8,7 @@ import GRDB
 /// `bind` entry must have its row. One sentence per mismatch, naming the row.
 public enum RootLedgerCheck {
     /// Actions that are about one deployment on one root (their `root` detail names it).
-    static let deploymentActions: Set<String> = [
-        "deploy", "materialize", "activate", "health", "rollback", "deactivate", "remove", "drift", "repair",
-    ]
+    static let deploymentActions = LedgerAction.rootLifecycle
 
     public static func problems(store: Store) throws -> [String] {
         try store.database.storeRead { db in
@@ -21,14 +19,14 @@ public enum RootLedgerCheck {
                 let root: String = row["root"]
                 let env: String = row["env"]
                 bound[root] = env
-                let entry = try History.latest(db, action: RootEvent.bind, subject: root) { _ in true }
+                let entry = try History.latest(db, action: LedgerAction.bind, subject: root) { _ in true }
                 if entry?.details["env"] != env {
                     problems.append(
                         "root_bindings row \(root) -> \(env): \(entry.map { "ledger entry \($0.seq) says \($0.details["env"] ?? "?")" } ?? "no bind entry in the ledger records it")"
                     )
                 }
             }
-            for entry in try History.entries(db, actions: [RootEvent.bind]) where bound[entry.subject] == nil {
+            for entry in try History.entries(db, actions: [LedgerAction.bind]) where bound[entry.subject] == nil {
                 problems.append(
                     "ledger entry \(entry.seq) binds root \(entry.subject) to \(entry.details["env"] ?? "?"), but the root_bindings table has no such row"
                 )
@@ -71,10 +69,10 @@ public enum RootLedgerCheck {
 
     /// What the newest health entry of a deployment on a root makes its health.
     static func expectedHealth(_ entry: LedgerEntry?) -> RootHistory.Health {
-        switch entry?.details["result"] {
-        case "pass", "no health check": .knownGood
-        case "fail": .knownBad
-        default: .pending
+        switch entry.flatMap({ HealthResult(rawValue: $0.details["result"] ?? "") }) {
+        case .pass?, .noCheck?: .knownGood
+        case .fail?: .knownBad
+        case .interrupted?, nil: .pending
         }
     }
 }

@@ -53,12 +53,6 @@ public struct RootDeployment: Sendable, Codable {
     }
 }
 
-/// Ledger actions about a root itself (not one of its deployments).
-public enum RootEvent {
-    /// A root bound to its environment at its first deploy with --env.
-    public static let bind = "bind"
-}
-
 /// The store's record of a root: every deployment it has seen, their health, which are
 /// materialized. Every change is written together with its history entry.
 public struct RootState {
@@ -96,7 +90,7 @@ public struct RootState {
     /// `event` is appended in the same transaction, so a row never exists without an entry that
     /// records it (a kill between the two would leave a row the ledger does not back).
     public func register(
-        _ deployment: Deployment, env: String?, hooks: SwitchHooks? = nil, event: String? = nil,
+        _ deployment: Deployment, env: String?, hooks: SwitchHooks? = nil, event: LedgerAction? = nil,
         details: [String: String] = [:]
     ) throws {
         let hooksText = try hooks.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
@@ -140,7 +134,7 @@ public struct RootState {
     /// Sets a column of one deployment and appends the history entry that explains it.
     public func update(
         _ deployment: Digest, materialized: Bool? = nil, health: RootHistory.Health? = nil, reason: String? = nil,
-        activated: Bool = false, event: String, details: [String: String] = [:]
+        activated: Bool = false, event: LedgerAction, details: [String: String] = [:]
     ) throws {
         try store.database.storeWrite { db in
             let id = deployment.description
@@ -173,7 +167,7 @@ public struct RootState {
         try store.database.storeRead { db -> String? in
             let row = try String.fetchOne(
                 db, sql: "SELECT env FROM root_bindings WHERE root = ?", arguments: [root.key])
-            let entry = try History.latest(db, action: RootEvent.bind, subject: root.key) { _ in true }
+            let entry = try History.latest(db, action: LedgerAction.bind, subject: root.key) { _ in true }
             switch (row, entry) {
             case (nil, nil):
                 return nil
@@ -198,7 +192,7 @@ public struct RootState {
     /// edited.
     public func activationRecorded(_ deployment: Digest) throws -> Bool {
         try store.database.storeRead { db in
-            for action in ["activate", "rollback"]
+            for action in [LedgerAction.activate, .rollback]
             where try History.latest(
                 db, action: action, subject: deployment.description, matching: { $0.details["root"] == root.key })
                 != nil
@@ -215,7 +209,8 @@ public struct RootState {
             try db.execute(
                 sql: "INSERT INTO root_bindings (root, env, bound_at) VALUES (?, ?, ?)",
                 arguments: [root.key, env, Timestamp.rfc3339(Date())])
-            try History.append(db, action: RootEvent.bind, subject: root.key, details: ["root": root.key, "env": env])
+            try History.append(
+                db, action: LedgerAction.bind, subject: root.key, details: ["root": root.key, "env": env])
         }
     }
 
@@ -225,16 +220,17 @@ public struct RootState {
     @discardableResult
     public func recordDrift(_ outcome: VerifyOutcome) throws -> Int64? {
         let deployment = outcome.deployment.description
-        let state = outcome.clean ? "clean" : outcome.report.stateDigest.description
+        let state = (outcome.clean ? DriftStateDetail.clean : .drifted(outcome.report.stateDigest)).text
         return try store.database.storeWrite { db -> Int64? in
-            let last = try History.latest(db, action: "drift", subject: deployment) { $0.details["root"] == root.key }
-            let previous = last?.details["state"] ?? "clean"
+            let last = try History.latest(db, action: .drift, subject: deployment) { $0.details["root"] == root.key }
+            let previous = last?.details["state"] ?? DriftStateDetail.cleanText
             guard previous != state else { return nil }
             let r = outcome.report
             return try History.append(
-                db, action: "drift", subject: deployment,
+                db, action: .drift, subject: deployment,
                 details: [
-                    "root": root.key, "deployment": deployment, "state": state, "clean": String(outcome.clean),
+                    "root": root.key, "deployment": deployment, "state": state,
+                    "clean": LedgerDetail.flag(outcome.clean),
                     "modified": String(r.modified.count), "added": String(r.added.count),
                     "removed": String(r.removed.count),
                     "mode_changed": String(r.modeChanged.count), "type_changed": String(r.typeChanged.count),

@@ -150,10 +150,10 @@ public struct StateAtTime {
         var tags = [String]()
         var signatures = [SignatureAt]()
         if let release = span.release {
-            for entry in try History.entries(db, actions: ["tag", "sign", "attest"], subject: release.description)
+            for entry in try History.entries(db, actions: [.tag, .sign, .attest], subject: release.description)
             where atOrBefore(entry) {
                 evidence[entry.seq] = entry
-                if entry.action == "tag" {
+                if entry.kind == .tag {
                     if let tag = entry.details["tag"] { tags.append(tag) }
                 } else {
                     signatures.append(
@@ -165,25 +165,27 @@ public struct StateAtTime {
             }
         }
         let health: String
-        switch span.health?.details["result"] {
-        case "fail"?: health = RootHistory.Health.knownBad.rawValue
-        case nil: health = RootHistory.Health.pending.rawValue
+        // A check that was interrupted decided nothing: the deployment is still pending.
+        switch span.health.map({ HealthResult(rawValue: $0.details["result"] ?? "") }) {
+        case nil, .interrupted??: health = RootHistory.Health.pending.rawValue
+        case .fail??: health = RootHistory.Health.knownBad.rawValue
         default: health = RootHistory.Health.knownGood.rawValue
         }
         // A repair after the last drift entry is followed by its own drift entry (clean), so the
         // newest drift entry is the tree's state as last verified.
         let drift: String
         switch span.drift?.details["clean"] {
-        case "true"?: drift = "clean"
-        case "false"?: drift = "drifted"
-        default: drift = "unverified"
+        case LedgerDetail.flag(true)?: drift = TreeStateAtTime.clean.rawValue
+        case LedgerDetail.flag(false)?: drift = TreeStateAtTime.drifted.rawValue
+        default: drift = TreeStateAtTime.unverified.rawValue
         }
         let active = Active(
             deployment: deployment, release: span.release, config: span.config, configPath: span.configPath,
             env: span.env,
             since: since.time, until: span.until?.time, tags: tags, signatures: signatures, health: health,
             drift: drift,
-            driftState: drift == "drifted" ? span.drift?.details["state"] : nil, repairedAt: span.repair?.time)
+            driftState: drift == TreeStateAtTime.drifted.rawValue ? span.drift?.details["state"] : nil,
+            repairedAt: span.repair?.time)
         return RootAnswer(root: span.root, active: active, nextSwitch: nil)
     }
 
@@ -210,4 +212,12 @@ public struct StateAtTime {
         }
         return (proofs, checkpoint, treeSize, root, warnings)
     }
+}
+
+/// What `state --at` says about a live tree, from the newest `drift` entry of its span.
+public enum TreeStateAtTime: String, Sendable {
+    case clean
+    case drifted
+    /// No verify recorded in the span.
+    case unverified
 }

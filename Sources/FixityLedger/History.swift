@@ -39,18 +39,21 @@ public enum History {
 
     @discardableResult
     public static func append(
-        _ db: Database, action: String, subject: String, details: [String: String] = [:], at time: Date = Date()
+        _ db: Database, action: LedgerAction, subject: String, details: [String: String] = [:], at time: Date = Date()
     ) throws -> Int64 {
         // seq is the rowid: MAX is one b-tree descent. Statements are cached per connection,
         // so a batch of appends compiles them once.
         let next = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM history")) ?? 0
         let entry = LedgerEntry(
-            seq: next, time: Timestamp.rfc3339(time), actor: Identity.user, host: Identity.host, action: action,
+            seq: next, time: Timestamp.rfc3339(time), actor: Identity.user, host: Identity.host,
+            action: action.rawValue,
             subject: subject, details: details)
         try db.cachedStatement(
             sql: "INSERT INTO history (seq, time, actor, host, action, subject, details) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
-        .execute(arguments: [next, entry.time, entry.actor, entry.host, action, subject, CanonicalJSON.object(details)])
+        .execute(arguments: [
+            next, entry.time, entry.actor, entry.host, action.rawValue, subject, CanonicalJSON.object(details),
+        ])
         // The entry's leaf and the subtrees it completes, in the same transaction.
         try Ledger.appendNodes(db, entry: entry)
         return next
@@ -63,10 +66,12 @@ public enum History {
 
     /// Every entry with one of these actions (and this subject, when given), in sequence order,
     /// through the (action, subject) index.
-    public static func entries(_ db: Database, actions: Set<String>, subject: String? = nil) throws -> [LedgerEntry] {
+    public static func entries(_ db: Database, actions: Set<LedgerAction>, subject: String? = nil) throws
+        -> [LedgerEntry]
+    {
         guard !actions.isEmpty else { return [] }
         let marks = Array(repeating: "?", count: actions.count).joined(separator: ", ")
-        var arguments = StatementArguments(actions.sorted())
+        var arguments = StatementArguments(actions.map(\.rawValue).sorted())
         var sql = "SELECT * FROM history WHERE action IN (\(marks))"
         if let subject {
             sql += " AND subject = ?"
@@ -82,12 +87,14 @@ public enum History {
 
     /// The newest entry with this action and subject that satisfies `matching`, scanning back
     /// through the index (action, subject) rather than the whole history.
-    public static func latest(_ db: Database, action: String, subject: String, matching: (LedgerEntry) -> Bool) throws
+    public static func latest(
+        _ db: Database, action: LedgerAction, subject: String, matching: (LedgerEntry) -> Bool
+    ) throws
         -> LedgerEntry?
     {
         let cursor = try Row.fetchCursor(
             db, sql: "SELECT * FROM history WHERE action = ? AND subject = ? ORDER BY seq DESC",
-            arguments: [action, subject])
+            arguments: [action.rawValue, subject])
         while let row = try cursor.next() {
             let event = entry(from: row)
             if matching(event) { return event }

@@ -74,10 +74,10 @@ public struct ImagePusher {
         let pushed = "\(reference.registry)/\(reference.repository)@\(exported.image)"
         try store.database.storeWrite { db in
             _ = try History.append(
-                db, action: "oci-push", subject: release.description,
+                db, action: .ociPush, subject: release.description,
                 details: [
                     "image": exported.image.description, "registry": reference.registry,
-                    "repository": reference.repository, "tag": reference.tag ?? "-",
+                    "repository": reference.repository, "tag": LedgerDetail.optional(reference.tag),
                     "uploaded": String(uploaded.count), "skipped": String(skipped.count),
                     "referrers": String(referrers.count),
                 ])

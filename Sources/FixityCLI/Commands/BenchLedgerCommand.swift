@@ -30,7 +30,7 @@ struct BenchLedgerCommand: ParsableCommand {
                 try store.database.write { db in
                     for i in 0..<n {
                         try History.append(
-                            db, action: "bench", subject: "bench",
+                            db, action: .bench, subject: "bench",
                             details: ["n": String(appended + i), "note": "synthetic benchmark entry"])
                     }
                 }

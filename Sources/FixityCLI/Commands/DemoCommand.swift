@@ -213,7 +213,7 @@ struct DemoCommand: ParsableCommand {
             )
             // The instant its health check failed: 1.2 was live, and known-bad from then on.
             let brokenSwitch = try store.database.storeRead { db in
-                try History.entries(db, actions: ["health"], subject: d2.deployment.description).first
+                try History.entries(db, actions: [.health], subject: d2.deployment.description).first
             }
             var answer: StateAtTime.Answer?
             if let brokenSwitch {

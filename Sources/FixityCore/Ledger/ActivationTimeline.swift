@@ -7,12 +7,12 @@
 /// time to the time of the next switching entry on the same root. Entries are taken in sequence
 /// order (the log's order), and an instant falls in the last switch at or before it.
 public struct ActivationTimeline: Sendable {
-    public static let switchingActions: Set<String> = ["activate", "rollback", "deactivate"]
+    public static let switchingActions = LedgerAction.switching
     /// Entries that describe a deployment without switching: where release and config come
     /// from when a switching entry predates the `release` detail.
-    public static let describingActions: Set<String> = ["deploy"]
+    public static let describingActions = LedgerAction.describing
     /// Entries about the state of the live tree while a deployment was active.
-    public static let treeStateActions: Set<String> = ["drift", "repair", "health"]
+    public static let treeStateActions = LedgerAction.treeState
 
     /// What a query resolves to.
     public struct Span: Sendable {
@@ -81,7 +81,8 @@ public struct ActivationTimeline: Sendable {
     /// `rollback` entries that name the env), in order of first appearance.
     public func roots(env: String) -> [String] {
         var seen = [String]()
-        for entry in entries where Self.switchingActions.contains(entry.action) && entry.details["env"] == env {
+        for entry in entries where entry.kind.map(Self.switchingActions.contains) == true && entry.details["env"] == env
+        {
             if let root = entry.details["root"], !seen.contains(root) { seen.append(root) }
         }
         return seen
@@ -95,7 +96,7 @@ public struct ActivationTimeline: Sendable {
         if let firstInstant = Instant(rfc3339: first.time), instant < firstInstant {
             throw .beforeScope(scope: "root \(root)", at: time, first: first.time)
         }
-        let switches = onRoot.filter { Self.switchingActions.contains($0.action) }
+        let switches = onRoot.filter { $0.kind.map(Self.switchingActions.contains) == true }
         var since: LedgerEntry?
         var until: LedgerEntry?
         for entry in switches {
@@ -113,29 +114,29 @@ public struct ActivationTimeline: Sendable {
                 env: nil,
                 described: nil, health: nil, drift: nil, repair: nil)
         }
-        let deployment = since.action == "deactivate" ? nil : Digest(parsing: since.subject)
+        let deployment = since.kind == .deactivate ? nil : Digest(parsing: since.subject)
         var described: LedgerEntry?
         var release = since.details["release"].flatMap(Digest.init(parsing:)).map(ReleaseID.init)
         var config = since.details["config"].flatMap(Digest.init(parsing:)).map(ReleaseID.init)
         var configPath = since.details["config_path"]
-        var env = since.details["env"].flatMap { $0 == "-" ? nil : $0 }
+        var env = since.optionalDetail("env")
         if let deployment, release == nil {
             // Older switching entries name only the deployment: its deploy entry names the pair.
             described = onRoot.last {
-                $0.action == "deploy" && $0.subject == deployment.description && $0.seq < since.seq
+                $0.kind == .deploy && $0.subject == deployment.description && $0.seq < since.seq
             }
             release = described?.details["release"].flatMap(Digest.init(parsing:)).map(ReleaseID.init)
             config = described?.details["config"].flatMap(Digest.init(parsing:)).map(ReleaseID.init)
             configPath = described?.details["config_path"]
-            if env == nil { env = described?.details["env"].flatMap { $0 == "-" ? nil : $0 } }
+            if env == nil { env = described?.optionalDetail("env") }
         }
         // The live tree's state as last recorded within the span, at or before the instant.
         // Health is the deployment's standing on the root (earned in an earlier span too); drift
         // and repair describe this span's tree only.
-        func latest(_ action: String, withinSpan: Bool = true) -> LedgerEntry? {
+        func latest(_ action: LedgerAction, withinSpan: Bool = true) -> LedgerEntry? {
             guard let deployment else { return nil }
             return onRoot.last { entry in
-                entry.action == action && entry.subject == deployment.description
+                entry.kind == action && entry.subject == deployment.description
                     && (!withinSpan || entry.seq > since.seq)
                     && (until.map { entry.seq < $0.seq } ?? true)
                     && (Instant(rfc3339: entry.time).map { $0 <= instant } ?? false)
@@ -144,8 +145,8 @@ public struct ActivationTimeline: Sendable {
         return Span(
             root: root, since: since, until: until, deployment: deployment, release: release, config: config,
             configPath: configPath, env: env,
-            described: described, health: latest("health", withinSpan: false), drift: latest("drift"),
-            repair: latest("repair"))
+            described: described, health: latest(.health, withinSpan: false), drift: latest(.drift),
+            repair: latest(.repair))
     }
 
     static func instant(_ time: String) throws(QueryError) -> Instant {

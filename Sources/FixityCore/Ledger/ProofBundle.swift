@@ -42,14 +42,14 @@ public struct ProofBundle: Codable, Sendable {
     /// from them (an `activate`/`rollback` whose `previous`/`from` is one of them) and
     /// `deactivate`s: the release's whole story, not only its good moments.
     public static func isAbout(_ entry: LedgerEntry, release: String, deployments: Set<String>) -> Bool {
-        switch entry.action {
-        case "seal", "tag", "sign", "attest", "adopt": entry.subject == release
-        case "deploy": entry.details["release"] == release
-        case "activate", "rollback":
+        switch entry.kind {
+        case .seal?, .tag?, .sign?, .attest?, .adopt?: entry.subject == release
+        case .deploy?: entry.details["release"] == release
+        case .activate?, .rollback?:
             entry.details["release"] == release || deployments.contains(entry.subject)
                 || deployments.contains(entry.details["previous"] ?? "")
                 || deployments.contains(entry.details["from"] ?? "")
-        case "health", "deactivate": deployments.contains(entry.subject)
+        case .health?, .deactivate?: deployments.contains(entry.subject)
         default: false
         }
     }
@@ -57,13 +57,13 @@ public struct ProofBundle: Codable, Sendable {
     /// A switching or deploy entry whose `release`/`config`/`config_path` details do not hash to
     /// its subject (the deployment id): a problem sentence, nil when they agree or are absent.
     static func pairProblem(_ entry: LedgerEntry) -> String? {
-        guard ["deploy", "activate", "rollback"].contains(entry.action), let releaseText = entry.details["release"],
+        guard [.deploy, .activate, .rollback].contains(entry.kind), let releaseText = entry.details["release"],
             let release = Digest(parsing: releaseText).map(ReleaseID.init)
         else { return nil }
-        let configText = entry.details["config"] ?? "-"
-        let config = configText == "-" ? nil : Digest(parsing: configText).map(ReleaseID.init)
-        if configText != "-" && config == nil { return "entry \(entry.seq): config '\(configText)' is not a digest" }
-        let path = entry.details["config_path"].flatMap { $0 == "-" ? nil : $0 }
+        let configText = entry.optionalDetail("config")
+        let config = configText.flatMap { Digest(parsing: $0).map(ReleaseID.init) }
+        if let configText, config == nil { return "entry \(entry.seq): config '\(configText)' is not a digest" }
+        let path = entry.optionalDetail("config_path")
         guard
             let deployment = try? Deployment(
                 release: release, config: config, configPath: config == nil ? nil : (path ?? "config"))
@@ -234,11 +234,11 @@ public struct ProofBundle: Codable, Sendable {
                 continue
             }
             report.entriesProved += 1
-            switch entry.action {
-            case "seal": report.sealed = "\(entry.time) on \(entry.host) by \(entry.actor)"
-            case "tag": if let tag = entry.details["tag"] { report.tags.append(tag) }
-            case "sign", "attest": if let digest = entry.details["envelope"] { envelopeDigests[digest] = entry }
-            case "activate", "rollback":
+            switch entry.kind {
+            case .seal?: report.sealed = "\(entry.time) on \(entry.host) by \(entry.actor)"
+            case .tag?: if let tag = entry.details["tag"] { report.tags.append(tag) }
+            case .sign?, .attest?: if let digest = entry.details["envelope"] { envelopeDigests[digest] = entry }
+            case .activate?, .rollback?:
                 if let issue = Self.pairProblem(entry) { problem(issue) }
                 let activation = Activation(
                     seq: entry.seq, time: entry.time, host: entry.host, root: entry.details["root"] ?? "?",
@@ -248,9 +248,9 @@ public struct ProofBundle: Codable, Sendable {
                 } else {
                     report.switchesAway.append(activation)
                 }
-            case "deploy":
+            case .deploy?:
                 if let issue = Self.pairProblem(entry) { problem(issue) }
-            case "health" where entry.details["result"] == "fail":
+            case .health? where entry.details["result"] == HealthResult.fail.rawValue:
                 report.failedHealthChecks.append(
                     Activation(
                         seq: entry.seq, time: entry.time, host: entry.host, root: entry.details["root"] ?? "?",

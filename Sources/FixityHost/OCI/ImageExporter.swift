@@ -72,11 +72,11 @@ public struct ImageExporter {
         if record {
             try store.database.storeWrite { db in
                 _ = try History.append(
-                    db, action: "oci-export", subject: release.description,
+                    db, action: .ociExport, subject: release.description,
                     details: [
                         "image": image.description, "layer": layer.digest.description,
                         "diff_id": layer.diffID.description,
-                        "base": pinned?.digest.description ?? "-", "out": out,
+                        "base": LedgerDetail.optional(pinned?.digest.description), "out": out,
                     ])
             }
         }

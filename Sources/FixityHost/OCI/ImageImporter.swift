@@ -133,7 +133,7 @@ public struct ImageImporter {
         }
         let imageDigest = try image.manifestDescriptor.validDigest()
         let report = try importer.finish(
-            entries: tree.entries(), app: app, tag: tag, action: "oci-import",
+            entries: tree.entries(), app: app, tag: tag, action: .ociImport,
             details: [
                 "image": imageDigest.description, "source": recordedAs ?? layoutPath,
                 "layers": String(image.manifest.layers.count), "app": app.value,

@@ -122,7 +122,7 @@ extension Store {
         try db.execute(
             sql: "INSERT INTO tags (app, version, release, created_at) VALUES (?, ?, ?, ?)",
             arguments: [tag.app.value, tag.version, release.description, Timestamp.rfc3339(Date())])
-        try History.append(db, action: "tag", subject: release.description, details: ["tag": tag.description])
+        try History.append(db, action: .tag, subject: release.description, details: ["tag": tag.description])
         return true
     }
 

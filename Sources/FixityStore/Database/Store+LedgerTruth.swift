@@ -9,15 +9,6 @@ import GRDB
 /// the ledger against the rows — so editing, inserting or deleting a row, or truncating the
 /// ledger under the rows, is found rather than obeyed.
 extension Store {
-    /// Ledger actions the store writes.
-    public enum StoreEvent {
-        public static let seal = "seal"
-        public static let tag = "tag"
-        public static let sign = "sign"
-        public static let attest = "attest"
-        public static let policy = "policy"
-    }
-
     /// A row that does not match the ledger (or an entry whose row is gone), named.
     static func tableEdited(_ what: String) -> StoreError {
         StoreError(
@@ -32,7 +23,7 @@ extension Store {
     func checkPolicyRow(_ db: Database, _ policy: StoredPolicy?) throws {
         let newest = try Row.fetchOne(
             db, sql: "SELECT seq, subject, details FROM history WHERE action = ? ORDER BY seq DESC LIMIT 1",
-            arguments: [StoreEvent.policy])
+            arguments: [LedgerAction.policy.rawValue])
         guard let policy else {
             if let newest {
                 throw Self.tableEdited(
@@ -55,7 +46,9 @@ extension Store {
 
     /// Checks a tag row (or its absence) against the ledger's `tag` entries.
     func checkTag(_ db: Database, _ tag: TagName, release: String?) throws {
-        let entries = try History.entries(db, actions: [StoreEvent.tag]).filter { $0.details["tag"] == tag.description }
+        let entries = try History.entries(db, actions: [LedgerAction.tag]).filter {
+            $0.details["tag"] == tag.description
+        }
         switch (release, entries.first) {
         case (nil, nil): return
         case (nil, let entry?):
@@ -75,10 +68,10 @@ extension Store {
             throw Self.tableEdited("envelope \(digest.short) about \(release): its text does not hash to its digest")
         }
         let recorded =
-            try History.latest(db, action: StoreEvent.sign, subject: release) {
+            try History.latest(db, action: LedgerAction.sign, subject: release) {
                 $0.details["envelope"] == digest.description
             }
-            ?? History.latest(db, action: StoreEvent.attest, subject: release) {
+            ?? History.latest(db, action: LedgerAction.attest, subject: release) {
                 $0.details["envelope"] == digest.description
             }
         guard recorded != nil else {
@@ -98,7 +91,7 @@ extension Store {
                 try Row.fetchAll(db, sql: "SELECT id, app FROM releases").map {
                     "\($0["id"] as String) \($0["app"] as String)"
                 })
-            let sealEntries = try History.entries(db, actions: [StoreEvent.seal])
+            let sealEntries = try History.entries(db, actions: [LedgerAction.seal])
             let sealed = Set(sealEntries.map { "\($0.subject) \($0.details["app"] ?? "")" })
             for row in releaseRows.subtracting(sealed).sorted() {
                 problems.append("release row \(row): no seal entry in the ledger records it")
@@ -121,7 +114,7 @@ extension Store {
                 }
                 do { try checkTag(db, tag, release: row["release"]) } catch { note(error) }
             }
-            for entry in try History.entries(db, actions: [StoreEvent.tag])
+            for entry in try History.entries(db, actions: [LedgerAction.tag])
             where !tagged.contains(entry.details["tag"] ?? "") {
                 problems.append(
                     "ledger entry \(entry.seq) sets tag \(entry.details["tag"] ?? "?") -> \(entry.subject), but the tags table has no such row"
@@ -141,7 +134,7 @@ extension Store {
                     note(error)
                 }
             }
-            for entry in try History.entries(db, actions: [StoreEvent.sign, StoreEvent.attest]) {
+            for entry in try History.entries(db, actions: [LedgerAction.sign, LedgerAction.attest]) {
                 guard let digest = entry.details["envelope"], !envelopeDigests.contains(digest) else { continue }
                 problems.append(
                     "ledger entry \(entry.seq) records envelope \(digest) about \(entry.subject), but the envelopes table has no such row"
@@ -159,14 +152,14 @@ extension Store {
                 if Digest.of(Array(text.utf8)).description != digestText {
                     problems.append("policy row \(seq): its text does not hash to its digest \(digestText)")
                 }
-                let recorded = try History.latest(db, action: StoreEvent.policy, subject: digestText) {
+                let recorded = try History.latest(db, action: LedgerAction.policy, subject: digestText) {
                     $0.details["policy_seq"] == String(seq)
                 }
                 if recorded == nil {
                     problems.append("policy row \(seq) (\(digestText)): no policy entry in the ledger records it")
                 }
             }
-            for entry in try History.entries(db, actions: [StoreEvent.policy])
+            for entry in try History.entries(db, actions: [LedgerAction.policy])
             where !policySeqs.contains(entry.details["policy_seq"] ?? "") {
                 problems.append(
                     "ledger entry \(entry.seq) sets policy \(entry.subject), but the policies table has no such row")

@@ -61,7 +61,8 @@ extension Store {
                     digest.description, release.description, statement.predicateType, keyIDs.joined(separator: ","),
                     String(decoding: bytes, as: UTF8.self), Timestamp.rfc3339(Date()),
                 ])
-            let action = statement.predicateType == InTotoStatement.PredicateType.testResult ? "attest" : "sign"
+            let action =
+                statement.predicateType == InTotoStatement.PredicateType.testResult ? LedgerAction.attest : .sign
             try History.append(
                 db, action: action, subject: release.description,
                 details: [
@@ -123,7 +124,7 @@ extension Store {
                 sql: "INSERT INTO policies (seq, digest, text, set_at) VALUES (?, ?, ?, ?)",
                 arguments: [seq, digest.description, text, now])
             try History.append(
-                db, action: "policy", subject: digest.description,
+                db, action: .policy, subject: digest.description,
                 details: summary.merging(["policy_seq": String(seq)]) { a, _ in a })
             return StoredPolicy(seq: seq, digest: digest, text: text, setAt: now)
         }

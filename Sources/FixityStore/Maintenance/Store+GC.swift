@@ -71,7 +71,7 @@ extension Store {
             if !report.removedObjects.isEmpty || report.removedTemp > 0 {
                 try database.storeWrite { db in
                     try History.append(
-                        db, action: "gc", subject: "store",
+                        db, action: .gc, subject: "store",
                         details: [
                             "removed_objects": String(report.removedObjects.count),
                             "removed_bytes": String(report.removedBytes),

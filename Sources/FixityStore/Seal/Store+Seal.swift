@@ -166,7 +166,7 @@ extension Store {
                 Int64(manifest.fileBytes),
             ])
         try History.append(
-            db, action: "seal", subject: manifest.id.description,
+            db, action: .seal, subject: manifest.id.description,
             details: [
                 "app": app.value, "files": String(manifest.fileCount), "bytes": String(manifest.fileBytes),
             ])

@@ -57,7 +57,7 @@ public final class TreeImport {
     /// Validates the tree, makes its objects and manifest durable, and records the release (and
     /// tag) with its history entry; `details` go into an extra entry of `action` about it.
     public func finish(
-        entries: [ManifestEntry], app: AppName, tag version: String?, action: String, details: [String: String],
+        entries: [ManifestEntry], app: AppName, tag version: String?, action: LedgerAction, details: [String: String],
         validate: Store.ReleaseValidator? = nil
     ) throws -> SealReport {
         var tagName: TagName?

@@ -1,0 +1,102 @@
+/// The ledger's vocabulary: what an entry records. Written and read through these cases only —
+/// the raw values are the `action` strings of the entry encoding (docs/ledger.md), so they can
+/// never be renamed. An entry whose action is not one of these (written by a newer Fixity) is
+/// still verified and kept; `LedgerEntry.kind` is nil for it.
+public enum LedgerAction: String, Sendable, CaseIterable, Codable {
+    // The store's catalog and trust.
+    case seal
+    case tag
+    case sign
+    case attest
+    case policy
+    case gc
+    case adopt
+    case ociImport = "oci-import"
+    case ociExport = "oci-export"
+    case ociPush = "oci-push"
+    // A root: its binding and its deployments' lives.
+    /// A root bound to its environment at its first deploy with `--env`.
+    case bind
+    /// What a deployment is: release, config, environment, hooks.
+    case deploy
+    case materialize
+    case activate
+    case health
+    case rollback
+    case deactivate
+    case remove
+    // A root's tree.
+    case drift
+    case repair
+    /// Synthetic entries written only by `fixity bench-ledger`.
+    case bench
+
+    /// Entries that switch what a root runs (`state --at` follows these).
+    public static let switching: Set<LedgerAction> = [.activate, .rollback, .deactivate]
+    /// Entries that say what a deployment is, written before it is switched to.
+    public static let describing: Set<LedgerAction> = [.deploy]
+    /// Entries about the state of a root's live tree.
+    public static let treeState: Set<LedgerAction> = [.drift, .repair, .health]
+    /// Entries about a root and its deployments (checked against the roots' tables).
+    public static let rootLifecycle: Set<LedgerAction> = [
+        .deploy, .materialize, .activate, .health, .rollback, .deactivate, .remove, .drift, .repair,
+    ]
+}
+
+extension LedgerEntry {
+    /// The entry's action as a type; nil for an action this version does not know.
+    public var kind: LedgerAction? { LedgerAction(rawValue: action) }
+
+    /// A detail that may be absent: nil when missing or recorded as `LedgerDetail.absent`.
+    public func optionalDetail(_ key: String) -> String? {
+        details[key].flatMap { $0 == LedgerDetail.absent ? nil : $0 }
+    }
+}
+
+/// How details spell what they carry.
+public enum LedgerDetail {
+    /// A detail recorded with no value (a deployment without a config, a root without an
+    /// environment). Entries have always spelled it `-`; readers use `optionalDetail`.
+    public static let absent = "-"
+
+    /// `value`, or `absent` when there is none.
+    public static func optional(_ value: String?) -> String { value ?? absent }
+
+    /// `true`/`false`, as every boolean detail is spelled.
+    public static func flag(_ value: Bool) -> String { value ? "true" : "false" }
+}
+
+/// The `result` detail of a `health` entry.
+public enum HealthResult: String, Sendable, CaseIterable {
+    case pass
+    case fail
+    /// Activated without a health check: known-good by the absence of a check.
+    case noCheck = "no health check"
+    /// A stop signal arrived during the check: the deployment stays pending.
+    case interrupted
+}
+
+/// The `state` detail of `drift` and `adopt` entries: `clean`, or the digest of the drift report.
+public enum DriftStateDetail: Sendable, Equatable {
+    case clean
+    case drifted(Digest)
+
+    public static let cleanText = "clean"
+
+    public init?(_ text: String) {
+        if text == Self.cleanText {
+            self = .clean
+        } else if let digest = Digest(parsing: text) {
+            self = .drifted(digest)
+        } else {
+            return nil
+        }
+    }
+
+    public var text: String {
+        switch self {
+        case .clean: Self.cleanText
+        case .drifted(let digest): digest.description
+        }
+    }
+}
