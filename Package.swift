@@ -62,10 +62,16 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // What tests share: a clock that moves only when told (more to come: the sandbox and the
+        // conformance suites every Ledger implementation must pass).
+        .target(name: "FixityTesting", dependencies: ["FixityCore"]),
         .testTarget(name: "FixityCoreTests", dependencies: ["FixityCore"]),
         .testTarget(
             name: "FixityCLITests",
-            dependencies: ["FixityCLI", "FixityCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "FixityCLI", "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -24,7 +24,7 @@ public struct Adoption {
             directory: root.treePath(record.deployment), app: app, tag: tag, exclude: ignore,
             validate: DeploySettings.validateForSeal)
         _ = try store.database.storeWrite { db in
-            try History.append(
+            try store.record(
                 db, action: .adopt, subject: report.release.description,
                 details: [
                     "root": root.key, "adopted_from": record.deployment.description,

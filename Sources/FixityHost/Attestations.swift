@@ -16,7 +16,7 @@ public struct Attestations {
     public func approve(_ release: ReleaseID, key: SigningKey, role: String?) throws -> DSSEEnvelope {
         let app = try store.app(of: release)
         var predicate: [String: JSONValue] = [
-            "app": .string(app), "signed_at": .string(Timestamp.rfc3339(Date())), "signer": .string(Identity.user),
+            "app": .string(app), "signed_at": .string(store.clock.timestamp()), "signer": .string(Identity.user),
         ]
         if let role { predicate["role"] = .string(role) }
         let statement = InTotoStatement(
@@ -44,15 +44,11 @@ public struct Attestations {
         throws -> TestOutcome
     {
         let app = try store.app(of: release)
-        var template = Array("\(NSTemporaryDirectory())/fixity-attest-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw StoreError.system("create a temporary folder", path: NSTemporaryDirectory())
-        }
-        let scratch = String(cString: made)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let tree = "\(scratch)/tree"
+        let scratch = try PrivateTempFolder(purpose: "attest")
+        defer { scratch.remove() }
+        let tree = scratch.child("tree")
         try store.export(release, to: tree, progress: progress)
-        let started = Date()
+        let started = store.clock.now()
         let run = try HookRun.run(
             command, in: tree, environment: ["FIXITY_RELEASE": release.description, "FIXITY_ENV": "attest"],
             timeout: timeout)
@@ -72,7 +68,7 @@ public struct Attestations {
             "exitCode": run.exitCode.map { .number(Double($0)) } ?? .null,
             "timedOut": .bool(run.timedOut),
             "outputDigest": .string(outputDigest.description),
-            "startedOn": .string(Timestamp.rfc3339(started)),
+            "startedOn": .string(Instant(started).description),
             "seconds": .number((run.seconds * 1000).rounded() / 1000),
         ]
         let statement = InTotoStatement(

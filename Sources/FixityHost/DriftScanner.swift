@@ -277,7 +277,7 @@ public struct DriftScanner {
                 i += 1
                 j += 1
                 if ignore.ignores(want.path) { ignored += 1; continue }
-                if let problem = have.problem, problem.hasPrefix("cannot be read") {
+                if case .unreadableFolder? = have.problem {
                     report.unreadable.append(have.path)
                     unreadableDirs.append(have.path)
                     if !want.isDirectory { report.typeChanged.append(want.path) }

@@ -146,13 +146,12 @@ public final class DriftWatcher {
     }
 
     private func line(event: String, cause: String, outcome: VerifyOutcome, extra: [String: String]) throws -> String {
-        var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(outcome)) as? [String: Any] ?? [:]
-        object["event"] = event
-        object["cause"] = cause
-        object["time"] = Timestamp.rfc3339(Date())
-        for (key, value) in extra { object[key] = value }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self)
+        let line = WatchLine(
+            outcome: outcome,
+            fields: extra.merging(["event": event, "cause": cause, "time": store.clock.timestamp()]) {
+                _, fixed in fixed
+            })
+        return String(decoding: JSONStyle.compact.bytes(line), as: UTF8.self)
     }
 
     // MARK: inotify
@@ -270,7 +269,7 @@ public final class DriftWatcher {
             fixity_drift_paths{\(label)} \(drifted)
             # HELP fixity_last_verify_timestamp_seconds When the tree was last verified.
             # TYPE fixity_last_verify_timestamp_seconds gauge
-            fixity_last_verify_timestamp_seconds{\(label)} \(String(format: "%.3f", Date().timeIntervalSince1970))
+            fixity_last_verify_timestamp_seconds{\(label)} \(String(format: "%.3f", store.clock.now().timeIntervalSince1970))
             # HELP fixity_files_checked Entries checked by the last verify.
             # TYPE fixity_files_checked gauge
             fixity_files_checked{\(label)} \(outcome.entriesChecked)
@@ -289,5 +288,25 @@ public final class DriftWatcher {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// One line of `watch` output: the verify outcome's fields with the event's own beside them, in
+/// one flat object (encoded in one pass: the outcome and the extra keys share a container).
+private struct WatchLine: Encodable {
+    let outcome: VerifyOutcome
+    let fields: [String: String]
+
+    private struct Key: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try outcome.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        for (key, value) in fields { try container.encode(value, forKey: Key(stringValue: key)) }
     }
 }

@@ -56,8 +56,8 @@ public enum Evidence {
     static func collect(
         _ found: VerifyOutcome, treeFD: Int32, store: Store, rootKey: String, limits: EvidenceLimits = EvidenceLimits()
     ) throws -> String {
-        let now = Date()
-        let stamp = Timestamp.rfc3339(now).replacingOccurrences(of: ":", with: "").replacingOccurrences(
+        let now = store.clock.now()
+        let stamp = Instant(now).description.replacingOccurrences(of: ":", with: "").replacingOccurrences(
             of: "-", with: ""
         ).prefix(15)
         let id = "\(stamp)Z-\(found.deployment.hex.prefix(12))-\(UInt16.random(in: 0...UInt16.max))"
@@ -82,12 +82,10 @@ public enum Evidence {
                 }
             }
             let record = EvidenceRecord(
-                id: id, time: Timestamp.rfc3339(now), root: rootKey, deployment: found.deployment,
+                id: id, time: Instant(now).description, root: rootKey, deployment: found.deployment,
                 release: found.release,
-                actor: currentUser(), drift: found.report, files: files)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            try encoder.encode(record).write(to: URL(fileURLWithPath: "\(incoming)/evidence.json"))
+                actor: Identity.user, drift: found.report, files: files)
+            try JSONStyle.pretty.encoder().encode(record).write(to: URL(fileURLWithPath: "\(incoming)/evidence.json"))
             try Posix.syncfs(filesFD, display: incoming)
             guard rename(incoming, "\(evidenceRoot)/\(id)") == 0 else {
                 throw StoreError.system("rename", path: incoming)
@@ -162,11 +160,6 @@ public enum Evidence {
             path: path, kind: stat.typeDescription, digest: digest, target: target, size: stat.size,
             mode: ManifestEntry.octalMode(stat.permissions), uid: st.st_uid, gid: st.st_gid, inode: stat.inode,
             mtimeNanos: stat.mtimeNanos, ctimeNanos: stat.ctimeNanos)
-    }
-
-    static func currentUser() -> String {
-        guard let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name else { return "uid:\(geteuid())" }
-        return String(cString: name)
     }
 
     /// Every evidence record in the store, oldest first.

@@ -63,7 +63,9 @@ public struct HookRun: Sendable, Encodable {
         defer { output.close() }
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        let start = Date()
+        // Monotonic: a wall clock stepped by NTP must not cut a check short or stretch it.
+        let clock = ContinuousClock()
+        let start = clock.now
         let pid = withCStrings(env.map { "\($0.key)=\($0.value)" }) { envp in
             fixity_spawn_shell(directory, command, envp, output.fd)
         }
@@ -74,9 +76,13 @@ public struct HookRun: Sendable, Encodable {
         var status: Int32 = 0
         var timedOut = false
         var interrupted = false
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = start.advanced(by: .milliseconds(Int64(max(0, min(timeout, 1e9)) * 1000)))
+        func secondsLeft() -> Double {
+            let left = clock.now.duration(to: deadline).components
+            return Double(left.seconds) + Double(left.attoseconds) / 1e18
+        }
         while true {
-            let remaining = deadline.timeIntervalSinceNow
+            let remaining = secondsLeft()
             let result = fixity_wait_child(pid, Int32(max(0, min(remaining, 3600)) * 1000), stoppable ? 1 : 0, &status)
             if result == 1 { break }
             if result < 0 {
@@ -84,7 +90,7 @@ public struct HookRun: Sendable, Encodable {
             }
             if stoppable && fixity_stop_requested() != 0 {
                 interrupted = true
-            } else if deadline.timeIntervalSinceNow > 0 {
+            } else if secondsLeft() > 0 {
                 continue
             } else {
                 timedOut = true
@@ -95,7 +101,8 @@ public struct HookRun: Sendable, Encodable {
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             break
         }
-        let seconds = Date().timeIntervalSince(start)
+        let elapsed = start.duration(to: clock.now).components
+        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         let code: Int32? = (timedOut || interrupted) ? nil : fixity_exit_code(status)
         return HookRun(
             command: command, exitCode: code, timedOut: timedOut, interrupted: interrupted, seconds: seconds,

@@ -52,8 +52,8 @@ public enum Provenance {
                 "metadata": .object([
                     "invocationId": .string(
                         environment["GITHUB_RUN_ID"] ?? environment["CI_JOB_ID"] ?? UUID().uuidString.lowercased()),
-                    "startedOn": .string(Timestamp.rfc3339(started)),
-                    "finishedOn": .string(Timestamp.rfc3339(finished)),
+                    "startedOn": .string(Instant(started).description),
+                    "finishedOn": .string(Instant(finished).description),
                 ]),
             ]),
         ])

@@ -114,7 +114,7 @@ public struct Repairer {
         try StatSnapshot.update(
             for: found.deployment, in: root, manifest: manifest, ignore: ignore, repaired: newStats, gone: Set(removed))
         _ = try store.database.storeWrite { db in
-            try History.append(
+            try store.record(
                 db, action: .repair, subject: found.deployment.description,
                 details: [
                     "root": root.key, "evidence": evidence, "restored": String(restored.count),

@@ -93,12 +93,12 @@ public struct RootState {
         _ deployment: Deployment, env: String?, hooks: SwitchHooks? = nil, event: LedgerAction? = nil,
         details: [String: String] = [:]
     ) throws {
-        let hooksText = try hooks.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        let hooksText = try hooks.map { String(decoding: try JSONStyle.compact.encoder().encode($0), as: UTF8.self) }
         try store.database.storeWrite { db in
             if let event {
                 var all = details
                 all["root"] = root.key
-                try History.append(db, action: event, subject: deployment.id.description, details: all)
+                try store.record(db, action: event, subject: deployment.id.description, details: all)
             }
             let exists =
                 try Bool.fetchOne(
@@ -126,7 +126,7 @@ public struct RootState {
                     """,
                 arguments: [
                     root.key, deployment.id.description, ordinal, deployment.release.description,
-                    deployment.config?.description, deployment.configPath, env, Timestamp.rfc3339(Date()), hooksText,
+                    deployment.config?.description, deployment.configPath, env, store.clock.timestamp(), hooksText,
                 ])
         }
     }
@@ -151,12 +151,12 @@ public struct RootState {
             if activated {
                 try db.execute(
                     sql: "UPDATE root_deployments SET activated_at = ? WHERE root = ? AND deployment = ?",
-                    arguments: [Timestamp.rfc3339(Date()), root.key, id])
+                    arguments: [store.clock.timestamp(), root.key, id])
             }
             var all = details
             all["root"] = root.key
             if let reason, all["reason"] == nil { all["reason"] = reason }
-            try History.append(db, action: event, subject: id, details: all)
+            try store.record(db, action: event, subject: id, details: all)
         }
     }
 
@@ -208,8 +208,8 @@ public struct RootState {
         try store.database.storeWrite { db in
             try db.execute(
                 sql: "INSERT INTO root_bindings (root, env, bound_at) VALUES (?, ?, ?)",
-                arguments: [root.key, env, Timestamp.rfc3339(Date())])
-            try History.append(
+                arguments: [root.key, env, store.clock.timestamp()])
+            try store.record(
                 db, action: LedgerAction.bind, subject: root.key, details: ["root": root.key, "env": env])
         }
     }
@@ -225,16 +225,11 @@ public struct RootState {
             let last = try History.latest(db, action: .drift, subject: deployment) { $0.details["root"] == root.key }
             let previous = last?.details["state"] ?? DriftStateDetail.cleanText
             guard previous != state else { return nil }
-            let r = outcome.report
-            return try History.append(
-                db, action: .drift, subject: deployment,
-                details: [
-                    "root": root.key, "deployment": deployment, "state": state,
-                    "clean": LedgerDetail.flag(outcome.clean),
-                    "modified": String(r.modified.count), "added": String(r.added.count),
-                    "removed": String(r.removed.count),
-                    "mode_changed": String(r.modeChanged.count), "type_changed": String(r.typeChanged.count),
-                ])
+            var details = [
+                "root": root.key, "deployment": deployment, "state": state, "clean": LedgerDetail.flag(outcome.clean),
+            ]
+            for kind in ChangeKind.allCases { details[kind.rawValue] = String(outcome.report.paths(kind).count) }
+            return try store.record(db, action: .drift, subject: deployment, details: details)
         }
     }
 

@@ -39,13 +39,13 @@ public enum History {
 
     @discardableResult
     public static func append(
-        _ db: Database, action: LedgerAction, subject: String, details: [String: String] = [:], at time: Date = Date()
+        _ db: Database, action: LedgerAction, subject: String, details: [String: String] = [:], at time: Date
     ) throws -> Int64 {
         // seq is the rowid: MAX is one b-tree descent. Statements are cached per connection,
         // so a batch of appends compiles them once.
         let next = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM history")) ?? 0
         let entry = LedgerEntry(
-            seq: next, time: Timestamp.rfc3339(time), actor: Identity.user, host: Identity.host,
+            seq: next, time: Instant(time).description, actor: Identity.user, host: Identity.host,
             action: action.rawValue,
             subject: subject, details: details)
         try db.cachedStatement(

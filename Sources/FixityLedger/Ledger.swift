@@ -114,23 +114,24 @@ public enum Ledger {
     }
 
     /// Signs the tree as it is now and keeps the note; returns it.
-    public static func signCheckpoint(_ db: Database, key: SigningKey) throws -> String {
+    public static func signCheckpoint(_ db: Database, key: SigningKey, at time: Date) throws -> String {
         let size = try size(db)
         let checkpoint = Checkpoint(origin: try origin(db), size: size, root: try prover(db).root(size: size))
         let note = checkpoint.signed(by: key)
-        try saveCheckpoint(db, size: size, root: checkpoint.root, key: key.publicKey, note: note)
+        try saveCheckpoint(db, size: size, root: checkpoint.root, key: key.publicKey, note: note, at: time)
         return note
     }
 
-    public static func saveCheckpoint(_ db: Database, size: Int, root: Merkle.Hash, key: PublicKey, note: String) throws
-    {
+    public static func saveCheckpoint(
+        _ db: Database, size: Int, root: Merkle.Hash, key: PublicKey, note: String, at time: Date
+    ) throws {
         try db.execute(
             sql: "INSERT OR IGNORE INTO ledger_meta (key, value) VALUES (?, ?)",
             arguments: ["checkpoint-key:\(key.id.hex)", key.policyText])
         let keyID = key.id
         try db.execute(
             sql: "INSERT INTO ledger_checkpoints (size, root, key_id, note, created_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [size, Data(root), keyID.hex, note, Timestamp.rfc3339(Date())])
+            arguments: [size, Data(root), keyID.hex, note, Instant(time).description])
     }
 
     /// The newest stored checkpoint that covers the first `needed` entries, its root checked

@@ -29,8 +29,9 @@ public struct ImagePusher {
             throw OCIError("push to REGISTRY/REPO[:TAG], not to a digest: the digest is what the push prints")
         }
         let client = try RegistryClient(reference: reference, insecure: insecure, credentials: credentials)
-        let scratch = NSTemporaryDirectory() + "/fixity-push-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let folder = try PrivateTempFolder(purpose: "push")
+        defer { folder.remove() }
+        let scratch = folder.child("layout")
         let exported = try ImageExporter(store: store).export(
             release, to: scratch, flags: flags, base: base, epoch: epoch, refName: reference.tag, record: false)
         let image = try PinnedImage(parsing: "\(scratch)@\(exported.image)", flag: "push").load()
@@ -73,7 +74,7 @@ public struct ImagePusher {
         }
         let pushed = "\(reference.registry)/\(reference.repository)@\(exported.image)"
         try store.database.storeWrite { db in
-            _ = try History.append(
+            _ = try store.record(
                 db, action: .ociPush, subject: release.description,
                 details: [
                     "image": exported.image.description, "registry": reference.registry,

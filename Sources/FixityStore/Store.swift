@@ -27,18 +27,21 @@ public final class Store: Sendable {
     /// `cache/`: what can be lost without losing anything but time (the seal stat cache).
     let cacheFD: Int32
     public let database: DatabaseQueue
+    /// "Now" for every time this store records (see `WallClock`).
+    public let clock: any WallClock
     /// The last few manifests read and verified. A manifest is named by its digest, so a copy
     /// never goes stale; a deploy reads the same 2.5 MB manifest up to three times otherwise.
     let verifiedManifests = Mutex<[ReleaseID: Manifest]>([:])
     static let verifiedManifestsKept = 4
 
-    public static func open(at path: String) throws -> Store {
+    public static func open(at path: String, clock: any WallClock = SystemClock()) throws -> Store {
         try createDirectories(path)
-        return try Store(path: path)
+        return try Store(path: path, clock: clock)
     }
 
-    private init(path: String) throws {
+    private init(path: String, clock: any WallClock) throws {
         self.path = path
+        self.clock = clock
         rootFD = try Posix.open(path, flags: O_RDONLY | O_DIRECTORY)
         // A store another user owns or can write to could have its database swapped between
         // two commands (releases, tags, the ledger, the policy): refused, as roots are.

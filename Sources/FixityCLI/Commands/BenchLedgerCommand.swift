@@ -29,7 +29,7 @@ struct BenchLedgerCommand: ParsableCommand {
                 let n = min(batch, count - appended)
                 try store.database.write { db in
                     for i in 0..<n {
-                        try History.append(
+                        try store.record(
                             db, action: .bench, subject: "bench",
                             details: ["n": String(appended + i), "note": "synthetic benchmark entry"])
                     }

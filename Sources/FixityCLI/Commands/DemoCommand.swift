@@ -61,11 +61,10 @@ struct DemoCommand: ParsableCommand {
 
             say("4. What changed between shop@1.0 and shop@1.1:  fixity diff shop@1.0 shop@1.1")
             let diff = ManifestDiff(from: try store.manifest(v1.release), to: try store.manifest(v2.release))
-            for (label, paths) in [
-                ("added", diff.added), ("removed", diff.removed), ("modified", diff.modified),
-                ("mode_changed", diff.modeChanged), ("type_changed", diff.typeChanged),
-            ] {
-                for path in paths { say("   \(label.padding(toLength: 13, withPad: " ", startingAt: 0)) \(path)") }
+            for kind in [ChangeKind.added, .removed, .modified, .modeChanged, .typeChanged] {
+                for path in diff.paths(kind) {
+                    say("   \(kind.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(path)")
+                }
             }
 
             say("\n5. Export shop@1.0 anywhere, every byte verified against its digest:  fixity export shop@1.0 out")
@@ -203,7 +202,7 @@ struct DemoCommand: ParsableCommand {
             )
             let ledgerKey = SigningKey.generate()
             let (verification, note) = try store.database.storeWrite { db in
-                (try Ledger.verify(db), try Ledger.signCheckpoint(db, key: ledgerKey))
+                (try Ledger.verify(db), try Ledger.signCheckpoint(db, key: ledgerKey, at: store.clock.now()))
             }
             say(
                 "   fixity log verify  ->  \(verification.ok ? "ok" : "NOT OK"): \(verification.size) entries, root \(verification.root.prefix(16))…"
@@ -242,10 +241,8 @@ struct DemoCommand: ParsableCommand {
                 try Output.json(
                     Summary(
                         folder: work, v1: v1, v2: v2,
-                        diff: [
-                            "added": diff.added, "removed": diff.removed, "modified": diff.modified,
-                            "mode_changed": diff.modeChanged, "type_changed": diff.typeChanged,
-                        ],
+                        diff: Dictionary(
+                            uniqueKeysWithValues: ChangeKind.allCases.map { ($0.rawValue, diff.paths($0)) }),
                         fsckClean: report.clean, deploys: [d1, d2, d3, back, staged, promoted]))
             }
             guard again.release == v1.release, resealed.release == v1.release, report.clean, d1.result == .activated,

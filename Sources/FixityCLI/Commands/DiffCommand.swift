@@ -42,18 +42,19 @@ struct DiffCommand: ParsableCommand {
                 return
             }
             var rows = [[String]]()
-            for path in diff.added { rows.append(["added", path]) }
-            for path in diff.removed { rows.append(["removed", path]) }
-            for path in diff.modified { rows.append(["modified", path]) }
-            for path in diff.modeChanged {
-                let modes = "\(old.entry(at: path)?.modeString ?? "?") -> \(new.entry(at: path)?.modeString ?? "?")"
-                rows.append(["mode_changed", "\(path) (\(modes))"])
-            }
-            for path in diff.typeChanged {
-                rows.append([
-                    "type_changed",
-                    "\(path) (\(old.entry(at: path)?.typeName ?? "?") -> \(new.entry(at: path)?.typeName ?? "?"))",
-                ])
+            for kind in [ChangeKind.added, .removed, .modified, .modeChanged, .typeChanged] {
+                for path in diff.paths(kind) {
+                    let before = old.entry(at: path)
+                    let after = new.entry(at: path)
+                    // What changed, where the kind alone does not say: "0644 -> 0755", "file -> directory".
+                    let shown: String
+                    switch kind {
+                    case .modeChanged: shown = "\(path) (\(before?.modeString ?? "?") -> \(after?.modeString ?? "?"))"
+                    case .typeChanged: shown = "\(path) (\(before?.typeName ?? "?") -> \(after?.typeName ?? "?"))"
+                    case .added, .removed, .modified: shown = path
+                    }
+                    rows.append([kind.rawValue, shown])
+                }
             }
             if rows.isEmpty { Output.note("no differences") } else { Output.line(Output.table(rows)) }
             Output.note(

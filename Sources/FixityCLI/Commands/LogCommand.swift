@@ -53,8 +53,7 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             try runReportingFailures {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                let encoder = JSONStyle.compact.encoder()
                 for entry in try global.openStore().history(since: since) {
                     let bytes = entry.canonicalBytes()
                     let line = Line(

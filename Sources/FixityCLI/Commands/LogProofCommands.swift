@@ -183,7 +183,9 @@ extension LogCommand {
             try runReportingFailures {
                 let signingKey = try KeyFiles.load(key)
                 let store = try global.openStore()
-                let note = try store.database.storeWrite { db in try Ledger.signCheckpoint(db, key: signingKey) }
+                let note = try store.database.storeWrite { db in
+                    try Ledger.signCheckpoint(db, key: signingKey, at: store.clock.now())
+                }
                 if global.json {
                     try Output.json(["checkpoint": note])
                 } else {

@@ -31,9 +31,9 @@ struct OCICommand: ParsableCommand {
                 let release = try store.resolve(try parseRef(ref))
                 let flags = try image.settings()
                 let epoch = try ImageFlags.sourceDateEpoch()
-                let scratch = try ScratchFolder(purpose: "base")
+                let scratch = try PrivateTempFolder(purpose: "base")
                 defer { scratch.remove() }
-                let pinned = try BaseImage.local(base, scratch: scratch.layout, registry: registry)
+                let pinned = try BaseImage.local(base, scratch: scratch.child("layout"), registry: registry)
                 let progress = ProgressLine(enabled: global.showsProgress, verb: "exporting")
                 defer { progress.finish() }
                 let report = try ImageExporter(store: store).export(
@@ -86,7 +86,7 @@ struct OCICommand: ParsableCommand {
                 limits.keepSetid = keepSetid
                 var source = image
                 var recordedAs: String?
-                let scratch = try ScratchFolder(purpose: "pull")
+                let scratch = try PrivateTempFolder(purpose: "pull")
                 defer { scratch.remove() }
                 let local = ImageImporter.split(image).0
                 let layoutName = local.lastIndex(of: ":").map { String(local[..<$0]) }
@@ -95,9 +95,9 @@ struct OCICommand: ParsableCommand {
                     || layoutName.map { FileManager.default.fileExists(atPath: $0) } == true
                 if !isLocal, image.contains("/"), let reference = try? RegistryReference(parsing: image) {
                     try ImagePuller().pull(
-                        reference, into: scratch.layout, insecure: registry.insecure,
+                        reference, into: scratch.child("layout"), insecure: registry.insecure,
                         credentials: try registry.credentials())
-                    source = scratch.layout
+                    source = scratch.child("layout")
                     recordedAs = reference.description
                 }
                 let progress = ProgressLine(enabled: global.showsProgress, verb: "importing")
@@ -136,9 +136,9 @@ struct OCICommand: ParsableCommand {
                 let store = try global.openStore()
                 let release = try store.resolve(try parseRef(ref))
                 let reference = try RegistryReference(parsing: destination)
-                let scratch = try ScratchFolder(purpose: "base")
+                let scratch = try PrivateTempFolder(purpose: "base")
                 defer { scratch.remove() }
-                let pinned = try BaseImage.local(base, scratch: scratch.layout, registry: registry)
+                let pinned = try BaseImage.local(base, scratch: scratch.child("layout"), registry: registry)
                 let report = try ImagePusher(store: store).push(
                     release, to: reference, flags: try image.settings(), base: pinned,
                     epoch: try ImageFlags.sourceDateEpoch(),

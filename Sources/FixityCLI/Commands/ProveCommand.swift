@@ -25,12 +25,12 @@ struct ProveCommand: ParsableCommand {
             let release = try store.resolve(try parseRef(ref))
             if let key {
                 let signingKey = try KeyFiles.load(key)
-                _ = try store.database.storeWrite { db in try Ledger.signCheckpoint(db, key: signingKey) }
+                _ = try store.database.storeWrite { db in
+                    try Ledger.signCheckpoint(db, key: signingKey, at: store.clock.now())
+                }
             }
             let bundle = try ProofBundleBuilder(store: store).build(release: release)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
-            try OutputFile.write([UInt8](try encoder.encode(bundle)) + [10], to: out)
+            try OutputFile.write([UInt8](try JSONStyle.pretty.encoder().encode(bundle)) + [10], to: out)
             let summary = Summary(
                 release: release, out: out, entries: bundle.entries.count, envelopes: bundle.envelopes.count)
             if global.json {

@@ -27,7 +27,7 @@ struct StateCommand: ParsableCommand {
         try runReportingFailures {
             let store = try global.openStore()
             let scope: StateAtTime.Scope = root.map { .root(DeployRoot.key(forPath: $0)) } ?? .env(env!)
-            let instant = at == "now" ? Timestamp.rfc3339(Date()) : at
+            let instant = at == "now" ? store.clock.timestamp() : at
             let answer = try StateAtTime(store: store).answer(at: instant, scope: scope)
             if global.json {
                 try Output.json(answer)

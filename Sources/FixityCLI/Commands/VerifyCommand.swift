@@ -52,10 +52,7 @@ enum DriftTable {
         // One row per path (a file edited and made executable is one path, two changes), with
         // what changed: "0644 => 0755", "file => directory", the new link target.
         var labels = [String: [String]]()
-        for (label, paths) in [
-            ("modified", r.modified), ("added", r.added), ("removed", r.removed), ("mode_changed", r.modeChanged),
-            ("type_changed", r.typeChanged), ("unreadable", r.unreadable),
-        ] {
+        for (label, paths) in ChangeKind.allCases.map({ ($0.rawValue, r.paths($0)) }) + [("unreadable", r.unreadable)] {
             for path in paths { labels[path, default: []].append(label) }
         }
         let rows = labels.keys.sorted { EntryPath.precedes($0, $1) }.map { path -> [String] in

@@ -1,13 +1,12 @@
+import FixityStore
 import Foundation
 
 /// The small application tree the demo seals: a server script, libraries, static assets,
 /// config, a symlink and an empty folder, like a real build output.
 enum DemoTree {
+    /// Kept after the demo: it prints where, so its store and roots can be looked at.
     static func makeTemporaryFolder() throws -> String {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        var template = Array("\(base)/fixity-demo-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw CLIError("cannot create a temporary folder in \(base)") }
-        return String(cString: made)
+        try PrivateTempFolder(purpose: "demo").path
     }
 
     static func writeVersion1(at root: String) throws {

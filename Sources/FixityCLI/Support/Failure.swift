@@ -48,9 +48,7 @@ var jsonRequested: Bool {
 func fail(_ message: String, category: ErrorCategory) -> Never {
     if jsonRequested {
         let document: [String: [String: String]] = ["error": ["category": category.rawValue, "message": message]]
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        if let data = try? encoder.encode(document) {
+        if let data = try? JSONStyle.compact.encoder().encode(document) {
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         }
     }

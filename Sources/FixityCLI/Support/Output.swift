@@ -16,9 +16,7 @@ enum Output {
 
     /// One JSON document: sorted keys, so output is stable for scripts and diffs.
     static func json<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        FileHandle.standardOutput.write(try encoder.encode(value))
+        FileHandle.standardOutput.write(try JSONStyle.pretty.encoder().encode(value))
         FileHandle.standardOutput.write(Data("\n".utf8))
     }
 

@@ -73,16 +73,26 @@ public struct DriftReport: Sendable, Codable, Equatable {
     /// A digest of the drift state, so the ledger records each distinct state once, not each run.
     public var stateDigest: Digest {
         var text = ""
-        for (label, paths) in [
-            ("modified", modified), ("added", added), ("removed", removed), ("mode_changed", modeChanged),
-            ("type_changed", typeChanged),
-        ] {
-            for path in paths { text += "\(label)\t\(path)\t\(observed[path]?.description ?? "-")\n" }
+        for kind in ChangeKind.allCases {
+            for path in paths(kind) { text += "\(kind.rawValue)\t\(path)\t\(observed[path]?.description ?? "-")\n" }
         }
         return .of(Array(text.utf8))
     }
 
     enum CodingKeys: String, CodingKey {
         case modified, added, removed, modeChanged = "mode_changed", typeChanged = "type_changed", unreadable, observed
+    }
+}
+
+extension DriftReport {
+    /// The paths with this kind of change.
+    public func paths(_ kind: ChangeKind) -> [String] {
+        switch kind {
+        case .modified: modified
+        case .added: added
+        case .removed: removed
+        case .modeChanged: modeChanged
+        case .typeChanged: typeChanged
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// An instant parsed from RFC 3339 (`2026-11-29T12:00:00Z`, `…:00.5+02:00`), to the nanosecond,
@@ -58,16 +59,42 @@ public struct Instant: Sendable, Comparable, CustomStringConvertible {
         nanos = fraction
     }
 
+    public init(seconds: Int64, nanos: Int64 = 0) {
+        self.seconds = seconds
+        self.nanos = nanos
+    }
+
+    /// The instant of `date`, to the nanosecond that a `Date` (a Double) can carry.
+    public init(_ date: Date) {
+        let since1970 = date.timeIntervalSince1970
+        let whole = since1970.rounded(.down)
+        self.init(seconds: Int64(whole), nanos: Int64((since1970 - whole) * 1e9))
+    }
+
+    public var date: Date { Date(timeIntervalSince1970: TimeInterval(seconds) + TimeInterval(nanos) / 1e9) }
+
     public static func < (lhs: Instant, rhs: Instant) -> Bool { (lhs.seconds, lhs.nanos) < (rhs.seconds, rhs.nanos) }
     public static func == (lhs: Instant, rhs: Instant) -> Bool { lhs.seconds == rhs.seconds && lhs.nanos == rhs.nanos }
 
-    public var description: String {
+    /// RFC 3339 in UTC with nanoseconds, `2026-11-29T12:00:00.123456789Z`: how every time Fixity
+    /// records is spelled (ledger entries, table columns).
+    public var description: String { text(fraction: true) }
+
+    /// RFC 3339 in UTC to the whole second, `1970-01-01T00:00:00Z` (an OCI image's `created`).
+    public var wholeSecondsText: String { text(fraction: false) }
+
+    private func text(fraction: Bool) -> String {
         var whole = time_t(seconds)
         var parts = tm()
         gmtime_r(&whole, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday),
-            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(nanos))
+        let date = String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        return fraction ? date + String(format: ".%09dZ", Int(nanos)) : date + "Z"
     }
+}
+
+extension WallClock {
+    /// Now, spelled as Fixity records times.
+    public func timestamp() -> String { Instant(now()).description }
 }

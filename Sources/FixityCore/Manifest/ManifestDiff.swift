@@ -1,3 +1,13 @@
+/// The kinds of change a diff or a drift report lists, spelled as their JSON keys, ledger details
+/// and the labels of human output. `allCases` is the order of the drift state digest.
+public enum ChangeKind: String, Sendable, CaseIterable {
+    case modified
+    case added
+    case removed
+    case modeChanged = "mode_changed"
+    case typeChanged = "type_changed"
+}
+
 /// What changed between two trees, by path, in canonical order.
 public struct ManifestDiff: Sendable, Equatable {
     public var added: [String] = []
@@ -42,6 +52,19 @@ public struct ManifestDiff: Sendable, Equatable {
             if old.mode != new.mode { modeChanged.append(new.path) }
         default:
             typeChanged.append(new.path)
+        }
+    }
+}
+
+extension ManifestDiff {
+    /// The paths with this kind of change.
+    public func paths(_ kind: ChangeKind) -> [String] {
+        switch kind {
+        case .modified: modified
+        case .added: added
+        case .removed: removed
+        case .modeChanged: modeChanged
+        case .typeChanged: typeChanged
         }
     }
 }

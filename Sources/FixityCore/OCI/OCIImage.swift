@@ -161,9 +161,7 @@ public enum OCI {
 
     /// Canonical JSON bytes of a document: sorted keys, no whitespace, `/` unescaped.
     public static func encode<T: Encodable>(_ value: T) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return [UInt8](try! encoder.encode(value))
+        JSONStyle.compact.bytes(value)
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws(OCIError) -> T {
@@ -176,11 +174,7 @@ public enum OCI {
 
     /// RFC 3339 for a Unix time (the image's `created`, from SOURCE_DATE_EPOCH or 0).
     public static func rfc3339(epoch: Int64) -> String {
-        let date = Date(timeIntervalSince1970: TimeInterval(epoch))
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
+        Instant(seconds: epoch).wholeSecondsText
     }
 }
 

@@ -84,8 +84,6 @@ public struct DSSEEnvelope: Sendable, Codable, Equatable {
     }
 
     public func jsonBytes() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return [UInt8](try! encoder.encode(self))
+        JSONStyle.compact.bytes(self)
     }
 }

@@ -61,9 +61,7 @@ public struct InTotoStatement: Sendable, Codable, Equatable {
     }
 
     public func jsonBytes() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return [UInt8](try! encoder.encode(self))
+        JSONStyle.compact.bytes(self)
     }
 
     /// For a test-result statement: "PASSED" or "FAILED" (what `fixity attest` records); nil for

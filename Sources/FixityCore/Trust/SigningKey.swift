@@ -42,9 +42,7 @@ public struct SigningKey: Sendable {
         let file = File(
             type: Self.fileType, version: 1, seed: Base64.encode([UInt8](key.rawRepresentation)),
             publicKey: publicKey.base64, keyID: id.hex)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return [UInt8](try! encoder.encode(file)) + [10]
+        return JSONStyle.compact.bytes(file) + [10]
     }
 
     /// Parses a key file's bytes; `name` is for the error.

@@ -71,7 +71,7 @@ public struct ImageExporter {
 
         if record {
             try store.database.storeWrite { db in
-                _ = try History.append(
+                _ = try store.record(
                     db, action: .ociExport, subject: release.description,
                     details: [
                         "image": image.description, "layer": layer.digest.description,

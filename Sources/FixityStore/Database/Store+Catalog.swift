@@ -101,13 +101,13 @@ extension Store {
                     "release \(release.short) was sealed as \(apps.joined(separator: ", ")), not \(tag.app.value): a tag names a release of its own app (\(apps[0])@\(tag.version)); seal the tree as \(tag.app.value) to give it that name"
                 )
             }
-            return try Self.recordTag(db, tag, release: release)
+            return try recordTag(db, tag, release: release)
         }
     }
 
     /// Inserts a tag and its history entry; true when new, false when it already named `release`.
     @discardableResult
-    static func recordTag(_ db: Database, _ tag: TagName, release: ReleaseID) throws -> Bool {
+    func recordTag(_ db: Database, _ tag: TagName, release: ReleaseID) throws -> Bool {
         if let existing = try String.fetchOne(
             db, sql: "SELECT release FROM tags WHERE app = ? AND version = ?", arguments: [tag.app.value, tag.version])
         {
@@ -121,8 +121,8 @@ extension Store {
         }
         try db.execute(
             sql: "INSERT INTO tags (app, version, release, created_at) VALUES (?, ?, ?, ?)",
-            arguments: [tag.app.value, tag.version, release.description, Timestamp.rfc3339(Date())])
-        try History.append(db, action: .tag, subject: release.description, details: ["tag": tag.description])
+            arguments: [tag.app.value, tag.version, release.description, clock.timestamp()])
+        try record(db, action: .tag, subject: release.description, details: ["tag": tag.description])
         return true
     }
 

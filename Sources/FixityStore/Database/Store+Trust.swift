@@ -59,11 +59,11 @@ extension Store {
                     "INSERT INTO envelopes (digest, release, predicate_type, key_ids, envelope, added_at) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [
                     digest.description, release.description, statement.predicateType, keyIDs.joined(separator: ","),
-                    String(decoding: bytes, as: UTF8.self), Timestamp.rfc3339(Date()),
+                    String(decoding: bytes, as: UTF8.self), clock.timestamp(),
                 ])
             let action =
                 statement.predicateType == InTotoStatement.PredicateType.testResult ? LedgerAction.attest : .sign
-            try History.append(
+            try record(
                 db, action: action, subject: release.description,
                 details: [
                     "predicate_type": statement.predicateType, "key_ids": keyIDs.joined(separator: ","),
@@ -117,13 +117,13 @@ extension Store {
     /// Records a policy (already validated by the caller) and its history entry.
     public func setPolicy(text: String, summary: [String: String]) throws -> StoredPolicy {
         let digest = Digest.of(Array(text.utf8))
-        let now = Timestamp.rfc3339(Date())
+        let now = clock.timestamp()
         return try database.storeWrite { db in
             let seq = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM policies")) ?? 0
             try db.execute(
                 sql: "INSERT INTO policies (seq, digest, text, set_at) VALUES (?, ?, ?, ?)",
                 arguments: [seq, digest.description, text, now])
-            try History.append(
+            try record(
                 db, action: .policy, subject: digest.description,
                 details: summary.merging(["policy_seq": String(seq)]) { a, _ in a })
             return StoredPolicy(seq: seq, digest: digest, text: text, setAt: now)

@@ -70,7 +70,7 @@ extension Store {
             try Posix.syncfs(rootFD, display: path)
             if !report.removedObjects.isEmpty || report.removedTemp > 0 {
                 try database.storeWrite { db in
-                    try History.append(
+                    try record(
                         db, action: .gc, subject: "store",
                         details: [
                             "removed_objects": String(report.removedObjects.count),

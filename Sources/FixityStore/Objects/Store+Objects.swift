@@ -64,16 +64,6 @@ extension Store {
         return bytes
     }
 
-    /// Writes one small object (a manifest) by the full protocol: temp file, fsync, rename, fsync
-    /// of the fan-out folder. "Already exists" is success.
-    func writeObject(_ bytes: [UInt8]) throws -> Digest {
-        let digest = Digest.of(bytes)
-        if hasObject(digest) { return digest }
-        let batch = ObjectBatch(store: self)
-        try bytes.withUnsafeBytes { try batch.stageNew($0, as: digest) }
-        try batch.commit()
-        return digest
-    }
 }
 
 extension Store {

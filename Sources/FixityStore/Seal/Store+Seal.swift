@@ -113,8 +113,8 @@ extension Store {
         let existed: Bool
         do {
             existed = try database.storeWrite { db -> Bool in
-                let existed = try Self.recordRelease(db, manifest: manifest, app: app)
-                if let tagName { try Self.recordTag(db, tagName, release: manifest.id) }
+                let existed = try recordRelease(db, manifest: manifest, app: app)
+                if let tagName { try recordTag(db, tagName, release: manifest.id) }
                 return existed
             }
         } catch {
@@ -153,7 +153,7 @@ extension Store {
     }
 
     /// Inserts the release row and its history entry; false when new, true when it already existed.
-    static func recordRelease(_ db: Database, manifest: Manifest, app: AppName) throws -> Bool {
+    func recordRelease(_ db: Database, manifest: Manifest, app: AppName) throws -> Bool {
         let exists =
             try Bool.fetchOne(
                 db, sql: "SELECT 1 FROM releases WHERE id = ? AND app = ?",
@@ -162,10 +162,10 @@ extension Store {
         try db.execute(
             sql: "INSERT INTO releases (id, app, sealed_at, files, bytes) VALUES (?, ?, ?, ?, ?)",
             arguments: [
-                manifest.id.description, app.value, Timestamp.rfc3339(Date()), manifest.fileCount,
+                manifest.id.description, app.value, clock.timestamp(), manifest.fileCount,
                 Int64(manifest.fileBytes),
             ])
-        try History.append(
+        try record(
             db, action: .seal, subject: manifest.id.description,
             details: [
                 "app": app.value, "files": String(manifest.fileCount), "bytes": String(manifest.fileBytes),

@@ -77,9 +77,9 @@ public final class TreeImport {
         finished = true
         try validate?(manifest, store)
         let existed = try store.database.storeWrite { db -> Bool in
-            let existed = try Store.recordRelease(db, manifest: manifest, app: app)
-            if let tagName { try Store.recordTag(db, tagName, release: manifest.id) }
-            try History.append(db, action: action, subject: manifest.id.description, details: details)
+            let existed = try store.recordRelease(db, manifest: manifest, app: app)
+            if let tagName { try store.recordTag(db, tagName, release: manifest.id) }
+            try store.record(db, action: action, subject: manifest.id.description, details: details)
             return existed
         }
         withExtendedLifetime(lock) {}

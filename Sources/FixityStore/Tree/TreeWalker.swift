@@ -3,6 +3,22 @@ import FixityCore
 import Glibc
 
 /// One entry found by a walk, before its content is hashed.
+/// Why a lenient walk could not take an entry as it is.
+public enum WalkProblem: Sendable, Equatable, CustomStringConvertible {
+    /// A folder that could not be listed (permissions, more entries than a walk accepts): what it
+    /// holds is unknown, so nothing below it is reported as added or removed.
+    case unreadableFolder(String)
+    /// What a release cannot hold: a special file, a bad name or symlink target, a folder too deep.
+    case unsealable(String)
+
+    public var description: String {
+        switch self {
+        case .unreadableFolder(let why): "cannot be read: \(why)"
+        case .unsealable(let why): why
+        }
+    }
+}
+
 public struct WalkedEntry: Sendable {
     /// Relative to the walked folder, `/`-separated. For a name that is not valid UTF-8 (only in
     /// a lenient walk) the invalid bytes are shown as `\xNN`.
@@ -12,9 +28,9 @@ public struct WalkedEntry: Sendable {
     public let target: String?
     /// Set in a lenient walk for what a release cannot hold: a special file, a bad name, an
     /// unreadable folder (whose contents are then not listed).
-    public let problem: String?
+    public let problem: WalkProblem?
 
-    public init(path: String, stat: FileStat, target: String?, problem: String? = nil) {
+    public init(path: String, stat: FileStat, target: String?, problem: WalkProblem? = nil) {
         self.path = path
         self.stat = stat
         self.target = target
@@ -135,7 +151,7 @@ public struct TreeWalker: Sendable {
     struct Listing {
         var entries: [WalkedEntry] = []
         var descend: [Bool] = []
-        var problem: String?
+        var problem: WalkProblem?
     }
 
     private func list(_ prefix: String, depth: Int, rootFD: Int32) throws -> Listing {
@@ -149,7 +165,7 @@ public struct TreeWalker: Sendable {
             if dirfd < 0 {
                 let error = StoreError.system("open", path: displayDir)
                 if strict { throw StoreError(.badInput, error.message, path: displayDir, errno: error.errno) }
-                listing.problem = "cannot be read: \(error.message)"
+                listing.problem = .unreadableFolder(error.message)
                 return listing
             }
         }
@@ -162,12 +178,13 @@ public struct TreeWalker: Sendable {
                     throw StoreError(
                         .badInput, "\(displayDir): more than \(Self.maxWidth) entries in one folder", path: displayDir)
                 }
-                listing.problem = "cannot be read: more than \(Self.maxWidth) entries in one folder (too wide to check)"
+                listing.problem = .unreadableFolder(
+                    "more than \(Self.maxWidth) entries in one folder (too wide to check)")
                 return listing
             }
             names = found.names.sorted { $0.lexicographicallyPrecedes($1) }
         } catch let error as StoreError where !strict && !prefix.isEmpty {
-            listing.problem = "cannot be read: \(error.message)"
+            listing.problem = .unreadableFolder(error.message)
             return listing
         }
         listing.entries.reserveCapacity(names.count)
@@ -190,7 +207,7 @@ public struct TreeWalker: Sendable {
                 add(
                     WalkedEntry(
                         path: path, stat: try Self.lstatRaw(dirfd, raw, display: display), target: nil,
-                        problem: nameProblem))
+                        problem: .unsealable(nameProblem)))
                 continue
             }
             var rawStat = stat()
@@ -210,20 +227,21 @@ public struct TreeWalker: Sendable {
                     if strict { throw StoreError(.badInput, "\(display): \(problem)", path: display) }
                     add(
                         WalkedEntry(
-                            path: path, stat: st, target: EntryPath.describe(bytes: rawTarget), problem: problem))
+                            path: path, stat: st, target: EntryPath.describe(bytes: rawTarget),
+                            problem: .unsealable(problem)))
                 } else {
                     add(WalkedEntry(path: path, stat: st, target: target))
                 }
             } else if st.isDirectory && depth >= Self.maxDepth {
                 let problem = "folder more than \(Self.maxDepth) levels deep: not walked further"
                 if strict { throw StoreError(.badInput, "\(display): \(problem)", path: display) }
-                add(WalkedEntry(path: path, stat: st, target: nil, problem: problem))
+                add(WalkedEntry(path: path, stat: st, target: nil, problem: .unsealable(problem)))
             } else if st.isDirectory {
                 add(WalkedEntry(path: path, stat: st, target: nil), descend: true)
             } else {
                 let problem = "\(st.typeDescription) cannot be sealed (only files, directories and symlinks)"
                 if strict { throw StoreError(.badInput, "\(display): \(problem)", path: display) }
-                add(WalkedEntry(path: path, stat: st, target: nil, problem: problem))
+                add(WalkedEntry(path: path, stat: st, target: nil, problem: .unsealable(problem)))
             }
         }
         return listing

@@ -1,0 +1,69 @@
+import FixityCore
+import Foundation
+import GRDB
+
+/// The ledger in a store's SQLite database: the `history` rows, their nodes in `ledger_nodes`
+/// (see `Ledger`), each append one transaction. Several handles on one file (several processes)
+/// append safely: SQLite serializes the writers, and the next sequence number is read inside
+/// the writing transaction.
+public struct SQLiteLedger: LedgerLog {
+    let database: any DatabaseWriter
+
+    public init(_ database: any DatabaseWriter) {
+        self.database = database
+    }
+
+    @discardableResult
+    public func append(action: LedgerAction, subject: String, details: [String: String], at time: Date) throws
+        -> LedgerEntry
+    {
+        try database.write { db in
+            let seq = try History.append(db, action: action, subject: subject, details: details, at: time)
+            guard let entry = try Ledger.entry(db, seq: seq) else {
+                throw LedgerError("entry \(seq) vanished inside the transaction that appended it")
+            }
+            return entry
+        }
+    }
+
+    public func size() throws -> Int { try database.read { try Ledger.size($0) } }
+
+    public func entry(seq: Int64) throws -> LedgerEntry? { try database.read { try Ledger.entry($0, seq: seq) } }
+
+    public func root(size: Int) throws -> Merkle.Hash {
+        try database.read { db in try checked(size: size, db) { try Ledger.prover(db).root(size: size) } }
+    }
+
+    public func inclusionProof(seq: Int64, size: Int) throws -> [Merkle.Hash] {
+        try database.read { db in
+            try checked(size: size, db) {
+                guard seq >= 0, seq < size else {
+                    throw LedgerError("entry \(seq) is not in a tree of \(size) entries")
+                }
+                return try Ledger.prover(db).inclusionProof(index: Int(seq), size: size)
+            }
+        }
+    }
+
+    public func consistencyProof(from oldSize: Int, to newSize: Int) throws -> [Merkle.Hash] {
+        try database.read { db in
+            try checked(size: newSize, db) {
+                guard oldSize >= 0, oldSize <= newSize else {
+                    throw LedgerError("no consistency proof from \(oldSize) to \(newSize) entries")
+                }
+                return try Ledger.prover(db).consistencyProof(oldSize: oldSize, newSize: newSize)
+            }
+        }
+    }
+
+    public func verify() throws -> Ledger.Verification { try database.read { try Ledger.verify($0) } }
+
+    /// A size beyond the log is refused, not answered from missing nodes.
+    private func checked<T>(size: Int, _ db: Database, _ body: () throws -> T) throws -> T {
+        let current = try Ledger.size(db)
+        guard size >= 0, size <= current else {
+            throw LedgerError("the ledger has \(current) entries; no tree of \(size)")
+        }
+        return try body()
+    }
+}
