@@ -64,7 +64,7 @@ let package = Package(
         ),
         // What tests share: a clock that moves only when told (more to come: the sandbox and the
         // conformance suites every Ledger implementation must pass).
-        .target(name: "FixityTesting", dependencies: ["FixityCore"]),
+        .target(name: "FixityTesting", dependencies: ["FixityCore", "FixityLedger"]),
         .testTarget(name: "FixityCoreTests", dependencies: ["FixityCore"]),
         .testTarget(
             name: "FixityCLITests",

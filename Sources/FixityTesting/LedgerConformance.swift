@@ -1,0 +1,166 @@
+import Dispatch
+import FixityCore
+import FixityLedger
+import Foundation
+import Synchronization
+
+/// What every `LedgerLog` implementation must do, checked against an empty log. Each check
+/// throws a `ConformanceFailure` naming what broke; an implementation's test calls `run` with:
+/// - `open`: a new handle on the same log (as a second process or replica would open it);
+/// - `tamper`: edits the stored entry `seq` behind the log's back (the test knows how: SQL for
+///   SQLite), so the suite can check that `verify` finds it.
+/// The Merkle answers are compared with `Merkle`'s own in-memory computation over the same
+/// leaves, which `MerkleTests` pins to RFC 6962's test vectors.
+public enum LedgerConformance {
+    public struct ConformanceFailure: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// The names of the checks, in the order `run` performs them.
+    public static let checks = [
+        "empty log", "append order", "roots", "inclusion proofs", "consistency proofs", "refusals",
+        "concurrent appends", "tamper detection",
+    ]
+
+    public static func run(
+        open: @escaping @Sendable () throws -> any LedgerLog, tamper: (Int64) throws -> Void,
+        clock: any WallClock = SystemClock()
+    ) throws {
+        let log = try open()
+        try emptyLog(log)
+        let appended = try appendOrder(log, clock: clock)
+        let leaves = appended.map(\.leafHash)
+        try roots(log, leaves: leaves)
+        try inclusionProofs(log, leaves: leaves)
+        try consistencyProofs(log, leaves: leaves)
+        try refusals(log, size: leaves.count)
+        try concurrentAppends(open: open, clock: clock, before: leaves.count)
+        try tamperDetection(log, tamper: tamper)
+    }
+
+    static func expect(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+        if !condition { throw ConformanceFailure(message()) }
+    }
+
+    static func emptyLog(_ log: any LedgerLog) throws {
+        let size = try log.size()
+        try expect(size == 0, "a new log has \(size) entries")
+        try expect(try log.root(size: 0) == Merkle.emptyRoot, "the empty tree's root is not SHA-256 of nothing")
+        try expect(try log.verify().ok, "an empty log does not verify")
+    }
+
+    /// 37 entries (not a power of two: every proof shape occurs), each given back as appended.
+    static func appendOrder(_ log: any LedgerLog, clock: any WallClock) throws -> [LedgerEntry] {
+        var appended = [LedgerEntry]()
+        for n in 0..<37 {
+            let entry = try log.append(
+                action: n % 3 == 0 ? .seal : .tag, subject: "subject-\(n)",
+                details: ["n": String(n), "quote": "a \"quoted\" \\ value\u{1}"], at: clock.now())
+            try expect(entry.seq == Int64(n), "append \(n) got sequence number \(entry.seq)")
+            try expect(
+                entry.details["n"] == String(n) && entry.subject == "subject-\(n)", "append \(n) changed its entry")
+            appended.append(entry)
+        }
+        let size = try log.size()
+        try expect(size == 37, "37 appends made a log of \(size)")
+        for entry in appended {
+            let stored = try log.entry(seq: entry.seq)
+            try expect(stored == entry, "entry \(entry.seq) reads back as \(String(describing: stored))")
+        }
+        try expect(try log.entry(seq: 37) == nil, "an entry past the end exists")
+        return appended
+    }
+
+    static func roots(_ log: any LedgerLog, leaves: [Merkle.Hash]) throws {
+        for size in 0...leaves.count {
+            let expected = Merkle.root(of: leaves[0..<size])
+            try expect(try log.root(size: size) == expected, "the root at size \(size) is not RFC 6962's MTH")
+        }
+    }
+
+    static func inclusionProofs(_ log: any LedgerLog, leaves: [Merkle.Hash]) throws {
+        for size in 1...leaves.count {
+            let root = Merkle.root(of: leaves[0..<size])
+            for index in 0..<size {
+                let proof = try log.inclusionProof(seq: Int64(index), size: size)
+                try expect(
+                    Merkle.verifyInclusion(leaf: leaves[index], index: index, size: size, proof: proof, root: root),
+                    "the inclusion proof of entry \(index) in \(size) does not verify")
+            }
+        }
+    }
+
+    static func consistencyProofs(_ log: any LedgerLog, leaves: [Merkle.Hash]) throws {
+        for newSize in 1...leaves.count {
+            for oldSize in 1...newSize {
+                let proof = try log.consistencyProof(from: oldSize, to: newSize)
+                try expect(
+                    Merkle.verifyConsistency(
+                        oldSize: oldSize, newSize: newSize, oldRoot: Merkle.root(of: leaves[0..<oldSize]),
+                        newRoot: Merkle.root(of: leaves[0..<newSize]), proof: proof),
+                    "the consistency proof from \(oldSize) to \(newSize) does not verify")
+            }
+        }
+    }
+
+    /// Questions about trees the log does not have are refused, not answered.
+    static func refusals(_ log: any LedgerLog, size: Int) throws {
+        try expect((try? log.root(size: size + 1)) == nil, "a root past the end was given")
+        try expect(
+            (try? log.inclusionProof(seq: Int64(size), size: size)) == nil, "a proof of a missing entry was given")
+        try expect((try? log.consistencyProof(from: size, to: size + 5)) == nil, "a proof to a future size was given")
+        try expect(
+            (try? log.consistencyProof(from: 3, to: 2)) == nil, "a proof from a larger to a smaller tree was given")
+    }
+
+    /// Four handles append 25 entries each at once: 100 new entries with dense sequence
+    /// numbers, each appended entry stored exactly once, and a tree that verifies.
+    static func concurrentAppends(
+        open: @escaping @Sendable () throws -> any LedgerLog, clock: any WallClock, before: Int
+    )
+        throws
+    {
+        let writers = 4
+        let each = 25
+        let seqs = Mutex([Int64]())
+        let failure = Mutex<String?>(nil)
+        DispatchQueue.concurrentPerform(iterations: writers) { writer in
+            do {
+                let handle = try open()
+                for n in 0..<each {
+                    let entry = try handle.append(
+                        action: .bench, subject: "writer-\(writer)", details: ["n": String(n)], at: clock.now())
+                    seqs.withLock { $0.append(entry.seq) }
+                }
+            } catch {
+                failure.withLock { $0 = $0 ?? "writer \(writer): \(error)" }
+            }
+        }
+        if let failure = failure.withLock({ $0 }) { throw ConformanceFailure("a concurrent append failed: \(failure)") }
+        let got = seqs.withLock { $0.sorted() }
+        let expected = (before..<(before + writers * each)).map(Int64.init)
+        try expect(got == expected, "concurrent appends were given sequence numbers \(got.first ?? -1)…, not dense")
+        let log = try open()
+        let total = try log.size()
+        try expect(total == before + writers * each, "the log has \(total) entries after the appends")
+        let verification = try log.verify()
+        try expect(verification.ok, "the log does not verify after concurrent appends: \(verification.problems)")
+        var leaves = [Merkle.Hash]()
+        for seq in 0..<Int64(before + writers * each) {
+            guard let entry = try log.entry(seq: seq) else { throw ConformanceFailure("entry \(seq) is missing") }
+            leaves.append(entry.leafHash)
+        }
+        try expect(try log.root(size: leaves.count) == Merkle.root(of: leaves[...]), "the tree forked")
+    }
+
+    static func tamperDetection(_ log: any LedgerLog, tamper: (Int64) throws -> Void) throws {
+        try expect(try log.verify().ok, "the log does not verify before tampering")
+        try tamper(5)
+        let verification = try log.verify()
+        try expect(!verification.ok, "an entry edited behind the log's back was not found")
+        try expect(
+            verification.firstBadSeq == 5,
+            "the edit of entry 5 was reported at \(String(describing: verification.firstBadSeq))")
+    }
+}
