@@ -6,17 +6,23 @@ import Foundation
 /// Copies one image from a registry into a local OCI layout (every blob streamed to disk and
 /// checked against its descriptor's size and digest as it lands), so
 /// `oci import REGISTRY/REPO@DIGEST` reuses the layout importer and its validation unchanged.
-public struct ImagePuller {
+public struct ImagePuller: Sendable {
     public init() {}
 
     public func pull(
         _ reference: RegistryReference, into layout: String, insecure: Bool, credentials: RegistryCredentials?
-    ) throws {
+    ) async throws {
         guard let digest = reference.digest else {
             throw OCIError("oci import from a registry needs REGISTRY/REPO@sha256:DIGEST: a tag can move")
         }
-        let client = try RegistryClient(reference: reference, insecure: insecure, credentials: credentials)
-        guard let (mediaType, bytes) = try client.manifest(digest.description) else {
+        try await RegistryClient.session(reference, insecure: insecure, credentials: credentials) { client in
+            try await pull(digest, with: client, into: layout)
+        }
+    }
+
+    private func pull(_ digest: Digest, with client: RegistryClient, into layout: String) async throws {
+        let reference = client.reference
+        guard let (mediaType, bytes) = try await client.manifest(digest.description) else {
             throw OCIError("registry \(reference.registry) has no manifest \(digest) in \(reference.repository)")
         }
         let type = mediaType.isEmpty ? OCI.MediaType.manifest : mediaType
@@ -31,7 +37,7 @@ public struct ImagePuller {
             // Streamed to the staging folder as it arrives, never more than the descriptor's
             // size; a blob that is short, long or wrong is unlinked with the staging folder.
             let blob = try writer.blobWriter()
-            try client.downloadBlob(blobDigest, size: descriptor.size) { try blob.write($0) }
+            try await client.downloadBlob(blobDigest, size: descriptor.size) { try blob.write($0) }
             try blob.finish(as: blobDigest)
         }
         let descriptor = try writer.addBlob(bytes, mediaType: type)

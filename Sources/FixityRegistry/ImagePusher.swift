@@ -24,11 +24,21 @@ public struct ImagePusher {
     public func push(
         _ release: ReleaseID, to reference: RegistryReference, flags: ImageSettings, base: String?, epoch: Int64,
         insecure: Bool, credentials: RegistryCredentials?
-    ) throws -> Report {
+    ) async throws -> Report {
         guard reference.digest == nil else {
             throw OCIError("push to REGISTRY/REPO[:TAG], not to a digest: the digest is what the push prints")
         }
-        let client = try RegistryClient(reference: reference, insecure: insecure, credentials: credentials)
+        return try await RegistryClient.session(reference, insecure: insecure, credentials: credentials) { client in
+            try await push(release, with: client, flags: flags, base: base, epoch: epoch)
+        }
+    }
+
+    private func push(
+        _ release: ReleaseID, with client: RegistryClient, flags: ImageSettings, base: String?, epoch: Int64
+    )
+        async throws -> Report
+    {
+        let reference = client.reference
         let folder = try PrivateTempFolder(purpose: "push")
         defer { folder.remove() }
         let scratch = folder.child("layout")
@@ -44,7 +54,7 @@ public struct ImagePusher {
             let blob = try image.reader.open(descriptor)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: RegistryClient.chunkSize, alignment: 16)
             defer { buffer.deallocate() }
-            let sent = try client.pushBlob(digest, size: Int(descriptor.size)) { want in
+            let sent = try await client.pushBlob(digest, size: Int(descriptor.size)) { want in
                 var filled = 0
                 while filled < want {
                     let n = try blob.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<want]))
@@ -57,14 +67,14 @@ public struct ImagePusher {
             if sent { uploaded.append(digest.description) } else { skipped.append(digest.description) }
         }
         let manifestBytes = try image.reader.document(image.manifestDescriptor)
-        try client.putManifest(
+        try await client.putManifest(
             manifestBytes, mediaType: OCI.MediaType.manifest, reference: reference.tag ?? exported.image.description)
 
         var referrers = [String]()
         let subject = OCI.Descriptor(
             mediaType: OCI.MediaType.manifest, digest: exported.image, size: manifestBytes.count)
         for stored in try store.envelopes(about: release) {
-            let digest = try client.pushReferrer(
+            let digest = try await client.pushReferrer(
                 subject: subject, artifactType: OCI.MediaType.dsseEnvelope, payload: stored.envelope.jsonBytes(),
                 payloadMediaType: OCI.MediaType.dsseEnvelope,
                 annotations: [

@@ -12,7 +12,7 @@ import Foundation
 /// by keys the policy trusts; and its last layer is byte for byte what exporting that release
 /// gives (export is reproducible: computed from the release in this store, nothing pulled). A
 /// release this store does not hold cannot be bound, and is not allowed.
-public struct ImageVerifier {
+public struct ImageVerifier: Sendable {
     public struct Report: Sendable, Encodable {
         public let image: Digest
         public let release: ReleaseID
@@ -29,13 +29,19 @@ public struct ImageVerifier {
     public init(store: Store) { self.store = store }
 
     public func verify(_ reference: RegistryReference, env: String, insecure: Bool, credentials: RegistryCredentials?)
-        throws -> Report
+        async throws -> Report
     {
         guard let digest = reference.digest else {
             throw OCIError("oci verify needs REGISTRY/REPO@sha256:DIGEST: a tag can move")
         }
-        let client = try RegistryClient(reference: reference, insecure: insecure, credentials: credentials)
-        guard let (mediaType, bytes) = try client.manifest(digest.description) else {
+        return try await RegistryClient.session(reference, insecure: insecure, credentials: credentials) { client in
+            try await verify(digest, with: client, env: env)
+        }
+    }
+
+    private func verify(_ digest: Digest, with client: RegistryClient, env: String) async throws -> Report {
+        let reference = client.reference
+        guard let (mediaType, bytes) = try await client.manifest(digest.description) else {
             throw OCIError("registry \(reference.registry) has no manifest \(digest) in \(reference.repository)")
         }
         guard mediaType.isEmpty || OCI.MediaType.manifests.contains(mediaType) else {
@@ -50,7 +56,7 @@ public struct ImageVerifier {
         }
         let release = ReleaseID(releaseDigest)
         let config = try OCI.decode(
-            OCI.ImageConfig.self, try client.blob(try manifest.config.validDigest(), maxBytes: 4 << 20),
+            OCI.ImageConfig.self, try await client.blob(try manifest.config.validDigest(), maxBytes: 4 << 20),
             what: "image config")
         guard config.history?.last?.created_by == "fixity oci export \(release)",
             config.rootfs.diff_ids.count == manifest.layers.count
@@ -81,15 +87,15 @@ public struct ImageVerifier {
         }
 
         var envelopes = [DSSEEnvelope]()
-        let referrers = try client.referrers(of: digest)
+        let referrers = try await client.referrers(of: digest)
         for referrer in referrers where referrer.artifactType == OCI.MediaType.dsseEnvelope {
-            guard let (_, artifactBytes) = try client.manifest(referrer.digest) else { continue }
+            guard let (_, artifactBytes) = try await client.manifest(referrer.digest) else { continue }
             let artifact = try OCI.decode(
                 OCI.Manifest.self, artifactBytes, what: "referrer \(referrer.digest.prefix(19))")
             // A referrer must refer to this image; one that says otherwise is ignored.
             guard artifact.subject?.digest == digest.description else { continue }
             for layer in artifact.layers where layer.mediaType == OCI.MediaType.dsseEnvelope {
-                let payload = try client.blob(try layer.validDigest(), maxBytes: 4 << 20)
+                let payload = try await client.blob(try layer.validDigest(), maxBytes: 4 << 20)
                 let envelope = try DSSEEnvelope(json: payload, source: "referrer \(referrer.digest.prefix(19))")
                 let statement = try InTotoStatement(
                     payload: envelope.payloadBytes, source: "referrer \(referrer.digest.prefix(19))")

@@ -14,12 +14,12 @@ extension RegistryClient {
     public func pushReferrer(
         subject: OCI.Descriptor, artifactType: String, payload: [UInt8], payloadMediaType: String,
         annotations: [String: String]
-    ) throws -> Digest {
+    ) async throws -> Digest {
         let configDigest = Digest.of(Self.emptyConfig)
-        try pushBlob(configDigest, size: Self.emptyConfig.count) { _ in Self.emptyConfig }
+        try await pushBlob(configDigest, size: Self.emptyConfig.count) { _ in Self.emptyConfig }
         var sent = false
         let payloadDigest = Digest.of(payload)
-        try pushBlob(payloadDigest, size: payload.count) { _ in
+        try await pushBlob(payloadDigest, size: payload.count) { _ in
             defer { sent = true }
             return sent ? [] : payload
         }
@@ -29,20 +29,20 @@ extension RegistryClient {
             annotations: annotations, artifactType: artifactType, subject: subject)
         let bytes = OCI.encode(manifest)
         let digest = Digest.of(bytes)
-        let response = try putManifest(bytes, mediaType: OCI.MediaType.manifest, reference: digest.description)
+        let response = try await putManifest(bytes, mediaType: OCI.MediaType.manifest, reference: digest.description)
         // A registry with the referrers API says so with OCI-Subject; otherwise keep the fallback tag.
         if response.headers.first(name: "OCI-Subject") == nil {
             let descriptor = OCI.Descriptor(
                 mediaType: OCI.MediaType.manifest, digest: digest, size: bytes.count, annotations: annotations,
                 artifactType: artifactType)
-            try addToFallbackIndex(subject: try subject.validDigest(), descriptor)
+            try await addToFallbackIndex(subject: try subject.validDigest(), descriptor)
         }
         return digest
     }
 
     /// The referrers of `subject`: the API's answer, else the fallback tag's index, else none.
-    public func referrers(of subject: Digest) throws -> [OCI.Descriptor] {
-        let api = try send(
+    public func referrers(of subject: Digest) async throws -> [OCI.Descriptor] {
+        let api = try await send(
             .GET, "\(repositoryPath)/referrers/\(subject)", headers: [("Accept", OCI.MediaType.index)],
             expect: [200, 404])
         if api.status == 200,
@@ -50,20 +50,22 @@ extension RegistryClient {
         {
             return index.manifests
         }
-        guard let fallback = try manifest(Self.fallbackTag(subject), accept: [OCI.MediaType.index]) else { return [] }
+        guard let fallback = try await manifest(Self.fallbackTag(subject), accept: [OCI.MediaType.index]) else {
+            return []
+        }
         return try OCI.decode(OCI.Index.self, fallback.bytes, what: "referrers index \(Self.fallbackTag(subject))")
             .manifests
     }
 
     static func fallbackTag(_ subject: Digest) -> String { "sha256-\(subject.hex)" }
 
-    private func addToFallbackIndex(subject: Digest, _ descriptor: OCI.Descriptor) throws {
+    private func addToFallbackIndex(subject: Digest, _ descriptor: OCI.Descriptor) async throws {
         var index = OCI.Index(manifests: [])
-        if let existing = try manifest(Self.fallbackTag(subject), accept: [OCI.MediaType.index]) {
+        if let existing = try await manifest(Self.fallbackTag(subject), accept: [OCI.MediaType.index]) {
             index = try OCI.decode(OCI.Index.self, existing.bytes, what: "referrers index \(Self.fallbackTag(subject))")
         }
         guard !index.manifests.contains(where: { $0.digest == descriptor.digest }) else { return }
         index.manifests.append(descriptor)
-        try putManifest(OCI.encode(index), mediaType: OCI.MediaType.index, reference: Self.fallbackTag(subject))
+        try await putManifest(OCI.encode(index), mediaType: OCI.MediaType.index, reference: Self.fallbackTag(subject))
     }
 }

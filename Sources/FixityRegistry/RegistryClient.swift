@@ -3,6 +3,7 @@ import FixityCore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Credentials for one registry: `--username` with `--password-stdin`, or `~/.docker/config.json`.
 public struct RegistryCredentials: Sendable {
@@ -40,8 +41,12 @@ public struct RegistryCredentials: Sendable {
 /// The OCI distribution API (distribution-spec 1.1) for one repository: blobs, manifests,
 /// referrers (the API, or the `sha256-<hex>` tag fallback where the registry lacks it), with
 /// basic and bearer-token authentication. Every error names the registry's status and message.
-public final class RegistryClient {
-    public struct Response {
+///
+/// Async from end to end (no future is waited on; a server can call it from its event loops'
+/// tasks), and its HTTP client has an explicit lifetime: a `RegistryClient` exists only inside
+/// `RegistryClient.session`, which shuts the connection pool down when the body returns or throws.
+public final class RegistryClient: Sendable {
+    public struct Response: Sendable {
         public let status: Int
         public let headers: HTTPHeaders
         public let body: [UInt8]
@@ -53,11 +58,29 @@ public final class RegistryClient {
     let base: String
     private let client: HTTPClient
     private let credentials: RegistryCredentials?
-    private var authorization: String?
+    /// The `Authorization` a challenge earned, reused by every later request of the session.
+    private let authorization = Mutex<String?>(nil)
     /// Blobs larger than this go up in PATCH chunks of this size.
     public static let chunkSize = 8 << 20
 
-    public init(reference: RegistryReference, insecure: Bool, credentials: RegistryCredentials?) throws(OCIError) {
+    /// Runs `body` with a client for `reference`, then shuts its connections down — also when
+    /// `body` throws.
+    public static func session<T: Sendable>(
+        _ reference: RegistryReference, insecure: Bool, credentials: RegistryCredentials?,
+        _ body: (RegistryClient) async throws -> T
+    ) async throws -> T {
+        let client = try RegistryClient(reference: reference, insecure: insecure, credentials: credentials)
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body(client))
+        } catch {
+            result = .failure(error)
+        }
+        try? await client.client.shutdown()
+        return try result.get()
+    }
+
+    private init(reference: RegistryReference, insecure: Bool, credentials: RegistryCredentials?) throws(OCIError) {
         if insecure && !reference.isLoopback {
             throw OCIError(
                 "--insecure (plain HTTP) is only allowed to a loopback address, not \(reference.host): use HTTPS")
@@ -69,8 +92,6 @@ public final class RegistryClient {
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(300))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
-
-    deinit { try? client.syncShutdown() }
 
     var repositoryPath: String { "/v2/\(reference.repository)" }
 
@@ -86,31 +107,28 @@ public final class RegistryClient {
         _ method: HTTPMethod, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
         expect: Set<Int>,
         limit: Int = RegistryClient.documentLimit, sink: ((UnsafeRawBufferPointer) throws -> Void)? = nil
-    ) throws -> Response {
+    ) async throws -> Response {
         let url = target.hasPrefix("http://") || target.hasPrefix("https://") ? target : base + target
         for attempt in 0..<2 {
-            var request: HTTPClient.Request
-            do { request = try HTTPClient.Request(url: url, method: method) } catch {
-                throw OCIError("bad registry URL \(url): \(error)")
-            }
+            var request = HTTPClientRequest(url: url)
+            request.method = method
             for (name, value) in headers { request.headers.add(name: name, value: value) }
             // An upload Location may point anywhere; the registry's credentials go only to the
             // registry itself, and never down from HTTPS to plain HTTP. (Redirects: the HTTP
             // client itself drops Authorization across origins and refuses HTTPS → HTTP.)
             let sameOrigin = try checkedOrigin(of: url)
-            if let authorization, sameOrigin {
+            if let authorization = authorization.withLock({ $0 }), sameOrigin {
                 request.headers.replaceOrAdd(name: "Authorization", value: authorization)
             }
-            if let body { request.body = .bytes(body) }
+            if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
             let received: BoundedBody.Received
             do {
-                received = try client.execute(request: request, delegate: BoundedBody(limit: limit, sink: sink)).wait()
+                received = try await BoundedBody.receive(
+                    try await client.execute(request, timeout: Self.requestTimeout), limit: limit, sink: sink)
             } catch let tooLarge as BoundedBody.TooLarge {
                 throw OCIError(
                     "registry \(reference.registry): \(method) \(Self.shown(url)) answered more than \(tooLarge.limit) bytes: refused, nothing kept"
                 )
-            } catch let cut as BoundedBody.ErrorBodyCut {
-                received = cut.received
             } catch let failed as BoundedBody.SinkFailed {
                 throw failed.underlying
             } catch {
@@ -118,7 +136,7 @@ public final class RegistryClient {
             }
             let status = received.status
             if status == 401, attempt == 0, let challenge = received.headers.first(name: "WWW-Authenticate") {
-                try authenticate(challenge)
+                try await authenticate(challenge)
                 continue
             }
             guard expect.contains(status) else {
@@ -133,6 +151,10 @@ public final class RegistryClient {
             "registry \(reference.registry) refused the credentials for \(reference.repository) (401 after authenticating)"
         )
     }
+
+    /// The longest one request may take in all. A stalled transfer ends sooner: the client's
+    /// read timeout (300 s without a byte) applies throughout.
+    static let requestTimeout = TimeAmount.hours(6)
 
     /// Whether `url` is the registry itself (scheme, host and port of `base`). Refuses a URL that
     /// would take a request from HTTPS to plain HTTP.
@@ -186,7 +208,7 @@ public final class RegistryClient {
 
     /// Answers a `WWW-Authenticate` challenge: Basic with the credentials, or Bearer by fetching a
     /// token from the realm (with the credentials when there are any).
-    private func authenticate(_ challenge: String) throws {
+    private func authenticate(_ challenge: String) async throws {
         let (scheme, parameters) = Self.parseChallenge(challenge)
         switch scheme.lowercased() {
         case "basic":
@@ -195,7 +217,8 @@ public final class RegistryClient {
                     "registry \(reference.registry) requires credentials: --username with --password-stdin, or docker login"
                 )
             }
-            authorization = "Basic " + Base64.encode(Array("\(credentials.username):\(credentials.password)".utf8))
+            let basic = "Basic " + Base64.encode(Array("\(credentials.username):\(credentials.password)".utf8))
+            authorization.withLock { $0 = basic }
         case "bearer":
             guard let realm = parameters["realm"], var components = URLComponents(string: realm) else {
                 throw OCIError("registry \(reference.registry): a bearer challenge without a realm")
@@ -211,7 +234,7 @@ public final class RegistryClient {
             }
             // The realm gets the credentials: never over plain HTTP when the registry is HTTPS.
             _ = try checkedOrigin(of: url)
-            var request = try HTTPClient.Request(url: url, method: .GET)
+            var request = HTTPClientRequest(url: url)
             if let credentials {
                 request.headers.add(
                     name: "Authorization",
@@ -219,7 +242,8 @@ public final class RegistryClient {
             }
             let response: BoundedBody.Received
             do {
-                response = try client.execute(request: request, delegate: BoundedBody(limit: Self.documentLimit)).wait()
+                response = try await BoundedBody.receive(
+                    try await client.execute(request, timeout: Self.requestTimeout), limit: Self.documentLimit)
             } catch {
                 throw OCIError(
                     "token service \(components.host ?? realm): \(error is BoundedBody.TooLarge ? "answered more than \(Self.documentLimit) bytes" : "\(error)")"
@@ -237,7 +261,7 @@ public final class RegistryClient {
                     "token service \(components.host ?? realm) answered \(response.status): \(Self.message(bytes))\(hint)"
                 )
             }
-            authorization = "Bearer " + token
+            authorization.withLock { $0 = "Bearer " + token }
         default:
             throw OCIError("registry \(reference.registry) asks for unsupported authentication '\(scheme)'")
         }
@@ -259,16 +283,16 @@ public final class RegistryClient {
 
     // MARK: Blobs
 
-    public func hasBlob(_ digest: Digest) throws -> Bool {
-        try send(.HEAD, "\(repositoryPath)/blobs/\(digest)", expect: [200, 404]).status == 200
+    public func hasBlob(_ digest: Digest) async throws -> Bool {
+        try await send(.HEAD, "\(repositoryPath)/blobs/\(digest)", expect: [200, 404]).status == 200
     }
 
     /// Uploads a blob unless the registry has it; false when it was already there. `next`
     /// yields the bytes in order, up to the count asked for, empty at the end.
     @discardableResult
-    public func pushBlob(_ digest: Digest, size: Int, next: (Int) throws -> [UInt8]) throws -> Bool {
-        if try hasBlob(digest) { return false }
-        let started = try send(
+    public func pushBlob(_ digest: Digest, size: Int, next: (Int) throws -> [UInt8]) async throws -> Bool {
+        if try await hasBlob(digest) { return false }
+        let started = try await send(
             .POST, "\(repositoryPath)/blobs/uploads/", headers: [("Content-Length", "0")], expect: [202])
         var location = try uploadLocation(started)
         if size <= Self.chunkSize {
@@ -278,7 +302,7 @@ public final class RegistryClient {
                 if chunk.isEmpty { break }
                 body += chunk
             }
-            _ = try send(
+            _ = try await send(
                 .PUT, Self.adding(digest: digest, to: location),
                 headers: [("Content-Type", "application/octet-stream")], body: body, expect: [201])
             return true
@@ -288,7 +312,7 @@ public final class RegistryClient {
         while offset < size {
             let chunk = try next(min(Self.chunkSize, size - offset))
             if chunk.isEmpty { break }
-            let response = try send(
+            let response = try await send(
                 .PATCH, location,
                 headers: [
                     ("Content-Type", "application/octet-stream"),
@@ -297,13 +321,14 @@ public final class RegistryClient {
             location = try uploadLocation(response)
             offset += chunk.count
         }
-        _ = try send(.PUT, Self.adding(digest: digest, to: location), headers: [("Content-Length", "0")], expect: [201])
+        _ = try await send(
+            .PUT, Self.adding(digest: digest, to: location), headers: [("Content-Length", "0")], expect: [201])
         return true
     }
 
     /// A small blob (a config, an envelope), whole, checked against its digest.
-    public func blob(_ digest: Digest, maxBytes: Int) throws -> [UInt8] {
-        let response = try send(.GET, "\(repositoryPath)/blobs/\(digest)", expect: [200], limit: maxBytes)
+    public func blob(_ digest: Digest, maxBytes: Int) async throws -> [UInt8] {
+        let response = try await send(.GET, "\(repositoryPath)/blobs/\(digest)", expect: [200], limit: maxBytes)
         guard Digest.of(response.body) == digest else {
             throw OCIError("registry \(reference.registry): blob \(digest) does not match its digest")
         }
@@ -315,10 +340,10 @@ public final class RegistryClient {
     /// `size` long and hash to `digest` — the caller must discard what it wrote then.
     public func downloadBlob(
         _ digest: Digest, size: Int64, into write: @escaping (UnsafeRawBufferPointer) throws -> Void
-    ) throws {
+    ) async throws {
         guard size >= 0, size <= Int64(Int.max) else { throw OCIError("blob \(digest.short): bad size \(size)") }
         let hasher = HashingSink(write)
-        let response = try send(
+        let response = try await send(
             .GET, "\(repositoryPath)/blobs/\(digest)", expect: [200], limit: Int(size), sink: hasher.write)
         guard response.count == Int(size) else {
             throw OCIError(
@@ -348,8 +373,10 @@ public final class RegistryClient {
 
     /// Returns the digest the registry computed (it must equal ours).
     @discardableResult
-    public func putManifest(_ bytes: [UInt8], mediaType: String, reference tagOrDigest: String) throws -> Response {
-        let response = try send(
+    public func putManifest(_ bytes: [UInt8], mediaType: String, reference tagOrDigest: String) async throws
+        -> Response
+    {
+        let response = try await send(
             .PUT, "\(repositoryPath)/manifests/\(tagOrDigest)", headers: [("Content-Type", mediaType)], body: bytes,
             expect: [201])
         if let answered = response.headers.first(name: "Docker-Content-Digest"),
@@ -366,8 +393,8 @@ public final class RegistryClient {
     public func manifest(
         _ tagOrDigest: String,
         accept: [String] = [OCI.MediaType.manifest, OCI.MediaType.index, OCI.MediaType.dockerManifest]
-    ) throws -> (mediaType: String, bytes: [UInt8])? {
-        let response = try send(
+    ) async throws -> (mediaType: String, bytes: [UInt8])? {
+        let response = try await send(
             .GET, "\(repositoryPath)/manifests/\(tagOrDigest)", headers: [("Accept", accept.joined(separator: ", "))],
             expect: [200, 404])
         guard response.status == 200 else { return nil }

@@ -94,9 +94,13 @@ struct OCICommand: ParsableCommand {
                     FileManager.default.fileExists(atPath: local)
                     || layoutName.map { FileManager.default.fileExists(atPath: $0) } == true
                 if !isLocal, image.contains("/"), let reference = try? RegistryReference(parsing: image) {
-                    try ImagePuller().pull(
-                        reference, into: scratch.child("layout"), insecure: registry.insecure,
-                        credentials: try registry.credentials())
+                    let (layout, insecure, credentials) = (
+                        scratch.child("layout"), registry.insecure, try registry.credentials()
+                    )
+                    try waitFor {
+                        try await ImagePuller().pull(
+                            reference, into: layout, insecure: insecure, credentials: credentials)
+                    }
                     source = scratch.child("layout")
                     recordedAs = reference.description
                 }
@@ -139,10 +143,13 @@ struct OCICommand: ParsableCommand {
                 let scratch = try PrivateTempFolder(purpose: "base")
                 defer { scratch.remove() }
                 let pinned = try BaseImage.local(base, scratch: scratch.child("layout"), registry: registry)
-                let report = try ImagePusher(store: store).push(
-                    release, to: reference, flags: try image.settings(), base: pinned,
-                    epoch: try ImageFlags.sourceDateEpoch(),
-                    insecure: registry.insecure, credentials: try registry.credentials())
+                let (settings, epoch) = (try image.settings(), try ImageFlags.sourceDateEpoch())
+                let (insecure, credentials) = (registry.insecure, try registry.credentials())
+                let report = try waitFor {
+                    try await ImagePusher(store: store).push(
+                        release, to: reference, flags: settings, base: pinned, epoch: epoch, insecure: insecure,
+                        credentials: credentials)
+                }
                 if global.json {
                     try Output.json(report)
                 } else {
@@ -169,9 +176,12 @@ struct OCICommand: ParsableCommand {
         func run() throws {
             try runReportingFailures {
                 let store = try global.openStore()
-                let report = try ImageVerifier(store: store).verify(
-                    try RegistryReference(parsing: image), env: env, insecure: registry.insecure,
-                    credentials: try registry.credentials())
+                let reference = try RegistryReference(parsing: image)
+                let (env, insecure, credentials) = (env, registry.insecure, try registry.credentials())
+                let report = try waitFor {
+                    try await ImageVerifier(store: store).verify(
+                        reference, env: env, insecure: insecure, credentials: credentials)
+                }
                 if global.json {
                     try Output.json(report)
                 } else {
@@ -201,8 +211,10 @@ enum BaseImage {
         else {
             return base
         }
-        try ImagePuller().pull(
-            reference, into: scratch, insecure: registry.insecure, credentials: try registry.credentials())
+        let (insecure, credentials) = (registry.insecure, try registry.credentials())
+        try waitFor {
+            try await ImagePuller().pull(reference, into: scratch, insecure: insecure, credentials: credentials)
+        }
         return "\(scratch)@\(digest)"
     }
 }
