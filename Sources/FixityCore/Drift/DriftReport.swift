@@ -84,15 +84,4 @@ public struct DriftReport: Sendable, Codable, Equatable {
     }
 }
 
-extension DriftReport {
-    /// The paths with this kind of change.
-    public func paths(_ kind: ChangeKind) -> [String] {
-        switch kind {
-        case .modified: modified
-        case .added: added
-        case .removed: removed
-        case .modeChanged: modeChanged
-        case .typeChanged: typeChanged
-        }
-    }
-}
+extension DriftReport: ChangeLists {}

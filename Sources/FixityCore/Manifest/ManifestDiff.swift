@@ -56,7 +56,16 @@ public struct ManifestDiff: Sendable, Equatable {
     }
 }
 
-extension ManifestDiff {
+/// A list of paths per kind of change: a diff between releases, drift of a live tree.
+public protocol ChangeLists {
+    var modified: [String] { get }
+    var added: [String] { get }
+    var removed: [String] { get }
+    var modeChanged: [String] { get }
+    var typeChanged: [String] { get }
+}
+
+extension ChangeLists {
     /// The paths with this kind of change.
     public func paths(_ kind: ChangeKind) -> [String] {
         switch kind {
@@ -68,3 +77,5 @@ extension ManifestDiff {
         }
     }
 }
+
+extension ManifestDiff: ChangeLists {}
