@@ -69,7 +69,8 @@ let package = Package(
         .testTarget(
             name: "FixityCLITests",
             dependencies: [
-                "FixityCLI", "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityTesting",
+                "FixityCLI", "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityRegistry",
+                "FixityTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

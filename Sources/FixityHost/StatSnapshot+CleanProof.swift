@@ -61,21 +61,24 @@ extension StatSnapshot {
             var stack = [(folder: 0, next: Int(raw.loadLE32(folderRecord(0) + 4)))]
             while let (folder, next) = stack.last {
                 let record = folderRecord(folder)
-                guard next < Int(raw.loadLE32(record + 4)) + Int(raw.loadLE32(record + 8)) else {
+                guard
+                    next < Int(raw.loadLE32(record + FolderField.firstChild))
+                        + Int(raw.loadLE32(record + FolderField.childCount))
+                else {
                     stack.removeLast()
                     continue
                 }
                 stack[stack.count - 1].next = next + 1
                 let at = childTable + next * Self.childRecordSize
-                guard raw.loadLE32(at + 8) & UInt32(S_IFMT) == UInt32(S_IFDIR),
-                    raw.loadLE32(at + 12) & Flag.ignored == 0
+                guard raw.loadLE32(at + ChildField.mode) & UInt32(S_IFMT) == UInt32(S_IFDIR),
+                    raw.loadLE32(at + ChildField.flags) & Flag.ignored == 0
                 else { continue }
                 guard nextFolder < folderCount else { return nil }
                 let sub = nextFolder
                 nextFolder += 1
                 // The folder record's path must be this folder's path, "/", the child's name.
-                let parentPath = text(raw.loadLE32(record))
-                let name = text(raw.loadLE32(at))
+                let parentPath = text(raw.loadLE32(record + FolderField.path))
+                let name = text(raw.loadLE32(at + ChildField.name))
                 let subPath = text(raw.loadLE32(folderRecord(sub)))
                 let parentLength = strlen(parentPath.assumingMemoryBound(to: CChar.self))
                 let nameLength = strlen(name.assumingMemoryBound(to: CChar.self))
@@ -100,9 +103,10 @@ extension StatSnapshot {
         bytes.withUnsafeBytes { raw -> Int? in
             let base = raw.baseAddress!
             let record = folderTable + folder * Self.folderRecordSize
-            let pathPointer = (base + pool + Int(raw.loadLE32(record))).assumingMemoryBound(to: CChar.self)
-            let first = Int(raw.loadLE32(record + 4))
-            let count = Int(raw.loadLE32(record + 8))
+            let pathPointer = (base + pool + Int(raw.loadLE32(record + FolderField.path))).assumingMemoryBound(
+                to: CChar.self)
+            let first = Int(raw.loadLE32(record + FolderField.firstChild))
+            let count = Int(raw.loadLE32(record + FolderField.childCount))
             let isTop = pathPointer.pointee == 0
             var st = stat()
 
@@ -131,24 +135,24 @@ extension StatSnapshot {
             var seen = 0
             for child in first..<(first + count) {
                 let at = childTable + child * Self.childRecordSize
-                let flags = raw.loadLE32(at + 12)
+                let flags = raw.loadLE32(at + ChildField.flags)
                 if flags & Flag.ignored != 0 { continue }
-                let name = base + pool + Int(raw.loadLE32(at))
+                let name = base + pool + Int(raw.loadLE32(at + ChildField.name))
                 let length = strlen(name.assumingMemoryBound(to: CChar.self))
                 guard length <= Int(NAME_MAX) else { return nil }
                 let ok = path.withUnsafeMutableBufferPointer { buffer -> Bool in
                     let childPath = buffer.baseAddress!
                     memcpy(childPath + prefixLength, name, length + 1)
                     guard fstatat(treeFD, childPath, &st, AT_SYMLINK_NOFOLLOW) == 0,
-                        UInt32(st.st_mode) == raw.loadLE32(at + 8)
+                        UInt32(st.st_mode) == raw.loadLE32(at + ChildField.mode)
                     else { return false }
                     switch UInt32(st.st_mode) & UInt32(S_IFMT) {
                     case UInt32(S_IFREG):
-                        return flags & Flag.vouched != 0 && UInt64(st.st_ino) == raw.loadLE64(at + 16)
-                            && UInt64(bitPattern: Int64(st.st_size)) == raw.loadLE64(at + 24)
-                            && Self.sameTimes(st, raw, at + 32)
+                        return flags & Flag.vouched != 0 && UInt64(st.st_ino) == raw.loadLE64(at + ChildField.inode)
+                            && UInt64(bitPattern: Int64(st.st_size)) == raw.loadLE64(at + ChildField.size)
+                            && Self.sameTimes(st, raw, at + ChildField.mtime)
                     case UInt32(S_IFLNK):
-                        let targetOffset = raw.loadLE32(at + 4)
+                        let targetOffset = raw.loadLE32(at + ChildField.target)
                         guard targetOffset != Self.noTarget else { return false }
                         let expected = base + pool + Int(targetOffset)
                         let targetLength = strlen(expected.assumingMemoryBound(to: CChar.self))
@@ -179,8 +183,9 @@ extension StatSnapshot {
     /// The folder record says its stat was recorded, and `st` has that inode, mtime and ctime.
     private func listingUnchanged(_ folder: Int, _ st: stat, _ raw: UnsafeRawBufferPointer) -> Bool {
         let record = folderTable + folder * Self.folderRecordSize
-        return raw.loadLE32(record + 16) & Flag.vouched != 0 && UInt64(st.st_ino) == raw.loadLE64(record + 24)
-            && Self.sameTimes(st, raw, record + 32)
+        return raw.loadLE32(record + FolderField.flags) & Flag.vouched != 0
+            && UInt64(st.st_ino) == raw.loadLE64(record + FolderField.inode)
+            && Self.sameTimes(st, raw, record + FolderField.mtime)
     }
 
     /// Lists a folder whose stat changed: every recorded name (ignored ones aside) must be there,
@@ -189,10 +194,11 @@ extension StatSnapshot {
     private func namesMatch(_ folder: Int, treeFD: Int32, _ raw: UnsafeRawBufferPointer) -> Int? {
         let base = raw.baseAddress!
         let record = folderTable + folder * Self.folderRecordSize
-        let pathPointer = (base + pool + Int(raw.loadLE32(record))).assumingMemoryBound(to: CChar.self)
-        let first = Int(raw.loadLE32(record + 4))
-        let count = Int(raw.loadLE32(record + 8))
-        let required = Int(raw.loadLE32(record + 12))
+        let pathPointer = (base + pool + Int(raw.loadLE32(record + FolderField.path))).assumingMemoryBound(
+            to: CChar.self)
+        let first = Int(raw.loadLE32(record + FolderField.firstChild))
+        let count = Int(raw.loadLE32(record + FolderField.childCount))
+        let required = Int(raw.loadLE32(record + FolderField.required))
         let fd =
             pathPointer.pointee == 0
             ? Glibc.openat(treeFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : fixity_open_beneath(treeFD, pathPointer)
@@ -213,7 +219,8 @@ extension StatSnapshot {
             while low < high {
                 let mid = (low + high) / 2
                 let at = childTable + (first + mid) * Self.childRecordSize
-                let order = strcmp(name, (base + pool + Int(raw.loadLE32(at))).assumingMemoryBound(to: CChar.self))
+                let order = strcmp(
+                    name, (base + pool + Int(raw.loadLE32(at + ChildField.name))).assumingMemoryBound(to: CChar.self))
                 if order == 0 {
                     found = first + mid
                     break

@@ -26,6 +26,32 @@ public struct StatSnapshot: Sendable {
     static let noTarget = UInt32.max
     static let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
 
+    /// Byte offsets in a folder record (docs/design.md, "Stat snapshot format"). `mtime` is
+    /// followed by `ctime`, as `sameTimes` reads them.
+    enum FolderField {
+        static let path = 0
+        static let firstChild = 4
+        static let childCount = 8
+        /// Children not matched by `[drift] ignore`.
+        static let required = 12
+        static let flags = 16
+        static let inode = 24
+        static let mtime = 32
+        static let ctime = 40
+    }
+
+    /// Byte offsets in a child record. `mtime` is followed by `ctime`.
+    enum ChildField {
+        static let name = 0
+        static let target = 4
+        static let mode = 8
+        static let flags = 12
+        static let inode = 16
+        static let size = 24
+        static let mtime = 32
+        static let ctime = 40
+    }
+
     enum Flag {
         /// Matched by `[drift] ignore`: present or absent, anything goes.
         static let ignored: UInt32 = 1
@@ -235,16 +261,18 @@ public struct StatSnapshot: Sendable {
         func inPool(_ offset: UInt32) -> Bool { Int(offset) < poolSize }
         for f in 0..<folders {
             let at = folderTable + f * folderRecordSize
-            let first = Int(bytes.loadLE32(at + 4))
-            let count = Int(bytes.loadLE32(at + 8))
-            guard inPool(bytes.loadLE32(at)), first + count <= children, Int(bytes.loadLE32(at + 12)) <= count else {
+            let first = Int(bytes.loadLE32(at + FolderField.firstChild))
+            let count = Int(bytes.loadLE32(at + FolderField.childCount))
+            guard inPool(bytes.loadLE32(at + FolderField.path)), first + count <= children,
+                Int(bytes.loadLE32(at + FolderField.required)) <= count
+            else {
                 return corrupt("bad folder record")
             }
         }
         for c in 0..<children {
             let at = childTable + c * childRecordSize
-            let target = bytes.loadLE32(at + 4)
-            guard inPool(bytes.loadLE32(at)), target == noTarget || inPool(target) else {
+            let target = bytes.loadLE32(at + ChildField.target)
+            guard inPool(bytes.loadLE32(at + ChildField.name)), target == noTarget || inPool(target) else {
                 return corrupt("bad entry record")
             }
         }
@@ -271,14 +299,17 @@ public struct StatSnapshot: Sendable {
             for folder in 0..<folderCount {
                 let record = folderTable + folder * Self.folderRecordSize
                 let folderPath = String(
-                    cString: (raw.baseAddress! + pool + Int(raw.loadLE32(record))).assumingMemoryBound(to: CChar.self))
-                let first = Int(raw.loadLE32(record + 4))
-                for child in first..<(first + Int(raw.loadLE32(record + 8))) {
+                    cString: (raw.baseAddress! + pool + Int(raw.loadLE32(record + FolderField.path)))
+                        .assumingMemoryBound(to: CChar.self))
+                let first = Int(raw.loadLE32(record + FolderField.firstChild))
+                for child in first..<(first + Int(raw.loadLE32(record + FolderField.childCount))) {
                     let at = childTable + child * Self.childRecordSize
-                    guard raw.loadLE32(at + 8) & UInt32(S_IFMT) == UInt32(S_IFREG) else { continue }
+                    guard raw.loadLE32(at + ChildField.mode) & UInt32(S_IFMT) == UInt32(S_IFREG) else { continue }
                     let name = String(
-                        cString: (raw.baseAddress! + pool + Int(raw.loadLE32(at))).assumingMemoryBound(to: CChar.self))
-                    files.append((folderPath.isEmpty ? name : "\(folderPath)/\(name)", raw.loadLE64(at + 24)))
+                        cString: (raw.baseAddress! + pool + Int(raw.loadLE32(at + ChildField.name)))
+                            .assumingMemoryBound(to: CChar.self))
+                    files.append(
+                        (folderPath.isEmpty ? name : "\(folderPath)/\(name)", raw.loadLE64(at + ChildField.size)))
                 }
             }
             return files.sorted { $0.size > $1.size }.map(\.path)
@@ -292,27 +323,28 @@ public struct StatSnapshot: Sendable {
             func text(_ offset: UInt32) -> String {
                 String(cString: (raw.baseAddress! + pool + Int(offset)).assumingMemoryBound(to: CChar.self))
             }
-            /// `at`: where the record's inode is; its mtime and ctime follow `timesAfter` bytes on
-            /// (folder records: inode, mtime, ctime; child records: inode, size, mtime, ctime).
-            func stat(_ at: Int, timesAfter: Int, mode: UInt32, size: UInt64) -> FileStat {
+            func stat(inode: Int, mtime: Int, ctime: Int, mode: UInt32, size: UInt64) -> FileStat {
                 FileStat(
-                    device: 0, inode: raw.loadLE64(at), rawMode: mode, size: Int64(bitPattern: size),
-                    mtimeNanos: Int64(bitPattern: raw.loadLE64(at + timesAfter)),
-                    ctimeNanos: Int64(bitPattern: raw.loadLE64(at + timesAfter + 8)))
+                    device: 0, inode: raw.loadLE64(inode), rawMode: mode, size: Int64(bitPattern: size),
+                    mtimeNanos: Int64(bitPattern: raw.loadLE64(mtime)),
+                    ctimeNanos: Int64(bitPattern: raw.loadLE64(ctime)))
             }
             for folder in 0..<folderCount {
                 let record = folderTable + folder * Self.folderRecordSize
-                let folderPath = text(raw.loadLE32(record))
-                if !folderPath.isEmpty, raw.loadLE32(record + 16) & Flag.vouched != 0 {
-                    entries[folderPath] = stat(record + 24, timesAfter: 8, mode: UInt32(S_IFDIR), size: 0)
+                let folderPath = text(raw.loadLE32(record + FolderField.path))
+                if !folderPath.isEmpty, raw.loadLE32(record + FolderField.flags) & Flag.vouched != 0 {
+                    entries[folderPath] = stat(
+                        inode: record + FolderField.inode, mtime: record + FolderField.mtime,
+                        ctime: record + FolderField.ctime, mode: UInt32(S_IFDIR), size: 0)
                 }
-                let first = Int(raw.loadLE32(record + 4))
-                for child in first..<(first + Int(raw.loadLE32(record + 8))) {
+                let first = Int(raw.loadLE32(record + FolderField.firstChild))
+                for child in first..<(first + Int(raw.loadLE32(record + FolderField.childCount))) {
                     let at = childTable + child * Self.childRecordSize
-                    guard raw.loadLE32(at + 12) & Flag.vouched != 0 else { continue }
-                    let name = text(raw.loadLE32(at))
+                    guard raw.loadLE32(at + ChildField.flags) & Flag.vouched != 0 else { continue }
+                    let name = text(raw.loadLE32(at + ChildField.name))
                     entries[folderPath.isEmpty ? name : "\(folderPath)/\(name)"] = stat(
-                        at + 16, timesAfter: 16, mode: raw.loadLE32(at + 8), size: raw.loadLE64(at + 24))
+                        inode: at + ChildField.inode, mtime: at + ChildField.mtime, ctime: at + ChildField.ctime,
+                        mode: raw.loadLE32(at + ChildField.mode), size: raw.loadLE64(at + ChildField.size))
                 }
             }
             return RecordedStats(entries: entries)
@@ -355,6 +387,7 @@ public struct SnapshotProblem: Error, Sendable {
 
 extension StatSnapshot {
     /// mtime and ctime of `st` against the two recorded at `offset`.
+    /// `offset`: a record's `mtime` field, with its `ctime` right after.
     static func sameTimes(_ st: stat, _ raw: UnsafeRawBufferPointer, _ offset: Int) -> Bool {
         let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
         let ctime = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)

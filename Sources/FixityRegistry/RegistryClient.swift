@@ -5,39 +5,6 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// Credentials for one registry: `--username` with `--password-stdin`, or `~/.docker/config.json`.
-public struct RegistryCredentials: Sendable {
-    public let username: String
-    public let password: String
-
-    public init(username: String, password: String) {
-        self.username = username
-        self.password = password
-    }
-
-    /// `auths[registry].auth` (base64 `user:password`) of the docker config, when there is one.
-    public static func fromDockerConfig(registry: String, home: String? = ProcessInfo.processInfo.environment["HOME"])
-        -> RegistryCredentials?
-    {
-        let path =
-            ProcessInfo.processInfo.environment["DOCKER_CONFIG"].map { "\($0)/config.json" }
-            ?? "\(home ?? "")/.docker/config.json"
-        guard let data = FileManager.default.contents(atPath: path),
-            let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let auths = root["auths"] as? [String: Any]
-        else { return nil }
-        for key in [registry, "https://\(registry)", "http://\(registry)"] {
-            guard let entry = auths[key] as? [String: Any], let auth = entry["auth"] as? String,
-                let decoded = Base64.decode(auth), let text = String(validating: decoded, as: UTF8.self),
-                let colon = text.firstIndex(of: ":")
-            else { continue }
-            return RegistryCredentials(
-                username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
-        }
-        return nil
-    }
-}
-
 /// The OCI distribution API (distribution-spec 1.1) for one repository: blobs, manifests,
 /// referrers (the API, or the `sha256-<hex>` tag fallback where the registry lacks it), with
 /// basic and bearer-token authentication. Every error names the registry's status and message.
@@ -182,11 +149,8 @@ public final class RegistryClient: Sendable {
     /// forged second log line) are written as `\u{..}`, and at most 300 characters are kept.
     static func message(_ body: [UInt8]) -> String {
         let text: String
-        if let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-            let errors = object["errors"] as? [[String: Any]], !errors.isEmpty
-        {
-            text = errors.map { "\($0["code"] as? String ?? "?"): \($0["message"] as? String ?? "")" }.joined(
-                separator: "; ")
+        if let errors = (try? JSONDecoder().decode(ErrorBody.self, from: Data(body)))?.errors, !errors.isEmpty {
+            text = errors.map { "\($0.code ?? "?"): \($0.message ?? "")" }.joined(separator: "; ")
         } else {
             text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
@@ -251,8 +215,8 @@ public final class RegistryClient: Sendable {
             }
             let bytes = response.body
             guard response.status == 200,
-                let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-                let token = (object["token"] as? String) ?? (object["access_token"] as? String)
+                let answer = try? JSONDecoder().decode(TokenAnswer.self, from: Data(bytes)),
+                let token = answer.token ?? answer.access_token
             else {
                 let hint =
                     response.status == 401 && credentials == nil
@@ -267,16 +231,20 @@ public final class RegistryClient: Sendable {
         }
     }
 
+    /// `Bearer realm="…",service="…",scope="…"` → ("Bearer", parameters). Quoted values only,
+    /// as registries send them; anything else in the header is skipped.
     static func parseChallenge(_ header: String) -> (String, [String: String]) {
         let trimmed = header.trimmingCharacters(in: .whitespaces)
         guard let space = trimmed.firstIndex(of: " ") else { return (trimmed, [:]) }
         var parameters = [String: String]()
-        let pattern = try! NSRegularExpression(pattern: #"([A-Za-z_]+)="([^"]*)""#)
-        let rest = String(trimmed[trimmed.index(after: space)...])
-        for match in pattern.matches(in: rest, range: NSRange(rest.startIndex..., in: rest)) {
-            if let key = Range(match.range(at: 1), in: rest), let value = Range(match.range(at: 2), in: rest) {
-                parameters[String(rest[key])] = String(rest[value])
-            }
+        var rest = trimmed[trimmed.index(after: space)...]
+        while let equals = rest.firstIndex(of: "=") {
+            let key = rest[..<equals].drop { $0 == " " || $0 == "," }
+            let afterEquals = rest[rest.index(after: equals)...]
+            guard afterEquals.first == "\"", let close = afterEquals.dropFirst().firstIndex(of: "\"") else { break }
+            let value = afterEquals[afterEquals.index(after: afterEquals.startIndex)..<close]
+            if !key.isEmpty, key.allSatisfy({ $0.isLetter || $0 == "_" }) { parameters[String(key)] = String(value) }
+            rest = afterEquals[afterEquals.index(after: close)...]
         }
         return (String(trimmed[..<space]), parameters)
     }
@@ -418,4 +386,19 @@ private final class HashingSink {
         try next(bytes)
     }
     var digest: Digest { hasher.finalize() }
+}
+
+/// The distribution spec's error body: `{"errors": [{"code", "message"}]}`.
+private struct ErrorBody: Decodable {
+    struct Item: Decodable {
+        let code: String?
+        let message: String?
+    }
+    let errors: [Item]?
+}
+
+/// A token service's answer (Docker's `token`, or OAuth's `access_token`).
+private struct TokenAnswer: Decodable {
+    let token: String?
+    let access_token: String?
 }
