@@ -292,7 +292,7 @@ public struct DriftScanner {
         let jobs = hashJobs
         // With a prehash the counters already run (it hashed most of these); otherwise these are the work.
         if prehashed.isEmpty { progress?.setTotals(files: jobs.count, bytes: Int(jobs.reduce(0) { $0 + $1.size })) }
-        try ParallelWork.run(count: jobs.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) {
+        try ParallelWork.run(count: jobs.count, makeContext: { WorkBuffer(worker: $0) }) {
             index, buffer in
             let job = jobs[index]
             if let early = prehashed[job.path], early.stat.sameContentSignature(as: job.stat) {
@@ -406,7 +406,7 @@ final class Prehash: @unchecked Sendable {
         let task = Prehash(paths: paths)
         progress?.setTotals(files: paths.count, bytes: 0)
         DispatchQueue.global().async {
-            try? ParallelWork.run(count: task.paths.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) {
+            try? ParallelWork.run(count: task.paths.count, makeContext: { WorkBuffer(worker: $0) }) {
                 index, buffer in
                 if let (stat, hash) = LiveHash.hashUnwalked(
                     treeFD, task.paths[index], buffer: buffer.raw, progress: progress)
@@ -460,10 +460,13 @@ enum LiveHash: Sendable {
         return (before, hashOpened(fd, before: before, path: path, buffer: buffer, progress: progress))
     }
 
+    /// Files from this size up are hashed from a mapping (no copy into a buffer).
+    static let mappedFrom: Int64 = 1 << 20
+
     private static func hashOpened(
         _ fd: Int32, before: FileStat, path: String, buffer: UnsafeMutableRawBufferPointer?, progress: WorkProgress?
     ) -> LiveHash {
-        if before.size >= 1 << 20,
+        if before.size >= Self.mappedFrom,
             let digest = Posix.mappedDigest(fd, size: Int(before.size), onChunk: { progress?.add(bytes: $0) })
         {
             progress?.add(files: 1, bytes: 0)
@@ -472,7 +475,7 @@ enum LiveHash: Sendable {
             }
             return .digest(digest)
         }
-        let owned = buffer == nil ? UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16) : nil
+        let owned = buffer == nil ? IOBuffer.allocate() : nil
         defer { owned?.deallocate() }
         let chunk = buffer ?? owned!
         var hasher = ContentHasher()

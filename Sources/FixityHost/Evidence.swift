@@ -141,7 +141,7 @@ public enum Evidence {
             let copy = try Posix.openat(
                 filesFD, path, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o400, display: display)
             defer { Posix.close(copy) }
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            let buffer = IOBuffer.allocate()
             defer { buffer.deallocate() }
             digest = try Posix.hashToEnd(source, buffer: buffer, display: path) {
                 try Posix.writeAll(copy, $0, display: display)

@@ -151,7 +151,7 @@ public struct Repairer {
             let fd = try Posix.openat(
                 parent, temp, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, display: display)
             do {
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+                let buffer = IOBuffer.allocate()
                 defer { buffer.deallocate() }
                 _ = try store.streamObject(digest, buffer: buffer) { try Posix.writeAll(fd, $0, display: display) }
                 if fchmod(fd, entry.mode) != 0 { throw StoreError.system("chmod", path: display) }

@@ -56,7 +56,8 @@ public struct ImageVerifier: Sendable {
         }
         let release = ReleaseID(releaseDigest)
         let config = try OCI.decode(
-            OCI.ImageConfig.self, try await client.blob(try manifest.config.validDigest(), maxBytes: 4 << 20),
+            OCI.ImageConfig.self,
+            try await client.blob(try manifest.config.validDigest(), maxBytes: RegistryClient.documentLimit),
             what: "image config")
         guard config.history?.last?.created_by == "fixity oci export \(release)",
             config.rootfs.diff_ids.count == manifest.layers.count
@@ -95,7 +96,7 @@ public struct ImageVerifier: Sendable {
             // A referrer must refer to this image; one that says otherwise is ignored.
             guard artifact.subject?.digest == digest.description else { continue }
             for layer in artifact.layers where layer.mediaType == OCI.MediaType.dsseEnvelope {
-                let payload = try await client.blob(try layer.validDigest(), maxBytes: 4 << 20)
+                let payload = try await client.blob(try layer.validDigest(), maxBytes: RegistryClient.documentLimit)
                 let envelope = try DSSEEnvelope(json: payload, source: "referrer \(referrer.digest.prefix(19))")
                 let statement = try InTotoStatement(
                     payload: envelope.payloadBytes, source: "referrer \(referrer.digest.prefix(19))")

@@ -369,7 +369,7 @@ public final class RegistryClient: Sendable {
         if let digest = Digest(parsing: tagOrDigest), Digest.of(response.body) != digest {
             throw OCIError("registry \(reference.registry): manifest \(tagOrDigest) does not match its digest")
         }
-        guard response.body.count <= 4 << 20 else {
+        guard response.body.count <= Self.documentLimit else {
             throw OCIError("registry \(reference.registry): manifest \(tagOrDigest) is larger than 4 MiB")
         }
         return (response.headers.first(name: "Content-Type") ?? "", response.body)

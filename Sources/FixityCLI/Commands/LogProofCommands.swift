@@ -104,43 +104,14 @@ extension LogCommand {
                     throw CLIError("--key only applies to --checkpoint FILE: give the checkpoint to check against")
                 }
                 let held = try checkpoint.map { try CheckpointFiles.load($0, store: store, extraKeys: key) }
-                let (verification, checked) = try store.database.storeRead {
-                    db -> (Ledger.Verification, CheckpointResult?) in
-                    let verification = try Ledger.verify(db)
-                    guard let (cp, signers) = held else { return (verification, nil) }
-                    if cp.size > verification.size {
-                        return (
-                            verification,
-                            CheckpointResult(
-                                size: cp.size, signers: signers, consistent: false,
-                                problem:
-                                    "the checkpoint is for \(cp.size) entries but the ledger has \(verification.size): entries were removed (truncated)"
-                            )
-                        )
-                    }
-                    guard verification.ok else {
-                        return (
-                            verification,
-                            CheckpointResult(
-                                size: cp.size, signers: signers, consistent: false,
-                                problem: "the ledger itself does not verify")
-                        )
-                    }
+                let ledger = store.ledger
+                let verification = try ledger.verify()
+                let checked = try held.map { cp, signers in
                     // What a holder of the old checkpoint would check: a consistency proof to now.
-                    let prover = Ledger.prover(db)
-                    let proof = try prover.consistencyProof(oldSize: cp.size, newSize: verification.size)
-                    let consistent = Merkle.verifyConsistency(
-                        oldSize: cp.size, newSize: verification.size, oldRoot: cp.root,
-                        newRoot: try prover.root(size: verification.size), proof: proof)
-                    return (
-                        verification,
-                        CheckpointResult(
-                            size: cp.size, signers: signers, consistent: consistent,
-                            problem: consistent
-                                ? nil
-                                : "the ledger is not an extension of the checkpoint (size \(cp.size)): history before it was rewritten"
-                        )
-                    )
+                    let check = try LedgerAuditor.check(
+                        ledger, verification: verification, againstCheckpointOf: cp.size, root: cp.root)
+                    return CheckpointResult(
+                        size: cp.size, signers: signers, consistent: check.consistent, problem: check.problem)
                 }
                 // The tables are caches of the ledger: every row against its entries, both ways.
                 let tables = try store.crossCheckLedger() + RootLedgerCheck.problems(store: store)

@@ -114,18 +114,18 @@ public struct ImageExporter {
         var tarHasher = ContentHasher()
         // Tar bytes are gathered into 1 MiB before each deflate call.
         var pending = [UInt8]()
-        pending.reserveCapacity(1 << 20)
+        pending.reserveCapacity(IOBuffer.size)
         func emit(_ bytes: UnsafeRawBufferPointer) throws {
             tarHasher.update(bytes)
             pending.append(contentsOf: bytes)
-            if pending.count >= 1 << 20 { try flush() }
+            if pending.count >= IOBuffer.size { try flush() }
         }
         func emit(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try emit($0) } }
         func flush(finish: Bool = false) throws {
             _ = try gzip.process(pending, finish: finish) { try sink($0) }
             pending.removeAll(keepingCapacity: true)
         }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        let buffer = IOBuffer.allocate()
         defer { buffer.deallocate() }
         for entry in manifest.entries {
             switch entry.kind {

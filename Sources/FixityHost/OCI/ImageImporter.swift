@@ -98,7 +98,7 @@ public struct ImageImporter {
                 while let entry = try tar.next() {
                     try tree.apply(entry, where: where_) { display in
                         try importer.addFile(display: display) {
-                            let chunk = try tar.readContent(max: 1 << 20)
+                            let chunk = try tar.readContent(max: IOBuffer.size)
                             expanded += UInt64(chunk.count)
                             progress?.add(files: chunk.isEmpty ? 1 : 0, bytes: chunk.count)
                             guard expanded <= cap else {

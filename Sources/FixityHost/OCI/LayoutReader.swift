@@ -54,7 +54,7 @@ package struct LayoutReader {
     /// callers stage what they build and discard it on error.
     package func stream(_ descriptor: OCI.Descriptor, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let blob = try open(descriptor)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        let buffer = IOBuffer.allocate()
         defer { buffer.deallocate() }
         while case let n = try blob.read(into: buffer), n > 0 {
             try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))

@@ -13,3 +13,8 @@ extension Store {
         try History.append(db, action: action, subject: subject, details: details, at: clock.now())
     }
 }
+
+extension Store {
+    /// This store's ledger as a `LedgerLog` (each call its own transaction).
+    public var ledger: any LedgerLog { SQLiteLedger(database) }
+}

@@ -88,7 +88,7 @@ extension Store {
             }
             progress.setTotals(files: objects.count, bytes: total)
         }
-        try ParallelWork.run(count: objects.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) {
+        try ParallelWork.run(count: objects.count, makeContext: { WorkBuffer(worker: $0) }) {
             index, buffer in
             do {
                 let n = try self.streamObject(objects[index], buffer: buffer.raw) { progress?.add(bytes: $0.count) }
@@ -121,7 +121,7 @@ extension Store {
         // Link sources: re-hashed and stamped anew under the shared lock (no gc meanwhile).
         let lock = try self.lock(.shared, purpose: "fsck")
         defer { withExtendedLifetime(lock) {} }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        let buffer = IOBuffer.allocate()
         defer { buffer.deallocate() }
         let links = try recheckLinkSources(buffer: buffer)
         report.linkSourcesChecked = links.checked

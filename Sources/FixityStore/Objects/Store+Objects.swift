@@ -58,7 +58,7 @@ extension Store {
     /// Reads a whole object, verified. For manifests and other small objects.
     public func readObject(_ digest: Digest) throws -> [UInt8] {
         var bytes = [UInt8]()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        let buffer = IOBuffer.allocate()
         defer { buffer.deallocate() }
         _ = try streamObject(digest, buffer: buffer) { bytes.append(contentsOf: $0) }
         return bytes
@@ -69,14 +69,14 @@ extension Store {
 extension Store {
     /// Re-hashes an object; throws an integrity error when it does not match its name.
     public func verifyObject(_ digest: Digest) throws {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        let buffer = IOBuffer.allocate()
         defer { buffer.deallocate() }
         _ = try streamObject(digest, buffer: buffer) { _ in }
     }
 
     /// Streams an object to an open descriptor (stdout for `cat`), verifying as it goes.
     public func copyObject(_ digest: Digest, toFileDescriptor fd: Int32) throws {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        let buffer = IOBuffer.allocate()
         defer { buffer.deallocate() }
         _ = try streamObject(digest, buffer: buffer) { try Posix.writeAll(fd, $0, display: "output") }
     }

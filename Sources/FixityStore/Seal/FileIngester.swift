@@ -9,7 +9,7 @@ final class FileIngester: Sendable {
     /// Files up to this size are read whole into the worker's buffer, hashed, and written only
     /// if new, so an unchanged tree without a stat cache writes nothing. Larger files stream into
     /// a temp object while hashing.
-    static let bufferSize = 1 << 20
+    static let bufferSize = IOBuffer.size
     /// Large files start writeback every this many bytes, so the disk is busy while we hash.
     static let writebackChunk: Int64 = 8 << 20
 

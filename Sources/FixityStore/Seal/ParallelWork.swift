@@ -75,7 +75,7 @@ package final class WorkBuffer {
     package let raw: UnsafeMutableRawBufferPointer
     package let worker: Int
 
-    package init(size: Int, worker: Int = 0) {
+    package init(size: Int = IOBuffer.size, worker: Int = 0) {
         raw = .allocate(byteCount: size, alignment: 4096)
         self.worker = worker
     }

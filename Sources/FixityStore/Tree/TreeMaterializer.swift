@@ -71,7 +71,7 @@ public final class TreeMaterializer: Sendable {
             try linkFiles(files, entryIndices: fileIndices, into: dirfd, display: display)
         } else {
             try createFoldersAndSymlinks(into: dirfd, display: display)
-            try ParallelWork.run(count: files.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) {
+            try ParallelWork.run(count: files.count, makeContext: { WorkBuffer(worker: $0) }) {
                 index, buffer in
                 try self.writeFile(files[index], dirfd: dirfd, display: display, buffer: buffer.raw)
             }
@@ -175,7 +175,7 @@ public final class TreeMaterializer: Sendable {
             linkerDone.signal()
         }
         do {
-            try ParallelWork.run(count: distinct.count, makeContext: { WorkBuffer(size: 1 << 20, worker: $0) }) {
+            try ParallelWork.run(count: distinct.count, makeContext: { WorkBuffer(worker: $0) }) {
                 index, buffer in
                 let entry = distinct[index]
                 let source = try self.store.prepareLinkSource(
