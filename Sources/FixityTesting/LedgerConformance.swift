@@ -23,20 +23,33 @@ public enum LedgerConformance {
         "concurrent appends", "tamper detection",
     ]
 
+    /// Runs every check in order; returns the names of those that passed (all of `checks`, or it
+    /// throws at the first that fails).
+    @discardableResult
     public static func run(
         open: @escaping @Sendable () throws -> any LedgerLog, tamper: (Int64) throws -> Void,
         clock: any WallClock = SystemClock()
-    ) throws {
+    ) throws -> [String] {
         let log = try open()
+        var passed = [String]()
         try emptyLog(log)
+        passed.append("empty log")
         let appended = try appendOrder(log, clock: clock)
+        passed.append("append order")
         let leaves = appended.map(\.leafHash)
         try roots(log, leaves: leaves)
+        passed.append("roots")
         try inclusionProofs(log, leaves: leaves)
+        passed.append("inclusion proofs")
         try consistencyProofs(log, leaves: leaves)
+        passed.append("consistency proofs")
         try refusals(log, size: leaves.count)
+        passed.append("refusals")
         try concurrentAppends(open: open, clock: clock, before: leaves.count)
+        passed.append("concurrent appends")
         try tamperDetection(log, tamper: tamper)
+        passed.append("tamper detection")
+        return passed
     }
 
     static func expect(_ condition: Bool, _ message: @autoclosure () -> String) throws {

@@ -42,9 +42,10 @@ enum DemoTree {
             mode: 0o644)
         try write(root, "VERSION", "1.1\n", mode: 0o644)
         try FileManager.default.removeItem(atPath: "\(root)/lib/pricing.js")
-        guard chmod("\(root)/scripts/migrate.sh", 0o755) == 0 else {
-            throw CLIError("chmod \(root)/scripts/migrate.sh failed")
-        }
+        let script = try Posix.openat(
+            AT_FDCWD, "\(root)/scripts/migrate.sh", flags: O_RDONLY | O_NOFOLLOW, display: "\(root)/scripts/migrate.sh")
+        defer { Posix.close(script) }
+        guard fchmod(script, 0o755) == 0 else { throw CLIError("chmod \(root)/scripts/migrate.sh failed") }
     }
 
     /// A broken build: the cart module lost its handler, so the health check fails.
@@ -71,7 +72,11 @@ enum DemoTree {
         let full = "\(root)/\(path)"
         try FileManager.default.createDirectory(
             atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: full))
-        guard chmod(full, mode_t(mode)) == 0 else { throw CLIError("chmod \(full) failed") }
+        // One descriptor, opened without following a symlink: written, then its mode set on it.
+        let fd = try Posix.openat(
+            AT_FDCWD, full, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600, display: full)
+        defer { Posix.close(fd) }
+        try Posix.writeAll(fd, Array(text.utf8), display: full)
+        guard fchmod(fd, mode_t(mode)) == 0 else { throw CLIError("chmod \(full) failed") }
     }
 }
