@@ -6,8 +6,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "fixity", targets: ["FixityCLI"]),
-        // For the fuzz harness (fuzz/Package.swift).
+        // For the fuzz harness (fuzz/Package.swift): the pure parsers and the TOML guard.
         .library(name: "FixityCore", targets: ["FixityCore"]),
+        .library(name: "FixityConfig", targets: ["FixityConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -18,7 +19,9 @@ let package = Package(
     ],
     targets: [
         // Syscalls Swift cannot see directly (syncfs, FICLONE, sync_file_range, the immutable attribute, signal flags).
-        .target(name: "CFixitySys", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CFixitySys"),
+        // zlib for OCI layers; only FixityOCI links it.
+        .target(name: "CFixityZlib", linkerSettings: [.linkedLibrary("z")]),
         // Pure domain: no file or network I/O.
         .target(
             name: "FixityCore",
@@ -32,11 +35,34 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // TOML documents (a release's fixity.toml, a policy file): the guard, then TOMLKit.
+        .target(
+            name: "FixityConfig",
+            dependencies: ["FixityCore", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+        // OCI images: gzip, layouts, export of a release, import of an image as a release.
+        // (The document types and the tar reader are pure formats: FixityCore, fuzzed there.)
+        .target(
+            name: "FixityOCI",
+            dependencies: [
+                "FixityCore", "FixityStore", "FixityLedger", "FixityConfig", "CFixityZlib",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        // Trust in releases: the policy file, provenance, approvals and test attestations, and
+        // known-good from the ledger.
+        .target(
+            name: "FixityTrust",
+            dependencies: [
+                "FixityCore", "FixityStore", "FixityLedger", "FixityConfig",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
         // A deploy root: lock, materialize, activate, health check, rollback.
         .target(
             name: "FixityHost",
             dependencies: [
-                "FixityStore", "FixityCore", "FixityLedger", "CFixitySys",
+                "FixityStore", "FixityCore", "FixityLedger", "FixityConfig", "FixityTrust", "CFixitySys",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -50,14 +76,15 @@ let package = Package(
         .target(
             name: "FixityRegistry",
             dependencies: [
-                "FixityCore", "FixityStore", "FixityHost", "FixityLedger",
+                "FixityCore", "FixityStore", "FixityOCI", "FixityTrust", "FixityLedger",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .executableTarget(
             name: "FixityCLI",
             dependencies: [
-                "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityRegistry", "CFixitySys",
+                "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityOCI", "FixityTrust",
+                "FixityRegistry", "CFixitySys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
@@ -65,12 +92,12 @@ let package = Package(
         // What tests share: a clock that moves only when told (more to come: the sandbox and the
         // conformance suites every Ledger implementation must pass).
         .target(name: "FixityTesting", dependencies: ["FixityCore", "FixityLedger"]),
-        .testTarget(name: "FixityCoreTests", dependencies: ["FixityCore"]),
+        .testTarget(name: "FixityCoreTests", dependencies: ["FixityCore", "FixityConfig"]),
         .testTarget(
             name: "FixityCLITests",
             dependencies: [
-                "FixityCLI", "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityRegistry",
-                "FixityTesting",
+                "FixityCLI", "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityOCI", "FixityTrust",
+                "FixityRegistry", "FixityTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -34,7 +34,11 @@ hyperfine --style basic --runs "$runs" --export-json "$json" \
 # Re-seal: a working copy is sealed once (v1), then each timed run mutates it in place, as a
 # build would, and seals it again. Between runs the copy is put back to v1 with rsync (only the
 # mutated files are rewritten, so the other 99% keep their inodes and the stat cache stays valid,
-# exactly as on a build machine) and the v1 store is restored, so every run stores v2's blobs anew.
+# exactly as on a build machine) and the v1 store is restored the same way (rsync removes v2's
+# blobs and rewrites only what v2 changed), so every run stores v2's blobs anew. Not `rm -rf` and a
+# full copy: on ext4 without a journal (these machines) the inode allocator skips inodes freed in
+# the last 60-300 s one by one, so deleting 20,000 objects right before a timed run made every
+# file the run created pay for a scan of them — a cost of the benchmark's setup, not of a build.
 # git does the same with reset --hard to its v1 commit.
 rm -rf "$work/store" "$work/store.base" "$work/mut" "$work/mut.base" "$work/gitmut" "$work/gitmut.git"
 cp -a "$corpus" "$work/mut.base"
@@ -46,7 +50,7 @@ cp -a "$corpus" "$work/gitmut"
 # given, and must not "mutate" git's own objects.
 export GIT_DIR="$work/gitmut.git" GIT_WORK_TREE="$work/gitmut"
 git init -q && git add -A && git -c user.name=b -c user.email=b@b -c gc.auto=0 commit -qm v1 && git tag v1
-restore_fixity="rsync -a --delete '$work/mut.base/' '$work/mut/' && rm -rf '$work/store' && cp -a '$work/store.base' '$work/store' && bash '$shared/bench/mutate-corpus.sh' '$work/mut' > /dev/null && sync && sleep 2"
+restore_fixity="rsync -a --delete '$work/mut.base/' '$work/mut/' && rsync -a --delete '$work/store.base/' '$work/store/' && bash '$shared/bench/mutate-corpus.sh' '$work/mut' > /dev/null && sync && sleep 2"
 restore_git="git reset -q --hard v1 && git clean -qfdx && bash '$shared/bench/mutate-corpus.sh' '$work/gitmut' > /dev/null && sync && sleep 2"
 rejson="$work/reseal-$scale.json"
 hyperfine --style basic --runs "$runs" --export-json "$rejson" \

@@ -15,7 +15,10 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "FuzzParsers",
-            dependencies: [.product(name: "FixityCore", package: fixity), .product(name: "TOMLKit", package: "TOMLKit")])
+            dependencies: [
+                .product(name: "FixityCore", package: fixity), .product(name: "FixityConfig", package: fixity),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ])
     ],
     swiftLanguageModes: [.v6]
 )

@@ -154,6 +154,27 @@ int fixity_spawn_shell(const char *dir, const char *command, char *const envp[],
     return (int)pid;
 }
 
+int fixity_spawn_capture(char *const argv[], char *const envp[], int outfd) {
+    posix_spawn_file_actions_t actions;
+    if (posix_spawn_file_actions_init(&actions) != 0) return -1;
+    int rc = 0;
+    rc |= posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    rc |= posix_spawn_file_actions_adddup2(&actions, outfd, 1);
+    rc |= posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    /* Nothing of ours (the store lock, the database) stays open in the child. */
+    rc |= posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (rc != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        errno = EINVAL;
+        return -1;
+    }
+    pid_t pid = -1;
+    int err = posix_spawnp(&pid, argv[0], &actions, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    if (err != 0) { errno = err; return -1; }
+    return (int)pid;
+}
+
 int fixity_wait_child(int pid, int timeout_ms, int stoppable, int *status) {
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -175,53 +196,4 @@ int fixity_exit_code(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -1;
-}
-
-#include <stdlib.h>
-#include <zlib.h>
-
-struct fixity_gzip {
-    z_stream stream;
-    gz_header header;
-    int inflating;
-};
-
-fixity_gzip *fixity_gzip_deflater(int level) {
-    fixity_gzip *z = calloc(1, sizeof *z);
-    if (!z) return NULL;
-    // windowBits 15 + 16: a gzip wrapper; memLevel 8 and the default strategy, as gzip(1).
-    if (deflateInit2(&z->stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) { free(z); return NULL; }
-    z->header.time = 0;
-    z->header.os = 3;
-    deflateSetHeader(&z->stream, &z->header);
-    return z;
-}
-
-fixity_gzip *fixity_gzip_inflater(void) {
-    fixity_gzip *z = calloc(1, sizeof *z);
-    if (!z) return NULL;
-    if (inflateInit2(&z->stream, 15 + 16) != Z_OK) { free(z); return NULL; }
-    z->inflating = 1;
-    return z;
-}
-
-int fixity_gzip_step(fixity_gzip *z, const void *in, size_t in_len, size_t *consumed, void *out, size_t out_cap, size_t *produced, int finish) {
-    z->stream.next_in = (Bytef *)in;
-    z->stream.avail_in = (uInt)in_len;
-    z->stream.next_out = (Bytef *)out;
-    z->stream.avail_out = (uInt)out_cap;
-    int status = z->inflating ? inflate(&z->stream, Z_NO_FLUSH) : deflate(&z->stream, finish ? Z_FINISH : Z_NO_FLUSH);
-    *consumed = in_len - z->stream.avail_in;
-    *produced = out_cap - z->stream.avail_out;
-    if (status == Z_STREAM_END) return 1;
-    if (status == Z_OK || status == Z_BUF_ERROR) return 0;
-    return -1;
-}
-
-const char *fixity_gzip_error(fixity_gzip *z) { return z->stream.msg ? z->stream.msg : "zlib error"; }
-
-void fixity_gzip_free(fixity_gzip *z) {
-    if (!z) return;
-    if (z->inflating) inflateEnd(&z->stream); else deflateEnd(&z->stream);
-    free(z);
 }

@@ -1,3 +1,4 @@
+import FixityConfig
 import FixityCore
 import FixityStore
 import TOMLKit
@@ -33,7 +34,7 @@ public struct DeploySettings: Sendable, Equatable {
     public static func validateForSeal(_ manifest: Manifest, store: Store) throws {
         do {
             _ = try fromRelease(manifest, store: store)
-        } catch let error as StoreError {
+        } catch let error as any FixityError where error is StoreError || error is ConfigError {
             let message = error.message.replacingOccurrences(
                 of: "fixity.toml in release \(manifest.id.short)", with: "fixity.toml")
             throw StoreError(

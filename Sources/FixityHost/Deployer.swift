@@ -1,6 +1,7 @@
 import CFixitySys
 import FixityCore
 import FixityStore
+import FixityTrust
 import Foundation
 
 /// What the operator asked `deploy` for; nil means "from the release's fixity.toml, else default".

@@ -66,7 +66,7 @@ public struct HookRun: Sendable, Encodable {
         // Monotonic: a wall clock stepped by NTP must not cut a check short or stretch it.
         let clock = ContinuousClock()
         let start = clock.now
-        let pid = withCStrings(env.map { "\($0.key)=\($0.value)" }) { envp in
+        let pid = ChildProcess.withCStrings(env.map { "\($0.key)=\($0.value)" }) { envp in
             fixity_spawn_shell(directory, command, envp, output.fd)
         }
         guard pid > 0 else {
@@ -107,47 +107,6 @@ public struct HookRun: Sendable, Encodable {
         return HookRun(
             command: command, exitCode: code, timedOut: timedOut, interrupted: interrupted, seconds: seconds,
             outputTail: output.tail(bytes: 4096))
-    }
-
-    /// Runs `body` with a NULL-terminated array of C strings, freed afterwards.
-    private static func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T)
-        -> T
-    {
-        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-        pointers.append(nil)
-        defer { for pointer in pointers { free(pointer) } }
-        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
-    }
-}
-
-/// Where a hook writes its output: a file that never has a name (O_TMPFILE in the temp folder,
-/// else an anonymous memory file), mode 0600, so no other user can read what a health check
-/// prints (it may print a secret), nobody can plant a symlink where it is written, and a killed
-/// Fixity leaves nothing behind.
-final class PrivateOutputFile {
-    let fd: Int32
-
-    init() throws {
-        let base = NSTemporaryDirectory()
-        fd = fixity_private_file(base)
-        guard fd >= 0 else {
-            throw HookError(
-                message:
-                    "cannot create a private file for a hook's output in \(base): \(String(cString: strerror(errno)))")
-        }
-    }
-
-    func close() { Glibc.close(fd) }
-
-    /// The last `bytes` bytes written, decoded leniently.
-    func tail(bytes: Int) -> String {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return "" }
-        let size = Int(st.st_size)
-        let start = max(0, size - bytes)
-        var buffer = [UInt8](repeating: 0, count: size - start)
-        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
-        return String(decoding: buffer.prefix(max(0, n)), as: UTF8.self)
     }
 }
 

@@ -16,9 +16,7 @@ public struct ProofBundleBuilder {
         return try store.database.storeRead { db in
             let id = release.description
             // The exact stored text: its SHA-256 is what the sign/attest entry recorded.
-            let envelopes = try String.fetchAll(
-                db, sql: "SELECT envelope FROM envelopes WHERE release = ? ORDER BY added_at, digest", arguments: [id]
-            ).map { Array($0.utf8) }
+            let envelopes = try store.envelopeTexts(db, about: release)
             let deploys = try History.entries(db, actions: [.deploy]).filter { $0.details["release"] == id }
             let deployments = Set(deploys.map(\.subject))
             var entries = try History.entries(db, actions: [.seal, .tag, .sign, .attest, .adopt], subject: id)

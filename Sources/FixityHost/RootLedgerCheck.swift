@@ -11,7 +11,7 @@ public enum RootLedgerCheck {
     static let deploymentActions = LedgerAction.rootLifecycle
 
     public static func problems(store: Store) throws -> [String] {
-        try store.database.storeRead { db in
+        try RootSchema.read(store) { db in
             var problems = [String]()
             // Bindings ↔ bind entries.
             var bound = [String: String]()

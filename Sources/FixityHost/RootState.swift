@@ -65,7 +65,7 @@ public struct RootState {
     }
 
     public func all() throws -> [RootDeployment] {
-        try store.database.storeRead { db in
+        try RootSchema.read(store) { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM root_deployments WHERE root = ? ORDER BY ordinal", arguments: [root.key]
             ).map(RootDeployment.init(row:))
@@ -94,7 +94,7 @@ public struct RootState {
         details: [String: String] = [:]
     ) throws {
         let hooksText = try hooks.map { String(decoding: try JSONStyle.compact.encoder().encode($0), as: UTF8.self) }
-        try store.database.storeWrite { db in
+        try RootSchema.write(store) { db in
             if let event {
                 var all = details
                 all["root"] = root.key
@@ -136,7 +136,7 @@ public struct RootState {
         _ deployment: Digest, materialized: Bool? = nil, health: RootHistory.Health? = nil, reason: String? = nil,
         activated: Bool = false, event: LedgerAction, details: [String: String] = [:]
     ) throws {
-        try store.database.storeWrite { db in
+        try RootSchema.write(store) { db in
             let id = deployment.description
             if let materialized {
                 try db.execute(
@@ -164,7 +164,7 @@ public struct RootState {
     /// row is checked against the `bind` ledger entry that recorded it: a row the ledger does not
     /// back (or an entry whose row is gone) is an edited database, refused.
     public func binding() throws -> String? {
-        try store.database.storeRead { db -> String? in
+        try RootSchema.read(store) { db -> String? in
             let row = try String.fetchOne(
                 db, sql: "SELECT env FROM root_bindings WHERE root = ?", arguments: [root.key])
             let entry = try History.latest(db, action: LedgerAction.bind, subject: root.key) { _ in true }
@@ -191,7 +191,7 @@ public struct RootState {
     /// `rollback` entry): false means what `current` shows is not in the ledger — truncated or
     /// edited.
     public func activationRecorded(_ deployment: Digest) throws -> Bool {
-        try store.database.storeRead { db in
+        try RootSchema.read(store) { db in
             for action in [LedgerAction.activate, .rollback]
             where try History.latest(
                 db, action: action, subject: deployment.description, matching: { $0.details["root"] == root.key })
@@ -205,7 +205,7 @@ public struct RootState {
 
     /// Binds this root to `env` for good, with its ledger entry, in one transaction.
     public func bind(env: String) throws {
-        try store.database.storeWrite { db in
+        try RootSchema.write(store) { db in
             try db.execute(
                 sql: "INSERT INTO root_bindings (root, env, bound_at) VALUES (?, ?, ?)",
                 arguments: [root.key, env, store.clock.timestamp()])
@@ -221,7 +221,7 @@ public struct RootState {
     public func recordDrift(_ outcome: VerifyOutcome) throws -> Int64? {
         let deployment = outcome.deployment.description
         let state = (outcome.clean ? DriftStateDetail.clean : .drifted(outcome.report.stateDigest)).text
-        return try store.database.storeWrite { db -> Int64? in
+        return try RootSchema.write(store) { db -> Int64? in
             let last = try History.latest(db, action: .drift, subject: deployment) { $0.details["root"] == root.key }
             let previous = last?.details["state"] ?? DriftStateDetail.cleanText
             guard previous != state else { return nil }
@@ -235,7 +235,7 @@ public struct RootState {
 
     /// This root's history entries, newest last.
     public func events(limit: Int) throws -> [LedgerEntry] {
-        try store.database.storeRead { db in
+        try RootSchema.read(store) { db in
             try History.events(db).filter { $0.details["root"] == root.key }.suffix(limit).map { $0 }
         }
     }

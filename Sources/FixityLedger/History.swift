@@ -5,18 +5,13 @@ import GRDB
 /// Append-only history kept in the store's SQLite database, written inside the same transaction
 /// as the change it records so neither exists without the other.
 public enum History {
-    public static func registerMigrations(_ migrator: inout DatabaseMigrator) {
-        registerTable(&migrator)
-    }
-
-    /// Registered after the store's own migrations, in the order databases in the field have them.
-    public static func registerIndex(_ migrator: inout DatabaseMigrator) {
+    static func registerIndex(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("history-v2-index") { db in
             try db.execute(sql: "CREATE INDEX history_action_subject ON history (action, subject, seq)")
         }
     }
 
-    private static func registerTable(_ migrator: inout DatabaseMigrator) {
+    static func registerTable(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("history-v1") { db in
             try db.execute(
                 sql: """
@@ -78,6 +73,13 @@ public enum History {
             arguments += [subject]
         }
         return try Row.fetchAll(db, sql: sql + " ORDER BY seq", arguments: arguments).map(entry(from:))
+    }
+
+    /// The newest entry with this action, nil when there is none.
+    public static func newest(_ db: Database, action: LedgerAction) throws -> LedgerEntry? {
+        try Row.fetchOne(
+            db, sql: "SELECT * FROM history WHERE action = ? ORDER BY seq DESC LIMIT 1", arguments: [action.rawValue]
+        ).map(entry(from:))
     }
 
     /// The time of entry 0, nil for an empty history.

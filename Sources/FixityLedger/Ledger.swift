@@ -9,7 +9,7 @@ import GRDB
 /// or a proof at any size is O(log² n) lookups. Signed checkpoints are kept in
 /// `ledger_checkpoints`. Both tables refuse UPDATE and DELETE, like `history`.
 public enum Ledger {
-    public static func registerMigrations(_ migrator: inout DatabaseMigrator) {
+    static func registerTables(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("ledger-v1") { db in
             try db.execute(
                 sql: """

@@ -1,5 +1,5 @@
 import FixityCore
-import FixityHost
+import FixityOCI
 import FixityLedger
 import FixityStore
 import Foundation

@@ -1,6 +1,7 @@
 import FixityCore
-import FixityHost
+import FixityOCI
 import FixityStore
+import FixityTrust
 import Foundation
 
 /// `oci verify REGISTRY/REPO@DIGEST --env ENV`: the image's signatures and attestations, found as

@@ -33,6 +33,8 @@ public final class Store: Sendable {
     /// never goes stale; a deploy reads the same 2.5 MB manifest up to three times otherwise.
     let verifiedManifests = Mutex<[ReleaseID: Manifest]>([:])
     static let verifiedManifestsKept = 4
+    /// The schema parts of other targets already applied to `database` (see `ensureSchema`).
+    let appliedSchemaParts = Mutex<Set<String>>([])
 
     public static func open(at path: String, clock: any WallClock = SystemClock()) throws -> Store {
         try createDirectories(path)

@@ -42,4 +42,32 @@ import Testing
         #expect(try sandbox.fixity("log", "verify").status == 0)
         #expect(try sandbox.fixity("fsck").status == 0)
     }
+
+    /// Each target owns its tables: a store that has only sealed has no root tables (the store
+    /// does not create the host's), `log verify` works on a store that never had them, the first
+    /// deploy creates them, and a store whose parts are all applied applies nothing again. (A
+    /// store made before the split has the same identifiers applied in another order; GRDB skips
+    /// applied identifiers whatever their order, which `aStoreWithLinkStampRowsIsMigratedInPlace`
+    /// relies on too.)
+    @Test func rootTablesBelongToTheHostAndAppearOnFirstUse() throws {
+        let sandbox = try Sandbox()
+        _ = try DeployTests.releases(sandbox, 1)
+        let queue = try DatabaseQueue(path: "\(sandbox.store)/fixity.db")
+        func tables() throws -> Set<String> {
+            Set(try queue.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") })
+        }
+        func migrations() throws -> [String] {
+            try queue.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") }
+        }
+        #expect(try tables().isSuperset(of: ["releases", "tags", "envelopes", "policies", "history", "ledger_nodes"]))
+        #expect(try tables().isDisjoint(with: ["root_deployments", "root_bindings"]), "the store made host tables")
+        let verify = try sandbox.fixity("log", "verify")
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(try sandbox.fixity("deploy", "app@1", "--root", "root", "--env", "staging").status == 0)
+        #expect(try tables().isSuperset(of: ["root_deployments", "root_bindings"]))
+        #expect(try migrations().suffix(3) == ["roots-v1", "roots-v2", "roots-v3"])
+        let before = try migrations()
+        #expect(try sandbox.fixity("status", "--root", "root").status == 0)
+        #expect(try migrations() == before, "a migrated store is migrated again")
+    }
 }

@@ -66,6 +66,46 @@ import Testing
         #expect(try signEntries() == 2)
     }
 
+    /// A seal's provenance names the git checkout the folder is in: its remote, commit, the
+    /// folder's path in it and whether it has uncommitted changes below that folder; a folder in
+    /// no checkout names no source.
+    @Test func provenanceNamesTheGitCheckout() throws {
+        let sandbox = try Sandbox()
+        #expect(try sandbox.fixity("key", "generate", "--out", "ci.key").status == 0)
+        try sandbox.sh(
+            """
+            mkdir -p repo/app/build outside && echo v1 > repo/app/build/VERSION && echo v1 > outside/VERSION
+            cd repo && git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm one
+            git remote add origin https://example.com/shop.git && echo stray > untracked-at-top
+            """)
+        let head = try sandbox.sh("git -C repo rev-parse HEAD").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        func source(_ folder: String, version: String) throws -> [String: Any]? {
+            #expect(
+                try sandbox.fixity("seal", folder, "--app", "app", "--tag", version, "--sign", "ci.key").status == 0)
+            let records = try #require(
+                try sandbox.fixity("signatures", "app@\(version)", "--json").json()["records"] as? [[String: Any]])
+            let envelope = try #require(records.last?["envelope"] as? [String: Any])
+            let encoded = try #require(envelope["payload"] as? String)
+            let payload = try #require(Data(base64Encoded: encoded))
+            let statement = try #require(try JSONSerialization.jsonObject(with: payload) as? [String: Any])
+            let predicate = try #require(statement["predicate"] as? [String: Any])
+            let definition = try #require(predicate["buildDefinition"] as? [String: Any])
+            let dependencies = try #require(definition["resolvedDependencies"] as? [[String: Any]])
+            return dependencies.first
+        }
+        let clean = try #require(try source("repo/app/build", version: "1"))
+        #expect(clean["uri"] as? String == "git+https://example.com/shop.git")
+        #expect((clean["digest"] as? [String: Any])?["gitCommit"] as? String == head)
+        let annotations = clean["annotations"] as? [String: Any]
+        #expect(annotations?["path"] as? String == "app/build/")
+        #expect(
+            annotations?["dirty"] as? Bool == false, "an untracked file outside the sealed folder is not its change")
+        try sandbox.sh("echo v2 > repo/app/build/VERSION")
+        let dirty = try #require(try source("repo/app/build", version: "2"))
+        #expect((dirty["annotations"] as? [String: Any])?["dirty"] as? Bool == true)
+        #expect(try source("outside", version: "3") == nil, "a folder in no checkout names no source")
+    }
+
     @Test func keyFilesArePrivateAndNeverOverwritten() throws {
         let sandbox = try Sandbox()
         #expect(try sandbox.fixity("key", "generate", "--out", "k.key").status == 0)

@@ -1,3 +1,4 @@
+import FixityConfig
 import FixityCore
 import Testing
 

@@ -60,27 +60,15 @@ int fixity_stop_requested(void);
 /// from /dev/null, standard output and error on `outfd`, every other descriptor closed, default
 /// signal dispositions and an empty signal mask. Returns the pid, or -1 with errno set.
 int fixity_spawn_shell(const char *dir, const char *command, char *const envp[], int outfd);
+/// Starts the program `argv[0]` (looked up on PATH) with `argv`, standard input from /dev/null,
+/// standard output on `outfd`, standard error to /dev/null and every other descriptor closed.
+/// Returns the pid, or -1 with errno set.
+int fixity_spawn_capture(char *const argv[], char *const envp[], int outfd);
 /// Waits up to `timeout_ms` for the child `pid` to exit (that process only, never its
 /// descendants): 1 with *status set (as waitpid's) when it exited, 0 when it is still running,
 /// -1 with errno on error. When `stoppable`, returns early (0) once a stop signal arrived.
 int fixity_wait_child(int pid, int timeout_ms, int stoppable, int *status);
 /// waitpid's status decoded: the exit code, or 128 + the signal that ended it.
 int fixity_exit_code(int status);
-
-#include <stddef.h>
-
-/// A gzip stream (zlib) in either direction, for OCI layers. Deflate writes a fixed header (mtime
-/// 0, no name, OS 3) so the same input and level give the same bytes.
-typedef struct fixity_gzip fixity_gzip;
-/// NULL when zlib cannot allocate.
-fixity_gzip *fixity_gzip_deflater(int level);
-fixity_gzip *fixity_gzip_inflater(void);
-/// One step: consumes up to `in_len` bytes of `in`, writes up to `out_cap` bytes to `out`, reports
-/// both; `finish` (deflate only) flushes the end of the stream. Returns 1 when the stream ended
-/// (deflate: all output written; inflate: the gzip trailer was read and checked), 0 to continue,
-/// -1 on corrupt input or a zlib error (message from fixity_gzip_error).
-int fixity_gzip_step(fixity_gzip *z, const void *in, size_t in_len, size_t *consumed, void *out, size_t out_cap, size_t *produced, int finish);
-const char *fixity_gzip_error(fixity_gzip *z);
-void fixity_gzip_free(fixity_gzip *z);
 
 #endif

@@ -2,6 +2,7 @@ import ArgumentParser
 import FixityCore
 import FixityHost
 import FixityStore
+import FixityTrust
 
 struct AttestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,7 +23,7 @@ struct AttestCommand: ParsableCommand {
             let store = try global.openStore()
             let release = try store.resolve(try parseRef(ref))
             let progress = ProgressLine(enabled: global.showsProgress, verb: "exporting")
-            let outcome = try Attestations(store: store).attest(
+            let outcome = try TestAttestation(store: store).attest(
                 release, command: command, key: signingKey, timeout: timeout, progress: progress.reporter)
             progress.finish()
             if global.json {

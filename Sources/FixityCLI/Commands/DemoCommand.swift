@@ -3,6 +3,7 @@ import FixityCore
 import FixityHost
 import FixityLedger
 import FixityStore
+import FixityTrust
 import Foundation
 
 /// The whole story in a temporary folder: build output → sealed release → a change → a second
@@ -162,7 +163,9 @@ struct DemoCommand: ParsableCommand {
             try DemoTree.applyVersion3(at: "\(work)/build")
             let v3 = try store.seal(directory: "\(work)/build", app: app, tag: "1.3")
             let v3Statement = Provenance.statement(
-                for: v3, directory: "\(work)/build", started: Date(), finished: Date())
+                for: v3, directory: "\(work)/build", git: GitProbe(directory: "\(work)/build").finish(),
+                started: Date(),
+                finished: Date())
             try Provenance.record(v3Statement, keys: [ci], store: store)
             say(
                 "   fixity seal build --app shop --tag 1.3 --sign ci.key  ->  \(v3.release.short), signed SLSA provenance"
@@ -175,8 +178,7 @@ struct DemoCommand: ParsableCommand {
                 refusal = error.message
             }
             say("   fixity deploy shop@1.3 --env production  ->  refused:\n     \(refusal)")
-            let attestations = Attestations(store: store)
-            let tested = try attestations.attest(
+            let tested = try TestAttestation(store: store).attest(
                 v3.release, command: "sh bin/health", key: ci, timeout: 30, progress: nil)
             say(
                 "   fixity attest shop@1.3 --run 'sh bin/health' --key ci.key  ->  \(tested.passed ? "PASSED" : "FAILED"), signed"
@@ -189,7 +191,7 @@ struct DemoCommand: ParsableCommand {
             say(
                 "   fixity deploy shop@1.3 --root srv/shop-staging --env staging  ->  \(staged.result.rawValue), known-good in staging"
             )
-            try attestations.approve(v3.release, key: alice, role: "release-manager")
+            try Attestations(store: store).approve(v3.release, key: alice, role: "release-manager")
             say("   fixity sign shop@1.3 --key alice.key --role release-manager")
             let promoted = try deploy(v3.release)
             say(

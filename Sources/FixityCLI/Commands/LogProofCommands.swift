@@ -3,6 +3,7 @@ import FixityCore
 import FixityHost
 import FixityLedger
 import FixityStore
+import FixityTrust
 import Foundation
 import GRDB
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FixityCore
 import FixityHost
+import FixityOCI
 import FixityRegistry
 import FixityStore
 import Foundation
@@ -106,9 +107,10 @@ struct OCICommand: ParsableCommand {
                 }
                 let progress = ProgressLine(enabled: global.showsProgress, verb: "importing")
                 defer { progress.finish() }
-                let report = try ImageImporter(store: store, limits: limits).importImage(
-                    source, app: try AppName(parsing: app), tag: tag, recordedAs: recordedAs,
-                    progress: progress.reporter)
+                let report = try ImageImporter(store: store, limits: limits, validate: DeploySettings.validateForSeal)
+                    .importImage(
+                        source, app: try AppName(parsing: app), tag: tag, recordedAs: recordedAs,
+                        progress: progress.reporter)
                 progress.finish()
                 if global.json {
                     try Output.json(report)

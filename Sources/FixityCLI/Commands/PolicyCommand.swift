@@ -2,6 +2,7 @@ import ArgumentParser
 import FixityCore
 import FixityHost
 import FixityStore
+import FixityTrust
 import Foundation
 
 struct PolicyCommand: ParsableCommand {

@@ -3,6 +3,7 @@ import FixityCore
 import FixityHost
 import FixityLedger
 import FixityStore
+import FixityTrust
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -21,13 +21,10 @@ extension Store {
     /// newest `policy` entry recorded, so a replaced text, a deleted newer row or an inserted one
     /// are all refused.
     func checkPolicyRow(_ db: Database, _ policy: StoredPolicy?) throws {
-        let newest = try Row.fetchOne(
-            db, sql: "SELECT seq, subject, details FROM history WHERE action = ? ORDER BY seq DESC LIMIT 1",
-            arguments: [LedgerAction.policy.rawValue])
+        let newest = try History.newest(db, action: .policy)
         guard let policy else {
             if let newest {
-                throw Self.tableEdited(
-                    "ledger entry \(newest["seq"] as Int64) sets a policy, but the policies table is empty")
+                throw Self.tableEdited("ledger entry \(newest.seq) sets a policy, but the policies table is empty")
             }
             return
         }
@@ -35,8 +32,8 @@ extension Store {
             throw Self.tableEdited(
                 "policy \(policy.digest.short) (row \(policy.seq)): its text does not hash to its digest")
         }
-        guard let newest, (newest["subject"] as String) == policy.digest.description,
-            CanonicalJSON.parseFlatObject(newest["details"] as String)?["policy_seq"] == String(policy.seq)
+        guard let newest, newest.subject == policy.digest.description,
+            newest.details["policy_seq"] == String(policy.seq)
         else {
             throw Self.tableEdited(
                 "policy \(policy.digest.short) (row \(policy.seq)) is not the policy the ledger's newest policy entry set"

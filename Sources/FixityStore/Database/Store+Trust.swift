@@ -92,6 +92,16 @@ extension Store {
 
     /// The envelopes about `release`, each checked against its digest and the ledger entry that
     /// recorded it (a row inserted or edited behind Fixity's back is refused, not counted).
+    /// The exact stored text of every envelope about `release`, oldest first, inside the
+    /// caller's read (a proof bundle reads them in the same snapshot as the ledger entries that
+    /// hash them).
+    package func envelopeTexts(_ db: Database, about release: ReleaseID) throws -> [[UInt8]] {
+        try String.fetchAll(
+            db, sql: "SELECT envelope FROM envelopes WHERE release = ? ORDER BY added_at, digest",
+            arguments: [release.description]
+        ).map { Array($0.utf8) }
+    }
+
     public func envelopes(about release: ReleaseID) throws -> [StoredEnvelope] {
         try database.storeRead { db in
             try Row.fetchAll(

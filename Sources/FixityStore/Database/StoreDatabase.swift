@@ -4,7 +4,8 @@ import Foundation
 import GRDB
 import Glibc
 
-/// The store's embedded SQLite database: releases, tags, the stat cache and the history.
+/// The store's embedded SQLite database: the store's catalog (releases, tags, envelopes,
+/// policies) and the ledger's tables; other layers add theirs as a `SchemaPart`.
 /// Opened with a busy timeout so concurrent seals wait for each other instead of failing.
 enum StoreDatabase {
     static let fileName = "fixity.db"
@@ -19,19 +20,28 @@ enum StoreDatabase {
         let queue: DatabaseQueue
         do {
             queue = try DatabaseQueue(path: path, configuration: config)
-            // Two processes opening a new store at once would both see it unmigrated and both
-            // create its tables ("table releases already exists": found by the race tests).
-            // The migrations run under an exclusive flock instead, one process after the other.
-            let lockPath = path + ".migrate-lock"
-            let lockFD = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
-            guard lockFD >= 0 else { throw StoreError.system("open", path: lockPath) }
-            defer { Glibc.close(lockFD) }
-            guard flock(lockFD, LOCK_EX) == 0 else { throw StoreError.system("lock", path: lockPath) }
-            try migrator.migrate(queue)
         } catch let error as DatabaseError {
             throw StoreError.database(error, path: path)
         }
+        try migrate(queue, with: migrator)
         return queue
+    }
+
+    /// Runs `migrator` on the database at `queue`. Two processes opening a new store at once
+    /// would both see it unmigrated and both create its tables ("table releases already exists":
+    /// found by the race tests), so migrations run under an exclusive flock, one process after
+    /// the other.
+    static func migrate(_ queue: DatabaseQueue, with migrator: DatabaseMigrator) throws {
+        let lockPath = queue.path + ".migrate-lock"
+        let lockFD = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard lockFD >= 0 else { throw StoreError.system("open", path: lockPath) }
+        defer { Glibc.close(lockFD) }
+        guard flock(lockFD, LOCK_EX) == 0 else { throw StoreError.system("lock", path: lockPath) }
+        do {
+            try migrator.migrate(queue)
+        } catch let error as DatabaseError {
+            throw StoreError.database(error, path: queue.path)
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -71,29 +81,9 @@ enum StoreDatabase {
                     ) WITHOUT ROWID;
                     """)
         }
-        History.registerMigrations(&migrator)
-        migrator.registerMigration("roots-v1") { db in
-            // Per deploy root (keyed by its realpath): every deployment it has seen, in order.
-            try db.execute(
-                sql: """
-                    CREATE TABLE root_deployments (
-                        root TEXT NOT NULL,
-                        deployment TEXT NOT NULL,
-                        ordinal INTEGER NOT NULL,
-                        release TEXT NOT NULL,
-                        config TEXT,
-                        config_path TEXT,
-                        env TEXT,
-                        health TEXT NOT NULL,
-                        reason TEXT,
-                        materialized INTEGER NOT NULL,
-                        deployed_at TEXT NOT NULL,
-                        activated_at TEXT,
-                        PRIMARY KEY (root, deployment)
-                    );
-                    """)
-        }
-        History.registerIndex(&migrator)
+        // The ledger's tables (FixityLedger owns them): the store records into the ledger.
+        LedgerSchema.register(&migrator)
+        // The host's root tables are its own part (FixityHost's RootSchema).
         migrator.registerMigration("trust-v1") { db in
             // DSSE envelopes about releases (signatures, provenance, test results), and every
             // policy ever set: the newest row is the one in force.
@@ -116,29 +106,6 @@ enum StoreDatabase {
                     );
                     CREATE TRIGGER policies_append_only BEFORE UPDATE ON policies
                         BEGIN SELECT RAISE(ABORT, 'policies are append-only'); END;
-                    """)
-        }
-        Ledger.registerMigrations(&migrator)
-        migrator.registerMigration("roots-v2") { db in
-            // The hooks a deployment was deployed with (JSON: on_activate, health_cmd,
-            // health_timeout), so every later switch to it runs its own hooks with its own ids.
-            try db.execute(sql: "ALTER TABLE root_deployments ADD COLUMN hooks TEXT")
-        }
-        migrator.registerMigration("roots-v3") { db in
-            // The environment a root was bound to at its first deploy with --env: every later
-            // deploy or rollback there is held to that environment's policy. A `bind` ledger
-            // entry records it; the row is a cache of that entry and is checked against it.
-            try db.execute(
-                sql: """
-                    CREATE TABLE root_bindings (
-                        root TEXT PRIMARY KEY,
-                        env TEXT NOT NULL,
-                        bound_at TEXT NOT NULL
-                    );
-                    CREATE TRIGGER root_bindings_immutable BEFORE UPDATE ON root_bindings
-                        BEGIN SELECT RAISE(ABORT, 'a root stays bound to its environment'); END;
-                    CREATE TRIGGER root_bindings_kept BEFORE DELETE ON root_bindings
-                        BEGIN SELECT RAISE(ABORT, 'a root stays bound to its environment'); END;
                     """)
         }
         migrator.registerMigration("ledger-truth-v1") { db in

@@ -117,16 +117,18 @@ struct StatCache {
 
     // MARK: Writing
 
-    /// The cache for `files` (in walk order), leaving out racy entries: those whose mtime is not
-    /// strictly older than `clockNanos`.
-    static func encode(root: String, epoch: [UInt8], files: [(entry: WalkedEntry, digest: Digest)], clockNanos: Int64)
-        -> [UInt8]
-    {
+    /// The cache for the walked files that have a digest (in walk order), leaving out racy
+    /// entries: those whose mtime is not strictly older than `clockNanos`.
+    static func encode(
+        root: String, epoch: [UInt8], walked: [WalkedEntry], digests: SlotArray<Digest?>, clockNanos: Int64
+    ) -> [UInt8] {
         var records = [UInt8]()
-        records.reserveCapacity(files.count * recordSize)
+        records.reserveCapacity(walked.count * recordSize)
         var pool = [UInt8]()
         var count: UInt32 = 0
-        for (entry, digest) in files where entry.stat.mtimeNanos < clockNanos {
+        for index in walked.indices {
+            let entry = walked[index]
+            guard let digest = digests[index], entry.stat.mtimeNanos < clockNanos else { continue }
             let s = entry.stat
             records.appendLE(UInt32(pool.count))
             records.appendLE(UInt32(entry.path.utf8.count))

@@ -88,15 +88,25 @@ extension Store {
                 let index = jobList[job]
                 digests[index] = try ingester.ingest(walked[index], buffer: buffer.raw, lane: buffer.worker)
             }
-            manifest = try Self.manifest(from: walked, digests: digests, rootPath: directory)
+            // The manifest (validated, encoded, hashed) and the new stat cache are built side by
+            // side: each is a pass over the whole walk, and a re-seal's time is mostly such passes.
+            let built = SlotArray<Manifest?>(repeating: nil, count: 1)
+            let cacheBytes = SlotArray<[UInt8]>(repeating: [], count: 1)
+            try ParallelWork.run(count: 2, makeContext: { _ in () }) { job, _ in
+                if job == 0 {
+                    built[0] = try Self.manifest(from: walked, digests: digests, rootPath: directory)
+                } else {
+                    cacheBytes[0] = StatCache.encode(
+                        root: cacheRoot, epoch: epoch, walked: walked, digests: digests, clockNanos: clock)
+                }
+            }
+            manifest = built[0]!
             if !hasObject(manifest.id.digest) && batch.claim(manifest.id.digest) {
                 try manifest.bytes.withUnsafeBytes { try batch.stageNew($0, as: manifest.id.digest) }
             }
             // The new stat cache is written now, so the batch's syncfs makes it durable too; it
             // replaces the old one only once the release is recorded.
-            let files = walked.indices.compactMap { index in digests[index].map { (walked[index], $0) } }
-            stagedCache = stageStatCache(
-                StatCache.encode(root: cacheRoot, epoch: epoch, files: files, clockNanos: clock))
+            stagedCache = stageStatCache(cacheBytes[0])
             cacheDurable = try batch.commit()
         } catch {
             batch.abandon()

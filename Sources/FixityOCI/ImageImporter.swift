@@ -32,10 +32,14 @@ public struct ImageImporter {
 
     let store: Store
     let limits: Limits
+    /// The check a sealed tree must pass that OCI cannot make itself (the host's reading of a
+    /// `fixity.toml`), run before the release is recorded, as `seal` runs it.
+    let validate: Store.ReleaseValidator?
 
-    public init(store: Store, limits: Limits = Limits()) {
+    public init(store: Store, limits: Limits = Limits(), validate: Store.ReleaseValidator? = nil) {
         self.store = store
         self.limits = limits
+        self.validate = validate
     }
 
     /// `recordedAs`: what the ledger entry names as the source (a registry reference, when the
@@ -138,7 +142,7 @@ public struct ImageImporter {
                 "image": imageDigest.description, "source": recordedAs ?? layoutPath,
                 "layers": String(image.manifest.layers.count), "app": app.value,
             ],
-            validate: DeploySettings.validateForSeal)
+            validate: validate)
         return Report(
             release: report.release, image: imageDigest, app: app.value, layers: image.manifest.layers.count,
             files: report.files, existed: report.existed)

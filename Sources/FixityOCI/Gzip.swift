@@ -1,7 +1,7 @@
-import CFixitySys
+import CFixityZlib
 import FixityCore
 
-/// gzip through zlib (CFixitySys): a deflater that writes deterministic output (fixed header, one
+/// gzip through zlib (CFixityZlib): a deflater that writes deterministic output (fixed header, one
 /// level) and an inflater that checks the trailer's CRC and length.
 public final class Gzip {
     public struct Failure: FixityError, Sendable {

@@ -1,3 +1,5 @@
+import FixityCore
+
 /// A check every TOML text passes before it reaches the TOML parser.
 ///
 /// toml++ (the C++ parser under TOMLKit) aborts the whole process — an assertion, in release

@@ -2,10 +2,10 @@ import FixityCore
 import FixityLedger
 import FixityStore
 import Foundation
-import Glibc
 
-/// Signed statements about releases: approvals (`fixity sign`), and test results made by
-/// running a command against the exact bytes of a release (`fixity attest`).
+/// Signed statements about releases: approvals (`fixity sign`), and the results of tests run
+/// against the exact bytes of a release (`fixity attest`; the run itself is the host's
+/// `TestAttestation`).
 public struct Attestations {
     public let store: Store
 
@@ -27,48 +27,51 @@ public struct Attestations {
         return envelope
     }
 
-    public struct TestOutcome: Sendable, Encodable {
-        public let release: ReleaseID
+    /// What a test run found, as a test-result attestation records it.
+    public struct TestRun: Sendable {
+        public let command: String
         public let passed: Bool
-        public let run: HookRun
+        public let exitCode: Int32?
+        public let timedOut: Bool
+        public let seconds: Double
+        public let started: Date
         public let outputDigest: Digest
-        public let envelope: DSSEEnvelope
 
-        enum CodingKeys: String, CodingKey { case release, passed, run, outputDigest = "output_digest", envelope }
+        public init(
+            command: String, passed: Bool, exitCode: Int32?, timedOut: Bool, seconds: Double, started: Date,
+            outputDigest: Digest
+        ) {
+            self.command = command
+            self.passed = passed
+            self.exitCode = exitCode
+            self.timedOut = timedOut
+            self.seconds = seconds
+            self.started = started
+            self.outputDigest = outputDigest
+        }
     }
 
-    /// Exports the release into a throwaway folder (every byte verified), runs `command` there
-    /// with `/bin/sh -c`, and records the outcome — pass or fail, exit code, a digest of the
-    /// output, the command and the time — as a signed in-toto test-result attestation.
-    public func attest(_ release: ReleaseID, command: String, key: SigningKey, timeout: Double, progress: WorkProgress?)
-        throws -> TestOutcome
-    {
+    /// Records `run` — pass or fail, exit code, a digest of the output, the command and the time —
+    /// as an in-toto test-result attestation signed by `key`.
+    @discardableResult
+    public func recordTestResult(_ run: TestRun, of release: ReleaseID, key: SigningKey) throws -> DSSEEnvelope {
         let app = try store.app(of: release)
-        let scratch = try PrivateTempFolder(purpose: "attest")
-        defer { scratch.remove() }
-        let tree = scratch.child("tree")
-        try store.export(release, to: tree, progress: progress)
-        let started = store.clock.now()
-        let run = try HookRun.run(
-            command, in: tree, environment: ["FIXITY_RELEASE": release.description, "FIXITY_ENV": "attest"],
-            timeout: timeout)
-        let outputDigest = Digest.of(Array(run.outputTail.utf8))
         let predicate: [String: JSONValue] = [
             "result": .string(run.passed ? "PASSED" : "FAILED"),
             "configuration": .array([
                 .object([
                     "name": .string("command"), "uri": .string("fixity:attest"),
-                    "digest": .object(["sha256": .string(Digest.of(Array(command.utf8)).hex)]),
+                    "digest": .object(["sha256": .string(Digest.of(Array(run.command.utf8)).hex)]),
                 ])
             ]),
-            "passedTests": .array(run.passed ? [.string(command)] : []),
-            "failedTests": .array(run.passed ? [] : [.string(command)]),
+            "passedTests": .array(run.passed ? [.string(run.command)] : []),
+            "failedTests": .array(run.passed ? [] : [.string(run.command)]),
             "warnedTests": .array([]),
-            "command": .string(command),
+            "command": .string(run.command),
             "exitCode": run.exitCode.map { .number(Double($0)) } ?? .null,
             "timedOut": .bool(run.timedOut),
-            "outputDigest": .string(outputDigest.description),
-            "startedOn": .string(Instant(started).description),
+            "outputDigest": .string(run.outputDigest.description),
+            "startedOn": .string(Instant(run.started).description),
             "seconds": .number((run.seconds * 1000).rounded() / 1000),
         ]
         let statement = InTotoStatement(
@@ -76,7 +79,6 @@ public struct Attestations {
             predicate: .object(predicate))
         let envelope = DSSEEnvelope.sign(payload: statement.jsonBytes(), key: key)
         try store.addEnvelope(envelope, about: release, source: "test attestation by \(key.id.short)")
-        return TestOutcome(
-            release: release, passed: run.passed, run: run, outputDigest: outputDigest, envelope: envelope)
+        return envelope
     }
 }

@@ -21,7 +21,9 @@ public enum Provenance {
         "JENKINS_URL", "BUILD_ID", "BUILD_NUMBER", "GIT_COMMIT",
     ]
 
-    public static func statement(for report: SealReport, directory: String, started: Date, finished: Date)
+    public static func statement(
+        for report: SealReport, directory: String, git: GitCheckout?, started: Date, finished: Date
+    )
         -> InTotoStatement
     {
         let environment = ProcessInfo.processInfo.environment
@@ -30,7 +32,7 @@ public enum Provenance {
         var external: [String: JSONValue] = ["app": .string(report.app), "source": .string(realpath(directory))]
         if let tag = report.tag { external["tag"] = .string(tag) }
         var dependencies = [JSONValue]()
-        if let git = GitCheckout(directory) {
+        if let git {
             var source: [String: JSONValue] = [
                 "uri": .string("git+" + (git.remote ?? "file://" + git.top)),
                 "digest": .object(["gitCommit": .string(git.commit)]),
@@ -85,37 +87,5 @@ public enum Provenance {
         guard let resolved = Glibc.realpath(path, nil) else { return path }
         defer { free(resolved) }
         return String(cString: resolved)
-    }
-}
-
-/// The git checkout a folder is inside, read with the `git` command (absent git: no source).
-struct GitCheckout {
-    let top: String
-    let commit: String
-    let remote: String?
-    let dirty: Bool
-    let relativePath: String
-
-    init?(_ directory: String) {
-        func git(_ arguments: String...) -> String? {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["git", "-C", directory] + arguments
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            guard (try? process.run()) != nil else { return nil }
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { return nil }
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        guard let top = git("rev-parse", "--show-toplevel"), let commit = git("rev-parse", "HEAD"), commit.count == 40
-        else { return nil }
-        self.top = top
-        self.commit = commit
-        remote = git("config", "--get", "remote.origin.url").flatMap { $0.isEmpty ? nil : $0 }
-        dirty = !(git("status", "--porcelain", "--untracked-files=normal", "--", ".")?.isEmpty ?? true)
-        relativePath = git("rev-parse", "--show-prefix") ?? ""
     }
 }
