@@ -13,6 +13,10 @@ import Foundation
 ///   the leaves `SHA-256(0x00 || canonicalBytes)` of entries `0..<size`.
 /// - `verify` recomputes every leaf and subtree from the entries themselves and reports the first
 ///   entry that does not match what the log stored (an edited, swapped or deleted entry).
+/// - `signCheckpoint` signs the log's size and root as they are now (a signed note,
+///   docs/ledger.md), keeps it and remembers the key, which `checkpointKeys` then lists.
+/// - `inclusionProofDocument` is the self-contained proof of docs/ledger.md, refused for an entry
+///   that no longer matches its stored leaf.
 public protocol LedgerLog: Sendable {
     @discardableResult
     func append(action: LedgerAction, subject: String, details: [String: String], at time: Date) throws
@@ -23,4 +27,8 @@ public protocol LedgerLog: Sendable {
     func inclusionProof(seq: Int64, size: Int) throws -> [Merkle.Hash]
     func consistencyProof(from oldSize: Int, to newSize: Int) throws -> [Merkle.Hash]
     func verify() throws -> Ledger.Verification
+    func signCheckpoint(key: SigningKey, at time: Date) throws -> String
+    func checkpointKeys() throws -> [PublicKey]
+    /// `size` nil: the tree of the whole log now.
+    func inclusionProofDocument(seq: Int64, size: Int?) throws -> InclusionProof
 }

@@ -17,7 +17,7 @@ public struct SQLiteLedger: LedgerLog {
     public func append(action: LedgerAction, subject: String, details: [String: String], at time: Date) throws
         -> LedgerEntry
     {
-        try database.write { db in
+        try write { db in
             let seq = try History.append(db, action: action, subject: subject, details: details, at: time)
             guard let entry = try Ledger.entry(db, seq: seq) else {
                 throw LedgerError("entry \(seq) vanished inside the transaction that appended it")
@@ -26,16 +26,16 @@ public struct SQLiteLedger: LedgerLog {
         }
     }
 
-    public func size() throws -> Int { try database.read { try Ledger.size($0) } }
+    public func size() throws -> Int { try read { try Ledger.size($0) } }
 
-    public func entry(seq: Int64) throws -> LedgerEntry? { try database.read { try Ledger.entry($0, seq: seq) } }
+    public func entry(seq: Int64) throws -> LedgerEntry? { try read { try Ledger.entry($0, seq: seq) } }
 
     public func root(size: Int) throws -> Merkle.Hash {
-        try database.read { db in try checked(size: size, db) { try Ledger.prover(db).root(size: size) } }
+        try read { db in try checked(size: size, db) { try Ledger.prover(db).root(size: size) } }
     }
 
     public func inclusionProof(seq: Int64, size: Int) throws -> [Merkle.Hash] {
-        try database.read { db in
+        try read { db in
             try checked(size: size, db) {
                 guard seq >= 0, seq < size else {
                     throw LedgerError("entry \(seq) is not in a tree of \(size) entries")
@@ -46,7 +46,7 @@ public struct SQLiteLedger: LedgerLog {
     }
 
     public func consistencyProof(from oldSize: Int, to newSize: Int) throws -> [Merkle.Hash] {
-        try database.read { db in
+        try read { db in
             try checked(size: newSize, db) {
                 guard oldSize >= 0, oldSize <= newSize else {
                     throw LedgerError("no consistency proof from \(oldSize) to \(newSize) entries")
@@ -56,7 +56,32 @@ public struct SQLiteLedger: LedgerLog {
         }
     }
 
-    public func verify() throws -> Ledger.Verification { try database.read { try Ledger.verify($0) } }
+    public func verify() throws -> Ledger.Verification { try read { try Ledger.verify($0) } }
+
+    public func signCheckpoint(key: SigningKey, at time: Date) throws -> String {
+        try write { db in try Ledger.signCheckpoint(db, key: key, at: time) }
+    }
+
+    public func checkpointKeys() throws -> [PublicKey] { try read { try Ledger.checkpointKeys($0) } }
+
+    public func inclusionProofDocument(seq: Int64, size: Int?) throws -> InclusionProof {
+        try read { db in
+            if let size { _ = try checked(size: size, db) { size } }
+            return try InclusionProof.make(db, seq: seq, size: size)
+        }
+    }
+
+    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try database.read(body) } catch let error as DatabaseError {
+            throw DatabaseFailure(error, path: database.path)
+        }
+    }
+
+    private func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try database.write(body) } catch let error as DatabaseError {
+            throw DatabaseFailure(error, path: database.path)
+        }
+    }
 
     /// A size beyond the log is refused, not answered from missing nodes.
     private func checked<T>(size: Int, _ db: Database, _ body: () throws -> T) throws -> T {

@@ -20,7 +20,7 @@ public enum LedgerConformance {
     /// The names of the checks, in the order `run` performs them.
     public static let checks = [
         "empty log", "append order", "roots", "inclusion proofs", "consistency proofs", "refusals",
-        "concurrent appends", "tamper detection",
+        "checkpoints", "concurrent appends", "tamper detection",
     ]
 
     /// Runs every check in order; returns the names of those that passed (all of `checks`, or it
@@ -45,6 +45,8 @@ public enum LedgerConformance {
         passed.append("consistency proofs")
         try refusals(log, size: leaves.count)
         passed.append("refusals")
+        try checkpoints(log, leaves: leaves, clock: clock)
+        passed.append("checkpoints")
         try concurrentAppends(open: open, clock: clock, before: leaves.count)
         passed.append("concurrent appends")
         try tamperDetection(log, tamper: tamper)
@@ -102,6 +104,36 @@ public enum LedgerConformance {
                     "the inclusion proof of entry \(index) in \(size) does not verify")
             }
         }
+        // The self-contained document (docs/ledger.md) says the same, for a past tree and for now.
+        for (index, size) in [(0, 1), (leaves.count / 2, leaves.count), (leaves.count - 1, nil)] {
+            let document = try log.inclusionProofDocument(seq: Int64(index), size: size)
+            let treeSize = size ?? leaves.count
+            try expect(
+                document.leafIndex == index && document.treeSize == treeSize
+                    && document.leafHash == Hex.encode(leaves[index])
+                    && document.rootHash == Hex.encode(Merkle.root(of: leaves[0..<treeSize]))
+                    && document.auditPath
+                        == (try log.inclusionProof(seq: Int64(index), size: treeSize)).map(Hex.encode),
+                "the inclusion proof document of entry \(index) in \(treeSize) is not the log's proof")
+            let entry = Base64.decode(document.entry).map(Merkle.leafHash)
+            try expect(entry == leaves[index], "the proof document of entry \(index) carries another entry")
+        }
+    }
+
+    /// A checkpoint signs the log's size and root as they are now, verifies with the key that
+    /// signed it, and the key is remembered.
+    static func checkpoints(_ log: any LedgerLog, leaves: [Merkle.Hash], clock: any WallClock) throws {
+        let key = SigningKey.generate()
+        let note = try log.signCheckpoint(key: key, at: clock.now())
+        let (checkpoint, text, signatures) = try Checkpoint.parse(note, source: "conformance")
+        try expect(
+            checkpoint.size == leaves.count && checkpoint.root == Merkle.root(of: leaves[...]),
+            "the checkpoint does not sign the log's size and root")
+        try expect(
+            Checkpoint.verifiedBy(text: text, signatures: signatures, keys: [key.publicKey]) == [key.publicKey.id],
+            "the checkpoint does not verify with the key that signed it")
+        try expect(
+            try log.checkpointKeys().contains { $0.id == key.publicKey.id }, "the checkpoint's key is not remembered")
     }
 
     static func consistencyProofs(_ log: any LedgerLog, leaves: [Merkle.Hash]) throws {

@@ -203,9 +203,8 @@ struct DemoCommand: ParsableCommand {
                 "14. Months later an auditor asks: what ran in production while 1.2 was being deployed, and can you prove it?"
             )
             let ledgerKey = SigningKey.generate()
-            let (verification, note) = try store.database.storeWrite { db in
-                (try Ledger.verify(db), try Ledger.signCheckpoint(db, key: ledgerKey, at: store.clock.now()))
-            }
+            let verification = try store.ledger.verify()
+            let note = try store.ledger.signCheckpoint(key: ledgerKey, at: store.clock.now())
             say(
                 "   fixity log verify  ->  \(verification.ok ? "ok" : "NOT OK"): \(verification.size) entries, root \(verification.root.prefix(16))…"
             )

@@ -5,7 +5,6 @@ import FixityLedger
 import FixityStore
 import FixityTrust
 import Foundation
-import GRDB
 
 /// Checkpoint files and the keys that may sign them, at the CLI's edge.
 enum CheckpointFiles {
@@ -22,7 +21,7 @@ enum CheckpointFiles {
         let (checkpoint, text, signatures) = try Checkpoint.parse(note, source: path)
         var keys = given
         if given.isEmpty {
-            keys = try store.database.storeRead { try Ledger.checkpointKeys($0) }
+            keys = try store.ledger.checkpointKeys()
             if let policy = try store.currentPolicy() {
                 keys += try PolicyFile.parse(policy.text, name: "in force").keys.values
             }
@@ -155,9 +154,7 @@ extension LogCommand {
             try runReportingFailures {
                 let signingKey = try KeyFiles.load(key)
                 let store = try global.openStore()
-                let note = try store.database.storeWrite { db in
-                    try Ledger.signCheckpoint(db, key: signingKey, at: store.clock.now())
-                }
+                let note = try store.ledger.signCheckpoint(key: signingKey, at: store.clock.now())
                 if global.json {
                     try Output.json(["checkpoint": note])
                 } else {
@@ -180,8 +177,7 @@ extension LogCommand {
             try runReportingFailures {
                 let store = try global.openStore()
                 let held = try checkpoint.map { try CheckpointFiles.load($0, store: store, extraKeys: key).0 }
-                let proof = try store.database.storeRead { db in try InclusionProof.make(db, seq: seq, size: held?.size)
-                }
+                let proof = try store.ledger.inclusionProofDocument(seq: seq, size: held?.size)
                 if let held, proof.rootHash != Hex.encode(held.root) {
                     throw CLIError(
                         "the ledger's tree at size \(held.size) does not match the checkpoint: the ledger was rewritten (fixity log verify)"
@@ -217,18 +213,17 @@ extension LogCommand {
         func run() throws {
             try runReportingFailures {
                 let store = try global.openStore()
-                let result = try store.database.storeRead { db -> Result in
-                    let size = try Ledger.size(db)
-                    let new = newSize ?? size
-                    guard oldSize >= 0, oldSize <= new, new <= size else {
-                        throw CLIError("sizes must satisfy 0 <= OLD_SIZE <= NEW_SIZE <= \(size) (the ledger's size)")
-                    }
-                    let prover = Ledger.prover(db)
-                    return Result(
-                        oldSize: oldSize, newSize: new, oldRoot: Hex.encode(try prover.root(size: oldSize)),
-                        newRoot: Hex.encode(try prover.root(size: new)),
-                        proof: try prover.consistencyProof(oldSize: oldSize, newSize: new).map(Hex.encode))
+                // The log only grows: proofs for sizes up to the size read first stay true.
+                let ledger = store.ledger
+                let size = try ledger.size()
+                let new = newSize ?? size
+                guard oldSize >= 0, oldSize <= new, new <= size else {
+                    throw CLIError("sizes must satisfy 0 <= OLD_SIZE <= NEW_SIZE <= \(size) (the ledger's size)")
                 }
+                let result = Result(
+                    oldSize: oldSize, newSize: new, oldRoot: Hex.encode(try ledger.root(size: oldSize)),
+                    newRoot: Hex.encode(try ledger.root(size: new)),
+                    proof: try ledger.consistencyProof(from: oldSize, to: new).map(Hex.encode))
                 if global.json {
                     try Output.json(result)
                 } else {

@@ -25,9 +25,7 @@ struct ProveCommand: ParsableCommand {
             let release = try store.resolve(try parseRef(ref))
             if let key {
                 let signingKey = try KeyFiles.load(key)
-                _ = try store.database.storeWrite { db in
-                    try Ledger.signCheckpoint(db, key: signingKey, at: store.clock.now())
-                }
+                _ = try store.ledger.signCheckpoint(key: signingKey, at: store.clock.now())
             }
             let bundle = try ProofBundleBuilder(store: store).build(release: release)
             try OutputFile.write([UInt8](try JSONStyle.pretty.encoder().encode(bundle)) + [10], to: out)

@@ -161,13 +161,6 @@ extension StoreError {
     /// was rolled back, so nothing of the command was recorded and re-running it after freeing
     /// space is safe.
     static func database(_ error: DatabaseError, path: String) -> StoreError {
-        let detail = error.message ?? error.description
-        if error.resultCode == .SQLITE_FULL {
-            return StoreError(
-                .io,
-                "database \(path): \(detail) (no space left on device; nothing was recorded, re-run once space is freed)",
-                path: path)
-        }
-        return StoreError(.io, "database \(path): \(detail)", path: path)
+        StoreError(.io, DatabaseFailure.message(for: error, path: path), path: path)
     }
 }
