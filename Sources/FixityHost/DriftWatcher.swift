@@ -7,7 +7,7 @@ import Glibc
 
 /// `fixity watch`: inotify on every folder of the active tree (new folders included, and the
 /// root itself so a deploy's switch is followed), debounced; after each burst of events a fast
-/// verify, and one JSON line on stdout whenever the drift state changes. With `repair`, drift is
+/// verify, and an event (`WatchEvent`) whenever the drift state changes. With `repair`, drift is
 /// healed as soon as it is seen. A full verify runs every `interval` seconds to catch what inotify
 /// cannot see (writes through another mount, a missed overflow). Without inotify, or past the
 /// kernel's watch limit, it falls back to a fast verify every `pollInterval` seconds and says so.
@@ -18,14 +18,14 @@ public final class DriftWatcher {
         public var interval: Double = 300
         public var pollInterval: Double = 2
         public var debounce: Double = 0.02
-        public var metricsFile: String?
         public init() {}
     }
 
     let store: Store
     let root: DeployRoot
     let options: Options
-    let emit: (String) -> Void
+    /// Receives every event; a throw stops the watch with that error.
+    let emit: (WatchEvent) throws -> Void
     private var inotifyFD: Int32 = -1
     private var watches: [Int32: String] = [:]
     private var rootWatch: Int32 = -1
@@ -40,7 +40,7 @@ public final class DriftWatcher {
     private var touched = Set<String>()
     private var needWholeScan = false
 
-    public init(store: Store, root: DeployRoot, options: Options, emit: @escaping (String) -> Void) {
+    public init(store: Store, root: DeployRoot, options: Options, emit: @escaping (WatchEvent) throws -> Void) {
         self.store = store
         self.root = root
         self.options = options
@@ -53,13 +53,11 @@ public final class DriftWatcher {
         fixity_install_stop_handlers()
         inotifyFD = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         if inotifyFD < 0 {
-            note(
-                "inotify unavailable (\(String(cString: strerror(errno)))): verifying every \(options.pollInterval) s instead"
-            )
+            try emit(.notice(.inotifyUnavailable(String(cString: strerror(errno)), pollInterval: options.pollInterval)))
             polling = true
         }
         try rewatch()
-        try check(full: true, cause: "start")
+        try check(full: true, cause: .start)
         var nextFull = now() + options.interval
         var nextPoll = now() + options.pollInterval
         var pending: Double?
@@ -79,7 +77,7 @@ public final class DriftWatcher {
                     needWholeScan = true
                 }
                 if needWholeScan || touched.count > 1000 || lastReport == nil {
-                    try check(full: false, cause: "inotify")
+                    try check(full: false, cause: .inotify)
                 } else {
                     try checkTouched()
                 }
@@ -88,20 +86,20 @@ public final class DriftWatcher {
             }
             if polling, now() >= nextPoll {
                 nextPoll = now() + options.pollInterval
-                try check(full: false, cause: "poll")
+                try check(full: false, cause: .poll)
             }
             if now() >= nextFull {
                 nextFull = now() + options.interval
-                try check(full: true, cause: "interval")
+                try check(full: true, cause: .interval)
             }
         }
-        note("stopping on signal")
+        try emit(.notice(.stopping))
     }
 
     /// Re-checks only what inotify named (and what is below it), merged into the last whole
     /// picture: the write-to-line latency then no longer grows with the size of the tree.
     private func checkTouched() throws {
-        guard let context, let lastReport else { return try check(full: false, cause: "inotify") }
+        guard let context, let lastReport else { return try check(full: false, cause: .inotify) }
         let scanner = DriftScanner(store: store, root: root)
         let paths = Array(touched)
         let (part, checked, hashed) = try scanner.scanSubtrees(paths, context: context)
@@ -110,48 +108,38 @@ public final class DriftWatcher {
         let outcome = VerifyOutcome(
             root: root.path, deployment: record.deployment, release: record.release, config: record.config, full: false,
             report: report, entriesChecked: checked, filesHashed: hashed, ignored: 0, notes: [])
-        try handle(outcome, cause: "inotify")
+        try handle(outcome, cause: .inotify)
     }
 
-    /// Verifies, reports a changed drift state, repairs when asked, updates the metrics file.
-    private func check(full: Bool, cause: String) throws {
+    /// Verifies, reports a changed drift state, repairs when asked.
+    private func check(full: Bool, cause: WatchCause) throws {
         guard let active = try root.activeDeployment() else { return }
         let scanner = DriftScanner(store: store, root: root)
         if context?.record.deployment != active { context = try scanner.context() }
         try handle(try scanner.scan(full: full, context: context), cause: cause)
     }
 
-    private func handle(_ outcome: VerifyOutcome, cause: String) throws {
+    private func handle(_ outcome: VerifyOutcome, cause: WatchCause) throws {
         let scanner = DriftScanner(store: store, root: root)
         lastReport = outcome.report
         let state = outcome.clean ? "clean" : outcome.report.stateDigest.description
         if state != lastState {
             lastState = state
             // Say it first, then record it durably: the line is what an alert waits for.
-            emit(try line(event: outcome.clean ? "clean" : "drift", cause: cause, outcome: outcome, extra: [:]))
+            try emit(.stateChanged(outcome, cause: cause, at: store.clock.now()))
             try RootState(store: store, root: root).recordDrift(outcome)
         }
-        try writeMetrics(outcome)
+        try emit(.checked(outcome, at: store.clock.now()))
         if !outcome.clean && options.repair {
             let repaired = try Repairer(store: store, root: root).repair(full: false, lockTimeout: 30)
             lastState = repaired.clean ? "clean" : lastState
             context = try scanner.context()  // repair rewrote the snapshot
             let after = try scanner.scan(full: false, context: context)
             lastReport = after.report
-            try writeMetrics(after)
-            emit(
-                try line(event: "repaired", cause: cause, outcome: after, extra: ["evidence": repaired.evidence ?? ""]))
+            try emit(.checked(after, at: store.clock.now()))
+            try emit(.repaired(after: after, cause: cause, evidence: repaired.evidence, at: store.clock.now()))
             drainEvents()
         }
-    }
-
-    private func line(event: String, cause: String, outcome: VerifyOutcome, extra: [String: String]) throws -> String {
-        let line = WatchLine(
-            outcome: outcome,
-            fields: extra.merging(["event": event, "cause": cause, "time": store.clock.timestamp()]) {
-                _, fixed in fixed
-            })
-        return String(decoding: JSONStyle.compact.bytes(line), as: UTF8.self)
     }
 
     // MARK: inotify
@@ -171,24 +159,22 @@ public final class DriftWatcher {
         if rootWatch < 0 { rootWatch = inotify_add_watch(inotifyFD, root.path, Self.mask) }
         guard let active = watchedDeployment else { return }
         let top = root.treePath(active)
-        addWatch(top, relative: "")
+        try addWatch(top, relative: "")
         guard let treeFD = try? Posix.open(top, flags: O_RDONLY | O_DIRECTORY) else { return }
         defer { Posix.close(treeFD) }
         for entry in (try? TreeWalker(rootPath: top, strict: false).walk(rootFD: treeFD)) ?? []
         where entry.stat.isDirectory {
             if polling { return }
-            addWatch("\(top)/\(entry.path)", relative: entry.path)
+            try addWatch("\(top)/\(entry.path)", relative: entry.path)
         }
     }
 
-    private func addWatch(_ path: String, relative: String) {
+    private func addWatch(_ path: String, relative: String) throws {
         let wd = inotify_add_watch(inotifyFD, path, Self.mask)
         if wd >= 0 {
             watches[wd] = relative
         } else if errno == ENOSPC {
-            note(
-                "inotify watch limit reached (fs.inotify.max_user_watches): verifying every \(options.pollInterval) s instead"
-            )
+            try emit(.notice(.watchLimitReached(pollInterval: options.pollInterval)))
             polling = true
         }
     }
@@ -217,7 +203,7 @@ public final class DriftWatcher {
                 let nameBytes = buffer[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }
                 offset += 16 + length
                 if mask & UInt32(IN_Q_OVERFLOW) != 0 {
-                    note("inotify queue overflowed: the next check walks the whole tree")
+                    try emit(.notice(.queueOverflowed))
                     needWholeScan = true
                 }
                 if wd == rootWatch {
@@ -237,7 +223,7 @@ public final class DriftWatcher {
                     let name = String(validating: nameBytes, as: UTF8.self), let active = watchedDeployment
                 {
                     let relative = parent.isEmpty ? name : "\(parent)/\(name)"
-                    addWatch("\(root.treePath(active))/\(relative)", relative: relative)
+                    try addWatch("\(root.treePath(active))/\(relative)", relative: relative)
                 }
                 if mask & UInt32(IN_IGNORED) != 0 { watches[wd] = nil }
             }
@@ -251,62 +237,9 @@ public final class DriftWatcher {
         _ = try? waitForEvents(timeoutMs: 0)
     }
 
-    // MARK: metrics
-
-    /// Prometheus text format for node_exporter's textfile collector, written atomically.
-    private func writeMetrics(_ outcome: VerifyOutcome) throws {
-        guard let path = options.metricsFile else { return }
-        let label =
-            "root=\"\(root.key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
-        let r = outcome.report
-        let drifted = r.modified.count + r.added.count + r.removed.count + r.modeChanged.count + r.typeChanged.count
-        let text = """
-            # HELP fixity_drift 1 when the live tree differs from its deployment's manifest.
-            # TYPE fixity_drift gauge
-            fixity_drift{\(label)} \(outcome.clean ? 0 : 1)
-            # HELP fixity_drift_paths Paths that differ from the manifest.
-            # TYPE fixity_drift_paths gauge
-            fixity_drift_paths{\(label)} \(drifted)
-            # HELP fixity_last_verify_timestamp_seconds When the tree was last verified.
-            # TYPE fixity_last_verify_timestamp_seconds gauge
-            fixity_last_verify_timestamp_seconds{\(label)} \(String(format: "%.3f", store.clock.now().timeIntervalSince1970))
-            # HELP fixity_files_checked Entries checked by the last verify.
-            # TYPE fixity_files_checked gauge
-            fixity_files_checked{\(label)} \(outcome.entriesChecked)
-
-            """
-        let temp = "\(path).tmp-\(getpid())"
-        try Data(text.utf8).write(to: URL(fileURLWithPath: temp))
-        guard rename(temp, path) == 0 else { throw StoreError.system("rename", path: path) }
-    }
-
-    private func note(_ text: String) {
-        FileHandle.standardError.write(Data("fixity watch: \(text)\n".utf8))
-    }
-
     private func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-}
-
-/// One line of `watch` output: the verify outcome's fields with the event's own beside them, in
-/// one flat object (encoded in one pass: the outcome and the extra keys share a container).
-private struct WatchLine: Encodable {
-    let outcome: VerifyOutcome
-    let fields: [String: String]
-
-    private struct Key: CodingKey {
-        let stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        try outcome.encode(to: encoder)
-        var container = encoder.container(keyedBy: Key.self)
-        for (key, value) in fields { try container.encode(value, forKey: Key(stringValue: key)) }
     }
 }

@@ -45,13 +45,9 @@ struct WatchCommand: ParsableCommand {
             options.repair = repair
             options.interval = interval
             options.pollInterval = pollInterval
-            options.metricsFile = metricsFile
-            let watcher = DriftWatcher(
-                store: store, root: try DeployRoot(path: root, create: false, allowShared: allowSharedRoot),
-                options: options
-            ) { line in
-                FileHandle.standardOutput.write(Data((line + "\n").utf8))
-            }
+            let deployRoot = try DeployRoot(path: root, create: false, allowShared: allowSharedRoot)
+            let output = WatchOutput(root: deployRoot, metricsFile: metricsFile)
+            let watcher = DriftWatcher(store: store, root: deployRoot, options: options, emit: output.show)
             try watcher.run()
         }
     }
