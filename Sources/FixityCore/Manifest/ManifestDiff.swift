@@ -24,23 +24,13 @@ public struct ManifestDiff: Sendable, Equatable {
         added.isEmpty && removed.isEmpty && modified.isEmpty && modeChanged.isEmpty && typeChanged.isEmpty
     }
 
-    /// A merge walk over two canonically ordered entry lists: linear time, no dictionaries.
+    /// A merge walk over two canonically ordered entry lists (`CanonicalMerge`).
     public init(from old: Manifest, to new: Manifest) {
-        let left = old.entries
-        let right = new.entries
-        var i = 0
-        var j = 0
-        while i < left.count || j < right.count {
-            if j == right.count || (i < left.count && EntryPath.precedes(left[i].path, right[j].path)) {
-                removed.append(left[i].path)
-                i += 1
-            } else if i == left.count || EntryPath.precedes(right[j].path, left[i].path) {
-                added.append(right[j].path)
-                j += 1
-            } else {
-                compare(left[i], right[j])
-                i += 1
-                j += 1
+        CanonicalMerge.walk(old.entries, new.entries, leftPath: \.path, rightPath: \.path) { step in
+            switch step {
+            case .onlyLeft(let gone): removed.append(gone.path)
+            case .onlyRight(let new): added.append(new.path)
+            case .both(let old, let new): compare(old, new)
             }
         }
     }
