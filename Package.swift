@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // NIOThreadPool, where FixityApp runs blocking work for async callers (already built
+        // for async-http-client).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // Syscalls Swift cannot see directly (syncfs, FICLONE, sync_file_range, the immutable attribute, signal flags).
@@ -80,11 +83,20 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // The use cases the CLI, the server and an agent share: each synchronous for the CLI and
+        // async for servers (its blocking work on a thread pool, never on an event loop).
+        .target(
+            name: "FixityApp",
+            dependencies: [
+                "FixityCore", "FixityStore", "FixityHost", "FixityTrust", "FixityLedger",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "FixityCLI",
             dependencies: [
                 "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityOCI", "FixityTrust",
-                "FixityRegistry", "CFixitySys",
+                "FixityRegistry", "FixityApp", "CFixitySys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
@@ -97,7 +109,7 @@ let package = Package(
             name: "FixityCLITests",
             dependencies: [
                 "FixityCLI", "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityOCI", "FixityTrust",
-                "FixityRegistry", "FixityTesting",
+                "FixityRegistry", "FixityApp", "FixityTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

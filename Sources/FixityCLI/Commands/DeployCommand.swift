@@ -1,4 +1,5 @@
 import ArgumentParser
+import FixityApp
 import FixityCore
 import FixityHost
 import FixityStore
@@ -122,7 +123,7 @@ struct DeployCommand: ParsableCommand {
             let deployRoot = try DeployRoot(path: root, allowShared: allowSharedRoot)
             let progress = ProgressLine(enabled: global.showsProgress, verb: "materializing")
             defer { progress.finish() }
-            let outcome = try Deployer(store: store, root: deployRoot).deploy(request, progress: progress.reporter)
+            let outcome = try DeployRelease(request, to: deployRoot).run(in: store, progress: progress.reporter)
             progress.finish()
             try DeployReport.print(outcome, json: global.json)
             if outcome.result == .rolledBack { throw Exit.finding }

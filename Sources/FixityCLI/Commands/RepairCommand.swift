@@ -1,4 +1,5 @@
 import ArgumentParser
+import FixityApp
 import FixityCore
 import FixityHost
 import FixityStore
@@ -27,9 +28,10 @@ struct RepairCommand: ParsableCommand {
     func run() throws {
         try runReportingFailures {
             let store = try global.openStore()
-            let outcome = try Repairer(
-                store: store, root: try DeployRoot(path: root, create: false, allowShared: allowSharedRoot)
-            ).repair(full: full, lockTimeout: lockTimeout)
+            let outcome = try RepairRoot(
+                try DeployRoot(path: root, create: false, allowShared: allowSharedRoot), full: full,
+                lockTimeout: lockTimeout
+            ).run(in: store)
             if global.json {
                 try Output.json(outcome)
             } else if let evidence = outcome.evidence {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FixityApp
 import FixityCore
 import FixityHost
 import FixityStore
@@ -37,8 +38,7 @@ struct RollbackCommand: ParsableCommand {
             let store = try global.openStore()
             let deployRoot = try DeployRoot(path: root, create: false, allowShared: allowSharedRoot)
             let target = try to.map { try resolveTarget($0, store: store, root: deployRoot) }
-            let outcome = try Deployer(store: store, root: deployRoot).rollback(
-                to: target, lockTimeout: lockTimeout, force: force)
+            let outcome = try RollBack(deployRoot, to: target, lockTimeout: lockTimeout, force: force).run(in: store)
             try DeployReport.print(outcome, json: global.json)
             if outcome.result == .rolledBack { throw Exit.finding }
         }

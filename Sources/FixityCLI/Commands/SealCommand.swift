@@ -1,8 +1,7 @@
 import ArgumentParser
+import FixityApp
 import FixityCore
-import FixityHost
 import FixityStore
-import FixityTrust
 import Foundation
 
 struct SealCommand: ParsableCommand {
@@ -29,18 +28,11 @@ struct SealCommand: ParsableCommand {
             // Keys first: a bad key file refuses the seal before anything is written.
             let keys = try sign.map(KeyFiles.load)
             let store = try global.openStore()
-            let started = Date()
-            // git runs while the seal walks and hashes.
-            let git = GitProbe(directory: directory)
             let progress = ProgressLine(enabled: global.showsProgress, verb: "sealing")
             defer { progress.finish() }
-            let report = try store.seal(
-                directory: directory, app: appName, tag: tag, progress: progress.reporter,
-                validate: DeploySettings.validateForSeal)
+            let report = try SealRelease(directory: directory, app: appName, tag: tag, signingKeys: keys)
+                .run(in: store, progress: progress.reporter).report
             progress.finish()
-            let statement = Provenance.statement(
-                for: report, directory: directory, git: git.finish(), started: started, finished: Date())
-            try Provenance.record(statement, keys: keys, store: store)
             if global.json {
                 try Output.json(report)
             } else {

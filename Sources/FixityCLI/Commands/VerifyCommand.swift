@@ -1,4 +1,5 @@
 import ArgumentParser
+import FixityApp
 import FixityCore
 import FixityHost
 import FixityStore
@@ -30,9 +31,8 @@ struct VerifyCommand: ParsableCommand {
             let deployRoot = try DeployRoot(path: root, create: false, allowShared: allowSharedRoot)
             let progress = ProgressLine(enabled: global.showsProgress, verb: "verifying")
             defer { progress.finish() }
-            let outcome = try DriftScanner(store: store, root: deployRoot).scan(full: full, progress: progress.reporter)
+            let outcome = try VerifyRoot(deployRoot, full: full).run(in: store, progress: progress.reporter)
             progress.finish()
-            try RootState(store: store, root: deployRoot).recordDrift(outcome)
             if global.json {
                 try Output.json(outcome)
             } else {

@@ -1,0 +1,44 @@
+import FixityCore
+import FixityHost
+import FixityStore
+import FixityTrust
+import Foundation
+
+/// Seal a built folder into a release: refused before anything is written when its
+/// `fixity.toml` could not deploy, then SLSA provenance recorded — signed by the given keys (it
+/// then counts as their approval), else unsigned once per release — naming the git checkout the
+/// folder is in, which is asked of `git` while the seal walks and hashes.
+public struct SealRelease: Sendable {
+    public let directory: String
+    public let app: AppName
+    public let tag: String?
+    public let signingKeys: [SigningKey]
+
+    public init(directory: String, app: AppName, tag: String? = nil, signingKeys: [SigningKey] = []) {
+        self.directory = directory
+        self.app = app
+        self.tag = tag
+        self.signingKeys = signingKeys
+    }
+
+    public struct Result: Sendable {
+        public let report: SealReport
+        /// The provenance envelope recorded by this seal; nil when an unsigned one already existed.
+        public let provenance: DSSEEnvelope?
+    }
+
+    public func run(in store: Store, progress: WorkProgress? = nil) throws -> Result {
+        let started = store.clock.now()
+        let git = GitProbe(directory: directory)
+        let report = try store.seal(
+            directory: directory, app: app, tag: tag, progress: progress, validate: DeploySettings.validateForSeal)
+        let statement = Provenance.statement(
+            for: report, directory: directory, git: git.finish(), started: started, finished: store.clock.now())
+        let envelope = try Provenance.record(statement, keys: signingKeys, store: store)
+        return Result(report: report, provenance: envelope)
+    }
+
+    public func run(in store: Store, progress: WorkProgress? = nil) async throws -> Result {
+        try await BlockingWork.run { try run(in: store, progress: progress) }
+    }
+}
