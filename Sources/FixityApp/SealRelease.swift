@@ -8,26 +8,26 @@ import Foundation
 /// `fixity.toml` could not deploy, then SLSA provenance recorded — signed by the given keys (it
 /// then counts as their approval), else unsigned once per release — naming the git checkout the
 /// folder is in, which is asked of `git` while the seal walks and hashes.
-public struct SealRelease: Sendable {
-    public let directory: String
-    public let app: AppName
-    public let tag: String?
-    public let signingKeys: [SigningKey]
+package struct SealRelease: Sendable {
+    package let directory: String
+    package let app: AppName
+    package let tag: String?
+    package let signingKeys: [SigningKey]
 
-    public init(directory: String, app: AppName, tag: String? = nil, signingKeys: [SigningKey] = []) {
+    package init(directory: String, app: AppName, tag: String? = nil, signingKeys: [SigningKey] = []) {
         self.directory = directory
         self.app = app
         self.tag = tag
         self.signingKeys = signingKeys
     }
 
-    public struct Result: Sendable {
-        public let report: SealReport
+    package struct Result: Sendable {
+        package let report: SealReport
         /// The provenance envelope recorded by this seal; nil when an unsigned one already existed.
-        public let provenance: DSSEEnvelope?
+        package let provenance: DSSEEnvelope?
     }
 
-    public func run(in store: Store, progress: WorkProgress? = nil) throws -> Result {
+    package func run(in store: Store, progress: WorkProgress? = nil) throws -> Result {
         let started = store.clock.now()
         let git = GitProbe(directory: directory)
         let report = try store.seal(
@@ -38,7 +38,7 @@ public struct SealRelease: Sendable {
         return Result(report: report, provenance: envelope)
     }
 
-    public func run(in store: Store, progress: WorkProgress? = nil) async throws -> Result {
+    package func run(in store: Store, progress: WorkProgress? = nil) async throws -> Result {
         try await BlockingWork.run { try run(in: store, progress: progress) }
     }
 }

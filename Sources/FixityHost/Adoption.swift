@@ -5,16 +5,16 @@ import FixityStore
 /// The other honest answer to a hot-fix: seal the live tree of a root as a new release (minus
 /// the paths its release allows to change), recording where it came from. Nothing on the root
 /// changes; the new release is deployed like any other.
-public struct Adoption {
-    public let store: Store
-    public let root: DeployRoot
+package struct Adoption {
+    package let store: Store
+    package let root: DeployRoot
 
-    public init(store: Store, root: DeployRoot) {
+    package init(store: Store, root: DeployRoot) {
         self.store = store
         self.root = root
     }
 
-    public func adopt(app: AppName, tag: String?) throws -> SealReport {
+    package func adopt(app: AppName, tag: String?) throws -> SealReport {
         let lock = try root.lock(timeout: 60, purpose: "adopt")
         defer { withExtendedLifetime(lock) {} }
         let scanner = DriftScanner(store: store, root: root)

@@ -54,7 +54,7 @@ enum ChildProcess {
     }
 }
 
-public struct ChildProcessError: FixityError, Sendable {
-    public let message: String
-    public var category: ErrorCategory { .hook }
+package struct ChildProcessError: FixityError, Sendable {
+    package let message: String
+    package var category: ErrorCategory { .hook }
 }

@@ -14,10 +14,10 @@ import Glibc
 /// so one that exists is always complete — whatever instant a deploy was killed at.
 ///     ROOT/.fixity/lock                               flock held by deploy and rollback
 ///     ROOT/.fixity/lock.owner                         "pid user command" of the holder
-public final class DeployRoot: Sendable {
-    public let path: String
+package final class DeployRoot: Sendable {
+    package let path: String
     /// The realpath: the key of this root's state in the store.
-    public let key: String
+    package let key: String
     let fd: Int32
     let deploymentsFD: Int32
     let stateFD: Int32
@@ -26,7 +26,7 @@ public final class DeployRoot: Sendable {
     /// deploy wants and status and rollback do not. The root, its `.fixity` and `deployments`
     /// must be this user's (or root's) and not writable by group or others (StrictModes), unless
     /// `allowShared`.
-    public init(path: String, create: Bool = true, allowShared: Bool = false) throws {
+    package init(path: String, create: Bool = true, allowShared: Bool = false) throws {
         self.path = path
         var st = stat()
         if Glibc.fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 {
@@ -84,7 +84,7 @@ public final class DeployRoot: Sendable {
     }
 
     /// Takes the root's exclusive lock, waiting up to `timeout`; the refusal names the holder.
-    public func lock(timeout: Double, purpose: String) throws -> FileLock {
+    package func lock(timeout: Double, purpose: String) throws -> FileLock {
         let lockPath = "\(path)/.fixity/lock"
         let lock: FileLock
         do {
@@ -108,7 +108,7 @@ public final class DeployRoot: Sendable {
     }
 
     /// The deployment `current` points at, nil when there is none.
-    public func activeDeployment() throws -> Digest? {
+    package func activeDeployment() throws -> Digest? {
         guard let st = try Posix.lstatat(fd, "current", display: "\(path)/current") else { return nil }
         guard st.isSymlink else {
             throw StoreError(
@@ -123,23 +123,23 @@ public final class DeployRoot: Sendable {
         return digest
     }
 
-    public func isMaterialized(_ deployment: Digest) -> Bool {
+    package func isMaterialized(_ deployment: Digest) -> Bool {
         (try? Posix.lstatat(deploymentsFD, deployment.hex, display: ""))??.isDirectory ?? false
     }
 
-    public func treePath(_ deployment: Digest) -> String { "\(path)/deployments/\(deployment.hex)" }
+    package func treePath(_ deployment: Digest) -> String { "\(path)/deployments/\(deployment.hex)" }
 
     /// The absolute path of a deployment's tree: hooks run there and see the root as `key`.
-    public func absoluteTreePath(_ deployment: Digest) -> String { "\(key)/deployments/\(deployment.hex)" }
+    package func absoluteTreePath(_ deployment: Digest) -> String { "\(key)/deployments/\(deployment.hex)" }
 
     /// The tree of a materialized deployment, opened without following a symlink at its name.
-    public func openTree(_ deployment: Digest) throws -> Int32 {
+    package func openTree(_ deployment: Digest) throws -> Int32 {
         try Posix.openDirectory(deploymentsFD, deployment.hex, display: "\(path)/deployments/\(deployment.hex)")
     }
 
     /// Writes `manifest` into `deployments/<hex>`: materialized under a temporary name, every
     /// byte verified, made durable, then renamed into place. A failure removes the partial tree.
-    public func materialize(
+    package func materialize(
         _ deployment: Digest, manifest: Manifest, ignore: IgnoreRules, store: Store, linkMode: LinkMode,
         immutable: Bool, progress: WorkProgress?,
         sourceVerification: SourceVerification = .stamped
@@ -180,7 +180,7 @@ public final class DeployRoot: Sendable {
     /// Points `current` at a materialized deployment atomically: a new symlink under a temporary
     /// name, renamed over `current`, then the root folder fsynced. At no instant is `current`
     /// missing or pointing at something incomplete.
-    public func activate(_ deployment: Digest) throws {
+    package func activate(_ deployment: Digest) throws {
         let temp = ".current-\(getpid())"
         _ = unlinkat(fd, temp, 0)
         if symlinkat("deployments/\(deployment.hex)", fd, temp) != 0 {
@@ -191,14 +191,14 @@ public final class DeployRoot: Sendable {
     }
 
     /// Removes `current` (a first deployment that failed its health check leaves no active one).
-    public func deactivate() throws {
+    package func deactivate() throws {
         try Posix.unlinkat(fd, "current", display: "\(path)/current")
         try Posix.fsync(fd, display: path)
     }
 
     /// Removes a materialized deployment: renamed out of its name first (durably), then emptied,
     /// so a kill halfway never leaves a partial tree under a deployment's name.
-    public func remove(_ deployment: Digest) throws {
+    package func remove(_ deployment: Digest) throws {
         guard isMaterialized(deployment) else { return }
         let doomed = ".removing-\(deployment.hex)-\(getpid())"
         try Posix.removeTree(deploymentsFD, doomed, display: "\(path)/deployments/\(doomed)")
@@ -211,7 +211,7 @@ public final class DeployRoot: Sendable {
     }
 
     /// Leftovers of a deploy that died while materializing or removing.
-    public func removeLeftovers() {
+    package func removeLeftovers() {
         guard let names = try? Posix.directoryNames(deploymentsFD, display: "\(path)/deployments") else { return }
         for raw in names {
             let name = String(decoding: raw, as: UTF8.self)
@@ -232,7 +232,7 @@ public final class DeployRoot: Sendable {
 
     /// The key a root's entries carry, for a root that may no longer exist (a historical query):
     /// its realpath when it exists, else the path made absolute.
-    public static func key(forPath path: String) -> String {
+    package static func key(forPath path: String) -> String {
         let resolved = realpath(path)
         if resolved != path || path.hasPrefix("/") { return resolved }
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))

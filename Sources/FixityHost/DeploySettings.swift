@@ -17,21 +17,21 @@ import TOMLKit
 ///
 ///     [drift]
 ///     ignore = ["var/cache", "**/*.sock"]   # paths allowed to change (see IgnoreRules)
-public struct DeploySettings: Sendable, Equatable {
-    public var healthCommand: String?
-    public var healthTimeout: Double = 30
-    public var onActivate: String?
-    public var keep: Int = 3
-    public var linkMode: LinkMode = .auto
-    public var configPath: String = "config"
-    public var immutable = false
-    public var driftIgnore = IgnoreRules.none
+package struct DeploySettings: Sendable, Equatable {
+    package var healthCommand: String?
+    package var healthTimeout: Double = 30
+    package var onActivate: String?
+    package var keep: Int = 3
+    package var linkMode: LinkMode = .auto
+    package var configPath: String = "config"
+    package var immutable = false
+    package var driftIgnore = IgnoreRules.none
 
-    public init() {}
+    package init() {}
 
     /// For `seal` and `oci import`: refuses a tree whose `fixity.toml` the deploy would refuse
     /// (unparsable, an unknown key, a bad type), before the release is recorded.
-    public static func validateForSeal(_ manifest: Manifest, store: Store) throws {
+    package static func validateForSeal(_ manifest: Manifest, store: Store) throws {
         do {
             _ = try fromRelease(manifest, store: store)
         } catch let error as any FixityError where error is StoreError || error is ConfigError {
@@ -43,7 +43,7 @@ public struct DeploySettings: Sendable, Equatable {
     }
 
     /// Reads `[deploy]` from the release's `fixity.toml`, if it has one.
-    public static func fromRelease(_ manifest: Manifest, store: Store) throws -> DeploySettings {
+    package static func fromRelease(_ manifest: Manifest, store: Store) throws -> DeploySettings {
         var settings = DeploySettings()
         guard let entry = manifest.entry(at: "fixity.toml"), let digest = entry.digest else { return settings }
         let text = String(decoding: try store.readObject(digest), as: UTF8.self)
@@ -96,18 +96,18 @@ public struct DeploySettings: Sendable, Equatable {
 
 /// The commands run at a switch to a deployment: recorded at its deploy, so a rollback to it
 /// (automatic or by hand) runs its own hooks, not those of the deployment switched away from.
-public struct SwitchHooks: Sendable, Codable, Equatable {
-    public var onActivate: String?
-    public var healthCommand: String?
-    public var healthTimeout: Double
+package struct SwitchHooks: Sendable, Codable, Equatable {
+    package var onActivate: String?
+    package var healthCommand: String?
+    package var healthTimeout: Double
 
-    public init(onActivate: String?, healthCommand: String?, healthTimeout: Double) {
+    package init(onActivate: String?, healthCommand: String?, healthTimeout: Double) {
         self.onActivate = onActivate
         self.healthCommand = healthCommand
         self.healthTimeout = healthTimeout
     }
 
-    public init(_ settings: DeploySettings) {
+    package init(_ settings: DeploySettings) {
         self.init(
             onActivate: settings.onActivate, healthCommand: settings.healthCommand,
             healthTimeout: settings.healthTimeout)

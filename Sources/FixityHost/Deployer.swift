@@ -5,30 +5,30 @@ import FixityTrust
 import Foundation
 
 /// What the operator asked `deploy` for; nil means "from the release's fixity.toml, else default".
-public struct DeployRequest: Sendable {
-    public var release: ReleaseID
-    public var config: ReleaseID?
-    public var env: String?
-    public var healthCommand: String?
-    public var healthTimeout: Double?
-    public var onActivate: String?
-    public var keep: Int?
-    public var linkMode: LinkMode?
-    public var configPath: String?
-    public var immutable: Bool?
-    public var lockTimeout: Double = 60
-    public var force = false
+package struct DeployRequest: Sendable {
+    package var release: ReleaseID
+    package var config: ReleaseID?
+    package var env: String?
+    package var healthCommand: String?
+    package var healthTimeout: Double?
+    package var onActivate: String?
+    package var keep: Int?
+    package var linkMode: LinkMode?
+    package var configPath: String?
+    package var immutable: Bool?
+    package var lockTimeout: Double = 60
+    package var force = false
     /// Deploy with no environment while a policy is in force, said in so many words (recorded).
-    public var noPolicy = false
+    package var noPolicy = false
     /// Hardlink mode: trust stamped link sources, or re-hash all of them.
-    public var verifySources: SourceVerification = .stamped
+    package var verifySources: SourceVerification = .stamped
 
-    public init(release: ReleaseID) { self.release = release }
+    package init(release: ReleaseID) { self.release = release }
 }
 
 /// What a deploy or rollback did, for humans and `--json`.
-public struct DeployOutcome: Sendable, Encodable {
-    public enum Result: String, Sendable, Encodable {
+package struct DeployOutcome: Sendable, Encodable {
+    package enum Result: String, Sendable, Encodable {
         case activated
         /// The deployment was already active: nothing to do.
         case unchanged
@@ -36,26 +36,26 @@ public struct DeployOutcome: Sendable, Encodable {
         case rolledBack = "rolled_back"
     }
 
-    public var result: Result
-    public var root: String
-    public var deployment: Digest
-    public var release: ReleaseID
-    public var config: ReleaseID?
-    public var previous: Digest?
-    public var rolledBackTo: Digest?
-    public var materialized = false
-    public var linkFallback = false
+    package var result: Result
+    package var root: String
+    package var deployment: Digest
+    package var release: ReleaseID
+    package var config: ReleaseID?
+    package var previous: Digest?
+    package var rolledBackTo: Digest?
+    package var materialized = false
+    package var linkFallback = false
     /// Hardlink deploys: link sources trusted by their verified stamp, and those re-hashed.
-    public var linkSourcesTrusted: Int?
-    public var linkSourcesHashed: Int?
-    public var onActivate: HookRun?
-    public var health: HookRun?
+    package var linkSourcesTrusted: Int?
+    package var linkSourcesHashed: Int?
+    package var onActivate: HookRun?
+    package var health: HookRun?
     /// The on-activate hook of the deployment restored after a failure.
-    public var onActivateRestored: HookRun?
-    public var removed: [Digest] = []
+    package var onActivateRestored: HookRun?
+    package var removed: [Digest] = []
     /// Of `removed`, those known-bad on this root (kept only for inspection until now).
-    public var removedKnownBad: [Digest] = []
-    public var warnings: [String] = []
+    package var removedKnownBad: [Digest] = []
+    package var warnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case result, root, deployment, release, config, previous, rolledBackTo = "rolled_back_to", materialized
@@ -68,17 +68,17 @@ public struct DeployOutcome: Sendable, Encodable {
 /// Deploy and rollback on one root. Each call holds the root's lock from its first look at the
 /// root to its last write, and follows the order: verify policy and inputs → materialize and
 /// verify → make durable → switch → hooks → health → record.
-public struct Deployer {
-    public let store: Store
-    public let root: DeployRoot
+package struct Deployer {
+    package let store: Store
+    package let root: DeployRoot
     var state: RootState { RootState(store: store, root: root) }
 
-    public init(store: Store, root: DeployRoot) {
+    package init(store: Store, root: DeployRoot) {
         self.store = store
         self.root = root
     }
 
-    public func deploy(_ request: DeployRequest, progress: WorkProgress? = nil) throws -> DeployOutcome {
+    package func deploy(_ request: DeployRequest, progress: WorkProgress? = nil) throws -> DeployOutcome {
         let appManifest = try store.manifest(request.release)
         var settings = try DeploySettings.fromRelease(appManifest, store: store)
         let releaseConfigPath = settings.configPath
@@ -367,7 +367,7 @@ public struct Deployer {
     /// known-good deployment older than the active one. The target's own hooks and health check
     /// run; when they fail, the rollback is undone (what was live before comes back) and the
     /// outcome says `rolled_back`. A known-bad target needs `force`.
-    public func rollback(
+    package func rollback(
         to target: RollbackTarget?, lockTimeout: Double, force: Bool = false, progress: WorkProgress? = nil
     ) throws -> DeployOutcome {
         let lock = try root.lock(timeout: lockTimeout, purpose: "rollback")
@@ -538,7 +538,7 @@ public struct Deployer {
     }
 }
 
-public enum RollbackTarget: Sendable {
+package enum RollbackTarget: Sendable {
     case deployment(Digest)
     case release(ReleaseID)
 }

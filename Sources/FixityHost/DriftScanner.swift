@@ -8,17 +8,17 @@ import Glibc
 /// Fast mode trusts the stat snapshot taken at materialization and re-hashes only files whose
 /// inode, mode, size, mtime or ctime changed; full mode re-hashes every file on all cores. Both
 /// walk the whole tree (added files and folders are found by the walk, not the snapshot).
-public struct DriftScanner {
-    public let store: Store
-    public let root: DeployRoot
+package struct DriftScanner {
+    package let store: Store
+    package let root: DeployRoot
 
-    public init(store: Store, root: DeployRoot) {
+    package init(store: Store, root: DeployRoot) {
         self.store = store
         self.root = root
     }
 
     /// The active deployment's record and its combined manifest and ignore rules.
-    public func activeTree() throws -> (record: RootDeployment, manifest: Manifest, ignore: IgnoreRules) {
+    package func activeTree() throws -> (record: RootDeployment, manifest: Manifest, ignore: IgnoreRules) {
         guard let active = try root.activeDeployment() else {
             throw DeployError(
                 "root \(root.path) has no active deployment (nothing was deployed here, or the first deploy failed)")
@@ -37,15 +37,15 @@ public struct DriftScanner {
 
     /// Everything a scan needs besides the live tree. A long-running watcher loads it once per
     /// deployment (and again after a repair rewrites the snapshot) instead of once per check.
-    public struct Context: Sendable {
-        public let record: RootDeployment
-        public let manifest: Manifest
-        public let ignore: IgnoreRules
-        public let snapshot: Result<RecordedStats, SnapshotProblem>
+    package struct Context: Sendable {
+        package let record: RootDeployment
+        package let manifest: Manifest
+        package let ignore: IgnoreRules
+        package let snapshot: Result<RecordedStats, SnapshotProblem>
     }
 
     /// `withSnapshot: false` for a full scan, which never consults it.
-    public func context(withSnapshot: Bool = true) throws -> Context {
+    package func context(withSnapshot: Bool = true) throws -> Context {
         let (record, manifest, ignore) = try activeTree()
         let snapshot =
             withSnapshot
@@ -54,7 +54,7 @@ public struct DriftScanner {
         return Context(record: record, manifest: manifest, ignore: ignore, snapshot: snapshot)
     }
 
-    public func scan(full requestedFull: Bool, context given: Context? = nil, progress: WorkProgress? = nil) throws
+    package func scan(full requestedFull: Bool, context given: Context? = nil, progress: WorkProgress? = nil) throws
         -> VerifyOutcome
     {
         if !requestedFull, given == nil, let proven = provenClean() { return proven }
@@ -133,7 +133,7 @@ public struct DriftScanner {
     /// Re-checks only the given paths and everything below them (fast mode), for a watcher that
     /// knows from inotify what changed. Returns a report covering exactly those subtrees; merge it
     /// into the last whole report with `DriftReport.replacing(subtrees:with:)`.
-    public func scanSubtrees(_ paths: [String], context: Context) throws -> (
+    package func scanSubtrees(_ paths: [String], context: Context) throws -> (
         report: DriftReport, checked: Int, hashed: Int
     ) {
         let tops = paths.sorted { EntryPath.precedes($0, $1) }.reduce(into: [String]()) { kept, path in

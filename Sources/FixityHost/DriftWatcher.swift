@@ -12,13 +12,13 @@ import Glibc
 /// cannot see (writes through another mount, a missed overflow). Without inotify, or past the
 /// kernel's watch limit, it falls back to a fast verify every `pollInterval` seconds and says so.
 /// Stops cleanly on SIGINT or SIGTERM.
-public final class DriftWatcher {
-    public struct Options: Sendable {
-        public var repair = false
-        public var interval: Double = 300
-        public var pollInterval: Double = 2
-        public var debounce: Double = 0.02
-        public init() {}
+package final class DriftWatcher {
+    package struct Options: Sendable {
+        package var repair = false
+        package var interval: Double = 300
+        package var pollInterval: Double = 2
+        package var debounce: Double = 0.02
+        package init() {}
     }
 
     let store: Store
@@ -40,7 +40,7 @@ public final class DriftWatcher {
     private var touched = Set<String>()
     private var needWholeScan = false
 
-    public init(store: Store, root: DeployRoot, options: Options, emit: @escaping (WatchEvent) throws -> Void) {
+    package init(store: Store, root: DeployRoot, options: Options, emit: @escaping (WatchEvent) throws -> Void) {
         self.store = store
         self.root = root
         self.options = options
@@ -49,7 +49,7 @@ public final class DriftWatcher {
 
     deinit { if inotifyFD >= 0 { close(inotifyFD) } }
 
-    public func run() throws {
+    package func run() throws {
         fixity_install_stop_handlers()
         inotifyFD = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         if inotifyFD < 0 {

@@ -6,20 +6,20 @@ import Foundation
 import Glibc
 
 /// One file kept as evidence.
-public struct EvidenceFile: Sendable, Codable {
-    public let path: String
-    public let kind: String
-    public let digest: Digest?
-    public let target: String?
-    public let size: Int64
-    public let mode: String
-    public let uid: UInt32
-    public let gid: UInt32
-    public let inode: UInt64
-    public let mtimeNanos: Int64
-    public let ctimeNanos: Int64
+package struct EvidenceFile: Sendable, Codable {
+    package let path: String
+    package let kind: String
+    package let digest: Digest?
+    package let target: String?
+    package let size: Int64
+    package let mode: String
+    package let uid: UInt32
+    package let gid: UInt32
+    package let inode: UInt64
+    package let mtimeNanos: Int64
+    package let ctimeNanos: Int64
     /// Why the bytes were not kept (over a cap), with what was recorded instead.
-    public var note: String?
+    package var note: String?
 
     enum CodingKeys: String, CodingKey {
         case path, kind, digest, target, size, mode, uid, gid, inode, mtimeNanos = "mtime_ns", ctimeNanos = "ctime_ns",
@@ -29,30 +29,30 @@ public struct EvidenceFile: Sendable, Codable {
 
 /// How much a repair copies into evidence: a writable folder in the live tree must not be able
 /// to make root copy a terabyte (a sparse file costs its writer nothing) into the store.
-public struct EvidenceLimits: Sendable {
+package struct EvidenceLimits: Sendable {
     /// Files larger than this keep their stat data and a note, not their bytes.
-    public var maxFileBytes: Int64 = 64 << 20
+    package var maxFileBytes: Int64 = 64 << 20
     /// Once a repair has copied this much, later files keep their stat data and a note only.
-    public var maxTotalBytes: Int64 = 1 << 30
+    package var maxTotalBytes: Int64 = 1 << 30
 
-    public init() {}
+    package init() {}
 }
 
 /// What a repair kept: `STORE/evidence/<id>/evidence.json` and the files under `files/`.
-public struct EvidenceRecord: Sendable, Codable {
-    public let id: String
-    public let time: String
-    public let root: String
-    public let deployment: Digest
-    public let release: ReleaseID
-    public let actor: String
-    public let drift: DriftReport
-    public let files: [EvidenceFile]
+package struct EvidenceRecord: Sendable, Codable {
+    package let id: String
+    package let time: String
+    package let root: String
+    package let deployment: Digest
+    package let release: ReleaseID
+    package let actor: String
+    package let drift: DriftReport
+    package let files: [EvidenceFile]
 }
 
 /// Evidence is written like everything else in the store: into a temporary folder, made durable
 /// with `syncfs`, then renamed into place, before the repair touches the live tree.
-public enum Evidence {
+package enum Evidence {
     static func collect(
         _ found: VerifyOutcome, treeFD: Int32, store: Store, rootKey: String, limits: EvidenceLimits = EvidenceLimits()
     ) throws -> String {
@@ -163,7 +163,7 @@ public enum Evidence {
     }
 
     /// Every evidence record in the store, oldest first.
-    public static func list(store: Store) throws -> [EvidenceRecord] {
+    package static func list(store: Store) throws -> [EvidenceRecord] {
         let folder = "\(store.path)/evidence"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
         return try names.filter { !$0.hasPrefix(".") }.sorted().map { name in

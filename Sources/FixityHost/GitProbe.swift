@@ -9,7 +9,7 @@ import Glibc
 /// them. The seal's walk and hashing overlap git's work, and a folder with no `.git` above it
 /// (and no `GIT_DIR`) spawns nothing at all — on a 20,000-file re-seal, three sequential `git`
 /// runs through Foundation's `Process` were a third of the wall time.
-public struct GitProbe: ~Copyable {
+package struct GitProbe: ~Copyable {
     private struct Run {
         let pid: Int32
         let output: PrivateOutputFile
@@ -19,7 +19,7 @@ public struct GitProbe: ~Copyable {
     private let status: Run?
 
     /// Spawns the probe for `directory`; an inert probe when no checkout can be there.
-    public init(directory: String) {
+    package init(directory: String) {
         guard Self.mayBeInCheckout(directory) else {
             (revParse, remote, status) = (nil, nil, nil)
             return
@@ -37,7 +37,7 @@ public struct GitProbe: ~Copyable {
 
     /// Waits for the probe's commands; nil when the folder is not in a checkout with a commit (or
     /// git is not installed).
-    public consuming func finish() -> GitCheckout? {
+    package consuming func finish() -> GitCheckout? {
         let lines = Self.collect(revParse) { $0.tail(bytes: 64 << 10) }
             .map { $0.split(separator: "\n", omittingEmptySubsequences: false) }
         let remoteURL = Self.collect(remote) { $0.tail(bytes: 64 << 10) }?.trimmingCharacters(

@@ -14,24 +14,24 @@ import Glibc
 /// closed. It runs as the leader of its own process group: at the timeout, or when Fixity is asked
 /// to stop (SIGTERM, SIGINT), that whole group is killed — a daemon that must outlive a failed
 /// hook detaches with `setsid`.
-public struct HookRun: Sendable, Encodable {
-    public let command: String
-    public let exitCode: Int32?
-    public let timedOut: Bool
+package struct HookRun: Sendable, Encodable {
+    package let command: String
+    package let exitCode: Int32?
+    package let timedOut: Bool
     /// Fixity was asked to stop (SIGTERM, SIGINT) while the hook ran; the hook was killed.
-    public let interrupted: Bool
-    public let seconds: Double
+    package let interrupted: Bool
+    package let seconds: Double
     /// The last 4 KiB of stdout and stderr, interleaved.
-    public let outputTail: String
+    package let outputTail: String
 
-    public var passed: Bool { !timedOut && !interrupted && exitCode == 0 }
+    package var passed: Bool { !timedOut && !interrupted && exitCode == 0 }
 
     enum CodingKeys: String, CodingKey {
         case command, exitCode = "exit_code", timedOut = "timed_out", interrupted, seconds, outputTail = "output_tail",
             passed
     }
 
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(command, forKey: .command)
         try c.encode(exitCode, forKey: .exitCode)
@@ -56,7 +56,7 @@ public struct HookRun: Sendable, Encodable {
 
     /// Runs `command`; `stoppable` lets a stop signal (when Fixity installed its handlers) kill
     /// it early — off for the hook of a rollback that restores a known-good state, which must run.
-    public static func run(
+    package static func run(
         _ command: String, in directory: String, environment: [String: String], timeout: Double, stoppable: Bool = true
     ) throws -> HookRun {
         let output = try PrivateOutputFile()
@@ -110,7 +110,7 @@ public struct HookRun: Sendable, Encodable {
     }
 }
 
-public struct HookError: FixityError, Sendable {
-    public let message: String
-    public var category: ErrorCategory { .hook }
+package struct HookError: FixityError, Sendable {
+    package let message: String
+    package var category: ErrorCategory { .hook }
 }

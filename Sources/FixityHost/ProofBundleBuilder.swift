@@ -4,14 +4,14 @@ import FixityStore
 import GRDB
 
 /// Gathers a release's proof bundle from the store: what `fixity prove REF --out FILE` writes.
-public struct ProofBundleBuilder {
+package struct ProofBundleBuilder {
     let store: Store
 
-    public init(store: Store) { self.store = store }
+    package init(store: Store) { self.store = store }
 
     /// The bundle against the newest stored checkpoint, which must cover every entry about the
     /// release (an entry the checkpoint does not cover cannot be proved to its holder).
-    public func build(release: ReleaseID) throws -> ProofBundle {
+    package func build(release: ReleaseID) throws -> ProofBundle {
         let manifest = try store.manifest(release)
         return try store.database.storeRead { db in
             let id = release.description

@@ -5,17 +5,17 @@ import Foundation
 import Glibc
 
 /// What `repair` did.
-public struct RepairOutcome: Sendable, Encodable {
-    public let root: String
-    public let deployment: Digest
+package struct RepairOutcome: Sendable, Encodable {
+    package let root: String
+    package let deployment: Digest
     /// Nil when the tree was already clean.
-    public let evidence: String?
-    public let restored: [String]
-    public let removed: [String]
-    public let modesReset: [String]
+    package let evidence: String?
+    package let restored: [String]
+    package let removed: [String]
+    package let modesReset: [String]
     /// Paths that could not be repaired, each with why; the rest of the tree was still repaired.
-    public var failed: [String] = []
-    public let clean: Bool
+    package var failed: [String] = []
+    package let clean: Bool
 
     enum CodingKeys: String, CodingKey {
         case root, deployment, evidence, restored, removed, modesReset = "modes_reset", failed, clean
@@ -28,16 +28,16 @@ public struct RepairOutcome: Sendable, Encodable {
 /// their folder and renamed over, added paths removed, removed ones recreated, modes reset. All
 /// writes go through directory descriptors opened with O_NOFOLLOW, so a symlink planted in the
 /// live tree is replaced, never followed.
-public struct Repairer {
-    public let store: Store
-    public let root: DeployRoot
+package struct Repairer {
+    package let store: Store
+    package let root: DeployRoot
 
-    public init(store: Store, root: DeployRoot) {
+    package init(store: Store, root: DeployRoot) {
         self.store = store
         self.root = root
     }
 
-    public func repair(full: Bool, lockTimeout: Double) throws -> RepairOutcome {
+    package func repair(full: Bool, lockTimeout: Double) throws -> RepairOutcome {
         let lock = try root.lock(timeout: lockTimeout, purpose: "repair")
         defer { withExtendedLifetime(lock) {} }
         let scanner = DriftScanner(store: store, root: root)

@@ -6,11 +6,11 @@ import GRDB
 /// The roots' tables (`root_deployments`, `root_bindings`) against the ledger, for `log verify`:
 /// every row must be backed by the entries that recorded it and agree with them, and every
 /// `bind` entry must have its row. One sentence per mismatch, naming the row.
-public enum RootLedgerCheck {
+package enum RootLedgerCheck {
     /// Actions that are about one deployment on one root (their `root` detail names it).
     static let deploymentActions = LedgerAction.rootLifecycle
 
-    public static func problems(store: Store) throws -> [String] {
+    package static func problems(store: Store) throws -> [String] {
         try RootSchema.read(store) { db in
             var problems = [String]()
             // Bindings ↔ bind entries.

@@ -5,20 +5,20 @@ import Foundation
 import GRDB
 
 /// One deployment as a root has seen it.
-public struct RootDeployment: Sendable, Codable {
-    public let deployment: Digest
-    public let ordinal: Int64
-    public let release: ReleaseID
-    public let config: ReleaseID?
-    public let configPath: String?
-    public let env: String?
-    public let health: RootHistory.Health
-    public let reason: String?
-    public let materialized: Bool
-    public let deployedAt: String
-    public let activatedAt: String?
+package struct RootDeployment: Sendable, Codable {
+    package let deployment: Digest
+    package let ordinal: Int64
+    package let release: ReleaseID
+    package let config: ReleaseID?
+    package let configPath: String?
+    package let env: String?
+    package let health: RootHistory.Health
+    package let reason: String?
+    package let materialized: Bool
+    package let deployedAt: String
+    package let activatedAt: String?
     /// The hooks it was deployed with; nil for deployments recorded before they were kept.
-    public let hooks: SwitchHooks?
+    package let hooks: SwitchHooks?
 
     enum CodingKeys: String, CodingKey {
         case deployment, ordinal, release, config, configPath = "config_path", env, health, reason, materialized
@@ -47,7 +47,7 @@ public struct RootDeployment: Sendable, Codable {
         hooks = (row["hooks"] as String?).flatMap { try? JSONDecoder().decode(SwitchHooks.self, from: Data($0.utf8)) }
     }
 
-    public var asDeployment: Deployment {
+    package var asDeployment: Deployment {
         // Stored pairs were valid when recorded; a config path is present exactly with a config.
         (try? Deployment(release: release, config: config, configPath: configPath))!
     }
@@ -55,16 +55,16 @@ public struct RootDeployment: Sendable, Codable {
 
 /// The store's record of a root: every deployment it has seen, their health, which are
 /// materialized. Every change is written together with its history entry.
-public struct RootState {
+package struct RootState {
     let store: Store
     let root: DeployRoot
 
-    public init(store: Store, root: DeployRoot) {
+    package init(store: Store, root: DeployRoot) {
         self.store = store
         self.root = root
     }
 
-    public func all() throws -> [RootDeployment] {
+    package func all() throws -> [RootDeployment] {
         try RootSchema.read(store) { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM root_deployments WHERE root = ? ORDER BY ordinal", arguments: [root.key]
@@ -72,11 +72,11 @@ public struct RootState {
         }
     }
 
-    public func find(_ deployment: Digest) throws -> RootDeployment? {
+    package func find(_ deployment: Digest) throws -> RootDeployment? {
         try all().first { $0.deployment == deployment }
     }
 
-    public func history(active: Digest?) throws -> RootHistory {
+    package func history(active: Digest?) throws -> RootHistory {
         RootHistory(
             records: try all().map {
                 RootHistory.Record(
@@ -89,7 +89,7 @@ public struct RootState {
     /// `hooks` (when given) replaces the ones recorded: a deploy records what it was asked to run.
     /// `event` is appended in the same transaction, so a row never exists without an entry that
     /// records it (a kill between the two would leave a row the ledger does not back).
-    public func register(
+    package func register(
         _ deployment: Deployment, env: String?, hooks: SwitchHooks? = nil, event: LedgerAction? = nil,
         details: [String: String] = [:]
     ) throws {
@@ -132,7 +132,7 @@ public struct RootState {
     }
 
     /// Sets a column of one deployment and appends the history entry that explains it.
-    public func update(
+    package func update(
         _ deployment: Digest, materialized: Bool? = nil, health: RootHistory.Health? = nil, reason: String? = nil,
         activated: Bool = false, event: LedgerAction, details: [String: String] = [:]
     ) throws {
@@ -163,7 +163,7 @@ public struct RootState {
     /// The environment this root is bound to, nil when it was never deployed with --env. The
     /// row is checked against the `bind` ledger entry that recorded it: a row the ledger does not
     /// back (or an entry whose row is gone) is an edited database, refused.
-    public func binding() throws -> String? {
+    package func binding() throws -> String? {
         try RootSchema.read(store) { db -> String? in
             let row = try String.fetchOne(
                 db, sql: "SELECT env FROM root_bindings WHERE root = ?", arguments: [root.key])
@@ -190,7 +190,7 @@ public struct RootState {
     /// Whether the ledger records a switch of this root to `deployment` (an `activate` or a
     /// `rollback` entry): false means what `current` shows is not in the ledger — truncated or
     /// edited.
-    public func activationRecorded(_ deployment: Digest) throws -> Bool {
+    package func activationRecorded(_ deployment: Digest) throws -> Bool {
         try RootSchema.read(store) { db in
             for action in [LedgerAction.activate, .rollback]
             where try History.latest(
@@ -204,7 +204,7 @@ public struct RootState {
     }
 
     /// Binds this root to `env` for good, with its ledger entry, in one transaction.
-    public func bind(env: String) throws {
+    package func bind(env: String) throws {
         try RootSchema.write(store) { db in
             try db.execute(
                 sql: "INSERT INTO root_bindings (root, env, bound_at) VALUES (?, ?, ?)",
@@ -218,7 +218,7 @@ public struct RootState {
     /// last one recorded for it (so a drift is recorded once, not once per verify run, and its
     /// clearing is recorded too). Returns the entry's sequence number, nil when nothing changed.
     @discardableResult
-    public func recordDrift(_ outcome: VerifyOutcome) throws -> Int64? {
+    package func recordDrift(_ outcome: VerifyOutcome) throws -> Int64? {
         let deployment = outcome.deployment.description
         let state = (outcome.clean ? DriftStateDetail.clean : .drifted(outcome.report.stateDigest)).text
         return try RootSchema.write(store) { db -> Int64? in
@@ -234,7 +234,7 @@ public struct RootState {
     }
 
     /// This root's history entries, newest last.
-    public func events(limit: Int) throws -> [LedgerEntry] {
+    package func events(limit: Int) throws -> [LedgerEntry] {
         try RootSchema.read(store) { db in
             try History.events(db).filter { $0.details["root"] == root.key }.suffix(limit).map { $0 }
         }

@@ -21,7 +21,7 @@ import Glibc
 extension StatSnapshot {
     private struct NotClean: Error {}
 
-    public func provesClean(treeFD: Int32) -> CleanProof? {
+    package func provesClean(treeFD: Int32) -> CleanProof? {
         let subfolders = subfolderIndex()
         let checked = SlotArray<Int>(repeating: 0, count: folderCount)
         // Names matched by `[drift] ignore` found in folder i; written only by the one job that

@@ -9,7 +9,7 @@ extension StatSnapshot {
 
     /// The index of `deployment`, or why there is none usable (missing, truncated, a checksum or
     /// bounds failure, or made for another deployment).
-    public static func load(for deployment: Digest, in root: DeployRoot) -> Result<StatSnapshot, SnapshotProblem> {
+    package static func load(for deployment: Digest, in root: DeployRoot) -> Result<StatSnapshot, SnapshotProblem> {
         let name = "snapshots/\(deployment.hex)"
         guard let fd = try? Posix.openat(root.stateFD, name, flags: O_RDONLY | O_NOFOLLOW, display: name) else {
             return .failure(SnapshotProblem(message: "no stat snapshot for this deployment"))
@@ -105,7 +105,7 @@ extension StatSnapshot {
     }
 
     /// The stat data recorded for files and folders, by path, for the ordinary scan.
-    public func recorded() -> RecordedStats {
+    package func recorded() -> RecordedStats {
         bytes.withUnsafeBytes { raw in
             var entries = [String: FileStat](minimumCapacity: childCount)
             func text(_ offset: UInt32) -> String {
@@ -141,7 +141,7 @@ extension StatSnapshot {
 
     /// Rewrites the snapshot with new stat data for `repaired` paths (and without `gone` ones),
     /// keeping every other recorded entry as it was: a repair blesses only what it wrote.
-    public static func update(
+    package static func update(
         for deployment: Digest, in root: DeployRoot, manifest: Manifest, ignore: IgnoreRules,
         repaired: [String: FileStat], gone: Set<String>
     ) throws {

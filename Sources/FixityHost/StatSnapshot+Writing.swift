@@ -11,7 +11,7 @@ extension StatSnapshot {
     /// index in `manifest.entries` (nil for symlinks, whose stat the snapshot does not record).
     /// One `lstat` per entry by its path, on both cores, straight from the manifest: no walk, no
     /// listing, no path-keyed dictionary — the tree was just written from this manifest.
-    public static func statEntries(of manifest: Manifest, below treeFD: Int32, display: String) throws -> [FileStat?] {
+    package static func statEntries(of manifest: Manifest, below treeFD: Int32, display: String) throws -> [FileStat?] {
         let entries = manifest.entries
         let slots = SlotArray<FileStat?>(repeating: nil, count: entries.count)
         try ParallelWork.run(count: entries.count, makeContext: { _ in () }) { index, _ in
@@ -121,7 +121,7 @@ extension StatSnapshot {
     }
 
     /// Writes the index durably (temp, fsync, rename); the caller fsyncs `.fixity/` with the rest.
-    public static func write(
+    package static func write(
         deployment: Digest, manifest: Manifest, ignore: IgnoreRules, stats: [FileStat?], in root: DeployRoot
     ) throws {
         let bytes = encode(deployment: deployment, manifest: manifest, ignore: ignore, stats: stats)
@@ -142,7 +142,7 @@ extension StatSnapshot {
         try Posix.renameat(root.stateFD, temp, root.stateFD, name, display: display)
     }
 
-    public static func remove(for deployment: Digest, in root: DeployRoot) {
+    package static func remove(for deployment: Digest, in root: DeployRoot) {
         _ = unlinkat(root.stateFD, "snapshots/\(deployment.hex)", 0)
     }
 }

@@ -17,7 +17,7 @@ import Glibc
 /// changed. A snapshot that is missing, truncated or fails its checksum is reported and verify
 /// falls back to hashing everything. It lives in `ROOT/.fixity/` (0700); `verify --full` never
 /// trusts it for anything but the order in which to start hashing.
-public struct StatSnapshot: Sendable {
+package struct StatSnapshot: Sendable {
     static let magic = Array("fixity-snapshot\n".utf8)
     static let version: UInt32 = 2
     static let headerSize = 72
@@ -71,19 +71,19 @@ public struct StatSnapshot: Sendable {
     let ignore: IgnoreRules
 
     /// What a clean proof saw.
-    public struct CleanProof: Sendable {
-        public let entriesChecked: Int
-        public let ignored: Int
+    package struct CleanProof: Sendable {
+        package let entriesChecked: Int
+        package let ignored: Int
     }
 }
 
 /// Stat data by path, as the snapshot recorded it.
-public struct RecordedStats: Sendable {
-    public let entries: [String: FileStat]
+package struct RecordedStats: Sendable {
+    package let entries: [String: FileStat]
 
     /// True when `live` has exactly the stat data recorded (device is not compared: it is not
     /// stable across reboots for some file systems).
-    public func unchanged(_ path: String, _ live: FileStat) -> Bool {
+    package func unchanged(_ path: String, _ live: FileStat) -> Bool {
         guard let recorded = entries[path] else { return false }
         return recorded.inode == live.inode && recorded.rawMode == live.rawMode && recorded.size == live.size
             && recorded.mtimeNanos == live.mtimeNanos && recorded.ctimeNanos == live.ctimeNanos
@@ -91,8 +91,8 @@ public struct RecordedStats: Sendable {
 }
 
 /// Snapshot load failures: reported, and verify falls back to full mode.
-public struct SnapshotProblem: Error, Sendable {
-    public let message: String
+package struct SnapshotProblem: Error, Sendable {
+    package let message: String
 }
 
 extension StatSnapshot {

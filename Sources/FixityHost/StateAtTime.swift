@@ -6,42 +6,42 @@ import GRDB
 /// "What ran here at 3 a.m.?": the deployment live on a root (or in an environment) at an
 /// instant, answered from ledger entries only, each with its inclusion proof against the latest
 /// signed checkpoint that covers them, so the answer can be checked without trusting this host.
-public struct StateAtTime {
-    public enum Scope: Sendable {
+package struct StateAtTime {
+    package enum Scope: Sendable {
         case root(String)
         case env(String)
     }
 
     /// A release's tags and signatures as the ledger had them at the instant.
-    public struct SignatureAt: Sendable, Encodable {
-        public let seq: Int64
-        public let time: String
-        public let predicateType: String
-        public let keyIDs: [String]
+    package struct SignatureAt: Sendable, Encodable {
+        package let seq: Int64
+        package let time: String
+        package let predicateType: String
+        package let keyIDs: [String]
         /// The digest of the envelope the entry recorded.
-        public let envelope: String?
+        package let envelope: String?
         enum CodingKeys: String, CodingKey {
             case seq, time, predicateType = "predicate_type", keyIDs = "key_ids", envelope
         }
     }
 
-    public struct Active: Sendable, Encodable {
-        public let deployment: Digest
-        public let release: ReleaseID?
-        public let config: ReleaseID?
-        public let configPath: String?
-        public let env: String?
-        public let since: String
+    package struct Active: Sendable, Encodable {
+        package let deployment: Digest
+        package let release: ReleaseID?
+        package let config: ReleaseID?
+        package let configPath: String?
+        package let env: String?
+        package let since: String
         /// When the next switch on the root replaced it; nil while it is still live.
-        public let until: String?
-        public let tags: [String]
-        public let signatures: [SignatureAt]
+        package let until: String?
+        package let tags: [String]
+        package let signatures: [SignatureAt]
         /// `known-good`, `known-bad`, or `pending` (switched to, health not yet recorded).
-        public let health: String
+        package let health: String
         /// `clean`, `drifted` or `unverified` (no verify recorded in this span up to the instant).
-        public let drift: String
-        public let driftState: String?
-        public let repairedAt: String?
+        package let drift: String
+        package let driftState: String?
+        package let repairedAt: String?
         enum CodingKeys: String, CodingKey {
             case deployment, release, config, configPath = "config_path", env, since, until, tags, signatures, health,
                 drift
@@ -49,42 +49,42 @@ public struct StateAtTime {
         }
     }
 
-    public struct RootAnswer: Sendable, Encodable {
-        public let root: String
+    package struct RootAnswer: Sendable, Encodable {
+        package let root: String
         /// Nil: nothing was live on the root at the instant (before its first switch, or after
         /// a failed first deploy left it empty).
-        public let active: Active?
+        package let active: Active?
         /// The switch that ended the empty period, when `active` is nil and one followed.
-        public let nextSwitch: String?
+        package let nextSwitch: String?
         enum CodingKeys: String, CodingKey { case root, active, nextSwitch = "next_switch" }
     }
 
-    public struct ProvenEntry: Sendable, Encodable {
-        public let entry: LedgerEntry
-        public let inclusion: InclusionProof
+    package struct ProvenEntry: Sendable, Encodable {
+        package let entry: LedgerEntry
+        package let inclusion: InclusionProof
     }
 
-    public struct CheckpointUsed: Sendable, Encodable {
-        public let size: Int
-        public let root: String
-        public let keyID: String
-        public let note: String
+    package struct CheckpointUsed: Sendable, Encodable {
+        package let size: Int
+        package let root: String
+        package let keyID: String
+        package let note: String
         enum CodingKeys: String, CodingKey { case size, root, keyID = "key_id", note }
     }
 
-    public struct Answer: Sendable, Encodable {
-        public let at: String
-        public let scope: String
+    package struct Answer: Sendable, Encodable {
+        package let at: String
+        package let scope: String
         /// For `--root`, that root's answer; for `--env`, the root switched to most recently.
-        public let active: Active?
-        public let roots: [RootAnswer]
-        public let proof: [ProvenEntry]
+        package let active: Active?
+        package let roots: [RootAnswer]
+        package let proof: [ProvenEntry]
         /// The signed checkpoint the proofs are against; nil when no stored checkpoint covers every
         /// entry of the proof (then they are against the current, unsigned tree head).
-        public let checkpoint: CheckpointUsed?
-        public let treeSize: Int
-        public let rootHash: String
-        public let warnings: [String]
+        package let checkpoint: CheckpointUsed?
+        package let treeSize: Int
+        package let rootHash: String
+        package let warnings: [String]
         enum CodingKeys: String, CodingKey {
             case at, scope, active, roots, proof, checkpoint, treeSize = "tree_size", rootHash = "root_hash", warnings
         }
@@ -92,9 +92,9 @@ public struct StateAtTime {
 
     let store: Store
 
-    public init(store: Store) { self.store = store }
+    package init(store: Store) { self.store = store }
 
-    public func answer(at time: String, scope: Scope) throws -> Answer {
+    package func answer(at time: String, scope: Scope) throws -> Answer {
         try store.database.storeRead { db in
             let relevant = ActivationTimeline.switchingActions.union(ActivationTimeline.describingActions).union(
                 ActivationTimeline.treeStateActions)
@@ -215,7 +215,7 @@ public struct StateAtTime {
 }
 
 /// What `state --at` says about a live tree, from the newest `drift` entry of its span.
-public enum TreeStateAtTime: String, Sendable {
+package enum TreeStateAtTime: String, Sendable {
     case clean
     case drifted
     /// No verify recorded in the span.

@@ -5,24 +5,26 @@ import Foundation
 
 /// `fixity attest`: runs a test command against the exact bytes of a release and records the
 /// outcome as a signed test-result attestation (FixityTrust's `Attestations`).
-public struct TestAttestation {
-    public let store: Store
+package struct TestAttestation {
+    package let store: Store
 
-    public init(store: Store) { self.store = store }
+    package init(store: Store) { self.store = store }
 
-    public struct Outcome: Sendable, Encodable {
-        public let release: ReleaseID
-        public let passed: Bool
-        public let run: HookRun
-        public let outputDigest: Digest
-        public let envelope: DSSEEnvelope
+    package struct Outcome: Sendable, Encodable {
+        package let release: ReleaseID
+        package let passed: Bool
+        package let run: HookRun
+        package let outputDigest: Digest
+        package let envelope: DSSEEnvelope
 
         enum CodingKeys: String, CodingKey { case release, passed, run, outputDigest = "output_digest", envelope }
     }
 
     /// Exports the release into a throwaway folder (every byte verified), runs `command` there
     /// with `/bin/sh -c`, and records the outcome, pass or fail.
-    public func attest(_ release: ReleaseID, command: String, key: SigningKey, timeout: Double, progress: WorkProgress?)
+    package func attest(
+        _ release: ReleaseID, command: String, key: SigningKey, timeout: Double, progress: WorkProgress?
+    )
         throws -> Outcome
     {
         _ = try store.app(of: release)

@@ -1,20 +1,20 @@
 import FixityCore
 
 /// What `verify` found, for humans, scripts and the ledger.
-public struct VerifyOutcome: Sendable, Encodable {
-    public let root: String
-    public let deployment: Digest
-    public let release: ReleaseID
-    public let config: ReleaseID?
-    public let full: Bool
-    public let report: DriftReport
-    public let entriesChecked: Int
-    public let filesHashed: Int
-    public let ignored: Int
+package struct VerifyOutcome: Sendable, Encodable {
+    package let root: String
+    package let deployment: Digest
+    package let release: ReleaseID
+    package let config: ReleaseID?
+    package let full: Bool
+    package let report: DriftReport
+    package let entriesChecked: Int
+    package let filesHashed: Int
+    package let ignored: Int
     /// Why fast mode was not used, and other things worth saying.
-    public let notes: [String]
+    package let notes: [String]
 
-    public var clean: Bool { report.clean }
+    package var clean: Bool { report.clean }
 
     enum CodingKeys: String, CodingKey {
         case root, deployment, release, config, full, clean, modified, added, removed, modeChanged = "mode_changed"
@@ -22,7 +22,7 @@ public struct VerifyOutcome: Sendable, Encodable {
             "files_hashed", ignored, notes
     }
 
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(root, forKey: .root)
         try c.encode(deployment, forKey: .deployment)

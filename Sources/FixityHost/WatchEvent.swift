@@ -4,7 +4,7 @@ import Foundation
 /// What `DriftWatcher` reports, as values: the CLI prints them as JSON lines and a Prometheus
 /// textfile; an agent sends them to its server. Emitted in the order they happen; a change of
 /// drift state is emitted before it is recorded in the ledger (the line is what an alert waits for).
-public enum WatchEvent: Sendable {
+package enum WatchEvent: Sendable {
     /// The drift state changed (clean to drifted, drifted to clean, or to a different drift).
     case stateChanged(VerifyOutcome, cause: WatchCause, at: Date)
     /// Drift was repaired as soon as it was seen; `after` is the tree once repaired.
@@ -16,12 +16,12 @@ public enum WatchEvent: Sendable {
 }
 
 /// What made the watcher check.
-public enum WatchCause: String, Sendable {
+package enum WatchCause: String, Sendable {
     case start, inotify, poll, interval
 }
 
 /// Conditions of the watch itself, not of the tree.
-public enum WatchNotice: Sendable, Equatable, CustomStringConvertible {
+package enum WatchNotice: Sendable, Equatable, CustomStringConvertible {
     /// No inotify (the reason): a fast verify every `pollInterval` seconds instead.
     case inotifyUnavailable(String, pollInterval: Double)
     /// The kernel's watch limit was reached: polling from now on.
@@ -31,7 +31,7 @@ public enum WatchNotice: Sendable, Equatable, CustomStringConvertible {
     /// SIGINT or SIGTERM arrived; the watch ends.
     case stopping
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .inotifyUnavailable(let why, let interval):
             "inotify unavailable (\(why)): verifying every \(interval) s instead"

@@ -4,7 +4,7 @@ import GRDB
 
 /// Append-only history kept in the store's SQLite database, written inside the same transaction
 /// as the change it records so neither exists without the other.
-public enum History {
+package enum History {
     static func registerIndex(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("history-v2-index") { db in
             try db.execute(sql: "CREATE INDEX history_action_subject ON history (action, subject, seq)")
@@ -33,7 +33,7 @@ public enum History {
     }
 
     @discardableResult
-    public static func append(
+    package static func append(
         _ db: Database, action: LedgerAction, subject: String, details: [String: String] = [:], at time: Date
     ) throws -> Int64 {
         // seq is the rowid: MAX is one b-tree descent. Statements are cached per connection,
@@ -54,14 +54,14 @@ public enum History {
         return next
     }
 
-    public static func events(_ db: Database, since: Int64 = 0) throws -> [LedgerEntry] {
+    package static func events(_ db: Database, since: Int64 = 0) throws -> [LedgerEntry] {
         try Row.fetchAll(db, sql: "SELECT * FROM history WHERE seq >= ? ORDER BY seq", arguments: [since]).map(
             entry(from:))
     }
 
     /// Every entry with one of these actions (and this subject, when given), in sequence order,
     /// through the (action, subject) index.
-    public static func entries(_ db: Database, actions: Set<LedgerAction>, subject: String? = nil) throws
+    package static func entries(_ db: Database, actions: Set<LedgerAction>, subject: String? = nil) throws
         -> [LedgerEntry]
     {
         guard !actions.isEmpty else { return [] }
@@ -76,20 +76,20 @@ public enum History {
     }
 
     /// The newest entry with this action, nil when there is none.
-    public static func newest(_ db: Database, action: LedgerAction) throws -> LedgerEntry? {
+    package static func newest(_ db: Database, action: LedgerAction) throws -> LedgerEntry? {
         try Row.fetchOne(
             db, sql: "SELECT * FROM history WHERE action = ? ORDER BY seq DESC LIMIT 1", arguments: [action.rawValue]
         ).map(entry(from:))
     }
 
     /// The time of entry 0, nil for an empty history.
-    public static func firstTime(_ db: Database) throws -> String? {
+    package static func firstTime(_ db: Database) throws -> String? {
         try String.fetchOne(db, sql: "SELECT time FROM history ORDER BY seq LIMIT 1")
     }
 
     /// The newest entry with this action and subject that satisfies `matching`, scanning back
     /// through the index (action, subject) rather than the whole history.
-    public static func latest(
+    package static func latest(
         _ db: Database, action: LedgerAction, subject: String, matching: (LedgerEntry) -> Bool
     ) throws
         -> LedgerEntry?
@@ -113,7 +113,7 @@ public enum History {
     }
 
     /// The columns of an entry in the order `entry(byPosition:)` reads them.
-    public static let entryColumns = "seq, time, actor, host, action, subject, details"
+    package static let entryColumns = "seq, time, actor, host, action, subject, details"
 
     /// An entry from a row of `SELECT \(entryColumns)`: by position, no column-name lookups
     /// (verify reads a million of them).

@@ -4,7 +4,7 @@ import GRDB
 extension InclusionProof {
     /// The proof of entry `seq` in the tree of `size` entries (default: the whole ledger), read
     /// from the stored nodes; refuses an entry that no longer matches its stored leaf.
-    public static func make(_ db: Database, seq: Int64, size: Int?) throws -> InclusionProof {
+    package static func make(_ db: Database, seq: Int64, size: Int?) throws -> InclusionProof {
         let treeSize = try size ?? Ledger.size(db)
         guard seq >= 0, seq < treeSize, let entry = try Ledger.entry(db, seq: seq) else {
             throw LedgerError("no entry \(seq) in a tree of \(treeSize) entries")

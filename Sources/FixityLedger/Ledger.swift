@@ -8,7 +8,7 @@ import GRDB
 /// in `ledger_nodes (level, idx, hash)`, written in the same transaction as the entry, so a root
 /// or a proof at any size is O(log² n) lookups. Signed checkpoints are kept in
 /// `ledger_checkpoints`. Both tables refuse UPDATE and DELETE, like `history`.
-public enum Ledger {
+package enum Ledger {
     static func registerTables(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("ledger-v1") { db in
             try db.execute(
@@ -64,10 +64,10 @@ public enum Ledger {
     }
 
     /// The stored nodes as a proof source.
-    public struct Nodes: MerkleNodeSource {
+    package struct Nodes: MerkleNodeSource {
         let db: Database
-        public init(db: Database) { self.db = db }
-        public func perfectSubtree(level: Int, index: Int) throws -> Merkle.Hash {
+        package init(db: Database) { self.db = db }
+        package func perfectSubtree(level: Int, index: Int) throws -> Merkle.Hash {
             let select = try db.cachedStatement(sql: "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?")
             guard let data = try Data.fetchOne(select, arguments: [level, index]), data.count == 32 else {
                 throw LedgerError(
@@ -78,43 +78,43 @@ public enum Ledger {
         }
     }
 
-    public static func size(_ db: Database) throws -> Int {
+    package static func size(_ db: Database) throws -> Int {
         // One descent of the (level, idx) key, not a count of a million leaves; verify checks
         // that the leaves are exactly 0..<size.
         try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_nodes WHERE level = 0") ?? 0
     }
 
-    public static func origin(_ db: Database) throws -> String {
+    package static func origin(_ db: Database) throws -> String {
         try String.fetchOne(db, sql: "SELECT value FROM ledger_meta WHERE key = 'origin'")
             ?? "fixity.dev/ledger/unknown"
     }
 
-    public static func prover(_ db: Database) -> MerkleProver<Nodes> { MerkleProver(source: Nodes(db: db)) }
+    package static func prover(_ db: Database) -> MerkleProver<Nodes> { MerkleProver(source: Nodes(db: db)) }
 
-    public static func entry(_ db: Database, seq: Int64) throws -> LedgerEntry? {
+    package static func entry(_ db: Database, seq: Int64) throws -> LedgerEntry? {
         try Row.fetchOne(db, sql: "SELECT * FROM history WHERE seq = ?", arguments: [seq]).map(History.entry(from:))
     }
 
     // MARK: Checkpoints
 
-    public struct StoredCheckpoint: Sendable, Encodable {
-        public let size: Int
-        public let root: String
-        public let keyID: String
-        public let note: String
-        public let createdAt: String
+    package struct StoredCheckpoint: Sendable, Encodable {
+        package let size: Int
+        package let root: String
+        package let keyID: String
+        package let note: String
+        package let createdAt: String
         enum CodingKeys: String, CodingKey { case size, root, keyID = "key_id", note, createdAt = "created_at" }
     }
 
     /// Public keys that signed this store's checkpoints, so `log verify --checkpoint` knows them.
-    public static func checkpointKeys(_ db: Database) throws -> [PublicKey] {
+    package static func checkpointKeys(_ db: Database) throws -> [PublicKey] {
         try String.fetchAll(db, sql: "SELECT value FROM ledger_meta WHERE key LIKE 'checkpoint-key:%'").compactMap {
             try? PublicKey(policyText: $0)
         }
     }
 
     /// Signs the tree as it is now and keeps the note; returns it.
-    public static func signCheckpoint(_ db: Database, key: SigningKey, at time: Date) throws -> String {
+    package static func signCheckpoint(_ db: Database, key: SigningKey, at time: Date) throws -> String {
         let size = try size(db)
         let checkpoint = Checkpoint(origin: try origin(db), size: size, root: try prover(db).root(size: size))
         let note = checkpoint.signed(by: key)
@@ -122,7 +122,7 @@ public enum Ledger {
         return note
     }
 
-    public static func saveCheckpoint(
+    package static func saveCheckpoint(
         _ db: Database, size: Int, root: Merkle.Hash, key: PublicKey, note: String, at time: Date
     ) throws {
         try db.execute(
@@ -136,7 +136,7 @@ public enum Ledger {
 
     /// The newest stored checkpoint that covers the first `needed` entries, its root checked
     /// against the tree at its size (a mismatch means the ledger was rewritten: an error).
-    public static func newestCheckpoint(_ db: Database, covering needed: Int) throws -> StoredCheckpoint? {
+    package static func newestCheckpoint(_ db: Database, covering needed: Int) throws -> StoredCheckpoint? {
         let size = try size(db)
         guard let checkpoint = try checkpoints(db).last(where: { $0.size >= needed && $0.size <= size }) else {
             return nil
@@ -149,7 +149,7 @@ public enum Ledger {
         return checkpoint
     }
 
-    public static func checkpoints(_ db: Database) throws -> [StoredCheckpoint] {
+    package static func checkpoints(_ db: Database) throws -> [StoredCheckpoint] {
         try Row.fetchAll(db, sql: "SELECT * FROM ledger_checkpoints ORDER BY rowid").map { row in
             StoredCheckpoint(
                 size: row["size"], root: Hex.encode([UInt8](row["root"] as Data)), keyID: row["key_id"],
@@ -159,14 +159,14 @@ public enum Ledger {
 
     // MARK: Verification
 
-    public struct Verification: Sendable, Encodable {
-        public let size: Int
-        public let root: String
-        public let ok: Bool
+    package struct Verification: Sendable, Encodable {
+        package let size: Int
+        package let root: String
+        package let ok: Bool
         /// The first sequence number whose entry, leaf or subtree does not check out.
-        public let firstBadSeq: Int64?
-        public let problems: [String]
-        public let checkpointsChecked: Int
+        package let firstBadSeq: Int64?
+        package let problems: [String]
+        package let checkpointsChecked: Int
         enum CodingKeys: String, CodingKey {
             case size, root, ok, firstBadSeq = "first_bad_seq", problems, checkpointsChecked = "checkpoints_checked"
         }
@@ -178,7 +178,7 @@ public enum Ledger {
     /// Streams: one cursor over the entries, one per tree level over the stored nodes (a level's
     /// subtrees complete in index order as the leaves go by), and the frontier of completed
     /// subtrees — O(log n) memory at any size.
-    public static func verify(_ db: Database) throws -> Verification {
+    package static func verify(_ db: Database) throws -> Verification {
         var problems = [String]()
         var firstBad: Int64?
         func bad(_ seq: Int64, _ message: String) {

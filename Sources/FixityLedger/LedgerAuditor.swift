@@ -3,16 +3,16 @@ import FixityCore
 /// What a holder of a signed checkpoint checks about a ledger, over any `LedgerLog`: that the
 /// log verifies and is an append-only extension of the checkpoint (RFC 9162 §2.1.4 consistency).
 /// The CLI's `log verify --checkpoint` and, later, a server's auditors ask this, not SQL.
-public enum LedgerAuditor {
-    public struct CheckpointCheck: Sendable, Equatable {
-        public let consistent: Bool
+package enum LedgerAuditor {
+    package struct CheckpointCheck: Sendable, Equatable {
+        package let consistent: Bool
         /// Why not, in one sentence; nil when consistent.
-        public let problem: String?
+        package let problem: String?
     }
 
     /// Checks `log` (whose own verification is `verification`) against a checkpoint of `size`
     /// entries with tree root `root`.
-    public static func check(
+    package static func check(
         _ log: any LedgerLog, verification: Ledger.Verification, againstCheckpointOf size: Int, root: Merkle.Hash
     ) throws -> CheckpointCheck {
         if size > verification.size {

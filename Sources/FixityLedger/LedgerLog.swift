@@ -17,7 +17,7 @@ import Foundation
 ///   docs/ledger.md), keeps it and remembers the key, which `checkpointKeys` then lists.
 /// - `inclusionProofDocument` is the self-contained proof of docs/ledger.md, refused for an entry
 ///   that no longer matches its stored leaf.
-public protocol LedgerLog: Sendable {
+package protocol LedgerLog: Sendable {
     @discardableResult
     func append(action: LedgerAction, subject: String, details: [String: String], at time: Date) throws
         -> LedgerEntry

@@ -6,15 +6,15 @@ import GRDB
 /// (see `Ledger`), each append one transaction. Several handles on one file (several processes)
 /// append safely: SQLite serializes the writers, and the next sequence number is read inside
 /// the writing transaction.
-public struct SQLiteLedger: LedgerLog {
+package struct SQLiteLedger: LedgerLog {
     let database: any DatabaseWriter
 
-    public init(_ database: any DatabaseWriter) {
+    package init(_ database: any DatabaseWriter) {
         self.database = database
     }
 
     @discardableResult
-    public func append(action: LedgerAction, subject: String, details: [String: String], at time: Date) throws
+    package func append(action: LedgerAction, subject: String, details: [String: String], at time: Date) throws
         -> LedgerEntry
     {
         try write { db in
@@ -26,15 +26,15 @@ public struct SQLiteLedger: LedgerLog {
         }
     }
 
-    public func size() throws -> Int { try read { try Ledger.size($0) } }
+    package func size() throws -> Int { try read { try Ledger.size($0) } }
 
-    public func entry(seq: Int64) throws -> LedgerEntry? { try read { try Ledger.entry($0, seq: seq) } }
+    package func entry(seq: Int64) throws -> LedgerEntry? { try read { try Ledger.entry($0, seq: seq) } }
 
-    public func root(size: Int) throws -> Merkle.Hash {
+    package func root(size: Int) throws -> Merkle.Hash {
         try read { db in try checked(size: size, db) { try Ledger.prover(db).root(size: size) } }
     }
 
-    public func inclusionProof(seq: Int64, size: Int) throws -> [Merkle.Hash] {
+    package func inclusionProof(seq: Int64, size: Int) throws -> [Merkle.Hash] {
         try read { db in
             try checked(size: size, db) {
                 guard seq >= 0, seq < size else {
@@ -45,7 +45,7 @@ public struct SQLiteLedger: LedgerLog {
         }
     }
 
-    public func consistencyProof(from oldSize: Int, to newSize: Int) throws -> [Merkle.Hash] {
+    package func consistencyProof(from oldSize: Int, to newSize: Int) throws -> [Merkle.Hash] {
         try read { db in
             try checked(size: newSize, db) {
                 guard oldSize >= 0, oldSize <= newSize else {
@@ -56,15 +56,15 @@ public struct SQLiteLedger: LedgerLog {
         }
     }
 
-    public func verify() throws -> Ledger.Verification { try read { try Ledger.verify($0) } }
+    package func verify() throws -> Ledger.Verification { try read { try Ledger.verify($0) } }
 
-    public func signCheckpoint(key: SigningKey, at time: Date) throws -> String {
+    package func signCheckpoint(key: SigningKey, at time: Date) throws -> String {
         try write { db in try Ledger.signCheckpoint(db, key: key, at: time) }
     }
 
-    public func checkpointKeys() throws -> [PublicKey] { try read { try Ledger.checkpointKeys($0) } }
+    package func checkpointKeys() throws -> [PublicKey] { try read { try Ledger.checkpointKeys($0) } }
 
-    public func inclusionProofDocument(seq: Int64, size: Int?) throws -> InclusionProof {
+    package func inclusionProofDocument(seq: Int64, size: Int?) throws -> InclusionProof {
         try read { db in
             if let size { _ = try checked(size: size, db) { size } }
             return try InclusionProof.make(db, seq: seq, size: size)

@@ -3,23 +3,23 @@ import FixityCore
 
 /// gzip through zlib (CFixityZlib): a deflater that writes deterministic output (fixed header, one
 /// level) and an inflater that checks the trailer's CRC and length.
-public final class Gzip {
-    public struct Failure: FixityError, Sendable {
-        public let message: String
-        public var category: ErrorCategory { .badInput }
+package final class Gzip {
+    package struct Failure: FixityError, Sendable {
+        package let message: String
+        package var category: ErrorCategory { .badInput }
     }
 
     private let stream: OpaquePointer
     private let inflating: Bool
     private var output = [UInt8](repeating: 0, count: 1 << 17)
-    public private(set) var ended = false
+    package private(set) var ended = false
 
-    public static func deflater(level: Int32) throws -> Gzip {
+    package static func deflater(level: Int32) throws -> Gzip {
         guard let z = fixity_gzip_deflater(level) else { throw Failure(message: "zlib: cannot start a deflate stream") }
         return Gzip(stream: z, inflating: false)
     }
 
-    public static func inflater() throws -> Gzip {
+    package static func inflater() throws -> Gzip {
         guard let z = fixity_gzip_inflater() else { throw Failure(message: "zlib: cannot start an inflate stream") }
         return Gzip(stream: z, inflating: true)
     }
@@ -34,7 +34,7 @@ public final class Gzip {
     /// Feeds `input` (all of it is consumed, unless an inflater reaches the end of the stream,
     /// when the number of bytes used is returned) and hands each piece of output to `sink`.
     @discardableResult
-    public func process(
+    package func process(
         _ input: UnsafeRawBufferPointer, finish: Bool = false, sink: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int {
         var offset = 0
@@ -59,7 +59,7 @@ public final class Gzip {
         return offset
     }
 
-    public func process(_ input: [UInt8], finish: Bool = false, sink: (UnsafeRawBufferPointer) throws -> Void) throws
+    package func process(_ input: [UInt8], finish: Bool = false, sink: (UnsafeRawBufferPointer) throws -> Void) throws
         -> Int
     {
         try input.withUnsafeBytes { try process($0, finish: finish, sink: sink) }

@@ -7,17 +7,17 @@ import Foundation
 /// optional base pinned by digest. Reproducible: entries in manifest order, uid/gid 0, one mtime
 /// (`SOURCE_DATE_EPOCH` or 0), gzip with a fixed header at level 1, JSON with sorted keys — so the
 /// same release, settings and base give the same image digest on every run (docs/oci.md).
-public struct ImageExporter {
-    public static let gzipLevel: Int32 = 1
+package struct ImageExporter {
+    package static let gzipLevel: Int32 = 1
 
-    public struct Report: Sendable, Encodable {
-        public let release: ReleaseID
-        public let image: Digest
-        public let layer: Digest
-        public let diffID: Digest
-        public let layerBytes: Int
-        public let out: String
-        public let base: Digest?
+    package struct Report: Sendable, Encodable {
+        package let release: ReleaseID
+        package let image: Digest
+        package let layer: Digest
+        package let diffID: Digest
+        package let layerBytes: Int
+        package let out: String
+        package let base: Digest?
         enum CodingKeys: String, CodingKey {
             case release, image, layer, diffID = "diff_id", layerBytes = "layer_bytes", out, base
         }
@@ -25,10 +25,10 @@ public struct ImageExporter {
 
     let store: Store
 
-    public init(store: Store) { self.store = store }
+    package init(store: Store) { self.store = store }
 
     /// `record`: false when the layout is an intermediate (oci push records its own entry).
-    public func export(
+    package func export(
         _ release: ReleaseID, to out: String, flags: ImageSettings, base: String?, epoch: Int64, refName: String?,
         record: Bool = true,
         progress: WorkProgress? = nil
@@ -100,7 +100,7 @@ public struct ImageExporter {
     /// The layer's compressed digest and diff_id for `release` exported at `epoch`, computed
     /// without writing anything: export is reproducible, so this is what any export of the
     /// release holds (`oci verify` binds an image's claim to its bytes with it).
-    public func layerDigests(of release: ReleaseID, epoch: Int64) throws -> (digest: Digest, diffID: Digest) {
+    package func layerDigests(of release: ReleaseID, epoch: Int64) throws -> (digest: Digest, diffID: Digest) {
         var hasher = ContentHasher()
         let diffID = try streamLayer(try store.manifest(release), epoch: epoch) { hasher.update($0) }
         return (hasher.finalize(), diffID)

@@ -8,26 +8,26 @@ import Glibc
 /// device files or FIFOs, hard links only to files already in the image — and whiteouts
 /// (`.wh.NAME`, `.wh..wh..opq`) remove what lower layers put there. Contents stream into the
 /// store's temp space only; the release exists once every object is durable (TreeImport).
-public struct ImageImporter {
-    public struct Report: Sendable, Encodable {
-        public let release: ReleaseID
-        public let image: Digest
-        public let app: String
-        public let layers: Int
-        public let files: Int
-        public let existed: Bool
+package struct ImageImporter {
+    package struct Report: Sendable, Encodable {
+        package let release: ReleaseID
+        package let image: Digest
+        package let app: String
+        package let layers: Int
+        package let files: Int
+        package let existed: Bool
     }
 
     /// What an import may cost and keep.
-    public struct Limits: Sendable {
+    package struct Limits: Sendable {
         /// The most bytes the layers may expand to (all files, all layers): a small gzip layer
         /// can hold a terabyte of zeros, and every byte lands in the store.
-        public var maxExpandedBytes: UInt64 = 16 << 30
+        package var maxExpandedBytes: UInt64 = 16 << 30
         /// Keep setuid/setgid bits as the image has them; by default they are stripped (an image
         /// from elsewhere should not bring privilege with it onto a host).
-        public var keepSetid = false
+        package var keepSetid = false
 
-        public init() {}
+        package init() {}
     }
 
     let store: Store
@@ -36,7 +36,7 @@ public struct ImageImporter {
     /// `fixity.toml`), run before the release is recorded, as `seal` runs it.
     let validate: Store.ReleaseValidator?
 
-    public init(store: Store, limits: Limits = Limits(), validate: Store.ReleaseValidator? = nil) {
+    package init(store: Store, limits: Limits = Limits(), validate: Store.ReleaseValidator? = nil) {
         self.store = store
         self.limits = limits
         self.validate = validate
@@ -44,7 +44,7 @@ public struct ImageImporter {
 
     /// `recordedAs`: what the ledger entry names as the source (a registry reference, when the
     /// layout is a scratch copy of it).
-    public func importImage(
+    package func importImage(
         _ source: String, app: AppName, tag: String?, recordedAs: String? = nil, progress: WorkProgress? = nil
     ) throws -> Report {
         var (layoutPath, wanted) = Self.split(source)
@@ -148,7 +148,7 @@ public struct ImageImporter {
             files: report.files, existed: report.existed)
     }
 
-    public static func split(_ source: String) -> (String, Digest?) {
+    package static func split(_ source: String) -> (String, Digest?) {
         if let at = source.lastIndex(of: "@"), let digest = Digest(parsing: String(source[source.index(after: at)...]))
         {
             return (String(source[..<at]), digest)

@@ -5,19 +5,19 @@ import TOMLKit
 
 /// How a release becomes an image: the `[image]` section of the release's `fixity.toml`
 /// (`entrypoint`, `cmd`, `env`, `workdir`, `user`, `platform`, `labels`), then flags on top.
-public struct ImageSettings: Sendable {
-    public var entrypoint: [String]?
-    public var cmd: [String]?
+package struct ImageSettings: Sendable {
+    package var entrypoint: [String]?
+    package var cmd: [String]?
     /// `K=V`, in order; a later key replaces an earlier one (and one from the base image).
-    public var env: [String] = []
-    public var workdir: String?
-    public var user: String?
-    public var labels: [String: String] = [:]
-    public var platform: OCI.Platform?
+    package var env: [String] = []
+    package var workdir: String?
+    package var user: String?
+    package var labels: [String: String] = [:]
+    package var platform: OCI.Platform?
 
-    public init() {}
+    package init() {}
 
-    public static func fromRelease(_ manifest: Manifest, store: Store) throws -> ImageSettings {
+    package static func fromRelease(_ manifest: Manifest, store: Store) throws -> ImageSettings {
         var settings = ImageSettings()
         guard let entry = manifest.entry(at: "fixity.toml"), let digest = entry.digest else { return settings }
         let where_ = "fixity.toml in release \(manifest.id.short)"
@@ -64,7 +64,7 @@ public struct ImageSettings: Sendable {
     }
 
     /// Flags override the file: a list flag given at all replaces the file's list.
-    public func overridden(by flags: ImageSettings) -> ImageSettings {
+    package func overridden(by flags: ImageSettings) -> ImageSettings {
         var merged = self
         if let value = flags.entrypoint { merged.entrypoint = value }
         if let value = flags.cmd { merged.cmd = value }

@@ -6,10 +6,10 @@ import Foundation
 /// Copies one image from a registry into a local OCI layout (every blob streamed to disk and
 /// checked against its descriptor's size and digest as it lands), so
 /// `oci import REGISTRY/REPO@DIGEST` reuses the layout importer and its validation unchanged.
-public struct ImagePuller: Sendable {
-    public init() {}
+package struct ImagePuller: Sendable {
+    package init() {}
 
-    public func pull(
+    package func pull(
         _ reference: RegistryReference, into layout: String, insecure: Bool, credentials: RegistryCredentials?
     ) async throws {
         guard let digest = reference.digest else {

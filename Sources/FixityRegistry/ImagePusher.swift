@@ -7,21 +7,21 @@ import Foundation
 /// `oci push`: exports the release (as `oci export` would, same digest) into a scratch layout,
 /// uploads what the registry lacks, puts the manifest, and attaches the release's DSSE envelopes
 /// (signatures, provenance, test results) as referrers of the image.
-public struct ImagePusher {
-    public struct Report: Sendable, Encodable {
-        public let release: ReleaseID
-        public let image: Digest
-        public let reference: String
-        public let uploaded: [String]
-        public let skipped: [String]
-        public let referrers: [String]
+package struct ImagePusher {
+    package struct Report: Sendable, Encodable {
+        package let release: ReleaseID
+        package let image: Digest
+        package let reference: String
+        package let uploaded: [String]
+        package let skipped: [String]
+        package let referrers: [String]
     }
 
     let store: Store
 
-    public init(store: Store) { self.store = store }
+    package init(store: Store) { self.store = store }
 
-    public func push(
+    package func push(
         _ release: ReleaseID, to reference: RegistryReference, flags: ImageSettings, base: String?, epoch: Int64,
         insecure: Bool, credentials: RegistryCredentials?
     ) async throws -> Report {

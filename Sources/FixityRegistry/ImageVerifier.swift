@@ -13,23 +13,23 @@ import Foundation
 /// by keys the policy trusts; and its last layer is byte for byte what exporting that release
 /// gives (export is reproducible: computed from the release in this store, nothing pulled). A
 /// release this store does not hold cannot be bound, and is not allowed.
-public struct ImageVerifier: Sendable {
-    public struct Report: Sendable, Encodable {
-        public let image: Digest
-        public let release: ReleaseID
-        public let environment: String
-        public let allowed: Bool
-        public let missing: [String]
-        public let signers: [KeyID]
-        public let referrers: Int
-        public let envelopes: Int
+package struct ImageVerifier: Sendable {
+    package struct Report: Sendable, Encodable {
+        package let image: Digest
+        package let release: ReleaseID
+        package let environment: String
+        package let allowed: Bool
+        package let missing: [String]
+        package let signers: [KeyID]
+        package let referrers: Int
+        package let envelopes: Int
     }
 
     let store: Store
 
-    public init(store: Store) { self.store = store }
+    package init(store: Store) { self.store = store }
 
-    public func verify(_ reference: RegistryReference, env: String, insecure: Bool, credentials: RegistryCredentials?)
+    package func verify(_ reference: RegistryReference, env: String, insecure: Bool, credentials: RegistryCredentials?)
         async throws -> Report
     {
         guard let digest = reference.digest else {

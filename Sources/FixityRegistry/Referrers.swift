@@ -11,7 +11,7 @@ extension RegistryClient {
 
     /// Pushes `payload` as an artifact referring to `subject`; returns its manifest digest.
     @discardableResult
-    public func pushReferrer(
+    package func pushReferrer(
         subject: OCI.Descriptor, artifactType: String, payload: [UInt8], payloadMediaType: String,
         annotations: [String: String]
     ) async throws -> Digest {
@@ -41,7 +41,7 @@ extension RegistryClient {
     }
 
     /// The referrers of `subject`: the API's answer, else the fallback tag's index, else none.
-    public func referrers(of subject: Digest) async throws -> [OCI.Descriptor] {
+    package func referrers(of subject: Digest) async throws -> [OCI.Descriptor] {
         let api = try await send(
             .GET, "\(repositoryPath)/referrers/\(subject)", headers: [("Accept", OCI.MediaType.index)],
             expect: [200, 404])

@@ -12,27 +12,27 @@ import Synchronization
 /// Async from end to end (no future is waited on; a server can call it from its event loops'
 /// tasks), and its HTTP client has an explicit lifetime: a `RegistryClient` exists only inside
 /// `RegistryClient.session`, which shuts the connection pool down when the body returns or throws.
-public final class RegistryClient: Sendable {
-    public struct Response: Sendable {
-        public let status: Int
-        public let headers: HTTPHeaders
-        public let body: [UInt8]
+package final class RegistryClient: Sendable {
+    package struct Response: Sendable {
+        package let status: Int
+        package let headers: HTTPHeaders
+        package let body: [UInt8]
         /// Bytes of the body received (streamed to a sink, or `body.count`).
-        public let count: Int
+        package let count: Int
     }
 
-    public let reference: RegistryReference
+    package let reference: RegistryReference
     let base: String
     private let client: HTTPClient
     private let credentials: RegistryCredentials?
     /// The `Authorization` a challenge earned, reused by every later request of the session.
     private let authorization = Mutex<String?>(nil)
     /// Blobs larger than this go up in PATCH chunks of this size.
-    public static let chunkSize = 8 << 20
+    package static let chunkSize = 8 << 20
 
     /// Runs `body` with a client for `reference`, then shuts its connections down — also when
     /// `body` throws.
-    public static func session<T: Sendable>(
+    package static func session<T: Sendable>(
         _ reference: RegistryReference, insecure: Bool, credentials: RegistryCredentials?,
         _ body: (RegistryClient) async throws -> T
     ) async throws -> T {
@@ -65,12 +65,12 @@ public final class RegistryClient: Sendable {
     // MARK: Requests
 
     /// Responses other than blobs (manifests, referrer indexes, tokens, errors) are at most this.
-    public static let documentLimit = 4 << 20
+    package static let documentLimit = 4 << 20
 
     /// One request, answered with one of `expect`. A 401 with a challenge is answered once. The
     /// body is never trusted for its size: it is refused past `limit` bytes, and with a `sink`
     /// a success body streams there instead of into memory (BoundedBody).
-    public func send(
+    package func send(
         _ method: HTTPMethod, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
         expect: Set<Int>,
         limit: Int = RegistryClient.documentLimit, sink: ((UnsafeRawBufferPointer) throws -> Void)? = nil
@@ -251,14 +251,14 @@ public final class RegistryClient: Sendable {
 
     // MARK: Blobs
 
-    public func hasBlob(_ digest: Digest) async throws -> Bool {
+    package func hasBlob(_ digest: Digest) async throws -> Bool {
         try await send(.HEAD, "\(repositoryPath)/blobs/\(digest)", expect: [200, 404]).status == 200
     }
 
     /// Uploads a blob unless the registry has it; false when it was already there. `next`
     /// yields the bytes in order, up to the count asked for, empty at the end.
     @discardableResult
-    public func pushBlob(_ digest: Digest, size: Int, next: (Int) throws -> [UInt8]) async throws -> Bool {
+    package func pushBlob(_ digest: Digest, size: Int, next: (Int) throws -> [UInt8]) async throws -> Bool {
         if try await hasBlob(digest) { return false }
         let started = try await send(
             .POST, "\(repositoryPath)/blobs/uploads/", headers: [("Content-Length", "0")], expect: [202])
@@ -295,7 +295,7 @@ public final class RegistryClient: Sendable {
     }
 
     /// A small blob (a config, an envelope), whole, checked against its digest.
-    public func blob(_ digest: Digest, maxBytes: Int) async throws -> [UInt8] {
+    package func blob(_ digest: Digest, maxBytes: Int) async throws -> [UInt8] {
         let response = try await send(.GET, "\(repositoryPath)/blobs/\(digest)", expect: [200], limit: maxBytes)
         guard Digest.of(response.body) == digest else {
             throw OCIError("registry \(reference.registry): blob \(digest) does not match its digest")
@@ -306,7 +306,7 @@ public final class RegistryClient: Sendable {
     /// A blob of exactly `size` bytes streamed into `write` as it arrives, hashed on the way;
     /// the download stops at the first byte past `size`. Throws unless the bytes are exactly
     /// `size` long and hash to `digest` — the caller must discard what it wrote then.
-    public func downloadBlob(
+    package func downloadBlob(
         _ digest: Digest, size: Int64, into write: @escaping (UnsafeRawBufferPointer) throws -> Void
     ) async throws {
         guard size >= 0, size <= Int64(Int.max) else { throw OCIError("blob \(digest.short): bad size \(size)") }
@@ -341,7 +341,7 @@ public final class RegistryClient: Sendable {
 
     /// Returns the digest the registry computed (it must equal ours).
     @discardableResult
-    public func putManifest(_ bytes: [UInt8], mediaType: String, reference tagOrDigest: String) async throws
+    package func putManifest(_ bytes: [UInt8], mediaType: String, reference tagOrDigest: String) async throws
         -> Response
     {
         let response = try await send(
@@ -358,7 +358,7 @@ public final class RegistryClient: Sendable {
     }
 
     /// A manifest by digest (verified) or tag, with its media type; nil when the registry has none.
-    public func manifest(
+    package func manifest(
         _ tagOrDigest: String,
         accept: [String] = [OCI.MediaType.manifest, OCI.MediaType.index, OCI.MediaType.dockerManifest]
     ) async throws -> (mediaType: String, bytes: [UInt8])? {

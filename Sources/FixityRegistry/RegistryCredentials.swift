@@ -2,17 +2,17 @@ import FixityCore
 import Foundation
 
 /// Credentials for one registry: `--username` with `--password-stdin`, or `~/.docker/config.json`.
-public struct RegistryCredentials: Sendable {
-    public let username: String
-    public let password: String
+package struct RegistryCredentials: Sendable {
+    package let username: String
+    package let password: String
 
-    public init(username: String, password: String) {
+    package init(username: String, password: String) {
         self.username = username
         self.password = password
     }
 
     /// `auths[registry].auth` (base64 `user:password`) of the docker config, when there is one.
-    public static func fromDockerConfig(registry: String, home: String? = ProcessInfo.processInfo.environment["HOME"])
+    package static func fromDockerConfig(registry: String, home: String? = ProcessInfo.processInfo.environment["HOME"])
         -> RegistryCredentials?
     {
         let path =

@@ -3,13 +3,13 @@ import Foundation
 
 /// `REGISTRY/REPO[:TAG|@sha256:DIGEST]`, validated at the edge: the registry is a host (and
 /// port), the repository lowercase path components of the distribution spec's grammar.
-public struct RegistryReference: Sendable, CustomStringConvertible {
-    public let registry: String
-    public let repository: String
-    public let tag: String?
-    public let digest: Digest?
+package struct RegistryReference: Sendable, CustomStringConvertible {
+    package let registry: String
+    package let repository: String
+    package let tag: String?
+    package let digest: Digest?
 
-    public init(parsing text: String) throws(OCIError) {
+    package init(parsing text: String) throws(OCIError) {
         var rest = Substring(text)
         var digest: Digest?
         if let at = rest.lastIndex(of: "@") {
@@ -52,16 +52,16 @@ public struct RegistryReference: Sendable, CustomStringConvertible {
     }
 
     /// The host without its port, for the loopback check.
-    public var host: String {
+    package var host: String {
         if registry.hasPrefix("["), let close = registry.firstIndex(of: "]") {
             return String(registry[registry.index(after: registry.startIndex)..<close])
         }
         return String(registry.split(separator: ":").first ?? "")
     }
 
-    public var isLoopback: Bool { ["localhost", "127.0.0.1", "::1"].contains(host) || host.hasPrefix("127.") }
+    package var isLoopback: Bool { ["localhost", "127.0.0.1", "::1"].contains(host) || host.hasPrefix("127.") }
 
-    public var description: String {
+    package var description: String {
         "\(registry)/\(repository)" + (tag.map { ":\($0)" } ?? "") + (digest.map { "@\($0)" } ?? "")
     }
 }

@@ -16,8 +16,8 @@ import Synchronization
 ///       lock                              flock: shared by writers of objects, exclusive for gc
 ///
 /// Created on first use. See docs/design.md for the write ordering.
-public final class Store: Sendable {
-    public let path: String
+package final class Store: Sendable {
+    package let path: String
     let rootFD: Int32
     /// `objects/sha256`, where `<2 hex>/<62 hex>` names an object.
     let objectsFD: Int32
@@ -26,9 +26,9 @@ public final class Store: Sendable {
     let linksFD: Int32
     /// `cache/`: what can be lost without losing anything but time (the seal stat cache).
     let cacheFD: Int32
-    public let database: DatabaseQueue
+    package let database: DatabaseQueue
     /// "Now" for every time this store records (see `WallClock`).
-    public let clock: any WallClock
+    package let clock: any WallClock
     /// The last few manifests read and verified. A manifest is named by its digest, so a copy
     /// never goes stale; a deploy reads the same 2.5 MB manifest up to three times otherwise.
     let verifiedManifests = Mutex<[ReleaseID: Manifest]>([:])
@@ -36,7 +36,7 @@ public final class Store: Sendable {
     /// The schema parts of other targets already applied to `database` (see `ensureSchema`).
     let appliedSchemaParts = Mutex<Set<String>>([])
 
-    public static func open(at path: String, clock: any WallClock = SystemClock()) throws -> Store {
+    package static func open(at path: String, clock: any WallClock = SystemClock()) throws -> Store {
         try createDirectories(path)
         return try Store(path: path, clock: clock)
     }

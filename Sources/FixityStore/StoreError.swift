@@ -3,8 +3,8 @@ import Glibc
 
 /// Every failure of the store layer: a code that decides the exit status at the edge, a message
 /// naming what it is about, the path when there is one, and the OS error underneath.
-public struct StoreError: FixityError, Sendable {
-    public enum Code: Sendable, Equatable {
+package struct StoreError: FixityError, Sendable {
+    package enum Code: Sendable, Equatable {
         /// Input the user gave is unusable: missing folder, special file, bad name, bad REF.
         case badInput
         /// An object's bytes do not match its name, or a stored manifest is invalid.
@@ -19,12 +19,12 @@ public struct StoreError: FixityError, Sendable {
         case io
     }
 
-    public let code: Code
-    public let message: String
-    public let path: String?
-    public let errno: Int32?
+    package let code: Code
+    package let message: String
+    package let path: String?
+    package let errno: Int32?
 
-    public init(_ code: Code, _ message: String, path: String? = nil, errno: Int32? = nil) {
+    package init(_ code: Code, _ message: String, path: String? = nil, errno: Int32? = nil) {
         self.code = code
         self.message = message
         self.path = path
@@ -37,7 +37,7 @@ public struct StoreError: FixityError, Sendable {
         StoreError(code, "\(call) \(path): \(String(cString: strerror(errno)))", path: path, errno: errno)
     }
 
-    public var category: ErrorCategory {
+    package var category: ErrorCategory {
         switch code {
         case .badInput: .badInput
         case .integrity: .integrity

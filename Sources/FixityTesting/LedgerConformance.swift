@@ -11,14 +11,14 @@ import Synchronization
 ///   SQLite), so the suite can check that `verify` finds it.
 /// The Merkle answers are compared with `Merkle`'s own in-memory computation over the same
 /// leaves, which `MerkleTests` pins to RFC 6962's test vectors.
-public enum LedgerConformance {
-    public struct ConformanceFailure: Error, CustomStringConvertible {
-        public let description: String
+package enum LedgerConformance {
+    package struct ConformanceFailure: Error, CustomStringConvertible {
+        package let description: String
         init(_ description: String) { self.description = description }
     }
 
     /// The names of the checks, in the order `run` performs them.
-    public static let checks = [
+    package static let checks = [
         "empty log", "append order", "roots", "inclusion proofs", "consistency proofs", "refusals",
         "checkpoints", "concurrent appends", "tamper detection",
     ]
@@ -26,7 +26,7 @@ public enum LedgerConformance {
     /// Runs every check in order; returns the names of those that passed (all of `checks`, or it
     /// throws at the first that fails).
     @discardableResult
-    public static func run(
+    package static func run(
         open: @escaping @Sendable () throws -> any LedgerLog, tamper: (Int64) throws -> Void,
         clock: any WallClock = SystemClock()
     ) throws -> [String] {

@@ -3,22 +3,22 @@ import Foundation
 import Synchronization
 
 /// A clock that moves only when a test moves it.
-public final class ManualClock: WallClock {
+package final class ManualClock: WallClock {
     private let current: Mutex<Date>
 
-    public init(_ start: Date) {
+    package init(_ start: Date) {
         current = Mutex(start)
     }
 
     /// A clock at an RFC 3339 instant (`2026-12-04T03:00:00Z`); traps on a malformed one.
-    public convenience init(_ rfc3339: String) {
+    package convenience init(_ rfc3339: String) {
         guard let instant = Instant(rfc3339: rfc3339) else { preconditionFailure("not an RFC 3339 time: \(rfc3339)") }
         self.init(instant.date)
     }
 
-    public func now() -> Date { current.withLock { $0 } }
+    package func now() -> Date { current.withLock { $0 } }
 
-    public func advance(by seconds: TimeInterval) {
+    package func advance(by seconds: TimeInterval) {
         current.withLock { $0 = $0.addingTimeInterval(seconds) }
     }
 }

@@ -6,14 +6,14 @@ import Foundation
 /// Signed statements about releases: approvals (`fixity sign`), and the results of tests run
 /// against the exact bytes of a release (`fixity attest`; the run itself is the host's
 /// `TestAttestation`).
-public struct Attestations {
-    public let store: Store
+package struct Attestations {
+    package let store: Store
 
-    public init(store: Store) { self.store = store }
+    package init(store: Store) { self.store = store }
 
     /// Signs "KEY approves RELEASE" and stores the envelope.
     @discardableResult
-    public func approve(_ release: ReleaseID, key: SigningKey, role: String?) throws -> DSSEEnvelope {
+    package func approve(_ release: ReleaseID, key: SigningKey, role: String?) throws -> DSSEEnvelope {
         let app = try store.app(of: release)
         var predicate: [String: JSONValue] = [
             "app": .string(app), "signed_at": .string(store.clock.timestamp()), "signer": .string(Identity.user),
@@ -28,16 +28,16 @@ public struct Attestations {
     }
 
     /// What a test run found, as a test-result attestation records it.
-    public struct TestRun: Sendable {
-        public let command: String
-        public let passed: Bool
-        public let exitCode: Int32?
-        public let timedOut: Bool
-        public let seconds: Double
-        public let started: Date
-        public let outputDigest: Digest
+    package struct TestRun: Sendable {
+        package let command: String
+        package let passed: Bool
+        package let exitCode: Int32?
+        package let timedOut: Bool
+        package let seconds: Double
+        package let started: Date
+        package let outputDigest: Digest
 
-        public init(
+        package init(
             command: String, passed: Bool, exitCode: Int32?, timedOut: Bool, seconds: Double, started: Date,
             outputDigest: Digest
         ) {
@@ -54,7 +54,7 @@ public struct Attestations {
     /// Records `run` — pass or fail, exit code, a digest of the output, the command and the time —
     /// as an in-toto test-result attestation signed by `key`.
     @discardableResult
-    public func recordTestResult(_ run: TestRun, of release: ReleaseID, key: SigningKey) throws -> DSSEEnvelope {
+    package func recordTestResult(_ run: TestRun, of release: ReleaseID, key: SigningKey) throws -> DSSEEnvelope {
         let app = try store.app(of: release)
         let predicate: [String: JSONValue] = [
             "result": .string(run.passed ? "PASSED" : "FAILED"),

@@ -12,13 +12,13 @@ import FixityStore
 ///   (a deployer cannot swap in `--health-cmd true`); a release without one needs some check;
 /// - the root was bound to that environment (its `bind` entry says so), so a scratch root cannot
 ///   vouch for staging by merely saying `--env staging` once.
-public enum KnownGood {
+package enum KnownGood {
     /// The detail of a `health` entry that says whether this pass counts (`"true"`/`"false"`).
-    public static let countsDetail = "counts_for_promotion"
+    package static let countsDetail = "counts_for_promotion"
 
     /// Whether a passed switch counts: a non-empty check that is the release's own (if it has
     /// one), on a root bound to `env`.
-    public static func counts(check: String?, releaseCheck: String?, env: String?, boundEnv: String?) -> Bool {
+    package static func counts(check: String?, releaseCheck: String?, env: String?, boundEnv: String?) -> Bool {
         guard let check, !check.trimmingCharacters(in: .whitespaces).isEmpty, let env, boundEnv == env else {
             return false
         }
@@ -27,7 +27,7 @@ public enum KnownGood {
     }
 
     /// Environments where the pair (`release`, `config`) has a counting pass in the ledger.
-    public static func environments(store: Store, release: ReleaseID, config: ReleaseID?) throws -> Set<String> {
+    package static func environments(store: Store, release: ReleaseID, config: ReleaseID?) throws -> Set<String> {
         try store.database.storeRead { db in
             var environments = Set<String>()
             let configText = LedgerDetail.optional(config?.description)

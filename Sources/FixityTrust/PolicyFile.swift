@@ -16,8 +16,8 @@ import TOMLKit
 ///     require_tests = true
 ///     require_signed_config = true     # default: on whenever threshold > 0
 ///     default_environment = "staging"  # (top level) what a deploy without --env means
-public enum PolicyFile {
-    public static func parse(_ text: String, name: String) throws -> Policy {
+package enum PolicyFile {
+    package static func parse(_ text: String, name: String) throws -> Policy {
         func bad(_ message: String) -> StoreError { StoreError(.badInput, "policy \(name): \(message)") }
         let table = try TOMLDocument.parse(text, describing: "policy \(name):")
         var keys = [String: PublicKey]()

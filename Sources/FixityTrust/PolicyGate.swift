@@ -3,13 +3,13 @@ import FixityStore
 
 /// The policy check before anything is materialized: the policy in force, the release's (and
 /// config's) envelopes and where it has been known-good, evaluated for one environment.
-public struct PolicyGate {
-    public let store: Store
+package struct PolicyGate {
+    package let store: Store
 
-    public init(store: Store) { self.store = store }
+    package init(store: Store) { self.store = store }
 
     /// The decision and the digest of the policy it was made under (nil: no policy set).
-    public func check(env: String, release: ReleaseID, config: ReleaseID?) throws -> (
+    package func check(env: String, release: ReleaseID, config: ReleaseID?) throws -> (
         decision: Policy.Decision, policy: Digest?
     ) {
         guard let stored = try store.currentPolicy() else {
@@ -27,7 +27,7 @@ public struct PolicyGate {
     }
 
     /// Throws the refusal, naming everything missing, when the policy does not allow it.
-    public func enforce(env: String, release: ReleaseID, config: ReleaseID?) throws -> Digest? {
+    package func enforce(env: String, release: ReleaseID, config: ReleaseID?) throws -> Digest? {
         let (decision, policy) = try check(env: env, release: release, config: config)
         guard decision.allowed else {
             throw DeployError(

@@ -7,9 +7,9 @@ import Foundation
 /// source checkout and commit, on which CI run, by which builder, with which parameters.
 /// Recorded for every seal; signed by the `--sign` keys when given (then it also counts as their
 /// approval of the release).
-public enum Provenance {
-    public static let buildType = "https://fixity.dev/seal/v1"
-    public static let builderID = "https://fixity.dev/builder/fixity-cli"
+package enum Provenance {
+    package static let buildType = "https://fixity.dev/seal/v1"
+    package static let builderID = "https://fixity.dev/builder/fixity-cli"
 
     /// CI variables worth keeping: which run, which commit, which pipeline. Secrets are never
     /// among them (only these names are read).
@@ -21,7 +21,7 @@ public enum Provenance {
         "JENKINS_URL", "BUILD_ID", "BUILD_NUMBER", "GIT_COMMIT",
     ]
 
-    public static func statement(
+    package static func statement(
         for report: SealReport, directory: String, git: GitCheckout?, started: Date, finished: Date
     )
         -> InTotoStatement
@@ -69,7 +69,7 @@ public enum Provenance {
     /// same tree would otherwise add a `sign` entry that proves nothing on every build (the
     /// first seal's statement stands). Returns nil when nothing was recorded.
     @discardableResult
-    public static func record(_ statement: InTotoStatement, keys: [SigningKey], store: Store) throws -> DSSEEnvelope? {
+    package static func record(_ statement: InTotoStatement, keys: [SigningKey], store: Store) throws -> DSSEEnvelope? {
         let release = ReleaseID(Digest(parsing: "sha256:" + statement.subject[0].digest["sha256"]!)!)
         if keys.isEmpty, try store.hasEnvelope(about: release, predicateType: statement.predicateType) { return nil }
         let payload = statement.jsonBytes()

@@ -4,13 +4,13 @@ import Foundation
 import GRDB
 
 /// One row of `fixity releases`.
-public struct ReleaseRecord: Sendable, Codable {
-    public let release: ReleaseID
-    public let app: String
-    public let sealedAt: String
-    public let files: Int
-    public let bytes: Int64
-    public let tags: [String]
+package struct ReleaseRecord: Sendable, Codable {
+    package let release: ReleaseID
+    package let app: String
+    package let sealedAt: String
+    package let files: Int
+    package let bytes: Int64
+    package let tags: [String]
 
     enum CodingKeys: String, CodingKey {
         case release, app, sealedAt = "sealed_at", files, bytes, tags
@@ -19,7 +19,7 @@ public struct ReleaseRecord: Sendable, Codable {
 
 extension Store {
     /// Turns a REF into a release id that the store has recorded.
-    public func resolve(_ ref: Ref) throws -> ReleaseID {
+    package func resolve(_ ref: Ref) throws -> ReleaseID {
         try database.storeRead { db -> ReleaseID in
             switch ref {
             case .id(let id):
@@ -61,7 +61,7 @@ extension Store {
 
     /// The verified manifest of a recorded release. A manifest object that does not hash to the
     /// release id, or that fails validation, is an integrity error naming the release.
-    public func manifest(_ id: ReleaseID) throws -> Manifest {
+    package func manifest(_ id: ReleaseID) throws -> Manifest {
         if let known = verifiedManifests.withLock({ $0[id] }) { return known }
         let bytes = try readObject(id.digest)
         let manifest: Manifest
@@ -83,7 +83,7 @@ extension Store {
     /// A tag names a release of its own app: `releases` lists a release under the apps it was
     /// sealed as, so a tag under another app would be invisible there — it is refused instead.
     @discardableResult
-    public func tag(_ tag: TagName, release: ReleaseID) throws -> Bool {
+    package func tag(_ tag: TagName, release: ReleaseID) throws -> Bool {
         let lock = try self.lock(.shared, purpose: "tag")
         defer { withExtendedLifetime(lock) {} }
         return try database.storeWrite { db in
@@ -126,7 +126,7 @@ extension Store {
         return true
     }
 
-    public func releases(app: AppName?) throws -> [ReleaseRecord] {
+    package func releases(app: AppName?) throws -> [ReleaseRecord] {
         try database.storeRead { db in
             var sql =
                 "SELECT r.*, (SELECT group_concat(t.app || '@' || t.version, ' ') FROM tags t WHERE t.release = r.id AND t.app = r.app) AS tag_list FROM releases r"
@@ -156,7 +156,7 @@ extension Store {
         }
     }
 
-    public func history(since: Int64) throws -> [LedgerEntry] {
+    package func history(since: Int64) throws -> [LedgerEntry] {
         try database.storeRead { try History.events($0, since: since) }
     }
 }

@@ -78,7 +78,7 @@ extension Store {
 
     /// Every row of the store's tables against the ledger, and every entry against its row.
     /// Returns one sentence per mismatch, naming the row or entry; empty when they agree.
-    public func crossCheckLedger() throws -> [String] {
+    package func crossCheckLedger() throws -> [String] {
         try database.storeRead { db in
             var problems = [String]()
             func note(_ error: Error) { problems.append((error as? StoreError)?.message ?? "\(error)") }

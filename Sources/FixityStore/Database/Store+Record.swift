@@ -7,7 +7,7 @@ extension Store {
     /// layer records through here, so the row and the entry that backs it commit together and a
     /// test's clock decides every recorded time.
     @discardableResult
-    public func record(
+    package func record(
         _ db: Database, action: LedgerAction, subject: String, details: [String: String] = [:]
     ) throws -> Int64 {
         try History.append(db, action: action, subject: subject, details: details, at: clock.now())
@@ -16,5 +16,5 @@ extension Store {
 
 extension Store {
     /// This store's ledger as a `LedgerLog` (each call its own transaction).
-    public var ledger: any LedgerLog { SQLiteLedger(database) }
+    package var ledger: any LedgerLog { SQLiteLedger(database) }
 }

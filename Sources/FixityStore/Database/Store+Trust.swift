@@ -4,13 +4,13 @@ import Foundation
 import GRDB
 
 /// One stored envelope and what it says, for `fixity signatures`.
-public struct StoredEnvelope: Sendable, Encodable {
-    public let digest: Digest
-    public let release: ReleaseID
-    public let predicateType: String
-    public let keyIDs: [String]
-    public let addedAt: String
-    public let envelope: DSSEEnvelope
+package struct StoredEnvelope: Sendable, Encodable {
+    package let digest: Digest
+    package let release: ReleaseID
+    package let predicateType: String
+    package let keyIDs: [String]
+    package let addedAt: String
+    package let envelope: DSSEEnvelope
 
     enum CodingKeys: String, CodingKey {
         case digest, release, predicateType = "predicate_type", keyIDs = "key_ids", addedAt = "added_at", envelope
@@ -18,11 +18,11 @@ public struct StoredEnvelope: Sendable, Encodable {
 }
 
 /// A policy as set, for `policy show` and `policy history`.
-public struct StoredPolicy: Sendable, Encodable {
-    public let seq: Int64
-    public let digest: Digest
-    public let text: String
-    public let setAt: String
+package struct StoredPolicy: Sendable, Encodable {
+    package let seq: Int64
+    package let digest: Digest
+    package let text: String
+    package let setAt: String
 
     enum CodingKeys: String, CodingKey { case seq, digest, text, setAt = "set_at" }
 }
@@ -32,7 +32,7 @@ extension Store {
     /// statement names this release. Signatures are checked by whoever evaluates a policy, with
     /// the keys that policy trusts. Adding the same envelope again is a no-op (returns false).
     @discardableResult
-    public func addEnvelope(_ envelope: DSSEEnvelope, about release: ReleaseID, source: String) throws -> Bool {
+    package func addEnvelope(_ envelope: DSSEEnvelope, about release: ReleaseID, source: String) throws -> Bool {
         let statement = try Self.statement(of: envelope, source: source)
         guard statement.names(release) else {
             let named = statement.subject.compactMap { $0.digest["sha256"] }.map { String($0.prefix(12)) }.joined(
@@ -82,7 +82,7 @@ extension Store {
     }
 
     /// Whether any envelope of this predicate type is stored about `release`.
-    public func hasEnvelope(about release: ReleaseID, predicateType: String) throws -> Bool {
+    package func hasEnvelope(about release: ReleaseID, predicateType: String) throws -> Bool {
         try database.storeRead { db in
             try Bool.fetchOne(
                 db, sql: "SELECT 1 FROM envelopes WHERE release = ? AND predicate_type = ? LIMIT 1",
@@ -102,7 +102,7 @@ extension Store {
         ).map { Array($0.utf8) }
     }
 
-    public func envelopes(about release: ReleaseID) throws -> [StoredEnvelope] {
+    package func envelopes(about release: ReleaseID) throws -> [StoredEnvelope] {
         try database.storeRead { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM envelopes WHERE release = ? ORDER BY added_at, digest",
@@ -125,7 +125,7 @@ extension Store {
     }
 
     /// Records a policy (already validated by the caller) and its history entry.
-    public func setPolicy(text: String, summary: [String: String]) throws -> StoredPolicy {
+    package func setPolicy(text: String, summary: [String: String]) throws -> StoredPolicy {
         let digest = Digest.of(Array(text.utf8))
         let now = clock.timestamp()
         return try database.storeWrite { db in
@@ -142,7 +142,7 @@ extension Store {
 
     /// The policy in force: the newest row, checked against its text digest and against the
     /// ledger's newest policy entry (a replaced text, or a row deleted or inserted, is refused).
-    public func currentPolicy() throws -> StoredPolicy? {
+    package func currentPolicy() throws -> StoredPolicy? {
         try database.storeRead { db in
             let newest = try Self.policyRows(db, newestFirst: true, limit: 1).first
             try checkPolicyRow(db, newest)
@@ -151,7 +151,7 @@ extension Store {
     }
 
     /// Every policy set, each row's text checked against its digest.
-    public func policies(newestFirst: Bool = false, limit: Int = -1) throws -> [StoredPolicy] {
+    package func policies(newestFirst: Bool = false, limit: Int = -1) throws -> [StoredPolicy] {
         try database.storeRead { db in
             let rows = try Self.policyRows(db, newestFirst: newestFirst, limit: limit)
             for policy in rows where Digest.of(Array(policy.text.utf8)) != policy.digest {
@@ -176,7 +176,7 @@ extension Store {
 
 extension Store {
     /// The app a release was sealed for (the first, when the same tree was sealed for several).
-    public func app(of release: ReleaseID) throws -> String {
+    package func app(of release: ReleaseID) throws -> String {
         try database.storeRead { db in
             guard
                 let app = try String.fetchOne(

@@ -3,33 +3,33 @@ import Glibc
 import Synchronization
 
 /// What `fsck` found. Empty lists mean the store is consistent.
-public struct FsckReport: Sendable, Encodable {
-    public var objects = 0
-    public var bytes = 0
-    public var releases = 0
+package struct FsckReport: Sendable, Encodable {
+    package var objects = 0
+    package var bytes = 0
+    package var releases = 0
     /// Objects whose bytes do not hash to their name.
-    public var corrupt: [String] = []
+    package var corrupt: [String] = []
     /// Objects a release references that are not in the store.
-    public var missing: [String] = []
+    package var missing: [String] = []
     /// Releases whose manifest object is absent, corrupt or invalid.
-    public var invalidReleases: [String] = []
+    package var invalidReleases: [String] = []
     /// Files under objects/ that are not named like an object.
-    public var strays: [String] = []
+    package var strays: [String] = []
     /// Hardlink sources re-hashed (and stamped anew), and those removed for holding wrong bytes
     /// (a write through a deployment's link; the next hardlink deploy makes them again).
-    public var linkSourcesChecked = 0
-    public var linkSourcesRemoved: [String] = []
+    package var linkSourcesChecked = 0
+    package var linkSourcesRemoved: [String] = []
 
-    public var clean: Bool { corrupt.isEmpty && missing.isEmpty && invalidReleases.isEmpty && strays.isEmpty }
+    package var clean: Bool { corrupt.isEmpty && missing.isEmpty && invalidReleases.isEmpty && strays.isEmpty }
 
     enum CodingKeys: String, CodingKey {
         case objects, bytes, releases, corrupt, missing, invalidReleases = "invalid_releases", strays, clean
         case linkSourcesChecked = "link_sources_checked", linkSourcesRemoved = "link_sources_removed"
     }
 
-    public init() {}
+    package init() {}
 
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(objects, forKey: .objects)
         try c.encode(bytes, forKey: .bytes)
@@ -74,7 +74,7 @@ extension Store {
     }
 
     /// Re-hashes every object on all cores and checks every release's manifest and references.
-    public func fsck(progress: WorkProgress? = nil) throws -> FsckReport {
+    package func fsck(progress: WorkProgress? = nil) throws -> FsckReport {
         var report = FsckReport()
         let (objects, strays) = try listObjects()
         report.objects = objects.count

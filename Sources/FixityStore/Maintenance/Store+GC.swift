@@ -2,16 +2,16 @@ import FixityCore
 import FixityLedger
 import Glibc
 
-public struct GCReport: Sendable, Codable {
-    public var removedObjects: [String] = []
-    public var removedBytes = 0
-    public var removedTemp = 0
+package struct GCReport: Sendable, Codable {
+    package var removedObjects: [String] = []
+    package var removedBytes = 0
+    package var removedTemp = 0
     /// What the temp files held (an interrupted seal's or import's data): worth saying in bytes.
-    public var removedTempBytes = 0
-    public var keptObjects = 0
+    package var removedTempBytes = 0
+    package var keptObjects = 0
     /// Hardlink sources (`links/`) no deployment uses any more.
-    public var removedLinkSources = 0
-    public var dryRun = false
+    package var removedLinkSources = 0
+    package var dryRun = false
 
     enum CodingKeys: String, CodingKey {
         case removedObjects = "removed_objects", removedBytes = "removed_bytes", removedTemp = "removed_temp",
@@ -25,7 +25,7 @@ extension Store {
     /// stale temp files. Holds the store lock exclusively, so no seal is running: every object a
     /// seal has written or relied on is referenced by a recorded release by the time gc can run.
     /// Refuses to run when a release's manifest cannot be read: gc never guesses what is live.
-    public func gc(dryRun: Bool) throws -> GCReport {
+    package func gc(dryRun: Bool) throws -> GCReport {
         let lock = try self.lock(.exclusive, purpose: "gc")
         defer { withExtendedLifetime(lock) {} }
         var live = Set<Digest>()

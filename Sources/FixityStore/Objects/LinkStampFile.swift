@@ -1,19 +1,19 @@
 import FixityCore
 
 /// A link source's identity: the blob it holds and the mode it carries (`links/<mode>/<hex>`).
-public struct LinkSourceKey: Hashable, Sendable, Comparable {
-    public let digest: Digest
-    public let mode: UInt32
+package struct LinkSourceKey: Hashable, Sendable, Comparable {
+    package let digest: Digest
+    package let mode: UInt32
 
-    public init(digest: Digest, mode: UInt32) {
+    package init(digest: Digest, mode: UInt32) {
         self.digest = digest
         self.mode = mode
     }
 
     /// `<mode>/<2 hex>/<62 hex>` below `links/`.
-    public var name: String { Store.linkName(digest, mode: mode) }
+    package var name: String { Store.linkName(digest, mode: mode) }
 
-    public static func < (lhs: Self, rhs: Self) -> Bool {
+    package static func < (lhs: Self, rhs: Self) -> Bool {
         lhs.mode != rhs.mode ? lhs.mode < rhs.mode : lhs.digest < rhs.digest
     }
 }

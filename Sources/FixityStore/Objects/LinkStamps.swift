@@ -14,11 +14,11 @@ import Glibc
 /// moves ctime, so a deploy re-stamps the sources it linked, but only those whose inode, size and
 /// mtime are still what it verified. `deploy --verify-sources always` re-hashes every source;
 /// `fsck` re-hashes every source and stamps it anew.
-public struct LinkStamp: Sendable, Equatable {
-    public let inode: UInt64
-    public let size: Int64
-    public let mtimeNanos: Int64
-    public let ctimeNanos: Int64
+package struct LinkStamp: Sendable, Equatable {
+    package let inode: UInt64
+    package let size: Int64
+    package let mtimeNanos: Int64
+    package let ctimeNanos: Int64
 
     init(inode: UInt64, size: Int64, mtimeNanos: Int64, ctimeNanos: Int64) {
         self.inode = inode
@@ -27,7 +27,7 @@ public struct LinkStamp: Sendable, Equatable {
         self.ctimeNanos = ctimeNanos
     }
 
-    public init(_ stat: FileStat) {
+    package init(_ stat: FileStat) {
         inode = stat.inode
         size = stat.size
         mtimeNanos = stat.mtimeNanos
@@ -35,7 +35,7 @@ public struct LinkStamp: Sendable, Equatable {
     }
 
     /// The stat shows exactly the stamped state.
-    public func matches(_ stat: FileStat) -> Bool { LinkStamp(stat) == self }
+    package func matches(_ stat: FileStat) -> Bool { LinkStamp(stat) == self }
 
     /// The stat differs from a verified one only in ctime (a hard link was added or removed).
     func sameContent(as stat: FileStat) -> Bool {
@@ -44,7 +44,7 @@ public struct LinkStamp: Sendable, Equatable {
 }
 
 /// Whether a hardlink deploy trusts stamped sources or re-hashes all of them.
-public enum SourceVerification: String, Sendable, CaseIterable {
+package enum SourceVerification: String, Sendable, CaseIterable {
     case stamped
     case always
 }
@@ -73,7 +73,7 @@ extension Store {
     /// After a hardlink deploy: stamps each source again from its stat seen through the new tree
     /// after every link was made (linking moves ctime), but only when inode, size and mtime are
     /// still those it had when verified (a write meanwhile leaves it unstamped: re-hashed next time).
-    public func restampLinkSources(_ sources: [(key: LinkSourceKey, verified: FileStat, linked: FileStat?)]) throws {
+    package func restampLinkSources(_ sources: [(key: LinkSourceKey, verified: FileStat, linked: FileStat?)]) throws {
         var fresh = [LinkSourceKey: LinkStamp?](minimumCapacity: sources.count)
         for source in sources {
             if let now = source.linked, LinkStamp(source.verified).sameContent(as: now) {
@@ -86,7 +86,7 @@ extension Store {
     }
 
     /// The current stat of each link source that exists and has a stamp.
-    public func stampedLinkSourceStats(_ keys: Set<LinkSourceKey>) throws -> [LinkSourceKey: FileStat] {
+    package func stampedLinkSourceStats(_ keys: Set<LinkSourceKey>) throws -> [LinkSourceKey: FileStat] {
         let stamps = loadLinkStamps()
         var stats = [LinkSourceKey: FileStat]()
         for key in keys where stamps[key] != nil {
@@ -99,7 +99,7 @@ extension Store {
     /// A source whose stat `before` the removal matched its stamp exactly, and whose inode, size
     /// and mtime are unchanged after, is stamped again; any other keeps its (now stale) stamp and
     /// is re-hashed by the next deploy that links it.
-    public func restampAfterUnlinking(before: [LinkSourceKey: FileStat]) throws {
+    package func restampAfterUnlinking(before: [LinkSourceKey: FileStat]) throws {
         let stamps = loadLinkStamps()
         var fresh = [LinkSourceKey: LinkStamp?]()
         for (key, stat) in before {

@@ -19,7 +19,7 @@ extension Store {
     static let linkCounter = Atomic<Int>(0)
 
     /// `<mode>/<2 hex>/<62 hex>` below `links/`.
-    public static func linkName(_ digest: Digest, mode: UInt32) -> String {
+    package static func linkName(_ digest: Digest, mode: UInt32) -> String {
         "\(ManifestEntry.octalMode(mode))/\(objectName(digest))"
     }
 

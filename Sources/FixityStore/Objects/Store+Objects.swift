@@ -8,11 +8,11 @@ extension Store {
         return "\(hex.prefix(2))/\(hex.dropFirst(2))"
     }
 
-    public func objectPath(_ digest: Digest) -> String {
+    package func objectPath(_ digest: Digest) -> String {
         "\(path)/objects/sha256/\(Self.objectName(digest))"
     }
 
-    public func hasObject(_ digest: Digest) -> Bool {
+    package func hasObject(_ digest: Digest) -> Bool {
         var st = stat()
         return Glibc.fstatat(objectsFD, Self.objectName(digest), &st, AT_SYMLINK_NOFOLLOW) == 0
             && FileStat(st).isRegularFile
@@ -56,7 +56,7 @@ extension Store {
     }
 
     /// Reads a whole object, verified. For manifests and other small objects.
-    public func readObject(_ digest: Digest) throws -> [UInt8] {
+    package func readObject(_ digest: Digest) throws -> [UInt8] {
         var bytes = [UInt8]()
         let buffer = IOBuffer.allocate()
         defer { buffer.deallocate() }
@@ -68,14 +68,14 @@ extension Store {
 
 extension Store {
     /// Re-hashes an object; throws an integrity error when it does not match its name.
-    public func verifyObject(_ digest: Digest) throws {
+    package func verifyObject(_ digest: Digest) throws {
         let buffer = IOBuffer.allocate()
         defer { buffer.deallocate() }
         _ = try streamObject(digest, buffer: buffer) { _ in }
     }
 
     /// Streams an object to an open descriptor (stdout for `cat`), verifying as it goes.
-    public func copyObject(_ digest: Digest, toFileDescriptor fd: Int32) throws {
+    package func copyObject(_ digest: Digest, toFileDescriptor fd: Int32) throws {
         let buffer = IOBuffer.allocate()
         defer { buffer.deallocate() }
         _ = try streamObject(digest, buffer: buffer) { try Posix.writeAll(fd, $0, display: "output") }

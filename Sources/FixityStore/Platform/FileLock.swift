@@ -3,13 +3,13 @@ import Glibc
 /// `flock` on a lock file: shared by every operation that adds objects, exclusive for gc, so gc
 /// never removes an object that a running seal is about to reference. Released when dropped
 /// (or when the process dies: the kernel drops flocks with the descriptor).
-public final class FileLock: Sendable {
-    public enum Kind: Sendable { case shared, exclusive }
+package final class FileLock: Sendable {
+    package enum Kind: Sendable { case shared, exclusive }
 
     private let fd: Int32
 
     /// Waits up to `timeout` seconds, then fails with `.locked` naming the lock file.
-    public init(path: String, kind: Kind, timeout: Double, purpose: String) throws {
+    package init(path: String, kind: Kind, timeout: Double, purpose: String) throws {
         fd = try Posix.open(path, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600)
         let operation = (kind == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB
         let deadline = Self.now() + timeout
@@ -40,7 +40,7 @@ public final class FileLock: Sendable {
 
 extension Store {
     /// The store-wide lock (see `FileLock`).
-    public func lock(_ kind: FileLock.Kind, timeout: Double = 60, purpose: String) throws -> FileLock {
+    package func lock(_ kind: FileLock.Kind, timeout: Double = 60, purpose: String) throws -> FileLock {
         try FileLock(path: "\(path)/lock", kind: kind, timeout: timeout, purpose: purpose)
     }
 }

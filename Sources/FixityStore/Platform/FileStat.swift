@@ -1,14 +1,14 @@
 import Glibc
 
 /// The parts of `struct stat` Fixity uses, with nanosecond times.
-public struct FileStat: Sendable, Equatable {
-    public let device: UInt64
-    public let inode: UInt64
+package struct FileStat: Sendable, Equatable {
+    package let device: UInt64
+    package let inode: UInt64
     /// The full `st_mode`: type and permission bits.
-    public let rawMode: UInt32
-    public let size: Int64
-    public let mtimeNanos: Int64
-    public let ctimeNanos: Int64
+    package let rawMode: UInt32
+    package let size: Int64
+    package let mtimeNanos: Int64
+    package let ctimeNanos: Int64
 
     package init(_ st: stat) {
         device = UInt64(st.st_dev)
@@ -19,7 +19,7 @@ public struct FileStat: Sendable, Equatable {
         ctimeNanos = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
     }
 
-    public init(device: UInt64, inode: UInt64, rawMode: UInt32, size: Int64, mtimeNanos: Int64, ctimeNanos: Int64) {
+    package init(device: UInt64, inode: UInt64, rawMode: UInt32, size: Int64, mtimeNanos: Int64, ctimeNanos: Int64) {
         self.device = device
         self.inode = inode
         self.rawMode = rawMode
@@ -28,13 +28,13 @@ public struct FileStat: Sendable, Equatable {
         self.ctimeNanos = ctimeNanos
     }
 
-    public var permissions: UInt32 { rawMode & 0o7777 }
-    public var isRegularFile: Bool { rawMode & UInt32(S_IFMT) == UInt32(S_IFREG) }
-    public var isDirectory: Bool { rawMode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
-    public var isSymlink: Bool { rawMode & UInt32(S_IFMT) == UInt32(S_IFLNK) }
+    package var permissions: UInt32 { rawMode & 0o7777 }
+    package var isRegularFile: Bool { rawMode & UInt32(S_IFMT) == UInt32(S_IFREG) }
+    package var isDirectory: Bool { rawMode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
+    package var isSymlink: Bool { rawMode & UInt32(S_IFMT) == UInt32(S_IFLNK) }
 
     /// "character device", "FIFO" …: for errors that refuse a special file.
-    public var typeDescription: String {
+    package var typeDescription: String {
         switch rawMode & UInt32(S_IFMT) {
         case UInt32(S_IFREG): "regular file"
         case UInt32(S_IFDIR): "directory"
@@ -49,7 +49,7 @@ public struct FileStat: Sendable, Equatable {
 
     /// True when the content may differ although nothing else about the file does:
     /// any change to size, times or identity.
-    public func sameContentSignature(as other: FileStat) -> Bool {
+    package func sameContentSignature(as other: FileStat) -> Bool {
         device == other.device && inode == other.inode && size == other.size
             && mtimeNanos == other.mtimeNanos && ctimeNanos == other.ctimeNanos
     }

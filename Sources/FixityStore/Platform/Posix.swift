@@ -5,12 +5,12 @@ import Glibc
 /// Thin wrappers over the system calls the store uses, each turning -1/errno into a `StoreError`
 /// that names the path. Everything here works relative to directory descriptors and never follows
 /// a symlink in the last component.
-public enum Posix {
-    public static func open(_ path: String, flags: Int32, mode: mode_t = 0) throws -> Int32 {
+package enum Posix {
+    package static func open(_ path: String, flags: Int32, mode: mode_t = 0) throws -> Int32 {
         try openat(AT_FDCWD, path, flags: flags, mode: mode, display: path)
     }
 
-    public static func openat(_ dirfd: Int32, _ name: String, flags: Int32, mode: mode_t = 0, display: String) throws
+    package static func openat(_ dirfd: Int32, _ name: String, flags: Int32, mode: mode_t = 0, display: String) throws
         -> Int32
     {
         let fd = retryOnInterrupt { Glibc.openat(dirfd, name, flags | O_CLOEXEC, mode) }
@@ -18,18 +18,18 @@ public enum Posix {
         return fd
     }
 
-    public static func openDirectory(_ dirfd: Int32, _ name: String, display: String) throws -> Int32 {
+    package static func openDirectory(_ dirfd: Int32, _ name: String, display: String) throws -> Int32 {
         try openat(dirfd, name, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, display: display)
     }
 
-    public static func fstat(_ fd: Int32, display: String) throws -> FileStat {
+    package static func fstat(_ fd: Int32, display: String) throws -> FileStat {
         var st = stat()
         if Glibc.fstat(fd, &st) != 0 { throw StoreError.system("stat", path: display) }
         return FileStat(st)
     }
 
     /// `lstat` relative to a directory; nil when the name does not exist.
-    public static func lstatat(_ dirfd: Int32, _ name: String, display: String) throws -> FileStat? {
+    package static func lstatat(_ dirfd: Int32, _ name: String, display: String) throws -> FileStat? {
         var st = stat()
         if Glibc.fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 {
             if errno == ENOENT { return nil }
@@ -38,7 +38,7 @@ public enum Posix {
         return FileStat(st)
     }
 
-    public static func readlinkat(_ dirfd: Int32, _ name: String, display: String) throws -> [UInt8] {
+    package static func readlinkat(_ dirfd: Int32, _ name: String, display: String) throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = buffer.withUnsafeMutableBytes {
             Glibc.readlinkat(dirfd, name, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count)
@@ -48,7 +48,7 @@ public enum Posix {
     }
 
     /// Reads until `buffer` is full or end of file; returns the byte count.
-    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, display: String) throws -> Int {
+    package static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, display: String) throws -> Int {
         var total = 0
         while total < buffer.count {
             let n = retryOnInterrupt { Glibc.read(fd, buffer.baseAddress! + total, buffer.count - total) }
@@ -61,7 +61,7 @@ public enum Posix {
 
     /// Reads `fd` to its end through `buffer`, hashing every byte and handing each chunk to
     /// `sink` (a copy, a progress counter); returns the digest and the byte count.
-    public static func hashToEnd(
+    package static func hashToEnd(
         _ fd: Int32, buffer: UnsafeMutableRawBufferPointer, display: String,
         sink: (UnsafeRawBufferPointer) throws -> Void = { _ in }
     ) throws -> (digest: Digest, size: UInt64) {
@@ -80,7 +80,7 @@ public enum Posix {
 
     /// The SHA-256 of a file hashed straight from a read-only mapping (no copy into a buffer);
     /// nil when it cannot be mapped. For large files, where the copy costs a tenth of the time.
-    public static func mappedDigest(_ fd: Int32, size: Int, onChunk: (Int) -> Void = { _ in }) -> Digest? {
+    package static func mappedDigest(_ fd: Int32, size: Int, onChunk: (Int) -> Void = { _ in }) -> Digest? {
         guard size > 0, let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
             return nil
         }
@@ -97,7 +97,7 @@ public enum Posix {
         return hasher.finalize()
     }
 
-    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, display: String) throws {
+    package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, display: String) throws {
         var done = 0
         while done < bytes.count {
             let n = retryOnInterrupt { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
@@ -106,53 +106,53 @@ public enum Posix {
         }
     }
 
-    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], display: String) throws {
+    package static func writeAll(_ fd: Int32, _ bytes: [UInt8], display: String) throws {
         try bytes.withUnsafeBytes { raw in try writeAll(fd, raw, display: display) }
     }
 
-    public static func fsync(_ fd: Int32, display: String) throws {
+    package static func fsync(_ fd: Int32, display: String) throws {
         if Glibc.fsync(fd) != 0 { throw StoreError.system("fsync", path: display) }
     }
 
     /// Makes every dirty page of the file system holding `fd` durable: one call for a whole batch
     /// of new objects instead of an fsync each.
-    public static func syncfs(_ fd: Int32, display: String) throws {
+    package static func syncfs(_ fd: Int32, display: String) throws {
         if fixity_syncfs(fd) != 0 { throw StoreError.system("syncfs", path: display) }
     }
 
     /// Asks the kernel to start writing a range of `fd` to disk now, without waiting. Advisory:
     /// durability still comes from `syncfs`; this only overlaps the disk with the CPU.
-    public static func startWriteback(_ fd: Int32, offset: Int64 = 0, length: Int64 = 0) {
+    package static func startWriteback(_ fd: Int32, offset: Int64 = 0, length: Int64 = 0) {
         _ = fixity_start_writeback(fd, offset, length)
     }
 
-    public static func renameat(_ fromDir: Int32, _ from: String, _ toDir: Int32, _ to: String, display: String) throws
+    package static func renameat(_ fromDir: Int32, _ from: String, _ toDir: Int32, _ to: String, display: String) throws
     {
         if Glibc.renameat(fromDir, from, toDir, to) != 0 { throw StoreError.system("rename", path: display) }
     }
 
     /// Creates a directory; an existing directory is success.
-    public static func mkdirat(_ dirfd: Int32, _ name: String, mode: mode_t, display: String) throws {
+    package static func mkdirat(_ dirfd: Int32, _ name: String, mode: mode_t, display: String) throws {
         if Glibc.mkdirat(dirfd, name, mode) != 0 {
             if errno == EEXIST, let st = try lstatat(dirfd, name, display: display), st.isDirectory { return }
             throw StoreError.system("mkdir", path: display)
         }
     }
 
-    public static func unlinkat(_ dirfd: Int32, _ name: String, directory: Bool = false, display: String) throws {
+    package static func unlinkat(_ dirfd: Int32, _ name: String, directory: Bool = false, display: String) throws {
         if Glibc.unlinkat(dirfd, name, directory ? AT_REMOVEDIR : 0) != 0, errno != ENOENT {
             throw StoreError.system("remove", path: display)
         }
     }
 
     /// The names in a directory except `.` and `..`, as raw bytes (names need not be UTF-8).
-    public static func directoryNames(_ dirfd: Int32, display: String) throws -> [[UInt8]] {
+    package static func directoryNames(_ dirfd: Int32, display: String) throws -> [[UInt8]] {
         try directoryNames(dirfd, display: display, limit: Int.max).names
     }
 
     /// At most `limit` names, and whether there were more (a folder someone filled with millions
     /// of entries must not cost their memory to look at).
-    public static func directoryNames(_ dirfd: Int32, display: String, limit: Int) throws -> (
+    package static func directoryNames(_ dirfd: Int32, display: String, limit: Int) throws -> (
         names: [[UInt8]], truncated: Bool
     ) {
         // From the start, whatever read the descriptor before; getdents64 straight into a buffer
@@ -201,7 +201,7 @@ public enum Posix {
     /// Descriptors stay bounded at any depth: below `maxRemovalDepth` levels, folders are renamed
     /// up next to the tree being removed (`.fixity-removing-…`) and removed from there in turn, so
     /// a chain of thousands of nested folders is removed with at most that many descriptors open.
-    public static func removeTree(_ dirfd: Int32, _ name: String, display: String) throws {
+    package static func removeTree(_ dirfd: Int32, _ name: String, display: String) throws {
         var hoisted = [[UInt8]]()
         try removeTree(dirfd, Array(name.utf8), display: display, depth: 1, hoistTo: dirfd, hoisted: &hoisted)
         while let next = hoisted.popLast() {
@@ -210,7 +210,7 @@ public enum Posix {
     }
 
     /// Levels of folders removeTree descends before hoisting deeper ones (one descriptor each).
-    public static let maxRemovalDepth = 64
+    package static let maxRemovalDepth = 64
 
     private static func removeTree(
         _ dirfd: Int32, _ name: [UInt8], display: String, depth: Int, hoistTo top: Int32, hoisted: inout [[UInt8]]
@@ -310,7 +310,7 @@ public enum Posix {
     /// nil when it is a symlink (no mode of its own), gone, or of another type (a FIFO raced in:
     /// left for the next scan to report).
     @discardableResult
-    public static func chmodEntry(_ dirfd: Int32, _ name: String, mode: mode_t, display: String) throws -> FileStat? {
+    package static func chmodEntry(_ dirfd: Int32, _ name: String, mode: mode_t, display: String) throws -> FileStat? {
         var fd = Glibc.openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         var pathOnly = false
         if fd < 0 && errno == EACCES {
@@ -334,7 +334,7 @@ public enum Posix {
     }
 
     /// Sets the immutable attribute on an entry; false where the process or file system cannot.
-    public static func setImmutable(_ dirfd: Int32, _ name: String) -> Bool {
+    package static func setImmutable(_ dirfd: Int32, _ name: String) -> Bool {
         let fd = Glibc.openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return false }
         defer { Glibc.close(fd) }
@@ -342,7 +342,7 @@ public enum Posix {
     }
 
     /// Clears the immutable attribute Fixity may have set (`--immutable`) so the entry can go.
-    public static func clearImmutable(_ dirfd: Int32, _ name: String) {
+    package static func clearImmutable(_ dirfd: Int32, _ name: String) {
         let fd = Glibc.openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return }
         _ = fixity_set_immutable(fd, 0)
@@ -358,7 +358,7 @@ public enum Posix {
         if result != 0, errno != ENOENT { throw StoreError.system("remove", path: display) }
     }
 
-    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+    package static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
     static func retryOnInterrupt<T: BinaryInteger>(_ call: () -> T) -> T {
         while true {

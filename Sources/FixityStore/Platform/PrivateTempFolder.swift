@@ -7,12 +7,12 @@ import Glibc
 /// makes a temp folder. The caller removes it (`defer { folder.remove() }`): not in deinit,
 /// since Swift may end an object's lifetime at its last use, before what is inside has been read.
 /// A killed process leaves it to the temp cleaner.
-public final class PrivateTempFolder: Sendable {
-    public let path: String
+package final class PrivateTempFolder: Sendable {
+    package let path: String
 
     /// `purpose` becomes part of the name (`fixity-<purpose>-XXXXXX`), so a leftover says what
     /// made it.
-    public init(purpose: String) throws {
+    package init(purpose: String) throws {
         let base = NSTemporaryDirectory()
         var template = Array((base + "/fixity-\(purpose)-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
@@ -22,7 +22,7 @@ public final class PrivateTempFolder: Sendable {
     }
 
     /// A path inside the folder (not created).
-    public func child(_ name: String) -> String { path + "/" + name }
+    package func child(_ name: String) -> String { path + "/" + name }
 
-    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+    package func remove() { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -5,10 +5,10 @@ import Glibc
 /// that may write to it, can swap what Fixity reads there (a planted deployment, a forged
 /// database) between two commands; so such a folder is refused, naming who could write it,
 /// unless the operator says otherwise in so many words (`--allow-shared-root`).
-public enum StrictModes {
+package enum StrictModes {
     /// Refuses the folder open at `fd` when it is owned by a user other than this one (or root),
     /// or writable by its group or by others.
-    public static func requireTrusted(_ fd: Int32, what: String, display: String, override: String?) throws {
+    package static func requireTrusted(_ fd: Int32, what: String, display: String, override: String?) throws {
         var st = stat()
         guard Glibc.fstat(fd, &st) == 0 else { throw StoreError.system("stat", path: display) }
         let me = geteuid()

@@ -5,20 +5,20 @@ import GRDB
 import Glibc
 
 /// What `seal` did, for humans and for `--json`.
-public struct SealReport: Sendable, Codable {
-    public let release: ReleaseID
-    public let app: String
-    public let tag: String?
-    public let files: Int
-    public let bytes: UInt64
-    public let entries: Int
+package struct SealReport: Sendable, Codable {
+    package let release: ReleaseID
+    package let app: String
+    package let tag: String?
+    package let files: Int
+    package let bytes: UInt64
+    package let entries: Int
     /// Blobs this seal added to the store, and their bytes.
-    public let newBlobs: Int
-    public let newBytes: Int
+    package let newBlobs: Int
+    package let newBytes: Int
     /// Files read and hashed (the rest came from the stat cache).
-    public let hashedFiles: Int
+    package let hashedFiles: Int
     /// True when the release already existed under this app.
-    public let existed: Bool
+    package let existed: Bool
 
     enum CodingKeys: String, CodingKey {
         case release, app, tag, files, bytes, entries
@@ -37,7 +37,7 @@ extension Store {
     /// tree minus the paths its release allows to change. `validate` sees the manifest once its
     /// objects are durable and readable, before anything is recorded: a throw refuses the seal
     /// (its blobs are then leftovers for gc), so a release that could never deploy never exists.
-    public func seal(
+    package func seal(
         directory: String, app: AppName, tag version: String?, exclude: IgnoreRules = .none,
         progress: WorkProgress? = nil,
         validate: ReleaseValidator? = nil
@@ -140,7 +140,7 @@ extension Store {
     }
 
     /// A check of a sealed tree's content (its `fixity.toml`) that the store cannot make itself.
-    public typealias ReleaseValidator = (Manifest, Store) throws -> Void
+    package typealias ReleaseValidator = (Manifest, Store) throws -> Void
 
     static func manifest(from walked: [WalkedEntry], digests: SlotArray<Digest?>, rootPath: String) throws -> Manifest {
         var entries = [ManifestEntry]()

@@ -7,13 +7,13 @@ import Glibc
 /// nothing is written anywhere else, and the release is recorded only by `finish`, after the
 /// manifest validates and every object is durable. `abandon` (or deinit without finish) leaves
 /// no trace beyond temp files gc removes.
-public final class TreeImport {
+package final class TreeImport {
     let store: Store
     private let batch: ObjectBatch
     private let lock: FileLock
     private var finished = false
 
-    public init(store: Store) throws {
+    package init(store: Store) throws {
         self.store = store
         // Shared, as a seal: gc cannot remove an object this import found present.
         lock = try store.lock(.shared, purpose: "import")
@@ -24,7 +24,7 @@ public final class TreeImport {
 
     /// Streams one file's content into a temp object; returns its digest and size. `next` yields
     /// chunks until it returns an empty one.
-    public func addFile(display: String, next: () throws -> [UInt8]) throws -> (Digest, UInt64) {
+    package func addFile(display: String, next: () throws -> [UInt8]) throws -> (Digest, UInt64) {
         let tmp = try batch.createTemp()
         var hasher = ContentHasher()
         var size: UInt64 = 0
@@ -56,7 +56,7 @@ public final class TreeImport {
 
     /// Validates the tree, makes its objects and manifest durable, and records the release (and
     /// tag) with its history entry; `details` go into an extra entry of `action` about it.
-    public func finish(
+    package func finish(
         entries: [ManifestEntry], app: AppName, tag version: String?, action: LedgerAction, details: [String: String],
         validate: Store.ReleaseValidator? = nil
     ) throws -> SealReport {

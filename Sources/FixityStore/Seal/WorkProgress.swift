@@ -1,12 +1,12 @@
 import Synchronization
 
 /// Counters a terminal progress line reads while a long operation runs on worker threads.
-public final class WorkProgress: Sendable {
+package final class WorkProgress: Sendable {
     private let filesDone = Atomic<Int>(0)
     private let bytesDone = Atomic<Int>(0)
     private let totals = Mutex<(files: Int, bytes: Int)>((0, 0))
 
-    public init() {}
+    package init() {}
 
     package func setTotals(files: Int, bytes: Int) { totals.withLock { $0 = (files, bytes) } }
 
@@ -15,7 +15,7 @@ public final class WorkProgress: Sendable {
         bytesDone.add(bytes, ordering: .relaxed)
     }
 
-    public var snapshot: (files: Int, bytes: Int, totalFiles: Int, totalBytes: Int) {
+    package var snapshot: (files: Int, bytes: Int, totalFiles: Int, totalBytes: Int) {
         let total = totals.withLock { $0 }
         return (filesDone.load(ordering: .relaxed), bytesDone.load(ordering: .relaxed), total.files, total.bytes)
     }

@@ -6,7 +6,7 @@ extension Store {
     ///
     /// The tree is built in a hidden sibling folder, verified byte by byte, made durable, then
     /// renamed into place: a failure (a corrupt object, a full disk) leaves no partial tree.
-    public func export(_ id: ReleaseID, to destination: String, progress: WorkProgress? = nil) throws {
+    package func export(_ id: ReleaseID, to destination: String, progress: WorkProgress? = nil) throws {
         let manifest = try self.manifest(id)
         let trimmed = destination.count > 1 && destination.hasSuffix("/") ? String(destination.dropLast()) : destination
         let parent = trimmed.contains("/") ? String(trimmed[..<trimmed.lastIndex(of: "/")!]) : "."

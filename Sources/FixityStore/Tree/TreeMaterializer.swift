@@ -5,7 +5,7 @@ import Glibc
 import Synchronization
 
 /// How file bytes reach a materialized tree.
-public enum LinkMode: String, Sendable, CaseIterable {
+package enum LinkMode: String, Sendable, CaseIterable {
     /// Reflink where the file system can (XFS, Btrfs), copy otherwise.
     case auto
     /// Reflink (FICLONE) or fail: the tree shares extents with the store, copy-on-write.
@@ -22,15 +22,15 @@ public enum LinkMode: String, Sendable, CaseIterable {
 /// directory descriptor with `O_NOFOLLOW`/`O_EXCL`, and the manifest has already guaranteed that
 /// no path passes through a symlink. Directory modes are applied last, deepest first, so a 0555
 /// folder does not block writing its own children. Used by `export` and, later, by deploy.
-public final class TreeMaterializer: Sendable {
-    public let store: Store
-    public let manifest: Manifest
-    public let progress: WorkProgress?
-    public let linkMode: LinkMode
+package final class TreeMaterializer: Sendable {
+    package let store: Store
+    package let manifest: Manifest
+    package let progress: WorkProgress?
+    package let linkMode: LinkMode
     /// Set the Linux immutable attribute on every file and folder written.
-    public let immutable: Bool
+    package let immutable: Bool
     /// Hardlink mode: trust link sources by their verified stamp, or re-hash every one.
-    public let sourceVerification: SourceVerification
+    package let sourceVerification: SourceVerification
     /// Hardlink mode: sources trusted by stamp, and sources hashed, in the last write.
     private let sourcesTrusted = Atomic<Int>(0)
     private let verifiedSources = Mutex<[VerifiedLinkSource]>([])
@@ -40,7 +40,7 @@ public final class TreeMaterializer: Sendable {
     /// Set when the immutable attribute could not be set (no CAP_LINUX_IMMUTABLE, tmpfs …).
     private let immutableFailed = Atomic<Bool>(false)
 
-    public init(
+    package init(
         store: Store, manifest: Manifest, linkMode: LinkMode = .copy, immutable: Bool = false,
         progress: WorkProgress? = nil,
         sourceVerification: SourceVerification = .stamped
@@ -54,15 +54,15 @@ public final class TreeMaterializer: Sendable {
     }
 
     /// After `write`: whether `auto` had to copy, and whether `immutable` could not be applied.
-    public var fellBackToCopy: Bool { reflinkUnavailable.load(ordering: .relaxed) }
-    public var immutableUnavailable: Bool { immutableFailed.load(ordering: .relaxed) }
+    package var fellBackToCopy: Bool { reflinkUnavailable.load(ordering: .relaxed) }
+    package var immutableUnavailable: Bool { immutableFailed.load(ordering: .relaxed) }
     /// After a hardlink `write`: (link sources trusted by their stamp, link sources hashed).
-    public var linkSources: (trusted: Int, hashed: Int) {
+    package var linkSources: (trusted: Int, hashed: Int) {
         (sourcesTrusted.load(ordering: .relaxed), sourcesHashed.load(ordering: .relaxed))
     }
 
     /// Materializes into `dirfd` (an empty folder shown as `display`) and makes it durable.
-    public func write(into dirfd: Int32, display: String) throws {
+    package func write(into dirfd: Int32, display: String) throws {
         let entries = manifest.entries
         let fileIndices = entries.indices.filter { entries[$0].digest != nil }
         let files = fileIndices.map { entries[$0] }
@@ -218,14 +218,14 @@ public final class TreeMaterializer: Sendable {
 
     /// A link source as a hardlink `write` left it: its stat when its bytes were known good, and
     /// the index in the manifest's entries of one file linked to it.
-    public struct VerifiedLinkSource: Sendable {
-        public let key: LinkSourceKey
-        public let verified: FileStat
-        public let entryIndex: Int
+    package struct VerifiedLinkSource: Sendable {
+        package let key: LinkSourceKey
+        package let verified: FileStat
+        package let entryIndex: Int
     }
 
     /// Hardlink mode, after `write`: every link source used, with its verified stat.
-    public var verifiedLinkSources: [VerifiedLinkSource] { verifiedSources.withLock { $0 } }
+    package var verifiedLinkSources: [VerifiedLinkSource] { verifiedSources.withLock { $0 } }
 
     /// A corrupt object met while writing names the path of the tree it was for (the deploy adds
     /// the release): "object 5891b5… is corrupt" alone sends the operator hunting.

@@ -4,14 +4,14 @@ import Glibc
 
 /// One entry found by a walk, before its content is hashed.
 /// Why a lenient walk could not take an entry as it is.
-public enum WalkProblem: Sendable, Equatable, CustomStringConvertible {
+package enum WalkProblem: Sendable, Equatable, CustomStringConvertible {
     /// A folder that could not be listed (permissions, more entries than a walk accepts): what it
     /// holds is unknown, so nothing below it is reported as added or removed.
     case unreadableFolder(String)
     /// What a release cannot hold: a special file, a bad name or symlink target, a folder too deep.
     case unsealable(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unreadableFolder(let why): "cannot be read: \(why)"
         case .unsealable(let why): why
@@ -19,18 +19,18 @@ public enum WalkProblem: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-public struct WalkedEntry: Sendable {
+package struct WalkedEntry: Sendable {
     /// Relative to the walked folder, `/`-separated. For a name that is not valid UTF-8 (only in
     /// a lenient walk) the invalid bytes are shown as `\xNN`.
-    public let path: String
-    public let stat: FileStat
+    package let path: String
+    package let stat: FileStat
     /// Set for symlinks only.
-    public let target: String?
+    package let target: String?
     /// Set in a lenient walk for what a release cannot hold: a special file, a bad name, an
     /// unreadable folder (whose contents are then not listed).
-    public let problem: WalkProblem?
+    package let problem: WalkProblem?
 
-    public init(path: String, stat: FileStat, target: String?, problem: WalkProblem? = nil) {
+    package init(path: String, stat: FileStat, target: String?, problem: WalkProblem? = nil) {
         self.path = path
         self.stat = stat
         self.target = target
@@ -45,32 +45,32 @@ public struct WalkedEntry: Sendable {
 /// files, names that are not UTF-8 or hold control characters, unreadable folders. Lenient
 /// (checking a live tree for drift): such entries are returned with `problem` set instead, so
 /// they are reported, never a crash.
-public struct TreeWalker: Sendable {
-    public let rootPath: String
-    public let strict: Bool
+package struct TreeWalker: Sendable {
+    package let rootPath: String
+    package let strict: Bool
     /// The deepest folder level walked. The walk holds one descriptor per level, so this bounds
     /// them (a writable folder can nest thousands of levels to exhaust them); a deeper folder is
     /// refused when sealing and reported as a problem when checking, and the rest of the tree is
     /// still walked.
-    public static let maxDepth = 200
+    package static let maxDepth = 200
     /// The most entries one folder may hold and still be listed (FIXITY_MAX_FOLDER_ENTRIES,
     /// default 1,000,000): a fuller folder is refused when sealing and, when checking, reported
     /// as one that cannot be read, so the rest of the tree is still checked and repaired.
-    public static let maxWidth: Int = {
+    package static let maxWidth: Int = {
         if let text = getenv("FIXITY_MAX_FOLDER_ENTRIES"), let value = Int(String(cString: text)), value > 0 {
             return value
         }
         return 1_000_000
     }()
 
-    public init(rootPath: String, strict: Bool = true) {
+    package init(rootPath: String, strict: Bool = true) {
         self.rootPath = rootPath
         self.strict = strict
     }
 
     /// Opens the walk's top folder. The top folder itself may be reached through a symlink (it is
     /// the operator's argument); nothing below it is.
-    public func openRoot() throws -> Int32 {
+    package func openRoot() throws -> Int32 {
         var st = stat()
         guard Glibc.fstatat(AT_FDCWD, rootPath, &st, 0) == 0 else {
             if errno == ENOENT {
@@ -88,7 +88,7 @@ public struct TreeWalker: Sendable {
     /// of the tree at a time (each opened beneath the top folder with no symlink on the way, as
     /// `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` does), then the listings are stitched
     /// together depth first. An error in a strict walk names the first path that failed.
-    public func walk(rootFD: Int32) throws -> [WalkedEntry] {
+    package func walk(rootFD: Int32) throws -> [WalkedEntry] {
         var listings = [Listing?]()
         /// Per folder: its path, depth, and the listing whose entry it is (parent, index).
         var folders: [(path: String, depth: Int, parent: Int, entry: Int)] = [("", 1, -1, -1)]
