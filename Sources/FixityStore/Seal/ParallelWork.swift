@@ -33,6 +33,28 @@ package enum ParallelWork {
     }
 }
 
+/// One closure run on a thread of its own while the caller goes on; `wait` joins it. For work
+/// that overlaps the caller's: hashing ahead of a walk (verify's prehash), folders created and
+/// files linked while link sources are still being verified (hardlink deploys).
+package final class BackgroundJob<Value: Sendable>: Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    private let outcome = Mutex<Result<Value, any Error>?>(nil)
+
+    package init(_ body: @escaping @Sendable () throws -> Value) {
+        DispatchQueue.global().async {
+            let result = Result { try body() }
+            self.outcome.withLock { $0 = result }
+            self.finished.signal()
+        }
+    }
+
+    /// Waits for the closure to end: its value, or its error rethrown. Call it once.
+    package func wait() throws -> Value {
+        finished.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+}
+
 /// A fixed array that parallel workers fill at distinct indices.
 ///
 /// `@unchecked Sendable`: each index is written by exactly one worker (the index came from an

@@ -138,7 +138,6 @@ package final class TreeMaterializer: Sendable {
         let deferred = Mutex([Int]())
         let failure = Mutex<(any Error)?>(nil)
         let foldersCreated = DispatchSemaphore(value: 0)
-        let linkerDone = DispatchSemaphore(value: 0)
         let links = sourceOf
         let distinct = sources
 
@@ -163,7 +162,8 @@ package final class TreeMaterializer: Sendable {
         }
         @Sendable func record(_ error: any Error) { failure.withLock { if $0 == nil { $0 = error } } }
 
-        DispatchQueue.global().async {
+        // Folders first (every link needs its folder), then links as their sources are verified.
+        let linker = BackgroundJob<Void> {
             do {
                 try self.createFoldersAndSymlinks(into: dirfd, display: display)
                 foldersCreated.signal()
@@ -172,7 +172,6 @@ package final class TreeMaterializer: Sendable {
                 record(error)
                 foldersCreated.signal()
             }
-            linkerDone.signal()
         }
         do {
             try ParallelWork.run(count: distinct.count, makeContext: { WorkBuffer(worker: $0) }) {
@@ -199,7 +198,7 @@ package final class TreeMaterializer: Sendable {
         } catch {
             record(error)
         }
-        linkerDone.wait()
+        try linker.wait()  // its errors are in `failure`
         if let error = failure.withLock({ $0 }) { throw error }
         // Claimed before their source was verified; every source is now.
         for index in deferred.withLock({ $0 }).sorted() { try linkOne(index) }
