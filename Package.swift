@@ -83,6 +83,11 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // A server's API keys: made, listed, revoked, rotated, checked (the gate of `fixity serve`).
+        .target(
+            name: "FixityAccess",
+            dependencies: ["FixityCore", "FixityStore", "FixityLedger", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         // The use cases the CLI, the server and an agent share: each synchronous for the CLI and
         // async for servers (its blocking work on a thread pool, never on an event loop).
         .target(
@@ -96,7 +101,7 @@ let package = Package(
             name: "FixityCLI",
             dependencies: [
                 "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityOCI", "FixityTrust",
-                "FixityRegistry", "FixityApp", "CFixitySys",
+                "FixityRegistry", "FixityApp", "FixityAccess", "CFixitySys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
@@ -109,7 +114,7 @@ let package = Package(
             name: "FixityCLITests",
             dependencies: [
                 "FixityCLI", "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityOCI", "FixityTrust",
-                "FixityRegistry", "FixityApp", "FixityTesting",
+                "FixityRegistry", "FixityApp", "FixityAccess", "FixityTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

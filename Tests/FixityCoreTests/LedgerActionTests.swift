@@ -9,7 +9,7 @@ import Testing
             Set(LedgerAction.allCases.map(\.rawValue)) == [
                 "seal", "tag", "sign", "attest", "policy", "gc", "adopt", "oci-import", "oci-export", "oci-push",
                 "bind", "deploy", "materialize", "activate", "health", "rollback", "deactivate", "remove", "drift",
-                "repair", "bench",
+                "repair", "key-create", "key-revoke", "key-rotate", "bench",
             ])
         #expect(HealthResult.allCases.map(\.rawValue) == ["pass", "fail", "no health check", "interrupted"])
     }

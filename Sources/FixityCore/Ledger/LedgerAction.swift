@@ -28,6 +28,10 @@ public enum LedgerAction: String, Sendable, CaseIterable, Codable {
     // A root's tree.
     case drift
     case repair
+    // A server's API keys (never the key itself: its id, name, scopes, expiry).
+    case keyCreate = "key-create"
+    case keyRevoke = "key-revoke"
+    case keyRotate = "key-rotate"
     /// Synthetic entries written only by `fixity bench-ledger`.
     case bench
 

@@ -1,0 +1,134 @@
+import ArgumentParser
+import FixityAccess
+import FixityCore
+import FixityStore
+import Foundation
+
+/// `fixity server …`: administration of a server's data folder without a running server — the
+/// bootstrap of its first keys, and their revocation when the server is down.
+struct ServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server", abstract: "Administer a server's data folder (API keys) without a running server.",
+        subcommands: [ServerKeyCommand.self])
+}
+
+/// The data folder a server serves: an ordinary store.
+struct ServerDataOptions: ParsableArguments {
+    @Option(help: "The server's data folder (what `fixity serve --data` is given).")
+    var data: String
+
+    @Flag(help: "Print one JSON document on stdout; progress and logs go to stderr.")
+    var json = false
+
+    func keys() throws -> APIKeyStore { APIKeyStore(store: try Store.open(at: data)) }
+}
+
+struct ServerKeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "key", abstract: "API keys: create (shown once), list, revoke, rotate.",
+        subcommands: [Create.self, List.self, Revoke.self, Rotate.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a key; prints it once (only its SHA-256 is kept).",
+            discussion: "Scopes: \(APIKeyScope.forms.joined(separator: ", ")). Durations: 90s, 30m, 12h, 30d.")
+        @Option(help: "The key's name (what list, revoke and rotate call it).") var name: String
+        @Option(help: "A note on who holds it.") var owner: String = ""
+        @Option(help: "What it may do; repeat for several.") var scope: [String] = []
+        @Option(help: "How long it is valid (default 90d, at most 365d).") var expires: String = "90d"
+        @OptionGroup var options: ServerDataOptions
+
+        func run() throws {
+            try runReportingFailures {
+                let scopes = try scope.map { try APIKeyScope(parsing: $0) }
+                let lifetime = try HumanDuration.seconds(
+                    expires, maximum: APIKeyStore.maximumLifetime, what: "--expires")
+                let (secret, record) = try options.keys().create(
+                    name: name, owner: owner, scopes: scopes, lifetime: lifetime)
+                try KeyOutput.shown(secret, record, json: options.json)
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every key: id, name, scopes, expiry, last use.")
+        @OptionGroup var options: ServerDataOptions
+
+        func run() throws {
+            try runReportingFailures {
+                let keys = try options.keys().list()
+                if options.json { return try Output.json(["keys": keys]) }
+                let now = Date()
+                let rows = keys.map { key in
+                    [
+                        key.id, key.name, key.prefix + "…", key.scopes.joined(separator: ","), key.expiresAt,
+                        key.refusal(at: now) ?? "active",
+                        key.lastUsedAt.map { "\($0) from \(key.lastUsedFrom ?? "?")" } ?? "never used",
+                    ]
+                }
+                if rows.isEmpty { return Output.note("no keys (fixity server key create --data \(options.data) …)") }
+                Output.line(Output.table([["ID", "NAME", "PREFIX", "SCOPES", "EXPIRES", "STATE", "LAST USED"]] + rows))
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key at once (by name or id).")
+        @Argument(help: "The key's name or id.") var key: String
+        @OptionGroup var options: ServerDataOptions
+
+        func run() throws {
+            try runReportingFailures {
+                let record = try options.keys().revoke(key)
+                if options.json { return try Output.json(record) }
+                Output.line("revoked \(record.id) ('\(record.name)') at \(record.revokedAt ?? "?")")
+            }
+        }
+    }
+
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A new key for the same name and scopes; the old one works for --overlap more.")
+        @Argument(help: "The key's name or id.") var key: String
+        @Option(help: "How long the old key keeps working (default 24h; 0s ends it now).") var overlap: String = "24h"
+        @Option(help: "How long the new key is valid (default 90d, at most 365d).") var expires: String = "90d"
+        @OptionGroup var options: ServerDataOptions
+
+        func run() throws {
+            try runReportingFailures {
+                let overlapSeconds =
+                    overlap == "0s"
+                    ? 0 : try HumanDuration.seconds(overlap, maximum: APIKeyStore.maximumLifetime, what: "--overlap")
+                let lifetime = try HumanDuration.seconds(
+                    expires, maximum: APIKeyStore.maximumLifetime, what: "--expires")
+                let (secret, record, old) = try options.keys().rotate(key, overlap: overlapSeconds, lifetime: lifetime)
+                if !options.json { Output.note("the old key \(old.id) works until \(old.expiresAt)") }
+                try KeyOutput.shown(secret, record, json: options.json)
+            }
+        }
+    }
+}
+
+/// A new key is printed once: the key alone on stdout (for a pipe into a secret store), what it
+/// is on stderr.
+enum KeyOutput {
+    static func shown(_ secret: APIKeySecret, _ record: APIKeyRecord, json: Bool) throws {
+        if json {
+            struct Shown: Encodable {
+                let key: String
+                let record: APIKeyRecord
+                func encode(to encoder: any Encoder) throws {
+                    try record.encode(to: encoder)
+                    var container = encoder.container(keyedBy: Key.self)
+                    try container.encode(key, forKey: .key)
+                }
+                enum Key: String, CodingKey { case key }
+            }
+            return try Output.json(Shown(key: secret.text, record: record))
+        }
+        Output.line(secret.text)
+        Output.note(
+            "key \(record.id) '\(record.name)': \(record.scopes.joined(separator: ", ")); expires \(record.expiresAt). Shown once: store it now."
+        )
+    }
+}
