@@ -42,7 +42,11 @@ package struct APIKeyRecord: Sendable, Encodable, Equatable {
     /// Why this key does not authenticate at `now`; nil while it does.
     package func refusal(at now: Date) -> String? {
         if let revokedAt { return "revoked at \(revokedAt)" }
-        if let expires = Instant(rfc3339: expiresAt), expires.date <= now {
+        // An expiry that does not parse refuses the key: a gate fails closed.
+        guard let expires = Instant(rfc3339: expiresAt) else {
+            return "unusable: its expiry '\(expiresAt)' does not parse"
+        }
+        if expires.date <= now {
             return replacedBy == nil ? "expired at \(expiresAt)" : "rotated; its overlap ended at \(expiresAt)"
         }
         return nil

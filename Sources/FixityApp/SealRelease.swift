@@ -30,8 +30,15 @@ package struct SealRelease: Sendable {
     package func run(in store: Store, progress: WorkProgress? = nil) throws -> Result {
         let started = store.clock.now()
         let git = GitProbe(directory: directory)
-        let report = try store.seal(
-            directory: directory, app: app, tag: tag, progress: progress, validate: DeploySettings.validateForSeal)
+        let report: SealReport
+        do {
+            report = try store.seal(
+                directory: directory, app: app, tag: tag, progress: progress, validate: DeploySettings.validateForSeal)
+        } catch {
+            // Reap git's processes and close their output files: a server seals many times.
+            _ = git.finish()
+            throw error
+        }
         let statement = Provenance.statement(
             for: report, directory: directory, git: git.finish(), started: started, finished: store.clock.now())
         let envelope = try Provenance.record(statement, keys: signingKeys, store: store)

@@ -3,6 +3,7 @@ import FixityCore
 import FixityStore
 import FixityTesting
 import Foundation
+import GRDB
 import Testing
 
 /// API keys, the gate of `fixity serve`: made and shown once, kept only as a digest, scoped,
@@ -100,6 +101,13 @@ import Testing
         #expect(refusal(short.text)?.contains("expired") == true)
         _ = try keys.revoke("ci")
         #expect(refusal(next.text)?.contains("revoked") == true)
+        // A row whose expiry does not parse (an edited database) refuses its key: fail closed.
+        let (edited, editedRecord) = try keys.create(name: "edited", owner: "", scopes: [.admin])
+        let queue = try DatabaseQueue(path: "\(sandbox.root)/data/fixity.db")
+        try queue.write { db in
+            try db.execute(sql: "UPDATE api_keys SET expires_at = 'never' WHERE id = ?", arguments: [editedRecord.id])
+        }
+        #expect(refusal(edited.text)?.contains("does not parse") == true)
     }
 
     @Test func secretsDurationsAndScopesParseStrictly() throws {
