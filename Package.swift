@@ -19,6 +19,12 @@ let package = Package(
         // NIOThreadPool, where FixityApp runs blocking work for async callers (already built
         // for async-http-client).
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // `fixity serve`: HTTP (and TLS), graceful shutdown, Prometheus metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Syscalls Swift cannot see directly (syncfs, FICLONE, sync_file_range, the immutable attribute, signal flags).
@@ -97,11 +103,30 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // `fixity serve`: the control plane's HTTP API over a store (routes, the key gate,
+        // metrics, graceful shutdown), and the client the CLI pushes and pulls with.
+        .target(
+            name: "FixityServer",
+            dependencies: [
+                "FixityCore", "FixityStore", "FixityLedger", "FixityAccess", "FixityApp",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .executableTarget(
             name: "FixityCLI",
             dependencies: [
                 "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityOCI", "FixityTrust",
-                "FixityRegistry", "FixityApp", "FixityAccess", "CFixitySys",
+                "FixityRegistry", "FixityApp", "FixityAccess", "FixityServer", "CFixitySys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
@@ -114,7 +139,7 @@ let package = Package(
             name: "FixityCLITests",
             dependencies: [
                 "FixityCLI", "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityOCI", "FixityTrust",
-                "FixityRegistry", "FixityApp", "FixityAccess", "FixityTesting",
+                "FixityRegistry", "FixityApp", "FixityAccess", "FixityServer", "FixityTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -7,8 +7,8 @@ import NIOPosix
 ///
 /// The CLI calls the synchronous form of each use case directly: a command is one thread doing
 /// one thing, and a hop through a pool would only add to `fixity verify`'s start.
-enum BlockingWork {
-    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+package enum BlockingWork {
+    package static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await NIOThreadPool.singleton.runIfActive(body)
     }
 }

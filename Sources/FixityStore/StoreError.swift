@@ -17,6 +17,8 @@ package struct StoreError: FixityError, Sendable {
         /// A lock is held by someone else.
         case locked
         case io
+        /// A caller broke an object's contract (a bug, never the user's input).
+        case `internal`
     }
 
     package let code: Code
@@ -46,6 +48,7 @@ package struct StoreError: FixityError, Sendable {
         case .conflict: .conflict
         case .locked: .locked
         case .io: .io
+        case .internal: .internal
         }
     }
 }

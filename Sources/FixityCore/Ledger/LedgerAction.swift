@@ -32,6 +32,17 @@ public enum LedgerAction: String, Sendable, CaseIterable, Codable {
     case keyCreate = "key-create"
     case keyRevoke = "key-revoke"
     case keyRotate = "key-rotate"
+    // A server's API (`fixity serve`): what keys did and were refused; releases that arrived.
+    /// A mutating request's outcome: the key's id (subject), method, route template, status.
+    case apiRequest = "api-request"
+    /// A refused request (no key, unknown, expired, revoked, out of scope): why, and from where.
+    case apiRefused = "api-refused"
+    /// Blobs received in one pack: counts and bytes, and the key that sent them.
+    case blobsReceive = "blobs-receive"
+    /// A release admitted from a push (after its manifest and blobs checked out), and its key.
+    case receive
+    /// A release taken into a local store from a server (`fixity pull`).
+    case pull
     /// Synthetic entries written only by `fixity bench-ledger`.
     case bench
 

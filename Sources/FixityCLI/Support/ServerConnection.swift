@@ -1,0 +1,34 @@
+import ArgumentParser
+import FixityCore
+import FixityServer
+import Foundation
+
+/// How a command reaches a server: `--server URL` (or `$FIXITY_SERVER`) and the key from
+/// `$FIXITY_API_KEY` or `--api-key-file` — never from a flag holding the key itself, which
+/// would sit in shell history and in every process listing.
+struct ServerConnectionOptions: ParsableArguments {
+    @Option(help: "The server's URL (default: $FIXITY_SERVER).") var server: String?
+    @Option(help: "A file holding the API key (default: the key in $FIXITY_API_KEY).") var apiKeyFile: String?
+
+    func session<T: Sendable>(_ body: @escaping @Sendable (ServerClient) async throws -> T) throws -> T {
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = server ?? environment["FIXITY_SERVER"], !url.isEmpty else {
+            throw CLIError("no server: give --server URL or set FIXITY_SERVER")
+        }
+        let key = try apiKey(environment)
+        return try waitFor { try await ServerClient.session(url: url, key: key, body) }
+    }
+
+    private func apiKey(_ environment: [String: String]) throws -> String {
+        if let apiKeyFile {
+            guard let data = FileManager.default.contents(atPath: apiKeyFile) else {
+                throw CLIError("--api-key-file \(apiKeyFile): cannot be read")
+            }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let key = environment["FIXITY_API_KEY"], !key.isEmpty else {
+            throw CLIError("no API key: set FIXITY_API_KEY or give --api-key-file FILE")
+        }
+        return key
+    }
+}

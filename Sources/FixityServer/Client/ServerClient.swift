@@ -1,0 +1,223 @@
+import AsyncHTTPClient
+import FixityApp
+import FixityCore
+import FixityStore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A failure talking to a server. When the server answered with its error document, the
+/// category and message are the server's (so `fixity push` exits 2 with what the server said);
+/// a transport failure is `io`.
+package struct ServerClientError: FixityError, Sendable {
+    package let category: ErrorCategory
+    package let message: String
+    /// The HTTP status, when the server answered.
+    package let status: Int?
+}
+
+/// The CLI's side of the API: one HTTP client for the length of a command, the key on every
+/// request. Plain HTTP is allowed to a loopback server only: a key must not cross a network in
+/// clear text.
+package final class ServerClient: Sendable {
+    package let base: String
+    private let key: String
+    private let client: HTTPClient
+    /// JSON answers are at most this.
+    static let documentLimit = 64 << 20
+
+    /// Runs `body` with a client for `url`, then shuts its connections down — also when `body`
+    /// throws.
+    package static func session<T: Sendable>(url: String, key: String, _ body: (ServerClient) async throws -> T)
+        async throws -> T
+    {
+        let client = try ServerClient(url: url, key: key)
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body(client))
+        } catch {
+            result = .failure(error)
+        }
+        try? await client.client.shutdown()
+        return try result.get()
+    }
+
+    private init(url: String, key: String) throws {
+        var base = url
+        while base.hasSuffix("/") { base.removeLast() }
+        guard let parsed = URL(string: base), let scheme = parsed.scheme, let host = parsed.host,
+            scheme == "http" || scheme == "https", parsed.path.isEmpty
+        else {
+            throw ServerClientError(
+                category: .badInput, message: "--server \(url): expected http(s)://HOST[:PORT]", status: nil)
+        }
+        if scheme == "http" && !(ServerSettings.isLoopback(host) || host == "[::1]") {
+            throw ServerClientError(
+                category: .badInput,
+                message:
+                    "--server \(url): plain HTTP only to a loopback server (the API key would cross the network in clear text); use https://",
+                status: nil)
+        }
+        _ = try APIKeySecret(presented: key)
+        self.base = base
+        self.key = key
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(300))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// A request with a JSON body (or none), answered with a JSON document.
+    package func document<Answer: Decodable>(
+        _ method: HTTPMethod, _ path: String, body: (some Encodable & Sendable)? = String?.none,
+        as type: Answer.Type = Answer.self
+    ) async throws -> Answer {
+        var request = makeRequest(method, path)
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: Array(try JSONStyle.compact.encoder().encode(body))))
+        }
+        let response = try await execute(request, method, path)
+        let bytes = try await collect(response, method, path)
+        do {
+            return try JSONDecoder().decode(Answer.self, from: Data(bytes))
+        } catch {
+            throw ServerClientError(
+                category: .badInput,
+                message: "\(base): \(method) \(path) answered a document this client cannot read: \(error)",
+                status: Int(response.status.code))
+        }
+    }
+
+    /// Streams a pack of `source`'s blobs up (`POST /v1/blobs`).
+    package func uploadPack(_ source: BlobPackSource) async throws -> PackReceipt {
+        var request = makeRequest(.POST, "/v1/blobs")
+        request.headers.add(name: "Content-Type", value: BlobPack.mediaType)
+        request.body = .stream(PackChunks(source: source), length: .unknown)
+        let response = try await execute(request, .POST, "/v1/blobs")
+        let bytes = try await collect(response, .POST, "/v1/blobs")
+        return try JSONDecoder().decode(PackReceipt.self, from: Data(bytes))
+    }
+
+    /// Downloads `digests` as one pack (`POST /v1/blobs/fetch`) into `intake`; every blob is
+    /// verified against its digest as it arrives, and a pack cut short is refused whole.
+    package func fetchPack(_ digests: [Digest], into intake: BlobIntake) async throws {
+        let path = "/v1/blobs/fetch"
+        var request = makeRequest(.POST, path)
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(
+            ByteBuffer(bytes: Array(try JSONStyle.compact.encoder().encode(["digests": digests.map(\.description)]))))
+        let response = try await execute(request, .POST, path)
+        guard response.status == .ok else { _ = try await collect(response, .POST, path); return }
+        var reader = BlobPackReader(maximumBlobSize: .max)
+        var events: [BlobPackEvent] = []
+        var pending = 0
+        do {
+            for try await buffer in response.body {
+                try buffer.withUnsafeReadableBytes { try reader.feed($0, into: &events) }
+                pending += buffer.readableBytes
+                if pending >= 1 << 20 {
+                    let batch = events
+                    events.removeAll()
+                    pending = 0
+                    try await BlockingWork.run { try intake.apply(batch) }
+                }
+            }
+        } catch let error as any FixityError {
+            throw error
+        } catch {
+            throw ServerClientError(
+                category: .io, message: "\(base): \(path): the download failed: \(error)", status: nil)
+        }
+        try reader.finish()
+        let last = events
+        try await BlockingWork.run { try intake.apply(last) }
+    }
+
+    // MARK: plumbing
+
+    private func makeRequest(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        request.headers.add(name: "User-Agent", value: "fixity")
+        return request
+    }
+
+    private func execute(_ request: HTTPClientRequest, _ method: HTTPMethod, _ path: String) async throws
+        -> HTTPClientResponse
+    {
+        do {
+            return try await client.execute(request, timeout: .hours(6))
+        } catch let error as any FixityError {
+            throw error
+        } catch {
+            throw ServerClientError(category: .io, message: "\(base): \(method) \(path) failed: \(error)", status: nil)
+        }
+    }
+
+    /// The body of a 2xx answer (bounded), or the server's error as a `ServerClientError`.
+    private func collect(_ response: HTTPClientResponse, _ method: HTTPMethod, _ path: String) async throws -> [UInt8] {
+        let status = Int(response.status.code)
+        var bytes = [UInt8]()
+        do {
+            for try await buffer in response.body {
+                bytes += buffer.readableBytesView
+                guard bytes.count <= Self.documentLimit else {
+                    throw ServerClientError(
+                        category: .badInput,
+                        message: "\(base): \(method) \(path) answered more than \(Self.documentLimit) bytes",
+                        status: status)
+                }
+            }
+        } catch let error as ServerClientError {
+            throw error
+        } catch {
+            throw ServerClientError(
+                category: .io, message: "\(base): \(method) \(path): reading the answer failed: \(error)",
+                status: status)
+        }
+        guard (200..<300).contains(status) else {
+            struct Document: Decodable {
+                struct Inner: Decodable {
+                    let category: String
+                    let message: String
+                }
+                let error: Inner
+            }
+            if let document = try? JSONDecoder().decode(Document.self, from: Data(bytes)) {
+                throw ServerClientError(
+                    category: ErrorCategory(rawValue: document.error.category) ?? .internal,
+                    message: "server: \(document.error.message)", status: status)
+            }
+            throw ServerClientError(
+                category: status == 401 || status == 403 ? .unauthorized : .io,
+                message: "\(base): \(method) \(path) answered \(status) \(response.status.reasonPhrase)", status: status
+            )
+        }
+        return bytes
+    }
+}
+
+/// The server's receipt for a pack.
+package struct PackReceipt: Codable, Sendable {
+    package let stored: Int
+    package let present: Int
+    package let bytes: UInt64
+}
+
+/// A pack as an upload body: each piece read on the thread pool when the client asks for it,
+/// so the disk never runs ahead of the network by more than a piece.
+struct PackChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let source: BlobPackSource
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let source: BlobPackSource
+        mutating func next() async throws -> ByteBuffer? {
+            let source = source
+            return try await BlockingWork.run { try source.next() }.map { ByteBuffer(bytes: $0) }
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(source: source) }
+}

@@ -1,0 +1,113 @@
+import FixityCore
+import FixityStore
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+/// `fixity serve`: the control plane's HTTP API over a data folder. Runs until SIGTERM or
+/// SIGINT, then stops accepting connections, lets requests in flight (an upload) finish, and
+/// returns.
+package struct ControlPlaneServer {
+    let plane: any ControlPlane
+    let settings: ServerSettings
+    let logger: Logger
+    let metrics = ServerMetrics()
+    let throttle = FailureThrottle()
+
+    /// Serves the store at `dataFolder` (made on first use, as `seal` makes a store).
+    package init(dataFolder: String, settings: ServerSettings, logger: Logger) throws {
+        plane = LocalControlPlane(store: try Store.open(at: dataFolder))
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Serves until a shutdown signal; `announce` gets the address actually bound (port 0 is
+    /// resolved by then), once the server accepts connections.
+    package func run(announce: @escaping @Sendable (String) -> Void) async throws {
+        let router = Router(context: ServerContext.self)
+        router.middlewares.add(MetricsMiddleware(metrics: metrics))
+        router.middlewares.add(AccessLogMiddleware())
+        router.middlewares.add(FailureMiddleware())
+        HealthRoutes.add(to: router, plane: plane, metrics: metrics)
+        let v1 = router.group("v1").add(middleware: KeyGate(plane: plane, throttle: throttle, metrics: metrics))
+        BlobRoutes.add(to: v1, plane: plane, metrics: metrics)
+        ReleaseRoutes.add(to: v1, plane: plane, metrics: metrics)
+        LedgerRoutes.add(to: v1, plane: plane)
+
+        let http = HTTPServerBuilder.http1(
+            configuration: .init(idleTimeout: .seconds(ServerLimits.idleSeconds)))
+        let scheme = settings.tls == nil ? "http" : "https"
+        let server: HTTPServerBuilder
+        if let tls = settings.tls {
+            server = try .tls(
+                http, tlsConfiguration: try Self.tlsConfiguration(certificate: tls.certificate, key: tls.key))
+        } else {
+            server = http
+        }
+        let app = Application(
+            router: router, server: server,
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "fixity"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress
+                let host = bound?.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? settings.host
+                announce("\(scheme)://\(host):\(bound?.port ?? settings.port)")
+            },
+            logger: logger)
+        try await app.runService(gracefulShutdownSignals: [UnixSignal.sigterm, UnixSignal.sigint])
+    }
+
+    static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate)
+            guard !chain.isEmpty else { throw ServerSettingsError("--tls-cert \(certificate): no certificate in it") }
+            let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            return TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+        } catch let error as ServerSettingsError {
+            throw error
+        } catch {
+            throw ServerSettingsError("--tls-cert \(certificate) / --tls-key \(key): \(error)")
+        }
+    }
+}
+
+/// One line per request on the server's log: method, path, status, key id, address, time.
+struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let start = ContinuousClock.now
+        do {
+            let response = try await next(request, context)
+            log(request, context, status: response.status.code, start: start)
+            return response
+        } catch {
+            log(request, context, status: (error as? any HTTPResponseError)?.status.code ?? 500, start: start)
+            throw error
+        }
+    }
+
+    private func log(_ request: Request, _ context: Context, status: Int, start: ContinuousClock.Instant) {
+        let address = (context as? ServerContext)?.address ?? "-"
+        context.logger.info(
+            "\(request.method) \(request.uri.path) \(status) from \(address) in \(Int(start.elapsedSeconds * 1e6)) µs")
+    }
+}
+
+extension ControlPlaneServer {
+    /// The server's log: one line per event on stderr (stdout carries only the listening line).
+    package static func makeLogger(level: String) throws -> Logger {
+        guard let parsed = Logger.Level(rawValue: level) else {
+            throw ServerSettingsError(
+                "--log-level \(level): one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "fixity.serve")
+        logger.logLevel = parsed
+        return logger
+    }
+}

@@ -1,0 +1,89 @@
+import FixityAccess
+import FixityCore
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The gate in front of `/v1`: a request needs `Authorization: Bearer fxk_…` naming a key that
+/// is known, unexpired and unrevoked; each route then requires its scope
+/// (`ServerContext.require`). Refusals — no key, a bad key, a missing scope — are ledger
+/// entries (the key's id, never the key) and count toward the address's throttle; every
+/// mutating request's outcome is a ledger entry too. Reads go only to metrics and the access
+/// log. Answers to a throttled address (429) are counted in metrics, not written to the
+/// ledger: a flood must not be able to grow the ledger without bound.
+struct KeyGate: RouterMiddleware {
+    typealias Context = ServerContext
+
+    let plane: any ControlPlane
+    let throttle: FailureThrottle
+    let metrics: ServerMetrics
+    /// POST routes that only read (a digest list answered, blobs sent back).
+    static let readingPosts: Set<String> = ["/v1/blobs/missing", "/v1/blobs/fetch"]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let route = context.endpointPath ?? request.uri.path
+        let method = request.method.rawValue
+        if let wait = throttle.retryAfter(context.address) {
+            metrics.refused("throttled")
+            throw APIFailure(
+                .tooManyRequests, .unauthorized,
+                "too many failed authentications from \(context.address); retry after \(wait) s", retryAfter: wait)
+        }
+        var context = context
+        do {
+            context.key = try await authenticate(request, context)
+        } catch let failure as APIFailure {
+            throttle.failed(context.address)
+            try await refuse(failure, route: route, method: method, context: context)
+        }
+        throttle.succeeded(context.address)
+        let mutating = request.method != .get && request.method != .head && !Self.readingPosts.contains(route)
+        do {
+            let response = try await next(request, context)
+            if mutating {
+                try await plane.recordRequest(
+                    keyID: context.keyID, method: method, route: route, status: response.status.code,
+                    address: context.address)
+            }
+            return response
+        } catch {
+            let failure = FailureMiddleware<Context>.failure(for: error, request: request, logger: context.logger)
+            if failure.status == .forbidden {
+                try await refuse(failure, route: route, method: method, context: context)
+            }
+            if mutating {
+                try await plane.recordRequest(
+                    keyID: context.keyID, method: method, route: route, status: failure.status.code,
+                    address: context.address)
+            }
+            throw failure
+        }
+    }
+
+    private func authenticate(_ request: Request, _ context: Context) async throws -> APIKeyRecord {
+        guard let header = request.headers[.authorization] else {
+            throw APIFailure.unauthorized("this route needs an API key: send Authorization: Bearer fxk_…")
+        }
+        guard header.hasPrefix("Bearer ") else {
+            throw APIFailure.unauthorized("the Authorization header must be 'Bearer fxk_…'")
+        }
+        do {
+            return try await plane.authenticate(String(header.dropFirst("Bearer ".count)), from: context.address)
+        } catch let error as AccessError where error.category == .unauthorized || error.category == .badInput {
+            throw APIFailure.unauthorized(error.message)
+        }
+    }
+
+    private func refuse(_ failure: APIFailure, route: String, method: String, context: Context) async throws -> Never {
+        metrics.refused(failure.status == .forbidden ? "scope" : "key")
+        context.logger.notice(
+            "refused \(method) \(route) from \(context.address): \(failure.message)")
+        try await plane.recordRefusal(
+            Refusal(
+                keyID: context.keyID, method: method, route: route, status: failure.status.code,
+                reason: failure.message, address: context.address))
+        throw failure
+    }
+}
