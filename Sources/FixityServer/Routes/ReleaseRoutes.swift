@@ -1,4 +1,5 @@
 import FixityCore
+import Foundation
 import FixityStore
 import Hummingbird
 
@@ -49,15 +50,15 @@ enum ReleaseRoutes {
 
         v1.get("releases/{ref}") { _, context -> Response in
             try context.require(.releaseRead)
-            let text = try context.parameters.require("ref")
+            let text = try pathParameter("ref", context)
             let ref = try parse("ref") { try Ref(parsing: text) }
             return try JSONBodies.response(try await plane.resolve(ref))
         }
 
         v1.put("tags/{app}/{version}") { request, context -> Response in
             try context.require(.releasePush)
-            let app = try parse("app") { try AppName(parsing: try context.parameters.require("app")) }
-            let version = try context.parameters.require("version")
+            let app = try parse("app") { try AppName(parsing: try pathParameter("app", context)) }
+            let version = try pathParameter("version", context)
             let tag = try parse("tag") { try TagName(app: app, version: version) }
             let body = try await JSONBodies.decode(TagRequest.self, request, context)
             let id = try releaseID(body.release, field: "release")
@@ -65,6 +66,15 @@ enum ReleaseRoutes {
             return try JSONBodies.response(
                 TagAnswer(tag: tag.description, release: id, created: created), status: created ? .created : .ok)
         }
+    }
+
+    /// A path segment, percent-decoded (the router hands segments over as they were sent).
+    static func pathParameter(_ name: String, _ context: ServerContext) throws -> String {
+        let raw = try context.parameters.require(name)
+        guard let decoded = raw.removingPercentEncoding else {
+            throw APIFailure.badInput("\(name): '\(raw.prefix(80))' is not valid percent-encoding")
+        }
+        return decoded
     }
 
     static func releaseID(_ text: String, field: String) throws -> ReleaseID {
