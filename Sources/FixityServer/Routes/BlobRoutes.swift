@@ -58,7 +58,8 @@ enum BlobRoutes {
             var reader = BlobPackReader(maximumBlobSize: ServerLimits.maximumBlob)
             var events: [BlobPackEvent] = []
             var pending = 0
-            for try await buffer in body {
+            var iterator = body.makeAsyncIterator()
+            while let buffer = try await nextPiece(&iterator, reader) {
                 try buffer.withUnsafeReadableBytes { try reader.feed($0, into: &events) }
                 pending += buffer.readableBytes
                 if pending >= batchBytes {
@@ -77,6 +78,19 @@ enum BlobRoutes {
         } catch {
             try? await BlockingWork.run { intake.abandon() }
             throw error
+        }
+    }
+
+    /// The next piece of an upload; a connection that fails or closes mid-pack is the client's
+    /// problem (400), not a server fault.
+    private static func nextPiece(_ iterator: inout RequestBody.AsyncIterator, _ reader: BlobPackReader) async throws
+        -> ByteBuffer?
+    {
+        do {
+            return try await iterator.next()
+        } catch {
+            throw APIFailure.badInput(
+                "the upload broke off after \(reader.offset) bytes of its pack (\(error)); nothing was stored")
         }
     }
 
