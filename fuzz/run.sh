@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harness and fuzzes every parser that meets untrusted bytes (manifest,
 # DSSE + in-toto, checkpoint notes, Merkle proof verifiers, canonical JSON, tar, OCI documents,
-# proof bundles, short strings: refs, digests, keys, times; TOML behind its guard) for SECONDS (default 60) from the
+# proof bundles, short strings: refs, digests, keys, times; TOML behind its guard; blob packs) for SECONDS (default 60) from the
 # seed corpus. A crash leaves crash-<hash> here: turn it into a regression test, then fix.
 # docs/reliability.md.
 #   fuzz/run.sh [SECONDS] [--each [N...]]   # --each: SECONDS for every parser (or those listed) in turn
@@ -18,8 +18,8 @@ swift build --build-path "$build" -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-l
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rc=0
-names=(manifest dsse checkpoint proof json tar oci bundle strings toml)
-[ ${#selected[@]} -gt 0 ] || selected=(0 1 2 3 4 5 6 7 8 9)
+names=(manifest dsse checkpoint proof json tar oci bundle strings toml blobpack)
+[ ${#selected[@]} -gt 0 ] || selected=(0 1 2 3 4 5 6 7 8 9 10)
 if [ "$each" = --each ]; then
   for n in "${selected[@]}"; do
     # Each parser's own seeds (those whose selector byte is n), without that byte.

@@ -9,7 +9,8 @@ import Testing
         let sandbox = try Sandbox()
         // 48 MiB in 96 files: a push takes long enough on loopback to be cut in the middle.
         try sandbox.sh(
-            "mkdir big && for i in $(seq 1 96); do head -c 524288 /dev/urandom > big/f$i; done && echo v1 > big/VERSION")
+            "mkdir big && for i in $(seq 1 96); do head -c 524288 /dev/urandom > big/f$i; done && echo v1 > big/VERSION"
+        )
         let id = try sandbox.seal("big", app: "big", extra: ["--tag", "1"])
         var kills = 0
         var generator = SystemRandomNumberGenerator()
@@ -86,7 +87,9 @@ import Testing
             if leftovers == "0" { break }
         }
         #expect(leftovers == "0", "the dropped upload left temp files")
-        #expect(!FileManager.default.fileExists(atPath: "\(server.data)/objects/sha256/\(Digest.of(payload).hex.prefix(2))"))
+        #expect(
+            !FileManager.default.fileExists(atPath: "\(server.data)/objects/sha256/\(Digest.of(payload).hex.prefix(2))")
+        )
         #expect(try server.request("GET", "/healthz").status == 200)
         // The failed upload is on record as a client error, not a server fault.
         let ledger = try server.ledger()

@@ -9,7 +9,8 @@ import Testing
             Set(LedgerAction.allCases.map(\.rawValue)) == [
                 "seal", "tag", "sign", "attest", "policy", "gc", "adopt", "oci-import", "oci-export", "oci-push",
                 "bind", "deploy", "materialize", "activate", "health", "rollback", "deactivate", "remove", "drift",
-                "repair", "key-create", "key-revoke", "key-rotate", "bench",
+                "repair", "key-create", "key-revoke", "key-rotate", "api-request", "api-refused", "blobs-receive",
+                "receive", "pull", "bench",
             ])
         #expect(HealthResult.allCases.map(\.rawValue) == ["pass", "fail", "no health check", "interrupted"])
     }

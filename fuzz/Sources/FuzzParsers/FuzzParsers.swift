@@ -3,7 +3,7 @@ import FixityCore
 import Glibc
 import TOMLKit
 
-/// `FIXITY_FUZZ_PARSER=N` (0–9) fuzzes one parser with the whole input, for a minute per parser.
+/// `FIXITY_FUZZ_PARSER=N` (0–10) fuzzes one parser with the whole input, for a minute per parser.
 let onlyParser: UInt8? = getenv("FIXITY_FUZZ_PARSER").flatMap { UInt8(String(cString: $0)) }
 
 /// One libFuzzer entry point for every parser that meets untrusted bytes; the first byte picks
@@ -62,6 +62,22 @@ public func fuzzParsers(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     case 7:
         // A proof bundle, the one file an auditor is handed; every check runs on what parses.
         if let bundle = try? ProofBundle.parse(bytes, source: "fuzz") { _ = bundle.verify(trusting: []) }
+    case 10:
+        // A blob pack, as a client uploads it or a server answers a fetch, fed in pieces of the
+        // sizes its first byte picks (network buffers split it anywhere).
+        guard let first = bytes.first else { return 0 }
+        var reader = BlobPackReader(maximumBlobSize: 1 << 20)
+        var events: [BlobPackEvent] = []
+        let step = Int(first % 61) + 1
+        var offset = 1
+        do {
+            while offset < bytes.count {
+                let end = min(bytes.count, offset + step)
+                try bytes[offset..<end].withUnsafeBytes { try reader.feed($0, into: &events) }
+                offset = end
+            }
+            try reader.finish()
+        } catch {}
     case 9:
         // fixity.toml and policy files: what the guard lets through must never abort toml++.
         if TOMLGuard.problem(in: text) == nil { _ = try? TOMLTable(string: text) }
@@ -92,7 +108,7 @@ public func fuzzParsers(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
 
 /// Manifest, DSSE, checkpoint, proofs, canonical JSON, tar, OCI documents, proof bundles, short
 /// strings, TOML.
-let parserCount: UInt8 = 10
+let parserCount: UInt8 = 11
 
 /// SwiftPM links an executable's entry point as `<Target>_main`; hand control to libFuzzer's
 /// driver from there (the sanitizer's own `main` is shadowed by SwiftPM's).
