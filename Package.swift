@@ -108,7 +108,7 @@ let package = Package(
         .target(
             name: "FixityServer",
             dependencies: [
-                "FixityCore", "FixityStore", "FixityLedger", "FixityAccess", "FixityApp",
+                "FixityCore", "FixityStore", "FixityLedger", "FixityAccess", "FixityApp", "FixityTrust", "FixityHost",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

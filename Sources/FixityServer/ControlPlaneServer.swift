@@ -37,6 +37,7 @@ package struct ControlPlaneServer {
         BlobRoutes.add(to: v1, plane: plane, metrics: metrics)
         ReleaseRoutes.add(to: v1, plane: plane, metrics: metrics)
         LedgerRoutes.add(to: v1, plane: plane)
+        EnvironmentRoutes.add(to: v1, plane: plane, metrics: metrics)
 
         let http = HTTPServerBuilder.http1(
             configuration: .init(idleTimeout: .seconds(ServerLimits.idleSeconds)))

@@ -126,6 +126,103 @@ paths:
         "404": { $ref: "#/components/responses/NotFound" }
         "409": { $ref: "#/components/responses/Conflict" }
         "429": { $ref: "#/components/responses/Throttled" }
+  /v1/releases/{ref}/envelopes:
+    get:
+      summary: The DSSE envelopes (signatures, attestations, provenance) about a release (scope release:read)
+      parameters:
+        - { name: ref, in: path, required: true, description: the release id, schema: { $ref: "#/components/schemas/Digest" } }
+      responses:
+        "200": { description: envelopes, content: { application/json: { schema: { $ref: "#/components/schemas/EnvelopeList" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "429": { $ref: "#/components/responses/Throttled" }
+    post:
+      summary: Add a DSSE envelope about a release, verified on arrival (scope release:push)
+      description: |
+        Every signature by a key the policy in force knows must verify, and at least one must;
+        an unsigned envelope is kept only as a seal's provenance. 422 names what failed.
+      parameters:
+        - { name: ref, in: path, required: true, description: the release id, schema: { $ref: "#/components/schemas/Digest" } }
+      requestBody:
+        required: true
+        content: { application/json: { schema: { $ref: "#/components/schemas/Envelope" } } }
+      responses:
+        "200": { description: already stored, content: { application/json: { schema: { $ref: "#/components/schemas/Added" } } } }
+        "201": { description: stored, content: { application/json: { schema: { $ref: "#/components/schemas/Added" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "422": { $ref: "#/components/responses/Refused" }
+        "429": { $ref: "#/components/responses/Throttled" }
+  /v1/policy:
+    get:
+      summary: The policy in force, with the signed envelope it arrived in (scope release:read)
+      responses:
+        "200": { description: the policy, content: { application/json: { schema: { $ref: "#/components/schemas/PolicyRecord" } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "429": { $ref: "#/components/responses/Throttled" }
+    put:
+      summary: Set the policy; a DSSE envelope of the policy TOML signed by root keys (scope policy:write)
+      description: |
+        Payload type application/vnd.fixity.policy+toml. Accepted only with valid signatures by
+        the [root] threshold of the policy in force and of the new policy's own [root].
+      requestBody:
+        required: true
+        content: { application/json: { schema: { $ref: "#/components/schemas/Envelope" } } }
+      responses:
+        "201": { description: in force, content: { application/json: { schema: { $ref: "#/components/schemas/PolicyRecord" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "422": { $ref: "#/components/responses/Refused" }
+        "429": { $ref: "#/components/responses/Throttled" }
+  /v1/environments/{env}:
+    get:
+      summary: An environment's desired state and the policy's rules for it (scope release:read)
+      parameters:
+        - { name: env, in: path, required: true, schema: { type: string } }
+      responses:
+        "200": { description: the environment, content: { application/json: { schema: { $ref: "#/components/schemas/EnvironmentView" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "429": { $ref: "#/components/responses/Throttled" }
+  /v1/environments/{env}/desired:
+    get:
+      summary: What the environment should run (scope release:read)
+      parameters:
+        - { name: env, in: path, required: true, schema: { type: string } }
+      responses:
+        "200": { description: the desired state, content: { application/json: { schema: { $ref: "#/components/schemas/DesiredState" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "429": { $ref: "#/components/responses/Throttled" }
+  /v1/environments/{env}/promote:
+    post:
+      summary: Make a release the environment's desired state, if its policy allows (scope promote:ENV)
+      parameters:
+        - { name: env, in: path, required: true, schema: { type: string } }
+      requestBody:
+        required: true
+        content: { application/json: { schema: { type: object, required: [release], properties: { release: { type: string } } } } }
+      responses:
+        "201": { description: set, content: { application/json: { schema: { $ref: "#/components/schemas/DesiredState" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { description: the policy refuses it; the message says why, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "429": { $ref: "#/components/responses/Throttled" }
   /v1/tags/{app}/{version}:
     put:
       summary: Tag a release; tags never move (scope release:push)
@@ -166,6 +263,7 @@ components:
     Forbidden: { description: the key lacks the route's scope, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
     NotFound: { description: not found, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
     Conflict: { description: contradicts what exists (a tag naming another release), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+    Refused: { description: a signature or policy check failed, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
     Throttled:
       description: too many failed authentications from this address
       headers: { Retry-After: { schema: { type: integer } } }
@@ -244,6 +342,56 @@ components:
               action: { type: string }
               subject: { type: string }
               details: { type: object, additionalProperties: { type: string } }
+    Envelope:
+      type: object
+      required: [payloadType, payload, signatures]
+      properties:
+        payloadType: { type: string }
+        payload: { type: string, contentEncoding: base64 }
+        signatures:
+          type: array
+          items: { type: object, required: [keyid, sig], properties: { keyid: { type: string }, sig: { type: string } } }
+    EnvelopeList:
+      type: object
+      required: [envelopes]
+      properties: { envelopes: { type: array, items: { $ref: "#/components/schemas/Envelope" } } }
+    Added:
+      type: object
+      required: [added]
+      properties: { added: { type: boolean } }
+    PolicyRecord:
+      type: object
+      required: [digest, seq, set_at, envelope]
+      properties:
+        digest: { $ref: "#/components/schemas/Digest" }
+        seq: { type: integer }
+        set_at: { type: string }
+        envelope: { type: string, description: the DSSE envelope JSON as accepted }
+    DesiredState:
+      type: object
+      required: [env, release, seq, policy, key, set_at]
+      properties:
+        env: { type: string }
+        release: { $ref: "#/components/schemas/Digest" }
+        seq: { type: integer }
+        policy: { $ref: "#/components/schemas/Digest" }
+        key: { type: string, description: the id of the key that promoted it }
+        set_at: { type: string }
+    EnvironmentView:
+      type: object
+      required: [env, defined]
+      properties:
+        env: { type: string }
+        desired: { $ref: "#/components/schemas/DesiredState" }
+        policy: { $ref: "#/components/schemas/Digest" }
+        defined: { type: boolean }
+        rules:
+          type: object
+          properties:
+            trusted_keys: { type: array, items: { type: string } }
+            threshold: { type: integer }
+            require_known_good_in: { type: array, items: { type: string } }
+            require_tests: { type: boolean }
     Error:
       type: object
       required: [error]

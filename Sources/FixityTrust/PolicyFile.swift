@@ -16,6 +16,9 @@ import TOMLKit
 ///     require_tests = true
 ///     require_signed_config = true     # default: on whenever threshold > 0
 ///     default_environment = "staging"  # (top level) what a deploy without --env means
+///     [root]                           # who may sign the next policy (a server requires it)
+///     keys = ["ed25519:<base64>", "ed25519:<base64>"]
+///     threshold = 2
 package enum PolicyFile {
     package static func parse(_ text: String, name: String) throws -> Policy {
         func bad(_ message: String) -> StoreError { StoreError(.badInput, "policy \(name): \(message)") }
@@ -23,6 +26,7 @@ package enum PolicyFile {
         var keys = [String: PublicKey]()
         var environments = [Policy.Environment]()
         var defaultEnvironment: String?
+        var root: RootRole?
         for (section, value) in table {
             switch section {
             case "default_environment":
@@ -46,15 +50,44 @@ package enum PolicyFile {
                     guard let fields = envValue.table else { throw bad("environments.\(envName) must be a table") }
                     environments.append(try environment(envName, fields, bad: bad))
                 }
+            case "root":
+                guard let fields = value.table else { throw bad("[root] must be a table") }
+                root = try rootRole(fields, bad: bad)
             default:
-                throw bad("unknown section [\(section)] (expected [keys], [environments.NAME] and default_environment)")
+                throw bad(
+                    "unknown section [\(section)] (expected [keys], [environments.NAME], [root] and default_environment)"
+                )
             }
         }
         do {
-            return try Policy(keys: keys, environments: environments, defaultEnvironment: defaultEnvironment)
+            return try Policy(
+                keys: keys, environments: environments, defaultEnvironment: defaultEnvironment, root: root)
         } catch {
             throw bad(error.message)
         }
+    }
+
+    private static func rootRole(_ fields: TOMLTable, bad: (String) -> StoreError) throws -> RootRole {
+        var keys: [PublicKey] = []
+        var threshold: Int?
+        for (key, value) in fields {
+            switch key {
+            case "keys":
+                guard let array = value.array else { throw bad("root.keys must be a list of \"ed25519:<base64>\"") }
+                for (index, item) in array.enumerated() {
+                    guard let text = item.string else { throw bad("root.keys[\(index)] must be a string") }
+                    do { keys.append(try PublicKey(policyText: text)) } catch {
+                        throw bad("root.keys[\(index)]: \(error.message)")
+                    }
+                }
+            case "threshold":
+                guard let number = value.int else { throw bad("root.threshold must be an integer") }
+                threshold = number
+            default: throw bad("unknown field root.\(key) (known: keys, threshold)")
+            }
+        }
+        guard let threshold else { throw bad("root.threshold is required") }
+        do { return try RootRole(keys: keys, threshold: threshold) } catch { throw bad(error.message) }
     }
 
     private static func environment(_ name: String, _ fields: TOMLTable, bad: (String) -> StoreError) throws

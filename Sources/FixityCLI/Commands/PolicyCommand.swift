@@ -1,6 +1,7 @@
 import ArgumentParser
 import FixityCore
 import FixityHost
+import FixityServer
 import FixityStore
 import FixityTrust
 import Foundation
@@ -12,8 +13,16 @@ struct PolicyCommand: ParsableCommand {
 
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "set", abstract: "Put a policy file (TOML) in force; recorded in the ledger.")
+            commandName: "set", abstract: "Put a policy file (TOML) in force; recorded in the ledger.",
+            discussion: """
+                With --server (or --sign), the policy goes to a server as a DSSE envelope signed by each --sign key: \
+                the server takes it only when the [root] threshold of the policy in force, and of the new policy's own \
+                [root], have signed. Needs a key with policy:write.
+                """)
         @Argument(help: "The policy file.") var file: String
+        @Option(help: "A root key file to sign the policy with (repeat for a threshold); server mode.")
+        var sign: [String] = []
+        @OptionGroup var connection: ServerConnectionOptions
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
@@ -24,6 +33,9 @@ struct PolicyCommand: ParsableCommand {
                     throw CLIError("cannot read policy file \(file) (missing, unreadable or not UTF-8)")
                 }
                 let policy = try PolicyFile.parse(text, name: file)
+                if connection.server != nil || !sign.isEmpty {
+                    return try setOnServer(text, policy)
+                }
                 let store = try global.openStore()
                 let stored = try store.setPolicy(
                     text: text,
@@ -37,6 +49,24 @@ struct PolicyCommand: ParsableCommand {
                 } else {
                     Output.line("policy \(stored.digest) in force (#\(stored.seq))")
                 }
+            }
+        }
+
+        private func setOnServer(_ text: String, _ policy: Policy) throws {
+            guard policy.root != nil else {
+                throw CLIError(
+                    "policy \(file) has no [root] table: a server keeps only signed policies that name their root keys")
+            }
+            guard !sign.isEmpty else { throw CLIError("give --sign KEY for each root key that signs this policy") }
+            let keys = try sign.map { try KeyFiles.load($0) }
+            let envelope = SignedPolicy.sign(text: text, keys: keys)
+            let record = try connection.session { client -> PolicyRecord in
+                try await client.upload(.PUT, "/v1/policy", bytes: envelope.jsonBytes())
+            }
+            if global.json {
+                try Output.json(record)
+            } else {
+                Output.line("policy \(record.digest) in force on the server (#\(record.seq))")
             }
         }
     }

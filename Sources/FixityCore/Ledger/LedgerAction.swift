@@ -43,6 +43,10 @@ public enum LedgerAction: String, Sendable, CaseIterable, Codable {
     case receive
     /// A release taken into a local store from a server (`fixity pull`).
     case pull
+    /// An environment's desired state set by a promotion the policy allowed: env, key, policy.
+    case promote
+    /// A promotion the policy refused: env, key, policy and the reason.
+    case promoteRefused = "promote-refused"
     /// Synthetic entries written only by `fixity bench-ledger`.
     case bench
 

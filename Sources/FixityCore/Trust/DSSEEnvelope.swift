@@ -29,10 +29,15 @@ public struct DSSEEnvelope: Sendable, Codable, Equatable {
 
     /// Signs `payload` with one key.
     public static func sign(payload: [UInt8], type: String = inTotoPayloadType, key: SigningKey) -> DSSEEnvelope {
-        let signature = key.sign(pae(type: type, payload: payload))
+        sign(payload: payload, type: type, keys: [key])
+    }
+
+    /// Signs `payload` with each of `keys` (one envelope, a signature per key).
+    public static func sign(payload: [UInt8], type: String, keys: [SigningKey]) -> DSSEEnvelope {
+        let message = pae(type: type, payload: payload)
         return DSSEEnvelope(
             payloadType: type, payload: Base64.encode(payload),
-            signatures: [Signature(keyid: key.id.hex, signature: signature)])
+            signatures: keys.map { Signature(keyid: $0.id.hex, signature: $0.sign(message)) })
     }
 
     public init(payloadType: String, payload: String, signatures: [Signature]) {
@@ -45,15 +50,17 @@ public struct DSSEEnvelope: Sendable, Codable, Equatable {
     /// one signature (unless `allowUnsigned`: a seal's unsigned provenance, listed in a proof
     /// bundle, counts for nothing but is no error). Signatures are not checked here (that needs
     /// the keys a policy trusts).
-    public init(json bytes: [UInt8], source: String, allowUnsigned: Bool = false) throws(TrustError) {
+    public init(
+        json bytes: [UInt8], source: String, allowUnsigned: Bool = false, payloadType: String = inTotoPayloadType
+    ) throws(TrustError) {
         do { try StrictJSON.checkNoDuplicateKeys(bytes) } catch {
             throw TrustError("\(source): \(error) (refused: tools disagree on which value counts)")
         }
         guard let envelope = try? JSONDecoder().decode(DSSEEnvelope.self, from: Data(bytes)) else {
             throw TrustError("\(source): not a DSSE envelope (expected payloadType, payload and signatures)")
         }
-        guard envelope.payloadType == Self.inTotoPayloadType else {
-            throw TrustError("\(source): payload type '\(envelope.payloadType)' is not \(Self.inTotoPayloadType)")
+        guard envelope.payloadType == payloadType else {
+            throw TrustError("\(source): payload type '\(envelope.payloadType)' is not \(payloadType)")
         }
         guard Base64.decode(envelope.payload) != nil else { throw TrustError("\(source): payload is not base64") }
         guard allowUnsigned || !envelope.signatures.isEmpty else {

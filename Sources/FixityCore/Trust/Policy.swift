@@ -29,10 +29,14 @@ public struct Policy: Sendable, Equatable {
     /// The environment a deploy without `--env` means (`default_environment`); nil: such a
     /// deploy is refused while this policy is in force.
     public let defaultEnvironment: String?
+    /// The keys that may sign this policy's successor (`[root]`); a server and its agents accept
+    /// only policies that carry it. Nil in a policy set locally without one.
+    public let root: RootRole?
 
-    public init(keys: [String: PublicKey], environments: [Environment], defaultEnvironment: String? = nil)
-        throws(TrustError)
-    {
+    public init(
+        keys: [String: PublicKey], environments: [Environment], defaultEnvironment: String? = nil,
+        root: RootRole? = nil
+    ) throws(TrustError) {
         var byName = [String: Environment]()
         for env in environments {
             guard byName[env.name] == nil else { throw TrustError("environment '\(env.name)' is defined twice") }
@@ -78,6 +82,7 @@ public struct Policy: Sendable, Equatable {
         self.keys = keys
         self.environments = byName
         self.defaultEnvironment = defaultEnvironment
+        self.root = root
     }
 
     /// What a release (and its config release) brings to an environment's gate.

@@ -13,9 +13,12 @@ package struct PushReport: Sendable, Encodable {
     package let blobsTotal: Int
     package let blobsSent: Int
     package let bytesSent: UInt64
+    /// Signatures, attestations and provenance sent (the server verifies each on arrival).
+    package let envelopes: Int
 
     enum CodingKeys: String, CodingKey {
         case release, apps, tags, blobsTotal = "blobs_total", blobsSent = "blobs_sent", bytesSent = "bytes_sent"
+        case envelopes
     }
 }
 
@@ -27,10 +30,11 @@ package struct PullReport: Sendable, Encodable {
     package let blobsTotal: Int
     package let blobsReceived: Int
     package let bytesReceived: UInt64
+    package let envelopes: Int
 
     enum CodingKeys: String, CodingKey {
         case release, apps, tags, blobsTotal = "blobs_total", blobsReceived = "blobs_received"
-        case bytesReceived = "bytes_received"
+        case bytesReceived = "bytes_received", envelopes
     }
 }
 
@@ -44,9 +48,12 @@ package enum ReleaseTransfer {
     static let packBytes: UInt64 = 256 << 20
 
     package static func push(_ ref: Ref, from store: Store, to client: ServerClient) async throws -> PushReport {
-        let (id, manifest, records) = try await BlockingWork.run {
+        let (id, manifest, records, envelopes) = try await BlockingWork.run {
             let id = try store.resolve(ref)
-            return (id, try store.manifest(id), try store.releases(app: nil).filter { $0.release == id })
+            return (
+                id, try store.manifest(id), try store.releases(app: nil).filter { $0.release == id },
+                try store.envelopes(about: id).map(\.envelope)
+            )
         }
         let sizes = Dictionary(
             manifest.entries.compactMap { entry in entry.digest.map { ($0, entry.size) } },
@@ -70,9 +77,15 @@ package enum ReleaseTransfer {
             let _: AdmissionReport.Decoded = try await client.document(.POST, "/v1/releases", body: registration)
             tags += record.tags
         }
+        // After the release: an envelope is about a release the server must already have.
+        for envelope in envelopes {
+            struct Added: Decodable { let added: Bool }
+            let _: Added = try await client.upload(
+                .POST, "/v1/releases/\(id.description)/envelopes", bytes: envelope.jsonBytes())
+        }
         return PushReport(
             release: id, apps: records.map(\.app).sorted(), tags: tags.sorted(), blobsTotal: sizes.count,
-            blobsSent: sent, bytesSent: bytes)
+            blobsSent: sent, bytesSent: bytes, envelopes: envelopes.count)
     }
 
     package static func pull(_ ref: Ref, into store: Store, from client: ServerClient) async throws -> PullReport {
@@ -126,12 +139,21 @@ package enum ReleaseTransfer {
                     details: ["app": app, "server": client.base])
             }
         }
+        let list: EnvelopeList = try await client.document(
+            .GET, "/v1/releases/\(summary.release.description)/envelopes")
+        try await BlockingWork.run {
+            for envelope in list.envelopes {
+                _ = try store.addEnvelope(envelope, about: summary.release, source: "\(client.base)")
+            }
+        }
         return PullReport(
             release: summary.release, apps: apps, tags: summary.tags, blobsTotal: needed.count + 1,
-            blobsReceived: received, bytesReceived: bytes)
+            blobsReceived: received, bytesReceived: bytes, envelopes: list.envelopes.count)
     }
 
     // MARK: pieces
+
+    typealias EnvelopeList = ReleaseRoutes.EnvelopeList
 
     struct Registration: Codable, Sendable {
         let release: String

@@ -77,15 +77,31 @@ package final class ServerClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: Array(try JSONStyle.compact.encoder().encode(body))))
         }
         let response = try await execute(request, method, path)
-        let bytes = try await collect(response, method, path)
+        return try decode(try await collect(response, method, path), method, path, status: Int(response.status.code))
+    }
+
+    private func decode<Answer: Decodable>(_ bytes: [UInt8], _ method: HTTPMethod, _ path: String, status: Int) throws
+        -> Answer
+    {
         do {
             return try JSONDecoder().decode(Answer.self, from: Data(bytes))
         } catch {
             throw ServerClientError(
                 category: .badInput,
                 message: "\(base): \(method) \(path) answered a document this client cannot read: \(error)",
-                status: Int(response.status.code))
+                status: status)
         }
+    }
+
+    /// A request whose body is `bytes` as they are (a signed document), answered with JSON.
+    package func upload<Answer: Decodable>(
+        _ method: HTTPMethod, _ path: String, bytes: [UInt8], as type: Answer.Type = Answer.self
+    ) async throws -> Answer {
+        var request = makeRequest(method, path)
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: bytes))
+        let response = try await execute(request, method, path)
+        return try decode(try await collect(response, method, path), method, path, status: Int(response.status.code))
     }
 
     /// Streams a pack of `source`'s blobs up (`POST /v1/blobs`).

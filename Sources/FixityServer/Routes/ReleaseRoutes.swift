@@ -24,6 +24,10 @@ enum ReleaseRoutes {
         let created: Bool
     }
 
+    package struct EnvelopeList: Codable, Sendable {
+        package let envelopes: [DSSEEnvelope]
+    }
+
     struct ReleaseList: Codable {
         let releases: [ReleaseRecord]
     }
@@ -53,6 +57,21 @@ enum ReleaseRoutes {
             let text = try pathParameter("ref", context)
             let ref = try parse("ref") { try Ref(parsing: text) }
             return try JSONBodies.response(try await plane.resolve(ref))
+        }
+
+        v1.post("releases/{ref}/envelopes") { request, context -> Response in
+            try context.require(.releasePush)
+            let id = try releaseID(try pathParameter("ref", context), field: "release id")
+            var request = request
+            let body = try await request.collectBody(upTo: context.maxUploadSize)
+            let added = try await plane.addEnvelope(Array(body.readableBytesView), about: id, keyID: context.keyID)
+            return try JSONBodies.response(["added": added], status: added ? .created : .ok)
+        }
+
+        v1.get("releases/{ref}/envelopes") { _, context -> Response in
+            try context.require(.releaseRead)
+            let id = try releaseID(try pathParameter("ref", context), field: "release id")
+            return try JSONBodies.response(EnvelopeList(envelopes: try await plane.envelopes(about: id)))
         }
 
         v1.put("tags/{app}/{version}") { request, context -> Response in

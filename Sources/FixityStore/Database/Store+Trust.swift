@@ -126,28 +126,34 @@ extension Store {
 
     /// Records a policy (already validated by the caller) and its history entry.
     package func setPolicy(text: String, summary: [String: String]) throws -> StoredPolicy {
+        try database.storeWrite { db in try setPolicy(db, text: text, summary: summary) }
+    }
+
+    /// The same inside the caller's transaction (a server records its signed copy beside it).
+    package func setPolicy(_ db: Database, text: String, summary: [String: String]) throws -> StoredPolicy {
         let digest = Digest.of(Array(text.utf8))
         let now = clock.timestamp()
-        return try database.storeWrite { db in
-            let seq = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM policies")) ?? 0
-            try db.execute(
-                sql: "INSERT INTO policies (seq, digest, text, set_at) VALUES (?, ?, ?, ?)",
-                arguments: [seq, digest.description, text, now])
-            try record(
-                db, action: .policy, subject: digest.description,
-                details: summary.merging(["policy_seq": String(seq)]) { a, _ in a })
-            return StoredPolicy(seq: seq, digest: digest, text: text, setAt: now)
-        }
+        let seq = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) + 1, 0) FROM policies")) ?? 0
+        try db.execute(
+            sql: "INSERT INTO policies (seq, digest, text, set_at) VALUES (?, ?, ?, ?)",
+            arguments: [seq, digest.description, text, now])
+        try record(
+            db, action: .policy, subject: digest.description,
+            details: summary.merging(["policy_seq": String(seq)]) { a, _ in a })
+        return StoredPolicy(seq: seq, digest: digest, text: text, setAt: now)
     }
 
     /// The policy in force: the newest row, checked against its text digest and against the
     /// ledger's newest policy entry (a replaced text, or a row deleted or inserted, is refused).
     package func currentPolicy() throws -> StoredPolicy? {
-        try database.storeRead { db in
-            let newest = try Self.policyRows(db, newestFirst: true, limit: 1).first
-            try checkPolicyRow(db, newest)
-            return newest
-        }
+        try database.storeRead { db in try currentPolicy(db) }
+    }
+
+    /// The same inside the caller's transaction.
+    package func currentPolicy(_ db: Database) throws -> StoredPolicy? {
+        let newest = try Self.policyRows(db, newestFirst: true, limit: 1).first
+        try checkPolicyRow(db, newest)
+        return newest
     }
 
     /// Every policy set, each row's text checked against its digest.

@@ -1,0 +1,174 @@
+import FixityApp
+import FixityCore
+import FixityStore
+import FixityTrust
+import Foundation
+import GRDB
+
+/// Policies and environments in the embedded store: the signed policy beside the store's own
+/// policy row (one transaction), desired states as an append-only table, promotions judged by
+/// the same `PolicyGate` a local `deploy --env` uses.
+extension LocalControlPlane {
+    func setPolicy(envelope bytes: [UInt8], keyID: String) async throws -> PolicyRecord {
+        try await BlockingWork.run { [store] in
+            try store.ensureSchema(ControlPlaneSchema.part)
+            let (envelope, text) = try SignedPolicy.open(bytes, source: "the policy envelope")
+            let policy = try PolicyFile.parse(text, name: "uploaded")
+            return try store.database.storeWrite { db in
+                // Read and replaced in one write transaction: two policies sent at once cannot
+                // both be judged against the same predecessor.
+                let current = try Self.signedPolicy(db, store: store)
+                try SignedPolicy.admit(
+                    envelope, policy: policy,
+                    current: try current.map { try PolicyFile.parse(try Self.text(of: $0), name: "in force") })
+                let root = policy.root!
+                let stored = try store.setPolicy(
+                    db, text: text,
+                    summary: [
+                        "key": keyID, "root_threshold": String(root.threshold),
+                        "root_keys": root.keys.map(\.id.short).joined(separator: ","),
+                        "signers": root.signers(of: envelope).sorted().map(\.short).joined(separator: ","),
+                    ])
+                let json = String(decoding: envelope.jsonBytes(), as: UTF8.self)
+                try db.execute(
+                    sql: "INSERT INTO signed_policies (policy_seq, digest, envelope, key_id) VALUES (?, ?, ?, ?)",
+                    arguments: [stored.seq, stored.digest.description, json, keyID])
+                return PolicyRecord(digest: stored.digest, seq: stored.seq, setAt: stored.setAt, envelope: json)
+            }
+        }
+    }
+
+    func currentPolicy() async throws -> PolicyRecord? {
+        try await BlockingWork.run { [store] in
+            try store.ensureSchema(ControlPlaneSchema.part)
+            return try store.database.storeRead { db in try Self.signedPolicy(db, store: store) }
+        }
+    }
+
+    func promote(_ ref: Ref, env: String, keyID: String) async throws -> DesiredState {
+        try await BlockingWork.run { [store] in
+            try store.ensureSchema(ControlPlaneSchema.part)
+            let release = try store.resolve(ref)
+            let signed = try store.database.storeRead { db in try Self.signedPolicy(db, store: store) }
+            guard let signed else {
+                throw try refuse(
+                    env: env, release: release, keyID: keyID, policy: nil,
+                    "the server has no policy: promotions need one (fixity policy set FILE --server URL --sign KEY)")
+            }
+            let (decision, digest) = try PolicyGate(store: store).check(env: env, release: release, config: nil)
+            guard digest == signed.digest else {
+                throw try refuse(
+                    env: env, release: release, keyID: keyID, policy: digest,
+                    "the policy in force (\(digest?.short ?? "-")) is not the signed one (\(signed.digest.short)): it was set around the server; set it again through the server"
+                )
+            }
+            guard decision.governed else {
+                throw try refuse(
+                    env: env, release: release, keyID: keyID, policy: digest,
+                    "policy \(signed.digest.short) defines no environment '\(env)'")
+            }
+            guard decision.allowed else {
+                throw try refuse(
+                    env: env, release: release, keyID: keyID, policy: digest,
+                    "policy \(signed.digest.short) refuses \(env): " + decision.missing.joined(separator: "; "))
+            }
+            return try store.database.storeWrite { db in
+                let now = store.clock.timestamp()
+                try db.execute(
+                    sql: "INSERT INTO desired_states (env, release, policy, key_id, set_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [env, release.description, signed.digest.description, keyID, now])
+                let seq = db.lastInsertedRowID
+                _ = try store.record(
+                    db, action: .promote, subject: release.description,
+                    details: [
+                        "env": env, "key": keyID, "policy": signed.digest.description, "desired_seq": String(seq),
+                        "signers": decision.signers.map(\.short).joined(separator: ","),
+                    ])
+                return DesiredState(
+                    env: env, release: release, seq: seq, policy: signed.digest, key: keyID, setAt: now)
+            }
+        }
+    }
+
+    func desiredState(env: String) async throws -> DesiredState? {
+        try await BlockingWork.run { [store] in
+            try store.ensureSchema(ControlPlaneSchema.part)
+            return try store.database.storeRead { db in try Self.desired(db, env: env) }
+        }
+    }
+
+    func environment(_ env: String) async throws -> EnvironmentView {
+        try await BlockingWork.run { [store] in
+            try store.ensureSchema(ControlPlaneSchema.part)
+            let (desired, signed) = try store.database.storeRead { db in
+                (try Self.desired(db, env: env), try Self.signedPolicy(db, store: store))
+            }
+            var rules: EnvironmentView.Rules?
+            if let signed {
+                let policy = try PolicyFile.parse(try Self.text(of: signed), name: "in force")
+                rules = policy.environments[env].map {
+                    EnvironmentView.Rules(
+                        trustedKeys: $0.trustedKeys, threshold: $0.threshold,
+                        requireKnownGoodIn: $0.requireKnownGoodIn, requireTests: $0.requireTests)
+                }
+            }
+            return EnvironmentView(
+                env: env, desired: desired, policy: signed?.digest, defined: rules != nil, rules: rules)
+        }
+    }
+
+    /// Records a refused promotion and returns the error that says why.
+    private func refuse(env: String, release: ReleaseID, keyID: String, policy: Digest?, _ reason: String) throws
+        -> PromotionRefused
+    {
+        try store.database.storeWrite { db in
+            _ = try store.record(
+                db, action: .promoteRefused, subject: release.description,
+                details: [
+                    "env": env, "key": keyID, "policy": policy?.description ?? LedgerDetail.absent, "reason": reason,
+                ])
+        }
+        return PromotionRefused(message: reason)
+    }
+
+    static func signedPolicy(_ db: Database, store: Store) throws -> PolicyRecord? {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql:
+                    "SELECT s.*, p.set_at FROM signed_policies s JOIN policies p ON p.seq = s.policy_seq ORDER BY s.policy_seq DESC LIMIT 1"
+            )
+        else { return nil }
+        guard let digest = Digest(parsing: row["digest"] as String) else {
+            throw StoreError(.integrity, "signed_policies row \(row["policy_seq"] as Int64) has a bad digest")
+        }
+        let record = PolicyRecord(
+            digest: digest, seq: row["policy_seq"], setAt: row["set_at"], envelope: row["envelope"])
+        // The envelope must still carry the text the digest names (a row edited in place is refused).
+        guard Digest.of(Array(try text(of: record).utf8)) == digest else {
+            throw StoreError(.integrity, "signed policy \(digest.short): its envelope no longer carries that policy")
+        }
+        return record
+    }
+
+    static func text(of record: PolicyRecord) throws -> String {
+        do {
+            return try SignedPolicy.open(Array(record.envelope.utf8), source: "stored policy \(record.digest.short)").1
+        } catch {
+            throw StoreError(.integrity, error.message)
+        }
+    }
+
+    static func desired(_ db: Database, env: String) throws -> DesiredState? {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM desired_states WHERE env = ? ORDER BY seq DESC LIMIT 1", arguments: [env])
+        else { return nil }
+        guard let release = Digest(parsing: row["release"] as String),
+            let policy = Digest(parsing: row["policy"] as String)
+        else { throw StoreError(.integrity, "desired_states row \(row["seq"] as Int64) is malformed") }
+        return DesiredState(
+            env: env, release: ReleaseID(release), seq: row["seq"], policy: policy, key: row["key_id"],
+            setAt: row["set_at"])
+    }
+}

@@ -1,0 +1,66 @@
+import FixityCore
+import Foundation
+import Hummingbird
+
+/// Policy and environments: the signed policy (set with `policy:write`, read by anyone with a
+/// key), each environment's desired state, and promotions judged by the policy in force.
+enum EnvironmentRoutes {
+    struct Promotion: Codable {
+        let release: String
+    }
+
+    static func add(to v1: RouterGroup<ServerContext>, plane: any ControlPlane, metrics: ServerMetrics) {
+        v1.put("policy") { request, context -> Response in
+            try context.require(.policyWrite)
+            var request = request
+            let body = try await request.collectBody(upTo: context.maxUploadSize)
+            let record = try await plane.setPolicy(envelope: Array(body.readableBytesView), keyID: context.keyID)
+            return try JSONBodies.response(record, status: .created)
+        }
+
+        v1.get("policy") { _, context -> Response in
+            try context.require(.releaseRead)
+            guard let record = try await plane.currentPolicy() else {
+                throw APIFailure.notFound("no policy has been set on this server")
+            }
+            return try JSONBodies.response(record)
+        }
+
+        v1.get("environments/{env}") { _, context -> Response in
+            try context.require(.releaseRead)
+            let env = try environment(context)
+            return try JSONBodies.response(try await plane.environment(env))
+        }
+
+        v1.get("environments/{env}/desired") { _, context -> Response in
+            try context.require(.releaseRead)
+            let env = try environment(context)
+            guard let desired = try await plane.desiredState(env: env) else {
+                throw APIFailure.notFound("environment \(env) has no desired state yet (fixity promote)")
+            }
+            return try JSONBodies.response(desired)
+        }
+
+        v1.post("environments/{env}/promote") { request, context -> Response in
+            let env = try environment(context)
+            try context.require(.promote(env: env))
+            let promotion = try await JSONBodies.decode(Promotion.self, request, context)
+            let ref = try ReleaseRoutes.parse("release") { try Ref(parsing: promotion.release) }
+            do {
+                let desired = try await plane.promote(ref, env: env, keyID: context.keyID)
+                metrics.promotions.increment()
+                return try JSONBodies.response(desired, status: .created)
+            } catch let refused as PromotionRefused {
+                metrics.refused("policy")
+                throw APIFailure(.conflict, .refused, refused.message)
+            }
+        }
+    }
+
+    /// The `{env}` segment, checked as a scope's environment name is.
+    static func environment(_ context: ServerContext) throws -> String {
+        let text = try ReleaseRoutes.pathParameter("env", context)
+        _ = try ReleaseRoutes.parse("env") { try APIKeyScope(parsing: "promote:" + text) }
+        return text
+    }
+}
