@@ -11,7 +11,9 @@ import Foundation
 /// its health check and rolled back automatically → a good one → a manual rollback → a hot-fix
 /// caught by verify and repaired with its evidence kept → a policy that production enforces:
 /// refused unsigned, then tested, staged, signed twice and promoted by digest → the ledger proves
-/// what was live at a past instant, and a release's proof bundle checks out offline.
+/// what was live at a past instant, and a release's proof bundle checks out offline → a control
+/// plane (`fixity serve`, its own process) takes a signed policy, a push and a promotion to
+/// staging, and refuses production.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo", abstract: "Run Fixity's story end to end in a temporary folder.")
@@ -236,7 +238,10 @@ struct DemoCommand: ParsableCommand {
             say(
                 "   fixity verify-bundle shop-1.3.bundle --key … (no store, no network)  ->  \(audit.ok ? "ok" : "NOT OK: " + audit.problems.joined(separator: "; ")): \(audit.signers.filter(\.trusted).count) trusted signatures, \(audit.activations.count) activations proved"
             )
-            if keep { say("\nKept \(work); try: fixity --store \(work)/store releases") }
+            say("\n15. The fleet: a control plane is the only path into production, and it holds to the same policy.")
+            let fleet = try DemoServer.run(
+                work: work, store: store, release: v3.release, policyText: policyText, say: say)
+            if keep { say("Kept \(work); try: fixity --store \(work)/store releases") }
 
             if json {
                 try Output.json(
@@ -251,7 +256,9 @@ struct DemoCommand: ParsableCommand {
                 back.deployment == d1.deployment,
                 !drift.clean, repaired.clean, record != nil, !refusal.hasPrefix("ALLOWED"), tested.passed,
                 staged.result == .activated,
-                promoted.result == .activated, verification.ok, answer?.active?.release == broken.release, audit.ok
+                promoted.result == .activated, verification.ok, answer?.active?.release == broken.release, audit.ok,
+                fleet.staged.release == v3.release, fleet.refusal.contains("known-good in staging"),
+                fleet.stoppedCleanly
             else { throw Exit.failure }
         }
     }
