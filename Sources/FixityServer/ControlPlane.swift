@@ -46,6 +46,8 @@ protocol ControlPlane: Sendable {
     func releases(app: AppName?) async throws -> [ReleaseRecord]
     func ledgerSize() async throws -> Int
     func ledgerEntries(from: Int64, count: Int) async throws -> [LedgerEntry]
+    /// A signed note of the ledger's current size and root (tlog checkpoint), signed by `key`.
+    func ledgerCheckpoint(signedBy key: SigningKey) async throws -> String
     /// Accepts a signed policy (an envelope's JSON) if the root in force and its own root signed it.
     func setPolicy(envelope: [UInt8], keyID: String) async throws -> PolicyRecord
     func currentPolicy() async throws -> PolicyRecord?

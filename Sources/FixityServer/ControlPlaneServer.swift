@@ -36,7 +36,7 @@ package struct ControlPlaneServer {
         let v1 = router.group("v1").add(middleware: KeyGate(plane: plane, throttle: throttle, metrics: metrics))
         BlobRoutes.add(to: v1, plane: plane, metrics: metrics)
         ReleaseRoutes.add(to: v1, plane: plane, metrics: metrics)
-        LedgerRoutes.add(to: v1, plane: plane)
+        LedgerRoutes.add(to: v1, plane: plane, checkpointKey: settings.checkpointKey)
         EnvironmentRoutes.add(to: v1, plane: plane, metrics: metrics)
 
         let http = HTTPServerBuilder.http1(

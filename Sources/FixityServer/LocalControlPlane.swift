@@ -93,4 +93,8 @@ struct LocalControlPlane: ControlPlane {
             return try (from..<min(size, from + Int64(count))).compactMap { try ledger.entry(seq: $0) }
         }
     }
+
+    func ledgerCheckpoint(signedBy key: SigningKey) async throws -> String {
+        try await BlockingWork.run { [store] in try store.ledger.signCheckpoint(key: key, at: store.clock.now()) }
+    }
 }

@@ -254,6 +254,16 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "429": { $ref: "#/components/responses/Throttled" }
+  /v1/ledger/checkpoint:
+    get:
+      summary: A signed note of the ledger's current size and root (scope ledger:read)
+      description: Signed by the server's --checkpoint-key; 404 when the server was started without one.
+      responses:
+        "200": { description: a tlog checkpoint (signed note), content: { text/plain: { schema: { type: string } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "429": { $ref: "#/components/responses/Throttled" }
 components:
   securitySchemes:
     apiKey: { type: http, scheme: bearer, description: "fxk_ followed by 43 base64url characters" }

@@ -6,8 +6,14 @@ package struct ServerSettings: Sendable {
     package let host: String
     package let port: Int
     package let tls: (certificate: String, key: String)?
+    /// Signs `GET /v1/ledger/checkpoint` notes; nil: the server signs none.
+    package let checkpointKey: SigningKey?
+
     /// Refusals of a bad setting name the option.
-    package init(listen: String, tlsCertificate: String?, tlsKey: String?, insecureListen: Bool) throws {
+    package init(
+        listen: String, tlsCertificate: String?, tlsKey: String?, insecureListen: Bool, checkpointKey: SigningKey? = nil
+    ) throws {
+        self.checkpointKey = checkpointKey
         (host, port) = try Self.parse(listen)
         switch (tlsCertificate, tlsKey) {
         case (let certificate?, let key?): tls = (certificate, key)

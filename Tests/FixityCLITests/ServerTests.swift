@@ -229,4 +229,42 @@ import Testing
         let documented = try String(contentsOf: docs, encoding: .utf8)
         #expect(served + "\n" == documented, "run scripts/embed-api-doc after editing docs/api.yaml")
     }
+
+    /// `log verify --server`: the client recomputes the server's tree from its entries, checks it
+    /// against a checkpoint kept from before, and catches history rewritten on the server.
+    @Test func aClientAuditsTheServersLedger() throws {
+        let sandbox = try Sandbox()
+        try sandbox.sh("\(Sandbox.binary) key generate --out log.key >/dev/null 2>&1 && mkdir app && echo a > app/a")
+        _ = try sandbox.seal("app", app: "web", extra: ["--tag", "1"])
+        let server = try TestServer(in: sandbox, extra: ["--checkpoint-key", "\(sandbox.root)/log.key"])
+        let key = try server.makeKey("auditor", scopes: ["ledger:read", "release:push", "release:read"])
+        #expect(try server.client(["push", "web@1"], key: key).status == 0)
+        let first = try server.client(
+            ["log", "verify", "--server-key", "log.key", "--save-checkpoint", "held.txt", "--json"], key: key)
+        #expect(first.status == 0, "\(first.stderr)")
+        let report = try first.json()
+        #expect(report["ok"] as? Bool == true && (report["size"] as? Int ?? 0) > 3)
+        #expect(FileManager.default.fileExists(atPath: "\(sandbox.root)/held.txt"))
+
+        // More history later: still an extension of the held checkpoint.
+        try sandbox.sh("echo b > app/a")
+        _ = try sandbox.seal("app", app: "web", extra: ["--tag", "2"])
+        #expect(try server.client(["push", "web@2"], key: key).status == 0)
+        let later = try server.client(
+            ["log", "verify", "--checkpoint", "held.txt", "--key", "log.key", "--json"], key: key)
+        #expect(later.status == 0, "\(later.stderr)")
+        #expect(try later.json()["consistent"] as? Bool == true)
+        // A checkpoint without the key that signed it is not taken on the server's word.
+        let keyless = try server.client(["log", "verify", "--checkpoint", "held.txt"], key: key)
+        #expect(keyless.status == 2 && keyless.stderr.contains("needs --key"))
+
+        // Someone with the server's disk rewrites an old entry: the audit finds it (exit 1).
+        try sandbox.sh(
+            "python3 -c \"import sqlite3; c = sqlite3.connect('\(server.data)/fixity.db'); c.executescript(\\\"DROP TRIGGER history_no_update; UPDATE history SET subject = 'forged' WHERE seq = 1;\\\"); c.commit()\""
+        )
+        let caught = try server.client(
+            ["log", "verify", "--checkpoint", "held.txt", "--key", "log.key", "--json"], key: key)
+        #expect(caught.status == 1, "\(caught.stdout) \(caught.stderr)")
+        #expect(caught.stdout.contains("history it vouched for was rewritten"))
+    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import FixityCore
 import FixityHost
 import FixityLedger
+import FixityServer
 import FixityStore
 import FixityTrust
 import Foundation
@@ -71,6 +72,14 @@ extension LogCommand {
             String?
         @Option(help: "A public key (ed25519:<base64>, or a file with it) trusted to sign checkpoints.") var key:
             [String] = []
+        @Option(
+            help:
+                "With --server: the key the server signs checkpoints with; its current checkpoint is fetched and checked."
+        )
+        var serverKey: [String] = []
+        @Option(help: "With --server: keep the server's checked checkpoint in FILE, for the next audit.")
+        var saveCheckpoint: String?
+        @OptionGroup var connection: ServerConnectionOptions
         @OptionGroup var global: GlobalOptions
 
         struct Result: Encodable {
@@ -97,6 +106,7 @@ extension LogCommand {
 
         func run() throws {
             try runReportingFailures {
+                if connection.server != nil { return try auditServer() }
                 let store = try global.openStore()
                 // Every --key is checked, even without --checkpoint: a typo is an error, not ignored.
                 _ = try key.map(CheckpointFiles.publicKey)
@@ -232,5 +242,48 @@ extension LogCommand {
                 }
             }
         }
+    }
+}
+
+extension LogCommand.Verify {
+    /// `log verify --server URL`: a client-side audit of a server's ledger (LedgerAudit); the
+    /// keys that vouch for a held checkpoint come from the command line only, never the server.
+    func auditServer() throws {
+        let held = try checkpoint.map { path -> Checkpoint in
+            guard !key.isEmpty else {
+                throw CLIError(
+                    "--checkpoint with --server needs --key: the public key that signed it (not the server's word)")
+            }
+            let keys = try key.map(CheckpointFiles.publicKey)
+            guard let data = FileManager.default.contents(atPath: path), let note = String(data: data, encoding: .utf8)
+            else { throw CLIError("cannot read checkpoint file \(path)") }
+            let (parsed, text, signatures) = try Checkpoint.parse(note, source: path)
+            guard !Checkpoint.verifiedBy(text: text, signatures: signatures, keys: keys).isEmpty else {
+                throw CLIError("\(path): not signed by the key given with --key")
+            }
+            return parsed
+        }
+        let serverKeys = try serverKey.map(CheckpointFiles.publicKey)
+        if saveCheckpoint != nil && serverKeys.isEmpty {
+            throw CLIError("--save-checkpoint needs --server-key: the key the server signs its checkpoints with")
+        }
+        let report = try connection.session { client in
+            try await LedgerAudit.run(client: client, held: held, serverKeys: serverKeys)
+        }
+        if let saveCheckpoint, let note = report.serverCheckpoint {
+            try OutputFile.write(Array(note.utf8), to: saveCheckpoint)
+        }
+        if global.json {
+            try Output.json(report)
+        } else {
+            for problem in report.problems { Output.note("ledger: \(problem)") }
+            if report.ok {
+                Output.line(
+                    "server ledger ok: \(report.size) entries, root \(report.root) (recomputed here)"
+                        + (report.checkpointSize.map { ", consistent with the given checkpoint of size \($0)" } ?? "")
+                        + (report.serverCheckpoint != nil ? ", the server's signed checkpoint matches" : ""))
+            }
+        }
+        if !report.ok { throw Exit.finding }
     }
 }

@@ -22,12 +22,15 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
     @Flag(help: "Serve plain HTTP on a non-loopback address (keys then cross the network in clear text).")
     var insecureListen = false
+    @Option(help: "A key file to sign ledger checkpoints with (GET /v1/ledger/checkpoint), for auditors to keep.")
+    var checkpointKey: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     func run() throws {
         try runReportingFailures {
             let settings = try ServerSettings(
-                listen: listen, tlsCertificate: tlsCert, tlsKey: tlsKey, insecureListen: insecureListen)
+                listen: listen, tlsCertificate: tlsCert, tlsKey: tlsKey, insecureListen: insecureListen,
+                checkpointKey: try checkpointKey.map(KeyFiles.load))
             let logger = try ControlPlaneServer.makeLogger(level: logLevel)
             let server = try ControlPlaneServer(dataFolder: data, settings: settings, logger: logger)
             try waitFor {

@@ -93,6 +93,12 @@ package final class ServerClient: Sendable {
         }
     }
 
+    /// A GET answered with text (a signed note).
+    package func text(_ method: HTTPMethod, _ path: String) async throws -> String {
+        let response = try await execute(makeRequest(method, path), method, path)
+        return String(decoding: try await collect(response, method, path), as: UTF8.self)
+    }
+
     /// A request whose body is `bytes` as they are (a signed document), answered with JSON.
     package func upload<Answer: Decodable>(
         _ method: HTTPMethod, _ path: String, bytes: [UInt8], as type: Answer.Type = Answer.self

@@ -11,7 +11,18 @@ enum LedgerRoutes {
         let entries: [LedgerEntry]
     }
 
-    static func add(to v1: RouterGroup<ServerContext>, plane: any ControlPlane) {
+    static func add(to v1: RouterGroup<ServerContext>, plane: any ControlPlane, checkpointKey: SigningKey?) {
+        v1.get("ledger/checkpoint") { _, context -> Response in
+            try context.require(.ledgerRead)
+            guard let checkpointKey else {
+                throw APIFailure.notFound("this server signs no checkpoints (start it with --checkpoint-key FILE)")
+            }
+            let note = try await plane.ledgerCheckpoint(signedBy: checkpointKey)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: note)))
+        }
+
         v1.get("ledger") { request, context -> Response in
             try context.require(.ledgerRead)
             let from = try number(request, "from", default: 0)
