@@ -4,7 +4,7 @@ import Foundation
 import GRDB
 
 /// One API key as the server knows it: everything but the key.
-package struct APIKeyRecord: Sendable, Encodable, Equatable {
+package struct APIKeyRecord: Sendable, Codable, Equatable {
     package let id: String
     package let name: String
     package let owner: String
@@ -231,5 +231,29 @@ package struct APIKeyStore {
     private func write<T>(_ body: (Database) throws -> T) throws -> T {
         try store.ensureSchema(APIKeySchema.part)
         return try store.database.storeWrite(body)
+    }
+}
+
+/// A key as it is shown the one time it exists in the clear: the record's fields and `key`.
+package struct ShownKey: Sendable, Codable {
+    package let key: String
+    package let record: APIKeyRecord
+
+    package init(key: String, record: APIKeyRecord) {
+        self.key = key
+        self.record = record
+    }
+
+    enum Key: String, CodingKey { case key }
+
+    package init(from decoder: any Decoder) throws {
+        key = try decoder.container(keyedBy: Key.self).decode(String.self, forKey: .key)
+        record = try APIKeyRecord(from: decoder)
+    }
+
+    package func encode(to encoder: any Encoder) throws {
+        try record.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(key, forKey: .key)
     }
 }

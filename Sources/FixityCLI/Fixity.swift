@@ -19,7 +19,7 @@ struct Fixity: ParsableCommand {
             AdoptCommand.self, WatchCommand.self, LogCommand.self, KeyCommand.self, SignCommand.self,
             SignaturesCommand.self,
             AttestCommand.self, PolicyCommand.self, StateCommand.self, ProveCommand.self, VerifyBundleCommand.self,
-            OCICommand.self, PushCommand.self, PullCommand.self, PromoteCommand.self, EnvCommand.self,
+            OCICommand.self, PushCommand.self, PullCommand.self, PromoteCommand.self, EnvCommand.self, KeysCommand.self,
             ServerCommand.self, ServeCommand.self,
             BenchSwitchCommand.self, BenchLedgerCommand.self,
             DemoCommand.self,

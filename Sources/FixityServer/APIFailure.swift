@@ -57,6 +57,8 @@ package struct APIFailure: Error, HTTPResponseError, FixityError, Sendable {
 
 extension HTTPField.Name {
     static let retryAfter = HTTPField.Name("Retry-After")!
+    /// On every `/v1` answer to a key: when that key expires (RFC 3339).
+    static let keyExpires = HTTPField.Name("Fixity-Key-Expires")!
 }
 
 /// Turns whatever a route threw into an `APIFailure`: Fixity's errors keep their category and

@@ -35,6 +35,11 @@ protocol ControlPlane: Sendable {
     /// Throws when the metadata database does not answer.
     func ping() async throws
     func authenticate(_ presented: String, from address: String) async throws -> APIKeyRecord
+    /// Key administration for `admin` keys (the same operations as `fixity server key`).
+    func createKey(name: String, owner: String, scopes: [APIKeyScope], lifetime: Int) async throws -> ShownKey
+    func listKeys() async throws -> [APIKeyRecord]
+    func revokeKey(_ nameOrID: String) async throws -> APIKeyRecord
+    func rotateKey(_ nameOrID: String, overlap: Int, lifetime: Int) async throws -> (ShownKey, old: APIKeyRecord)
     func recordRefusal(_ refusal: Refusal) async throws
     /// A mutating request's outcome, for the ledger.
     func recordRequest(keyID: String, method: String, route: String, status: Int, address: String) async throws

@@ -38,6 +38,7 @@ package struct ControlPlaneServer {
         ReleaseRoutes.add(to: v1, plane: plane, metrics: metrics)
         LedgerRoutes.add(to: v1, plane: plane, checkpointKey: settings.checkpointKey)
         EnvironmentRoutes.add(to: v1, plane: plane, metrics: metrics)
+        KeyRoutes.add(to: v1, plane: plane)
 
         let http = HTTPServerBuilder.http1(
             configuration: .init(idleTimeout: .seconds(ServerLimits.idleSeconds)))

@@ -41,7 +41,9 @@ struct KeyGate: RouterMiddleware {
         throttle.succeeded(context.address)
         let mutating = request.method != .get && request.method != .head && !Self.readingPosts.contains(route)
         do {
-            let response = try await next(request, context)
+            var response = try await next(request, context)
+            // Lets a client warn its user before the key stops working (the CLI does from 14 days).
+            if let key = context.key { response.headers[.keyExpires] = key.expiresAt }
             if mutating {
                 try await plane.recordRequest(
                     keyID: context.keyID, method: method, route: route, status: response.status.code,

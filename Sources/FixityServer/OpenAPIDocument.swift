@@ -11,6 +11,7 @@ info:
     `Authorization: Bearer fxk_…` naming a key with the route's scope (or `admin`).
     Errors are `{"error": {"category", "message"}}`; the message names what was wrong.
     Repeated failed authentications from one address are answered 429 with Retry-After.
+    Every answer to a key carries Fixity-Key-Expires (RFC 3339), so clients can warn early.
 servers:
   - url: http://127.0.0.1:8440
 security:
@@ -254,6 +255,72 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "429": { $ref: "#/components/responses/Throttled" }
+  /v1/keys:
+    get:
+      summary: Every API key (never a key itself) (scope admin)
+      responses:
+        "200": { description: keys, content: { application/json: { schema: { type: object, required: [keys], properties: { keys: { type: array, items: { $ref: "#/components/schemas/KeyRecord" } } } } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "429": { $ref: "#/components/responses/Throttled" }
+    post:
+      summary: Make a key; the answer holds it, once (scope admin)
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [name, scopes]
+              properties:
+                name: { type: string }
+                owner: { type: string }
+                scopes: { type: array, items: { type: string } }
+                expires: { type: string, description: "90s, 30m, 12h, 30d; default 90d, at most 365d" }
+      responses:
+        "201": { description: made, content: { application/json: { schema: { $ref: "#/components/schemas/ShownKey" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "429": { $ref: "#/components/responses/Throttled" }
+  /v1/keys/{key}/revoke:
+    post:
+      summary: Revoke a key at once, by name or id (scope admin)
+      parameters:
+        - { name: key, in: path, required: true, schema: { type: string } }
+      responses:
+        "200": { description: revoked, content: { application/json: { schema: { $ref: "#/components/schemas/KeyRecord" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "429": { $ref: "#/components/responses/Throttled" }
+  /v1/keys/{key}/rotate:
+    post:
+      summary: A new key for the same name and scopes; the old one works for the overlap (scope admin)
+      parameters:
+        - { name: key, in: path, required: true, schema: { type: string } }
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                overlap: { type: string, description: "default 24h; 0s ends the old key now" }
+                expires: { type: string }
+      responses:
+        "201": { description: rotated, content: { application/json: { schema: { type: object, required: [new, old], properties: { new: { $ref: "#/components/schemas/ShownKey" }, old: { $ref: "#/components/schemas/KeyRecord" } } } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "422": { $ref: "#/components/responses/Refused" }
+        "429": { $ref: "#/components/responses/Throttled" }
   /v1/ledger/checkpoint:
     get:
       summary: A signed note of the ledger's current size and root (scope ledger:read)
@@ -402,6 +469,25 @@ components:
             threshold: { type: integer }
             require_known_good_in: { type: array, items: { type: string } }
             require_tests: { type: boolean }
+    KeyRecord:
+      type: object
+      required: [id, name, owner, prefix, scopes, created_at, expires_at]
+      properties:
+        id: { type: string }
+        name: { type: string }
+        owner: { type: string }
+        prefix: { type: string }
+        scopes: { type: array, items: { type: string } }
+        created_at: { type: string }
+        expires_at: { type: string }
+        revoked_at: { type: string }
+        replaced_by: { type: string }
+        last_used_at: { type: string }
+        last_used_from: { type: string }
+    ShownKey:
+      allOf:
+        - { $ref: "#/components/schemas/KeyRecord" }
+        - { type: object, required: [key], properties: { key: { type: string, description: the key, shown this once } } }
     Error:
       type: object
       required: [error]

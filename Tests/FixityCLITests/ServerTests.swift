@@ -267,4 +267,39 @@ import Testing
         #expect(caught.status == 1, "\(caught.stdout) \(caught.stderr)")
         #expect(caught.stdout.contains("history it vouched for was rewritten"))
     }
+
+    /// `fixity keys … --server` with an admin key: create, list, rotate with overlap, revoke —
+    /// effective at once; other keys cannot; a key near its expiry is warned about.
+    @Test func keysAreAdministeredOverTheAPI() throws {
+        let sandbox = try Sandbox()
+        let server = try TestServer(in: sandbox)
+        let admin = try server.makeKey("admin", scopes: ["admin"])
+        let made = try server.client(
+            ["keys", "create", "--name", "ci", "--scope", "release:read", "--expires", "10d", "--json"], key: admin)
+        #expect(made.status == 0, "\(made.stderr)")
+        let ci = try #require(try made.json()["key"] as? String)
+        #expect(try made.json()["scopes"] as? [String] == ["release:read"])
+
+        // The new key works, and its user is told it expires within 14 days.
+        let used = try server.client(["env", "show", "staging"], key: ci)
+        #expect(used.status == 0 && used.stderr.contains("expires at"), "\(used.stderr)")
+        // It is no admin: it cannot list or make keys.
+        let listed = try server.client(["keys", "list"], key: ci)
+        #expect(listed.status == 2 && listed.stderr.contains("lacks the scope admin"))
+
+        let list = try server.client(["keys", "list", "--json"], key: admin).json()
+        #expect((list["keys"] as? [[String: Any]])?.count == 2)
+        let rotated = try server.client(["keys", "rotate", "ci", "--overlap", "0s", "--json"], key: admin)
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        let newCI = try #require(try rotated.json()["key"] as? String)
+        #expect(try server.client(["env", "show", "staging"], key: ci).status == 2)  // overlap 0s: over
+        #expect(try server.client(["env", "show", "staging"], key: newCI).status == 0)
+        let revoked = try server.client(["keys", "revoke", "ci"], key: admin)
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        let after = try server.client(["env", "show", "staging"], key: newCI)
+        #expect(after.status == 2 && after.stderr.contains("revoked"))
+        let bad = try server.client(["keys", "create", "--name", "x", "--scope", "root"], key: admin)
+        #expect(bad.status == 2 && bad.stderr.contains("unknown scope 'root'"))
+        #expect(try server.ledger().contains("key-rotate"))
+    }
 }

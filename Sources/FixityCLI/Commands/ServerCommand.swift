@@ -58,16 +58,8 @@ struct ServerKeyCommand: ParsableCommand {
             try runReportingFailures {
                 let keys = try options.keys().list()
                 if options.json { return try Output.json(["keys": keys]) }
-                let now = Date()
-                let rows = keys.map { key in
-                    [
-                        key.id, key.name, key.prefix + "…", key.scopes.joined(separator: ","), key.expiresAt,
-                        key.refusal(at: now) ?? "active",
-                        key.lastUsedAt.map { "\($0) from \(key.lastUsedFrom ?? "?")" } ?? "never used",
-                    ]
-                }
-                if rows.isEmpty { return Output.note("no keys (fixity server key create --data \(options.data) …)") }
-                Output.line(Output.table([["ID", "NAME", "PREFIX", "SCOPES", "EXPIRES", "STATE", "LAST USED"]] + rows))
+                if keys.isEmpty { return Output.note("no keys (fixity server key create --data \(options.data) …)") }
+                KeyOutput.table(keys)
             }
         }
     }
@@ -113,22 +105,27 @@ struct ServerKeyCommand: ParsableCommand {
 /// is on stderr.
 enum KeyOutput {
     static func shown(_ secret: APIKeySecret, _ record: APIKeyRecord, json: Bool) throws {
-        if json {
-            struct Shown: Encodable {
-                let key: String
-                let record: APIKeyRecord
-                func encode(to encoder: any Encoder) throws {
-                    try record.encode(to: encoder)
-                    var container = encoder.container(keyedBy: Key.self)
-                    try container.encode(key, forKey: .key)
-                }
-                enum Key: String, CodingKey { case key }
-            }
-            return try Output.json(Shown(key: secret.text, record: record))
-        }
-        Output.line(secret.text)
+        try shown(secret.text, record, json: json)
+    }
+
+    static func shown(_ key: String, _ record: APIKeyRecord, json: Bool) throws {
+        if json { return try Output.json(ShownKey(key: key, record: record)) }
+        Output.line(key)
         Output.note(
             "key \(record.id) '\(record.name)': \(record.scopes.joined(separator: ", ")); expires \(record.expiresAt). Shown once: store it now."
         )
+    }
+
+    /// The key list as a table; the state is judged now, on this machine's clock.
+    static func table(_ keys: [APIKeyRecord]) {
+        let now = Date()
+        let rows = keys.map { key in
+            [
+                key.id, key.name, key.prefix + "…", key.scopes.joined(separator: ","), key.expiresAt,
+                key.refusal(at: now) ?? "active",
+                key.lastUsedAt.map { "\($0) from \(key.lastUsedFrom ?? "?")" } ?? "never used",
+            ]
+        }
+        Output.line(Output.table([["ID", "NAME", "PREFIX", "SCOPES", "EXPIRES", "STATE", "LAST USED"]] + rows))
     }
 }

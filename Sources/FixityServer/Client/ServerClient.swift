@@ -5,6 +5,7 @@ import FixityStore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// A failure talking to a server. When the server answered with its error document, the
 /// category and message are the server's (so `fixity push` exits 2 with what the server said);
@@ -23,6 +24,10 @@ package final class ServerClient: Sendable {
     package let base: String
     private let key: String
     private let client: HTTPClient
+    /// Set once the user was told their key expires soon (one warning per command).
+    private let warned = Mutex(false)
+    /// A key that expires within this many seconds gets a warning on stderr.
+    static let expiryWarning: TimeInterval = 14 * 86400
     /// JSON answers are at most this.
     static let documentLimit = 64 << 20
 
@@ -169,12 +174,28 @@ package final class ServerClient: Sendable {
         -> HTTPClientResponse
     {
         do {
-            return try await client.execute(request, timeout: .hours(6))
+            let response = try await client.execute(request, timeout: .hours(6))
+            warnIfExpiring(response.headers.first(name: "Fixity-Key-Expires"))
+            return response
         } catch let error as any FixityError {
             throw error
         } catch {
             throw ServerClientError(category: .io, message: "\(base): \(method) \(path) failed: \(error)", status: nil)
         }
+    }
+
+    private func warnIfExpiring(_ header: String?) {
+        guard let header, let expires = Instant(rfc3339: header)?.date,
+            expires.timeIntervalSinceNow < Self.expiryWarning,
+            warned.withLock({
+                let first = !$0; $0 = true; return first
+            })
+        else { return }
+        let days = max(0, Int(expires.timeIntervalSinceNow / 86400))
+        FileHandle.standardError.write(
+            Data(
+                "fixity: warning: this API key expires at \(header) (in \(days) days); rotate it (fixity keys rotate)\n"
+                    .utf8))
     }
 
     /// The body of a 2xx answer (bounded), or the server's error as a `ServerClientError`.
