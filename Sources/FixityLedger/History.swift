@@ -123,7 +123,8 @@ package enum History {
         )
     }
 
-    private static func entry(
+    /// An entry from its stored columns (any database's): details as canonical JSON text.
+    package static func entry(
         seq: Int64, time: String, actor: String, host: String, action: String, subject: String, detailsJSON: String
     ) -> LedgerEntry {
         // Unparseable details are kept visible (and then fail their leaf hash) rather than dropped.

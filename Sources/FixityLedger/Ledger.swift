@@ -170,6 +170,17 @@ package enum Ledger {
         enum CodingKeys: String, CodingKey {
             case size, root, ok, firstBadSeq = "first_bad_seq", problems, checkpointsChecked = "checkpoints_checked"
         }
+
+        package init(
+            size: Int, root: String, ok: Bool, firstBadSeq: Int64?, problems: [String], checkpointsChecked: Int
+        ) {
+            self.size = size
+            self.root = root
+            self.ok = ok
+            self.firstBadSeq = firstBadSeq
+            self.problems = problems
+            self.checkpointsChecked = checkpointsChecked
+        }
     }
 
     /// Recomputes every leaf from its entry and every subtree from the leaves, compares them with

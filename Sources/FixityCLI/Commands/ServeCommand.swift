@@ -22,12 +22,20 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
     @Flag(help: "Serve plain HTTP on a non-loopback address (keys then cross the network in clear text).")
     var insecureListen = false
+    @Option(help: "postgres://USER@HOST:PORT/DB: metadata and ledger in PostgreSQL, for replicas (in progress).")
+    var database: String?
     @Option(help: "A key file to sign ledger checkpoints with (GET /v1/ledger/checkpoint), for auditors to keep.")
     var checkpointKey: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     func run() throws {
         try runReportingFailures {
+            if let database {
+                let url = try PostgresURL(database)
+                throw CLIError(
+                    "--database \(url): PostgreSQL mode is not complete yet — the ledger is (PostgresLedger passes the conformance suite), the catalog, keys and environments are not; serve the embedded store (no --database) for now"
+                )
+            }
             let settings = try ServerSettings(
                 listen: listen, tlsCertificate: tlsCert, tlsKey: tlsKey, insecureListen: insecureListen,
                 checkpointKey: try checkpointKey.map(KeyFiles.load))
