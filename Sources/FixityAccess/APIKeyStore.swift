@@ -25,6 +25,23 @@ package struct APIKeyRecord: Sendable, Codable, Equatable {
         case lastUsedFrom = "last_used_from"
     }
 
+    package init(
+        id: String, name: String, owner: String, prefix: String, scopes: [String], createdAt: String,
+        expiresAt: String, revokedAt: String?, replacedBy: String?, lastUsedAt: String?, lastUsedFrom: String?
+    ) {
+        self.id = id
+        self.name = name
+        self.owner = owner
+        self.prefix = prefix
+        self.scopes = scopes
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+        self.replacedBy = replacedBy
+        self.lastUsedAt = lastUsedAt
+        self.lastUsedFrom = lastUsedFrom
+    }
+
     init(row: Row) {
         id = row["id"]
         name = row["name"]
@@ -72,12 +89,7 @@ package struct APIKeyStore {
     package func create(name: String, owner: String, scopes: [APIKeyScope], lifetime: Int = defaultLifetime)
         throws -> (secret: APIKeySecret, record: APIKeyRecord)
     {
-        try Self.checkName(name)
-        guard !scopes.isEmpty else { throw AccessError(.badInput, "key '\(name)': give at least one --scope") }
-        guard lifetime > 0, lifetime <= Self.maximumLifetime else {
-            throw AccessError(
-                .badInput, "key '\(name)': a key expires within \(HumanDuration.describe(Self.maximumLifetime))")
-        }
+        try Self.checkCreation(name: name, scopes: scopes, lifetime: lifetime)
         return try write { db in
             let now = store.clock.now()
             if let current = try activeRecord(db, named: name, at: now) {
@@ -117,9 +129,7 @@ package struct APIKeyStore {
     package func rotate(_ nameOrID: String, overlap: Int = defaultOverlap, lifetime: Int = defaultLifetime)
         throws -> (secret: APIKeySecret, record: APIKeyRecord, old: APIKeyRecord)
     {
-        guard overlap >= 0, overlap <= Self.maximumLifetime else {
-            throw AccessError(.badInput, "an overlap is at most \(HumanDuration.describe(Self.maximumLifetime))")
-        }
+        try Self.checkOverlap(overlap)
         return try write { db in
             let now = store.clock.now()
             let old = try resolve(db, nameOrID, at: now)
@@ -170,8 +180,8 @@ package struct APIKeyStore {
         action: LedgerAction, extra: [String: String] = [:]
     ) throws -> (APIKeySecret, APIKeyRecord) {
         let secret = APIKeySecret.generate()
-        let id = "k" + String(secret.digest.hex.prefix(15))
-        let scopeText = Set(scopes).sorted().map(\.description).joined(separator: " ")
+        let id = Self.id(of: secret)
+        let scopeText = Self.scopeText(scopes)
         let expires = Instant(now.addingTimeInterval(TimeInterval(lifetime))).description
         try db.execute(
             sql: """
@@ -213,6 +223,30 @@ package struct APIKeyStore {
         if let byID = try fetch(db, id: nameOrID) { return byID }
         if let byName = try activeRecord(db, named: nameOrID, at: now) { return byName }
         throw AccessError(.notFound, "no key in use named or with id '\(nameOrID)' (fixity server key list)")
+    }
+
+    /// What every key store checks before it makes a key (SQLite here, PostgreSQL for replicas).
+    package static func checkCreation(name: String, scopes: [APIKeyScope], lifetime: Int) throws(AccessError) {
+        try checkName(name)
+        guard !scopes.isEmpty else { throw AccessError(.badInput, "key '\(name)': give at least one --scope") }
+        guard lifetime > 0, lifetime <= maximumLifetime else {
+            throw AccessError(
+                .badInput, "key '\(name)': a key expires within \(HumanDuration.describe(maximumLifetime))")
+        }
+    }
+
+    package static func checkOverlap(_ overlap: Int) throws(AccessError) {
+        guard overlap >= 0, overlap <= maximumLifetime else {
+            throw AccessError(.badInput, "an overlap is at most \(HumanDuration.describe(maximumLifetime))")
+        }
+    }
+
+    /// A key's id: `k` and 15 hex digits of its digest (names it in lists and the ledger).
+    package static func id(of secret: APIKeySecret) -> String { "k" + String(secret.digest.hex.prefix(15)) }
+
+    /// Scopes as stored: sorted, space-separated.
+    package static func scopeText(_ scopes: [APIKeyScope]) -> String {
+        Set(scopes).sorted().map(\.description).joined(separator: " ")
     }
 
     static func checkName(_ name: String) throws(AccessError) {

@@ -18,9 +18,15 @@ package struct ControlPlaneServer {
     let metrics = ServerMetrics()
     let throttle = FailureThrottle()
 
-    /// Serves the store at `dataFolder` (made on first use, as `seal` makes a store).
-    package init(dataFolder: String, settings: ServerSettings, logger: Logger) throws {
-        plane = LocalControlPlane(store: try Store.open(at: dataFolder))
+    /// Serves the store at `dataFolder` (made on first use, as `seal` makes a store); with
+    /// `database`, metadata and the ledger live in that PostgreSQL database instead and the
+    /// data folder holds only blobs — several replicas may share both.
+    package init(dataFolder: String, database: PostgresURL? = nil, settings: ServerSettings, logger: Logger) throws {
+        if let database {
+            plane = try PostgresControlPlane(url: database, dataFolder: dataFolder)
+        } else {
+            plane = LocalControlPlane(store: try Store.open(at: dataFolder))
+        }
         self.settings = settings
         self.logger = logger
     }

@@ -7,11 +7,12 @@ import Testing
 @Suite struct ServerTests {
     /// Push sends only what the server lacks, pull brings the same release id back with its
     /// tags, and both sides' stores and ledgers check out.
-    @Test func pushAndPullMoveOnlyMissingBlobsAndKeepTheReleaseID() throws {
+    @Test(arguments: ServerPolicyTests.modes)
+    func pushAndPullMoveOnlyMissingBlobsAndKeepTheReleaseID(mode: String) throws {
         let sandbox = try Sandbox()
         try sandbox.sh("mkdir -p app/lib && echo one > app/a && echo two > app/lib/b && seq 1 5000 > app/big")
         let first = try sandbox.seal("app", app: "web", extra: ["--tag", "1.0"])
-        let server = try TestServer(in: sandbox)
+        let server = try ServerPolicyTests.server(sandbox, mode: mode)
         let key = try server.makeKey("ci", scopes: ["release:push", "release:read"])
 
         let pushed = try server.client(["push", "web@1.0", "--json"], key: key)
@@ -44,7 +45,8 @@ import Testing
         // The server's ledger names the key by id, never the key; it verifies while serving.
         let ledger = try server.ledger()
         #expect(ledger.contains("\"receive\"") && ledger.contains("blobs-receive") && !ledger.contains(key))
-        #expect(try sandbox.fixity(["log", "verify"], store: server.data).status == 0)
+        let audit = try server.client(["log", "verify"], key: try server.makeKey("auditor", scopes: ["ledger:read"]))
+        #expect(audit.status == 0, "\(audit.stderr)")
         #expect(try sandbox.fixity(["fsck"], store: server.data).status == 0)
         #expect(server.stop() == 0)
     }
@@ -52,9 +54,10 @@ import Testing
     /// The gate: no key, a malformed, unknown, revoked or expired key is 401; a key without the
     /// route's scope is 403; each refusal is a ledger entry; an address that keeps failing is
     /// answered 429 with Retry-After.
-    @Test func theKeyGateRefusesAndRecordsEveryRefusal() throws {
+    @Test(arguments: ServerPolicyTests.modes)
+    func theKeyGateRefusesAndRecordsEveryRefusal(mode: String) throws {
         let sandbox = try Sandbox()
-        let server = try TestServer(in: sandbox)
+        let server = try ServerPolicyTests.server(sandbox, mode: mode)
         let reader = try server.makeKey("reader", scopes: ["release:read"])
         let body = #"{"digests":[]}"#
         #expect(try server.request("POST", "/v1/blobs/missing", key: reader, json: body).status == 200)
@@ -70,7 +73,9 @@ import Testing
 
         // Revoked on the data folder while the server runs: refused at once.
         let revoked = try Sandbox.run(
-            Sandbox.binary, ["server", "key", "revoke", "--data", server.data, "reader"], in: sandbox.root)
+            Sandbox.binary,
+            ["server", "key", "revoke", "--data", server.data, "reader"]
+                + (server.database.map { ["--database", $0] } ?? []), in: sandbox.root)
         #expect(revoked.status == 0, "\(revoked.stderr)")
         let afterRevoke = try server.request("GET", "/v1/releases", key: reader)
         #expect(afterRevoke.status == 401 && afterRevoke.errorMessage.contains("revoked"))
@@ -100,7 +105,6 @@ import Testing
         let slowed = try #require(throttled, "no 429 after repeated failures")
         #expect(slowed.headers.lowercased().contains("retry-after:"))
         #expect(try server.request("GET", "/v1/releases", key: admin).status == 429)
-        #expect(try sandbox.fixity(["log", "verify"], store: server.data).status == 0)
     }
 
     /// Bad input is refused with a JSON error that names it, and nothing is stored: a blob
@@ -270,9 +274,10 @@ import Testing
 
     /// `fixity keys … --server` with an admin key: create, list, rotate with overlap, revoke —
     /// effective at once; other keys cannot; a key near its expiry is warned about.
-    @Test func keysAreAdministeredOverTheAPI() throws {
+    @Test(arguments: ServerPolicyTests.modes)
+    func keysAreAdministeredOverTheAPI(mode: String) throws {
         let sandbox = try Sandbox()
-        let server = try TestServer(in: sandbox)
+        let server = try ServerPolicyTests.server(sandbox, mode: mode)
         let admin = try server.makeKey("admin", scopes: ["admin"])
         let made = try server.client(
             ["keys", "create", "--name", "ci", "--scope", "release:read", "--expires", "10d", "--json"], key: admin)

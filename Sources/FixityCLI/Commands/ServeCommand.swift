@@ -22,7 +22,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
     @Flag(help: "Serve plain HTTP on a non-loopback address (keys then cross the network in clear text).")
     var insecureListen = false
-    @Option(help: "postgres://USER@HOST:PORT/DB: metadata and ledger in PostgreSQL, for replicas (in progress).")
+    @Option(help: "postgres://USER[:PASSWORD]@HOST[:PORT]/DB: metadata and ledger in PostgreSQL, for replicas.")
     var database: String?
     @Option(help: "A key file to sign ledger checkpoints with (GET /v1/ledger/checkpoint), for auditors to keep.")
     var checkpointKey: String?
@@ -30,17 +30,13 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         try runReportingFailures {
-            if let database {
-                let url = try PostgresURL(database)
-                throw CLIError(
-                    "--database \(url): PostgreSQL mode is not complete yet — the ledger is (PostgresLedger passes the conformance suite), the catalog, keys and environments are not; serve the embedded store (no --database) for now"
-                )
-            }
+            let postgres = try database.map { try PostgresURL($0) }
             let settings = try ServerSettings(
                 listen: listen, tlsCertificate: tlsCert, tlsKey: tlsKey, insecureListen: insecureListen,
                 checkpointKey: try checkpointKey.map(KeyFiles.load))
             let logger = try ControlPlaneServer.makeLogger(level: logLevel)
-            let server = try ControlPlaneServer(dataFolder: data, settings: settings, logger: logger)
+            let server = try ControlPlaneServer(
+                dataFolder: data, database: postgres, settings: settings, logger: logger)
             try waitFor {
                 try await server.run { url in
                     print("listening on \(url)")

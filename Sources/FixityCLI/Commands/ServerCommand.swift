@@ -1,6 +1,7 @@
 import ArgumentParser
 import FixityAccess
 import FixityCore
+import FixityServer
 import FixityStore
 import Foundation
 
@@ -17,10 +18,17 @@ struct ServerDataOptions: ParsableArguments {
     @Option(help: "The server's data folder (what `fixity serve --data` is given).")
     var data: String
 
+    @Option(help: "The PostgreSQL database of a replicated server (what `fixity serve --database` is given).")
+    var database: String?
+
     @Flag(help: "Print one JSON document on stdout; progress and logs go to stderr.")
     var json = false
 
-    func keys() throws -> APIKeyStore { APIKeyStore(store: try Store.open(at: data)) }
+    /// Runs `body` on the server's key storage.
+    func keys<T: Sendable>(_ body: @escaping @Sendable (ServerKeys) async throws -> T) throws -> T {
+        let keys = try ServerKeys(dataFolder: data, database: try database.map { try PostgresURL($0) })
+        return try waitFor { try await body(keys) }
+    }
 }
 
 struct ServerKeyCommand: ParsableCommand {
@@ -43,9 +51,11 @@ struct ServerKeyCommand: ParsableCommand {
                 let scopes = try scope.map { try APIKeyScope(parsing: $0) }
                 let lifetime = try HumanDuration.seconds(
                     expires, maximum: APIKeyStore.maximumLifetime, what: "--expires")
-                let (secret, record) = try options.keys().create(
-                    name: name, owner: owner, scopes: scopes, lifetime: lifetime)
-                try KeyOutput.shown(secret, record, json: options.json)
+                let (name, owner) = (name, owner)
+                let shown = try options.keys {
+                    try await $0.create(name: name, owner: owner, scopes: scopes, lifetime: lifetime)
+                }
+                try KeyOutput.shown(shown.key, shown.record, json: options.json)
             }
         }
     }
@@ -56,7 +66,7 @@ struct ServerKeyCommand: ParsableCommand {
 
         func run() throws {
             try runReportingFailures {
-                let keys = try options.keys().list()
+                let keys = try options.keys { try await $0.list() }
                 if options.json { return try Output.json(["keys": keys]) }
                 if keys.isEmpty { return Output.note("no keys (fixity server key create --data \(options.data) …)") }
                 KeyOutput.table(keys)
@@ -71,7 +81,8 @@ struct ServerKeyCommand: ParsableCommand {
 
         func run() throws {
             try runReportingFailures {
-                let record = try options.keys().revoke(key)
+                let key = key
+                let record = try options.keys { try await $0.revoke(key) }
                 if options.json { return try Output.json(record) }
                 Output.line("revoked \(record.id) ('\(record.name)') at \(record.revokedAt ?? "?")")
             }
@@ -93,9 +104,12 @@ struct ServerKeyCommand: ParsableCommand {
                     ? 0 : try HumanDuration.seconds(overlap, maximum: APIKeyStore.maximumLifetime, what: "--overlap")
                 let lifetime = try HumanDuration.seconds(
                     expires, maximum: APIKeyStore.maximumLifetime, what: "--expires")
-                let (secret, record, old) = try options.keys().rotate(key, overlap: overlapSeconds, lifetime: lifetime)
+                let key = key
+                let (shown, old) = try options.keys {
+                    try await $0.rotate(key, overlap: overlapSeconds, lifetime: lifetime)
+                }
                 if !options.json { Output.note("the old key \(old.id) works until \(old.expiresAt)") }
-                try KeyOutput.shown(secret, record, json: options.json)
+                try KeyOutput.shown(shown.key, shown.record, json: options.json)
             }
         }
     }

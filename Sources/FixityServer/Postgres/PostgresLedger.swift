@@ -64,6 +64,9 @@ package struct PostgresLedger: LedgerLog {
         """,
     ]
 
+    /// A handle on a database whose tables exist (a control plane made them at start).
+    init(unchecked session: PostgresSession) { self.session = session }
+
     // MARK: LedgerLog
 
     @discardableResult

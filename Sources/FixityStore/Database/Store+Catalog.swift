@@ -15,6 +15,15 @@ package struct ReleaseRecord: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case release, app, sealedAt = "sealed_at", files, bytes, tags
     }
+
+    package init(release: ReleaseID, app: String, sealedAt: String, files: Int, bytes: Int64, tags: [String]) {
+        self.release = release
+        self.app = app
+        self.sealedAt = sealedAt
+        self.files = files
+        self.bytes = bytes
+        self.tags = tags
+    }
 }
 
 extension Store {

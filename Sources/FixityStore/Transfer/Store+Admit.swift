@@ -13,6 +13,15 @@ package struct AdmissionReport: Sendable, Encodable {
     package let existed: Bool
 
     enum CodingKeys: String, CodingKey { case release, app, files, bytes, newTags = "new_tags", existed }
+
+    package init(release: ReleaseID, app: String, files: Int, bytes: UInt64, newTags: [String], existed: Bool) {
+        self.release = release
+        self.app = app
+        self.files = files
+        self.bytes = bytes
+        self.newTags = newTags
+        self.existed = existed
+    }
 }
 
 extension Store {
@@ -34,6 +43,22 @@ extension Store {
         }
         let lock = try self.lock(.shared, purpose: "admit a release")
         defer { withExtendedLifetime(lock) {} }
+        let manifest = try checkedForAdmission(id, validate: validate)
+        return try database.storeWrite { db in
+            let existed = try recordRelease(db, manifest: manifest, app: app)
+            var newTags: [String] = []
+            for tag in tags where try recordTag(db, tag, release: manifest.id) { newTags.append(tag.description) }
+            try record(db, action: action, subject: manifest.id.description, details: details)
+            return AdmissionReport(
+                release: manifest.id, app: app.value, files: manifest.fileCount, bytes: manifest.fileBytes,
+                newTags: newTags, existed: existed)
+        }
+    }
+
+    /// The checks of an admission that need only the blobs: the manifest object hashes to the
+    /// release id and validates, every blob it names is present, and `validate` passes. A
+    /// control plane with its metadata elsewhere (PostgreSQL) records the release itself.
+    package func checkedForAdmission(_ id: ReleaseID, validate: ReleaseValidator?) throws -> Manifest {
         guard hasObject(id.digest) else {
             throw StoreError(.badInput, "release \(id): its manifest (blob \(id.digest.short)) was not uploaded")
         }
@@ -54,14 +79,6 @@ extension Store {
             )
         }
         try validate?(manifest, self)
-        return try database.storeWrite { db in
-            let existed = try recordRelease(db, manifest: manifest, app: app)
-            var newTags: [String] = []
-            for tag in tags where try recordTag(db, tag, release: manifest.id) { newTags.append(tag.description) }
-            try record(db, action: action, subject: manifest.id.description, details: details)
-            return AdmissionReport(
-                release: manifest.id, app: app.value, files: manifest.fileCount, bytes: manifest.fileBytes,
-                newTags: newTags, existed: existed)
-        }
+        return manifest
     }
 }

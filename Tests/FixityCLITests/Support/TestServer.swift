@@ -6,20 +6,24 @@ import Testing
 final class TestServer {
     let sandbox: Sandbox
     let data: String
+    /// The PostgreSQL database of a replicated server; nil for the embedded store.
+    let database: String?
     let url: String
     let log: String
     private let process: Process
 
-    init(in sandbox: Sandbox, data: String = "server", extra: [String] = []) throws {
+    init(in sandbox: Sandbox, data: String = "server", database: String? = nil, extra: [String] = []) throws {
         self.sandbox = sandbox
         self.data = data
+        self.database = database
         let out = "\(sandbox.root)/serve-\(UUID().uuidString.prefix(8)).out"
         log = out + ".log"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Sandbox.binary)
-        process.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:0"] + extra
+        process.arguments =
+            ["serve", "--data", data, "--listen", "127.0.0.1:0"] + (database.map { ["--database", $0] } ?? []) + extra
         process.currentDirectoryURL = URL(fileURLWithPath: sandbox.root)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -63,7 +67,7 @@ final class TestServer {
         let made = try Sandbox.run(
             Sandbox.binary,
             ["server", "key", "create", "--data", data, "--name", name, "--expires", expires, "--json"]
-                + scopes.flatMap { ["--scope", $0] }, in: sandbox.root)
+                + (database.map { ["--database", $0] } ?? []) + scopes.flatMap { ["--scope", $0] }, in: sandbox.root)
         try #require(made.status == 0, "key create: \(made.stderr)")
         return try #require(try made.json()["key"] as? String)
     }
@@ -116,8 +120,18 @@ final class TestServer {
             in: sandbox.root)
     }
 
-    /// The server's ledger entries, as `log export` prints them (the server may keep running).
+    /// The server's ledger entries, one JSON object a line (the server may keep running): `log
+    /// export` of the embedded store, or the rows of a replicated server's database.
     func ledger() throws -> String {
-        try Sandbox.run(Sandbox.binary, ["log", "export", "--store", data], in: sandbox.root).stdout
+        if let database {
+            return try Sandbox.run(
+                "/usr/bin/psql",
+                [
+                    database, "-At", "-c",
+                    "SELECT json_build_object('seq', seq, 'action', action, 'subject', subject, 'details', details::json) FROM ledger_entries ORDER BY seq",
+                ], in: sandbox.root
+            ).stdout
+        }
+        return try Sandbox.run(Sandbox.binary, ["log", "export", "--store", data], in: sandbox.root).stdout
     }
 }
