@@ -13,6 +13,8 @@ package struct APIFailure: Error, HTTPResponseError, FixityError, Sendable {
     package let message: String
     /// Seconds a throttled client should wait (429 only).
     package var retryAfter: Int?
+    /// The methods a path takes (405 only).
+    package var allow: String?
 
     package init(_ status: HTTPResponse.Status, _ category: ErrorCategory, _ message: String, retryAfter: Int? = nil) {
         self.status = status
@@ -38,6 +40,7 @@ package struct APIFailure: Error, HTTPResponseError, FixityError, Sendable {
     package func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let allow { headers[.allow] = allow }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
@@ -57,6 +60,7 @@ package struct APIFailure: Error, HTTPResponseError, FixityError, Sendable {
 
 extension HTTPField.Name {
     static let retryAfter = HTTPField.Name("Retry-After")!
+    static let allow = HTTPField.Name("Allow")!
     /// On every `/v1` answer to a key: when that key expires (RFC 3339).
     static let keyExpires = HTTPField.Name("Fixity-Key-Expires")!
 }
@@ -87,11 +91,20 @@ struct FailureMiddleware<Context: RequestContext>: RouterMiddleware {
                 case .contentTooLarge, .badRequest, .methodNotAllowed, .unsupportedMediaType: .badInput
                 default: error.status.code < 500 ? .badInput : .internal
                 }
-            let text = error.body ?? error.status.reasonPhrase
-            let message =
-                error.status == .notFound && error.body == nil
-                ? "no route \(request.method) \(request.uri.path) (GET /openapi.yaml lists every route)" : text
-            return APIFailure(error.status, category, message)
+            if error.status == .notFound && error.body == nil {
+                let allowed = RouteTable.methods(for: request.uri.path)
+                if !allowed.isEmpty {
+                    var failure = APIFailure(
+                        .methodNotAllowed, .badInput,
+                        "\(request.uri.path) takes \(allowed.joined(separator: ", ")), not \(request.method)")
+                    failure.allow = allowed.joined(separator: ", ")
+                    return failure
+                }
+                return APIFailure(
+                    .notFound, .notFound,
+                    "no route \(request.method) \(request.uri.path) (GET /openapi.yaml lists every route)")
+            }
+            return APIFailure(error.status, category, error.body ?? error.status.reasonPhrase)
         case let error as any HTTPResponseError:
             return APIFailure(error.status, error.status.code < 500 ? .badInput : .internal, "\(error.status)")
         default:

@@ -11,6 +11,7 @@ info:
     `Authorization: Bearer fxk_…` naming a key with the route's scope (or `admin`).
     Errors are `{"error": {"category", "message"}}`; the message names what was wrong.
     Repeated failed authentications from one address are answered 429 with Retry-After.
+    A method a documented path does not take is answered 405 with Allow.
     Every answer to a key carries Fixity-Key-Expires (RFC 3339), so clients can warn early.
 servers:
   - url: http://127.0.0.1:8440
@@ -89,7 +90,7 @@ paths:
     get:
       summary: Every release, or one app's (scope release:read)
       parameters:
-        - { name: app, in: query, required: false, schema: { type: string } }
+        - { name: app, in: query, required: false, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
       responses:
         "200": { description: releases, content: { application/json: { schema: { $ref: "#/components/schemas/ReleaseList" } } } }
         "400": { $ref: "#/components/responses/BadInput" }
@@ -118,7 +119,7 @@ paths:
     get:
       summary: Resolve a REF (id, id prefix, app@version) to a release (scope release:read)
       parameters:
-        - { name: ref, in: path, required: true, schema: { type: string } }
+        - { name: ref, in: path, required: true, schema: { $ref: "#/components/schemas/Ref" } }
       responses:
         "200": { description: the release, content: { application/json: { schema: { $ref: "#/components/schemas/ReleaseSummary" } } } }
         "400": { $ref: "#/components/responses/BadInput" }
@@ -188,7 +189,7 @@ paths:
     get:
       summary: An environment's desired state and the policy's rules for it (scope release:read)
       parameters:
-        - { name: env, in: path, required: true, schema: { type: string } }
+        - { name: env, in: path, required: true, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
       responses:
         "200": { description: the environment, content: { application/json: { schema: { $ref: "#/components/schemas/EnvironmentView" } } } }
         "400": { $ref: "#/components/responses/BadInput" }
@@ -199,7 +200,7 @@ paths:
     get:
       summary: What the environment should run (scope release:read)
       parameters:
-        - { name: env, in: path, required: true, schema: { type: string } }
+        - { name: env, in: path, required: true, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
       responses:
         "200": { description: the desired state, content: { application/json: { schema: { $ref: "#/components/schemas/DesiredState" } } } }
         "400": { $ref: "#/components/responses/BadInput" }
@@ -211,10 +212,10 @@ paths:
     post:
       summary: Make a release the environment's desired state, if its policy allows (scope promote:ENV)
       parameters:
-        - { name: env, in: path, required: true, schema: { type: string } }
+        - { name: env, in: path, required: true, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
       requestBody:
         required: true
-        content: { application/json: { schema: { type: object, required: [release], properties: { release: { type: string } } } } }
+        content: { application/json: { schema: { type: object, required: [release], properties: { release: { $ref: "#/components/schemas/Ref" } } } } }
       responses:
         "201": { description: set, content: { application/json: { schema: { $ref: "#/components/schemas/DesiredState" } } } }
         "400": { $ref: "#/components/responses/BadInput" }
@@ -228,11 +229,11 @@ paths:
     put:
       summary: Tag a release; tags never move (scope release:push)
       parameters:
-        - { name: app, in: path, required: true, schema: { type: string } }
-        - { name: version, in: path, required: true, schema: { type: string } }
+        - { name: app, in: path, required: true, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
+        - { name: version, in: path, required: true, schema: { type: string, pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$" } }
       requestBody:
         required: true
-        content: { application/json: { schema: { type: object, required: [release], properties: { release: { type: string } } } } }
+        content: { application/json: { schema: { type: object, required: [release], properties: { release: { $ref: "#/components/schemas/Digest" } } } } }
       responses:
         "200": { description: the tag already named this release, content: { application/json: { schema: { $ref: "#/components/schemas/TagAnswer" } } } }
         "201": { description: tagged, content: { application/json: { schema: { $ref: "#/components/schemas/TagAnswer" } } } }
@@ -247,7 +248,7 @@ paths:
     get:
       summary: The ledger's size and a page of its entries (scope ledger:read)
       parameters:
-        - { name: from, in: query, required: false, schema: { type: integer, minimum: 0 } }
+        - { name: from, in: query, required: false, schema: { type: integer, minimum: 0, maximum: 9223372036854775807 } }
         - { name: count, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 10000 } }
       responses:
         "200": { description: entries, content: { application/json: { schema: { $ref: "#/components/schemas/LedgerPage" } } } }
@@ -273,12 +274,17 @@ paths:
               type: object
               required: [name, scopes]
               properties:
-                name: { type: string }
-                owner: { type: string }
-                scopes: { type: array, items: { type: string } }
-                expires: { type: string, description: "90s, 30m, 12h, 30d; default 90d, at most 365d" }
+                name: { type: string, pattern: "^[!-~]{1,64}$" }
+                owner: { type: [string, "null"], maxLength: 1000 }
+                scopes: { type: array, minItems: 1, items: { $ref: "#/components/schemas/Scope" } }
+                expires: { $ref: "#/components/schemas/Duration" }
       responses:
-        "201": { description: made, content: { application/json: { schema: { $ref: "#/components/schemas/ShownKey" } } } }
+        "201":
+          description: made
+          content: { application/json: { schema: { $ref: "#/components/schemas/ShownKey" } } }
+          links:
+            Revoke: { operationId: revokeKey, parameters: { key: "$response.body#/id" } }
+            Rotate: { operationId: rotateKey, parameters: { key: "$response.body#/id" } }
         "400": { $ref: "#/components/responses/BadInput" }
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
@@ -287,9 +293,10 @@ paths:
         "429": { $ref: "#/components/responses/Throttled" }
   /v1/keys/{key}/revoke:
     post:
+      operationId: revokeKey
       summary: Revoke a key at once, by name or id (scope admin)
       parameters:
-        - { name: key, in: path, required: true, schema: { type: string } }
+        - { name: key, in: path, required: true, schema: { type: string, pattern: "^[!-~]{1,64}$" } }
       responses:
         "200": { description: revoked, content: { application/json: { schema: { $ref: "#/components/schemas/KeyRecord" } } } }
         "400": { $ref: "#/components/responses/BadInput" }
@@ -300,9 +307,10 @@ paths:
         "429": { $ref: "#/components/responses/Throttled" }
   /v1/keys/{key}/rotate:
     post:
+      operationId: rotateKey
       summary: A new key for the same name and scopes; the old one works for the overlap (scope admin)
       parameters:
-        - { name: key, in: path, required: true, schema: { type: string } }
+        - { name: key, in: path, required: true, schema: { type: string, pattern: "^[!-~]{1,64}$" } }
       requestBody:
         required: true
         content:
@@ -310,8 +318,11 @@ paths:
             schema:
               type: object
               properties:
-                overlap: { type: string, description: "default 24h; 0s ends the old key now" }
-                expires: { type: string }
+                overlap:
+                  type: [string, "null"]
+                  description: "default (null) 24h; 0s ends the old key now; at most 365d"
+                  pattern: "^(0s|(([1-9][0-9]{0,6}|[12][0-9]{7}|30[0-9]{6}|31[0-4][0-9]{5}|315[0-2][0-9]{4}|3153[0-5][0-9]{3}|31536000)s|([1-9][0-9]{0,4}|[1-4][0-9]{5}|5[01][0-9]{4}|52[0-4][0-9]{3}|525[0-5][0-9]{2}|525600)m|([1-9][0-9]{0,2}|[1-7][0-9]{3}|8[0-6][0-9]{2}|87[0-5][0-9]|8760)h|([1-9]|[1-9][0-9]|[12][0-9]{2}|3[0-5][0-9]|36[0-5])d))$"
+                expires: { $ref: "#/components/schemas/Duration" }
       responses:
         "201": { description: rotated, content: { application/json: { schema: { type: object, required: [new, old], properties: { new: { $ref: "#/components/schemas/ShownKey" }, old: { $ref: "#/components/schemas/KeyRecord" } } } } } }
         "400": { $ref: "#/components/responses/BadInput" }
@@ -347,6 +358,17 @@ components:
       content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } }
   schemas:
     Digest: { type: string, pattern: "^sha256:[0-9a-f]{64}$" }
+    Ref:
+      description: a release id, a unique hex prefix of 4 or more, or APP@VERSION
+      type: string
+      pattern: "^(sha256:[0-9a-f]{64}|[0-9a-f]{4,64}|[a-z0-9][a-z0-9._-]{0,63}@[A-Za-z0-9][A-Za-z0-9._+-]{0,127})$"
+    Scope:
+      type: string
+      pattern: "^(release:read|release:push|policy:write|ledger:read|admin|promote:[a-z0-9][a-z0-9._-]{0,63}|host:enroll:[a-z0-9][a-z0-9._-]{0,63})$"
+    Duration:
+      type: [string, "null"]
+      description: "90s, 30m, 12h, 30d: a positive whole number and a unit, at most 365 days; null: the default"
+      pattern: "^(([1-9][0-9]{0,6}|[12][0-9]{7}|30[0-9]{6}|31[0-4][0-9]{5}|315[0-2][0-9]{4}|3153[0-5][0-9]{3}|31536000)s|([1-9][0-9]{0,4}|[1-4][0-9]{5}|5[01][0-9]{4}|52[0-4][0-9]{3}|525[0-5][0-9]{2}|525600)m|([1-9][0-9]{0,2}|[1-7][0-9]{3}|8[0-6][0-9]{2}|87[0-5][0-9]|8760)h|([1-9]|[1-9][0-9]|[12][0-9]{2}|3[0-5][0-9]|36[0-5])d)$"
     DigestList:
       type: object
       required: [digests]
@@ -360,8 +382,8 @@ components:
       required: [release, app]
       properties:
         release: { $ref: "#/components/schemas/Digest" }
-        app: { type: string }
-        tags: { type: array, items: { type: string } }
+        app: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" }
+        tags: { type: [array, "null"], items: { type: string, pattern: "^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$" } }
     Admission:
       type: object
       required: [release, app, files, bytes, new_tags, existed]
@@ -423,7 +445,7 @@ components:
       type: object
       required: [payloadType, payload, signatures]
       properties:
-        payloadType: { type: string }
+        payloadType: { type: string, enum: [application/vnd.in-toto+json, application/vnd.fixity.policy+toml] }
         payload: { type: string, contentEncoding: base64 }
         signatures:
           type: array

@@ -1,4 +1,5 @@
 import FixityCore
+import FixityServer
 import Foundation
 import Testing
 
@@ -232,6 +233,29 @@ import Testing
             .deletingLastPathComponent().appendingPathComponent("docs/api.yaml")
         let documented = try String(contentsOf: docs, encoding: .utf8)
         #expect(served + "\n" == documented, "run scripts/embed-api-doc after editing docs/api.yaml")
+
+        // Every route documented and nothing undocumented: the spec's paths and methods are the
+        // route table's, and the live router answers each (never 404) and refuses other methods (405).
+        var documentedRoutes = Set<String>()
+        var path = ""
+        for line in documented.split(separator: "\n") {
+            if line.hasPrefix("  /") && line.hasSuffix(":") { path = String(line.dropFirst(2).dropLast()) }
+            for method in ["get", "post", "put", "delete", "patch"] where line == "    \(method):" {
+                documentedRoutes.insert("\(method.uppercased()) \(path)")
+            }
+        }
+        #expect(documentedRoutes == Set(RouteTable.routes.map { "\($0.method) \($0.template)" }))
+        let admin = try server.makeKey("admin", scopes: ["admin"])
+        for (method, template) in RouteTable.routes {
+            let concrete = template.replacingOccurrences(of: "{ref}", with: "web@1").replacingOccurrences(
+                of: "{env}", with: "staging"
+            ).replacingOccurrences(of: "{app}", with: "web").replacingOccurrences(of: "{version}", with: "1")
+                .replacingOccurrences(of: "{key}", with: "nobody")
+            let answer = try server.request(method, concrete, key: admin, json: method == "GET" ? nil : "{}")
+            #expect(answer.status != 405 && !answer.errorMessage.contains("no route"), "\(method) \(concrete)")
+            let wrong = try server.request("DELETE", concrete, key: admin)
+            #expect(wrong.status == 405 && wrong.headers.lowercased().contains("allow: "), "DELETE \(concrete)")
+        }
     }
 
     /// `log verify --server`: the client recomputes the server's tree from its entries, checks it

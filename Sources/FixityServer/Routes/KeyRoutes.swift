@@ -48,6 +48,9 @@ package enum KeyRoutes {
         v1.post("keys") { request, context -> Response in
             try context.require(.admin)
             let creation = try await JSONBodies.decode(Creation.self, request, context)
+            guard (creation.owner ?? "").unicodeScalars.count <= 1000 else {
+                throw APIFailure.badInput("owner: at most 1000 characters")
+            }
             let scopes = try ReleaseRoutes.parse("scopes") { try creation.scopes.map { try APIKeyScope(parsing: $0) } }
             let lifetime = try duration(creation.expires ?? "90d", what: "expires")
             let shown = try await plane.createKey(
