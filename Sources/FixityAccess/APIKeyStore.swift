@@ -147,29 +147,38 @@ package struct APIKeyStore {
         }
     }
 
-    /// The key a request presented, if it is known, unexpired and unrevoked: its use is noted
-    /// (time and address). Refusals say why without saying whether another key exists.
-    package func authenticate(_ presented: String, from address: String) throws -> APIKeyRecord {
+    /// The key a request presented, if it is known, unexpired and unrevoked. A read only: a
+    /// server notes uses in batches (`noteUses`), so a request costs no write transaction.
+    /// Refusals say why without saying whether another key exists.
+    package func authenticate(_ presented: String, at now: Date? = nil) throws -> APIKeyRecord {
         let secret = try APIKeySecret(presented: presented)
         let digest = secret.digest
-        return try write { db in
-            let now = store.clock.now()
-            let candidates = try Row.fetchAll(
-                db, sql: "SELECT * FROM api_keys WHERE prefix = ?", arguments: [secret.displayPrefix]
-            ).map(APIKeyRecord.init(row:))
+        return try read { db in
+            let now = now ?? store.clock.now()
             var found: APIKeyRecord?
-            for candidate in candidates {
-                let stored = try digestOf(db, id: candidate.id)
-                if APIKeySecret.constantTimeEqual(stored, digest) { found = candidate }
+            for row in try Row.fetchAll(
+                db, sql: "SELECT * FROM api_keys WHERE prefix = ?", arguments: [secret.displayPrefix])
+            {
+                let stored = Digest(parsing: row["digest"] as String)
+                if let stored, APIKeySecret.constantTimeEqual(stored, digest) { found = APIKeyRecord(row: row) }
             }
             guard let key = found else { throw AccessError(.unauthorized, "unknown API key \(secret.displayPrefix)…") }
             if let why = key.refusal(at: now) {
                 throw AccessError(.unauthorized, "API key \(key.id) ('\(key.name)') is \(why)")
             }
-            try db.execute(
-                sql: "UPDATE api_keys SET last_used_at = ?, last_used_from = ? WHERE id = ?",
-                arguments: [Instant(now).description, address, key.id])
-            return try fetch(db, id: key.id)!
+            return key
+        }
+    }
+
+    /// Records when and from where keys were last used (one transaction for a batch).
+    package func noteUses(_ uses: [KeyUse]) throws {
+        guard !uses.isEmpty else { return }
+        try write { db in
+            for use in uses {
+                try db.execute(
+                    sql: "UPDATE api_keys SET last_used_at = ?, last_used_from = ? WHERE id = ?",
+                    arguments: [Instant(use.time).description, use.address, use.id])
+            }
         }
     }
 
@@ -265,6 +274,19 @@ package struct APIKeyStore {
     private func write<T>(_ body: (Database) throws -> T) throws -> T {
         try store.ensureSchema(APIKeySchema.part)
         return try store.database.storeWrite(body)
+    }
+}
+
+/// One use of a key, as a server batches them for `last_used_at`/`last_used_from`.
+package struct KeyUse: Sendable, Equatable {
+    package let id: String
+    package let time: Date
+    package let address: String
+
+    package init(id: String, time: Date, address: String) {
+        self.id = id
+        self.time = time
+        self.address = address
     }
 }
 

@@ -202,7 +202,7 @@ package enum Ledger {
             return levels[n]
         }
         let leaves = try level(0)
-        var frontier = [(level: Int, hash: Merkle.Hash)]()
+        var frontier = MerkleFrontier()
         var expected: Int64 = 0
         var structureBroken = false
         let entries = try Row.fetchCursor(db, sql: "SELECT \(History.entryColumns) FROM history ORDER BY seq")
@@ -229,22 +229,19 @@ package enum Ledger {
             expected += 1
             guard !structureBroken else { continue }
             // Recompute the subtrees this leaf completes and compare with the stored ones.
-            var hash = leaf
-            var height = 0
-            var at = index
-            while at & 1 == 1, let left = frontier.last, left.level == height {
-                frontier.removeLast()
-                hash = Merkle.nodeHash(left.hash, hash)
-                at >>= 1
-                height += 1
-                switch try level(height).advance(to: at) {
-                case .missing: bad(entry.seq, "subtree (\(height), \(at)) ending at entry \(entry.seq) is missing")
-                case .found(let stored) where !Self.same(stored, hash):
-                    bad(entry.seq, "subtree (\(height), \(at)) ending at entry \(entry.seq) does not match")
+            for subtree in frontier.add(leaf: leaf) {
+                switch try level(subtree.level).advance(to: subtree.index) {
+                case .missing:
+                    bad(
+                        entry.seq,
+                        "subtree (\(subtree.level), \(subtree.index)) ending at entry \(entry.seq) is missing")
+                case .found(let stored) where !Self.same(stored, subtree.hash):
+                    bad(
+                        entry.seq,
+                        "subtree (\(subtree.level), \(subtree.index)) ending at entry \(entry.seq) does not match")
                 case .found: break
                 }
             }
-            frontier.append((height, hash))
         }
         let size = Int(expected)
         let leafCount = leaves.consumed + (try leaves.remaining())
@@ -257,12 +254,8 @@ package enum Ledger {
         for cursor in levels where cursor.outOfSequence > 0 {
             bad(Int64(size), "\(cursor.outOfSequence) ledger nodes at level \(cursor.level) are out of sequence")
         }
-        // The root of the recomputed tree: its perfect subtrees folded right to left (RFC 6962 MTH).
-        var root = Merkle.emptyRoot
-        if !structureBroken, var folded = frontier.last?.hash {
-            for subtree in frontier.dropLast().reversed() { folded = Merkle.nodeHash(subtree.hash, folded) }
-            root = folded
-        }
+        // The root of the recomputed tree (RFC 6962 MTH); unknown once the sequence broke.
+        let root = structureBroken ? Merkle.emptyRoot : frontier.root
         var checked = 0
         for checkpoint in try checkpoints(db) {
             checked += 1

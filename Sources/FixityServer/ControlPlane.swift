@@ -34,7 +34,10 @@ protocol ControlPlane: Sendable {
     var blobStore: Store { get }
     /// Throws when the metadata database does not answer.
     func ping() async throws
-    func authenticate(_ presented: String, from address: String) async throws -> APIKeyRecord
+    /// The key a request presented, if it authenticates now (a read: uses are noted in batches).
+    func authenticate(_ presented: String) async throws -> APIKeyRecord
+    /// Records keys' last uses (time and address), a batch at a time.
+    func noteKeyUses(_ uses: [KeyUse]) async throws
     /// Key administration for `admin` keys (the same operations as `fixity server key`).
     func createKey(name: String, owner: String, scopes: [APIKeyScope], lifetime: Int) async throws -> ShownKey
     func listKeys() async throws -> [APIKeyRecord]

@@ -17,6 +17,7 @@ package struct ControlPlaneServer {
     let logger: Logger
     let metrics = ServerMetrics()
     let throttle = FailureThrottle()
+    let keyUses = KeyUseRecorder()
 
     /// Serves the store at `dataFolder` (made on first use, as `seal` makes a store); with
     /// `database`, metadata and the ledger live in that PostgreSQL database instead and the
@@ -39,7 +40,8 @@ package struct ControlPlaneServer {
         router.middlewares.add(AccessLogMiddleware())
         router.middlewares.add(FailureMiddleware())
         HealthRoutes.add(to: router, plane: plane, metrics: metrics)
-        let v1 = router.group("v1").add(middleware: KeyGate(plane: plane, throttle: throttle, metrics: metrics))
+        let v1 = router.group("v1").add(
+            middleware: KeyGate(plane: plane, throttle: throttle, metrics: metrics, uses: keyUses))
         BlobRoutes.add(to: v1, plane: plane, metrics: metrics)
         ReleaseRoutes.add(to: v1, plane: plane, metrics: metrics)
         LedgerRoutes.add(to: v1, plane: plane, checkpointKey: settings.checkpointKey)
@@ -59,6 +61,7 @@ package struct ControlPlaneServer {
         let app = Application(
             router: router, server: server,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "fixity"),
+            services: [KeyUseFlusher(recorder: keyUses, plane: plane, logger: logger)],
             onServerRunning: { channel in
                 let bound = channel.localAddress
                 let host = bound?.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? settings.host

@@ -1,5 +1,6 @@
 import FixityAccess
 import FixityCore
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -17,6 +18,7 @@ struct KeyGate: RouterMiddleware {
     let plane: any ControlPlane
     let throttle: FailureThrottle
     let metrics: ServerMetrics
+    let uses: KeyUseRecorder
     /// POST routes that only read (a digest list answered, blobs sent back).
     static let readingPosts: Set<String> = ["/v1/blobs/missing", "/v1/blobs/fetch"]
 
@@ -72,7 +74,9 @@ struct KeyGate: RouterMiddleware {
             throw APIFailure.unauthorized("the Authorization header must be 'Bearer fxk_…'")
         }
         do {
-            return try await plane.authenticate(String(header.dropFirst("Bearer ".count)), from: context.address)
+            let key = try await plane.authenticate(String(header.dropFirst("Bearer ".count)))
+            uses.note(KeyUse(id: key.id, time: Date(), address: context.address))
+            return key
         } catch let error as AccessError where error.category == .unauthorized || error.category == .badInput {
             throw APIFailure.unauthorized(error.message)
         }

@@ -16,8 +16,12 @@ struct LocalControlPlane: ControlPlane {
         try await BlockingWork.run { [store] in _ = try store.ledger.size() }
     }
 
-    func authenticate(_ presented: String, from address: String) async throws -> APIKeyRecord {
-        try await BlockingWork.run { [store] in try APIKeyStore(store: store).authenticate(presented, from: address) }
+    func authenticate(_ presented: String) async throws -> APIKeyRecord {
+        try await BlockingWork.run { [store] in try APIKeyStore(store: store).authenticate(presented) }
+    }
+
+    func noteKeyUses(_ uses: [KeyUse]) async throws {
+        try await BlockingWork.run { [store] in try APIKeyStore(store: store).noteUses(uses) }
     }
 
     func recordRefusal(_ refusal: Refusal) async throws {

@@ -70,14 +70,18 @@ import Testing
         let clock = ManualClock("2030-01-01T00:00:00Z")
         let keys = APIKeyStore(store: try Store.open(at: "\(sandbox.root)/data", clock: clock))
         let (ci, record) = try keys.create(name: "ci", owner: "", scopes: [.releasePush], lifetime: 7200)
-        let used = try keys.authenticate(ci.text, from: "127.0.0.1")
-        #expect(used.id == record.id && used.lastUsedFrom == "127.0.0.1" && used.lastUsedAt != nil)
+        let used = try keys.authenticate(ci.text)
+        #expect(used.id == record.id && used.lastUsedAt == nil)
+        // Uses are noted in batches (a server flushes them every second), not per request.
+        try keys.noteUses([KeyUse(id: used.id, time: clock.now(), address: "127.0.0.1")])
+        let noted = try #require(try keys.list().first { $0.id == used.id })
+        #expect(noted.lastUsedFrom == "127.0.0.1" && noted.lastUsedAt == Instant(clock.now()).description)
         #expect(APIKeyScope.releasePush.isGranted(by: used.grantedScopes))
         #expect(!APIKeyScope.promote(env: "production").isGranted(by: used.grantedScopes))
 
         func refusal(_ key: String) -> String? {
             do {
-                _ = try keys.authenticate(key, from: "127.0.0.1")
+                _ = try keys.authenticate(key)
                 return nil
             } catch let error as AccessError {
                 #expect(error.category == .unauthorized)

@@ -17,15 +17,7 @@ import Testing
         for round in 0..<6 {
             let server = try TestServer(in: sandbox)
             let key = try server.makeKey("ci-\(round)", scopes: ["release:push", "release:read"])
-            let push = Process()
-            push.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            push.arguments = [
-                "FIXITY_API_KEY=\(key)", Sandbox.binary, "push", "big@1", "--server", server.url, "--store",
-                sandbox.store,
-            ]
-            push.standardOutput = FileHandle.nullDevice
-            push.standardError = FileHandle.nullDevice
-            try push.run()
+            let push = try server.startPush("big@1", key: key)
             Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.4, using: &generator))
             if push.isRunning {
                 kills += 1

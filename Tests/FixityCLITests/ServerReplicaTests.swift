@@ -95,15 +95,7 @@ struct ServerReplicaTests {
         var cut = 0
         for _ in 0..<3 {
             let victim = try TestServer(in: sandbox, data: "shared", database: database)
-            let push = Process()
-            push.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            push.arguments = [
-                "FIXITY_API_KEY=\(admin)", Sandbox.binary, "push", "big@1", "--server", victim.url, "--store",
-                sandbox.store,
-            ]
-            push.standardOutput = FileHandle.nullDevice
-            push.standardError = FileHandle.nullDevice
-            try push.run()
+            let push = try victim.startPush("big@1", key: admin)
             Thread.sleep(forTimeInterval: 0.15)
             if push.isRunning { cut += 1 }
             _ = victim.stop(SIGKILL)

@@ -107,4 +107,21 @@ import Testing
         #expect(Checkpoint.verifiedBy(text: forgedText, signatures: forgedSignatures, keys: [key.publicKey]).isEmpty)
         #expect(throws: TrustError.self) { try Checkpoint.parse("garbage", source: "g") }
     }
+
+    /// The frontier a streaming verifier keeps gives the same roots as the whole-tree math, and
+    /// names every perfect subtree exactly when its last leaf arrives.
+    @Test func theFrontierRebuildsEveryRootAndSubtree() throws {
+        let leaves = (0..<41).map { Merkle.leafHash(Array("leaf \($0)".utf8)) }
+        var frontier = MerkleFrontier()
+        #expect(frontier.root == Merkle.emptyRoot)
+        let nodes = InMemoryMerkleNodes(leaves: leaves)
+        for (index, leaf) in leaves.enumerated() {
+            for subtree in frontier.add(leaf: leaf) {
+                #expect(subtree.index << subtree.level + (1 << subtree.level) - 1 == index)
+                #expect(try nodes.perfectSubtree(level: subtree.level, index: subtree.index) == subtree.hash)
+            }
+            #expect(frontier.root == Merkle.root(of: leaves[0...index]), "size \(index + 1)")
+        }
+        #expect(frontier.size == 41)
+    }
 }

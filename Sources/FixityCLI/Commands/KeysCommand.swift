@@ -15,17 +15,15 @@ struct KeysCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a key; prints it once.",
             discussion: "Scopes: \(APIKeyScope.forms.joined(separator: ", ")). Durations: 90s, 30m, 12h, 30d.")
-        @Option(help: "The key's name.") var name: String
-        @Option(help: "A note on who holds it.") var owner: String = ""
-        @Option(help: "What it may do; repeat for several.") var scope: [String] = []
-        @Option(help: "How long it is valid (default 90d, at most 365d).") var expires: String = "90d"
+        @OptionGroup var key: KeyCreationOptions
         @OptionGroup var connection: ServerConnectionOptions
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
             try runReportingFailures {
-                for text in scope { _ = try APIKeyScope(parsing: text) }
-                let creation = KeyRoutes.Creation(name: name, owner: owner, scopes: scope, expires: expires)
+                _ = try key.scopes()
+                let creation = KeyRoutes.Creation(
+                    name: key.name, owner: key.owner, scopes: key.scope, expires: key.expires)
                 let shown = try connection.session { client -> ShownKey in
                     try await client.document(.POST, "/v1/keys", body: creation)
                 }

@@ -31,6 +31,17 @@ struct ServerDataOptions: ParsableArguments {
     }
 }
 
+/// What a new key is: shared by `fixity server key create` and `fixity keys create`.
+struct KeyCreationOptions: ParsableArguments {
+    @Option(help: "The key's name (what list, revoke and rotate call it).") var name: String
+    @Option(help: "A note on who holds it.") var owner: String = ""
+    @Option(help: "What it may do; repeat for several.") var scope: [String] = []
+    @Option(help: "How long it is valid (default 90d, at most 365d).") var expires: String = "90d"
+
+    /// The scopes, each checked.
+    func scopes() throws -> [APIKeyScope] { try scope.map { try APIKeyScope(parsing: $0) } }
+}
+
 struct ServerKeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "key", abstract: "API keys: create (shown once), list, revoke, rotate.",
@@ -40,18 +51,15 @@ struct ServerKeyCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a key; prints it once (only its SHA-256 is kept).",
             discussion: "Scopes: \(APIKeyScope.forms.joined(separator: ", ")). Durations: 90s, 30m, 12h, 30d.")
-        @Option(help: "The key's name (what list, revoke and rotate call it).") var name: String
-        @Option(help: "A note on who holds it.") var owner: String = ""
-        @Option(help: "What it may do; repeat for several.") var scope: [String] = []
-        @Option(help: "How long it is valid (default 90d, at most 365d).") var expires: String = "90d"
+        @OptionGroup var key: KeyCreationOptions
         @OptionGroup var options: ServerDataOptions
 
         func run() throws {
             try runReportingFailures {
-                let scopes = try scope.map { try APIKeyScope(parsing: $0) }
+                let scopes = try key.scopes()
                 let lifetime = try HumanDuration.seconds(
-                    expires, maximum: APIKeyStore.maximumLifetime, what: "--expires")
-                let (name, owner) = (name, owner)
+                    key.expires, maximum: APIKeyStore.maximumLifetime, what: "--expires")
+                let (name, owner) = (key.name, key.owner)
                 let shown = try options.keys {
                     try await $0.create(name: name, owner: owner, scopes: scopes, lifetime: lifetime)
                 }

@@ -10,12 +10,11 @@ extension PostgresControlPlane {
     static let keyColumns =
         "id, name, owner, prefix, scopes, created_at, expires_at, revoked_at, replaced_by, last_used_at, last_used_from"
 
-    func authenticate(_ presented: String, from address: String) async throws -> APIKeyRecord {
+    func authenticate(_ presented: String) async throws -> APIKeyRecord {
         try await run {
             let secret = try APIKeySecret(presented: presented)
             let digest = secret.digest
-            return try pool.transaction { query in
-                let now = clock.now()
+            return try pool.read { query in
                 var found: APIKeyRecord?
                 for row in try query.rows(
                     "SELECT \(unescaped: Self.keyColumns), digest FROM api_keys WHERE prefix = \(secret.displayPrefix)")
@@ -33,13 +32,25 @@ extension PostgresControlPlane {
                 guard let key = found else {
                     throw AccessError(.unauthorized, "unknown API key \(secret.displayPrefix)…")
                 }
-                if let why = key.refusal(at: now) {
+                if let why = key.refusal(at: clock.now()) {
                     throw AccessError(.unauthorized, "API key \(key.id) ('\(key.name)') is \(why)")
                 }
-                let time = Instant(now).description
-                try query.rows(
-                    "UPDATE api_keys SET last_used_at = \(time), last_used_from = \(address) WHERE id = \(key.id)")
-                return try Self.fetch(query, id: key.id)!
+                return key
+            }
+        }
+    }
+
+    func noteKeyUses(_ uses: [KeyUse]) async throws {
+        guard !uses.isEmpty else { return }
+        try await run {
+            try pool.transaction { query in
+                for use in uses {
+                    try query.rows(
+                        """
+                        UPDATE api_keys SET last_used_at = \(Instant(use.time).description), last_used_from = \(use.address)
+                        WHERE id = \(use.id)
+                        """)
+                }
             }
         }
     }

@@ -17,7 +17,7 @@ enum PostgresLedgerVerifier {
             if firstBad == nil { firstBad = seq }
             if problems.count < 20 { problems.append(message) }
         }
-        var frontier = [(level: Int, hash: Merkle.Hash)]()
+        var frontier = MerkleFrontier()
         var expected: Int64 = 0
         var structureBroken = false
         var from: Int64 = 0
@@ -61,22 +61,14 @@ enum PostgresLedgerVerifier {
                 }
                 expected += 1
                 guard !structureBroken else { continue }
-                var hash = leaf
-                var height = 0
-                var at = entry.seq
-                while at & 1 == 1, let left = frontier.last, left.level == height {
-                    frontier.removeLast()
-                    hash = Merkle.nodeHash(left.hash, hash)
-                    at >>= 1
-                    height += 1
-                    switch stored[height]?[at] {
-                    case nil: bad(entry.seq, "subtree (\(height), \(at)) ending at entry \(entry.seq) is missing")
-                    case let node? where node != hash:
-                        bad(entry.seq, "subtree (\(height), \(at)) ending at entry \(entry.seq) does not match")
+                for subtree in frontier.add(leaf: leaf) {
+                    let place = "subtree (\(subtree.level), \(subtree.index)) ending at entry \(entry.seq)"
+                    switch stored[subtree.level]?[Int64(subtree.index)] {
+                    case nil: bad(entry.seq, "\(place) is missing")
+                    case let node? where node != subtree.hash: bad(entry.seq, "\(place) does not match")
                     default: break
                     }
                 }
-                frontier.append((height, hash))
             }
             from = last + 1
         }
@@ -88,11 +80,7 @@ enum PostgresLedgerVerifier {
                 "the tree has \(leafCount) leaves but only \(size) entries remain: entries from \(size) on were deleted (truncated)"
             )
         }
-        var root = Merkle.emptyRoot
-        if !structureBroken, var folded = frontier.last?.hash {
-            for subtree in frontier.dropLast().reversed() { folded = Merkle.nodeHash(subtree.hash, folded) }
-            root = folded
-        }
+        let root = structureBroken ? Merkle.emptyRoot : frontier.root
         var checked = 0
         for row in try query.rows("SELECT size, root, created_at FROM ledger_checkpoints ORDER BY id") {
             let (checkpointSize, buffer, createdAt) = try row.decode((Int64, ByteBuffer, String).self)

@@ -120,6 +120,19 @@ final class TestServer {
             in: sandbox.root)
     }
 
+    /// `fixity push REF` to this server started in the background (for a test to cut it short).
+    func startPush(_ ref: String, key: String) throws -> Process {
+        let push = Process()
+        push.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        push.arguments = [
+            "FIXITY_API_KEY=\(key)", Sandbox.binary, "push", ref, "--server", url, "--store", sandbox.store,
+        ]
+        push.standardOutput = FileHandle.nullDevice
+        push.standardError = FileHandle.nullDevice
+        try push.run()
+        return push
+    }
+
     /// The server's ledger entries, one JSON object a line (the server may keep running): `log
     /// export` of the embedded store, or the rows of a replicated server's database.
     func ledger() throws -> String {
