@@ -87,4 +87,32 @@ import Testing
         let ledger = try server.ledger()
         #expect(ledger.contains("\"route\":\"/v1/blobs\",\"status\":\"400\""), "\(ledger.suffix(400))")
     }
+
+    /// tests/hostile/client.py: raw-socket clients that lie about sizes, flood headers, smuggle,
+    /// send garbage, drip, and abandon 200 uploads at once. Each is refused with a 4xx (never a
+    /// 5xx, never an internal error in the log) and the server keeps answering.
+    @Test(arguments: ServerPolicyTests.modes)
+    func hostileClientsAreRefusedAndTheServerStaysUp(mode: String) throws {
+        let sandbox = try Sandbox()
+        let server = try ServerPolicyTests.server(sandbox, mode: mode)
+        let key = try server.makeKey("admin", scopes: ["admin"])
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tests/hostile/client.py").path
+        let run = try Sandbox.run("/usr/bin/env", ["python3", script, server.url, key], in: sandbox.root)
+        #expect(run.status == 0, "\(run.stderr)")
+        let cases = try #require(try run.json()["cases"] as? [String: [String: Any]])
+        #expect(cases.count == 10)
+        let expected: [String: Int] = [
+            "absurd content-length": 413, "huge header": 400, "header flood": 400,
+            "content-length and chunked": 400, "bad chunk size": 400, "garbage": 400, "hostile path": 400,
+            "oversized blob claim": 400, "dripped request": 200,
+        ]
+        for (name, result) in cases {
+            #expect(result["alive"] as? Bool == true, "\(name): the server stopped answering")
+            if let status = expected[name] { #expect(result["answer"] as? Int == status, "\(name): \(result)") }
+        }
+        #expect(try server.request("GET", "/healthz").status == 200)
+        let log = (try? String(contentsOfFile: server.log, encoding: .utf8)) ?? ""
+        #expect(!log.contains("internal error"), "\(log.suffix(600))")
+    }
 }

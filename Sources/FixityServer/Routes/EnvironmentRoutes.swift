@@ -12,9 +12,8 @@ enum EnvironmentRoutes {
     static func add(to v1: RouterGroup<ServerContext>, plane: any ControlPlane, metrics: ServerMetrics) {
         v1.put("policy") { request, context -> Response in
             try context.require(.policyWrite)
-            var request = request
-            let body = try await request.collectBody(upTo: context.maxUploadSize)
-            let record = try await plane.setPolicy(envelope: Array(body.readableBytesView), keyID: context.keyID)
+            let body = try await JSONBodies.body(request, context)
+            let record = try await plane.setPolicy(envelope: body, keyID: context.keyID)
             return try JSONBodies.response(record, status: .created)
         }
 

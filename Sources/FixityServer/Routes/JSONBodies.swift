@@ -7,15 +7,7 @@ import Hummingbird
 /// CLI's `--json` style.
 enum JSONBodies {
     static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: ServerContext) async throws -> T {
-        var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: context.maxUploadSize)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIFailure(
-                .contentTooLarge, .badInput, "the request body is over \(context.maxUploadSize) bytes")
-        }
-        let bytes = Array(buffer.readableBytesView)
+        let bytes = try await body(request, context)
         do {
             return try StrictJSON.decode(type, from: bytes)
         } catch let error as StrictJSON.DuplicateKey {
@@ -24,6 +16,25 @@ enum JSONBodies {
             throw APIFailure.badInput("the request body is not the JSON this route takes: \(describe(error))")
         } catch {
             throw APIFailure.badInput("the request body is not JSON: \(error)")
+        }
+    }
+
+    /// A document body, bounded: refused at once when its Content-Length announces more than
+    /// the limit (without reading it), and as soon as it passes the limit otherwise. A body
+    /// that breaks off (the client went away) is the client's problem (400), not a server fault.
+    static func body(_ request: Request, _ context: ServerContext) async throws -> [UInt8] {
+        let limit = context.maxUploadSize
+        if let announced = request.headers[.contentLength].flatMap({ Int($0) }), announced > limit {
+            throw APIFailure(
+                .contentTooLarge, .badInput, "the request body announces \(announced) bytes; at most \(limit)")
+        }
+        var request = request
+        do {
+            return Array(try await request.collectBody(upTo: limit).readableBytesView)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIFailure(.contentTooLarge, .badInput, "the request body is over \(limit) bytes")
+        } catch {
+            throw APIFailure.badInput("the request body broke off: \(error)")
         }
     }
 

@@ -62,9 +62,8 @@ enum ReleaseRoutes {
         v1.post("releases/{ref}/envelopes") { request, context -> Response in
             try context.require(.releasePush)
             let id = try releaseID(try pathParameter("ref", context), field: "release id")
-            var request = request
-            let body = try await request.collectBody(upTo: context.maxUploadSize)
-            let added = try await plane.addEnvelope(Array(body.readableBytesView), about: id, keyID: context.keyID)
+            let body = try await JSONBodies.body(request, context)
+            let added = try await plane.addEnvelope(body, about: id, keyID: context.keyID)
             return try JSONBodies.response(["added": added], status: added ? .created : .ok)
         }
 
