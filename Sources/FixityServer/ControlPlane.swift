@@ -54,6 +54,8 @@ protocol ControlPlane: Sendable {
     func releases(app: AppName?) async throws -> [ReleaseRecord]
     func ledgerSize() async throws -> Int
     func ledgerEntries(from: Int64, count: Int) async throws -> [LedgerEntry]
+    /// The ledger as a `LedgerLog` (synchronous: call it on the thread pool), for proofs.
+    var ledgerLog: any LedgerLog { get }
     /// A signed note of the ledger's current size and root (tlog checkpoint), signed by `key`.
     func ledgerCheckpoint(signedBy key: SigningKey) async throws -> String
     /// Accepts a signed policy (an envelope's JSON) if the root in force and its own root signed it.

@@ -11,6 +11,7 @@ import Foundation
 struct LocalControlPlane: ControlPlane {
     let store: Store
     var blobStore: Store { store }
+    var ledgerLog: any LedgerLog { store.ledger }
 
     func ping() async throws {
         try await BlockingWork.run { [store] in _ = try store.ledger.size() }

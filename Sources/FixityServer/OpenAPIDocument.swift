@@ -332,6 +332,49 @@ paths:
         "413": { $ref: "#/components/responses/BadInput" }
         "422": { $ref: "#/components/responses/Refused" }
         "429": { $ref: "#/components/responses/Throttled" }
+  /v1/ledger/proof:
+    get:
+      summary: An inclusion proof of entry seq in the tree of size entries (default now), self-contained (scope ledger:read)
+      parameters:
+        - { name: seq, in: query, required: true, schema: { type: integer, minimum: 0, maximum: 9223372036854775807 } }
+        - { name: size, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 9223372036854775807 } }
+      responses:
+        "200":
+          description: the proof (docs/ledger.md)
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [leaf_index, tree_size, leaf_hash, root_hash, audit_path, entry]
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "429": { $ref: "#/components/responses/Throttled" }
+  /v1/ledger/consistency:
+    get:
+      summary: A consistency proof from the tree of `from` entries to the tree of `to` (default now) (scope ledger:read)
+      parameters:
+        - { name: from, in: query, required: true, schema: { type: integer, minimum: 0, maximum: 9223372036854775807 } }
+        - { name: to, in: query, required: false, schema: { type: integer, minimum: 0, maximum: 9223372036854775807 } }
+      responses:
+        "200":
+          description: the proof, hex hashes
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [from, to, proof, root]
+                properties:
+                  from: { type: integer }
+                  to: { type: integer }
+                  proof: { type: array, items: { type: string } }
+                  root: { type: string }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "429": { $ref: "#/components/responses/Throttled" }
   /v1/ledger/checkpoint:
     get:
       summary: A signed note of the ledger's current size and root (scope ledger:read)

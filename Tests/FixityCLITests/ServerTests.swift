@@ -282,6 +282,16 @@ import Testing
             ["log", "verify", "--checkpoint", "held.txt", "--key", "log.key", "--json"], key: key)
         #expect(later.status == 0, "\(later.stderr)")
         #expect(try later.json()["consistent"] as? Bool == true)
+        // Proofs over the API check out against the root the audit computed itself.
+        let root = try #require(try later.json()["root"] as? String)
+        let size = try #require(try later.json()["size"] as? Int)
+        let proof = try server.request("GET", "/v1/ledger/proof?seq=2", key: key)
+        #expect(proof.status == 200, "\(proof.body)")
+        let document = try JSONDecoder().decode(InclusionProof.self, from: Data(proof.body.utf8))
+        #expect(document.treeSize == size && document.verifies(against: root))
+        let consistency = try server.request("GET", "/v1/ledger/consistency?from=3", key: key).json()
+        #expect(consistency["root"] as? String == root && consistency["to"] as? Int == size)
+        #expect(try server.request("GET", "/v1/ledger/proof?seq=\(size)", key: key).status == 404)
         // A checkpoint without the key that signed it is not taken on the server's word.
         let keyless = try server.client(["log", "verify", "--checkpoint", "held.txt"], key: key)
         #expect(keyless.status == 2 && keyless.stderr.contains("needs --key"))

@@ -31,6 +31,7 @@ struct PostgresControlPlane: ControlPlane {
     }
 
     var ledger: PostgresLedger { PostgresLedger(unchecked: pool.session) }
+    var ledgerLog: any LedgerLog { ledger }
 
     func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await BlockingWork.run(body)

@@ -1,4 +1,6 @@
+import FixityApp
 import FixityCore
+import FixityLedger
 import Hummingbird
 
 /// The ledger, read by anyone holding `ledger:read`: its size and its entries in order, in the
@@ -11,7 +13,54 @@ enum LedgerRoutes {
         let entries: [LedgerEntry]
     }
 
+    struct Consistency: Codable {
+        let from: Int
+        let to: Int
+        /// Hex hashes (RFC 9162 §2.1.4), oldest subtree first.
+        let proof: [String]
+        let root: String
+    }
+
     static func add(to v1: RouterGroup<ServerContext>, plane: any ControlPlane, checkpointKey: SigningKey?) {
+        // An inclusion proof for entry `seq` in the tree of `size` (default: now), as the
+        // self-contained document of docs/ledger.md.
+        v1.get("ledger/proof") { request, context -> Response in
+            try context.require(.ledgerRead)
+            let seq = try number(request, "seq", default: -1)
+            let size = request.uri.queryParameters["size"] != nil ? try number(request, "size", default: 0) : nil
+            guard seq >= 0 else { throw APIFailure.badInput("give seq, the entry to prove (0 or more)") }
+            let log = plane.ledgerLog
+            let proof = try await BlockingWork.run { () -> InclusionProof in
+                let now = try log.size()
+                let tree = size ?? now
+                guard tree <= now, seq < tree else {
+                    throw APIFailure.notFound("the ledger has \(now) entries; no entry \(seq) in a tree of \(tree)")
+                }
+                return try log.inclusionProofDocument(seq: Int64(seq), size: tree)
+            }
+            return try JSONBodies.response(proof)
+        }
+
+        // A consistency proof that the tree of `from` entries is a prefix of the tree of `to`.
+        v1.get("ledger/consistency") { request, context -> Response in
+            try context.require(.ledgerRead)
+            let from = try number(request, "from", default: -1)
+            let log = plane.ledgerLog
+            let toGiven = request.uri.queryParameters["to"] != nil ? try number(request, "to", default: 0) : nil
+            let answer = try await BlockingWork.run { () -> Consistency in
+                let now = try log.size()
+                let to = toGiven ?? now
+                guard to <= now else { throw APIFailure.notFound("the ledger has \(now) entries; no tree of \(to)") }
+                guard from >= 0, from <= to else {
+                    throw APIFailure.badInput("from must be 0 to \(to) (the tree it is proved against)")
+                }
+                let proof = try log.consistencyProof(from: from, to: to)
+                return Consistency(
+                    from: from, to: to, proof: proof.map(Hex.encode), root: Hex.encode(try log.root(size: to)))
+            }
+            return try JSONBodies.response(answer)
+        }
+
         v1.get("ledger/checkpoint") { _, context -> Response in
             try context.require(.ledgerRead)
             guard let checkpointKey else {
