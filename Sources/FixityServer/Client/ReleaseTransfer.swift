@@ -55,10 +55,8 @@ package enum ReleaseTransfer {
                 try store.envelopes(about: id).map(\.envelope)
             )
         }
-        let sizes = Dictionary(
-            manifest.entries.compactMap { entry in entry.digest.map { ($0, entry.size) } },
-            uniquingKeysWith: { a, _ in a }
-        ).merging([id.digest: UInt64(manifest.bytes.count)]) { a, _ in a }
+        var sizes = blobSizes(manifest)
+        sizes[id.digest] = UInt64(manifest.bytes.count)
         let missing = try await missingOnServer(sizes.keys.sorted(), client)
         var sent = 0
         var bytes: UInt64 = 0
@@ -116,9 +114,7 @@ package enum ReleaseTransfer {
         }
         let needed = manifest.blobDigests.sorted()
         let missing = try await BlockingWork.run { needed.filter { !store.hasObject($0) } }
-        let sizes = Dictionary(
-            manifest.entries.compactMap { entry in entry.digest.map { ($0, entry.size) } },
-            uniquingKeysWith: { a, _ in a })
+        let sizes = blobSizes(manifest)
         for pack in packs(missing, sizes: sizes) {
             let report = try await fetch(pack, into: store, client)
             received += report.stored
@@ -181,6 +177,16 @@ package enum ReleaseTransfer {
             start += digestsPerQuery
         }
         return missing
+    }
+
+    /// Each blob's size, by digest. (A plain loop: Swift 6.3's optimizer crashes on the
+    /// compactMap-into-Dictionary form of this in a release build.)
+    static func blobSizes(_ manifest: Manifest) -> [Digest: UInt64] {
+        var sizes: [Digest: UInt64] = [:]
+        for entry in manifest.entries {
+            if let digest = entry.digest { sizes[digest] = entry.size }
+        }
+        return sizes
     }
 
     /// Digests grouped into packs of about `packBytes`.
