@@ -157,7 +157,7 @@ package struct APIKeyStore {
             let now = now ?? store.clock.now()
             var found: APIKeyRecord?
             for row in try Row.fetchAll(
-                db, sql: "SELECT * FROM api_keys WHERE prefix = ?", arguments: [secret.displayPrefix])
+                db.cachedStatement(sql: "SELECT * FROM api_keys WHERE prefix = ?"), arguments: [secret.displayPrefix])
             {
                 let stored = Digest(parsing: row["digest"] as String)
                 if let stored, APIKeySecret.constantTimeEqual(stored, digest) { found = APIKeyRecord(row: row) }

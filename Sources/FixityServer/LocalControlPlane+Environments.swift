@@ -162,7 +162,8 @@ extension LocalControlPlane {
     static func desired(_ db: Database, env: String) throws -> DesiredState? {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT * FROM desired_states WHERE env = ? ORDER BY seq DESC LIMIT 1", arguments: [env])
+                db.cachedStatement(sql: "SELECT * FROM desired_states WHERE env = ? ORDER BY seq DESC LIMIT 1"),
+                arguments: [env])
         else { return nil }
         guard let release = Digest(parsing: row["release"] as String),
             let policy = Digest(parsing: row["policy"] as String)

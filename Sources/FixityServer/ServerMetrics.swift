@@ -1,5 +1,6 @@
 import Hummingbird
 import Prometheus
+import Synchronization
 
 /// The server's Prometheus metrics (`GET /metrics`): requests by route template and status,
 /// their latency, bytes in and out, blobs stored, releases admitted, refusals by reason. Kept
@@ -30,17 +31,35 @@ final class ServerMetrics: Sendable {
         ).increment()
     }
 
+    private struct RouteKey: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+
+    /// The counter and histogram of each (route, method, status), made once: the registry's
+    /// lookup by name and labels would otherwise run on every request.
+    private let handles = Mutex<[RouteKey: (Counter, ValueHistogram)]>([:])
+
     func request(route: String, method: String, status: Int, seconds: Double) {
-        let labels = [("route", route), ("method", method), ("status", String(status))]
-        registry.makeCounter(
-            descriptor: Self.name("http_requests", "total", "Requests by route template and status."), labels: labels
-        ).increment()
-        registry.makeValueHistogram(
-            descriptor: Self.name(
-                "http_request_duration", "seconds", "Time to the response's last byte, by route template."),
-            labels: [("route", route), ("method", method)],
-            buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60]
-        ).record(seconds)
+        let key = RouteKey(route: route, method: method, status: status)
+        let (counter, histogram) = handles.withLock { handles in
+            if let known = handles[key] { return known }
+            let made = (
+                registry.makeCounter(
+                    descriptor: Self.name("http_requests", "total", "Requests by route template and status."),
+                    labels: [("route", route), ("method", method), ("status", String(status))]),
+                registry.makeValueHistogram(
+                    descriptor: Self.name(
+                        "http_request_duration", "seconds", "Time to the response's last byte, by route template."),
+                    labels: [("route", route), ("method", method)],
+                    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60])
+            )
+            handles[key] = made
+            return made
+        }
+        counter.increment()
+        histogram.record(seconds)
     }
 
     func text() -> [UInt8] { registry.emitToBuffer() }
