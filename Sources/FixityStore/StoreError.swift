@@ -17,6 +17,8 @@ package struct StoreError: FixityError, Sendable {
         /// A lock is held by someone else.
         case locked
         case io
+        /// A decision, not a failure: what was asked would do harm here.
+        case refused
         /// A caller broke an object's contract (a bug, never the user's input).
         case `internal`
     }
@@ -48,6 +50,7 @@ package struct StoreError: FixityError, Sendable {
         case .conflict: .conflict
         case .locked: .locked
         case .io: .io
+        case .refused: .refused
         case .internal: .internal
         }
     }

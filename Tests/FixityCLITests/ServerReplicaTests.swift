@@ -75,6 +75,10 @@ struct ServerReplicaTests {
         #expect(auditA.status == 0 && auditB.status == 0, "\(auditA.stdout) \(auditB.stdout)")
         #expect(try auditA.json()["root"] as? String == (try auditB.json()["root"] as? String))
 
+        // The shared folder's own database knows none of these releases: gc there is refused.
+        let gc = try sandbox.fixity(["gc"], store: "\(sandbox.root)/shared")
+        #expect(gc.status == 2 && gc.stderr.contains("gc refused"), "\(gc.stderr)")
+
         // Pull through either replica gives the same release, whole.
         let pulled = try b.client(["pull", "web@3", "--json"], key: admin, store: "\(sandbox.root)/other")
         #expect(pulled.status == 0, "\(pulled.stderr)")

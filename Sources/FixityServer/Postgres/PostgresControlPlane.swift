@@ -21,6 +21,7 @@ struct PostgresControlPlane: ControlPlane {
     init(url: PostgresURL, dataFolder: String, clock: any WallClock = SystemClock()) throws {
         pool = try PostgresPool(url)
         blobStore = try Store.open(at: dataFolder, clock: clock)
+        try blobStore.markCatalogElsewhere(url.description)
         self.clock = clock
         // The ledger's tables and guard first (the catalog's triggers use its function).
         _ = try PostgresLedger(session: pool.sessions[0])

@@ -26,6 +26,12 @@ extension Store {
     /// seal has written or relied on is referenced by a recorded release by the time gc can run.
     /// Refuses to run when a release's manifest cannot be read: gc never guesses what is live.
     package func gc(dryRun: Bool) throws -> GCReport {
+        if let database = catalogElsewhere() {
+            throw StoreError(
+                .refused,
+                "gc refused: this folder holds the blobs of a replicated server whose catalog is in \(database); its own database knows none of their releases, so gc here would remove every blob"
+            )
+        }
         let lock = try self.lock(.exclusive, purpose: "gc")
         defer { withExtendedLifetime(lock) {} }
         var live = Set<Digest>()
