@@ -36,6 +36,8 @@ schemathesis --config-file tests/api/schemathesis.toml run "$url/openapi.yaml" \
   --report junit --report-dir "$work/report" \
   2>&1 | tee "${SCHEMATHESIS_OUT:-$work/schemathesis.txt}" | tail -40
 status=${PIPESTATUS[0]}
+# The failures in full (the tail above may cut them), for the CI log.
+sed -n '/== FAILURES ==/,/== WARNINGS ==/p' "${SCHEMATHESIS_OUT:-$work/schemathesis.txt}" | cut -c1-400 | head -80
 grep -E "^(Operations|Test cases|Tested|API Operations|Test Phases|Summary)" -A6 "${SCHEMATHESIS_OUT:-$work/schemathesis.txt}" | head -30 || true
 if grep -q "internal error" "$work/log"; then
   echo "schemathesis: the server logged internal errors:" >&2

@@ -51,8 +51,10 @@ enum LedgerRoutes {
                 let now = try log.size()
                 let to = toGiven ?? now
                 guard to <= now else { throw APIFailure.notFound("the ledger has \(now) entries; no tree of \(to)") }
-                guard from >= 0, from <= to else {
-                    throw APIFailure.badInput("from must be 0 to \(to) (the tree it is proved against)")
+                guard from >= 0 else { throw APIFailure.badInput("from must be 0 or more") }
+                // A tree larger than the one it would be proved against has no such proof.
+                guard from <= to else {
+                    throw APIFailure.notFound("no consistency proof from \(from) entries to a tree of \(to)")
                 }
                 let proof = try log.consistencyProof(from: from, to: to)
                 return Consistency(
