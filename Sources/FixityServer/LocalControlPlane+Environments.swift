@@ -12,7 +12,7 @@ extension LocalControlPlane {
     func setPolicy(envelope bytes: [UInt8], keyID: String) async throws -> PolicyRecord {
         try await BlockingWork.run { [store] in
             try store.ensureSchema(ControlPlaneSchema.part)
-            let (envelope, text) = try SignedPolicy.open(bytes, source: "the policy envelope")
+            let (envelope, text) = try SignedPolicy.unwrap(bytes, source: "the policy envelope")
             let policy = try PolicyFile.parse(text, name: "uploaded")
             return try store.database.storeWrite { db in
                 // Read and replaced in one write transaction: two policies sent at once cannot
@@ -153,7 +153,8 @@ extension LocalControlPlane {
 
     static func text(of record: PolicyRecord) throws -> String {
         do {
-            return try SignedPolicy.open(Array(record.envelope.utf8), source: "stored policy \(record.digest.short)").1
+            return try SignedPolicy.unwrap(Array(record.envelope.utf8), source: "stored policy \(record.digest.short)")
+                .1
         } catch {
             throw StoreError(.integrity, error.message)
         }

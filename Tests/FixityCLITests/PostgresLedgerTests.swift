@@ -9,7 +9,7 @@ import Testing
 /// (`scripts/test` starts a throwaway cluster on a loopback port and sets it). Outside CI
 /// without PostgreSQL the suite is skipped, saying so; under `CI=true` it must run.
 enum TestPostgres {
-    static let url = ProcessInfo.processInfo.environment["FIXITY_TEST_POSTGRES"]
+    static let url = ProcessInfo.processInfo.environment["FIXITY_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
     static let required = ProcessInfo.processInfo.environment["CI"] == "true"
     static var enabled: Bool { url != nil || required }
 

@@ -30,7 +30,7 @@ public enum SignedPolicy {
     }
 
     /// The envelope's policy text, parsed strictly; its signatures are checked by `admit`.
-    public static func open(_ bytes: [UInt8], source: String) throws(TrustError) -> (DSSEEnvelope, String) {
+    public static func unwrap(_ bytes: [UInt8], source: String) throws(TrustError) -> (DSSEEnvelope, String) {
         let envelope = try DSSEEnvelope(json: bytes, source: source, payloadType: payloadType)
         guard let text = String(validating: envelope.payloadBytes, as: UTF8.self) else {
             throw TrustError("\(source): the policy text is not UTF-8")

@@ -11,7 +11,7 @@ import PostgresNIO
 extension PostgresControlPlane {
     func setPolicy(envelope bytes: [UInt8], keyID: String) async throws -> PolicyRecord {
         try await run {
-            let (envelope, text) = try SignedPolicy.open(bytes, source: "the policy envelope")
+            let (envelope, text) = try SignedPolicy.unwrap(bytes, source: "the policy envelope")
             let policy = try PolicyFile.parse(text, name: "uploaded")
             return try write { query in
                 let current = try currentPolicy(query)
@@ -51,7 +51,7 @@ extension PostgresControlPlane {
         else { return nil }
         let (seq, digestText, text, envelope, setAt) = try row.decode((Int64, String, String, String, String).self)
         guard let digest = Digest(parsing: digestText), Digest.of(Array(text.utf8)) == digest,
-            (try? SignedPolicy.open(Array(envelope.utf8), source: "stored policy").1) == text
+            (try? SignedPolicy.unwrap(Array(envelope.utf8), source: "stored policy").1) == text
         else {
             throw StoreError(.integrity, "stored policy #\(seq) does not match its digest or its envelope")
         }
