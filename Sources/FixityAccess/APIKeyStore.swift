@@ -69,6 +69,12 @@ package struct APIKeyRecord: Sendable, Codable, Equatable {
         return nil
     }
 
+    /// This record if it authenticates at `now`, else the refusal every gate gives.
+    package func admitted(at now: Date) throws(AccessError) -> APIKeyRecord {
+        if let why = refusal(at: now) { throw AccessError(.unauthorized, "API key \(id) ('\(name)') is \(why)") }
+        return self
+    }
+
     /// Its scopes as types (a stored scope this version cannot read grants nothing).
     package var grantedScopes: Set<APIKeyScope> { Set(scopes.compactMap { try? APIKeyScope(parsing: $0) }) }
 }
@@ -163,10 +169,7 @@ package struct APIKeyStore {
                 if let stored, APIKeySecret.constantTimeEqual(stored, digest) { found = APIKeyRecord(row: row) }
             }
             guard let key = found else { throw AccessError(.unauthorized, "unknown API key \(secret.displayPrefix)…") }
-            if let why = key.refusal(at: now) {
-                throw AccessError(.unauthorized, "API key \(key.id) ('\(key.name)') is \(why)")
-            }
-            return key
+            return try key.admitted(at: now)
         }
     }
 

@@ -5,6 +5,8 @@ import FixityHost
 import FixityLedger
 import FixityStore
 import Foundation
+import Logging
+import ServiceLifecycle
 
 /// A release as the API describes it: its id, the app(s) it was recorded under, its tags.
 package struct ReleaseSummary: Sendable, Codable, Equatable {
@@ -32,6 +34,11 @@ struct Refusal: Sendable {
 protocol ControlPlane: Sendable {
     /// Where blobs live: an ordinary store's objects.
     var blobStore: Store { get }
+    /// The time every expiry and entry is judged by.
+    var clock: any WallClock { get }
+    /// The service that tells `cache` when keys or desired states change outside this server's
+    /// own requests (another process, another replica).
+    func changeFeed(into cache: CatalogCache, logger: Logger) -> any Service
     /// Throws when the metadata database does not answer.
     func ping() async throws
     /// The key a request presented, if it authenticates now (a read: uses are noted in batches).

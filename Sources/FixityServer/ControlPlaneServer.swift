@@ -18,6 +18,7 @@ package struct ControlPlaneServer {
     let metrics = ServerMetrics()
     let throttle = FailureThrottle()
     let keyUses = KeyUseRecorder()
+    let cache = CatalogCache()
 
     /// Serves the store at `dataFolder` (made on first use, as `seal` makes a store); with
     /// `database`, metadata and the ledger live in that PostgreSQL database instead and the
@@ -41,11 +42,11 @@ package struct ControlPlaneServer {
         router.middlewares.add(FailureMiddleware())
         HealthRoutes.add(to: router, plane: plane, metrics: metrics)
         let v1 = router.group("v1").add(
-            middleware: KeyGate(plane: plane, throttle: throttle, metrics: metrics, uses: keyUses))
+            middleware: KeyGate(plane: plane, throttle: throttle, metrics: metrics, uses: keyUses, cache: cache))
         BlobRoutes.add(to: v1, plane: plane, metrics: metrics)
         ReleaseRoutes.add(to: v1, plane: plane, metrics: metrics)
         LedgerRoutes.add(to: v1, plane: plane, checkpointKey: settings.checkpointKey)
-        EnvironmentRoutes.add(to: v1, plane: plane, metrics: metrics)
+        EnvironmentRoutes.add(to: v1, plane: plane, cache: cache, metrics: metrics)
         KeyRoutes.add(to: v1, plane: plane)
 
         let http = HTTPServerBuilder.http1(
@@ -61,7 +62,10 @@ package struct ControlPlaneServer {
         let app = Application(
             router: router, server: server,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "fixity"),
-            services: [KeyUseFlusher(recorder: keyUses, plane: plane, logger: logger)],
+            services: [
+                KeyUseFlusher(recorder: keyUses, plane: plane, logger: logger),
+                plane.changeFeed(into: cache, logger: logger),
+            ],
             onServerRunning: { channel in
                 let bound = channel.localAddress
                 let host = bound?.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? settings.host

@@ -19,6 +19,7 @@ struct KeyGate: RouterMiddleware {
     let throttle: FailureThrottle
     let metrics: ServerMetrics
     let uses: KeyUseRecorder
+    let cache: CatalogCache
     /// POST routes that only read (a digest list answered, blobs sent back).
     static let readingPosts: Set<String> = ["/v1/blobs/missing", "/v1/blobs/fetch"]
 
@@ -44,6 +45,8 @@ struct KeyGate: RouterMiddleware {
         let mutating = request.method != .get && request.method != .head && !Self.readingPosts.contains(route)
         do {
             var response = try await next(request, context)
+            // What this request changed is committed: nothing cached before it may answer again.
+            if mutating { cache.changed() }
             // Lets a client warn its user before the key stops working (the CLI does from 14 days).
             if let key = context.key { response.headers[.keyExpires] = key.expiresAt }
             if mutating {
@@ -53,6 +56,7 @@ struct KeyGate: RouterMiddleware {
             }
             return response
         } catch {
+            if mutating { cache.changed() }
             let failure = FailureMiddleware<Context>.failure(for: error, request: request, logger: context.logger)
             if failure.status == .forbidden {
                 try await refuse(failure, route: route, method: method, context: context)
@@ -74,7 +78,18 @@ struct KeyGate: RouterMiddleware {
             throw APIFailure.unauthorized("the Authorization header must be 'Bearer fxk_…'")
         }
         do {
-            let key = try await plane.authenticate(String(header.dropFirst("Bearer ".count)))
+            let presented = String(header.dropFirst("Bearer ".count))
+            // Looked up by the SHA-256 of the key: what the lookup's timing could tell about is a
+            // digest nobody can steer, never the key.
+            let digest = try APIKeySecret(presented: presented).digest
+            let key: APIKeyRecord
+            if let cached = cache.key(digest) {
+                key = try cached.admitted(at: plane.clock.now())
+            } else {
+                let generation = cache.readStarting()
+                key = try await plane.authenticate(presented)
+                cache.remember(key: key, digest: digest, readAt: generation)
+            }
             uses.note(KeyUse(id: key.id, time: Date(), address: context.address))
             return key
         } catch let error as AccessError where error.category == .unauthorized || error.category == .badInput {

@@ -5,6 +5,8 @@ import FixityHost
 import FixityLedger
 import FixityStore
 import Foundation
+import Logging
+import ServiceLifecycle
 
 /// The embedded default: the data folder is an ordinary Fixity store, its SQLite database the
 /// metadata — the same code the CLI runs.
@@ -12,6 +14,11 @@ struct LocalControlPlane: ControlPlane {
     let store: Store
     var blobStore: Store { store }
     var ledgerLog: any LedgerLog { store.ledger }
+    var clock: any WallClock { store.clock }
+
+    func changeFeed(into cache: CatalogCache, logger: Logger) -> any Service {
+        SQLiteChangeFeed(folder: store.path, cache: cache, logger: logger)
+    }
 
     func ping() async throws {
         try await BlockingWork.run { [store] in _ = try store.ledger.size() }

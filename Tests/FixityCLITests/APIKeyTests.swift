@@ -125,6 +125,14 @@ import Testing
         let bytes: [UInt8] = [0xfb, 0xff, 0x00, 0x3e]
         #expect(Base64.encodeURL(bytes) == "-_8APg" && Base64.decodeURL("-_8APg") == bytes)
         #expect(Base64.decodeURL("-_8APg==") == nil && Base64.decodeURL("+/8APg") == nil)
+        // Every length round-trips; a spelling with stray bits past the last byte, or a length no
+        // byte string has, is refused (one spelling per key).
+        for count in 0..<70 {
+            let random = (0..<count).map { _ in UInt8.random(in: 0...255) }
+            #expect(Base64.decodeURL(Base64.encodeURL(random)) == random, "\(count) bytes")
+        }
+        #expect(Base64.decodeURL("-_8APh") == nil && Base64.decodeURL("-_8AP") == nil)
+        #expect(Base64.decodeURL("-_8A\u{e9}g") == nil && Base64.decodeURL("") == [])
         for (text, seconds) in [("90s", 90), ("30m", 1800), ("12h", 43200), ("30d", 2_592_000)] {
             #expect(try HumanDuration.seconds(text, maximum: 365 * 86400, what: "t") == seconds)
         }

@@ -36,6 +36,11 @@ struct ServerReplicaTests {
             #expect(promoted.status == 0, "\(promoted.stderr)")
             #expect(try promoted.json()["release"] as? String == id)
             releases.append(id)
+            // Each replica answers the new desired state at once, though both had the last one cached.
+            for replica in [a, b] {
+                let desired = try replica.request("GET", "/v1/environments/staging/desired", key: admin)
+                #expect(desired.status == 200 && desired.body.contains(id), "\(desired.body)")
+            }
         }
         // Both answer the same desired state; a tag set through one is immutable through the other.
         for replica in [a, b] {

@@ -69,8 +69,8 @@ enum DemoServer {
     /// This binary as `fixity serve` on a free loopback port, once it says where it listens.
     private static func startServer(data: String, folder: String) throws -> (process: Process, url: String) {
         let out = "\(folder)/serve.out"
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: "\(folder)/serve.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(folder)/serve.log", contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "warning"]

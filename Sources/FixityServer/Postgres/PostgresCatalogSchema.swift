@@ -50,6 +50,24 @@ enum PostgresCatalogSchema {
         CREATE OR REPLACE TRIGGER policies_append_only BEFORE UPDATE OR DELETE ON policies
             FOR EACH ROW EXECUTE FUNCTION fixity_append_only()
         """,
+        // What the replicas' caches must hear about (`PostgresChangeFeed`): a key's standing and
+        // a new desired state. `last_used_*` is left out: it changes every second and decides nothing.
+        """
+        CREATE OR REPLACE FUNCTION fixity_catalog_changed() RETURNS trigger AS $$
+        BEGIN
+            PERFORM pg_notify('\(PostgresChangeFeed.channel)', TG_TABLE_NAME);
+            RETURN NULL;
+        END $$ LANGUAGE plpgsql
+        """,
+        """
+        CREATE OR REPLACE TRIGGER api_keys_changed
+            AFTER INSERT OR DELETE OR UPDATE OF name, owner, prefix, digest, scopes, expires_at, revoked_at, replaced_by
+            ON api_keys FOR EACH STATEMENT EXECUTE FUNCTION fixity_catalog_changed()
+        """,
+        """
+        CREATE OR REPLACE TRIGGER desired_states_changed AFTER INSERT OR UPDATE OR DELETE ON desired_states
+            FOR EACH STATEMENT EXECUTE FUNCTION fixity_catalog_changed()
+        """,
         """
         CREATE OR REPLACE TRIGGER desired_states_append_only BEFORE UPDATE OR DELETE ON desired_states
             FOR EACH ROW EXECUTE FUNCTION fixity_append_only()

@@ -32,10 +32,7 @@ extension PostgresControlPlane {
                 guard let key = found else {
                     throw AccessError(.unauthorized, "unknown API key \(secret.displayPrefix)…")
                 }
-                if let why = key.refusal(at: clock.now()) {
-                    throw AccessError(.unauthorized, "API key \(key.id) ('\(key.name)') is \(why)")
-                }
-                return key
+                return try key.admitted(at: clock.now())
             }
         }
     }

@@ -5,6 +5,8 @@ import FixityHost
 import FixityLedger
 import FixityStore
 import Foundation
+import Logging
+import ServiceLifecycle
 import NIOCore
 import PostgresNIO
 
@@ -33,6 +35,10 @@ struct PostgresControlPlane: ControlPlane {
 
     var ledger: PostgresLedger { PostgresLedger(unchecked: pool.session) }
     var ledgerLog: any LedgerLog { ledger }
+
+    func changeFeed(into cache: CatalogCache, logger: Logger) -> any Service {
+        PostgresChangeFeed(url: pool.url, cache: cache, logger: logger)
+    }
 
     func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await BlockingWork.run(body)

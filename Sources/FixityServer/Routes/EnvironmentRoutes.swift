@@ -9,7 +9,9 @@ enum EnvironmentRoutes {
         let release: String
     }
 
-    static func add(to v1: RouterGroup<ServerContext>, plane: any ControlPlane, metrics: ServerMetrics) {
+    static func add(
+        to v1: RouterGroup<ServerContext>, plane: any ControlPlane, cache: CatalogCache, metrics: ServerMetrics
+    ) {
         v1.put("policy") { request, context -> Response in
             try context.require(.policyWrite)
             let body = try await JSONBodies.body(request, context)
@@ -34,10 +36,18 @@ enum EnvironmentRoutes {
         v1.get("environments/{env}/desired") { _, context -> Response in
             try context.require(.releaseRead)
             let env = try environment(context)
-            guard let desired = try await plane.desiredState(env: env) else {
+            let answer: DesiredAnswer
+            if let cached = cache.desiredState(env: env) {
+                answer = cached
+            } else {
+                let generation = cache.readStarting()
+                answer = try DesiredAnswer(try await plane.desiredState(env: env))
+                cache.remember(desired: answer, env: env, readAt: generation)
+            }
+            guard let json = answer.json else {
                 throw APIFailure.notFound("environment \(env) has no desired state yet (fixity promote)")
             }
-            return try JSONBodies.response(desired)
+            return JSONBodies.response(encoded: json)
         }
 
         v1.post("environments/{env}/promote") { request, context -> Response in

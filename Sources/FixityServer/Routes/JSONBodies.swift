@@ -39,10 +39,16 @@ enum JSONBodies {
     }
 
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try JSONStyle.compact.encoder().encode(value)
-        return Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: Array(data) + [0x0a])))
+        response(encoded: try encoded(value), status: status)
+    }
+
+    /// A JSON body as every answer spells it: compact, sorted keys, one line.
+    static func encoded(_ value: some Encodable) throws -> ByteBuffer {
+        ByteBuffer(bytes: Array(try JSONStyle.compact.encoder().encode(value)) + [0x0a])
+    }
+
+    static func response(encoded body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
 
     /// Digests given as `sha256:<hex>` strings, each checked; the list bounded.
