@@ -46,6 +46,11 @@ package enum ReleaseTransfer {
     static let digestsPerQuery = 50_000
     /// A push goes up in packs of about this many bytes: a dropped connection costs one pack.
     static let packBytes: UInt64 = 256 << 20
+    /// Packs in flight at once. Each is read and hashed on one thread of the sender and hashed
+    /// and written on one of the receiver, so two keep both cores of each end busy.
+    static let lanes = 2
+    /// Below this much, one pack: splitting would cost more requests than it saves.
+    static let splitBytes: UInt64 = 16 << 20
 
     package static func push(_ ref: Ref, from store: Store, to client: ServerClient) async throws -> PushReport {
         let (id, manifest, records, envelopes) = try await BlockingWork.run {
@@ -60,8 +65,12 @@ package enum ReleaseTransfer {
         let missing = try await missingOnServer(sizes.keys.sorted(), client)
         var sent = 0
         var bytes: UInt64 = 0
-        for pack in packs(missing, sizes: sizes) {
-            let receipt = try await client.uploadPack(BlobPackSource(store: store, digests: pack))
+        for receipt in try await inLanes(
+            packs(missing, sizes: sizes),
+            { pack in
+                try await client.uploadPack(BlobPackSource(store: store, digests: pack))
+            })
+        {
             sent += receipt.stored + receipt.present
             bytes += receipt.bytes
         }
@@ -115,8 +124,7 @@ package enum ReleaseTransfer {
         let needed = manifest.blobDigests.sorted()
         let missing = try await BlockingWork.run { needed.filter { !store.hasObject($0) } }
         let sizes = blobSizes(manifest)
-        for pack in packs(missing, sizes: sizes) {
-            let report = try await fetch(pack, into: store, client)
+        for report in try await inLanes(packs(missing, sizes: sizes), { try await fetch($0, into: store, client) }) {
             received += report.stored
             bytes += report.bytes
         }
@@ -165,8 +173,9 @@ package enum ReleaseTransfer {
             struct List: Codable, Sendable { let digests: [String] }
             let answer: List = try await client.document(
                 .POST, "/v1/blobs/missing", body: List(digests: slice.map(\.description)))
+            let asked = Set(slice)
             for text in answer.digests {
-                guard let digest = Digest(parsing: text), slice.contains(digest) else {
+                guard let digest = Digest(parsing: text), asked.contains(digest) else {
                     throw ServerClientError(
                         category: .badInput,
                         message: "the server named a blob it was not asked about: \(text.prefix(80))",
@@ -189,15 +198,18 @@ package enum ReleaseTransfer {
         return sizes
     }
 
-    /// Digests grouped into packs of about `packBytes`.
+    /// Digests grouped into packs of about `packBytes` — and into at least `lanes` packs when
+    /// there is enough to share between them.
     static func packs(_ digests: [Digest], sizes: [Digest: UInt64]) -> [[Digest]] {
+        let total = digests.reduce(UInt64(0)) { $0 + (sizes[$1] ?? 0) }
+        let target = total < splitBytes ? packBytes : min(packBytes, total / UInt64(lanes) + 1)
         var packs: [[Digest]] = []
         var current: [Digest] = []
         var bytes: UInt64 = 0
         for digest in digests {
             current.append(digest)
             bytes += sizes[digest] ?? 0
-            if bytes >= packBytes || current.count >= digestsPerQuery {
+            if bytes >= target || current.count >= digestsPerQuery {
                 packs.append(current)
                 current = []
                 bytes = 0
@@ -205,6 +217,30 @@ package enum ReleaseTransfer {
         }
         if !current.isEmpty { packs.append(current) }
         return packs
+    }
+
+    /// `body` over every pack, `lanes` at a time; the results in the packs' order. The first
+    /// failure cancels the rest (what they stored stays stored: objects are content-addressed,
+    /// so a retry skips them).
+    static func inLanes<Result: Sendable>(
+        _ packs: [[Digest]], _ body: @escaping @Sendable ([Digest]) async throws -> Result
+    ) async throws -> [Result] {
+        try await withThrowingTaskGroup(of: (Int, Result).self) { group in
+            var results: [Result?] = Array(repeating: nil, count: packs.count)
+            var next = 0
+            func start() {
+                guard next < packs.count else { return }
+                let index = next
+                next += 1
+                group.addTask { (index, try await body(packs[index])) }
+            }
+            for _ in 0..<lanes { start() }
+            while let (index, result) = try await group.next() {
+                results[index] = result
+                start()
+            }
+            return results.compactMap { $0 }
+        }
     }
 
     static func fetch(_ digests: [Digest], into store: Store, _ client: ServerClient) async throws -> BlobIntake.Report

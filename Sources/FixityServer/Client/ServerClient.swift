@@ -135,29 +135,18 @@ package final class ServerClient: Sendable {
             ByteBuffer(bytes: Array(try JSONStyle.compact.encoder().encode(["digests": digests.map(\.description)]))))
         let response = try await execute(request, .POST, path)
         guard response.status == .ok else { _ = try await collect(response, .POST, path); return }
-        var reader = BlobPackReader(maximumBlobSize: .max)
-        var events: [BlobPackEvent] = []
-        var pending = 0
+        var feeder = PackFeeder(into: intake, maximumBlobSize: .max)
         do {
-            for try await buffer in response.body {
-                try buffer.withUnsafeReadableBytes { try reader.feed($0, into: &events) }
-                pending += buffer.readableBytes
-                if pending >= 1 << 20 {
-                    let batch = events
-                    events.removeAll()
-                    pending = 0
-                    try await BlockingWork.run { try intake.apply(batch) }
-                }
-            }
+            for try await buffer in response.body { try await feeder.feed(buffer) }
+            try await feeder.finish()
         } catch let error as any FixityError {
+            await feeder.stop()
             throw error
         } catch {
+            await feeder.stop()
             throw ServerClientError(
                 category: .io, message: "\(base): \(path): the download failed: \(error)", status: nil)
         }
-        try reader.finish()
-        let last = events
-        try await BlockingWork.run { try intake.apply(last) }
     }
 
     // MARK: plumbing
@@ -255,12 +244,9 @@ struct PackChunks: AsyncSequence, Sendable {
     let source: BlobPackSource
 
     struct AsyncIterator: AsyncIteratorProtocol {
-        let source: BlobPackSource
-        mutating func next() async throws -> ByteBuffer? {
-            let source = source
-            return try await BlockingWork.run { try source.next() }.map { ByteBuffer(bytes: $0) }
-        }
+        var pieces: PackReadAhead
+        mutating func next() async throws -> ByteBuffer? { try await pieces.next() }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(source: source) }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(pieces: PackReadAhead(source)) }
 }

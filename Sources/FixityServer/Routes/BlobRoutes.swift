@@ -5,10 +5,6 @@ import Hummingbird
 
 /// Blobs: which of these are missing, many up in one streamed pack, many down in one.
 enum BlobRoutes {
-    /// Received bytes are handed to the thread pool in batches of about this much: one hop per
-    /// network buffer would cost more than the write.
-    static let batchBytes = 1 << 20
-
     static func add(to v1: RouterGroup<ServerContext>, plane: any ControlPlane, metrics: ServerMetrics) {
         v1.post("blobs/missing") { request, context -> Response in
             try context.require(.releaseRead)
@@ -41,9 +37,8 @@ enum BlobRoutes {
             return Response(
                 status: .ok, headers: [.contentType: BlobPack.mediaType],
                 body: ResponseBody { writer in
-                    while let chunk = try await BlockingWork.run({ try source.next() }) {
-                        try await writer.write(ByteBuffer(bytes: chunk))
-                    }
+                    var pieces = PackReadAhead(source)
+                    while let piece = try await pieces.next() { try await writer.write(piece) }
                     metrics.bytesOut.increment(by: Int64(source.blobBytes))
                     try await writer.finish(nil)
                 })
@@ -54,28 +49,16 @@ enum BlobRoutes {
     /// whose every blob matched its digest. A dropped connection or a bad blob leaves nothing.
     static func receive(_ body: RequestBody, into store: Store) async throws -> BlobIntake.Report {
         let intake = try await BlockingWork.run { try BlobIntake(store: store) }
+        var feeder = PackFeeder(into: intake, maximumBlobSize: ServerLimits.maximumBlob)
         do {
-            var reader = BlobPackReader(maximumBlobSize: ServerLimits.maximumBlob)
-            var events: [BlobPackEvent] = []
-            var pending = 0
             var iterator = body.makeAsyncIterator()
-            while let buffer = try await nextPiece(&iterator, reader) {
-                try buffer.withUnsafeReadableBytes { try reader.feed($0, into: &events) }
-                pending += buffer.readableBytes
-                if pending >= batchBytes {
-                    let batch = events
-                    events.removeAll()
-                    pending = 0
-                    try await BlockingWork.run { try intake.apply(batch) }
-                }
+            while let buffer = try await nextPiece(&iterator, feeder.offset) {
+                try await feeder.feed(buffer)
             }
-            try reader.finish()
-            let last = events
-            return try await BlockingWork.run {
-                try intake.apply(last)
-                return try intake.commit()
-            }
+            try await feeder.finish()
+            return try await BlockingWork.run { try intake.commit() }
         } catch {
+            await feeder.stop()
             try? await BlockingWork.run { intake.abandon() }
             throw error
         }
@@ -83,14 +66,14 @@ enum BlobRoutes {
 
     /// The next piece of an upload; a connection that fails or closes mid-pack is the client's
     /// problem (400), not a server fault.
-    private static func nextPiece(_ iterator: inout RequestBody.AsyncIterator, _ reader: BlobPackReader) async throws
+    private static func nextPiece(_ iterator: inout RequestBody.AsyncIterator, _ offset: UInt64) async throws
         -> ByteBuffer?
     {
         do {
             return try await iterator.next()
         } catch {
             throw APIFailure.badInput(
-                "the upload broke off after \(reader.offset) bytes of its pack (\(error)); nothing was stored")
+                "the upload broke off after \(offset) bytes of its pack (\(error)); nothing was stored")
         }
     }
 
