@@ -11,6 +11,8 @@
 #    Both sides end durable (Fixity's object protocol syncs; rsync is followed by `sync`).
 # 2. GET /v1/environments/staging/desired with a valid key, wrk on loopback (2 threads,
 #    50 connections, 10 s): requests/s and latency percentiles.
+#    With FIXITY_BENCH_POSTGRES=postgres://USER@HOST:PORT/DB (a database the run may fill), the
+#    same against a server whose metadata is in PostgreSQL (`serve --database`).
 # 3. 1,000 idle keep-alive clients held open: the server's RSS before and with them.
 # Medians of RUNS (default 5) for the timed commands; ratios from this one run.
 # Needs: rsync, wrk (apt-get install rsync wrk).
@@ -28,10 +30,11 @@ server_pid=
 rsyncd_pid=
 stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=; }
 trap 'stop_server; [ -n "$rsyncd_pid" ] && kill "$rsyncd_pid" 2>/dev/null; true' EXIT
-# start_server DATA: a server on a free port; sets url and key.
+# start_server DATA [DATABASE_URL]: a server on a free port; sets url and key.
 start_server() {
-  key=$("$fixity" server key create --data "$1" --name "bench-$RANDOM$RANDOM" --scope admin 2>/dev/null)
-  "$fixity" serve --data "$1" --listen 127.0.0.1:0 --log-level warning > "$work/serve.out" 2> "$work/serve.log" &
+  local db=(); [ -n "${2:-}" ] && db=(--database "$2")
+  key=$("$fixity" server key create --data "$1" "${db[@]}" --name "bench-$RANDOM$RANDOM" --scope admin 2>/dev/null)
+  "$fixity" serve --data "$1" "${db[@]}" --listen 127.0.0.1:0 --log-level warning > "$work/serve.out" 2> "$work/serve.log" &
   server_pid=$!
   for _ in $(seq 1 200); do grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break; sleep 0.05; done
   url=$(sed -n 's/^listening on //p' "$work/serve.out")
@@ -84,18 +87,28 @@ for run in $(seq 1 "$runs"); do
   record rsync_pull $((t1 - t0))
 done
 
-# wrk against the desired state of a promoted environment.
+# wrk against the desired state of a promoted environment (wrk_desired OUT [DATABASE_URL]).
+wrk_desired() {
+  FIXITY_API_KEY=$key "$fixity" policy set "$work/keys/policy.toml" --server "$url" --sign "$work/keys/root.key" > /dev/null
+  FIXITY_API_KEY=$key "$fixity" push "$v1" --server "$url" --store "$client" > /dev/null
+  FIXITY_API_KEY=$key "$fixity" promote "$v1" --env staging --server "$url" --store "$client" > /dev/null
+  wrk -t2 -c50 -d10s --latency -H "Authorization: Bearer $key" "$url/v1/environments/staging/desired" > "$1"
+}
 rm -rf "$work/server-data" "$work/keys"; mkdir -p "$work/keys"
-start_server "$work/server-data"
 "$fixity" key generate --out "$work/keys/root.key" > /dev/null 2>&1
 "$fixity" key generate --out "$work/keys/ci.key" > /dev/null 2>&1
 printf '[root]\nkeys = ["%s"]\nthreshold = 1\n[keys]\nci = "%s"\n[environments.staging]\ntrusted_keys = ["ci"]\n' \
   "$("$fixity" key public "$work/keys/root.key" 2>/dev/null)" "$("$fixity" key public "$work/keys/ci.key" 2>/dev/null)" > "$work/keys/policy.toml"
-FIXITY_API_KEY=$key "$fixity" policy set "$work/keys/policy.toml" --server "$url" --sign "$work/keys/root.key" > /dev/null
 "$fixity" sign "$v1" --key "$work/keys/ci.key" --store "$client" > /dev/null
-FIXITY_API_KEY=$key "$fixity" push "$v1" --server "$url" --store "$client" > /dev/null
-FIXITY_API_KEY=$key "$fixity" promote "$v1" --env staging --server "$url" --store "$client" > /dev/null
-wrk -t2 -c50 -d10s --latency -H "Authorization: Bearer $key" "$url/v1/environments/staging/desired" > "$work/wrk.txt"
+rm -f "$work/wrk-pg.txt"
+if [ -n "${FIXITY_BENCH_POSTGRES:-}" ]; then
+  start_server "$work/server-data-pg" "$FIXITY_BENCH_POSTGRES"
+  wrk_desired "$work/wrk-pg.txt"
+  stop_server
+  rm -rf "$work/server-data-pg"
+fi
+start_server "$work/server-data"
+wrk_desired "$work/wrk.txt"
 
 # 1,000 idle keep-alive clients.
 rss() { awk '/VmRSS/ {print $2}' "/proc/$server_pid/status"; }
@@ -116,7 +129,7 @@ PY
 )
 stop_server
 
-python3 - "$work/wrk.txt" "$rss_before" "$rss_with" <<PY
+python3 - "$work/wrk.txt" "$rss_before" "$rss_with" "$work/wrk-pg.txt" <<PY
 import re, statistics, sys
 t = {k: [int(x) / 1e9 for x in v.split()] for k, v in [
     ("push", "${times[push]}"), ("push_next", "${times[push_next]}"), ("pull", "${times[pull]}"),
@@ -129,6 +142,12 @@ w = open(sys.argv[1]).read()
 rps = re.search(r"Requests/sec:\s+([\d.]+)", w).group(1)
 lat = {p: re.search(rf"\s{p}%\s+(\S+)", w).group(1) for p in ("50", "90", "99")}
 print(f"wrk GET /desired  {rps} req/s, p50 {lat['50']}, p90 {lat['90']}, p99 {lat['99']} (goal >= 10000 req/s, p99 < 10 ms)")
+import os
+if os.path.exists(sys.argv[4]):
+    w = open(sys.argv[4]).read()
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", w).group(1)
+    lat = {p: re.search(rf"\s{p}%\s+(\S+)", w).group(1) for p in ("50", "90", "99")}
+    print(f"  PostgreSQL mode {rps} req/s, p50 {lat['50']}, p90 {lat['90']}, p99 {lat['99']}")
 print(f"1,000 idle keep-alive clients: RSS {int(sys.argv[2]) / 1024:.0f} MiB -> {int(sys.argv[3]) / 1024:.0f} MiB (goal < 200 MiB)")
 print("runs:", {k: [round(x, 3) for x in v] for k, v in t.items()})
 PY

@@ -62,6 +62,10 @@ package struct StateAtTime {
     package struct ProvenEntry: Sendable, Encodable {
         package let entry: LedgerEntry
         package let inclusion: InclusionProof
+        package init(entry: LedgerEntry, inclusion: InclusionProof) {
+            self.entry = entry
+            self.inclusion = inclusion
+        }
     }
 
     package struct CheckpointUsed: Sendable, Encodable {

@@ -23,6 +23,8 @@ package protocol LedgerLog: Sendable {
         -> LedgerEntry
     func size() throws -> Int
     func entry(seq: Int64) throws -> LedgerEntry?
+    /// Every entry with one of these actions, in sequence order.
+    func entries(actions: Set<LedgerAction>) throws -> [LedgerEntry]
     func root(size: Int) throws -> Merkle.Hash
     func inclusionProof(seq: Int64, size: Int) throws -> [Merkle.Hash]
     func consistencyProof(from oldSize: Int, to newSize: Int) throws -> [Merkle.Hash]

@@ -30,6 +30,10 @@ package struct SQLiteLedger: LedgerLog {
 
     package func entry(seq: Int64) throws -> LedgerEntry? { try read { try Ledger.entry($0, seq: seq) } }
 
+    package func entries(actions: Set<LedgerAction>) throws -> [LedgerEntry] {
+        try read { try History.entries($0, actions: actions) }
+    }
+
     package func root(size: Int) throws -> Merkle.Hash {
         try read { db in try checked(size: size, db) { try Ledger.prover(db).root(size: size) } }
     }

@@ -375,6 +375,60 @@ paths:
         "403": { $ref: "#/components/responses/Forbidden" }
         "404": { $ref: "#/components/responses/NotFound" }
         "429": { $ref: "#/components/responses/Throttled" }
+  /v1/state:
+    get:
+      summary: Each environment's desired state and the policy in force at an instant, with proofs (scope ledger:read)
+      description: >-
+        Answered from the ledger alone: for each environment (or only `env`), the newest `promote` entry at or
+        before `at` (live `until` the next one) and the newest `policy` entry; every entry used comes with its
+        inclusion proof against the tree of `tree_size` entries, whose root is `root_hash`. An instant before the
+        ledger's first entry, or an empty ledger, is 404: the ledger cannot speak for it.
+      parameters:
+        - name: at
+          in: query
+          required: true
+          description: RFC 3339, e.g. 2026-11-29T12:00:00Z or 2026-11-29T14:00:00.5+02:00
+          schema:
+            type: string
+            pattern: "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+        - { name: env, in: query, required: false, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
+      responses:
+        "200":
+          description: the state at the instant
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [at, tree_size, root_hash, policy, environments, proof]
+                properties:
+                  at: { type: string }
+                  tree_size: { type: integer }
+                  root_hash: { type: string }
+                  policy:
+                    type: [object, "null"]
+                    required: [digest, seq, since]
+                    properties: { digest: { type: string }, seq: { type: integer }, since: { type: string } }
+                  environments:
+                    type: array
+                    items:
+                      type: object
+                      required: [env, release, seq, since]
+                      properties:
+                        env: { type: string }
+                        release: { type: string }
+                        policy: { type: [string, "null"] }
+                        key: { type: [string, "null"] }
+                        seq: { type: integer }
+                        since: { type: string }
+                        until: { type: [string, "null"] }
+                  proof:
+                    type: array
+                    items: { type: object, required: [entry, inclusion], properties: { entry: { type: object }, inclusion: { type: object } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "429": { $ref: "#/components/responses/Throttled" }
   /v1/ledger/checkpoint:
     get:
       summary: A signed note of the ledger's current size and root (scope ledger:read)

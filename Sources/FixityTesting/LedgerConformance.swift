@@ -84,6 +84,12 @@ package enum LedgerConformance {
             try expect(stored == entry, "entry \(entry.seq) reads back as \(String(describing: stored))")
         }
         try expect(try log.entry(seq: 37) == nil, "an entry past the end exists")
+        // By action: exactly the entries with those actions, in sequence order.
+        let seals = try log.entries(actions: [.seal])
+        try expect(
+            seals == appended.filter { $0.action == LedgerAction.seal.rawValue }, "entries(actions: seal) differ")
+        try expect(try log.entries(actions: [.seal, .tag]) == appended, "entries(actions: seal, tag) differ")
+        try expect(try log.entries(actions: [.promote]).isEmpty, "entries of an action never appended exist")
         return appended
     }
 

@@ -3,10 +3,13 @@ import Foundation
 import FixityCore
 import FixityHost
 import FixityLedger
+import FixityServer
 import FixityStore
 
 /// `fixity state --at TIME (--root ROOT | --env ENV)`: what was live then, with the ledger
-/// entries that establish it and their inclusion proofs.
+/// entries that establish it and their inclusion proofs. With `--server URL`: what the control
+/// plane had decided then — each environment's desired state and the policy in force — from the
+/// server's ledger, its proofs checked here.
 struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
@@ -15,15 +18,23 @@ struct StateCommand: ParsableCommand {
     @Option(help: "The instant, RFC 3339 (2026-11-29T03:00:00Z, or with an offset), or 'now'.") var at: String
     @Option(help: "The deploy root (it need not exist any more).") var root: String?
     @Option(help: "An environment: every root its deployments were switched to.") var env: String?
+    @OptionGroup var connection: ServerConnectionOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
+        if connection.server != nil {
+            guard root == nil else {
+                throw ValidationError("--root is a local question; with --server give --env or nothing")
+            }
+            return
+        }
         guard (root == nil) != (env == nil) else {
-            throw ValidationError("give exactly one of --root ROOT and --env ENV")
+            throw ValidationError("give exactly one of --root ROOT and --env ENV (or --server URL)")
         }
     }
 
     func run() throws {
+        if connection.server != nil { return try runOnServer() }
         try runReportingFailures {
             let store = try global.openStore()
             let scope: StateAtTime.Scope = root.map { .root(DeployRoot.key(forPath: $0)) } ?? .env(env!)
@@ -77,6 +88,43 @@ struct StateCommand: ParsableCommand {
                 )
             }
             for warning in answer.warnings { Output.note(warning) }
+        }
+    }
+
+    /// The control plane's decisions at the instant, as its ledger proves them.
+    private func runOnServer() throws {
+        try runReportingFailures {
+            let instant = at == "now" ? Instant(Date()).description : at
+            let env = env
+            let state = try connection.session { client in
+                try await ServerState.fetch(at: instant, env: env, from: client)
+            }
+            if global.json {
+                try Output.json(state)
+                return
+            }
+            Output.line("at \(state.at), on the server:")
+            if let policy = state.policy {
+                Output.line("  policy     \(policy.digest)  in force since \(policy.since) (entry \(policy.seq))")
+            } else {
+                Output.line("  policy     none had been set")
+            }
+            if state.environments.isEmpty {
+                Output.line(
+                    "  " + (env.map { "\($0): no desired state yet" } ?? "no environment had a desired state yet"))
+            }
+            for desired in state.environments {
+                Output.line("  \(desired.env)")
+                Output.line("    release  \(desired.release)")
+                Output.line(
+                    "    since    \(desired.since)" + (desired.until.map { " until \($0)" } ?? ", still standing"))
+                Output.line(
+                    "    by key   \(desired.key ?? "-") under policy \(desired.policy ?? "-") (entry \(desired.seq))")
+            }
+            let seqs = state.proof.map { String($0.entry.seq) }.joined(separator: ", ")
+            Output.line(
+                "proof: entries \(seqs.isEmpty ? "(none)" : seqs) are in the server's tree of size \(state.treeSize), root \(state.rootHash) — checked here (--json for the proofs; fixity log verify --server audits the whole ledger)"
+            )
         }
     }
 }

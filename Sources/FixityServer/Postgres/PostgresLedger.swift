@@ -110,6 +110,18 @@ package struct PostgresLedger: LedgerLog {
 
     package func entry(seq: Int64) throws -> LedgerEntry? { try session.read { try Self.entry($0, seq: seq) } }
 
+    package func entries(actions: Set<LedgerAction>) throws -> [LedgerEntry] {
+        guard !actions.isEmpty else { return [] }
+        return try session.read { query in
+            try query.rows(
+                """
+                SELECT seq, time, actor, host, action, subject, details FROM ledger_entries
+                WHERE action = ANY(\(actions.map(\.rawValue).sorted())) ORDER BY seq
+                """
+            ).map(Self.entry(from:))
+        }
+    }
+
     package func root(size: Int) throws -> Merkle.Hash {
         try session.read { query in
             try Self.checked(size: size, query)

@@ -41,6 +41,24 @@ enum LedgerRoutes {
             return try JSONBodies.response(proof)
         }
 
+        // Each environment's desired state and the policy in force at an instant, with proofs.
+        v1.get("state") { request, context -> Response in
+            try context.require(.ledgerRead)
+            guard let text = request.uri.queryParameters["at"] else {
+                throw APIFailure.badInput("give at, the instant to answer for (RFC 3339, e.g. 2026-11-29T12:00:00Z)")
+            }
+            guard let instant = Instant(rfc3339: String(text)) else {
+                throw APIFailure.badInput("at='\(text.prefix(80))' is not an RFC 3339 time (e.g. 2026-11-29T12:00:00Z)")
+            }
+            let env = try request.uri.queryParameters["env"].map { name in
+                try ReleaseRoutes.parse("env") { try APIKeyScope(parsing: "promote:\(name)") }
+                return String(name)
+            }
+            let log = plane.ledgerLog
+            return try JSONBodies.response(
+                try await BlockingWork.run { try ServerStateAt.answer(log, at: instant, env: env) })
+        }
+
         // A consistency proof that the tree of `from` entries is a prefix of the tree of `to`.
         v1.get("ledger/consistency") { request, context -> Response in
             try context.require(.ledgerRead)

@@ -9,7 +9,7 @@ package enum RouteTable {
         ("POST", "/v1/releases/{ref}/envelopes"), ("GET", "/v1/releases/{ref}/envelopes"),
         ("PUT", "/v1/tags/{app}/{version}"),
         ("GET", "/v1/ledger"), ("GET", "/v1/ledger/checkpoint"), ("GET", "/v1/ledger/proof"),
-        ("GET", "/v1/ledger/consistency"),
+        ("GET", "/v1/ledger/consistency"), ("GET", "/v1/state"),
         ("PUT", "/v1/policy"), ("GET", "/v1/policy"),
         ("GET", "/v1/environments/{env}"), ("GET", "/v1/environments/{env}/desired"),
         ("POST", "/v1/environments/{env}/promote"),
