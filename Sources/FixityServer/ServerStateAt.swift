@@ -22,6 +22,20 @@ enum ServerStateAt {
         let since: String
         /// When the next promotion of the environment replaced it; nil while it still stands.
         let until: String?
+
+        enum CodingKeys: String, CodingKey { case env, release, policy, key, seq, since, until }
+
+        // Absent values are spelled `null`, as docs/api.yaml says: a reader never guesses.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(env, forKey: .env)
+            try container.encode(release, forKey: .release)
+            try container.encode(policy, forKey: .policy)
+            try container.encode(key, forKey: .key)
+            try container.encode(seq, forKey: .seq)
+            try container.encode(since, forKey: .since)
+            try container.encode(until, forKey: .until)
+        }
     }
 
     struct PolicyInForce: Sendable, Encodable {
@@ -42,6 +56,16 @@ enum ServerStateAt {
 
         enum CodingKeys: String, CodingKey {
             case at, treeSize = "tree_size", rootHash = "root_hash", policy, environments, proof
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(at, forKey: .at)
+            try container.encode(treeSize, forKey: .treeSize)
+            try container.encode(rootHash, forKey: .rootHash)
+            try container.encode(policy, forKey: .policy)
+            try container.encode(environments, forKey: .environments)
+            try container.encode(proof, forKey: .proof)
         }
     }
 
