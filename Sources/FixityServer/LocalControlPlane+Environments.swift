@@ -46,47 +46,61 @@ extension LocalControlPlane {
     }
 
     func promote(_ ref: Ref, env: String, keyID: String) async throws -> DesiredState {
-        try await BlockingWork.run { [store] in
+        try await BlockingWork.run { [self] in
             try store.ensureSchema(ControlPlaneSchema.part)
             let release = try store.resolve(ref)
-            let signed = try store.database.storeRead { db in try Self.signedPolicy(db, store: store) }
-            guard let signed else {
-                throw try refuse(
-                    env: env, release: release, keyID: keyID, policy: nil,
-                    "the server has no policy: promotions need one (fixity policy set FILE --server URL --sign KEY)")
+            // The judgement reads the policy before the write transaction (the evaluator reads the
+            // store on its own); a policy set in between would leave this promotion recorded
+            // under a policy no longer in force. The write checks the policy is still the one
+            // judged by, and the promotion is judged again if it is not.
+            for _ in 0..<3 {
+                if let desired = try promoteOnce(release, env: env, keyID: keyID) { return desired }
             }
-            let (decision, digest) = try PolicyGate(store: store).check(env: env, release: release, config: nil)
-            guard digest == signed.digest else {
-                throw try refuse(
-                    env: env, release: release, keyID: keyID, policy: digest,
-                    "the policy in force (\(digest?.short ?? "-")) is not the signed one (\(signed.digest.short)): it was set around the server; set it again through the server"
-                )
-            }
-            guard decision.governed else {
-                throw try refuse(
-                    env: env, release: release, keyID: keyID, policy: digest,
-                    "policy \(signed.digest.short) defines no environment '\(env)'")
-            }
-            guard decision.allowed else {
-                throw try refuse(
-                    env: env, release: release, keyID: keyID, policy: digest,
-                    "policy \(signed.digest.short) refuses \(env): " + decision.missing.joined(separator: "; "))
-            }
-            return try store.database.storeWrite { db in
-                let now = store.clock.timestamp()
-                try db.execute(
-                    sql: "INSERT INTO desired_states (env, release, policy, key_id, set_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [env, release.description, signed.digest.description, keyID, now])
-                let seq = db.lastInsertedRowID
-                _ = try store.record(
-                    db, action: .promote, subject: release.description,
-                    details: [
-                        "env": env, "key": keyID, "policy": signed.digest.description, "desired_seq": String(seq),
-                        "signers": decision.signers.map(\.short).joined(separator: ","),
-                    ])
-                return DesiredState(
-                    env: env, release: release, seq: seq, policy: signed.digest, key: keyID, setAt: now)
-            }
+            throw StoreError(
+                .conflict, "the policy changed three times while \(env)'s promotion was judged; promote again")
+        }
+    }
+
+    /// Nil when the policy in force changed between the judgement and the write.
+    private func promoteOnce(_ release: ReleaseID, env: String, keyID: String) throws -> DesiredState? {
+        let signed = try store.database.storeRead { db in try Self.signedPolicy(db, store: store) }
+        guard let signed else {
+            throw try refuse(
+                env: env, release: release, keyID: keyID, policy: nil,
+                "the server has no policy: promotions need one (fixity policy set FILE --server URL --sign KEY)")
+        }
+        let (decision, digest) = try PolicyGate(store: store).check(env: env, release: release, config: nil)
+        guard digest == signed.digest else {
+            throw try refuse(
+                env: env, release: release, keyID: keyID, policy: digest,
+                "the policy in force (\(digest?.short ?? "-")) is not the signed one (\(signed.digest.short)): it was set around the server; set it again through the server"
+            )
+        }
+        guard decision.governed else {
+            throw try refuse(
+                env: env, release: release, keyID: keyID, policy: digest,
+                "policy \(signed.digest.short) defines no environment '\(env)'")
+        }
+        guard decision.allowed else {
+            throw try refuse(
+                env: env, release: release, keyID: keyID, policy: digest,
+                "policy \(signed.digest.short) refuses \(env): " + decision.missing.joined(separator: "; "))
+        }
+        return try store.database.storeWrite { db -> DesiredState? in
+            guard try Self.signedPolicy(db, store: store)?.digest == signed.digest else { return nil }
+            let now = store.clock.timestamp()
+            try db.execute(
+                sql: "INSERT INTO desired_states (env, release, policy, key_id, set_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [env, release.description, signed.digest.description, keyID, now])
+            let seq = db.lastInsertedRowID
+            _ = try store.record(
+                db, action: .promote, subject: release.description,
+                details: [
+                    "env": env, "key": keyID, "policy": signed.digest.description, "desired_seq": String(seq),
+                    "signers": decision.signers.map(\.short).joined(separator: ","),
+                ])
+            return DesiredState(
+                env: env, release: release, seq: seq, policy: signed.digest, key: keyID, setAt: now)
         }
     }
 

@@ -1,5 +1,6 @@
 import FixityCore
 import Foundation
+import Synchronization
 import Testing
 
 @testable import FixityServer
@@ -69,5 +70,74 @@ import Testing
         try decoded.check(server: server.url)
         let lie = try JSONDecoder().decode(ServerState.self, from: Data(forged.utf8))
         #expect(throws: ServerClientError.self) { try lie.check(server: server.url) }
+    }
+}
+
+/// Promotions racing policy changes: each promotion the ledger records names the policy that was
+/// in force when it was written — never one replaced between its judgement and its write. (The
+/// embedded plane's window between the two is far narrower than a CLI process's start, so this
+/// checks the invariant under concurrent clients rather than provoking that window; the write's
+/// own re-check of the policy is what closes it.)
+@Suite struct PromotionPolicyRaceTests {
+    @Test(arguments: ServerPolicyTests.modes)
+    func everyPromotionNamesThePolicyInForceWhenItWasWritten(mode: String) throws {
+        let sandbox = try Sandbox()
+        for key in ["root", "ci"] {
+            try sandbox.sh("\(Sandbox.binary) key generate --out \(key).key >/dev/null 2>&1")
+        }
+        try ServerPolicyTests.policy(sandbox, root: ["root.key"], threshold: 1)
+        // Two policies that allow the same, with different digests.
+        try sandbox.sh("cp policy.toml a.toml && cp policy.toml b.toml && echo '# b' >> b.toml")
+        try sandbox.sh("mkdir -p app && echo v1 > app/index.html")
+        _ = try sandbox.seal("app", app: "web", extra: ["--tag", "1"])
+        #expect(try sandbox.fixity("sign", "web@1", "--key", "ci.key").status == 0)
+        let server = try ServerPolicyTests.server(sandbox, mode: mode)
+        let admin = try server.makeKey("admin", scopes: ["admin"])
+        #expect(try server.client(["policy", "set", "a.toml", "--sign", "root.key"], key: admin).status == 0)
+        #expect(try server.client(["push", "web@1"], key: admin).status == 0)
+
+        let failures = Mutex<[String]>([])
+        let (url, store, folder) = (server.url, sandbox.store, sandbox.root)
+        let group = DispatchGroup()
+        for n in 0..<14 {
+            group.enter()
+            DispatchQueue.global().async {
+                defer { group.leave() }
+                let args =
+                    n % 2 == 0
+                    ? ["promote", "web@1", "--env", "staging"]
+                    : ["policy", "set", n % 4 == 1 ? "b.toml" : "a.toml", "--sign", "root.key"]
+                let result = try? Sandbox.run(
+                    "/usr/bin/env",
+                    ["FIXITY_API_KEY=\(admin)", Sandbox.binary] + args + ["--server", url, "--store", store], in: folder
+                )
+                if result?.status != 0 {
+                    failures.withLock { $0.append("\(args): \(result?.stderr ?? "did not run")") }
+                }
+            }
+        }
+        group.wait()
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+
+        // Walk the ledger in order: every promote names the newest policy entry before it.
+        let page = try server.request("GET", "/v1/ledger?from=0&count=10000", key: admin)
+        let entries = try #require(
+            (try JSONSerialization.jsonObject(with: Data(page.body.utf8)) as? [String: Any])?["entries"]
+                as? [[String: Any]])
+        var inForce: String?
+        var promotions = 0
+        for entry in entries {
+            switch entry["action"] as? String {
+            case "policy": inForce = entry["subject"] as? String
+            case "promote":
+                promotions += 1
+                let named = (entry["details"] as? [String: String])?["policy"]
+                #expect(
+                    named == inForce,
+                    "promotion \(entry["seq"] ?? "?") names \(named ?? "-"), in force \(inForce ?? "-")")
+            default: break
+            }
+        }
+        #expect(promotions == 7)
     }
 }
