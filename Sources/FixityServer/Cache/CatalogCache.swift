@@ -44,10 +44,8 @@ final class CatalogCache: Sendable {
         return generation.load(ordering: .sequentiallyConsistent)
     }
 
-    private var current: UInt64? { readStarting() }
-
     func key(_ digest: Digest) -> APIKeyRecord? {
-        guard let now = current else { return nil }
+        guard let now = readStarting() else { return nil }
         return keys.value(digest, generation: now)
     }
 
@@ -58,7 +56,7 @@ final class CatalogCache: Sendable {
 
     /// Nil when not cached (an answer of "no desired state yet" is cached too).
     func desiredState(env: String) -> DesiredAnswer? {
-        guard let now = current else { return nil }
+        guard let now = readStarting() else { return nil }
         return desired.value(env, generation: now)
     }
 
