@@ -69,8 +69,11 @@ protocol ControlPlane: Sendable {
     func setPolicy(envelope: [UInt8], keyID: String) async throws -> PolicyRecord
     func currentPolicy() async throws -> PolicyRecord?
     /// Sets `env`'s desired state to `ref` if the policy in force allows it, else throws
-    /// `PromotionRefused` naming why; both outcomes are ledger entries.
-    func promote(_ ref: Ref, env: String, keyID: String) async throws -> DesiredState
+    /// `PromotionRefused` naming why; both outcomes are ledger entries. With `rollout`, the
+    /// hosts move in its waves (`Fleet`).
+    func promote(_ ref: Ref, env: String, keyID: String, rollout: RolloutPlan?) async throws -> DesiredState
+    /// Hosts, their reports and rollouts.
+    var fleet: any Fleet { get }
     func desiredState(env: String) async throws -> DesiredState?
     /// Stores a DSSE envelope about `release` once it verifies (docs/server.md, "Signatures").
     func addEnvelope(_ bytes: [UInt8], about release: ReleaseID, keyID: String) async throws -> Bool

@@ -42,12 +42,16 @@ package struct ControlPlaneServer {
         router.middlewares.add(FailureMiddleware())
         HealthRoutes.add(to: router, plane: plane, metrics: metrics)
         let v1 = router.group("v1").add(
-            middleware: KeyGate(plane: plane, throttle: throttle, metrics: metrics, uses: keyUses, cache: cache))
+            middleware: KeyGate(
+                plane: plane, throttle: throttle, metrics: metrics, uses: keyUses, cache: cache,
+                hosts: HostGate(fleet: plane.fleet, clock: plane.clock)))
         BlobRoutes.add(to: v1, plane: plane, metrics: metrics)
         ReleaseRoutes.add(to: v1, plane: plane, metrics: metrics)
         LedgerRoutes.add(to: v1, plane: plane, checkpointKey: settings.checkpointKey)
         EnvironmentRoutes.add(to: v1, plane: plane, cache: cache, metrics: metrics)
         KeyRoutes.add(to: v1, plane: plane)
+        HostRoutes.add(to: v1, fleet: plane.fleet, cache: cache)
+        AgentRoutes.add(to: v1, fleet: plane.fleet, cache: cache, metrics: metrics, clock: plane.clock)
 
         let http = HTTPServerBuilder.http1(
             configuration: .init(idleTimeout: .seconds(ServerLimits.idleSeconds)))
@@ -65,6 +69,7 @@ package struct ControlPlaneServer {
             services: [
                 KeyUseFlusher(recorder: keyUses, plane: plane, logger: logger),
                 plane.changeFeed(into: cache, logger: logger),
+                RolloutEngine(fleet: plane.fleet, cache: cache, metrics: metrics, logger: logger),
             ],
             onServerRunning: { channel in
                 let bound = channel.localAddress

@@ -35,6 +35,10 @@ package struct EnvironmentView: Sendable, Codable {
     package let defined: Bool
     /// Its rules as the policy states them (nil when undefined).
     package let rules: Rules?
+    /// Its enrolled hosts and what each last said (docs/agent.md, "Host states").
+    package var hosts: [HostView]?
+    /// Its newest rollout, if it ever had one.
+    package var rollout: RolloutView?
 
     package struct Rules: Sendable, Codable {
         package let trustedKeys: [String]

@@ -20,6 +20,7 @@ struct KeyGate: RouterMiddleware {
     let metrics: ServerMetrics
     let uses: KeyUseRecorder
     let cache: CatalogCache
+    let hosts: HostGate
     /// POST routes that only read (a digest list answered, blobs sent back).
     static let readingPosts: Set<String> = ["/v1/blobs/missing", "/v1/blobs/fetch"]
 
@@ -35,6 +36,9 @@ struct KeyGate: RouterMiddleware {
                 "too many failed authentications from \(context.address); retry after \(wait) s", retryAfter: wait)
         }
         var context = context
+        if request.headers[.signatureInput] != nil {
+            return try await handleHost(request, context: context, route: route, next: next)
+        }
         do {
             context.key = try await authenticate(request, context)
         } catch let failure as APIFailure {
@@ -68,6 +72,28 @@ struct KeyGate: RouterMiddleware {
             }
             throw failure
         }
+    }
+
+    /// A request signed by a host: admitted by `HostGate`; a refusal is a `host-refused` entry
+    /// and counts toward the address's throttle as a bad key does. A host's reports are recorded
+    /// by their route; they change no cached answer, so the cache is left alone.
+    private func handleHost(
+        _ request: Request, context: Context, route: String, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var context = context
+        let admitted: Request
+        do {
+            (context.host, admitted) = try await hosts.admit(request, context)
+        } catch let refusal as HostRefusal {
+            throttle.failed(context.address)
+            metrics.refused("host")
+            context.logger.notice("refused host request \(request.method) \(route) from \(context.address): \(refusal.message)")
+            try await plane.fleet.recordRefusal(
+                host: refusal.host, reason: refusal.message, route: route, address: context.address)
+            throw APIFailure.unauthorized(refusal.message)
+        }
+        throttle.succeeded(context.address)
+        return try await next(admitted, context)
     }
 
     private func authenticate(_ request: Request, _ context: Context) async throws -> APIKeyRecord {

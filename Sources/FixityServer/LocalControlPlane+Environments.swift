@@ -45,16 +45,17 @@ extension LocalControlPlane {
         }
     }
 
-    func promote(_ ref: Ref, env: String, keyID: String) async throws -> DesiredState {
+    func promote(_ ref: Ref, env: String, keyID: String, rollout: RolloutPlan?) async throws -> DesiredState {
         try await BlockingWork.run { [self] in
             try store.ensureSchema(ControlPlaneSchema.part)
+            try store.ensureSchema(FleetSchema.part)
             let release = try store.resolve(ref)
             // The judgement reads the policy before the write transaction (the evaluator reads the
             // store on its own); a policy set in between would leave this promotion recorded
             // under a policy no longer in force. The write checks the policy is still the one
             // judged by, and the promotion is judged again if it is not.
             for _ in 0..<3 {
-                if let desired = try promoteOnce(release, env: env, keyID: keyID) { return desired }
+                if let desired = try promoteOnce(release, env: env, keyID: keyID, rollout: rollout) { return desired }
             }
             throw StoreError(
                 .conflict, "the policy changed three times while \(env)'s promotion was judged; promote again")
@@ -62,7 +63,9 @@ extension LocalControlPlane {
     }
 
     /// Nil when the policy in force changed between the judgement and the write.
-    private func promoteOnce(_ release: ReleaseID, env: String, keyID: String) throws -> DesiredState? {
+    private func promoteOnce(_ release: ReleaseID, env: String, keyID: String, rollout: RolloutPlan?) throws
+        -> DesiredState?
+    {
         let signed = try store.database.storeRead { db in try Self.signedPolicy(db, store: store) }
         guard let signed else {
             throw try refuse(
@@ -86,8 +89,22 @@ extension LocalControlPlane {
                 env: env, release: release, keyID: keyID, policy: digest,
                 "policy \(signed.digest.short) refuses \(env): " + decision.missing.joined(separator: "; "))
         }
-        return try store.database.storeWrite { db -> DesiredState? in
+        do {
+            return try store.database.storeWrite { db -> DesiredState? in
+                try promoteWrite(db, release, env: env, keyID: keyID, signed: signed, decision: decision, rollout: rollout)
+            }
+        } catch let refused as PromotionRefused {
+            throw try refuse(env: env, release: release, keyID: keyID, policy: digest, refused.message)
+        }
+    }
+
+    /// The promotion's write: the desired state row, its entry, and the rollout when asked for.
+    private func promoteWrite(
+        _ db: Database, _ release: ReleaseID, env: String, keyID: String, signed: PolicyRecord,
+        decision: Policy.Decision, rollout: RolloutPlan?
+    ) throws -> DesiredState? {
             guard try Self.signedPolicy(db, store: store)?.digest == signed.digest else { return nil }
+            let previous = try Self.desired(db, env: env)?.release
             let now = store.clock.timestamp()
             try db.execute(
                 sql: "INSERT INTO desired_states (env, release, policy, key_id, set_at) VALUES (?, ?, ?, ?, ?)",
@@ -99,9 +116,19 @@ extension LocalControlPlane {
                     "env": env, "key": keyID, "policy": signed.digest.description, "desired_seq": String(seq),
                     "signers": decision.signers.map(\.short).joined(separator: ","),
                 ])
+            if let rollout {
+                _ = try LocalFleet.startRollout(
+                    db, store: store, env: env, release: release, previous: previous, plan: rollout, keyID: keyID)
+            } else {
+                // A promotion without waves stands for every host at once: a rollout still
+                // running there is over.
+                try db.execute(
+                    sql:
+                        "UPDATE rollouts SET state = 'superseded', finished_at = ?, reason = ? WHERE env = ? AND state = 'running'",
+                    arguments: [now, "superseded by desired state #\(seq)", env])
+            }
             return DesiredState(
                 env: env, release: release, seq: seq, policy: signed.digest, key: keyID, setAt: now)
-        }
     }
 
     func desiredState(env: String) async throws -> DesiredState? {

@@ -15,6 +15,7 @@ struct LocalControlPlane: ControlPlane {
     var blobStore: Store { store }
     var ledgerLog: any LedgerLog { store.ledger }
     var clock: any WallClock { store.clock }
+    var fleet: any Fleet { LocalFleet(store: store) }
 
     func changeFeed(into cache: CatalogCache, logger: Logger) -> any Service {
         SQLiteChangeFeed(folder: store.path, cache: cache, logger: logger)

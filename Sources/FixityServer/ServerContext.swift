@@ -11,6 +11,8 @@ struct ServerContext: RequestContext {
     let address: String
     /// Set by the key gate on `/v1` routes.
     var key: APIKeyRecord?
+    /// Set instead of `key` when the request was signed by an enrolled host (`HostGate`).
+    var host: HostRecord?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -23,6 +25,13 @@ struct ServerContext: RequestContext {
 
     /// Throws 403 unless the presented key holds `scope` (or `admin`).
     func require(_ scope: APIKeyScope) throws {
+        if let host {
+            // A host reads releases (to pull what it was told to run) and nothing else.
+            guard scope == .releaseRead else {
+                throw APIFailure.forbidden("host \(host.name) may not use this route (it needs \(scope))")
+            }
+            return
+        }
         guard let key else { throw APIFailure.unauthorized("this route needs an API key") }
         guard scope.isGranted(by: key.grantedScopes) else {
             throw APIFailure.forbidden("key \(key.id) ('\(key.name)') lacks the scope \(scope) for this route")
@@ -30,7 +39,15 @@ struct ServerContext: RequestContext {
     }
 
     /// The key's id for ledger entries ("-" before a key was accepted).
-    var keyID: String { key?.id ?? LedgerDetail.absent }
+    var keyID: String { key?.id ?? host.map { "host:\($0.name)" } ?? LedgerDetail.absent }
+
+    /// The host that signed this request; 401 for a request with an API key.
+    func requireHost() throws -> HostRecord {
+        guard let host else {
+            throw APIFailure.unauthorized("this route is for enrolled hosts: sign the request with the host's identity")
+        }
+        return host
+    }
 }
 
 /// Limits every client is held to (docs/server.md, "Limits").

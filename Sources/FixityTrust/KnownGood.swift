@@ -40,6 +40,19 @@ package enum KnownGood {
                 let binding = try History.latest(db, action: LedgerAction.bind, subject: root) { _ in true }
                 if binding?.details["env"] == env { environments.insert(env) }
             }
+            // Hosts of a fleet (docs/agent.md): a deployed report whose health passed and
+            // counts, for a host enrolled into the environment the server recorded (never the
+            // environment the report names: a host cannot vouch for another environment).
+            if config == nil {
+                for entry in try History.entries(db, actions: [.hostReport])
+                where entry.details["release"] == release.description
+                    && entry.details["event"] == "deployed"
+                    && entry.details["health"] == HealthResult.pass.rawValue
+                    && entry.details[countsDetail] == LedgerDetail.flag(true)
+                {
+                    if let env = entry.optionalDetail("env") { environments.insert(env) }
+                }
+            }
             return environments
         }
     }

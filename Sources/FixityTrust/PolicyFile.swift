@@ -15,6 +15,7 @@ import TOMLKit
 ///     require_known_good_in = ["staging"]
 ///     require_tests = true
 ///     require_signed_config = true     # default: on whenever threshold > 0
+///     drift = "repair"                 # agents heal drift at once (default "report")
 ///     default_environment = "staging"  # (top level) what a deploy without --env means
 ///     [root]                           # who may sign the next policy (a server requires it)
 ///     keys = ["ed25519:<base64>", "ed25519:<base64>"]
@@ -98,6 +99,7 @@ package enum PolicyFile {
         var knownGood = [String]()
         var tests = false
         var signedConfig: Bool?
+        var drift = DriftResponse.report
         func strings(_ value: TOMLValueConvertible, _ key: String) throws -> [String] {
             guard let array = value.array else { throw bad("environments.\(name).\(key) must be a list of strings") }
             let items = array.compactMap(\.string)
@@ -121,9 +123,14 @@ package enum PolicyFile {
                     throw bad("environments.\(name).require_signed_config must be true or false")
                 }
                 signedConfig = flag
+            case "drift":
+                guard let text = value.string, let response = DriftResponse(rawValue: text) else {
+                    throw bad("environments.\(name).drift must be \"report\" or \"repair\"")
+                }
+                drift = response
             default:
                 throw bad(
-                    "unknown field environments.\(name).\(key) (known: trusted_keys, threshold, require_known_good_in, require_tests, require_signed_config)"
+                    "unknown field environments.\(name).\(key) (known: trusted_keys, threshold, require_known_good_in, require_tests, require_signed_config, drift)"
                 )
             }
         }
@@ -133,6 +140,6 @@ package enum PolicyFile {
         // says otherwise: an unsigned config release can place any file in the live tree.
         return Policy.Environment(
             name: name, trustedKeys: trusted, threshold: effectiveThreshold, requireKnownGoodIn: knownGood,
-            requireTests: tests, requireSignedConfig: signedConfig ?? (effectiveThreshold > 0))
+            requireTests: tests, requireSignedConfig: signedConfig ?? (effectiveThreshold > 0), drift: drift)
     }
 }

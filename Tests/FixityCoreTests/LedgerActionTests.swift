@@ -10,7 +10,9 @@ import Testing
                 "seal", "tag", "sign", "attest", "policy", "gc", "adopt", "oci-import", "oci-export", "oci-push",
                 "bind", "deploy", "materialize", "activate", "health", "rollback", "deactivate", "remove", "drift",
                 "repair", "key-create", "key-revoke", "key-rotate", "api-request", "api-refused", "blobs-receive",
-                "receive", "pull", "promote", "promote-refused", "bench",
+                "receive", "pull", "promote", "promote-refused", "host-enroll", "host-revoke", "host-report",
+                "host-refused", "agent-refused", "rollout-start", "rollout-wave", "rollout-halt", "rollout-rollback",
+                "rollout-complete", "bench",
             ])
         #expect(HealthResult.allCases.map(\.rawValue) == ["pass", "fail", "no health check", "interrupted"])
     }

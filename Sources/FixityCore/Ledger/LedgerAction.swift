@@ -47,6 +47,25 @@ public enum LedgerAction: String, Sendable, CaseIterable, Codable {
     case promote
     /// A promotion the policy refused: env, key, policy and the reason.
     case promoteRefused = "promote-refused"
+    // A fleet (docs/agent.md): hosts, what they said, what the server refused of them, rollouts.
+    /// A host enrolled into an environment: its name (subject), env, key id, the enrolling key.
+    case hostEnroll = "host-enroll"
+    case hostRevoke = "host-revoke"
+    /// A host's signed report of a state change: event, release, deployment, health, drift.
+    case hostReport = "host-report"
+    /// A host request refused: unsigned, stale, replayed, a bad signature, a revoked host.
+    case hostRefused = "host-refused"
+    /// On a host: a desired state the agent refused (policy, signature, bad input) and why.
+    case agentRefused = "agent-refused"
+    /// A phased rollout began: env, release, previous release, waves, bake, max failed.
+    case rolloutStart = "rollout-start"
+    /// A wave started or completed (details: rollout, wave, event, hosts).
+    case rolloutWave = "rollout-wave"
+    /// A wave had more failed hosts than allowed: the rollout stops.
+    case rolloutHalt = "rollout-halt"
+    /// After a halt, the hosts already moved are set back to the previous release.
+    case rolloutRollback = "rollout-rollback"
+    case rolloutComplete = "rollout-complete"
     /// Synthetic entries written only by `fixity bench-ledger`.
     case bench
 

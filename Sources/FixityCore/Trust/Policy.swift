@@ -1,3 +1,10 @@
+/// What an environment's agents do about drift on their roots: tell the server (always), and
+/// under `repair` put the tree back at once (the evidence kept and reported).
+public enum DriftResponse: String, Sendable, Equatable, Codable {
+    case report
+    case repair
+}
+
 /// Per-environment trust rules (DESIGN.md, "Policy file"): which keys are trusted, how many
 /// distinct trusted keys must have signed a release, which environments it must already have
 /// been known-good in, and whether a passing test attestation and a signed config are required.
@@ -10,11 +17,14 @@ public struct Policy: Sendable, Equatable {
         public let requireKnownGoodIn: [String]
         public let requireTests: Bool
         public let requireSignedConfig: Bool
+        /// What an agent does when its root drifts (`drift = "report"` or `"repair"`).
+        public let drift: DriftResponse
 
         public init(
             name: String, trustedKeys: [String], threshold: Int, requireKnownGoodIn: [String] = [],
-            requireTests: Bool = false, requireSignedConfig: Bool = false
+            requireTests: Bool = false, requireSignedConfig: Bool = false, drift: DriftResponse = .report
         ) {
+            self.drift = drift
             self.name = name
             self.trustedKeys = trustedKeys
             self.threshold = threshold

@@ -45,6 +45,18 @@ public struct SigningKey: Sendable {
         return JSONStyle.compact.bytes(file) + [10]
     }
 
+    /// The 32-byte seed in base64, for a file that carries the key inside a larger document (a
+    /// host identity); written only to files of mode 0600.
+    public var seedBase64: String { Base64.encode([UInt8](key.rawRepresentation)) }
+
+    /// A key from its seed (`seedBase64`); `name` is for the error.
+    public init(seedBase64 text: String, name: String) throws(TrustError) {
+        guard let seed = Base64.decode(text), seed.count == 32,
+            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed)
+        else { throw TrustError("\(name): the private key must be 32 bytes of base64") }
+        self.init(key: key, publicKey: try PublicKey(raw: [UInt8](key.publicKey.rawRepresentation)))
+    }
+
     /// Parses a key file's bytes; `name` is for the error.
     public init(fileBytes bytes: [UInt8], name: String) throws(TrustError) {
         guard let file = try? StrictJSON.decode(File.self, from: bytes) else {

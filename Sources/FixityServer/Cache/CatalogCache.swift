@@ -22,10 +22,21 @@ final class CatalogCache: Sendable {
     private let live = Atomic<Bool>(false)
     private let keys = GenerationMap<Digest, APIKeyRecord>()
     private let desired = GenerationMap<String, DesiredAnswer>()
+    private let signal = ChangeSignal()
 
-    /// The catalog changed (or may have): every entry is stale from now on.
+    /// The catalog changed (or may have): every entry is stale from now on, and every long
+    /// poll looks again.
     func changed() {
         generation.add(1, ordering: .sequentiallyConsistent)
+        signal.fire()
+    }
+
+    /// The generation now, live feed or not (a long poll waits for it to move).
+    var current: UInt64 { generation.load(ordering: .sequentiallyConsistent) }
+
+    /// Returns once the generation is past `seen`, or after `seconds`.
+    func waitForChange(after seen: UInt64, upTo seconds: Double) async {
+        await signal.wait(upTo: seconds) { [self] in current != seen }
     }
 
     /// A change feed started (`true`) or lost its source (`false`). Either way, what is held

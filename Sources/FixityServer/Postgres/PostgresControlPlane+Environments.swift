@@ -104,7 +104,8 @@ extension PostgresControlPlane {
         }
     }
 
-    func promote(_ ref: Ref, env: String, keyID: String) async throws -> DesiredState {
+    func promote(_ ref: Ref, env: String, keyID: String, rollout: RolloutPlan?) async throws -> DesiredState {
+        if rollout != nil { throw UnavailableFleet.failure }
         let release = try await resolve(ref).release
         return try await run {
             // Judged and written in one transaction: the policy cannot change in between.

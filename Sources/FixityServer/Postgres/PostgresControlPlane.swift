@@ -35,6 +35,7 @@ struct PostgresControlPlane: ControlPlane {
 
     var ledger: PostgresLedger { PostgresLedger(unchecked: pool.session) }
     var ledgerLog: any LedgerLog { ledger }
+    var fleet: any Fleet { UnavailableFleet() }
 
     func changeFeed(into cache: CatalogCache, logger: Logger) -> any Service {
         PostgresChangeFeed(url: pool.url, cache: cache, logger: logger)

@@ -7,6 +7,8 @@ import Hummingbird
 enum EnvironmentRoutes {
     struct Promotion: Codable {
         let release: String
+        /// Waves, bake and failure budget: the hosts move in phases (docs/agent.md, "Rollouts").
+        let rollout: RolloutPlan?
     }
 
     static func add(
@@ -30,7 +32,10 @@ enum EnvironmentRoutes {
         v1.get("environments/{env}") { _, context -> Response in
             try context.require(.releaseRead)
             let env = try environment(context)
-            return try JSONBodies.response(try await plane.environment(env))
+            var view = try await plane.environment(env)
+            view.hosts = try await plane.fleet.hosts(env: env)
+            view.rollout = try await plane.fleet.rollout(env: env)
+            return try JSONBodies.response(view)
         }
 
         v1.get("environments/{env}/desired") { _, context -> Response in
@@ -56,7 +61,7 @@ enum EnvironmentRoutes {
             let promotion = try await JSONBodies.decode(Promotion.self, request, context)
             let ref = try ReleaseRoutes.parse("release") { try Ref(parsing: promotion.release) }
             do {
-                let desired = try await plane.promote(ref, env: env, keyID: context.keyID)
+                let desired = try await plane.promote(ref, env: env, keyID: context.keyID, rollout: promotion.rollout)
                 metrics.promotions.increment()
                 return try JSONBodies.response(desired, status: .created)
             } catch let refused as PromotionRefused {

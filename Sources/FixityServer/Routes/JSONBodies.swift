@@ -14,6 +14,8 @@ enum JSONBodies {
             throw APIFailure.badInput("the request body: \(error.message)")
         } catch let error as DecodingError {
             throw APIFailure.badInput("the request body is not the JSON this route takes: \(describe(error))")
+        } catch let error as any FixityError {
+            throw APIFailure.badInput("the request body: \(error.message)")
         } catch {
             throw APIFailure.badInput("the request body is not JSON: \(error)")
         }

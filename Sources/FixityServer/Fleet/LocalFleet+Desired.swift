@@ -1,0 +1,66 @@
+import FixityApp
+import FixityCore
+import FixityStore
+import FixityTrust
+import Foundation
+import GRDB
+
+/// What each host should run: the environment's desired state, except while a rollout runs —
+/// then a host whose wave has started gets the rollout's release and the others keep the
+/// previous one (docs/agent.md, "Rollouts").
+extension LocalFleet {
+    static func desiredRelease(_ db: Database, env: String, keyID: String) throws -> (release: String?, reason: String) {
+        if let rollout = try Row.fetchOne(
+            db,
+            sql: "SELECT id, release, previous, wave FROM rollouts WHERE env = ? AND state = 'running' ORDER BY id DESC LIMIT 1",
+            arguments: [env])
+        {
+            let id: Int64 = rollout["id"]
+            let current: Int = rollout["wave"]
+            let wave = try Int.fetchOne(
+                db, sql: "SELECT wave FROM rollout_hosts WHERE rollout_id = ? AND key_id = ?", arguments: [id, keyID])
+            if let wave, wave <= current {
+                return (rollout["release"], "rollout #\(id), wave \(wave + 1)")
+            }
+            return (
+                rollout["previous"],
+                wave.map { "rollout #\(id): waiting for wave \($0 + 1)" } ?? "rollout #\(id): enrolled after it began"
+            )
+        }
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT seq, release FROM desired_states WHERE env = ? ORDER BY seq DESC LIMIT 1",
+                arguments: [env])
+        else { return (nil, "no desired state for \(env) yet") }
+        return (row["release"], "desired state #\(row["seq"] as Int64)")
+    }
+
+    func desired(for host: HostRecord, pollSeconds: Int) async throws -> AgentDesired {
+        try await BlockingWork.run { [store] in
+            try store.ensureSchema(ControlPlaneSchema.part)
+            try store.ensureSchema(FleetSchema.part)
+            let (release, reason, policies) = try store.database.storeRead { db in
+                let (release, reason) = try Self.desiredRelease(db, env: host.env, keyID: host.keyID.hex)
+                let policies = try String.fetchAll(db, sql: "SELECT envelope FROM signed_policies ORDER BY policy_seq")
+                return (release, reason, policies)
+            }
+            var envelopes = [String]()
+            var knownGood = [String]()
+            if let release, let id = Digest(parsing: release).map(ReleaseID.init) {
+                envelopes = try store.envelopes(about: id).map {
+                    String(decoding: $0.envelope.jsonBytes(), as: UTF8.self)
+                }
+                knownGood = try KnownGood.environments(store: store, release: id, config: nil).sorted()
+            }
+            // The tag names everything the agent acts on: a new policy, a new signature or a
+            // new known-good environment wakes the poll as a new release does.
+            var named = [UInt8]()
+            for part in [release ?? "-", reason] + policies + envelopes + knownGood {
+                named += Array(part.utf8) + [0]
+            }
+            return AgentDesired(
+                host: host.name, env: host.env, tag: Digest.of(named).description, release: release, reason: reason,
+                policies: policies, envelopes: envelopes, knownGoodIn: knownGood, pollSeconds: pollSeconds)
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import FixityApp
+import FixityCore
+import FixityStore
+import Foundation
+import GRDB
+
+/// The fleet in the embedded store (`FleetSchema`): every change and its ledger entry in one
+/// transaction, every call on the thread pool.
+struct LocalFleet: Fleet {
+    let store: Store
+
+    func enroll(_ enrollment: HostEnrollment, keyID: String) async throws -> HostView {
+        guard HostName.isValid(enrollment.name) else {
+            throw APIFailure.badInput(
+                "host name '\(enrollment.name.prefix(80))': 1-64 letters, digits, '.', '_', '-', starting with a letter or digit"
+            )
+        }
+        let publicKey: PublicKey
+        do { publicKey = try PublicKey(policyText: enrollment.publicKey) } catch {
+            throw APIFailure.badInput("public_key: \(error.message)")
+        }
+        return try await write { db in
+            if let existing = try Row.fetchOne(
+                db, sql: "SELECT name, key_id FROM hosts WHERE name = ? OR key_id = ?",
+                arguments: [enrollment.name, publicKey.id.hex])
+            {
+                let name: String = existing["name"]
+                throw APIFailure(
+                    .conflict, .conflict,
+                    name == enrollment.name
+                        ? "a host named '\(name)' is already enrolled (revoke it first to enroll it again)"
+                        : "that public key is already enrolled as host '\(name)'")
+            }
+            let now = store.clock.timestamp()
+            try db.execute(
+                sql: """
+                    INSERT INTO hosts (key_id, name, env, public_key, enrolled_at, enrolled_by)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [publicKey.id.hex, enrollment.name, enrollment.env, publicKey.policyText, now, keyID])
+            try store.record(
+                db, action: .hostEnroll, subject: enrollment.name,
+                details: ["env": enrollment.env, "host_key": publicKey.id.hex, "key": keyID])
+            return try Self.view(db, keyID: publicKey.id.hex, now: store.clock.now())!
+        }
+    }
+
+    func host(keyID: KeyID) async throws -> HostRecord? {
+        try await read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT name, env, public_key, revoked_at FROM hosts WHERE key_id = ?"),
+                    arguments: [keyID.hex])
+            else { return nil }
+            let key = try PublicKey(policyText: row["public_key"] as String)
+            guard key.id == keyID else {
+                throw StoreError(.integrity, "hosts row for \(keyID.short) holds another public key")
+            }
+            return HostRecord(
+                name: row["name"], env: row["env"], keyID: keyID, publicKey: key, revokedAt: row["revoked_at"])
+        }
+    }
+
+    func revokeHost(_ name: String, keyID: String) async throws -> HostView {
+        try await write { db in
+            guard let id = try String.fetchOne(db, sql: "SELECT key_id FROM hosts WHERE name = ?", arguments: [name])
+            else { throw APIFailure.notFound("no host named '\(name.prefix(80))'") }
+            let now = store.clock.timestamp()
+            try db.execute(
+                sql: "UPDATE hosts SET revoked_at = COALESCE(revoked_at, ?) WHERE key_id = ?", arguments: [now, id])
+            if db.changesCount > 0 {
+                try store.record(db, action: .hostRevoke, subject: name, details: ["host_key": id, "key": keyID])
+            }
+            return try Self.view(db, keyID: id, now: store.clock.now())!
+        }
+    }
+
+    func hosts(env: String?) async throws -> [HostView] {
+        try await read { db in
+            let ids = try String.fetchAll(
+                db, sql: "SELECT key_id FROM hosts WHERE ? IS NULL OR env = ? ORDER BY name", arguments: [env, env])
+            let now = store.clock.now()
+            return try ids.compactMap { try Self.view(db, keyID: $0, now: now) }
+        }
+    }
+
+    func recordRefusal(host: String, reason: String, route: String, address: String) async throws {
+        try await write { db in
+            try store.record(
+                db, action: .hostRefused, subject: host,
+                details: ["reason": reason, "route": route, "address": address])
+        }
+    }
+
+    // MARK: plumbing
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await BlockingWork.run { [store] in
+            try store.ensureSchema(ControlPlaneSchema.part)
+            try store.ensureSchema(FleetSchema.part)
+            return try store.database.storeWrite(body)
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await BlockingWork.run { [store] in
+            try store.ensureSchema(ControlPlaneSchema.part)
+            try store.ensureSchema(FleetSchema.part)
+            return try store.database.storeRead(body)
+        }
+    }
+
+    /// A host as `env show` lists it, its state judged now (docs/agent.md, "Host states").
+    static func view(_ db: Database, keyID: String, now: Date) throws -> HostView? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM hosts WHERE key_id = ?", arguments: [keyID]) else {
+            return nil
+        }
+        let env: String = row["env"]
+        let desired = try desiredRelease(db, env: env, keyID: keyID).release
+        let drift = (try? JSONDecoder().decode([String].self, from: Data((row["drift"] as String).utf8))) ?? []
+        let state = HostStateRule.state(
+            revoked: row["revoked_at"] != nil, lastSeen: (row["last_seen_at"] as String?).flatMap { Instant(rfc3339: $0)?.date },
+            interval: row["interval_seconds"], now: now, lastEvent: (row["last_event"] as String?),
+            drifted: !drift.isEmpty, release: row["release"], attempted: row["attempted"], desired: desired)
+        return HostView(
+            name: row["name"], env: env, keyID: keyID, enrolledAt: row["enrolled_at"], revokedAt: row["revoked_at"],
+            state: state.rawValue, release: row["release"], deployment: row["deployment"], desired: desired,
+            lastReportAt: row["last_report_at"], lastSeenAt: row["last_seen_at"], drift: drift, detail: row["detail"])
+    }
+}
+
+/// A host's state from what it last said and when (docs/agent.md, "Host states").
+enum HostState: String, Sendable, CaseIterable {
+    case enrolled, converged, deploying, failed, drifted, offline, revoked
+}
+
+enum HostStateRule {
+    /// Reports missed before a host counts as offline.
+    static let missedIntervals = 3
+
+    static func state(
+        revoked: Bool, lastSeen: Date?, interval: Int, now: Date, lastEvent: String?, drifted: Bool,
+        release: String?, attempted: String?, desired: String?
+    ) -> HostState {
+        if revoked { return .revoked }
+        guard let lastSeen else { return .enrolled }
+        if now.timeIntervalSince(lastSeen) > Double(missedIntervals * max(1, interval)) { return .offline }
+        if drifted { return .drifted }
+        if let desired, attempted == desired, lastEvent == AgentEvent.rolledBack.rawValue
+            || lastEvent == AgentEvent.refused.rawValue
+        {
+            return .failed
+        }
+        if let desired, release != desired { return .deploying }
+        return .converged
+    }
+}
