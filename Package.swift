@@ -125,11 +125,18 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
+        // `fixity agent`: a host that pulls, verifies for itself, converges, heals and reports.
+        .target(
+            name: "FixityAgent",
+            dependencies: [
+                "FixityCore", "FixityStore", "FixityHost", "FixityTrust", "FixityApp", "FixityServer", "CFixitySys",
+            ]
+        ),
         .executableTarget(
             name: "FixityCLI",
             dependencies: [
                 "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityOCI", "FixityTrust",
-                "FixityRegistry", "FixityApp", "FixityAccess", "FixityServer", "CFixitySys",
+                "FixityRegistry", "FixityApp", "FixityAccess", "FixityServer", "FixityAgent", "CFixitySys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
@@ -142,7 +149,7 @@ let package = Package(
             name: "FixityCLITests",
             dependencies: [
                 "FixityCLI", "FixityCore", "FixityStore", "FixityHost", "FixityLedger", "FixityOCI", "FixityTrust",
-                "FixityRegistry", "FixityApp", "FixityAccess", "FixityServer", "FixityTesting",
+                "FixityRegistry", "FixityApp", "FixityAccess", "FixityServer", "FixityAgent", "FixityTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -20,7 +20,7 @@ struct Fixity: ParsableCommand {
             SignaturesCommand.self,
             AttestCommand.self, PolicyCommand.self, StateCommand.self, ProveCommand.self, VerifyBundleCommand.self,
             OCICommand.self, PushCommand.self, PullCommand.self, PromoteCommand.self, EnvCommand.self, KeysCommand.self,
-            ServerCommand.self, ServeCommand.self,
+            ServerCommand.self, ServeCommand.self, HostCommand.self, AgentCommand.self, RolloutCommand.self,
             BenchSwitchCommand.self, BenchLedgerCommand.self,
             DemoCommand.self,
         ]

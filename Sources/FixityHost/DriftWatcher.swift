@@ -18,6 +18,9 @@ package final class DriftWatcher {
         package var interval: Double = 300
         package var pollInterval: Double = 2
         package var debounce: Double = 0.02
+        /// Asked at each drift when `repair` is off: an agent's answer follows the policy in
+        /// force (`drift = "repair"`), which may change while the watch runs.
+        package var repairWhen: (@Sendable () -> Bool)?
         package init() {}
     }
 
@@ -130,7 +133,7 @@ package final class DriftWatcher {
             try RootState(store: store, root: root).recordDrift(outcome)
         }
         try emit(.checked(outcome, at: store.clock.now()))
-        if !outcome.clean && options.repair {
+        if !outcome.clean && (options.repair || options.repairWhen?() == true) {
             let repaired = try Repairer(store: store, root: root).repair(full: false, lockTimeout: 30)
             lastState = repaired.clean ? "clean" : lastState
             context = try scanner.context()  // repair rewrote the snapshot

@@ -87,7 +87,8 @@ struct KeyGate: RouterMiddleware {
         } catch let refusal as HostRefusal {
             throttle.failed(context.address)
             metrics.refused("host")
-            context.logger.notice("refused host request \(request.method) \(route) from \(context.address): \(refusal.message)")
+            context.logger.notice(
+                "refused host request \(request.method) \(route) from \(context.address): \(refusal.message)")
             try await plane.fleet.recordRefusal(
                 host: refusal.host, reason: refusal.message, route: route, address: context.address)
             throw APIFailure.unauthorized(refusal.message)

@@ -91,7 +91,8 @@ extension LocalControlPlane {
         }
         do {
             return try store.database.storeWrite { db -> DesiredState? in
-                try promoteWrite(db, release, env: env, keyID: keyID, signed: signed, decision: decision, rollout: rollout)
+                try promoteWrite(
+                    db, release, env: env, keyID: keyID, signed: signed, decision: decision, rollout: rollout)
             }
         } catch let refused as PromotionRefused {
             throw try refuse(env: env, release: release, keyID: keyID, policy: digest, refused.message)
@@ -103,32 +104,32 @@ extension LocalControlPlane {
         _ db: Database, _ release: ReleaseID, env: String, keyID: String, signed: PolicyRecord,
         decision: Policy.Decision, rollout: RolloutPlan?
     ) throws -> DesiredState? {
-            guard try Self.signedPolicy(db, store: store)?.digest == signed.digest else { return nil }
-            let previous = try Self.desired(db, env: env)?.release
-            let now = store.clock.timestamp()
+        guard try Self.signedPolicy(db, store: store)?.digest == signed.digest else { return nil }
+        let previous = try Self.desired(db, env: env)?.release
+        let now = store.clock.timestamp()
+        try db.execute(
+            sql: "INSERT INTO desired_states (env, release, policy, key_id, set_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [env, release.description, signed.digest.description, keyID, now])
+        let seq = db.lastInsertedRowID
+        _ = try store.record(
+            db, action: .promote, subject: release.description,
+            details: [
+                "env": env, "key": keyID, "policy": signed.digest.description, "desired_seq": String(seq),
+                "signers": decision.signers.map(\.short).joined(separator: ","),
+            ])
+        if let rollout {
+            _ = try LocalFleet.startRollout(
+                db, store: store, env: env, release: release, previous: previous, plan: rollout, keyID: keyID)
+        } else {
+            // A promotion without waves stands for every host at once: a rollout still
+            // running there is over.
             try db.execute(
-                sql: "INSERT INTO desired_states (env, release, policy, key_id, set_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [env, release.description, signed.digest.description, keyID, now])
-            let seq = db.lastInsertedRowID
-            _ = try store.record(
-                db, action: .promote, subject: release.description,
-                details: [
-                    "env": env, "key": keyID, "policy": signed.digest.description, "desired_seq": String(seq),
-                    "signers": decision.signers.map(\.short).joined(separator: ","),
-                ])
-            if let rollout {
-                _ = try LocalFleet.startRollout(
-                    db, store: store, env: env, release: release, previous: previous, plan: rollout, keyID: keyID)
-            } else {
-                // A promotion without waves stands for every host at once: a rollout still
-                // running there is over.
-                try db.execute(
-                    sql:
-                        "UPDATE rollouts SET state = 'superseded', finished_at = ?, reason = ? WHERE env = ? AND state = 'running'",
-                    arguments: [now, "superseded by desired state #\(seq)", env])
-            }
-            return DesiredState(
-                env: env, release: release, seq: seq, policy: signed.digest, key: keyID, setAt: now)
+                sql:
+                    "UPDATE rollouts SET state = 'superseded', finished_at = ?, reason = ? WHERE env = ? AND state = 'running'",
+                arguments: [now, "superseded by desired state #\(seq)", env])
+        }
+        return DesiredState(
+            env: env, release: release, seq: seq, policy: signed.digest, key: keyID, setAt: now)
     }
 
     func desiredState(env: String) async throws -> DesiredState? {

@@ -13,20 +13,56 @@ struct PromoteCommand: ParsableCommand {
 
     @Argument(help: "The release on the server: sha256:<hex>, a unique hex prefix, or APP@VERSION.") var ref: String
     @Option(help: "The environment.") var env: String
+    @Option(
+        help:
+            "Roll out in waves: cumulative shares of the environment's hosts, e.g. 5%,25%,100% (each wave waits for the last to be healthy)."
+    )
+    var waves: String?
+    @Option(help: "With --waves: how long a healthy wave bakes before the next starts (e.g. 60s).") var bake: String?
+    @Option(
+        name: .customLong("max-failed"),
+        help: "With --waves: failed hosts a wave may have; one more halts the rollout and returns every moved host.")
+    var maxFailed: Int?
     @OptionGroup var connection: ServerConnectionOptions
     @OptionGroup var global: GlobalOptions
+
+    struct Body: Encodable, Sendable {
+        let release: String
+        let rollout: RolloutPlan?
+    }
 
     func run() throws {
         try runReportingFailures {
             _ = try parseRef(ref)
             _ = try APIKeyScope(parsing: "promote:\(env)")
-            let body = ["release": ref]
+            let body = Body(release: ref, rollout: try plan())
             let desired = try connection.session { client -> DesiredState in
                 try await client.document(.POST, "/v1/environments/\(env)/promote", body: body)
             }
             if global.json { return try Output.json(desired) }
             Output.line("\(env) -> \(desired.release) (desired state #\(desired.seq), policy \(desired.policy.short))")
+            if let plan = body.rollout {
+                Output.note(
+                    "rolling out in waves \(plan.waves.map { "\($0)%" }.joined(separator: ", ")), bake \(plan.bakeSeconds) s, max failed \(plan.maxFailed): fixity rollout show \(env)"
+                )
+            }
         }
+    }
+
+    private func plan() throws -> RolloutPlan? {
+        guard let waves else {
+            if bake != nil || maxFailed != nil { throw CLIError("--bake and --max-failed need --waves") }
+            return nil
+        }
+        let shares = try waves.split(separator: ",", omittingEmptySubsequences: false).map { item -> Int in
+            let text = item.trimmingCharacters(in: .whitespaces)
+            guard text.hasSuffix("%"), let share = Int(text.dropLast()) else {
+                throw CLIError("--waves '\(waves)': a list of percentages such as 5%,25%,100%")
+            }
+            return share
+        }
+        let bakeSeconds = try bake.map { try HumanDuration.seconds($0, maximum: 86_400, what: "--bake") } ?? 0
+        return try RolloutPlan(waves: shares, bakeSeconds: bakeSeconds, maxFailed: maxFailed ?? 0)
     }
 }
 
@@ -65,6 +101,55 @@ struct EnvCommand: ParsableCommand {
                             + (rules.requireTests ? "; passing tests" : ""))
                 } else if view.policy != nil {
                     Output.line("  rules    the policy does not define \(view.env): promotions to it are refused")
+                }
+                if let rollout = view.rollout {
+                    Output.line(
+                        "  rollout  #\(rollout.id) \(rollout.state), wave \(rollout.wave + 1) of \(rollout.waves.count) (fixity rollout show \(view.env))"
+                    )
+                }
+                let hosts = view.hosts ?? []
+                let counts = Dictionary(grouping: hosts, by: \.state).map { "\($0.value.count) \($0.key)" }.sorted()
+                Output.line(
+                    "  hosts    \(hosts.count)" + (counts.isEmpty ? "" : " (\(counts.joined(separator: ", ")))"))
+                HostTable.print(hosts)
+            }
+        }
+    }
+}
+
+/// `fixity rollout show ENV`: an environment's newest rollout, wave by wave.
+struct RolloutCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollout", abstract: "Phased rollouts on a server.", subcommands: [Show.self])
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "An environment's newest rollout: its waves, hosts and their states (a release:read key).")
+        @Argument(help: "The environment.") var env: String
+        @OptionGroup var connection: ServerConnectionOptions
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            try runReportingFailures {
+                _ = try APIKeyScope(parsing: "promote:\(env)")
+                let rollout = try connection.session { client -> RolloutView in
+                    try await client.document(.GET, "/v1/rollouts/\(env)")
+                }
+                if global.json { return try Output.json(rollout) }
+                Output.line(
+                    "rollout #\(rollout.id) of \(rollout.env): \(rollout.state) — release \(rollout.release), previous \(rollout.previous)"
+                )
+                Output.line(
+                    "  started \(rollout.startedAt); bake \(rollout.bakeSeconds) s; max failed per wave \(rollout.maxFailed)"
+                        + (rollout.finishedAt.map { "; finished \($0)" } ?? ""))
+                if let reason = rollout.reason { Output.line("  \(TerminalText.escaped(reason))") }
+                for (index, share) in rollout.waves.enumerated() {
+                    let hosts = rollout.hosts.filter { $0.wave == index }
+                    let mark = index == rollout.wave && rollout.state == "running" ? " <- current" : ""
+                    Output.line("  wave \(index + 1) (\(share)%)\(mark)")
+                    for host in hosts {
+                        Output.line("    \(host.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(host.state)")
+                    }
                 }
             }
         }

@@ -10,12 +10,17 @@ struct ServerConnectionOptions: ParsableArguments {
     @Option(help: "The server's URL (default: $FIXITY_SERVER).") var server: String?
     @Option(help: "A file holding the API key (default: the key in $FIXITY_API_KEY).") var apiKeyFile: String?
 
-    func session<T: Sendable>(_ body: @escaping @Sendable (ServerClient) async throws -> T) throws -> T {
-        let environment = ProcessInfo.processInfo.environment
-        guard let url = server ?? environment["FIXITY_SERVER"], !url.isEmpty else {
+    /// --server, else $FIXITY_SERVER.
+    func url() throws -> String {
+        guard let url = server ?? ProcessInfo.processInfo.environment["FIXITY_SERVER"], !url.isEmpty else {
             throw CLIError("no server: give --server URL or set FIXITY_SERVER")
         }
-        let key = try apiKey(environment)
+        return url
+    }
+
+    func session<T: Sendable>(_ body: @escaping @Sendable (ServerClient) async throws -> T) throws -> T {
+        let url = try url()
+        let key = try apiKey(ProcessInfo.processInfo.environment)
         return try waitFor { try await ServerClient.session(url: url, key: key, body) }
     }
 

@@ -257,7 +257,9 @@ public struct AgentReport: Codable, Sendable, Equatable {
     /// Bounds and shapes a server holds every report to; the message names the field.
     public func validate() throws(TrustError) {
         guard seq > 0 else { throw TrustError("report seq must be positive") }
-        guard Instant(rfc3339: time) != nil else { throw TrustError("report time '\(time.prefix(40))' is not RFC 3339") }
+        guard Instant(rfc3339: time) != nil else {
+            throw TrustError("report time '\(time.prefix(40))' is not RFC 3339")
+        }
         for (field, value) in [("release", release), ("attempted", attempted)] {
             if let value, Digest(parsing: value) == nil {
                 throw TrustError("report \(field) '\(value.prefix(80))' is not sha256:<hex>")
@@ -269,7 +271,9 @@ public struct AgentReport: Codable, Sendable, Equatable {
         guard changes.count <= Self.maximumChanges else {
             throw TrustError("report lists \(changes.count) changes; at most \(Self.maximumChanges)")
         }
-        guard (1...86_400).contains(intervalSeconds) else { throw TrustError("report interval_seconds must be 1-86400") }
+        guard (1...86_400).contains(intervalSeconds) else {
+            throw TrustError("report interval_seconds must be 1-86400")
+        }
         let texts = [tag, evidence, reason, health?.outputTail, health?.command] + changes.map(\.path)
         for case let text? in texts where text.utf8.count > Self.maximumText {
             throw TrustError("report field over \(Self.maximumText) bytes")

@@ -21,8 +21,15 @@ package struct ServerClientError: FixityError, Sendable {
 /// request. Plain HTTP is allowed to a loopback server only: a key must not cross a network in
 /// clear text.
 package final class ServerClient: Sendable {
+    /// How requests prove who sends them: a person's or pipeline's API key, or an enrolled
+    /// host's signature (RFC 9421, docs/agent.md) on each request.
+    package enum Credential: Sendable {
+        case apiKey(String)
+        case host(SigningKey)
+    }
+
     package let base: String
-    private let key: String
+    private let credential: Credential
     private let client: HTTPClient
     /// Set once the user was told their key expires soon (one warning per command).
     private let warned = Mutex(false)
@@ -36,7 +43,13 @@ package final class ServerClient: Sendable {
     package static func session<T: Sendable>(url: String, key: String, _ body: (ServerClient) async throws -> T)
         async throws -> T
     {
-        let client = try ServerClient(url: url, key: key)
+        try await session(url: url, credential: .apiKey(key), body)
+    }
+
+    package static func session<T: Sendable>(
+        url: String, credential: Credential, readTimeout: Int64 = 300, _ body: (ServerClient) async throws -> T
+    ) async throws -> T {
+        let client = try ServerClient(url: url, credential: credential, readTimeout: readTimeout)
         let result: Result<T, any Error>
         do {
             result = .success(try await body(client))
@@ -47,7 +60,7 @@ package final class ServerClient: Sendable {
         return try result.get()
     }
 
-    private init(url: String, key: String) throws {
+    private init(url: String, credential: Credential, readTimeout: Int64) throws {
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
         guard let parsed = URL(string: base), let scheme = parsed.scheme, let host = parsed.host,
@@ -56,18 +69,22 @@ package final class ServerClient: Sendable {
             throw ServerClientError(
                 category: .badInput, message: "--server \(url): expected http(s)://HOST[:PORT]", status: nil)
         }
-        if scheme == "http" && !(ServerSettings.isLoopback(host) || host == "[::1]") {
+        // A host's signature is no secret and everything an agent is answered it checks itself
+        // (policy signatures, blob digests), so an agent may use plain HTTP on a private network.
+        if case .apiKey(let key) = credential, scheme == "http" && !(ServerSettings.isLoopback(host) || host == "[::1]")
+        {
+            _ = key
             throw ServerClientError(
                 category: .badInput,
                 message:
                     "--server \(url): plain HTTP only to a loopback server (the API key would cross the network in clear text); use https://",
                 status: nil)
         }
-        _ = try APIKeySecret(presented: key)
+        if case .apiKey(let key) = credential { _ = try APIKeySecret(presented: key) }
         self.base = base
-        self.key = key
+        self.credential = credential
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
-        configuration.timeout = .init(connect: .seconds(10), read: .seconds(300))
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(readTimeout))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -76,10 +93,11 @@ package final class ServerClient: Sendable {
         _ method: HTTPMethod, _ path: String, body: (some Encodable & Sendable)? = String?.none,
         as type: Answer.Type = Answer.self
     ) async throws -> Answer {
-        var request = makeRequest(method, path)
-        if let body {
+        let bytes = try body.map { Array(try JSONStyle.compact.encoder().encode($0)) }
+        var request = makeRequest(method, path, body: bytes ?? [])
+        if let bytes {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: Array(try JSONStyle.compact.encoder().encode(body))))
+            request.body = .bytes(ByteBuffer(bytes: bytes))
         }
         let response = try await execute(request, method, path)
         return try decode(try await collect(response, method, path), method, path, status: Int(response.status.code))
@@ -108,7 +126,7 @@ package final class ServerClient: Sendable {
     package func upload<Answer: Decodable>(
         _ method: HTTPMethod, _ path: String, bytes: [UInt8], as type: Answer.Type = Answer.self
     ) async throws -> Answer {
-        var request = makeRequest(method, path)
+        var request = makeRequest(method, path, body: bytes)
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: bytes))
         let response = try await execute(request, method, path)
@@ -129,10 +147,10 @@ package final class ServerClient: Sendable {
     /// verified against its digest as it arrives, and a pack cut short is refused whole.
     package func fetchPack(_ digests: [Digest], into intake: BlobIntake) async throws {
         let path = "/v1/blobs/fetch"
-        var request = makeRequest(.POST, path)
+        let body = Array(try JSONStyle.compact.encoder().encode(["digests": digests.map(\.description)]))
+        var request = makeRequest(.POST, path, body: body)
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(
-            ByteBuffer(bytes: Array(try JSONStyle.compact.encoder().encode(["digests": digests.map(\.description)]))))
+        request.body = .bytes(ByteBuffer(bytes: body))
         let response = try await execute(request, .POST, path)
         guard response.status == .ok else { _ = try await collect(response, .POST, path); return }
         var feeder = PackFeeder(into: intake, maximumBlobSize: .max)
@@ -151,11 +169,25 @@ package final class ServerClient: Sendable {
 
     // MARK: plumbing
 
-    private func makeRequest(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest {
+    /// A request to `path` (with its query, if any) carrying the credential: the key, or the
+    /// host's signature over method, path, query and `body`'s digest.
+    private func makeRequest(_ method: HTTPMethod, _ path: String, body: [UInt8] = []) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(key)")
         request.headers.add(name: "User-Agent", value: "fixity")
+        switch credential {
+        case .apiKey(let key):
+            request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        case .host(let key):
+            let parts = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            let target = MessageSignature.Target(
+                method: method.rawValue, path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : nil,
+                body: body)
+            let signed = MessageSignature.sign(target, with: key, created: Int64(Date().timeIntervalSince1970))
+            request.headers.add(name: "Content-Digest", value: target.contentDigest)
+            request.headers.add(name: "Signature-Input", value: signed.signatureInput)
+            request.headers.add(name: "Signature", value: signed.signature)
+        }
         return request
     }
 

@@ -32,7 +32,9 @@ package struct RolloutPlan: Sendable, Codable, Equatable {
         }
         guard zip(waves, waves.dropFirst()).allSatisfy({ $0 < $1 }), waves.allSatisfy({ (1...100).contains($0) })
         else { throw AccessError(.badInput, "waves must increase, each 1-100% (got \(waves.map { "\($0)%" }))") }
-        guard waves.last == 100 else { throw AccessError(.badInput, "the last wave must be 100% (got \(waves.last!)%)") }
+        guard waves.last == 100 else {
+            throw AccessError(.badInput, "the last wave must be 100% (got \(waves.last!)%)")
+        }
         guard (0...86_400).contains(bakeSeconds) else { throw AccessError(.badInput, "bake must be 0 s to 24 h") }
         guard maxFailed >= 0 else { throw AccessError(.badInput, "max-failed must not be negative") }
         self.waves = waves

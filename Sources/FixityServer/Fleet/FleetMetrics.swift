@@ -19,12 +19,14 @@ extension ServerMetrics {
             }
             guard let rollout = try await fleet.rollout(env: env) else { continue }
             registry.makeGauge(
-                descriptor: Self.name("rollout_wave", "", "The newest rollout's current wave (from 1), per environment."),
+                descriptor: Self.name(
+                    "rollout_wave", "", "The newest rollout's current wave (from 1), per environment."),
                 labels: [("env", env), ("rollout", String(rollout.id)), ("state", rollout.state)]
             ).set(Double(rollout.wave + 1))
             for outcome in ["waiting", "pending", "healthy", "failed", "rolled_back"] {
                 registry.makeGauge(
-                    descriptor: Self.name("rollout_hosts", "", "Hosts of the newest rollout by outcome, per environment."),
+                    descriptor: Self.name(
+                        "rollout_hosts", "", "Hosts of the newest rollout by outcome, per environment."),
                     labels: [("env", env), ("outcome", outcome)]
                 ).set(Double(rollout.hosts.filter { $0.state == outcome }.count))
             }

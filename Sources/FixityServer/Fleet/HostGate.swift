@@ -46,7 +46,8 @@ struct HostGate: Sendable {
         do {
             body = Array(try await request.collectBody(upTo: ServerLimits.maximumDocument).readableBytesView)
         } catch {
-            throw HostRefusal(host: host.name, "the request body is over \(ServerLimits.maximumDocument) bytes or broke off")
+            throw HostRefusal(
+                host: host.name, "the request body is over \(ServerLimits.maximumDocument) bytes or broke off")
         }
         let target = MessageSignature.Target(
             method: request.method.rawValue, path: request.uri.path, query: request.uri.query, body: body)

@@ -9,10 +9,12 @@ import GRDB
 /// then a host whose wave has started gets the rollout's release and the others keep the
 /// previous one (docs/agent.md, "Rollouts").
 extension LocalFleet {
-    static func desiredRelease(_ db: Database, env: String, keyID: String) throws -> (release: String?, reason: String) {
+    static func desiredRelease(_ db: Database, env: String, keyID: String) throws -> (release: String?, reason: String)
+    {
         if let rollout = try Row.fetchOne(
             db,
-            sql: "SELECT id, release, previous, wave FROM rollouts WHERE env = ? AND state = 'running' ORDER BY id DESC LIMIT 1",
+            sql:
+                "SELECT id, release, previous, wave FROM rollouts WHERE env = ? AND state = 'running' ORDER BY id DESC LIMIT 1",
             arguments: [env])
         {
             let id: Int64 = rollout["id"]

@@ -11,8 +11,9 @@ extension LocalFleet {
     func accept(_ arrived: ArrivedReport, from host: HostRecord) async throws {
         let report = arrived.report
         try await write { db in
-            let last = try Int64.fetchOne(
-                db, sql: "SELECT last_report_seq FROM hosts WHERE key_id = ?", arguments: [host.keyID.hex]) ?? 0
+            let last =
+                try Int64.fetchOne(
+                    db, sql: "SELECT last_report_seq FROM hosts WHERE key_id = ?", arguments: [host.keyID.hex]) ?? 0
             guard report.seq > last else {
                 throw ReportReplayed(host: host.name, seq: report.seq, last: last)
             }

@@ -28,7 +28,8 @@ extension LocalFleet {
         if let running = try Int64.fetchOne(
             db, sql: "SELECT id FROM rollouts WHERE env = ? AND state = 'running'", arguments: [env])
         {
-            throw PromotionRefused(message: "rollout #\(running) of \(env) is still running; wait until it completes or halts")
+            throw PromotionRefused(
+                message: "rollout #\(running) of \(env) is still running; wait until it completes or halts")
         }
         let hosts = try Row.fetchAll(
             db, sql: "SELECT key_id, name FROM hosts WHERE env = ? AND revoked_at IS NULL ORDER BY name",
@@ -49,7 +50,9 @@ extension LocalFleet {
             let wave = plan.waves.indices.first { index < plan.cumulative($0, of: hosts.count) } ?? plan.waves.count - 1
             try db.execute(
                 sql: "INSERT INTO rollout_hosts (rollout_id, key_id, name, wave, state) VALUES (?, ?, ?, ?, ?)",
-                arguments: [id, host["key_id"] as String, host["name"] as String, wave, wave == 0 ? "pending" : "waiting"])
+                arguments: [
+                    id, host["key_id"] as String, host["name"] as String, wave, wave == 0 ? "pending" : "waiting",
+                ])
         }
         try store.record(
             db, action: .rolloutStart, subject: release.description,
@@ -163,8 +166,9 @@ extension LocalFleet {
         try store.record(
             db, action: .rolloutHalt, subject: String(view.id),
             details: ["env": view.env, "release": view.release, "wave": String(view.wave + 1), "reason": reason])
-        let policy = try String.fetchOne(
-            db, sql: "SELECT digest FROM signed_policies ORDER BY policy_seq DESC LIMIT 1") ?? LedgerDetail.absent
+        let policy =
+            try String.fetchOne(
+                db, sql: "SELECT digest FROM signed_policies ORDER BY policy_seq DESC LIMIT 1") ?? LedgerDetail.absent
         let key = "rollout:\(view.id)"
         try db.execute(
             sql: "INSERT INTO desired_states (env, release, policy, key_id, set_at) VALUES (?, ?, ?, ?, ?)",

@@ -119,7 +119,8 @@ struct LocalFleet: Fleet {
         let desired = try desiredRelease(db, env: env, keyID: keyID).release
         let drift = (try? JSONDecoder().decode([String].self, from: Data((row["drift"] as String).utf8))) ?? []
         let state = HostStateRule.state(
-            revoked: row["revoked_at"] != nil, lastSeen: (row["last_seen_at"] as String?).flatMap { Instant(rfc3339: $0)?.date },
+            revoked: row["revoked_at"] != nil,
+            lastSeen: (row["last_seen_at"] as String?).flatMap { Instant(rfc3339: $0)?.date },
             interval: row["interval_seconds"], now: now, lastEvent: (row["last_event"] as String?),
             drifted: !drift.isEmpty, release: row["release"], attempted: row["attempted"], desired: desired)
         return HostView(
@@ -146,8 +147,9 @@ enum HostStateRule {
         guard let lastSeen else { return .enrolled }
         if now.timeIntervalSince(lastSeen) > Double(missedIntervals * max(1, interval)) { return .offline }
         if drifted { return .drifted }
-        if let desired, attempted == desired, lastEvent == AgentEvent.rolledBack.rawValue
-            || lastEvent == AgentEvent.refused.rawValue
+        if let desired, attempted == desired,
+            lastEvent == AgentEvent.rolledBack.rawValue
+                || lastEvent == AgentEvent.refused.rawValue
         {
             return .failed
         }

@@ -1,0 +1,213 @@
+import CFixitySys
+import FixityApp
+import FixityCore
+import FixityHost
+import FixityServer
+import FixityStore
+import Foundation
+import Synchronization
+
+/// `fixity agent` (docs/agent.md): no open port; it long-polls its server for what to run,
+/// verifies it against its own trust, converges, watches its root for drift, and reports —
+/// every request signed by the host's identity. Offline it keeps what it runs, keeps watching,
+/// and backs off; it moves only on an answer it verified.
+package final class Agent: Sendable {
+    let settings: AgentSettings
+    let store: Store
+    let log: @Sendable (String) -> Void
+    private let repairs = RepairSwitch()
+    private let state = Mutex(AgentStatus())
+
+    package init(settings: AgentSettings, store: Store, log: @escaping @Sendable (String) -> Void) {
+        self.settings = settings
+        self.store = store
+        self.log = log
+    }
+
+    /// `--once`: one cycle, its reports delivered, its outcome returned.
+    package func runOnce() async throws -> CycleOutcome {
+        try await ServerClient.session(
+            url: settings.server, credential: .host(settings.identity.key), readTimeout: 120
+        ) { client in
+            let desired: AgentDesired = try await client.document(.GET, "/v1/agent/desired?wait=0")
+            let result = try await Converger(settings: settings, store: store).converge(desired, client: client)
+            let sender = ReportSender(interval: settings.interval, log: log)
+            sender.enqueue(result.report ?? statusDraft())
+            try await deliver(sender, client)
+            writeMetrics(result.outcome)
+            return result.outcome
+        }
+    }
+
+    /// Runs until SIGINT or SIGTERM.
+    package func run() async throws {
+        fixity_install_stop_handlers()
+        try await ServerClient.session(
+            url: settings.server, credential: .host(settings.identity.key),
+            readTimeout: Int64(settings.interval) + 30
+        ) { client in
+            let sender = ReportSender(interval: settings.interval, log: log)
+            if let drift = try? Converger(settings: settings, store: store).currentDrift() {
+                repairs.set(drift == .repair)
+            }
+            let watcher = startWatcher(sender)
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await sender.run(client: client) }
+                group.addTask { await self.pollLoop(client, sender) }
+                group.addTask {
+                    // The stop flag is set by the signal handler; everything else is cancelled from here.
+                    while fixity_stop_requested() == 0 { try? await Task.sleep(for: .milliseconds(100)) }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+            watcher.join()
+            log("stopping on signal; the active deployment keeps running")
+        }
+    }
+
+    private func pollLoop(_ client: ServerClient, _ sender: ReportSender) async {
+        var tag: String?
+        var failures = 0
+        var lastStatus = Date.distantPast
+        let converger = Converger(settings: settings, store: store)
+        while !Task.isCancelled {
+            do {
+                let wait = tag == nil ? 0 : settings.interval
+                let query = "wait=\(wait)" + (tag.map { "&tag=\($0)" } ?? "")
+                let desired: AgentDesired = try await client.document(.GET, "/v1/agent/desired?\(query)")
+                if failures > 0 { log("the server is back after \(failures) failed attempt(s)") }
+                failures = 0
+                if desired.tag != tag {
+                    let result = try await converger.converge(desired, client: client)
+                    repairs.set(result.drift == .repair)
+                    if let report = result.report { sender.enqueue(report) }
+                    tag = desired.tag
+                    note(result.outcome, desired)
+                    writeMetrics(result.outcome)
+                }
+                if Date().timeIntervalSince(lastStatus) >= Double(settings.interval) {
+                    sender.enqueue(statusDraft())
+                    lastStatus = Date()
+                }
+            } catch {
+                if Task.isCancelled { return }
+                failures += 1
+                let delay = Backoff.delay(after: failures)
+                log(
+                    "cannot reach or use the server (\(error)); keeping the active deployment, retrying in \(String(format: "%.1f", delay)) s"
+                )
+                try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            }
+        }
+    }
+
+    private func note(_ outcome: CycleOutcome, _ desired: AgentDesired) {
+        state.withLock { $0.outcome = outcome }
+        switch outcome {
+        case .converged: log("converged: \(desired.release ?? "nothing desired yet") (\(desired.reason))")
+        case .rolledBack(let why): log("rolled back: \(why)")
+        case .refused(let why): log("refused the desired state (\(desired.reason)): \(why)")
+        }
+    }
+
+    /// The heartbeat: what the host runs now.
+    private func statusDraft() -> ReportDraft {
+        var draft = ReportDraft(event: .status)
+        if let active = try? settings.root.activeDeployment(),
+            let record = try? RootState(store: store, root: settings.root).find(active)
+        {
+            draft.deployment = active.description
+            draft.release = record.release.description
+        }
+        return draft
+    }
+
+    private func deliver(_ sender: ReportSender, _ client: ServerClient) async throws {
+        let task = Task { await sender.run(client: client) }
+        let deadline = Date().addingTimeInterval(30)
+        while sender.pending > 0 && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        task.cancel()
+        if sender.pending > 0 {
+            throw AgentRefusal("could not deliver \(sender.pending) report(s) to \(settings.server) within 30 s")
+        }
+    }
+
+    // MARK: drift
+
+    /// The watcher on its own thread (it blocks in inotify): each change of drift state is
+    /// reported at once, and repaired when the policy in force says `drift = "repair"`.
+    private func startWatcher(_ sender: ReportSender) -> WatcherThread {
+        WatcherThread { [settings, store, repairs, log] in
+            var options = DriftWatcher.Options()
+            options.interval = 300
+            options.repairWhen = { repairs.isOn }
+            while fixity_stop_requested() == 0 {
+                let watcher = DriftWatcher(store: store, root: settings.root, options: options) { event in
+                    switch event {
+                    case .stateChanged(let outcome, _, _):
+                        sender.enqueue(.drift(outcome, event: .drift))
+                        log(
+                            outcome.clean
+                                ? "drift: clean again" : "drift: \(outcome.report.drifted.count) path(s) changed")
+                    case .repaired(let after, _, let evidence, _):
+                        sender.enqueue(.drift(after, event: .repaired, evidence: evidence))
+                        log("drift repaired; evidence kept at \(evidence ?? "-")")
+                    case .notice(let notice): log("watch: \(notice)")
+                    case .checked: break
+                    }
+                }
+                do { try watcher.run() } catch {
+                    log("watch stopped: \(error); starting it again in 2 s")
+                    for _ in 0..<20 where fixity_stop_requested() == 0 { usleep(100_000) }
+                }
+            }
+        }
+    }
+
+    // MARK: metrics
+
+    private func writeMetrics(_ outcome: CycleOutcome) {
+        guard let path = settings.metricsFile else { return }
+        let code = outcome.exitCode
+        let text = """
+            # HELP fixity_agent_converged 1 when the host runs its verified desired release, healthy.
+            # TYPE fixity_agent_converged gauge
+            fixity_agent_converged \(code == 0 ? 1 : 0)
+            # HELP fixity_agent_refused 1 when the last desired state was refused (policy, signature, bad input).
+            # TYPE fixity_agent_refused gauge
+            fixity_agent_refused \(code == 2 ? 1 : 0)
+            # HELP fixity_agent_last_cycle_timestamp_seconds When the agent last acted on a desired state.
+            # TYPE fixity_agent_last_cycle_timestamp_seconds gauge
+            fixity_agent_last_cycle_timestamp_seconds \(String(format: "%.3f", Date().timeIntervalSince1970))
+
+            """
+        do { try DurableFile.replace(path, with: Array(text.utf8)) } catch { log("metrics file \(path): \(error)") }
+    }
+}
+
+/// Whether drift is repaired now: the policy in force decides, and may change while the watch runs.
+final class RepairSwitch: Sendable {
+    private let on = Atomic<Bool>(false)
+    func set(_ value: Bool) { on.store(value, ordering: .relaxed) }
+    var isOn: Bool { on.load(ordering: .relaxed) }
+}
+
+struct AgentStatus {
+    var outcome: CycleOutcome?
+}
+
+/// A thread running a blocking body (the drift watcher), joined at shutdown.
+final class WatcherThread: Sendable {
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ body: @escaping @Sendable () -> Void) {
+        let thread = Thread { [done] in
+            body()
+            done.signal()
+        }
+        thread.start()
+    }
+
+    func join() { done.wait() }
+}
