@@ -44,7 +44,9 @@ package final class Agent: Sendable {
         fixity_install_stop_handlers()
         try await ServerClient.session(
             url: settings.server, credential: .host(settings.identity.key),
-            readTimeout: Int64(settings.interval) + 30
+            // A poll is held `interval` seconds; an answer later than that by 10 s means the
+            // connection is gone (a cut cable sends no reset), so it is given up and retried.
+            readTimeout: Int64(settings.interval) + 10
         ) { client in
             let sender = ReportSender(interval: settings.interval, log: log)
             if let drift = try? Converger(settings: settings, store: store).currentDrift() {

@@ -13,6 +13,9 @@ info:
     Repeated failed authentications from one address are answered 429 with Retry-After.
     A method a documented path does not take is answered 405 with Allow.
     Every answer to a key carries Fixity-Key-Expires (RFC 3339), so clients can warn early.
+    The `/v1/agent` routes are for enrolled hosts: instead of a key, each request carries an
+    HTTP Message Signature (RFC 9421) by the host's Ed25519 key over its method, path, query
+    and Content-Digest (docs/agent.md); a host may also read releases and fetch blobs.
 servers:
   - url: http://127.0.0.1:8440
 security:
@@ -215,7 +218,14 @@ paths:
         - { name: env, in: path, required: true, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
       requestBody:
         required: true
-        content: { application/json: { schema: { type: object, required: [release], properties: { release: { $ref: "#/components/schemas/Ref" } } } } }
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [release]
+              properties:
+                release: { $ref: "#/components/schemas/Ref" }
+                rollout: { $ref: "#/components/schemas/RolloutPlan" }
       responses:
         "201": { description: set, content: { application/json: { schema: { $ref: "#/components/schemas/DesiredState" } } } }
         "400": { $ref: "#/components/responses/BadInput" }
@@ -439,9 +449,94 @@ paths:
         "403": { $ref: "#/components/responses/Forbidden" }
         "404": { $ref: "#/components/responses/NotFound" }
         "429": { $ref: "#/components/responses/Throttled" }
+  /v1/hosts:
+    get:
+      summary: Enrolled hosts and what each last reported (scope release:read)
+      parameters:
+        - { name: env, in: query, required: false, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
+      responses:
+        "200": { description: the hosts, content: { application/json: { schema: { type: array, items: { $ref: "#/components/schemas/HostView" } } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "429": { $ref: "#/components/responses/Throttled" }
+    post:
+      summary: Enroll a host's public key into an environment (scope host:enroll:ENV)
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [name, env, public_key]
+              properties:
+                name: { type: string, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" }
+                env: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" }
+                public_key: { type: string, pattern: "^ed25519:[A-Za-z0-9+/]{43}=$" }
+      responses:
+        "201": { description: enrolled, content: { application/json: { schema: { $ref: "#/components/schemas/HostView" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "429": { $ref: "#/components/responses/Throttled" }
+  /v1/hosts/{name}/revoke:
+    post:
+      summary: Revoke a host; its requests are refused from now on (scope admin)
+      parameters:
+        - { name: name, in: path, required: true, schema: { type: string, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" } }
+      responses:
+        "200": { description: revoked, content: { application/json: { schema: { $ref: "#/components/schemas/HostView" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "429": { $ref: "#/components/responses/Throttled" }
+  /v1/rollouts/{env}:
+    get:
+      summary: The environment's newest phased rollout, its waves and hosts (scope release:read)
+      parameters:
+        - { name: env, in: path, required: true, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
+      responses:
+        "200": { description: the rollout, content: { application/json: { schema: { $ref: "#/components/schemas/RolloutView" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "429": { $ref: "#/components/responses/Throttled" }
+  /v1/agent/desired:
+    get:
+      summary: What this host should run, held until it differs from `tag` or `wait` seconds pass (a host's signature)
+      security: [{ hostSignature: [] }]
+      parameters:
+        - { name: tag, in: query, required: false, schema: { type: string, maxLength: 100 } }
+        - { name: wait, in: query, required: false, schema: { type: integer, minimum: 0, maximum: 300 } }
+      responses:
+        "200": { description: the desired state and what the host checks it with, content: { application/json: { schema: { $ref: "#/components/schemas/AgentDesired" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { description: unsigned, stale, replayed, forged, an unknown or revoked host, or an API key, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/agent/reports:
+    post:
+      summary: A host's report of what happened, signed by it (a host's signature)
+      security: [{ hostSignature: [] }]
+      requestBody:
+        required: true
+        content: { application/json: { schema: { $ref: "#/components/schemas/AgentReport" } } }
+      responses:
+        "202": { description: accepted, content: { application/json: { schema: { type: object, required: [accepted], properties: { accepted: { type: integer } } } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { description: unsigned, stale, replayed, forged, an unknown or revoked host, or an API key, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "409": { description: a report whose seq is not above the host's last (a replay), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
 components:
   securitySchemes:
     apiKey: { type: http, scheme: bearer, description: "fxk_ followed by 43 base64url characters" }
+    hostSignature: { type: apiKey, in: header, name: Signature, description: "RFC 9421 with Signature-Input and Content-Digest (docs/agent.md)" }
   responses:
     BadInput: { description: bad input, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
     Unauthorized: { description: no key, or an unknown, expired or revoked one, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
@@ -588,6 +683,91 @@ components:
             threshold: { type: integer }
             require_known_good_in: { type: array, items: { type: string } }
             require_tests: { type: boolean }
+        hosts: { type: array, items: { $ref: "#/components/schemas/HostView" } }
+        rollout: { $ref: "#/components/schemas/RolloutView" }
+    RolloutPlan:
+      type: object
+      required: [waves, bake_seconds, max_failed]
+      properties:
+        waves: { type: array, minItems: 1, maxItems: 20, items: { type: integer, minimum: 1, maximum: 100 }, description: cumulative percentages, increasing, the last 100 }
+        bake_seconds: { type: integer, minimum: 0, maximum: 86400 }
+        max_failed: { type: integer, minimum: 0 }
+    HostView:
+      type: object
+      required: [name, env, key_id, enrolled_at, revoked_at, state, release, deployment, desired, last_report_at, last_seen_at, drift, detail]
+      properties:
+        name: { type: string }
+        env: { type: string }
+        key_id: { type: string }
+        enrolled_at: { type: string }
+        revoked_at: { type: [string, "null"] }
+        state: { type: string, enum: [enrolled, converged, deploying, failed, drifted, offline, revoked] }
+        release: { type: [string, "null"] }
+        deployment: { type: [string, "null"] }
+        desired: { type: [string, "null"] }
+        last_report_at: { type: [string, "null"] }
+        last_seen_at: { type: [string, "null"] }
+        drift: { type: array, items: { type: string } }
+        detail: { type: [string, "null"] }
+    RolloutView:
+      type: object
+      required: [id, env, release, previous, waves, bake_seconds, max_failed, state, wave, started_at, wave_started_at, wave_completed_at, finished_at, reason, hosts]
+      properties:
+        id: { type: integer }
+        env: { type: string }
+        release: { $ref: "#/components/schemas/Digest" }
+        previous: { $ref: "#/components/schemas/Digest" }
+        waves: { type: array, items: { type: integer } }
+        bake_seconds: { type: integer }
+        max_failed: { type: integer }
+        state: { type: string, enum: [running, completed, halted, superseded] }
+        wave: { type: integer }
+        started_at: { type: string }
+        wave_started_at: { type: string }
+        wave_completed_at: { type: [string, "null"] }
+        finished_at: { type: [string, "null"] }
+        reason: { type: [string, "null"] }
+        hosts:
+          type: array
+          items:
+            type: object
+            required: [name, wave, state]
+            properties:
+              name: { type: string }
+              wave: { type: integer }
+              state: { type: string, enum: [waiting, pending, healthy, failed, rolled_back] }
+              updated_at: { type: [string, "null"] }
+    AgentDesired:
+      type: object
+      required: [host, env, tag, release, reason, policies, envelopes, known_good_in, poll_seconds]
+      properties:
+        host: { type: string }
+        env: { type: string }
+        tag: { type: string }
+        release: { type: [string, "null"] }
+        reason: { type: string }
+        policies: { type: array, items: { type: string } }
+        envelopes: { type: array, items: { type: string } }
+        known_good_in: { type: array, items: { type: string } }
+        poll_seconds: { type: integer }
+    AgentReport:
+      type: object
+      required: [seq, event, time, changes, change_count, interval_seconds]
+      properties:
+        seq: { type: integer, minimum: 1 }
+        event: { type: string, enum: [deployed, rolled_back, refused, drift, repaired, status] }
+        time: { type: string }
+        tag: { type: string }
+        release: { $ref: "#/components/schemas/Digest" }
+        deployment: { $ref: "#/components/schemas/Digest" }
+        attempted: { $ref: "#/components/schemas/Digest" }
+        health: { type: object }
+        drift_state: { type: string, enum: [clean, drifted] }
+        changes: { type: array, maxItems: 200, items: { type: object } }
+        change_count: { type: integer }
+        evidence: { type: string }
+        reason: { type: string }
+        interval_seconds: { type: integer, minimum: 1, maximum: 86400 }
     KeyRecord:
       type: object
       required: [id, name, owner, prefix, scopes, created_at, expires_at]

@@ -250,9 +250,11 @@ import Testing
             let concrete = template.replacingOccurrences(of: "{ref}", with: "web@1").replacingOccurrences(
                 of: "{env}", with: "staging"
             ).replacingOccurrences(of: "{app}", with: "web").replacingOccurrences(of: "{version}", with: "1")
-                .replacingOccurrences(of: "{key}", with: "nobody")
+                .replacingOccurrences(of: "{key}", with: "nobody").replacingOccurrences(of: "{name}", with: "nobody")
             let answer = try server.request(method, concrete, key: admin, json: method == "GET" ? nil : "{}")
-            #expect(answer.status != 405 && !answer.errorMessage.contains("no route"), "\(method) \(concrete)")
+            #expect(
+                answer.status != 405 && (answer.status < 400 || !answer.errorMessage.contains("no route")),
+                "\(method) \(concrete)")
             let wrong = try server.request("DELETE", concrete, key: admin)
             #expect(wrong.status == 405 && wrong.headers.lowercased().contains("allow: "), "DELETE \(concrete)")
         }

@@ -15,6 +15,8 @@ package enum RouteTable {
         ("POST", "/v1/environments/{env}/promote"),
         ("GET", "/v1/keys"), ("POST", "/v1/keys"), ("POST", "/v1/keys/{key}/revoke"),
         ("POST", "/v1/keys/{key}/rotate"),
+        ("GET", "/v1/hosts"), ("POST", "/v1/hosts"), ("POST", "/v1/hosts/{name}/revoke"), ("GET", "/v1/rollouts/{env}"),
+        ("GET", "/v1/agent/desired"), ("POST", "/v1/agent/reports"),
     ]
 
     /// The methods a concrete path is served with (empty: no such path). Literal segments win

@@ -12,7 +12,10 @@ final class TestServer {
     let log: String
     private let process: Process
 
-    init(in sandbox: Sandbox, data: String = "server", database: String? = nil, extra: [String] = []) throws {
+    init(
+        in sandbox: Sandbox, data: String = "server", database: String? = nil, extra: [String] = [],
+        listen: String = "127.0.0.1:0"
+    ) throws {
         self.sandbox = sandbox
         self.data = data
         self.database = database
@@ -23,7 +26,7 @@ final class TestServer {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Sandbox.binary)
         process.arguments =
-            ["serve", "--data", data, "--listen", "127.0.0.1:0"] + (database.map { ["--database", $0] } ?? []) + extra
+            ["serve", "--data", data, "--listen", listen] + (database.map { ["--database", $0] } ?? []) + extra
         process.currentDirectoryURL = URL(fileURLWithPath: sandbox.root)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -88,13 +91,14 @@ final class TestServer {
     /// One request with curl; `bodyFile` sends a file's bytes as they are.
     func request(
         _ method: String, _ path: String, key: String? = nil, json: String? = nil, bodyFile: String? = nil,
-        contentType: String = "application/json"
+        contentType: String = "application/json", headers: [String: String] = [:]
     ) throws -> Answer {
         let stamp = UUID().uuidString.prefix(8)
         let bodyOut = "\(sandbox.root)/curl-\(stamp).body"
         let headersOut = "\(sandbox.root)/curl-\(stamp).headers"
         var args = ["-s", "-S", "-X", method, "-o", bodyOut, "-D", headersOut, "-w", "%{http_code}"]
         if let key { args += ["-H", "Authorization: Bearer \(key)"] }
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { args += ["-H", "\(name): \(value)"] }
         if let json {
             let file = "\(sandbox.root)/curl-\(stamp).json"
             try json.write(toFile: file, atomically: true, encoding: .utf8)
