@@ -472,7 +472,7 @@ paths:
               properties:
                 name: { type: string, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" }
                 env: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" }
-                public_key: { type: string, pattern: "^ed25519:[A-Za-z0-9+/]{43}=$" }
+                public_key: { type: string, pattern: "^ed25519:[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$" }
       responses:
         "201": { description: enrolled, content: { application/json: { schema: { $ref: "#/components/schemas/HostView" } } } }
         "400": { $ref: "#/components/responses/BadInput" }
@@ -689,7 +689,7 @@ components:
       type: object
       required: [waves, bake_seconds, max_failed]
       properties:
-        waves: { type: array, minItems: 1, maxItems: 20, items: { type: integer, minimum: 1, maximum: 100 }, description: cumulative percentages, increasing, the last 100 }
+        waves: { type: array, minItems: 1, maxItems: 20, items: { type: integer, minimum: 1, maximum: 100 }, description: "cumulative percentages of the environment's hosts; taken sorted, each once, with 100 added when missing" }
         bake_seconds: { type: integer, minimum: 0, maximum: 86400 }
         max_failed: { type: integer, minimum: 0 }
     HostView:

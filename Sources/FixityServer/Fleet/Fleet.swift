@@ -27,7 +27,7 @@ package struct RolloutPlan: Sendable, Codable, Equatable {
     package let maxFailed: Int
 
     package init(waves: [Int], bakeSeconds: Int, maxFailed: Int) throws(AccessError) {
-        guard !waves.isEmpty, waves.count <= 20 else {
+        guard !waves.isEmpty, waves.count <= 21 else {
             throw AccessError(.badInput, "waves: give 1 to 20 percentages, e.g. 5%,25%,100%")
         }
         guard zip(waves, waves.dropFirst()).allSatisfy({ $0 < $1 }), waves.allSatisfy({ (1...100).contains($0) })
@@ -44,10 +44,14 @@ package struct RolloutPlan: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey { case waves, bakeSeconds = "bake_seconds", maxFailed = "max_failed" }
 
+    /// Over the API the shares are taken as a set: sorted, each once, and 100% added when the
+    /// last is short of it (every host is in some wave). The CLI is stricter (`--waves`).
     package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        var shares = Array(Set(try c.decode([Int].self, forKey: .waves))).sorted()
+        if let last = shares.last, last < 100 { shares.append(100) }
         try self.init(
-            waves: try c.decode([Int].self, forKey: .waves), bakeSeconds: try c.decode(Int.self, forKey: .bakeSeconds),
+            waves: shares, bakeSeconds: try c.decode(Int.self, forKey: .bakeSeconds),
             maxFailed: try c.decode(Int.self, forKey: .maxFailed))
     }
 
