@@ -39,7 +39,7 @@ struct DemoCommand: ParsableCommand {
         try runReportingFailures {
             let work = try DemoTree.makeTemporaryFolder()
             defer { if !keep { try? FileManager.default.removeItem(atPath: work) } }
-            let say: (String) -> Void = { if !json { Output.line($0) } }
+            let say: @Sendable (String) -> Void = { [json] in if !json { Output.line($0) } }
             let store = try Store.open(at: "\(work)/store")
             let app = try AppName(parsing: "shop")
 
@@ -240,7 +240,7 @@ struct DemoCommand: ParsableCommand {
             )
             say("\n15. The fleet: a control plane is the only path into production, and it holds to the same policy.")
             let fleet = try DemoServer.run(
-                work: work, store: store, release: v3.release, policyText: policyText, say: say)
+                work: work, store: store, release: v3.release, policyText: policyText, ci: ci, say: say)
             if keep { say("Kept \(work); try: fixity --store \(work)/store releases") }
 
             if json {
@@ -258,7 +258,8 @@ struct DemoCommand: ParsableCommand {
                 staged.result == .activated,
                 promoted.result == .activated, verification.ok, answer?.active?.release == broken.release, audit.ok,
                 fleet.staged.release == v3.release, fleet.refusal.contains("known-good in staging"),
-                fleet.stoppedCleanly
+                fleet.stoppedCleanly, fleet.fleet.converged, fleet.fleet.rolledOut, fleet.fleet.halted,
+                fleet.fleet.untouched
             else { throw Exit.failure }
         }
     }

@@ -13,10 +13,12 @@ enum DemoServer {
         let staged: DesiredState
         let refusal: String
         let stoppedCleanly: Bool
+        let fleet: DemoFleet.Outcome
     }
 
     static func run(
-        work: String, store: Store, release: ReleaseID, policyText: String, say: (String) -> Void
+        work: String, store: Store, release: ReleaseID, policyText: String, ci: SigningKey,
+        say: @escaping @Sendable (String) -> Void
     ) throws -> Outcome {
         let data = "\(work)/server"
         let (key, _) = try APIKeyStore(store: try Store.open(at: data)).create(
@@ -59,11 +61,17 @@ enum DemoServer {
         )
         say("   fixity promote shop@1.3 --env production  ->  refused (409):\n     \(refusal)")
         say("     (known-good in staging is reported by staging's own hosts, never taken from a client's word)")
+        say("\n16. The hosts: agents that trust only what they verify, and a rollout that stops itself.")
+        let fleet = try waitFor {
+            try await ServerClient.session(url: url, key: key.text) { client in
+                try await DemoFleet.run(work: work, store: store, client: client, root: root, ci: ci, say: say)
+            }
+        }
         kill(server.process.processIdentifier, SIGTERM)
         server.process.waitUntilExit()
         let clean = server.process.terminationReason == .exit && server.process.terminationStatus == 0
         say("   SIGTERM  ->  the server \(clean ? "finished its requests and exited 0" : "did NOT stop cleanly")\n")
-        return Outcome(push: push, staged: staged, refusal: refusal, stoppedCleanly: clean)
+        return Outcome(push: push, staged: staged, refusal: refusal, stoppedCleanly: clean, fleet: fleet)
     }
 
     /// This binary as `fixity serve` on a free loopback port, once it says where it listens.

@@ -62,6 +62,16 @@ enum DemoTree {
         try write(root, "VERSION", "1.3\n", mode: 0o644)
     }
 
+    /// A release that carries its own health check (an agent runs the release's, never a flag's).
+    static func applyVersion(_ version: String, at root: String, broken: Bool) throws {
+        try write(root, "VERSION", "\(version)\n", mode: 0o644)
+        try write(root, "fixity.toml", "[deploy]\nhealth_cmd = \"sh bin/health\"\nhealth_timeout = 10\n", mode: 0o644)
+        try write(
+            root, "lib/cart.js",
+            broken ? "// lost in a merge\n" : "exports.handle = (req, res) => { res.end('cart \(version)'); };\n",
+            mode: 0o644)
+    }
+
     /// What someone types into production at 3 a.m.: an edited file and a forgotten debug script.
     static func hotfix(at live: String, content: String) throws {
         try Data(content.utf8).write(to: URL(fileURLWithPath: "\(live)/lib/cart.js"))
