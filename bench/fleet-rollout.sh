@@ -94,7 +94,7 @@ hosts = json.load(sys.stdin)
 sys.exit(0 if len(hosts) == $hosts and all(h['release'] == '$1' and h['state'] == 'converged' for h in hosts) else 1)"
 }
 wait_converged() { for _ in $(seq 1 6000); do converged "$1" && return 0; sleep 0.1; done; echo "timeout" >&2; return 1; }
-bytes_out() { curl -s "$FIXITY_SERVER/metrics" | awk '/^fixity_blob_bytes_out_total/ {print $2}' | head -1; }
+bytes_out() { curl -s "$FIXITY_SERVER/metrics" | awk '/^fixity_blob_bytes_out_total/ && !done {print $2; done = 1}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 tick=$(getconf CLK_TCK)
 
@@ -122,10 +122,27 @@ sent=$(python3 -c "print(int(float('$after') - float('$before')))")
 peak=$(sort -n rss.samples | tail -1)
 cpu_s=$(python3 -c "print(round(($cpu1 - $cpu0) / $tick, 2))")
 
+# When each host reported the next release healthy, from the server's ledger, against the
+# promote entry: the first, the median and the last (the spread is each host's own deploy).
+read first_host median_host last_host < <("$fixity" log export --store server 2>/dev/null | python3 -c "
+import json, sys, datetime, statistics
+def t(s):
+    s = s.rstrip('Z'); whole, _, frac = s.partition('.')
+    return datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.timezone.utc).timestamp() + float('0.' + (frac or '0'))
+promoted, done = None, []
+for line in sys.stdin:
+    e = json.loads(line)['entry']
+    if e['action'] == 'promote' and e['subject'] == '$v2' and promoted is None: promoted = t(e['time'])
+    if e['action'] == 'host-report' and e['details'].get('event') == 'deployed' and e['details'].get('release') == '$v2':
+        done.append(t(e['time']) - promoted)
+done.sort()
+print(round(done[0], 2), round(statistics.median(done), 2), round(done[-1], 2))")
+
 # Drift on one host: tamper, then find the server's drift and repaired entries for it.
-victim=$(ls -d "$fleet"/h*.root | head -1)
+roots=("$fleet"/h*.root)
+victim=${roots[0]}
 name=$(basename "$victim" .root)
-file=$(cd "$victim/current" && find . -type f -name '*.js' | head -1)
+file=$(cd "$victim/current" && find . -type f -name '*.js' -print -quit)
 sleep 1
 tamper=$(date +%s.%N)
 echo "// hot-fix" >> "$victim/current/$file"
@@ -150,6 +167,7 @@ changed, manifest, sent, hosts = $changed, $manifest, $sent, $hosts
 print(f"fleet of {hosts} agents on loopback, corpus scale $scale")
 print(f"  first release to every host (every blob travels):   {$first_ms / 1000:.2f} s")
 print(f"  next release (~1% of files), one wave of 100%:       {$next_ms / 1000:.2f} s from promote to all healthy")
+print(f"    hosts' healthy reports after the promote: first $first_host s, median $median_host s, last $last_host s")
 print(f"  bytes the server sent: {sent:,} = {sent / max(1, changed * hosts):.3f}x the changed files' bytes ({changed:,}) x {hosts} hosts (target <= 1.1x);")
 print(f"    with the new manifest ({manifest:,} bytes) counted as changed: {sent / max(1, (changed + manifest) * hosts):.3f}x")
 print(f"  server during that rollout: {$cpu_s} s of CPU, peak RSS {int('$peak' or 0) / 1024:.0f} MiB")

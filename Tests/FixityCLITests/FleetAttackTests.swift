@@ -60,7 +60,7 @@ import Testing
             with: "keys = [\"\(evilRoot)\"]\nthreshold = 1"
         )
         .write(toFile: "\(sandbox.root)/evil.toml", atomically: true, encoding: .utf8)
-        let (evil, evilAdmin) = try Self.attackerServer(sandbox, data: "evil", hosts: ["a1"], fleet: fleet)
+        let (evil, evilAdmin) = try Self.attackerServer(sandbox, data: "evil", hosts: hosts, fleet: fleet)
         #expect(try evil.client(["policy", "set", "evil.toml", "--sign", "evil.key"], key: evilAdmin).status == 0)
         #expect(try evil.client(["push", "web@2.0"], key: evilAdmin).status == 0)
         #expect(try evil.client(["promote", "web@2.0", "--env", "staging"], key: evilAdmin).status == 0)
@@ -180,6 +180,12 @@ import Testing
         #expect(try server.request("GET", "/v1/agent/desired").status == 401, "unsigned")
         let refusals = try FleetTests.ledgerEntries(server).filter { $0["action"] as? String == "host-refused" }.count
         #expect(refusals - refusalsBefore >= 5, "each refusal is a ledger entry (\(refusals - refusalsBefore))")
+
+        // --once exits 1 when the desired release fails its health check and is rolled back.
+        #expect(try server.client(["promote", "web@3.0", "--env", "staging"], key: admin).status == 0)
+        let failed = try fleet.once("a2", server: server.url)
+        #expect(failed.status == 1 && failed.stdout.contains("rolled back"), "\(failed.stdout) \(failed.stderr)")
+        #expect(fleet.content("a2") == "v1", "a2 is back on what it ran")
 
         // A revoked host is refused from its next request on.
         #expect(try server.client(["host", "revoke", "a3"], key: admin).status == 0)
