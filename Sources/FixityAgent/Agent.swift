@@ -153,7 +153,9 @@ package final class Agent: Sendable {
                             outcome.clean
                                 ? "drift: clean again" : "drift: \(outcome.report.drifted.count) path(s) changed")
                     case .repaired(let after, _, let evidence, _):
-                        sender.enqueue(.drift(after, event: .repaired, evidence: evidence))
+                        var draft = ReportDraft.drift(after, event: .repaired, evidence: evidence)
+                        draft.evidenceFiles = evidence.map { EvidenceReport.files($0, store: store) }
+                        sender.enqueue(draft)
                         log("drift repaired; evidence kept at \(evidence ?? "-")")
                     case .notice(let notice): log("watch: \(notice)")
                     case .checked: break

@@ -15,6 +15,7 @@ struct ReportDraft: Sendable {
     var changes: [ReportedChange] = []
     var changeCount = 0
     var evidence: String?
+    var evidenceFiles: [ReportedEvidence]?
     var reason: String?
 
     init(event: AgentEvent) { self.event = event }
@@ -23,7 +24,8 @@ struct ReportDraft: Sendable {
         AgentReport(
             seq: seq, event: event, time: Instant(time).description, tag: tag, release: release,
             deployment: deployment, attempted: attempted, health: health, driftState: driftState, changes: changes,
-            changeCount: changeCount, evidence: evidence, reason: reason.map { String($0.prefix(4000)) },
+            changeCount: changeCount, evidence: evidence, evidenceFiles: evidenceFiles,
+            reason: reason.map { String($0.prefix(4000)) },
             intervalSeconds: interval)
     }
 

@@ -766,6 +766,7 @@ components:
         changes: { type: array, maxItems: 200, items: { type: object } }
         change_count: { type: integer }
         evidence: { type: string }
+        evidence_files: { type: array, maxItems: 200, items: { type: object }, description: what a repair kept (stat data, small files' bytes in base64) }
         reason: { type: string }
         interval_seconds: { type: integer, minimum: 1, maximum: 86400 }
     KeyRecord:

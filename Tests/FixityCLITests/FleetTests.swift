@@ -1,5 +1,6 @@
 import FixityCore
 import Foundation
+import GRDB
 import Testing
 
 /// A fleet through the built binaries (docs/agent.md): one server, twenty agents on loopback
@@ -99,7 +100,8 @@ import Testing
         try fleet.enroll("p1", env: "production", server: server, key: admin, roots: roots, threshold: 2)
         for host in loopback + ["p1"] { try fleet.start(host, server: server.url) }
         for (index, host) in namespaced.enumerated() {
-            let url = try fleet.namespace("fx\(getpid() % 10000)\(host)", index: 100 + index, serverPort: port)
+            let url = try fleet.namespace(
+                "fx\(getpid() % 10000)\(host)", index: Int(getpid() % 80) * 3 + index, serverPort: port)
             try fleet.start(host, server: url, namespace: "fx\(getpid() % 10000)\(host)")
         }
 
@@ -183,6 +185,17 @@ import Testing
             $0["action"] as? String == "host-report" && $0["subject"] as? String == "s01"
         }.compactMap { ($0["details"] as? [String: String])?["event"] }
         #expect(reports.contains("drift") && reports.contains("repaired"), "\(reports)")
+        // The evidence travelled: the repaired report, kept as the host signed it, holds the bytes.
+        let kept = try DatabaseQueue(path: "\(sandbox.root)/server/fixity.db").read { db in
+            try String.fetchAll(
+                db,
+                sql:
+                    "SELECT r.body FROM host_reports r JOIN hosts h ON h.key_id = r.key_id WHERE h.name = 's01' AND r.event = 'repaired'"
+            )
+        }
+        #expect(
+            kept.contains { $0.contains(Base64.encode(Array("hot-fix\n".utf8))) },
+            "the repaired report carries the hot-fix's bytes")
 
         // Every host's own ledger agrees with the server's answer for the environment.
         for (instant, version) in [(afterFirst, "1.0"), (afterSecond, "2.0")] {

@@ -197,6 +197,39 @@ public struct ReportedChange: Codable, Sendable, Equatable {
     }
 }
 
+/// What a repair kept as evidence, as a report carries it: the entry's stat data and, for a
+/// small file, its bytes — so the server holds the evidence, not only the host.
+public struct ReportedEvidence: Codable, Sendable, Equatable {
+    public static let maximumContent = 64 * 1024
+    public static let maximumTotal = 512 * 1024
+
+    public let path: String
+    public let kind: String
+    public let digest: String?
+    public let size: Int64
+    public let mode: String
+    public let target: String?
+    /// Why it was not kept whole (over a cap), when it was not.
+    public let note: String?
+    /// The bytes, base64, for a regular file of at most `maximumContent` bytes (while the
+    /// report's total stays under `maximumTotal`).
+    public let content: String?
+
+    public init(
+        path: String, kind: String, digest: String?, size: Int64, mode: String, target: String?, note: String?,
+        content: String?
+    ) {
+        self.path = path
+        self.kind = kind
+        self.digest = digest
+        self.size = size
+        self.mode = mode
+        self.target = target
+        self.note = note
+        self.content = content
+    }
+}
+
 /// A report body. `seq` is the host's own counter: the server refuses one not above the last
 /// it accepted, so a captured report cannot be played again.
 public struct AgentReport: Codable, Sendable, Equatable {
@@ -222,6 +255,8 @@ public struct AgentReport: Codable, Sendable, Equatable {
     public let changeCount: Int
     /// The evidence folder kept on the host (repaired).
     public let evidence: String?
+    /// What that evidence holds (repaired).
+    public let evidenceFiles: [ReportedEvidence]?
     /// Why a desired state was refused.
     public let reason: String?
     /// The agent's poll interval: three without a word and the server calls it offline.
@@ -230,9 +265,10 @@ public struct AgentReport: Codable, Sendable, Equatable {
     public init(
         seq: Int64, event: AgentEvent, time: String, tag: String?, release: String?, deployment: String?,
         attempted: String? = nil, health: ReportedHealth? = nil, driftState: String? = nil,
-        changes: [ReportedChange] = [], changeCount: Int = 0, evidence: String? = nil, reason: String? = nil,
-        intervalSeconds: Int
+        changes: [ReportedChange] = [], changeCount: Int = 0, evidence: String? = nil,
+        evidenceFiles: [ReportedEvidence]? = nil, reason: String? = nil, intervalSeconds: Int
     ) {
+        self.evidenceFiles = evidenceFiles
         self.seq = seq
         self.event = event
         self.time = time
@@ -251,7 +287,8 @@ public struct AgentReport: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case seq, event, time, tag, release, deployment, attempted, health, driftState = "drift_state", changes
-        case changeCount = "change_count", evidence, reason, intervalSeconds = "interval_seconds"
+        case changeCount = "change_count", evidence, evidenceFiles = "evidence_files", reason
+        case intervalSeconds = "interval_seconds"
     }
 
     /// Bounds and shapes a server holds every report to; the message names the field.
@@ -277,6 +314,16 @@ public struct AgentReport: Codable, Sendable, Equatable {
         let texts = [tag, evidence, reason, health?.outputTail, health?.command] + changes.map(\.path)
         for case let text? in texts where text.utf8.count > Self.maximumText {
             throw TrustError("report field over \(Self.maximumText) bytes")
+        }
+        let kept = evidenceFiles ?? []
+        guard kept.count <= Self.maximumChanges else {
+            throw TrustError("report lists \(kept.count) evidence files; at most \(Self.maximumChanges)")
+        }
+        let bytes = kept.reduce(0) { $0 + ($1.content?.utf8.count ?? 0) }
+        guard bytes <= ReportedEvidence.maximumTotal * 4 / 3 + 4 * kept.count else {
+            throw TrustError(
+                "report evidence carries \(bytes) bytes of content; at most \(ReportedEvidence.maximumTotal) before base64"
+            )
         }
         if let driftState, driftState != "clean" && driftState != "drifted" {
             throw TrustError("report drift_state must be clean or drifted")
