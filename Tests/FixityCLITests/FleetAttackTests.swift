@@ -46,8 +46,11 @@ import Testing
         }
         #expect(try server.client(["promote", "web@1.0", "--env", "staging"], key: admin).status == 0)
         for host in hosts {
-            let once = try fleet.once(host, server: server.url)
+            let once = try fleet.once(
+                host, server: server.url, extra: ["--metrics-file", "\(sandbox.root)/\(host).prom"])
             #expect(once.status == 0 && fleet.content(host) == "v1", "\(host): \(once.stderr)")
+            let metrics = try String(contentsOfFile: "\(sandbox.root)/\(host).prom", encoding: .utf8)
+            #expect(metrics.contains("fixity_agent_converged 1"), "\(metrics)")
         }
 
         // An attacker's server with its own root: its policy is not signed by the pinned root.

@@ -126,7 +126,11 @@ import Testing
             key: admin)
         #expect(promoted.status == 0, "\(promoted.stderr)")
         if let cut {
-            usleep(4_000_000)
+            // Three poll intervals (2 s) without a word: the server calls it offline.
+            let offline = try TestFleet.waitUntil(15) {
+                (try fleet.hosts("staging", server: server, key: admin))[cut]?["state"] as? String == "offline"
+            }
+            #expect(offline, "\(cut) cut off was never shown offline")
             let waiting = try Self.rollout(server, admin)
             #expect(waiting["state"] as? String == "running" && waiting["wave"] as? Int == 0, "\(waiting)")
             #expect(fleet.content("s01") == "v1", "a host of a later wave moved before the first wave was healthy")
@@ -210,6 +214,10 @@ import Testing
                 #expect(active?["release"] as? String == releases[version], "\(host) at \(instant)")
             }
         }
+        // The fleet in the server's metrics: hosts by state, the rollout, report latency.
+        let metrics = try server.request("GET", "/metrics").body
+        #expect(metrics.contains(#"fixity_hosts{env="staging",state="converged"}"#), "\(metrics.prefix(400))")
+        #expect(metrics.contains("fixity_rollout_wave") && metrics.contains("fixity_report_latency_seconds"))
         let audit = try server.client(["log", "verify"], key: admin)
         #expect(audit.status == 0, "\(audit.stderr)")
     }

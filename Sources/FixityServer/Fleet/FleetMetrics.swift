@@ -21,8 +21,14 @@ extension ServerMetrics {
             registry.makeGauge(
                 descriptor: Self.name(
                     "rollout_wave", "", "The newest rollout's current wave (from 1), per environment."),
-                labels: [("env", env), ("rollout", String(rollout.id)), ("state", rollout.state)]
+                labels: [("env", env)]
             ).set(Double(rollout.wave + 1))
+            for state in ["running", "completed", "halted", "superseded"] {
+                registry.makeGauge(
+                    descriptor: Self.name("rollout_state", "", "1 for the newest rollout's state, per environment."),
+                    labels: [("env", env), ("state", state)]
+                ).set(Double(rollout.state == state ? 1 : 0))
+            }
             for outcome in ["waiting", "pending", "healthy", "failed", "rolled_back"] {
                 registry.makeGauge(
                     descriptor: Self.name(

@@ -127,13 +127,13 @@ final class TestFleet {
     }
 
     /// `fixity agent --once` for `host` against `url`.
-    func once(_ host: String, server url: String) throws -> RunResult {
+    func once(_ host: String, server url: String, extra: [String] = []) throws -> RunResult {
         try Sandbox.run(
             Sandbox.binary,
             [
                 "agent", "--once", "--server", url, "--root", root(host), "--identity", identity(host), "--store",
                 store(host),
-            ],
+            ] + extra,
             in: sandbox.root)
     }
 
