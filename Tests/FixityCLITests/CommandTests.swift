@@ -250,6 +250,11 @@ import Testing
         #expect(
             result.stdout.contains("DRIFT: modified lib/cart.js, added lib/debug.js")
                 && result.stdout.contains("tree clean again: true"))
+        // The fleet: three agents, a rollout in two waves, a bad release halted in its first.
+        #expect(result.stdout.contains("runs it: converged") && result.stdout.contains("--bake 1s  ->  completed"))
+        #expect(
+            result.stdout.contains("halted: wave 1: 1 host(s) failed (web-1)")
+                && result.stdout.contains("never pulled 1.5: yes"), "\(result.stdout.suffix(1500))")
     }
 
     @Test func storeComesFromTheEnvironmentWhenNoFlagIsGiven() throws {
