@@ -691,7 +691,7 @@ components:
       properties:
         waves: { type: array, minItems: 1, maxItems: 20, items: { type: integer, minimum: 1, maximum: 100 }, description: "cumulative percentages of the environment's hosts; taken sorted, each once, with 100 added when missing" }
         bake_seconds: { type: integer, minimum: 0, maximum: 86400 }
-        max_failed: { type: integer, minimum: 0 }
+        max_failed: { type: integer, minimum: 0, maximum: 100000 }
     HostView:
       type: object
       required: [name, env, key_id, enrolled_at, revoked_at, state, release, deployment, desired, last_report_at, last_seen_at, drift, detail]

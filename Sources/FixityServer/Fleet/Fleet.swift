@@ -36,7 +36,9 @@ package struct RolloutPlan: Sendable, Codable, Equatable {
             throw AccessError(.badInput, "the last wave must be 100% (got \(waves.last!)%)")
         }
         guard (0...86_400).contains(bakeSeconds) else { throw AccessError(.badInput, "bake must be 0 s to 24 h") }
-        guard maxFailed >= 0 else { throw AccessError(.badInput, "max-failed must not be negative") }
+        guard (0...100_000).contains(maxFailed) else {
+            throw AccessError(.badInput, "max-failed must be 0 to 100000 (got \(maxFailed))")
+        }
         self.waves = waves
         self.bakeSeconds = bakeSeconds
         self.maxFailed = maxFailed
