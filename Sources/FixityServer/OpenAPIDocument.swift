@@ -15,7 +15,8 @@ info:
     Every answer to a key carries Fixity-Key-Expires (RFC 3339), so clients can warn early.
     The `/v1/agent` routes are for enrolled hosts: instead of a key, each request carries an
     HTTP Message Signature (RFC 9421) by the host's Ed25519 key over its method, path, query
-    and Content-Digest (docs/agent.md); a host may also read releases and fetch blobs.
+    and Content-Digest (docs/agent.md); a host may also read the release routes a pull uses
+    (a release's summary and envelopes, and blob fetches), nothing else.
 servers:
   - url: http://127.0.0.1:8440
 security:

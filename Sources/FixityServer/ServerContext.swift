@@ -26,9 +26,12 @@ struct ServerContext: RequestContext {
     /// Throws 403 unless the presented key holds `scope` (or `admin`).
     func require(_ scope: APIKeyScope) throws {
         if let host {
-            // A host reads releases (to pull what it was told to run) and nothing else.
-            guard scope == .releaseRead else {
-                throw APIFailure.forbidden("host \(host.name) may not use this route (it needs \(scope))")
+            // A host reads the release it was told to run — its summary, its envelopes, its
+            // blobs — and nothing else: not the fleet, not other environments, not the ledger.
+            guard scope == .releaseRead, let route = endpointPath, Self.hostReadable.contains(route) else {
+                throw APIFailure.forbidden(
+                    "host \(host.name) may not use \(endpointPath ?? "this route") (hosts read releases and /v1/agent only)"
+                )
             }
             return
         }
@@ -37,6 +40,11 @@ struct ServerContext: RequestContext {
             throw APIFailure.forbidden("key \(key.id) ('\(key.name)') lacks the scope \(scope) for this route")
         }
     }
+
+    /// The routes a host's signature opens besides `/v1/agent/*` (what `fixity pull` needs).
+    static let hostReadable: Set<String> = [
+        "/v1/releases/{ref}", "/v1/releases/{ref}/envelopes", "/v1/blobs/fetch",
+    ]
 
     /// The key's id for ledger entries ("-" before a key was accepted).
     var keyID: String { key?.id ?? host.map { "host:\($0.name)" } ?? LedgerDetail.absent }

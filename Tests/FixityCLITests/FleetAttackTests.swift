@@ -181,6 +181,10 @@ import Testing
             "POST", "/v1/agent/reports", json: report, headers: signed("POST", "/v1/agent/reports", body: report))
         #expect(old.status == 409 && old.errorMessage.contains("replayed"), "\(old.body)")
         #expect(try server.request("GET", "/v1/agent/desired").status == 401, "unsigned")
+        // A host's signature opens its release's routes and /v1/agent, not the fleet's views.
+        for path in ["/v1/hosts", "/v1/environments/staging", "/v1/releases", "/v1/policy"] {
+            #expect(try server.request("GET", path, headers: signed("GET", path)).status == 403, "\(path)")
+        }
         let refusals = try FleetTests.ledgerEntries(server).filter { $0["action"] as? String == "host-refused" }.count
         #expect(refusals - refusalsBefore >= 5, "each refusal is a ledger entry (\(refusals - refusalsBefore))")
 
