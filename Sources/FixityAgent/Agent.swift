@@ -16,7 +16,6 @@ package final class Agent: Sendable {
     let store: Store
     let log: @Sendable (String) -> Void
     private let repairs = RepairSwitch()
-    private let state = Mutex(AgentStatus())
 
     package init(settings: AgentSettings, store: Store, log: @escaping @Sendable (String) -> Void) {
         self.settings = settings
@@ -32,7 +31,11 @@ package final class Agent: Sendable {
             let desired: AgentDesired = try await client.document(.GET, "/v1/agent/desired?wait=0")
             let result = try await Converger(settings: settings, store: store).converge(desired, client: client)
             let sender = ReportSender(interval: settings.interval, log: log)
-            sender.enqueue(result.report ?? statusDraft())
+            if let report = result.report {
+                sender.enqueue(report)
+            } else {
+                sender.enqueue(try await statusDraft())
+            }
             try await deliver(sender, client)
             writeMetrics(result.outcome)
             return result.outcome
@@ -49,7 +52,7 @@ package final class Agent: Sendable {
             readTimeout: Int64(settings.interval) + 10
         ) { client in
             let sender = ReportSender(interval: settings.interval, log: log)
-            if let drift = try? Converger(settings: settings, store: store).currentDrift() {
+            if let drift = try? await Converger(settings: settings, store: store).currentDrift() {
                 repairs.set(drift == .repair)
             }
             let watcher = startWatcher(sender)
@@ -63,7 +66,7 @@ package final class Agent: Sendable {
                 await group.next()
                 group.cancelAll()
             }
-            watcher.join()
+            try? watcher.wait()
             log("stopping on signal; the active deployment keeps running")
         }
     }
@@ -89,7 +92,7 @@ package final class Agent: Sendable {
                     writeMetrics(result.outcome)
                 }
                 if Date().timeIntervalSince(lastStatus) >= Double(settings.interval) {
-                    sender.enqueue(statusDraft())
+                    sender.enqueue(try await statusDraft())
                     lastStatus = Date()
                 }
             } catch {
@@ -105,7 +108,6 @@ package final class Agent: Sendable {
     }
 
     private func note(_ outcome: CycleOutcome, _ desired: AgentDesired) {
-        state.withLock { $0.outcome = outcome }
         switch outcome {
         case .converged: log("converged: \(desired.release ?? "nothing desired yet") (\(desired.reason))")
         case .rolledBack(let why): log("rolled back: \(why)")
@@ -114,15 +116,17 @@ package final class Agent: Sendable {
     }
 
     /// The heartbeat: what the host runs now.
-    private func statusDraft() -> ReportDraft {
-        var draft = ReportDraft(event: .status)
-        if let active = try? settings.root.activeDeployment(),
-            let record = try? RootState(store: store, root: settings.root).find(active)
-        {
-            draft.deployment = active.description
-            draft.release = record.release.description
+    private func statusDraft() async throws -> ReportDraft {
+        try await BlockingWork.run { [settings, store] in
+            var draft = ReportDraft(event: .status)
+            if let active = try settings.root.activeDeployment(),
+                let record = try RootState(store: store, root: settings.root).find(active)
+            {
+                draft.deployment = active.description
+                draft.release = record.release.description
+            }
+            return draft
         }
-        return draft
     }
 
     private func deliver(_ sender: ReportSender, _ client: ServerClient) async throws {
@@ -139,8 +143,8 @@ package final class Agent: Sendable {
 
     /// The watcher on its own thread (it blocks in inotify): each change of drift state is
     /// reported at once, and repaired when the policy in force says `drift = "repair"`.
-    private func startWatcher(_ sender: ReportSender) -> WatcherThread {
-        WatcherThread { [settings, store, repairs, log] in
+    private func startWatcher(_ sender: ReportSender) -> BackgroundJob<Void> {
+        BackgroundJob { [settings, store, repairs, log] in
             var options = DriftWatcher.Options()
             options.interval = 300
             options.repairWhen = { repairs.isOn }
@@ -195,23 +199,4 @@ final class RepairSwitch: Sendable {
     private let on = Atomic<Bool>(false)
     func set(_ value: Bool) { on.store(value, ordering: .relaxed) }
     var isOn: Bool { on.load(ordering: .relaxed) }
-}
-
-struct AgentStatus {
-    var outcome: CycleOutcome?
-}
-
-/// A thread running a blocking body (the drift watcher), joined at shutdown.
-final class WatcherThread: Sendable {
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ body: @escaping @Sendable () -> Void) {
-        let thread = Thread { [done] in
-            body()
-            done.signal()
-        }
-        thread.start()
-    }
-
-    func join() { done.wait() }
 }

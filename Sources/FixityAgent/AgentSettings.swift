@@ -10,19 +10,16 @@ package struct AgentSettings: Sendable {
     package let root: DeployRoot
     /// Seconds a poll is held open; also the heartbeat period (three missed: offline).
     package let interval: Int
-    /// One cycle, then exit with its outcome.
-    package let once: Bool
     /// A Prometheus textfile written after each cycle and drift change.
     package let metricsFile: String?
 
     package init(
-        identity: HostIdentity, server: String?, root: DeployRoot, interval: Int, once: Bool, metricsFile: String?
+        identity: HostIdentity, server: String?, root: DeployRoot, interval: Int, metricsFile: String?
     ) {
         self.identity = identity
         self.server = server ?? identity.server
         self.root = root
         self.interval = interval
-        self.once = once
         self.metricsFile = metricsFile
     }
 }

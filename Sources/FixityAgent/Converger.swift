@@ -33,7 +33,7 @@ struct Converger: Sendable {
                 try PolicyChain.verify(desired.policies, pinned: settings.identity.policyRoot, store: store)
             }
         } catch let refusal as AgentRefusal {
-            return try await refuse(desired, refusal.message, drift: currentDrift())
+            return try await refuse(desired, refusal.message, drift: try await currentDrift())
         }
         let drift = accepted.policy.environments[env]?.drift ?? .report
         guard let releaseText = desired.release else {
@@ -109,10 +109,13 @@ struct Converger: Sendable {
     }
 
     /// The drift response of the policy this host already holds (used when a new one is refused).
-    func currentDrift() throws -> DriftResponse {
-        guard let stored = try store.currentPolicy(), let policy = try? PolicyFile.parse(stored.text, name: "in force")
-        else { return .report }
-        return policy.environments[settings.identity.env]?.drift ?? .report
+    func currentDrift() async throws -> DriftResponse {
+        try await BlockingWork.run { [store, settings] in
+            guard let stored = try store.currentPolicy(),
+                let policy = try? PolicyFile.parse(stored.text, name: "in force")
+            else { return .report }
+            return policy.environments[settings.identity.env]?.drift ?? .report
+        }
     }
 
     private func refuse(_ desired: AgentDesired, _ reason: String, drift: DriftResponse) async throws -> Result {
@@ -125,6 +128,6 @@ struct Converger: Sendable {
                 ], at: store.clock.now())
         }
         return Result(
-            outcome: .refused(reason), report: .refused(desired, reason: reason, root: settings.root), drift: drift)
+            outcome: .refused(reason), report: .refused(desired, reason: reason), drift: drift)
     }
 }

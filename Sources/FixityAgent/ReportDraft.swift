@@ -54,7 +54,7 @@ struct ReportDraft: Sendable {
         return draft
     }
 
-    static func refused(_ desired: AgentDesired, reason: String, root: DeployRoot) -> ReportDraft {
+    static func refused(_ desired: AgentDesired, reason: String) -> ReportDraft {
         var draft = ReportDraft(event: .refused)
         draft.tag = desired.tag
         draft.attempted = desired.release

@@ -740,7 +740,7 @@ components:
               updated_at: { type: [string, "null"] }
     AgentDesired:
       type: object
-      required: [host, env, tag, release, reason, policies, envelopes, known_good_in, poll_seconds]
+      required: [host, env, tag, release, reason, policies, envelopes, known_good_in]
       properties:
         host: { type: string }
         env: { type: string }
@@ -750,7 +750,6 @@ components:
         policies: { type: array, items: { type: string } }
         envelopes: { type: array, items: { type: string } }
         known_good_in: { type: array, items: { type: string } }
-        poll_seconds: { type: integer }
     AgentReport:
       type: object
       required: [seq, event, time, changes, change_count, interval_seconds]

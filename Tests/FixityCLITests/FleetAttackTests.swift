@@ -44,6 +44,29 @@ import Testing
         for host in hosts {
             try fleet.enroll(host, env: "staging", server: server, key: admin, roots: roots, threshold: 2)
         }
+        // A refused enrollment leaves no identity behind; an identity is never overwritten.
+        let reader = try server.makeKey("reader", scopes: ["release:read"])
+        let leftover = "\(sandbox.root)/refused.id"
+        for (key, name) in [(reader, "b1"), (admin, "a1")] {
+            let refused = try server.client(
+                [
+                    "host", "enroll", "--env", "staging", "--name", name, "--identity", leftover, "--policy-root",
+                    roots[0],
+                ],
+                key: key)
+            #expect(refused.status == 2, "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: leftover), "\(name): the refused identity was left behind")
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: fleet.identity("a1")))
+        let over = try server.client(
+            [
+                "host", "enroll", "--env", "staging", "--name", "b2", "--identity", fleet.identity("a1"),
+                "--policy-root", roots[0],
+            ],
+            key: admin)
+        #expect(over.status == 2 && over.stderr.contains("never overwritten"), "\(over.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: fleet.identity("a1"))) == before)
+
         #expect(try server.client(["promote", "web@1.0", "--env", "staging"], key: admin).status == 0)
         for host in hosts {
             let once = try fleet.once(

@@ -40,7 +40,7 @@ struct AgentCommand: ParsableCommand {
                 let store = try global.openStore()
                 let settings = AgentSettings(
                     identity: identity, server: server,
-                    root: try DeployRoot(path: root, allowShared: allowSharedRoot), interval: seconds, once: once,
+                    root: try DeployRoot(path: root, allowShared: allowSharedRoot), interval: seconds,
                     metricsFile: metricsFile)
                 let agent = Agent(settings: settings, store: store) { line in
                     FileHandle.standardError.write(

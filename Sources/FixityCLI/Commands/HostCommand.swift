@@ -41,10 +41,10 @@ struct HostCommand: ParsableCommand {
         func run() throws {
             try runReportingFailures {
                 _ = try APIKeyScope(parsing: "host:enroll:\(env)")
-                let hostName =
-                    try name
-                    ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init)
-                    .orThrow(CLIError("no host name: give --name"))
+                guard
+                    let hostName = name
+                        ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init)
+                else { throw CLIError("no host name: give --name") }
                 guard HostName.isValid(hostName) else {
                     throw CLIError(
                         "host name '\(hostName)': 1-64 letters, digits, '.', '_', '-', starting with a letter or digit")
@@ -55,7 +55,7 @@ struct HostCommand: ParsableCommand {
                 let identity = HostIdentity(host: hostName, env: env, server: url, key: key, policyRoot: root)
                 // The file first (it proves the path is free and writable), then the server; a
                 // refused enrollment removes it again.
-                try KeyFiles.createSecret(identity.fileBytes(), at: self.identity, what: "an identity")
+                let file = try KeyFiles.createSecret(identity.fileBytes(), at: self.identity, what: "an identity")
                 let enrollment = HostEnrollment(name: hostName, env: env, publicKey: key.publicKey.policyText)
                 let view: HostView
                 do {
@@ -63,7 +63,7 @@ struct HostCommand: ParsableCommand {
                         try await client.document(.POST, "/v1/hosts", body: enrollment)
                     }
                 } catch {
-                    unlink(self.identity)
+                    file.remove()
                     throw error
                 }
                 if global.json { return try Output.json(view) }
@@ -165,12 +165,5 @@ enum HostTable {
             if let detail = host.detail, host.state == "failed" { line += " (\(detail))" }
             Output.line(TerminalText.escaped(line))
         }
-    }
-}
-
-extension Optional {
-    func orThrow(_ error: @autoclosure () -> any Error) throws -> Wrapped {
-        guard let self else { throw error() }
-        return self
     }
 }

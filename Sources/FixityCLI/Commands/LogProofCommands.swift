@@ -271,7 +271,7 @@ extension LogCommand.Verify {
             try await LedgerAudit.run(client: client, held: held, serverKeys: serverKeys)
         }
         if let saveCheckpoint, let note = report.serverCheckpoint {
-            try OutputFile.write(Array(note.utf8), to: saveCheckpoint)
+            try DurableFile.replace(saveCheckpoint, with: Array(note.utf8))
         }
         if global.json {
             try Output.json(report)

@@ -28,7 +28,7 @@ struct ProveCommand: ParsableCommand {
                 _ = try store.ledger.signCheckpoint(key: signingKey, at: store.clock.now())
             }
             let bundle = try ProofBundleBuilder(store: store).build(release: release)
-            try OutputFile.write([UInt8](try JSONStyle.pretty.encoder().encode(bundle)) + [10], to: out)
+            try DurableFile.replace(out, with: [UInt8](try JSONStyle.pretty.encoder().encode(bundle)) + [10])
             let summary = Summary(
                 release: release, out: out, entries: bundle.entries.count, envelopes: bundle.envelopes.count)
             if global.json {

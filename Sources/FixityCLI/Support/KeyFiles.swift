@@ -8,7 +8,7 @@ import Glibc
 /// others can read them (as ssh does).
 enum KeyFiles {
     static func create(_ key: SigningKey, at path: String) throws {
-        try createSecret(key.fileBytes(), at: path, what: "a key file")
+        _ = try createSecret(key.fileBytes(), at: path, what: "a key file")
     }
 
     static func load(_ path: String) throws -> SigningKey {
@@ -29,19 +29,30 @@ enum KeyFiles {
         }
     }
 
-    /// Creates `path` with mode 0600, refusing to replace anything (a symlink included), and
-    /// makes it durable before saying so.
-    static func createSecret(_ bytes: [UInt8], at path: String, what: String) throws {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    /// Creates `path` with mode 0600 through its folder's descriptor, refusing to replace
+    /// anything (a symlink included), and makes it and its folder entry durable before saying so.
+    @discardableResult
+    static func createSecret(_ bytes: [UInt8], at path: String, what: String) throws -> CreatedSecret {
+        let (folder, folderPath, name) = try DurableFile.openFolder(of: path)
+        let created = CreatedSecret(folder: folder, name: name, path: path)
+        let fd = Glibc.openat(folder, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             if errno == EEXIST { throw CLIError("\(path) already exists; \(what) is never overwritten") }
             throw StoreError.system("create \(what)", path: path, code: .badInput)
         }
         defer { Glibc.close(fd) }
-        // The create mode is subject to the umask, which can only narrow it; make it exact.
-        guard fchmod(fd, 0o600) == 0 else { throw StoreError.system("chmod", path: path) }
-        try Posix.writeAll(fd, bytes, display: path)
-        try Posix.fsync(fd, display: path)
+        created.inode = try Posix.fstat(fd, display: path).inode
+        do {
+            // The create mode is subject to the umask, which can only narrow it; make it exact.
+            guard fchmod(fd, 0o600) == 0 else { throw StoreError.system("chmod", path: path) }
+            try Posix.writeAll(fd, bytes, display: path)
+            try Posix.fsync(fd, display: path)
+            try Posix.fsync(folder, display: folderPath)
+        } catch {
+            created.remove()
+            throw error
+        }
+        return created
     }
 
     /// A secret file's bytes: a regular file, at most `limit` bytes, readable by its owner only.
@@ -61,5 +72,31 @@ enum KeyFiles {
         defer { buffer.deallocate() }
         let count = try Posix.read(fd, into: buffer, display: path)
         return Array(buffer[0..<count])
+    }
+}
+
+/// A secret file `createSecret` made, held by its folder's descriptor: `remove` takes it back by
+/// name in that folder, and only while the name still holds the file it made — never a path
+/// looked up again, never whatever replaced it.
+final class CreatedSecret {
+    let folder: Int32
+    let name: String
+    let path: String
+    var inode: UInt64?
+
+    init(folder: Int32, name: String, path: String) {
+        self.folder = folder
+        self.name = name
+        self.path = path
+    }
+
+    deinit { Glibc.close(folder) }
+
+    func remove() {
+        guard let inode, let found = try? Posix.lstatat(folder, name, display: path), found.inode == inode else {
+            return
+        }
+        _ = unlinkat(folder, name, 0)
+        _ = Glibc.fsync(folder)
     }
 }

@@ -36,7 +36,7 @@ struct WatchOutput {
         FileHandle.standardOutput.write(Data(bytes))
     }
 
-    /// Prometheus text format for node_exporter's textfile collector, written atomically.
+    /// Prometheus text format for node_exporter's textfile collector, replaced all or nothing.
     private func writeMetrics(_ outcome: VerifyOutcome, at time: Date, to path: String) throws {
         let label =
             "root=\"\(root.key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
@@ -57,9 +57,7 @@ struct WatchOutput {
             fixity_files_checked{\(label)} \(outcome.entriesChecked)
 
             """
-        let temp = "\(path).tmp-\(getpid())"
-        try Data(text.utf8).write(to: URL(fileURLWithPath: temp))
-        guard rename(temp, path) == 0 else { throw StoreError.system("rename", path: path) }
+        try DurableFile.replace(path, with: Array(text.utf8))
     }
 }
 

@@ -102,12 +102,10 @@ public struct AgentDesired: Codable, Sendable, Equatable {
     /// Environments where the server's hosts reported the release healthy — the server's claim,
     /// used for `require_known_good_in` (docs/agent.md says why the agent cannot check it).
     public let knownGoodIn: [String]
-    /// Seconds the agent should wait between polls (the server's view of its interval).
-    public let pollSeconds: Int
 
     public init(
         host: String, env: String, tag: String, release: String?, reason: String, policies: [String],
-        envelopes: [String], knownGoodIn: [String], pollSeconds: Int
+        envelopes: [String], knownGoodIn: [String]
     ) {
         self.host = host
         self.env = env
@@ -117,12 +115,10 @@ public struct AgentDesired: Codable, Sendable, Equatable {
         self.policies = policies
         self.envelopes = envelopes
         self.knownGoodIn = knownGoodIn
-        self.pollSeconds = pollSeconds
     }
 
     enum CodingKeys: String, CodingKey {
         case host, env, tag, release, reason, policies, envelopes, knownGoodIn = "known_good_in"
-        case pollSeconds = "poll_seconds"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -135,7 +131,6 @@ public struct AgentDesired: Codable, Sendable, Equatable {
         try c.encode(policies, forKey: .policies)
         try c.encode(envelopes, forKey: .envelopes)
         try c.encode(knownGoodIn, forKey: .knownGoodIn)
-        try c.encode(pollSeconds, forKey: .pollSeconds)
     }
 }
 

@@ -71,16 +71,16 @@ package final class ServerClient: Sendable {
         }
         // A host's signature is no secret and everything an agent is answered it checks itself
         // (policy signatures, blob digests), so an agent may use plain HTTP on a private network.
-        if case .apiKey(let key) = credential, scheme == "http" && !(ServerSettings.isLoopback(host) || host == "[::1]")
-        {
-            _ = key
-            throw ServerClientError(
-                category: .badInput,
-                message:
-                    "--server \(url): plain HTTP only to a loopback server (the API key would cross the network in clear text); use https://",
-                status: nil)
+        if case .apiKey(let key) = credential {
+            if scheme == "http" && !(ServerSettings.isLoopback(host) || host == "[::1]") {
+                throw ServerClientError(
+                    category: .badInput,
+                    message:
+                        "--server \(url): plain HTTP only to a loopback server (the API key would cross the network in clear text); use https://",
+                    status: nil)
+            }
+            _ = try APIKeySecret(presented: key)
         }
-        if case .apiKey(let key) = credential { _ = try APIKeySecret(presented: key) }
         self.base = base
         self.credential = credential
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)

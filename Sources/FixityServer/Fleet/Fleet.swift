@@ -130,7 +130,7 @@ protocol Fleet: Sendable {
     /// Accepts a report (its seq above the last), updates the host and any rollout it is in.
     func accept(_ arrived: ArrivedReport, from host: HostRecord) async throws
     /// What `host` should run now, with the policies and envelopes it checks for itself.
-    func desired(for host: HostRecord, pollSeconds: Int) async throws -> AgentDesired
+    func desired(for host: HostRecord) async throws -> AgentDesired
     func rollout(env: String) async throws -> RolloutView?
     /// Moves running rollouts on (waves done and baked, or too many failures); true if any moved.
     func advanceRollouts() async throws -> Bool
@@ -151,7 +151,7 @@ struct UnavailableFleet: Fleet {
     func hosts(env: String?) async throws -> [HostView] { [] }
     func recordRefusal(host: String, reason: String, route: String, address: String) async throws {}
     func accept(_ arrived: ArrivedReport, from host: HostRecord) async throws { throw Self.failure }
-    func desired(for host: HostRecord, pollSeconds: Int) async throws -> AgentDesired { throw Self.failure }
+    func desired(for host: HostRecord) async throws -> AgentDesired { throw Self.failure }
     func rollout(env: String) async throws -> RolloutView? { nil }
     func advanceRollouts() async throws -> Bool { false }
 }

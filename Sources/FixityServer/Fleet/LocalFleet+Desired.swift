@@ -37,7 +37,7 @@ extension LocalFleet {
         return (row["release"], "desired state #\(row["seq"] as Int64)")
     }
 
-    func desired(for host: HostRecord, pollSeconds: Int) async throws -> AgentDesired {
+    func desired(for host: HostRecord) async throws -> AgentDesired {
         try await BlockingWork.run { [store] in
             try store.ensureSchema(ControlPlaneSchema.part)
             try store.ensureSchema(FleetSchema.part)
@@ -62,7 +62,7 @@ extension LocalFleet {
             }
             return AgentDesired(
                 host: host.name, env: host.env, tag: Digest.of(named).description, release: release, reason: reason,
-                policies: policies, envelopes: envelopes, knownGoodIn: knownGood, pollSeconds: pollSeconds)
+                policies: policies, envelopes: envelopes, knownGoodIn: knownGood)
         }
     }
 }

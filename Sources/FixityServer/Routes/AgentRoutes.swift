@@ -27,7 +27,7 @@ enum AgentRoutes {
             while true {
                 // Read before the answer: a change landing while it is computed wakes the wait.
                 let seen = cache.current
-                let answer = try await fleet.desired(for: host, pollSeconds: max(wait, 1))
+                let answer = try await fleet.desired(for: host)
                 let remaining = deadline - ContinuousClock.now
                 guard answer.tag == tag, remaining > .zero, !Task.isCancelled else {
                     return try JSONBodies.response(answer)

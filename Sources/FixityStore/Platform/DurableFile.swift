@@ -6,12 +6,7 @@ import Glibc
 /// followed (DESIGN.md invariant 7).
 package enum DurableFile {
     package static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let slash = path.lastIndex(of: "/")
-        let folder = slash.map { String(path[..<$0]).isEmpty ? "/" : String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        guard !name.isEmpty, name != ".", name != ".." else { throw StoreError(.badInput, "\(path): not a file name") }
-        let dirfd = Glibc.open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dirfd >= 0 else { throw StoreError.system("open folder", path: folder, code: .badInput) }
+        let (dirfd, folder, name) = try openFolder(of: path)
         defer { Glibc.close(dirfd) }
         if let existing = try Posix.lstatat(dirfd, name, display: path), existing.isDirectory {
             throw StoreError(.badInput, "\(path) is a folder")
@@ -29,5 +24,19 @@ package enum DurableFile {
             throw error
         }
         try Posix.fsync(dirfd, display: folder)
+    }
+
+    /// The folder a file the operator named goes in, opened (its descriptor, its path, the file's
+    /// name): every write and removal then goes through that descriptor by name, `O_NOFOLLOW`.
+    /// The folder is the operator's choice (a symlinked /var/lib is theirs to make), so its path
+    /// is followed; the file's own name never is.
+    package static func openFolder(of path: String) throws -> (fd: Int32, folder: String, name: String) {
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[..<$0]).isEmpty ? "/" : String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard !name.isEmpty, name != ".", name != ".." else { throw StoreError(.badInput, "\(path): not a file name") }
+        let fd = Glibc.open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.system("open folder", path: folder, code: .badInput) }
+        return (fd, folder, name)
     }
 }
