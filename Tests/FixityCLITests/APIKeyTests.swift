@@ -107,7 +107,7 @@ import Testing
         #expect(refusal(next.text)?.contains("revoked") == true)
         // A row whose expiry does not parse (an edited database) refuses its key: fail closed.
         let (edited, editedRecord) = try keys.create(name: "edited", owner: "", scopes: [.admin])
-        let queue = try DatabaseQueue(path: "\(sandbox.root)/data/fixity.db")
+        let queue = try liveDatabase("\(sandbox.root)/data/fixity.db")
         try queue.write { db in
             try db.execute(sql: "UPDATE api_keys SET expires_at = 'never' WHERE id = ?", arguments: [editedRecord.id])
         }

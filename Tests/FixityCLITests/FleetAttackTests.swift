@@ -110,7 +110,7 @@ import Testing
         try sandbox.sh("echo v4 > app/index.html")
         let unsigned = try sandbox.seal("app", app: "web", extra: ["--tag", "4.0"])
         #expect(try broken.client(["push", "web@4.0"], key: brokenAdmin).status == 0)
-        let database = try DatabaseQueue(path: "\(sandbox.root)/broken/fixity.db")
+        let database = try liveDatabase("\(sandbox.root)/broken/fixity.db")
         try database.write { db in
             try db.execute(
                 sql:

@@ -195,7 +195,7 @@ import Testing
         }
         #expect(reported, "\(reports)")
         // The evidence travelled: the repaired report, kept as the host signed it, holds the bytes.
-        let kept = try DatabaseQueue(path: "\(sandbox.root)/server/fixity.db").read { db in
+        let kept = try liveDatabase("\(sandbox.root)/server/fixity.db").read { db in
             try String.fetchAll(
                 db,
                 sql:
