@@ -197,3 +197,39 @@ int fixity_exit_code(int status) {
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -1;
 }
+
+int fixity_spawn_command(const char *dir, char *const argv[], char *const envp[], int outfd, int errfd) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    if (posix_spawn_file_actions_init(&actions) != 0) return -1;
+    if (posix_spawnattr_init(&attr) != 0) { posix_spawn_file_actions_destroy(&actions); return -1; }
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    int rc = 0;
+    /* Its own process group (a timeout kills all it started), a clean signal mask and
+       dispositions (ours block SIGTERM for the stop handler), only stdin/out/err open. */
+    rc |= posix_spawnattr_setpgroup(&attr, 0);
+    rc |= posix_spawnattr_setsigmask(&attr, &none);
+    rc |= posix_spawnattr_setsigdefault(&attr, &all);
+    rc |= posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc |= posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    rc |= posix_spawn_file_actions_adddup2(&actions, outfd, 1);
+    rc |= posix_spawn_file_actions_adddup2(&actions, errfd, 2);
+    rc |= posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    rc |= posix_spawn_file_actions_addchdir_np(&actions, dir);
+    if (rc != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attr);
+        errno = EINVAL;
+        return -1;
+    }
+    pid_t pid = -1;
+    int err = posix_spawnp(&pid, argv[0], &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (err != 0) { errno = err; return -1; }
+    return (int)pid;
+}
+
+int fixity_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

@@ -55,10 +55,20 @@ package final class Agent: Sendable {
             if let drift = try? await Converger(settings: settings, store: store).currentDrift() {
                 repairs.set(drift == .repair)
             }
-            let watcher = startWatcher(sender)
+            // Nothing is repaired until the server said which windows are open or ended unreported.
+            repairs.suspend(true)
+            let access = AccessKeeper(settings: settings, store: store, sender: sender, repairs: repairs, log: log)
+            let watcher = startWatcher(sender, access: access)
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await sender.run(client: client) }
-                group.addTask { await self.pollLoop(client, sender) }
+                group.addTask { await self.pollLoop(client, sender, access) }
+                group.addTask {
+                    // A window ends by this host's clock too, with the server unreachable.
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        await access.checkClock(client: client)
+                    }
+                }
                 group.addTask {
                     // The stop flag is set by the signal handler; everything else is cancelled from here.
                     while fixity_stop_requested() == 0 { try? await Task.sleep(for: .milliseconds(100)) }
@@ -71,8 +81,9 @@ package final class Agent: Sendable {
         }
     }
 
-    private func pollLoop(_ client: ServerClient, _ sender: ReportSender) async {
+    private func pollLoop(_ client: ServerClient, _ sender: ReportSender, _ access: AccessKeeper) async {
         var tag: String?
+        var deployTag: String?
         var failures = 0
         var lastStatus = Date.distantPast
         let converger = Converger(settings: settings, store: store)
@@ -84,12 +95,19 @@ package final class Agent: Sendable {
                 if failures > 0 { log("the server is back after \(failures) failed attempt(s)") }
                 failures = 0
                 if desired.tag != tag {
-                    let result = try await converger.converge(desired, client: client)
-                    repairs.set(result.drift == .repair)
-                    if let report = result.report { sender.enqueue(report) }
+                    // Commands first: a window's command must not wait behind a deploy.
+                    await access.take(desired, client: client)
+                    // Only what a deploy depends on is converged again (not a command arriving).
+                    let deploying = Self.deployTag(desired)
+                    if deploying != deployTag {
+                        let result = try await converger.converge(desired, client: client)
+                        repairs.set(result.drift == .repair)
+                        if let report = result.report { sender.enqueue(report) }
+                        note(result.outcome, desired)
+                        writeMetrics(result.outcome)
+                        deployTag = deploying
+                    }
                     tag = desired.tag
-                    note(result.outcome, desired)
-                    writeMetrics(result.outcome)
                 }
                 if Date().timeIntervalSince(lastStatus) >= Double(settings.interval) {
                     sender.enqueue(try await statusDraft())
@@ -105,6 +123,17 @@ package final class Agent: Sendable {
                 try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             }
         }
+    }
+
+    /// Names what a converge acts on: the release, the policies, the envelopes, known-good.
+    static func deployTag(_ desired: AgentDesired) -> String {
+        var named = [UInt8]()
+        for part in [desired.release ?? "-", desired.reason] + desired.policies + desired.envelopes
+            + desired.knownGoodIn
+        {
+            named += Array(part.utf8) + [0]
+        }
+        return Digest.of(named).description
     }
 
     private func note(_ outcome: CycleOutcome, _ desired: AgentDesired) {
@@ -143,7 +172,7 @@ package final class Agent: Sendable {
 
     /// The watcher on its own thread (it blocks in inotify): each change of drift state is
     /// reported at once, and repaired when the policy in force says `drift = "repair"`.
-    private func startWatcher(_ sender: ReportSender) -> BackgroundJob<Void> {
+    private func startWatcher(_ sender: ReportSender, access: AccessKeeper) -> BackgroundJob<Void> {
         BackgroundJob { [settings, store, repairs, log] in
             var options = DriftWatcher.Options()
             options.interval = 300
@@ -152,7 +181,10 @@ package final class Agent: Sendable {
                 let watcher = DriftWatcher(store: store, root: settings.root, options: options) { event in
                     switch event {
                     case .stateChanged(let outcome, _, _):
-                        sender.enqueue(.drift(outcome, event: .drift))
+                        var draft = ReportDraft.drift(outcome, event: .drift)
+                        // Made under an open window: reported as such, and not repaired.
+                        draft.window = access.currentWindow
+                        sender.enqueue(draft)
                         log(
                             outcome.clean
                                 ? "drift: clean again" : "drift: \(outcome.report.drifted.count) path(s) changed")
@@ -194,9 +226,12 @@ package final class Agent: Sendable {
     }
 }
 
-/// Whether drift is repaired now: the policy in force decides, and may change while the watch runs.
+/// Whether drift is repaired now: the policy in force decides, and may change while the watch
+/// runs; an open access window (or its changes proposed and not yet replaced) suspends it.
 final class RepairSwitch: Sendable {
     private let on = Atomic<Bool>(false)
+    private let suspended = Atomic<Bool>(false)
     func set(_ value: Bool) { on.store(value, ordering: .relaxed) }
-    var isOn: Bool { on.load(ordering: .relaxed) }
+    func suspend(_ value: Bool) { suspended.store(value, ordering: .relaxed) }
+    var isOn: Bool { on.load(ordering: .relaxed) && !suspended.load(ordering: .relaxed) }
 }

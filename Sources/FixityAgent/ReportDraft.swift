@@ -17,6 +17,9 @@ struct ReportDraft: Sendable {
     var evidence: String?
     var evidenceFiles: [ReportedEvidence]?
     var reason: String?
+    var window: Int64?
+    var outcome: String?
+    var proposal: String?
 
     init(event: AgentEvent) { self.event = event }
 
@@ -26,7 +29,7 @@ struct ReportDraft: Sendable {
             deployment: deployment, attempted: attempted, health: health, driftState: driftState, changes: changes,
             changeCount: changeCount, evidence: evidence, evidenceFiles: evidenceFiles,
             reason: reason.map { String($0.prefix(4000)) },
-            intervalSeconds: interval)
+            intervalSeconds: interval, window: window, outcome: outcome, proposal: proposal)
     }
 
     static func deployed(_ outcome: DeployOutcome, tag: String) -> ReportDraft {

@@ -21,6 +21,7 @@ struct Fixity: ParsableCommand {
             AttestCommand.self, PolicyCommand.self, StateCommand.self, ProveCommand.self, VerifyBundleCommand.self,
             OCICommand.self, PushCommand.self, PullCommand.self, PromoteCommand.self, EnvCommand.self, KeysCommand.self,
             ServerCommand.self, ServeCommand.self, HostCommand.self, AgentCommand.self, RolloutCommand.self,
+            AccessCommand.self, ExecCommand.self,
             BenchSwitchCommand.self, BenchLedgerCommand.self,
             DemoCommand.self,
         ]

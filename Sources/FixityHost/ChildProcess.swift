@@ -42,9 +42,9 @@ final class PrivateOutputFile {
 }
 
 /// Starting a child process: the C string arrays posix_spawn wants.
-enum ChildProcess {
+package enum ChildProcess {
     /// Runs `body` with a NULL-terminated array of C strings, freed afterwards.
-    static func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T)
+    package static func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T)
         -> T
     {
         var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }

@@ -52,6 +52,8 @@ package struct ControlPlaneServer {
         KeyRoutes.add(to: v1, plane: plane)
         HostRoutes.add(to: v1, fleet: plane.fleet, cache: cache)
         AgentRoutes.add(to: v1, fleet: plane.fleet, cache: cache, metrics: metrics, clock: plane.clock)
+        AgentRoutes.addExecProgress(to: v1, fleet: plane.fleet, cache: cache)
+        AccessRoutes.add(to: v1, fleet: plane.fleet, cache: cache)
 
         let http = HTTPServerBuilder.http1(
             configuration: .init(idleTimeout: .seconds(ServerLimits.idleSeconds)))
@@ -70,6 +72,7 @@ package struct ControlPlaneServer {
                 KeyUseFlusher(recorder: keyUses, plane: plane, logger: logger),
                 plane.changeFeed(into: cache, logger: logger),
                 RolloutEngine(fleet: plane.fleet, cache: cache, metrics: metrics, logger: logger),
+                AccessEngine(fleet: plane.fleet, cache: cache, logger: logger),
             ],
             onServerRunning: { channel in
                 let bound = channel.localAddress

@@ -28,7 +28,10 @@ struct ServerContext: RequestContext {
         if let host {
             // A host reads the release it was told to run — its summary, its envelopes, its
             // blobs — and nothing else: not the fleet, not other environments, not the ledger.
-            guard scope == .releaseRead, let route = endpointPath, Self.hostReadable.contains(route) else {
+            let route = endpointPath ?? ""
+            // …and, sealing what a window left (`after = "propose"`), uploads that release.
+            let proposing = host.mayPropose && Self.hostProposing.contains(route)
+            guard (scope == .releaseRead && Self.hostReadable.contains(route)) || proposing else {
                 throw APIFailure.forbidden(
                     "host \(host.name) may not use \(endpointPath ?? "this route") (hosts read releases and /v1/agent only)"
                 )
@@ -45,6 +48,28 @@ struct ServerContext: RequestContext {
     static let hostReadable: Set<String> = [
         "/v1/releases/{ref}", "/v1/releases/{ref}/envelopes", "/v1/blobs/fetch",
     ]
+
+    /// What a host proposing a window's changes as a release uses (`fixity push`'s routes).
+    static let hostProposing: Set<String> = ["/v1/blobs/missing", "/v1/blobs", "/v1/releases"]
+
+    /// Throws 403 unless the key holds one of `scopes` (or `admin`).
+    func requireAny(_ scopes: [APIKeyScope]) throws {
+        guard let key else {
+            _ = try requireHost()
+            throw APIFailure.forbidden("hosts may not use \(endpointPath ?? "this route")")
+        }
+        guard scopes.contains(where: { $0.isGranted(by: key.grantedScopes) }) else {
+            throw APIFailure.forbidden(
+                "key \(key.id) ('\(key.name)') lacks the scope for this route (one of: \(scopes.map(\.description).joined(separator: ", ")))"
+            )
+        }
+    }
+
+    /// The key that sent this request; 401 for a host's signed request.
+    func requireKey() throws -> APIKeyRecord {
+        guard let key else { throw APIFailure.unauthorized("this route needs an API key") }
+        return key
+    }
 
     /// The key's id for ledger entries ("-" before a key was accepted).
     var keyID: String { key?.id ?? host.map { "host:\($0.name)" } ?? LedgerDetail.absent }

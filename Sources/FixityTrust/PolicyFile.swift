@@ -16,6 +16,12 @@ import TOMLKit
 ///     require_tests = true
 ///     require_signed_config = true     # default: on whenever threshold > 0
 ///     drift = "repair"                 # agents heal drift at once (default "report")
+///     [environments.production.access] # access windows (docs/access.md); absent: none
+///     approvals = 2
+///     approvers = ["alice", "bob", "carol"]
+///     max_ttl = "1h"
+///     deny_commands = ["^rm -rf /"]
+///     after = "revert"                 # or "propose"
 ///     default_environment = "staging"  # (top level) what a deploy without --env means
 ///     [root]                           # who may sign the next policy (a server requires it)
 ///     keys = ["ed25519:<base64>", "ed25519:<base64>"]
@@ -100,6 +106,7 @@ package enum PolicyFile {
         var tests = false
         var signedConfig: Bool?
         var drift = DriftResponse.report
+        var access: AccessRules?
         func strings(_ value: TOMLValueConvertible, _ key: String) throws -> [String] {
             guard let array = value.array else { throw bad("environments.\(name).\(key) must be a list of strings") }
             let items = array.compactMap(\.string)
@@ -128,9 +135,12 @@ package enum PolicyFile {
                     throw bad("environments.\(name).drift must be \"report\" or \"repair\"")
                 }
                 drift = response
+            case "access":
+                guard let table = value.table else { throw bad("[environments.\(name).access] must be a table") }
+                access = try accessRules(name, table, bad: bad)
             default:
                 throw bad(
-                    "unknown field environments.\(name).\(key) (known: trusted_keys, threshold, require_known_good_in, require_tests, require_signed_config, drift)"
+                    "unknown field environments.\(name).\(key) (known: trusted_keys, threshold, require_known_good_in, require_tests, require_signed_config, drift, access)"
                 )
             }
         }
@@ -140,6 +150,55 @@ package enum PolicyFile {
         // says otherwise: an unsigned config release can place any file in the live tree.
         return Policy.Environment(
             name: name, trustedKeys: trusted, threshold: effectiveThreshold, requireKnownGoodIn: knownGood,
-            requireTests: tests, requireSignedConfig: signedConfig ?? (effectiveThreshold > 0), drift: drift)
+            requireTests: tests, requireSignedConfig: signedConfig ?? (effectiveThreshold > 0), drift: drift,
+            access: access)
+    }
+
+    private static func accessRules(_ env: String, _ fields: TOMLTable, bad: (String) -> StoreError) throws
+        -> AccessRules
+    {
+        let field = "environments.\(env).access"
+        var approvals: Int?
+        var approvers: [String]?
+        var maxTTL: Int?
+        var deny = [String]()
+        var after = AccessAfter.revert
+        func strings(_ value: TOMLValueConvertible, _ key: String) throws -> [String] {
+            guard let array = value.array else { throw bad("\(field).\(key) must be a list of strings") }
+            let items = array.compactMap(\.string)
+            guard items.count == array.count else { throw bad("\(field).\(key) must be a list of strings") }
+            return items
+        }
+        for (key, value) in fields {
+            switch key {
+            case "approvals":
+                guard let number = value.int else { throw bad("\(field).approvals must be an integer") }
+                approvals = number
+            case "approvers": approvers = try strings(value, key)
+            case "max_ttl":
+                guard let text = value.string else { throw bad("\(field).max_ttl must be a duration such as \"1h\"") }
+                do {
+                    maxTTL = try HumanDuration.seconds(text, maximum: AccessRules.longestTTL, what: "\(field).max_ttl")
+                } catch { throw bad(error.message) }
+            case "deny_commands": deny = try strings(value, key)
+            case "after":
+                guard let text = value.string, let choice = AccessAfter(rawValue: text) else {
+                    throw bad("\(field).after must be \"revert\" or \"propose\"")
+                }
+                after = choice
+            default:
+                throw bad("unknown field \(field).\(key) (known: approvals, approvers, max_ttl, deny_commands, after)")
+            }
+        }
+        guard let approvals else { throw bad("\(field).approvals is required") }
+        guard let approvers else { throw bad("\(field).approvers is required (API key names)") }
+        guard let maxTTL else { throw bad("\(field).max_ttl is required (e.g. \"1h\")") }
+        do {
+            return try AccessRules(
+                approvals: approvals, approvers: approvers, maxTTLSeconds: maxTTL, denyCommands: deny, after: after,
+                env: env)
+        } catch {
+            throw bad(error.message)
+        }
     }
 }

@@ -64,6 +64,14 @@ int fixity_spawn_shell(const char *dir, const char *command, char *const envp[],
 /// standard output on `outfd`, standard error to /dev/null and every other descriptor closed.
 /// Returns the pid, or -1 with errno set.
 int fixity_spawn_capture(char *const argv[], char *const envp[], int outfd);
+
+/* Runs argv (PATH searched) in `dir` as the leader of a new process group, stdin /dev/null,
+   stdout to outfd, stderr to errfd, nothing else open, signals reset: a command in an access
+   window. Returns the pid, or -1 with errno. */
+int fixity_spawn_command(const char *dir, char *const argv[], char *const envp[], int outfd, int errfd);
+
+/* pipe2(fds, O_CLOEXEC): Swift does not see pipe2 without _GNU_SOURCE. */
+int fixity_pipe_cloexec(int fds[2]);
 /// Waits up to `timeout_ms` for the child `pid` to exit (that process only, never its
 /// descendants): 1 with *status set (as waitpid's) when it exited, 0 when it is still running,
 /// -1 with errno on error. When `stoppable`, returns early (0) once a stop signal arrived.

@@ -9,11 +9,17 @@ public enum APIKeyScope: Hashable, Sendable, Comparable, CustomStringConvertible
     case ledgerRead
     /// Enroll a host into an environment.
     case hostEnroll(env: String)
+    /// Ask for an access window onto an environment's hosts, and run commands in it.
+    case accessRequest(env: String)
+    /// Approve or deny others' windows (the policy's `approvers` must name the key too).
+    case accessApprove(env: String)
     case admin
 
     /// The spellings, as `--scope` takes them and the key list shows them.
     public static let forms = [
-        "release:read", "release:push", "promote:ENV", "policy:write", "ledger:read", "host:enroll:ENV", "admin",
+        "release:read", "release:push", "promote:ENV", "policy:write", "ledger:read", "host:enroll:ENV",
+        "access:request:ENV",
+        "access:approve:ENV", "admin",
     ]
 
     public init(parsing text: String) throws(AccessError) {
@@ -35,6 +41,10 @@ public enum APIKeyScope: Hashable, Sendable, Comparable, CustomStringConvertible
         case _ where text.hasPrefix("promote:"): self = .promote(env: try env(text.dropFirst("promote:".count)))
         case _ where text.hasPrefix("host:enroll:"):
             self = .hostEnroll(env: try env(text.dropFirst("host:enroll:".count)))
+        case _ where text.hasPrefix("access:request:"):
+            self = .accessRequest(env: try env(text.dropFirst("access:request:".count)))
+        case _ where text.hasPrefix("access:approve:"):
+            self = .accessApprove(env: try env(text.dropFirst("access:approve:".count)))
         default:
             throw AccessError(
                 .badInput, "unknown scope '\(text)' (one of: \(Self.forms.joined(separator: ", ")))")
@@ -49,6 +59,8 @@ public enum APIKeyScope: Hashable, Sendable, Comparable, CustomStringConvertible
         case .policyWrite: "policy:write"
         case .ledgerRead: "ledger:read"
         case .hostEnroll(let env): "host:enroll:\(env)"
+        case .accessRequest(let env): "access:request:\(env)"
+        case .accessApprove(let env): "access:approve:\(env)"
         case .admin: "admin"
         }
     }

@@ -102,11 +102,17 @@ public struct AgentDesired: Codable, Sendable, Equatable {
     /// Environments where the server's hosts reported the release healthy — the server's claim,
     /// used for `require_known_good_in` (docs/agent.md says why the agent cannot check it).
     public let knownGoodIn: [String]
+    /// Access windows onto this host: open ones, and ended ones it has not reported on yet.
+    public let windows: [AgentWindow]
+    /// Commands waiting for this host under those windows.
+    public let execs: [ExecOrder]
 
     public init(
         host: String, env: String, tag: String, release: String?, reason: String, policies: [String],
-        envelopes: [String], knownGoodIn: [String]
+        envelopes: [String], knownGoodIn: [String], windows: [AgentWindow] = [], execs: [ExecOrder] = []
     ) {
+        self.windows = windows
+        self.execs = execs
         self.host = host
         self.env = env
         self.tag = tag
@@ -118,7 +124,7 @@ public struct AgentDesired: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case host, env, tag, release, reason, policies, envelopes, knownGoodIn = "known_good_in"
+        case host, env, tag, release, reason, policies, envelopes, knownGoodIn = "known_good_in", windows, execs
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -131,6 +137,8 @@ public struct AgentDesired: Codable, Sendable, Equatable {
         try c.encode(policies, forKey: .policies)
         try c.encode(envelopes, forKey: .envelopes)
         try c.encode(knownGoodIn, forKey: .knownGoodIn)
+        try c.encode(windows, forKey: .windows)
+        try c.encode(execs, forKey: .execs)
     }
 }
 
@@ -148,6 +156,9 @@ public enum AgentEvent: String, Codable, Sendable, CaseIterable {
     case repaired
     /// Nothing changed: the host is alive and runs what it says (sent once per poll interval).
     case status
+    /// An access window onto the host ended: what it left (`changes`, before/after) and what
+    /// the host did about it (`outcome`: clean, reverted, proposed, failed).
+    case windowClosed = "window_closed"
 }
 
 /// A health check as a report carries it.
@@ -256,13 +267,23 @@ public struct AgentReport: Codable, Sendable, Equatable {
     public let reason: String?
     /// The agent's poll interval: three without a word and the server calls it offline.
     public let intervalSeconds: Int
+    /// The access window a drift was made under, or that ended (window_closed).
+    public let window: Int64?
+    /// window_closed: clean, reverted, proposed or failed.
+    public let outcome: String?
+    /// window_closed under `after = "propose"`: the release sealed from the changed tree.
+    public let proposal: String?
 
     public init(
         seq: Int64, event: AgentEvent, time: String, tag: String?, release: String?, deployment: String?,
         attempted: String? = nil, health: ReportedHealth? = nil, driftState: String? = nil,
         changes: [ReportedChange] = [], changeCount: Int = 0, evidence: String? = nil,
-        evidenceFiles: [ReportedEvidence]? = nil, reason: String? = nil, intervalSeconds: Int
+        evidenceFiles: [ReportedEvidence]? = nil, reason: String? = nil, intervalSeconds: Int, window: Int64? = nil,
+        outcome: String? = nil, proposal: String? = nil
     ) {
+        self.window = window
+        self.outcome = outcome
+        self.proposal = proposal
         self.evidenceFiles = evidenceFiles
         self.seq = seq
         self.event = event
@@ -283,7 +304,7 @@ public struct AgentReport: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case seq, event, time, tag, release, deployment, attempted, health, driftState = "drift_state", changes
         case changeCount = "change_count", evidence, evidenceFiles = "evidence_files", reason
-        case intervalSeconds = "interval_seconds"
+        case intervalSeconds = "interval_seconds", window, outcome, proposal
     }
 
     /// Bounds and shapes a server holds every report to; the message names the field.
@@ -292,7 +313,7 @@ public struct AgentReport: Codable, Sendable, Equatable {
         guard Instant(rfc3339: time) != nil else {
             throw TrustError("report time '\(time.prefix(40))' is not RFC 3339")
         }
-        for (field, value) in [("release", release), ("attempted", attempted)] {
+        for (field, value) in [("release", release), ("attempted", attempted), ("proposal", proposal)] {
             if let value, Digest(parsing: value) == nil {
                 throw TrustError("report \(field) '\(value.prefix(80))' is not sha256:<hex>")
             }
@@ -320,6 +341,13 @@ public struct AgentReport: Codable, Sendable, Equatable {
                 "report evidence carries \(bytes) bytes of content; at most \(ReportedEvidence.maximumTotal) before base64"
             )
         }
+        if let outcome, !["clean", "reverted", "proposed", "failed"].contains(outcome) {
+            throw TrustError("report outcome must be clean, reverted, proposed or failed")
+        }
+        if event == .windowClosed, window == nil || outcome == nil {
+            throw TrustError("a window_closed report names its window and outcome")
+        }
+        if let window, window <= 0 { throw TrustError("report window must be positive") }
         if let driftState, driftState != "clean" && driftState != "drifted" {
             throw TrustError("report drift_state must be clean or drifted")
         }

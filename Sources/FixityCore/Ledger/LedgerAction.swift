@@ -66,6 +66,23 @@ public enum LedgerAction: String, Sendable, CaseIterable, Codable {
     /// After a halt, the hosts already moved are set back to the previous release.
     case rolloutRollback = "rollout-rollback"
     case rolloutComplete = "rollout-complete"
+    // Access windows (docs/access.md): who asked, who approved, what ran, what it left.
+    /// A window asked for: env (detail), hosts, reason, TTL, the requesting key (subject: window id).
+    case accessRequest = "access-request"
+    case accessApprove = "access-approve"
+    case accessDeny = "access-deny"
+    /// The window reached its approvals: open until `expires_at`.
+    case accessOpen = "access-open"
+    /// A command ran on a host under a window: argv, who, exit code, the digests of its output.
+    case accessExec = "access-exec"
+    /// A command refused before it reached a host (no open window, denied pattern, not the
+    /// requester), or by the host itself.
+    case accessExecRefused = "access-exec-refused"
+    /// A window ended: closed by a key, expired, or denied before it opened.
+    case accessClose = "access-close"
+    /// What a window left on one host: every changed path (before/after digests) and what the
+    /// host did about it (reverted, proposed as a release).
+    case accessChanges = "access-changes"
     /// Synthetic entries written only by `fixity bench-ledger`.
     case bench
 

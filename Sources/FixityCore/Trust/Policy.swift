@@ -19,12 +19,16 @@ public struct Policy: Sendable, Equatable {
         public let requireSignedConfig: Bool
         /// What an agent does when its root drifts (`drift = "report"` or `"repair"`).
         public let drift: DriftResponse
+        /// Access windows onto the environment's hosts (`[environments.NAME.access]`); nil: none.
+        public let access: AccessRules?
 
         public init(
             name: String, trustedKeys: [String], threshold: Int, requireKnownGoodIn: [String] = [],
-            requireTests: Bool = false, requireSignedConfig: Bool = false, drift: DriftResponse = .report
+            requireTests: Bool = false, requireSignedConfig: Bool = false, drift: DriftResponse = .report,
+            access: AccessRules? = nil
         ) {
             self.drift = drift
+            self.access = access
             self.name = name
             self.trustedKeys = trustedKeys
             self.threshold = threshold

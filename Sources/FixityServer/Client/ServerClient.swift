@@ -135,9 +135,27 @@ package final class ServerClient: Sendable {
 
     /// Streams a pack of `source`'s blobs up (`POST /v1/blobs`).
     package func uploadPack(_ source: BlobPackSource) async throws -> PackReceipt {
-        var request = makeRequest(.POST, "/v1/blobs")
+        var request: HTTPClientRequest
+        if case .host = credential {
+            // A host signs the body's digest, so its pack is built first (bounded by the
+            // server's document limit: a host uploads only what a window changed).
+            var bytes = [UInt8]()
+            for try await chunk in PackChunks(source: source) {
+                bytes += chunk.readableBytesView
+                guard bytes.count <= ServerLimits.maximumDocument else {
+                    throw ServerClientError(
+                        category: .badInput,
+                        message: "\(base): a host uploads at most \(ServerLimits.maximumDocument) bytes per pack",
+                        status: nil)
+                }
+            }
+            request = makeRequest(.POST, "/v1/blobs", body: bytes)
+            request.body = .bytes(ByteBuffer(bytes: bytes))
+        } else {
+            request = makeRequest(.POST, "/v1/blobs")
+            request.body = .stream(PackChunks(source: source), length: .unknown)
+        }
         request.headers.add(name: "Content-Type", value: BlobPack.mediaType)
-        request.body = .stream(PackChunks(source: source), length: .unknown)
         let response = try await execute(request, .POST, "/v1/blobs")
         let bytes = try await collect(response, .POST, "/v1/blobs")
         return try JSONDecoder().decode(PackReceipt.self, from: Data(bytes))

@@ -1,3 +1,4 @@
+import FixityAccess
 import FixityCore
 import Foundation
 
@@ -8,6 +9,9 @@ struct HostRecord: Sendable, Equatable {
     let keyID: KeyID
     let publicKey: PublicKey
     let revokedAt: String?
+    /// In a window whose changes it must seal and upload (`after = "propose"`): the push routes
+    /// open to it until it reported the window's end.
+    var mayPropose = false
 }
 
 /// A signed report as it arrived: the parsed body, and the exact bytes and headers the host
@@ -134,6 +138,20 @@ protocol Fleet: Sendable {
     func rollout(env: String) async throws -> RolloutView?
     /// Moves running rollouts on (waves done and baked, or too many failures); true if any moved.
     func advanceRollouts() async throws -> Bool
+
+    // Access windows (docs/access.md).
+    func requestWindow(_ request: AccessWindowRequest, by key: APIKeyRecord) async throws -> AccessWindowView
+    func decide(window id: Int64, approve: Bool, reason: String?, by key: APIKeyRecord) async throws
+        -> AccessWindowView
+    func closeWindow(_ id: Int64, reason: String?, by key: APIKeyRecord) async throws -> AccessWindowView
+    /// Ends expired windows and lapsed requests; true if any ended.
+    func expireWindows() async throws -> Bool
+    func windows(env: String?, openOnly: Bool) async throws -> [AccessWindowView]
+    func window(_ id: Int64) async throws -> AccessWindowView
+    func startExec(_ request: ExecRequest, by key: APIKeyRecord) async throws -> ExecView
+    func exec(_ id: Int64, stdoutFrom: Int, stderrFrom: Int) async throws -> (view: ExecView, env: String)
+    func acceptProgress(_ progress: ExecProgress, exec id: Int64, from host: HostRecord, arrived: SignedBody)
+        async throws
 }
 
 /// The fleet is kept by the embedded control plane only so far; a PostgreSQL-backed server
@@ -142,7 +160,7 @@ struct UnavailableFleet: Fleet {
     static var failure: APIFailure {
         APIFailure(
             .notImplemented, .refused,
-            "hosts, agents and rollouts are kept by the embedded control plane only so far; this server runs on PostgreSQL (docs/agent.md, \"Not yet\")"
+            "hosts, agents, rollouts and access windows are kept by the embedded control plane only so far; this server runs on PostgreSQL (docs/agent.md, \"Not yet\")"
         )
     }
     func enroll(_ enrollment: HostEnrollment, keyID: String) async throws -> HostView { throw Self.failure }
@@ -154,4 +172,23 @@ struct UnavailableFleet: Fleet {
     func desired(for host: HostRecord) async throws -> AgentDesired { throw Self.failure }
     func rollout(env: String) async throws -> RolloutView? { nil }
     func advanceRollouts() async throws -> Bool { false }
+    func requestWindow(_ request: AccessWindowRequest, by key: APIKeyRecord) async throws -> AccessWindowView {
+        throw Self.failure
+    }
+    func decide(window id: Int64, approve: Bool, reason: String?, by key: APIKeyRecord) async throws
+        -> AccessWindowView
+    { throw Self.failure }
+    func closeWindow(_ id: Int64, reason: String?, by key: APIKeyRecord) async throws -> AccessWindowView {
+        throw Self.failure
+    }
+    func expireWindows() async throws -> Bool { false }
+    func windows(env: String?, openOnly: Bool) async throws -> [AccessWindowView] { throw Self.failure }
+    func window(_ id: Int64) async throws -> AccessWindowView { throw Self.failure }
+    func startExec(_ request: ExecRequest, by key: APIKeyRecord) async throws -> ExecView { throw Self.failure }
+    func exec(_ id: Int64, stdoutFrom: Int, stderrFrom: Int) async throws -> (view: ExecView, env: String) {
+        throw Self.failure
+    }
+    func acceptProgress(_ progress: ExecProgress, exec id: Int64, from host: HostRecord, arrived: SignedBody)
+        async throws
+    { throw Self.failure }
 }

@@ -41,10 +41,13 @@ extension LocalFleet {
         try await BlockingWork.run { [store] in
             try store.ensureSchema(ControlPlaneSchema.part)
             try store.ensureSchema(FleetSchema.part)
-            let (release, reason, policies) = try store.database.storeRead { db in
+            try store.ensureSchema(AccessSchema.part)
+            let now = store.clock.now()
+            let (release, reason, policies, windows, execs) = try store.database.storeRead { db in
                 let (release, reason) = try Self.desiredRelease(db, env: host.env, keyID: host.keyID.hex)
                 let policies = try String.fetchAll(db, sql: "SELECT envelope FROM signed_policies ORDER BY policy_seq")
-                return (release, reason, policies)
+                let (windows, execs) = try Self.agentAccess(db, keyID: host.keyID.hex, now: now)
+                return (release, reason, policies, windows, execs)
             }
             var envelopes = [String]()
             var knownGood = [String]()
@@ -60,9 +63,11 @@ extension LocalFleet {
             for part in [release ?? "-", reason] + policies + envelopes + knownGood {
                 named += Array(part.utf8) + [0]
             }
+            // A window opening or ending, and a command waiting, wake the poll too.
+            named += JSONStyle.compact.bytes(windows) + [0] + JSONStyle.compact.bytes(execs)
             return AgentDesired(
                 host: host.name, env: host.env, tag: Digest.of(named).description, release: release, reason: reason,
-                policies: policies, envelopes: envelopes, knownGoodIn: knownGood)
+                policies: policies, envelopes: envelopes, knownGoodIn: knownGood, windows: windows, execs: execs)
         }
     }
 }

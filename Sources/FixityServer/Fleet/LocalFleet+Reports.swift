@@ -31,6 +31,8 @@ extension LocalFleet {
                 switch report.event {
                 case .drift: report.driftState == "clean" ? [] : report.changes.map(\.path)
                 case .repaired, .deployed: []
+                // Proposed changes stay live (reported as drift) until a promotion replaces them.
+                case .windowClosed: report.outcome == "proposed" ? report.changes.map(\.path) : []
                 default: nil
                 }
             try db.execute(
@@ -67,8 +69,12 @@ extension LocalFleet {
                 details["changes"] = String(report.changeCount)
             }
             if let reason = report.reason { details["reason"] = String(reason.prefix(2000)) }
+            if let window = report.window { details["window"] = String(window) }
             try store.record(db, action: .hostReport, subject: host.name, details: details)
             try Self.noteOutcome(db, report: report, host: host, at: now)
+            if report.event == .windowClosed {
+                try Self.noteWindowClosed(db, store: store, report: report, host: host, at: now)
+            }
         }
     }
 
@@ -80,6 +86,9 @@ extension LocalFleet {
             "health check failed: " + (report.health.map { "\($0.command ?? "-") → \($0.result)" } ?? "-")
         case .drift: report.driftState == "clean" ? nil : "\(report.changeCount) path(s) drifted"
         case .repaired: "repaired; evidence \(report.evidence ?? "-")"
+        case .windowClosed:
+            "window \(report.window ?? 0) ended: \(report.changeCount) change(s), \(report.outcome ?? "-")"
+                + (report.proposal.map { " as \($0)" } ?? "")
         default: nil
         }
     }

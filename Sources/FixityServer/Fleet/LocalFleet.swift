@@ -56,8 +56,18 @@ struct LocalFleet: Fleet {
             guard key.id == keyID else {
                 throw StoreError(.integrity, "hosts row for \(keyID.short) holds another public key")
             }
+            // A host sealing what a window left (`after = "propose"`) may upload that release.
+            let proposing =
+                try Bool.fetchOne(
+                    db,
+                    sql: """
+                        SELECT 1 FROM access_window_hosts h JOIN access_windows w ON w.id = h.window_id
+                        WHERE h.key_id = ? AND w.after = 'propose' AND w.opened_at IS NOT NULL AND h.outcome IS NULL
+                        """,
+                    arguments: [keyID.hex]) ?? false
             return HostRecord(
-                name: row["name"], env: row["env"], keyID: keyID, publicKey: key, revokedAt: row["revoked_at"])
+                name: row["name"], env: row["env"], keyID: keyID, publicKey: key, revokedAt: row["revoked_at"],
+                mayPropose: proposing)
         }
     }
 
@@ -98,6 +108,7 @@ struct LocalFleet: Fleet {
         try await BlockingWork.run { [store] in
             try store.ensureSchema(ControlPlaneSchema.part)
             try store.ensureSchema(FleetSchema.part)
+            try store.ensureSchema(AccessSchema.part)
             return try store.database.storeWrite(body)
         }
     }
@@ -106,6 +117,7 @@ struct LocalFleet: Fleet {
         try await BlockingWork.run { [store] in
             try store.ensureSchema(ControlPlaneSchema.part)
             try store.ensureSchema(FleetSchema.part)
+            try store.ensureSchema(AccessSchema.part)
             return try store.database.storeRead(body)
         }
     }

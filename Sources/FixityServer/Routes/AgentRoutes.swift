@@ -64,3 +64,30 @@ enum AgentRoutes {
         }
     }
 }
+
+extension AgentRoutes {
+    /// `POST /v1/agent/execs/{id}`: a host's signed progress on a command it was given.
+    static func addExecProgress(to v1: RouterGroup<ServerContext>, fleet: any Fleet, cache: CatalogCache) {
+        v1.post("agent/execs/{id}") { request, context -> Response in
+            let host = try context.requireHost()
+            let id = try AccessRoutes.identifier(context)
+            let bytes = try await JSONBodies.body(request, context)
+            let progress: ExecProgress
+            do {
+                progress = try StrictJSON.decode(ExecProgress.self, from: bytes)
+                try progress.validate()
+            } catch let error as TrustError {
+                throw APIFailure.badInput("progress: \(error.message)")
+            } catch {
+                throw APIFailure.badInput("progress: not a progress document: \(error)")
+            }
+            let arrived = SignedBody(
+                body: String(decoding: bytes, as: UTF8.self), signatureInput: request.headers[.signatureInput] ?? "",
+                signature: request.headers[.signature] ?? "")
+            try await fleet.acceptProgress(progress, exec: id, from: host, arrived: arrived)
+            // The caller following the output waits on the generation.
+            cache.changed()
+            return try JSONBodies.response(["accepted": progress.seq], status: .accepted)
+        }
+    }
+}

@@ -16,7 +16,10 @@ package enum RouteTable {
         ("GET", "/v1/keys"), ("POST", "/v1/keys"), ("POST", "/v1/keys/{key}/revoke"),
         ("POST", "/v1/keys/{key}/rotate"),
         ("GET", "/v1/hosts"), ("POST", "/v1/hosts"), ("POST", "/v1/hosts/{name}/revoke"), ("GET", "/v1/rollouts/{env}"),
-        ("GET", "/v1/agent/desired"), ("POST", "/v1/agent/reports"),
+        ("GET", "/v1/agent/desired"), ("POST", "/v1/agent/reports"), ("POST", "/v1/agent/execs/{id}"),
+        ("POST", "/v1/access/windows"), ("GET", "/v1/access/windows"), ("GET", "/v1/access/windows/{id}"),
+        ("POST", "/v1/access/windows/{id}/approve"), ("POST", "/v1/access/windows/{id}/deny"),
+        ("POST", "/v1/access/windows/{id}/close"), ("POST", "/v1/exec"), ("GET", "/v1/exec/{id}"),
     ]
 
     /// The methods a concrete path is served with (empty: no such path). Literal segments win

@@ -162,3 +162,14 @@ final class TestFleet {
         return try condition()
     }
 }
+
+extension TestFleet {
+    /// Kills `host`'s agent (SIGKILL: as a host that loses power).
+    func stop(_ host: String) {
+        guard let agent = agents[host] else { return }
+        if agent.isRunning {
+            Foundation.kill(agent.processIdentifier, SIGKILL)
+            agent.waitUntilExit()
+        }
+    }
+}
