@@ -534,6 +534,169 @@ paths:
         "413": { $ref: "#/components/responses/BadInput" }
         "429": { $ref: "#/components/responses/Throttled" }
         "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/agent/execs/{id}:
+    post:
+      summary: A host's signed progress on a command of an access window (a host's signature); the first claims it, the one with a result ends it
+      security: [{ hostSignature: [] }]
+      parameters:
+        - { name: id, in: path, required: true, schema: { type: integer, minimum: 1, maximum: 9223372036854775807 } }
+      requestBody:
+        required: true
+        content: { application/json: { schema: { $ref: "#/components/schemas/ExecProgress" } } }
+      responses:
+        "202": { description: accepted, content: { application/json: { schema: { type: object, required: [accepted], properties: { accepted: { type: integer } } } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { description: unsigned, stale, replayed, forged, an unknown or revoked host, or an API key, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { description: the command already ended, its window closed, or progress out of order, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/access/windows:
+    get:
+      summary: Access windows, newest first (release:read, or access:request:ENV / access:approve:ENV for ENV's)
+      parameters:
+        - { name: env, in: query, required: false, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
+        - { name: open, in: query, required: false, schema: { type: boolean } }
+      responses:
+        "200": { description: the windows, content: { application/json: { schema: { type: array, items: { $ref: "#/components/schemas/AccessWindow" } } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+    post:
+      summary: Ask for a window onto an environment's hosts (scope access:request:ENV); it opens at the policy's approvals
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [env, hosts, reason, ttl_seconds]
+              properties:
+                env: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" }
+                hosts: { type: array, maxItems: 1000, uniqueItems: true, items: { type: string, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" } }
+                reason: { type: string, minLength: 1, maxLength: 2000, pattern: "\\S" }
+                ttl_seconds: { type: integer, minimum: 60, maximum: 86400 }
+      responses:
+        "201": { description: pending, content: { application/json: { schema: { $ref: "#/components/schemas/AccessWindow" } } } }
+        "400": { description: bad input (a TTL over the policy's max_ttl, a host not in ENV), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "409": { description: no policy allows windows onto ENV, or ENV has no hosts, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/access/windows/{id}:
+    get:
+      summary: A window whole — approvals, every command with its kept output, what it left on each host
+      parameters:
+        - { name: id, in: path, required: true, schema: { type: integer, minimum: 1, maximum: 9223372036854775807 } }
+      responses:
+        "200": { description: the window, content: { application/json: { schema: { $ref: "#/components/schemas/AccessWindow" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/access/windows/{id}/approve:
+    post:
+      summary: Approve a pending window (scope access:approve:ENV, and named among the policy's approvers; never the requester)
+      parameters:
+        - { name: id, in: path, required: true, schema: { type: integer, minimum: 1, maximum: 9223372036854775807 } }
+      requestBody:
+        required: true
+        content: { application/json: { schema: { type: object, properties: { reason: { type: [string, "null"], maxLength: 2000 } } } } }
+      responses:
+        "200": { description: the window now, content: { application/json: { schema: { $ref: "#/components/schemas/AccessWindow" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { description: the key lacks the scope, is not among the approvers, or asked for the window itself, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { description: the window is no longer pending (or open), or this approver already said, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/access/windows/{id}/deny:
+    post:
+      summary: Deny a pending window, saying why (scope access:approve:ENV, among the approvers); it ends unopened
+      parameters:
+        - { name: id, in: path, required: true, schema: { type: integer, minimum: 1, maximum: 9223372036854775807 } }
+      requestBody:
+        required: true
+        content: { application/json: { schema: { type: object, properties: { reason: { type: [string, "null"], maxLength: 2000 } } } } }
+      responses:
+        "200": { description: the window now, content: { application/json: { schema: { $ref: "#/components/schemas/AccessWindow" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { description: the key lacks the scope, is not among the approvers, or asked for the window itself, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { description: the window is no longer pending (or open), or this approver already said, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/access/windows/{id}/close:
+    post:
+      summary: End a pending or open window now (its requester, an approver, or admin); its hosts collect what it left
+      parameters:
+        - { name: id, in: path, required: true, schema: { type: integer, minimum: 1, maximum: 9223372036854775807 } }
+      requestBody:
+        required: true
+        content: { application/json: { schema: { type: object, properties: { reason: { type: [string, "null"], maxLength: 2000 } } } } }
+      responses:
+        "200": { description: the window now, content: { application/json: { schema: { $ref: "#/components/schemas/AccessWindow" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { description: the key lacks the scope, is not among the approvers, or asked for the window itself, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { description: the window is no longer pending (or open), or this approver already said, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/exec:
+    post:
+      summary: Run a command on a host under the caller's open window (scope access:request:ENV); refused — and recorded — without one, or when the policy's deny_commands match
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [env, host, argv, timeout_seconds]
+              properties:
+                env: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" }
+                host: { type: string, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" }
+                window: { type: [integer, "null"], minimum: 1, maximum: 9223372036854775807 }
+                argv: { type: array, minItems: 1, maxItems: 256, items: { type: string, maxLength: 4096 } }
+                timeout_seconds: { type: integer, minimum: 1, maximum: 3600 }
+      responses:
+        "201": { description: queued for the host, content: { application/json: { schema: { $ref: "#/components/schemas/Exec" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { description: not the window's requester, a host outside it, a denied command, or the key lacks the scope, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { description: no open window covers the host, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "413": { $ref: "#/components/responses/BadInput" }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/exec/{id}:
+    get:
+      summary: A command, its output from the offsets given (held up to wait seconds for more or its end)
+      parameters:
+        - { name: id, in: path, required: true, schema: { type: integer, minimum: 1, maximum: 9223372036854775807 } }
+        - { name: stdout_from, in: query, required: false, schema: { type: integer, minimum: 0, maximum: 9223372036854775807 } }
+        - { name: stderr_from, in: query, required: false, schema: { type: integer, minimum: 0, maximum: 9223372036854775807 } }
+        - { name: wait, in: query, required: false, schema: { type: integer, minimum: 0, maximum: 60 } }
+      responses:
+        "200": { description: the command, content: { application/json: { schema: { $ref: "#/components/schemas/Exec" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
 components:
   securitySchemes:
     apiKey: { type: http, scheme: bearer, description: "fxk_ followed by 43 base64url characters" }
@@ -557,7 +720,7 @@ components:
       pattern: "^(sha256:[0-9a-f]{64}|[0-9a-f]{4,64}|[a-z0-9][a-z0-9._-]{0,63}@[A-Za-z0-9][A-Za-z0-9._+-]{0,127})$"
     Scope:
       type: string
-      pattern: "^(release:read|release:push|policy:write|ledger:read|admin|promote:[a-z0-9][a-z0-9._-]{0,63}|host:enroll:[a-z0-9][a-z0-9._-]{0,63})$"
+      pattern: "^(release:read|release:push|policy:write|ledger:read|admin|promote:[a-z0-9][a-z0-9._-]{0,63}|host:enroll:[a-z0-9][a-z0-9._-]{0,63}|access:request:[a-z0-9][a-z0-9._-]{0,63}|access:approve:[a-z0-9][a-z0-9._-]{0,63})$"
     Duration:
       type: [string, "null"]
       description: "90s, 30m, 12h, 30d: a positive whole number and a unit, at most 365 days; null: the default"
@@ -740,7 +903,7 @@ components:
               updated_at: { type: [string, "null"] }
     AgentDesired:
       type: object
-      required: [host, env, tag, release, reason, policies, envelopes, known_good_in]
+      required: [host, env, tag, release, reason, policies, envelopes, known_good_in, windows, execs]
       properties:
         host: { type: string }
         env: { type: string }
@@ -750,12 +913,82 @@ components:
         policies: { type: array, items: { type: string } }
         envelopes: { type: array, items: { type: string } }
         known_good_in: { type: array, items: { type: string } }
+        windows: { type: array, items: { type: object, required: [id, state, opened_at, expires_at], properties: { id: { type: integer }, state: { type: string, enum: [open, ended] }, opened_at: { type: string }, expires_at: { type: string } } } }
+        execs: { type: array, items: { type: object, required: [id, window, argv, timeout_seconds, requested_by], properties: { id: { type: integer }, window: { type: integer }, argv: { type: array, items: { type: string } }, timeout_seconds: { type: integer }, requested_by: { type: string } } } }
+    AccessWindow:
+      type: object
+      required: [id, env, hosts, reason, ttl_seconds, requester, state, after, approvals_needed, approvals, requested_at]
+      properties:
+        id: { type: integer }
+        env: { type: string }
+        hosts: { type: array, items: { type: string } }
+        reason: { type: string }
+        ttl_seconds: { type: integer }
+        requester: { type: string }
+        state: { type: string, enum: [pending, open, denied, closed, expired] }
+        after: { type: string, enum: [revert, propose] }
+        approvals_needed: { type: integer }
+        approvals: { type: array, items: { type: object, required: [approver, decision, at], properties: { approver: { type: string }, decision: { type: string, enum: [approve, deny] }, reason: { type: string }, at: { type: string } } } }
+        requested_at: { type: string }
+        opened_at: { type: string }
+        expires_at: { type: string }
+        ended_at: { type: string }
+        ended_by: { type: string }
+        end_reason: { type: string }
+        execs: { type: array, items: { $ref: "#/components/schemas/Exec" } }
+        outcomes: { type: array, items: { type: object, required: [host, outcome, change_count], properties: { host: { type: string }, outcome: { type: string }, change_count: { type: integer }, proposal: { type: string }, reported_at: { type: string }, detail: { type: string } } } }
+        changes: { type: array, items: { type: object, required: [host, path, kind], properties: { host: { type: string }, path: { type: string }, kind: { type: string }, before: { type: string }, after: { type: string } } } }
+    Exec:
+      type: object
+      required: [id, window, host, argv, requested_by, state, requested_at, timed_out, stdout, stderr, stdout_kept, stderr_kept, stdout_bytes, stderr_bytes]
+      properties:
+        id: { type: integer }
+        window: { type: integer }
+        host: { type: string }
+        argv: { type: array, items: { type: string } }
+        requested_by: { type: string }
+        state: { type: string, enum: [queued, running, done, refused, cancelled] }
+        requested_at: { type: string }
+        finished_at: { type: string }
+        exit_code: { type: integer }
+        signal: { type: integer }
+        timed_out: { type: boolean }
+        stdout: { type: string, description: base64 of the kept bytes from stdout_from }
+        stderr: { type: string, description: base64 of the kept bytes from stderr_from }
+        stdout_kept: { type: integer }
+        stderr_kept: { type: integer }
+        stdout_bytes: { type: integer }
+        stderr_bytes: { type: integer }
+        stdout_digest: { $ref: "#/components/schemas/Digest" }
+        stderr_digest: { $ref: "#/components/schemas/Digest" }
+        reason: { type: string }
+    ExecProgress:
+      type: object
+      required: [seq, stdout, stderr]
+      properties:
+        seq: { type: integer, minimum: 1 }
+        stdout: { type: string, description: base64, at most 256 KiB before encoding }
+        stderr: { type: string, description: base64, at most 256 KiB before encoding }
+        result:
+          type: [object, "null"]
+          required: [timed_out, stdout_bytes, stderr_bytes, stdout_digest, stderr_digest, started_at, finished_at]
+          properties:
+            exit_code: { type: [integer, "null"] }
+            signal: { type: [integer, "null"] }
+            timed_out: { type: boolean }
+            stdout_bytes: { type: integer, minimum: 0 }
+            stderr_bytes: { type: integer, minimum: 0 }
+            stdout_digest: { $ref: "#/components/schemas/Digest" }
+            stderr_digest: { $ref: "#/components/schemas/Digest" }
+            started_at: { type: string }
+            finished_at: { type: string }
+            refused: { type: [string, "null"] }
     AgentReport:
       type: object
       required: [seq, event, time, changes, change_count, interval_seconds]
       properties:
         seq: { type: integer, minimum: 1 }
-        event: { type: string, enum: [deployed, rolled_back, refused, drift, repaired, status] }
+        event: { type: string, enum: [deployed, rolled_back, refused, drift, repaired, status, window_closed] }
         time: { type: string }
         tag: { type: string }
         release: { $ref: "#/components/schemas/Digest" }
@@ -769,6 +1002,9 @@ components:
         evidence_files: { type: array, maxItems: 200, items: { type: object }, description: what a repair kept (stat data, small files' bytes in base64) }
         reason: { type: string }
         interval_seconds: { type: integer, minimum: 1, maximum: 86400 }
+        window: { type: integer, minimum: 1, description: the access window a drift was made under, or that ended }
+        outcome: { type: string, enum: [clean, reverted, proposed, failed] }
+        proposal: { $ref: "#/components/schemas/Digest" }
     KeyRecord:
       type: object
       required: [id, name, owner, prefix, scopes, created_at, expires_at]

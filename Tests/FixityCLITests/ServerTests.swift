@@ -251,6 +251,7 @@ import Testing
                 of: "{env}", with: "staging"
             ).replacingOccurrences(of: "{app}", with: "web").replacingOccurrences(of: "{version}", with: "1")
                 .replacingOccurrences(of: "{key}", with: "nobody").replacingOccurrences(of: "{name}", with: "nobody")
+                .replacingOccurrences(of: "{id}", with: "1")
             let answer = try server.request(method, concrete, key: admin, json: method == "GET" ? nil : "{}")
             #expect(
                 answer.status != 405 && (answer.status < 400 || !answer.errorMessage.contains("no route")),

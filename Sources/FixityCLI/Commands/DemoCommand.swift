@@ -152,6 +152,13 @@ struct DemoCommand: ParsableCommand {
                 trusted_keys = ["ci", "alice"]
                 threshold = 1
 
+                [environments.staging.access]
+                approvals = 2
+                approvers = ["alice", "bob"]
+                max_ttl = "1h"
+                deny_commands = ["^rm -rf /", "mkfs", "^dd "]
+                after = "revert"
+
                 [environments.production]
                 trusted_keys = ["ci", "alice"]
                 threshold = 2
@@ -259,7 +266,8 @@ struct DemoCommand: ParsableCommand {
                 promoted.result == .activated, verification.ok, answer?.active?.release == broken.release, audit.ok,
                 fleet.staged.release == v3.release, fleet.refusal.contains("known-good in staging"),
                 fleet.stoppedCleanly, fleet.fleet.converged, fleet.fleet.rolledOut, fleet.fleet.halted,
-                fleet.fleet.untouched
+                fleet.fleet.untouched, fleet.access.opened, fleet.access.ran, fleet.access.refused,
+                fleet.access.reverted
             else { throw Exit.failure }
         }
     }

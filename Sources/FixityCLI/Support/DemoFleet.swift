@@ -16,10 +16,11 @@ enum DemoFleet {
         let untouched: Bool
     }
 
+    /// `then` runs while the agents still do (the access window's step).
     static func run(
         work: String, store: Store, client: ServerClient, root: SigningKey, ci: SigningKey,
-        say: @escaping (String) -> Void
-    ) async throws -> Outcome {
+        say: @escaping (String) -> Void, then: () async throws -> DemoAccess.Outcome
+    ) async throws -> (Outcome, DemoAccess.Outcome) {
         let hosts = ["web-1", "web-2", "web-3"]
         let folder = "\(work)/hosts"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -84,7 +85,10 @@ enum DemoFleet {
         say(
             "   web-1 rolled itself back (its health check), every host runs shop@1.4 again: \(back ? "yes" : "NO"); web-2 and web-3 never pulled 1.5: \(untouched ? "yes" : "NO")"
         )
-        return Outcome(converged: converged, rolledOut: rolledOut, halted: halted && back, untouched: untouched)
+        let after = try await then()
+        return (
+            Outcome(converged: converged, rolledOut: rolledOut, halted: halted && back, untouched: untouched), after
+        )
     }
 
     private static func startAgent(_ host: String, folder: String, server: String) throws -> Process {

@@ -14,6 +14,7 @@ enum DemoServer {
         let refusal: String
         let stoppedCleanly: Bool
         let fleet: DemoFleet.Outcome
+        let access: DemoAccess.Outcome
     }
 
     static func run(
@@ -21,8 +22,18 @@ enum DemoServer {
         say: @escaping @Sendable (String) -> Void
     ) throws -> Outcome {
         let data = "\(work)/server"
-        let (key, _) = try APIKeyStore(store: try Store.open(at: data)).create(
-            name: "demo", owner: "the demo", scopes: [.admin], lifetime: 3600)
+        let keys = try APIKeyStore(store: try Store.open(at: data))
+        let (key, _) = try keys.create(name: "demo", owner: "the demo", scopes: [.admin], lifetime: 3600)
+        // The 3 a.m. incident's people: the on-call engineer asks, two others approve.
+        var made = [String: String]()
+        for (name, scope) in [
+            ("oncall", APIKeyScope.accessRequest(env: "staging")), ("alice", .accessApprove(env: "staging")),
+            ("bob", .accessApprove(env: "staging")),
+        ] {
+            made[name] = try keys.create(name: name, owner: "the demo", scopes: [scope], lifetime: 30 * 86400).secret
+                .text
+        }
+        let people = made
         let server = try startServer(data: data, folder: work)
         defer { if server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) } }
         say("   fixity serve --data server --listen 127.0.0.1:0  ->  listening on \(server.url)")
@@ -64,14 +75,21 @@ enum DemoServer {
         say("\n16. The hosts: agents that trust only what they verify, and a rollout that stops itself.")
         let fleet = try waitFor {
             try await ServerClient.session(url: url, key: key.text) { client in
-                try await DemoFleet.run(work: work, store: store, client: client, root: root, ci: ci, say: say)
+                try await DemoFleet.run(
+                    work: work, store: store, client: client, root: root, ci: ci, say: say
+                ) {
+                    say("\n17. 3 a.m.: checkout is down. Nobody has a shell: a window, approved by two others.")
+                    return try await DemoAccess.run(
+                        url: url, keys: people, hostRoot: "\(work)/hosts/web-2/root", say: say)
+                }
             }
         }
         kill(server.process.processIdentifier, SIGTERM)
         server.process.waitUntilExit()
         let clean = server.process.terminationReason == .exit && server.process.terminationStatus == 0
         say("   SIGTERM  ->  the server \(clean ? "finished its requests and exited 0" : "did NOT stop cleanly")\n")
-        return Outcome(push: push, staged: staged, refusal: refusal, stoppedCleanly: clean, fleet: fleet)
+        return Outcome(
+            push: push, staged: staged, refusal: refusal, stoppedCleanly: clean, fleet: fleet.0, access: fleet.1)
     }
 
     /// This binary as `fixity serve` on a free loopback port, once it says where it listens.
