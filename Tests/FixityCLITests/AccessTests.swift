@@ -285,4 +285,81 @@ import Testing
         #expect(changes.first?["path"] as? String == "extra.txt" && changes.first?["kind"] as? String == "added")
         #expect(try server.client(["log", "verify", "--server", server.url], key: setup.admin).status == 0)
     }
+
+    /// The agent judges every command by its own verified policy: a command the server should
+    /// have refused (put straight into its database) and a window longer than `max_ttl` are
+    /// refused on the host, nothing runs. And a window's TTL ends it: nothing runs after.
+    @Test func aHostRefusesWhatItsPolicyForbidsEvenFromItsServerAndWindowsExpire() throws {
+        let setup = try Self.setUp()
+        defer { setup.fleet.close() }
+        let (fleet, server) = (setup.fleet, setup.server)
+        let asked = try Self.access(
+            setup, "dave", ["request", "--env", "staging", "--host", "h1", "--reason", "INC-45", "--ttl", "1m"])
+        let id = try #require(Int64(asked.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(try Self.access(setup, "alice", ["approve", String(id)]).status == 0)
+        #expect(try Self.access(setup, "bob", ["approve", String(id)]).status == 0)
+        let hosts = try fleet.hosts("staging", server: server, key: setup.admin)
+        let h1 = try #require(hosts["h1"]?["key_id"] as? String)
+        let p1 = try #require(
+            (try fleet.hosts("production", server: server, key: setup.admin))["p1"]?["key_id"] as? String)
+        let marker = "\(setup.sandbox.root)/ran"
+        let database = try liveDatabase("\(setup.sandbox.root)/\(server.data)/fixity.db")
+        let now = Instant(Date()).description
+        let later = Instant(Date().addingTimeInterval(3 * 3600)).description
+        try database.write { db in
+            // A denied command the server let through.
+            try db.execute(
+                sql: """
+                    INSERT INTO access_execs (window_id, key_id, host, argv, timeout_seconds, requested_by, requested_key,
+                        state, requested_at) VALUES (?, ?, 'h1', ?, 10, 'dave', 'x', 'queued', ?)
+                    """,
+                arguments: [id, h1, #"["dd","if=/dev/zero","of=\#(marker)","count=1"]"#, now])
+            // A window onto production nobody approved, three hours long (max_ttl there is 2h).
+            try db.execute(
+                sql: """
+                    INSERT INTO access_windows (env, reason, ttl_seconds, requester, requester_key, approvals_needed, after,
+                        policy, state, requested_at, opened_at, expires_at) VALUES
+                        ('production', 'forged', 10800, 'mallory', 'x', 0, 'propose', 'x', 'open', ?, ?, ?)
+                    """,
+                arguments: [now, now, later])
+            let forged = db.lastInsertedRowID
+            try db.execute(
+                sql: "INSERT INTO access_window_hosts (window_id, key_id, name) VALUES (?, ?, 'p1')",
+                arguments: [forged, p1])
+            try db.execute(
+                sql: """
+                    INSERT INTO access_execs (window_id, key_id, host, argv, timeout_seconds, requested_by, requested_key,
+                        state, requested_at) VALUES (?, ?, 'p1', ?, 10, 'mallory', 'x', 'queued', ?)
+                    """,
+                arguments: [forged, p1, #"["touch","\#(marker)"]"#, now])
+        }
+        let refused = try TestFleet.waitUntil(30) {
+            try database.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM access_execs WHERE state = 'refused'") ?? 0
+            } == 2
+        }
+        let reasons = try database.read { db in try String.fetchAll(db, sql: "SELECT reason FROM access_execs") }
+        #expect(refused, "\(reasons)")
+        #expect(reasons.contains { $0.contains("host h1 refused") && $0.contains("deny_commands") }, "\(reasons)")
+        #expect(
+            reasons.contains { $0.contains("host p1 refused") && $0.contains("not open onto this host") }, "\(reasons)")
+        #expect(!FileManager.default.fileExists(atPath: marker), "a host ran a command its policy forbids")
+
+        // The TTL runs out (1 minute from the opening): the window is expired, nothing runs.
+        let expired = try TestFleet.waitUntil(90) {
+            try Self.window(setup, String(id))["state"] as? String == "expired"
+        }
+        #expect(expired)
+        let late = try Self.exec(setup, "dave", ["--env", "staging", "--host", "h1", "--window", String(id)], ["true"])
+        #expect(late.status == 2 && late.stderr.contains("expired"), "\(late.stderr)")
+        let closed = try FleetTests.ledgerEntries(server).first {
+            $0["action"] as? String == "access-close" && $0["subject"] as? String == "window:\(id)"
+        }
+        #expect((closed?["details"] as? [String: String])?["state"] == "expired", "\(closed ?? [:])")
+        let reported = try TestFleet.waitUntil(30) {
+            ((try Self.window(setup, String(id))["outcomes"] as? [[String: Any]])?.first?["outcome"] as? String)
+                == "clean"
+        }
+        #expect(reported)
+    }
 }
