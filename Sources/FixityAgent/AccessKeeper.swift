@@ -38,6 +38,8 @@ final class AccessKeeper: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The last policy chain verified here and the access rules it gave.
+    private let verified = Mutex<(chain: Digest, rules: AccessRules?)?>(nil)
     let settings: AgentSettings
     let store: Store
     let sender: ReportSender
@@ -65,13 +67,20 @@ final class AccessKeeper: Sendable {
         }
         var rules: AccessRules?
         if !desired.windows.isEmpty || !desired.execs.isEmpty {
-            do {
-                let accepted = try await BlockingWork.run { [store, settings] in
-                    try PolicyChain.verify(desired.policies, pinned: settings.identity.policyRoot, store: store)
+            // The same chain verified once (a command's answer differs from the last only in it).
+            let chain = Digest.of(Array(desired.policies.joined(separator: "\n").utf8))
+            if let known = verified.withLock({ $0 }), known.chain == chain {
+                rules = known.rules
+            } else {
+                do {
+                    let accepted = try await BlockingWork.run { [store, settings] in
+                        try PolicyChain.verify(desired.policies, pinned: settings.identity.policyRoot, store: store)
+                    }
+                    rules = accepted.policy.environments[settings.identity.env]?.access
+                    verified.withLock { $0 = (chain, rules) }
+                } catch {
+                    log("access: the server's policies do not verify here (\(error)); no window is honoured")
                 }
-                rules = accepted.policy.environments[settings.identity.env]?.access
-            } catch {
-                log("access: the server's policies do not verify here (\(error)); no window is honoured")
             }
         }
         let now = Date()
@@ -202,9 +211,12 @@ final class AccessKeeper: Sendable {
             return try await onThread { try runner.run { pending.add($0, $1) } }
         }
         var seq = 1
-        // Output goes up as it comes: every 50 ms while the command runs.
+        // Output goes up as it comes: looked at after 1 ms, then 2, 4 … and every 50 ms while
+        // the command runs (a quick command's end is not held back by the period).
+        var pause = 1
         while !pending.isDone {
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await Task.sleep(for: .milliseconds(pause))
+            pause = min(50, pause * 2)
             for piece in pending.take() {
                 seq += 1
                 _ = try? await post(

@@ -34,7 +34,14 @@ struct ExecCommand: ParsableCommand {
                 var view: ExecView = try await client.document(.POST, "/v1/exec", body: request)
                 var stdoutAt = 0
                 var stderrAt = 0
+                let asked = Date()
+                var told = false
                 while true {
+                    if !told, view.state == "queued", Date().timeIntervalSince(asked) > 10 {
+                        // An agent takes a command within milliseconds when it is connected.
+                        Output.note("\(request.host) has not taken the command yet (is its agent running?); waiting")
+                        told = true
+                    }
                     view = try await client.document(
                         .GET, "/v1/exec/\(view.id)?stdout_from=\(stdoutAt)&stderr_from=\(stderrAt)&wait=30")
                     let out = Base64.decode(view.stdout) ?? []
