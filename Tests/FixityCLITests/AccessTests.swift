@@ -227,6 +227,14 @@ import Testing
         let details = ran?["details"] as? [String: String] ?? [:]
         #expect(details["by"] == "dave" && details["exit_code"] == "0" && details["host"] == "h1", "\(details)")
         #expect(details["stdout_digest"] == Digest.of(Array("hello from h1\n".utf8)).description)
+        // The drift h1 reported during the window names it.
+        let drifts = try FleetTests.ledgerEntries(server).filter {
+            $0["action"] as? String == "host-report" && $0["subject"] as? String == "h1"
+                && ($0["details"] as? [String: String])?["event"] == "drift"
+        }
+        #expect(
+            drifts.contains { ($0["details"] as? [String: String])?["window"] == id },
+            "\(drifts.map { $0["details"] ?? "-" })")
         let verified = try server.client(["log", "verify", "--server", server.url], key: setup.admin)
         #expect(verified.status == 0, "\(verified.stderr)")
         // h1's own ledger has what ran on it too.
