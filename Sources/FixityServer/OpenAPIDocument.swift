@@ -554,7 +554,7 @@ paths:
         "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
   /v1/access/windows:
     get:
-      summary: Access windows, newest first (release:read, or access:request:ENV / access:approve:ENV for ENV's)
+      summary: Access windows, newest first — those the key may read (release:read all; access:request:ENV / access:approve:ENV those of ENV)
       parameters:
         - { name: env, in: query, required: false, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
         - { name: open, in: query, required: false, schema: { type: boolean } }

@@ -200,6 +200,11 @@ import Testing
             execs.contains {
                 $0["stdout_bytes"] as? Int == 3_000_000 && $0["stdout_kept"] as? Int == AccessLimits.keptOutput
             })
+        // A key sees the windows of the environments it may ask for or approve in.
+        let listed = try Self.access(setup, "mallory", ["list", "--json"])
+        let windows = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(
+            listed.status == 0 && windows.map { $0["id"] as? Int } == [Int(id)], "\(listed.stdout) \(listed.stderr)")
         let text = try Self.access(setup, "dave", ["show", id]).stdout
         #expect(text.contains("hello from h1") && text.contains("host h1: reverted, 1 change(s)"), "\(text)")
 

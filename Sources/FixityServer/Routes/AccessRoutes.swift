@@ -21,7 +21,12 @@ enum AccessRoutes {
         v1.get("access/windows") { request, context -> Response in
             let query = request.uri.queryParameters
             let env = try query.get("env").map(environmentName)
-            try context.requireAny(readScopes(env))
+            if let env {
+                try context.requireAny(readScopes(env))
+            } else {
+                // Without an environment: any key, answered with the windows it may read.
+                _ = try context.requireKey()
+            }
             var open = false
             if let text = query.get("open") {
                 guard let flag = Bool(text) else { throw APIFailure.badInput("open must be true or false") }
@@ -107,8 +112,8 @@ enum AccessRoutes {
         return [.releaseRead, .accessRequest(env: env), .accessApprove(env: env)]
     }
 
-    /// A list without an environment is for keys with `release:read`; otherwise only the
-    /// windows of environments the key may ask for or approve in.
+    /// Only the windows a key may read: all with `release:read`, else those of the
+    /// environments it may ask for or approve in.
     static func filtered(_ windows: [AccessWindowView], for context: ServerContext) throws -> [AccessWindowView] {
         guard let key = context.key else { return [] }
         return windows.filter { window in
