@@ -119,39 +119,9 @@ int fixity_stop_requested(void) { return stop_requested; }
 #include <time.h>
 
 int fixity_spawn_shell(const char *dir, const char *command, char *const envp[], int outfd) {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    if (posix_spawn_file_actions_init(&actions) != 0) return -1;
-    if (posix_spawnattr_init(&attr) != 0) { posix_spawn_file_actions_destroy(&actions); return -1; }
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    int rc = 0;
-    /* Its own process group, so a timeout kills the hook and everything it started. */
-    rc |= posix_spawnattr_setpgroup(&attr, 0);
-    rc |= posix_spawnattr_setsigmask(&attr, &none);
-    rc |= posix_spawnattr_setsigdefault(&attr, &all);
-    rc |= posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc |= posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    rc |= posix_spawn_file_actions_adddup2(&actions, outfd, 1);
-    rc |= posix_spawn_file_actions_adddup2(&actions, outfd, 2);
-    /* Only the three standard descriptors reach the hook: a daemon it starts must not hold
-       anything of ours open (a lock, a socket, the database). */
-    rc |= posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    rc |= posix_spawn_file_actions_addchdir_np(&actions, dir);
-    if (rc != 0) {
-        posix_spawn_file_actions_destroy(&actions);
-        posix_spawnattr_destroy(&attr);
-        errno = EINVAL;
-        return -1;
-    }
+    /* An absolute path: posix_spawnp does not search PATH for it. */
     char *argv[] = {"/bin/sh", "-c", (char *)command, NULL};
-    pid_t pid = -1;
-    int err = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (err != 0) { errno = err; return -1; }
-    return (int)pid;
+    return fixity_spawn_command(dir, argv, envp, outfd, outfd);
 }
 
 int fixity_spawn_capture(char *const argv[], char *const envp[], int outfd) {
@@ -208,7 +178,7 @@ int fixity_spawn_command(const char *dir, char *const argv[], char *const envp[]
     sigfillset(&all);
     int rc = 0;
     /* Its own process group (a timeout kills all it started), a clean signal mask and
-       dispositions (ours block SIGTERM for the stop handler), only stdin/out/err open. */
+       dispositions (ours block SIGTERM for the stop handler). */
     rc |= posix_spawnattr_setpgroup(&attr, 0);
     rc |= posix_spawnattr_setsigmask(&attr, &none);
     rc |= posix_spawnattr_setsigdefault(&attr, &all);
@@ -216,6 +186,8 @@ int fixity_spawn_command(const char *dir, char *const argv[], char *const envp[]
     rc |= posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     rc |= posix_spawn_file_actions_adddup2(&actions, outfd, 1);
     rc |= posix_spawn_file_actions_adddup2(&actions, errfd, 2);
+    /* Only the three standard descriptors reach the child: a daemon it starts must not hold
+       anything of ours open (a lock, a socket, the database). */
     rc |= posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     rc |= posix_spawn_file_actions_addchdir_np(&actions, dir);
     if (rc != 0) {

@@ -181,10 +181,7 @@ final class AccessKeeper: Sendable {
         if let refusal {
             log("access: refused command \(order.id) (\(AccessRules.commandLine(order.argv).prefix(120))): \(refusal)")
             await record(.agentRefused, order, ["reason": refusal])
-            let empty = Digest.of([UInt8]()).description
-            let result = ExecResult(
-                exitCode: nil, signal: nil, timedOut: false, stdoutBytes: 0, stderrBytes: 0, stdoutDigest: empty,
-                stderrDigest: empty, startedAt: started, finishedAt: started, refused: refusal)
+            let result = ExecResult.refused(refusal, at: started)
             _ = try? await post(execPath, ExecProgress(seq: 1, stdout: "", stderr: "", result: result), client)
             return
         }
@@ -226,10 +223,7 @@ final class AccessKeeper: Sendable {
         let finished = Instant(Date()).description
         let outcome: ExecRunner.Outcome
         do { outcome = try await job.value } catch {
-            let empty = Digest.of([UInt8]()).description
-            let result = ExecResult(
-                exitCode: nil, signal: nil, timedOut: false, stdoutBytes: 0, stderrBytes: 0, stdoutDigest: empty,
-                stderrDigest: empty, startedAt: started, finishedAt: finished, refused: "\(error)")
+            let result = ExecResult.refused("\(error)", at: finished)
             _ = try? await post(execPath, ExecProgress(seq: seq + 1, stdout: "", stderr: "", result: result), client)
             return
         }

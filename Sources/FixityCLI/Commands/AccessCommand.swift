@@ -47,11 +47,7 @@ struct AccessCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
-            try runReportingFailures {
-                let view = try AccessCommand.decide(id, verb: "approve", reason: reason, connection)
-                if global.json { return try Output.json(view) }
-                Output.line(AccessCommand.summary(view))
-            }
+            try AccessCommand.decide(id, verb: "approve", reason: reason, connection, global)
         }
     }
 
@@ -63,11 +59,7 @@ struct AccessCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
-            try runReportingFailures {
-                let view = try AccessCommand.decide(id, verb: "deny", reason: reason, connection)
-                if global.json { return try Output.json(view) }
-                Output.line(AccessCommand.summary(view))
-            }
+            try AccessCommand.decide(id, verb: "deny", reason: reason, connection, global)
         }
     }
 
@@ -80,11 +72,7 @@ struct AccessCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
-            try runReportingFailures {
-                let view = try AccessCommand.decide(id, verb: "close", reason: reason, connection)
-                if global.json { return try Output.json(view) }
-                Output.line(AccessCommand.summary(view))
-            }
+            try AccessCommand.decide(id, verb: "close", reason: reason, connection, global)
         }
     }
 
@@ -189,12 +177,17 @@ struct AccessCommand: ParsableCommand {
         }
     }
 
-    static func decide(_ id: Int64, verb: String, reason: String?, _ connection: ServerConnectionOptions) throws
-        -> AccessWindowView
-    {
-        try connection.session { client -> AccessWindowView in
-            try await client.document(
-                .POST, "/v1/access/windows/\(id)/\(verb)", body: AccessDecisionBody(reason: reason))
+    /// approve, deny or close: the window as it is now, printed.
+    static func decide(
+        _ id: Int64, verb: String, reason: String?, _ connection: ServerConnectionOptions, _ global: GlobalOptions
+    ) throws {
+        try runReportingFailures {
+            let view = try connection.session { client -> AccessWindowView in
+                try await client.document(
+                    .POST, "/v1/access/windows/\(id)/\(verb)", body: AccessDecisionBody(reason: reason))
+            }
+            if global.json { return try Output.json(view) }
+            Output.line(summary(view))
         }
     }
 

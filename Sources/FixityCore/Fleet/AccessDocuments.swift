@@ -331,6 +331,14 @@ public struct ExecResult: Codable, Sendable, Equatable {
         self.refused = refused
     }
 
+    /// Nothing ran: the host refused the command (or could not start it), at `time`.
+    public static func refused(_ reason: String, at time: String) -> ExecResult {
+        let empty = Digest.of([UInt8]()).description
+        return ExecResult(
+            exitCode: nil, signal: nil, timedOut: false, stdoutBytes: 0, stderrBytes: 0, stdoutDigest: empty,
+            stderrDigest: empty, startedAt: time, finishedAt: time, refused: reason)
+    }
+
     enum CodingKeys: String, CodingKey {
         case exitCode = "exit_code", signal, timedOut = "timed_out", stdoutBytes = "stdout_bytes"
         case stderrBytes = "stderr_bytes", stdoutDigest = "stdout_digest", stderrDigest = "stderr_digest"

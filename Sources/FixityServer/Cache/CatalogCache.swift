@@ -39,6 +39,25 @@ final class CatalogCache: Sendable {
         await signal.wait(upTo: seconds) { [self] in current != seen }
     }
 
+    /// A long poll: `answer` is computed, and again each time the catalog moves, until it is
+    /// `ready`, `seconds` pass or the request is cancelled; the last answer is returned. The
+    /// generation is read before each answer, so a change landing while it is computed wakes
+    /// the wait at once.
+    func hold<T: Sendable>(upTo seconds: Int, _ answer: () async throws -> (value: T, ready: Bool)) async throws
+        -> T
+    {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while true {
+            let seen = current
+            let (value, ready) = try await answer()
+            let remaining = deadline - ContinuousClock.now
+            guard !ready, remaining > .zero, !Task.isCancelled else { return value }
+            await waitForChange(
+                after: seen,
+                upTo: Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18)
+        }
+    }
+
     /// A change feed started (`true`) or lost its source (`false`). Either way, what is held
     /// may have missed a change, so it is dropped.
     func setLive(_ isLive: Bool) {

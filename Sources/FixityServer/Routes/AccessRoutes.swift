@@ -90,19 +90,12 @@ enum AccessRoutes {
                 }
                 wait = seconds
             }
-            let deadline = ContinuousClock.now + .seconds(wait)
-            while true {
-                let seen = cache.current
+            let view = try await cache.hold(upTo: wait) {
                 let (view, env) = try await fleet.exec(id, stdoutFrom: stdoutFrom, stderrFrom: stderrFrom)
                 try context.requireAny(readScopes(env))
-                let remaining = deadline - ContinuousClock.now
-                let news = view.stdoutKept > stdoutFrom || view.stderrKept > stderrFrom
-                guard !view.finished, !news, remaining > .zero, !Task.isCancelled else {
-                    return try JSONBodies.response(view)
-                }
-                let seconds = Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18
-                await cache.waitForChange(after: seen, upTo: seconds)
+                return (view, view.finished || view.stdoutKept > stdoutFrom || view.stderrKept > stderrFrom)
             }
+            return try JSONBodies.response(view)
         }
     }
 

@@ -23,18 +23,11 @@ enum AgentRoutes {
                 }
                 wait = seconds
             }
-            let deadline = ContinuousClock.now + .seconds(wait)
-            while true {
-                // Read before the answer: a change landing while it is computed wakes the wait.
-                let seen = cache.current
+            let answer = try await cache.hold(upTo: wait) {
                 let answer = try await fleet.desired(for: host)
-                let remaining = deadline - ContinuousClock.now
-                guard answer.tag == tag, remaining > .zero, !Task.isCancelled else {
-                    return try JSONBodies.response(answer)
-                }
-                let seconds = Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18
-                await cache.waitForChange(after: seen, upTo: seconds)
+                return (answer, answer.tag != tag)
             }
+            return try JSONBodies.response(answer)
         }
 
         v1.post("agent/reports") { request, context -> Response in
