@@ -27,6 +27,8 @@ let package = Package(
         // `fixity serve --database postgres://…`: metadata and the ledger of server replicas.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The dashboard's server-rendered pages (`fixity serve`, /dashboard).
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Syscalls Swift cannot see directly (syncfs, FICLONE, sync_file_range, the immutable attribute, signal flags).
@@ -123,7 +125,10 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-            ]
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            // The dashboard's templates, stylesheet and script, compiled into the binary.
+            resources: [.embedInCode("Dashboard/Assets")]
         ),
         // `fixity agent`: a host that pulls, verifies for itself, converges, heals and reports.
         .target(

@@ -9,5 +9,6 @@ package enum LedgerSchema {
         History.registerTable(&migrator)
         History.registerIndex(&migrator)
         Ledger.registerTables(&migrator)
+        LedgerTimeline.registerFacets(&migrator)
     }
 }

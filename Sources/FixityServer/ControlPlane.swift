@@ -79,4 +79,18 @@ protocol ControlPlane: Sendable {
     func addEnvelope(_ bytes: [UInt8], about release: ReleaseID, keyID: String) async throws -> Bool
     func envelopes(about release: ReleaseID) async throws -> [DSSEEnvelope]
     func environment(_ env: String) async throws -> EnvironmentView
+    /// Every environment the policy in force defines or a promotion named, sorted.
+    func environmentNames() async throws -> [String]
+    /// The dashboard's timeline: up to `limit` entries matching `filter` below `before`, newest
+    /// first (docs/dashboard.md, "The ledger").
+    func ledgerTimeline(_ filter: LedgerFilter, before: Int64?, limit: Int) async throws -> [LedgerEntry]
+    /// The hosts whose reports name `release` (from its newest entries in the ledger).
+    func releaseSightings(_ release: ReleaseID) async throws -> [ReleaseSighting]
+}
+
+extension ControlPlane {
+    /// The verified manifest of a release held here.
+    func manifest(_ release: ReleaseID) async throws -> Manifest {
+        try await BlockingWork.run { [blobStore] in try blobStore.manifest(release) }
+    }
 }

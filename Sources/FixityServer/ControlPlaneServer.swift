@@ -54,6 +54,12 @@ package struct ControlPlaneServer {
         AgentRoutes.add(to: v1, fleet: plane.fleet, cache: cache, metrics: metrics, clock: plane.clock)
         AgentRoutes.addExecProgress(to: v1, fleet: plane.fleet, cache: cache)
         AccessRoutes.add(to: v1, fleet: plane.fleet, cache: cache)
+        Dashboard.add(
+            to: router,
+            dashboard: Dashboard(
+                plane: plane, cache: cache, throttle: throttle, metrics: metrics,
+                keys: KeyCheck(plane: plane, cache: cache, uses: keyUses), templates: try DashboardTemplates(),
+                secure: settings.tls != nil))
 
         let http = HTTPServerBuilder.http1(
             configuration: .init(idleTimeout: .seconds(ServerLimits.idleSeconds)))

@@ -104,24 +104,8 @@ struct KeyGate: RouterMiddleware {
         guard header.hasPrefix("Bearer ") else {
             throw APIFailure.unauthorized("the Authorization header must be 'Bearer fxk_…'")
         }
-        do {
-            let presented = String(header.dropFirst("Bearer ".count))
-            // Looked up by the SHA-256 of the key: what the lookup's timing could tell about is a
-            // digest nobody can steer, never the key.
-            let digest = try APIKeySecret(presented: presented).digest
-            let key: APIKeyRecord
-            if let cached = cache.key(digest) {
-                key = try cached.admitted(at: plane.clock.now())
-            } else {
-                let generation = cache.readStarting()
-                key = try await plane.authenticate(presented)
-                cache.remember(key: key, digest: digest, readAt: generation)
-            }
-            uses.note(KeyUse(id: key.id, time: Date(), address: context.address))
-            return key
-        } catch let error as AccessError where error.category == .unauthorized || error.category == .badInput {
-            throw APIFailure.unauthorized(error.message)
-        }
+        return try await KeyCheck(plane: plane, cache: cache, uses: uses).key(
+            String(header.dropFirst("Bearer ".count)), from: context.address)
     }
 
     private func refuse(_ failure: APIFailure, route: String, method: String, context: Context) async throws -> Never {
@@ -133,5 +117,34 @@ struct KeyGate: RouterMiddleware {
                 keyID: context.keyID, method: method, route: route, status: failure.status.code,
                 reason: failure.message, address: context.address))
         throw failure
+    }
+}
+
+/// Whether a presented key is known, unexpired and unrevoked now: the one check behind the
+/// API's bearer keys and the dashboard's sessions.
+struct KeyCheck: Sendable {
+    let plane: any ControlPlane
+    let cache: CatalogCache
+    let uses: KeyUseRecorder
+
+    /// The key's record, or 401 naming why not. The use is noted (time and address).
+    func key(_ presented: String, from address: String) async throws -> APIKeyRecord {
+        do {
+            // Looked up by the SHA-256 of the key: what the lookup's timing could tell about is a
+            // digest nobody can steer, never the key.
+            let digest = try APIKeySecret(presented: presented).digest
+            let key: APIKeyRecord
+            if let cached = cache.key(digest) {
+                key = try cached.admitted(at: plane.clock.now())
+            } else {
+                let generation = cache.readStarting()
+                key = try await plane.authenticate(presented)
+                cache.remember(key: key, digest: digest, readAt: generation)
+            }
+            uses.note(KeyUse(id: key.id, time: Date(), address: address))
+            return key
+        } catch let error as AccessError where error.category == .unauthorized || error.category == .badInput {
+            throw APIFailure.unauthorized(error.message)
+        }
     }
 }

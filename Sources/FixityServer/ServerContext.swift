@@ -13,6 +13,8 @@ struct ServerContext: RequestContext {
     var key: APIKeyRecord?
     /// Set instead of `key` when the request was signed by an enrolled host (`HostGate`).
     var host: HostRecord?
+    /// Set by the dashboard's gate on `/dashboard` pages: the browser's session and its form.
+    var dashboard: DashboardRequest?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -23,6 +23,16 @@ struct ArrivedReport: Sendable {
     let signature: String
 }
 
+/// A host as the dashboard shows it: what it is now, and what it said lately.
+struct HostHistory: Sendable {
+    struct Received: Sendable {
+        let receivedAt: String
+        let report: AgentReport
+    }
+    let host: HostView
+    let reports: [Received]
+}
+
 /// A phased rollout asked for with a promotion (`promote --waves`).
 package struct RolloutPlan: Sendable, Codable, Equatable {
     /// Cumulative percentages of the environment's hosts, increasing, the last 100.
@@ -136,6 +146,8 @@ protocol Fleet: Sendable {
     /// What `host` should run now, with the policies and envelopes it checks for itself.
     func desired(for host: HostRecord) async throws -> AgentDesired
     func rollout(env: String) async throws -> RolloutView?
+    /// A host and its newest `limit` signed reports, newest first (the dashboard's host page).
+    func history(host name: String, limit: Int) async throws -> HostHistory
     /// Moves running rollouts on (waves done and baked, or too many failures); true if any moved.
     func advanceRollouts() async throws -> Bool
 
@@ -171,6 +183,7 @@ struct UnavailableFleet: Fleet {
     func accept(_ arrived: ArrivedReport, from host: HostRecord) async throws { throw Self.failure }
     func desired(for host: HostRecord) async throws -> AgentDesired { throw Self.failure }
     func rollout(env: String) async throws -> RolloutView? { nil }
+    func history(host name: String, limit: Int) async throws -> HostHistory { throw Self.failure }
     func advanceRollouts() async throws -> Bool { false }
     func requestWindow(_ request: AccessWindowRequest, by key: APIKeyRecord) async throws -> AccessWindowView {
         throw Self.failure

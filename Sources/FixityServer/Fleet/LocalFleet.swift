@@ -94,6 +94,29 @@ struct LocalFleet: Fleet {
         }
     }
 
+    func history(host name: String, limit: Int) async throws -> HostHistory {
+        try await read { db in
+            guard
+                let keyID = try String.fetchOne(db, sql: "SELECT key_id FROM hosts WHERE name = ?", arguments: [name]),
+                let view = try Self.view(db, keyID: keyID, now: store.clock.now())
+            else { throw APIFailure.notFound("no host named \(name) is enrolled") }
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT received_at, body FROM host_reports WHERE key_id = ? ORDER BY seq DESC LIMIT ?",
+                arguments: [keyID, limit])
+            // Each body was parsed and its signature checked on arrival; one that no longer
+            // parses is shown as missing rather than failing the page.
+            let reports = rows.compactMap { row -> HostHistory.Received? in
+                let body: String = row["body"]
+                guard let report = try? JSONDecoder().decode(AgentReport.self, from: Data(body.utf8)) else {
+                    return nil
+                }
+                return HostHistory.Received(receivedAt: row["received_at"], report: report)
+            }
+            return HostHistory(host: view, reports: reports)
+        }
+    }
+
     func recordRefusal(host: String, reason: String, route: String, address: String) async throws {
         try await write { db in
             try store.record(

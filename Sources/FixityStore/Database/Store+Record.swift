@@ -17,4 +17,6 @@ extension Store {
 extension Store {
     /// This store's ledger as a `LedgerLog` (each call its own transaction).
     package var ledger: any LedgerLog { SQLiteLedger(database) }
+    /// The same ledger with what only SQLite answers (the dashboard's timeline).
+    package var sqliteLedger: SQLiteLedger { SQLiteLedger(database) }
 }

@@ -1,0 +1,95 @@
+import FixityCore
+import Foundation
+
+/// An instant as every page shows it: UTC to the second, how long ago (or ahead), and the
+/// exact RFC 3339 text in the `<time>` element (the `moment` partial).
+struct Moment: Sendable {
+    let iso: String
+    let utc: String
+    let relative: String
+
+    /// Nil for an absent or unparseable time (a page shows "never" or nothing instead).
+    init?(_ text: String?, now: Instant) {
+        guard let text, let instant = Instant(rfc3339: text) else { return nil }
+        iso = text
+        utc = instant.wholeSecondsText.replacingOccurrences(of: "T", with: " ").replacingOccurrences(
+            of: "Z", with: " UTC")
+        relative = Self.relative(instant.seconds - now.seconds)
+    }
+
+    /// "3 min ago", "in 2 h", "just now": the largest unit, whole.
+    static func relative(_ seconds: Int64) -> String {
+        let span = abs(seconds)
+        if span < 5 { return "just now" }
+        let amount: String
+        switch span {
+        case ..<60: amount = "\(span) s"
+        case ..<3600: amount = "\(span / 60) min"
+        case ..<172_800: amount = "\(span / 3600) h"
+        default: amount = "\(span / 86_400) d"
+        }
+        return seconds < 0 ? "\(amount) ago" : "in \(amount)"
+    }
+}
+
+/// A digest shown short, the whole value a click away (the `digest` partial), optionally with a
+/// link to the page about it.
+struct ShownDigest: Sendable {
+    let short: String
+    let full: String
+    let link: String?
+
+    init(_ full: String, link: String? = nil) {
+        self.full = full
+        let hex = full.hasPrefix(Digest.algorithmPrefix) ? String(full.dropFirst(Digest.algorithmPrefix.count)) : full
+        short = hex.count > 12 ? String(hex.prefix(12)) + "…" : hex
+        self.link = link
+    }
+
+    /// A release, linked to its page.
+    static func release(_ text: String) -> ShownDigest {
+        ShownDigest(text, link: "/dashboard/releases/\(text)")
+    }
+}
+
+/// Sizes as people read them: 1.2 MiB, 340 B.
+enum ByteCount {
+    static func text(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}
+
+/// One `key value` pair of a ledger entry's details, in key order.
+struct DetailPair: Sendable {
+    let key: String
+    let value: String
+
+    static func list(_ details: [String: String]) -> [DetailPair] {
+        details.keys.sorted().map { DetailPair(key: $0, value: details[$0]!) }
+    }
+}
+
+/// Host states in the order every page counts them.
+enum HostStates {
+    static let shown = ["converged", "deploying", "failed", "drifted", "offline"]
+
+    struct Count: Sendable {
+        let state: String
+        let count: Int
+    }
+
+    /// The five states always (a zero is news too), then any other state present.
+    static func counts(_ states: [String]) -> [Count] {
+        var tally: [String: Int] = [:]
+        for state in states { tally[state, default: 0] += 1 }
+        let others = tally.keys.filter { !shown.contains($0) }.sorted()
+        return (shown + others).map { Count(state: $0, count: tally[$0] ?? 0) }
+    }
+}
