@@ -45,6 +45,8 @@ struct Dashboard: Sendable {
 
     static func add(to router: Router<ServerContext>, dashboard: Dashboard) {
         router.get("/") { _, _ in DashboardResponse.redirect("/dashboard") }
+        // Browsers ask for it on every page; there is none (204 keeps their consoles clean).
+        router.get("favicon.ico") { _, _ in Response(status: .noContent) }
         router.get("dashboard/static/style.css") { _, _ in
             DashboardResponse.asset(DashboardTemplates.stylesheet, type: "text/css; charset=utf-8")
         }

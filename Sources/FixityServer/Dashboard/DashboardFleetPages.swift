@@ -142,7 +142,19 @@ enum DashboardFleetPages {
             guard HostName.isValid(name) else { throw APIFailure.badInput("'\(name.prefix(80))' is not a host name") }
             let chrome = try context.requireDashboard().chrome
             let history = try await dashboard.plane.fleet.history(host: name, limit: DashboardHostPage.reportsShown)
-            return dashboard.page(DashboardHostPage(history, chrome: chrome, now: dashboard.now), "host")
+            var expected: [String: String] = [:]
+            if let drift = DashboardHostPage.newestDrift(history), let text = drift.report.release,
+                let digest = Digest(parsing: text),
+                let manifest = try? await dashboard.plane.manifest(ReleaseID(digest))
+            {
+                for change in drift.report.changes {
+                    if let digest = manifest.entry(at: change.path)?.digest {
+                        expected[change.path] = digest.description
+                    }
+                }
+            }
+            return dashboard.page(
+                DashboardHostPage(history, expected: expected, chrome: chrome, now: dashboard.now), "host")
         }
     }
 

@@ -83,6 +83,7 @@ enum HostStates {
     struct Count: Sendable {
         let state: String
         let count: Int
+        var zero: Bool { count == 0 }
     }
 
     /// The five states always (a zero is news too), then any other state present.

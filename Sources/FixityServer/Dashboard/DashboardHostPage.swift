@@ -69,7 +69,14 @@ struct DashboardHostPage {
     let reportCount: Int
     let rendered: String
 
-    init(_ history: HostHistory, chrome: Chrome, now: Instant) {
+    /// The newest report of drift or repair: the drift the page lists, if still open.
+    static func newestDrift(_ history: HostHistory) -> HostHistory.Received? {
+        history.reports.first { $0.report.event == .drift || $0.report.event == .repaired }
+    }
+
+    /// `expected`: the digests the release's manifest holds for the drifted paths (agents report
+    /// what they found; what should be there is the server's own copy of the manifest).
+    init(_ history: HostHistory, expected: [String: String], chrome: Chrome, now: Instant) {
         let host = history.host
         let reports = history.reports
         self.chrome = chrome
@@ -85,11 +92,11 @@ struct DashboardHostPage {
         lastReport = Moment(host.lastReportAt, now: now)
         // The open drift is what the newest drift report listed, while the host says it is
         // still there (the host view's paths); repaired or reverted drift is history.
-        let newestDrift = reports.first { $0.report.event == .drift || $0.report.event == .repaired }
+        let newestDrift = Self.newestDrift(history)
         if !host.drift.isEmpty, let newestDrift {
             drift = newestDrift.report.changes.map {
                 Change(
-                    path: $0.path, kind: $0.kind, expected: $0.expected.map { ShownDigest($0) },
+                    path: $0.path, kind: $0.kind, expected: ($0.expected ?? expected[$0.path]).map { ShownDigest($0) },
                     found: $0.found.map { ShownDigest($0) })
             }
             driftAt = Moment(newestDrift.receivedAt, now: now)

@@ -16,7 +16,9 @@ enum DashboardResponse {
             .contentType: contentType,
             .contentSecurityPolicy: contentSecurityPolicy,
             .xContentTypeOptions: "nosniff",
-            .referrerPolicy: "no-referrer",
+            // same-origin, not no-referrer: with no-referrer a browser posts forms with `Origin: null`,
+            // which the origin check must refuse.
+            .referrerPolicy: "same-origin",
             .xFrameOptions: "DENY",
             .cacheControl: "no-store",
         ]

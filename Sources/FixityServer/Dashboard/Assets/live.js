@@ -23,6 +23,8 @@
     document.querySelectorAll("[data-count]").forEach(function (cell) {
       var state = cell.getAttribute("data-count");
       cell.textContent = String(counts[state] || 0);
+      var pill = cell.closest("[data-count-of]");
+      if (pill) pill.classList.toggle("zero", !counts[state]);
     });
     live.setAttribute("data-updated", new Date().toISOString());
   });
