@@ -41,48 +41,109 @@ package enum LedgerTimeline {
         }
     }
 
+    /// At most this many index descents for one page: a filter whose facets almost never meet
+    /// stops here and says how far back it searched, instead of walking the whole ledger.
+    package static let seekBudget = 4_000
+
+    /// A page of the timeline: the entries, and — when the search stopped at the budget before
+    /// filling the page — the seq it searched down to (older entries are not yet looked at).
+    package struct Page: Sendable {
+        package let entries: [LedgerEntry]
+        package let searchedDownTo: Int64?
+
+        package init(entries: [LedgerEntry], searchedDownTo: Int64?) {
+            self.entries = entries
+            self.searchedDownTo = searchedDownTo
+        }
+    }
+
+    /// A facet as a sorted posting list: the entries matching any of its conditions, each
+    /// condition served by its own `(…, seq)` index.
+    struct Facet {
+        let conditions: [String]
+        let value: String
+    }
+
+    static func facets(_ filter: LedgerFilter) -> [Facet] {
+        var facets: [Facet] = []
+        if let host = filter.host {
+            facets.append(Facet(conditions: ["subject = ?", "json_extract(details, '$.host') = ?"], value: host))
+        }
+        if let release = filter.release {
+            facets.append(Facet(conditions: ["subject = ?", "json_extract(details, '$.release') = ?"], value: release))
+        }
+        if let kind = filter.kind { facets.append(Facet(conditions: ["action = ?"], value: kind)) }
+        if let env = filter.env { facets.append(Facet(conditions: ["json_extract(details, '$.env') = ?"], value: env)) }
+        return facets
+    }
+
     /// Up to `limit` entries matching `filter` with seq below `before` (nil: from the newest),
     /// newest first.
     ///
-    /// A facet that two columns can match (host, release) is asked as two queries, each walking
-    /// its own index backwards and stopping at `limit`, merged here: one `OR` would make SQLite
-    /// gather every match and sort them.
-    package static func page(_ db: Database, filter: LedgerFilter, before: Int64?, limit: Int) throws
-        -> [LedgerEntry]
-    {
-        var alternatives: [(String, [String])] = [("1", [])]
-        var rest: [(String, [String])] = []
-        if let kind = filter.kind { rest.append(("action = ?", [kind])) }
-        if let env = filter.env { rest.append(("json_extract(details, '$.env') = ?", [env])) }
-        // The facet most likely to be rare drives the query; the others narrow what it finds.
-        if let host = filter.host {
-            alternatives = [("subject = ?", [host]), ("json_extract(details, '$.host') = ?", [host])]
-        } else if let release = filter.release {
-            alternatives = [("subject = ?", [release]), ("json_extract(details, '$.release') = ?", [release])]
+    /// Several facets are intersected by leapfrogging down their indexes — the newest entry at
+    /// or below a bound in one facet becomes the bound for the next, until all agree — so the
+    /// cost follows how often the facets meet, not how many entries each has: "promotions of
+    /// this release" costs a few descents per promotion even when the release has a million
+    /// host reports.
+    package static func page(_ db: Database, filter: LedgerFilter, before: Int64?, limit: Int) throws -> Page {
+        let facets = facets(filter)
+        guard !facets.isEmpty else {
+            let rows = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: "SELECT \(History.entryColumns) FROM history WHERE seq < ? ORDER BY seq DESC LIMIT ?"),
+                arguments: [before ?? Int64.max, limit])
+            return Page(entries: rows.map(History.entry(byPosition:)), searchedDownTo: nil)
         }
-        if filter.host != nil, let release = filter.release {
-            rest.append(("(subject = ? OR json_extract(details, '$.release') = ?)", [release, release]))
+        var seeks = 0
+        // The newest seq at or below `bound` in `facet`, nil when it has none.
+        func seek(_ facet: Facet, atMost bound: Int64) throws -> Int64? {
+            var best: Int64?
+            for condition in facet.conditions {
+                seeks += 1
+                let found = try Int64.fetchOne(
+                    db.cachedStatement(
+                        sql: "SELECT seq FROM history WHERE \(condition) AND seq <= ? ORDER BY seq DESC LIMIT 1"),
+                    arguments: [facet.value, bound])
+                if let found, found > (best ?? -1) { best = found }
+            }
+            return best
         }
-        var found: [Int64: LedgerEntry] = [:]
-        for (condition, values) in alternatives {
-            var sql = "SELECT \(History.entryColumns) FROM history WHERE \(condition)"
-            var arguments = StatementArguments(values)
-            for (clause, values) in rest {
-                sql += " AND \(clause)"
-                arguments += StatementArguments(values)
+        var matches: [Int64] = []
+        var bound = (before ?? Int64.max) - 1
+        search: while matches.count < limit, bound >= 0 {
+            guard seeks < seekBudget else {
+                return Page(entries: try entries(db, matches), searchedDownTo: bound + 1)
             }
-            if let before {
-                sql += " AND seq < ?"
-                arguments += [before]
+            guard var candidate = try seek(facets[0], atMost: bound) else { break }
+            var agreed = 1
+            var index = 1
+            while agreed < facets.count {
+                guard let found = try seek(facets[index % facets.count], atMost: candidate) else { break search }
+                if found == candidate {
+                    agreed += 1
+                } else {
+                    candidate = found
+                    agreed = 1
+                }
+                index += 1
+                if seeks >= seekBudget {
+                    return Page(entries: try entries(db, matches), searchedDownTo: candidate + 1)
+                }
             }
-            sql += " ORDER BY seq DESC LIMIT ?"
-            arguments += [limit]
-            for row in try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments) {
-                let entry = History.entry(byPosition: row)
-                found[entry.seq] = entry
-            }
+            matches.append(candidate)
+            bound = candidate - 1
         }
-        return found.values.sorted { $0.seq > $1.seq }.prefix(limit).map { $0 }
+        return Page(entries: try entries(db, matches), searchedDownTo: nil)
+    }
+
+    /// The entries with these seqs, in the order given.
+    static func entries(_ db: Database, _ seqs: [Int64]) throws -> [LedgerEntry] {
+        guard !seqs.isEmpty else { return [] }
+        let marks = Array(repeating: "?", count: seqs.count).joined(separator: ", ")
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT \(History.entryColumns) FROM history WHERE seq IN (\(marks)) ORDER BY seq DESC",
+            arguments: StatementArguments(seqs))
+        return rows.map(History.entry(byPosition:))
     }
 }
 
@@ -115,7 +176,7 @@ extension LedgerTimeline {
 
 extension SQLiteLedger {
     /// `LedgerTimeline.page` on this ledger.
-    package func timeline(_ filter: LedgerFilter, before: Int64?, limit: Int) throws -> [LedgerEntry] {
+    package func timeline(_ filter: LedgerFilter, before: Int64?, limit: Int) throws -> LedgerTimeline.Page {
         do {
             return try database.read { try LedgerTimeline.page($0, filter: filter, before: before, limit: limit) }
         } catch let error as DatabaseError { throw DatabaseFailure(error, path: database.path) }

@@ -83,7 +83,7 @@ protocol ControlPlane: Sendable {
     func environmentNames() async throws -> [String]
     /// The dashboard's timeline: up to `limit` entries matching `filter` below `before`, newest
     /// first (docs/dashboard.md, "The ledger").
-    func ledgerTimeline(_ filter: LedgerFilter, before: Int64?, limit: Int) async throws -> [LedgerEntry]
+    func ledgerTimeline(_ filter: LedgerFilter, before: Int64?, limit: Int) async throws -> LedgerTimeline.Page
     /// The hosts whose reports name `release` (from its newest entries in the ledger).
     func releaseSightings(_ release: ReleaseID) async throws -> [ReleaseSighting]
 }

@@ -24,7 +24,7 @@ extension LocalControlPlane {
         }
     }
 
-    func ledgerTimeline(_ filter: LedgerFilter, before: Int64?, limit: Int) async throws -> [LedgerEntry] {
+    func ledgerTimeline(_ filter: LedgerFilter, before: Int64?, limit: Int) async throws -> LedgerTimeline.Page {
         try await BlockingWork.run { [store] in try store.sqliteLedger.timeline(filter, before: before, limit: limit) }
     }
 
@@ -38,5 +38,5 @@ extension LocalControlPlane {
 /// Bounds on what one dashboard page reads.
 enum DashboardLimits {
     /// Ledger entries about a release searched for the hosts that ran it.
-    static let sightingWindow = 20_000
+    static let sightingWindow = 5_000
 }

@@ -70,6 +70,21 @@ def shoot(driver, name):
     driver.set_window_size(1360, 900)
 
 
+def eventually(driver, condition, what, seconds=10):
+    """Waits for `condition(driver)`, looking again each time (a click's page load replaces the
+    elements found before it)."""
+    def safe(d):
+        try:
+            return condition(d)
+        except Exception:
+            return False
+    try:
+        WebDriverWait(driver, seconds, poll_frequency=0.05).until(safe)
+    except TimeoutException:
+        raise Failed(what)
+    print(f"ok   {what}", flush=True)
+
+
 def login(driver, key):
     driver.get(BASE + "/dashboard/login")
     field = driver.find_element(By.ID, "key")
@@ -98,9 +113,10 @@ def run():
         check("/dashboard/login" in admin.current_url, "an unauthenticated page sends the browser to the login form")
         shoot(admin, "login")
         login(admin, "fxk_" + "A" * 43)
-        check("Not logged in" in admin.page_source, "a wrong key is refused at login, with the reason")
+        eventually(admin, lambda d: "Not logged in" in d.page_source, "a wrong key is refused at login, with the reason")
         login(admin, ADMIN)
-        check(admin.current_url.rstrip("/").endswith("/dashboard"), "a good key logs in and lands on the environments")
+        eventually(admin, lambda d: d.current_url.rstrip("/").endswith("/dashboard"),
+                   "a good key logs in and lands on the environments")
         cookies = {c["name"]: c for c in admin.get_cookies()}
         session = cookies.get("fixity_session")
         check(session is not None and session["httpOnly"] and session.get("sameSite") == "Strict",
@@ -161,8 +177,8 @@ def run():
         check(len(rows) >= 1 and all("promote" in r.text for r in rows), "the ledger filters by kind")
         shoot(admin, "ledger")
         rows[0].find_element(By.CSS_SELECTOR, "a").click()
-        check("Verified here" in admin.find_element(By.CSS_SELECTOR, "#proof + p").text,
-              "a ledger entry links to its inclusion proof, which verifies")
+        eventually(admin, lambda d: "Verified here" in d.find_element(By.CSS_SELECTOR, "#proof + p").text,
+                   "a ledger entry links to its inclusion proof, which verifies")
         check(len(admin.find_elements(By.CSS_SELECTOR, "ol.path li")) >= 1, "the proof shows its audit path")
         shoot(admin, "ledger-entry")
         at = urllib.parse.quote(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
@@ -180,12 +196,12 @@ def run():
         admin.find_element(By.NAME, "name").send_keys("temp-ci")
         admin.find_element(By.NAME, "scopes").send_keys("release:read")
         admin.find_element(By.CSS_SELECTOR, "form.create button").click()
-        secret = admin.find_element(By.ID, "new-key").text
-        check(secret.startswith("fxk_"), "a created key is shown once")
+        eventually(admin, lambda d: d.find_element(By.ID, "new-key").text.startswith("fxk_"), "a created key is shown once")
         shoot(admin, "keys")
 
         # A key without a scope: the page is refused, as the API refuses the route.
         login(viewer, VIEWER)
+        eventually(viewer, lambda d: d.current_url.rstrip("/").endswith("/dashboard"), "the viewer key logs in")
         for path, scope in [("/dashboard/ledger", "ledger:read"), ("/dashboard/keys", "admin")]:
             viewer.get(BASE + path)
             body = viewer.find_element(By.TAG_NAME, "main").text
@@ -198,7 +214,8 @@ def run():
         WebDriverWait(viewer, 10).until(lambda d: d.find_element(By.ID, "live").get_attribute("data-updated"))
         admin.get(BASE + "/dashboard/keys")
         admin.find_element(By.CSS_SELECTOR, 'tr[data-key="viewer"] form button').click()
-        check("revoked" in admin.find_element(By.CSS_SELECTOR, 'tr[data-key="viewer"]').text, "the viewer key is revoked")
+        eventually(admin, lambda d: "revoked" in d.find_element(By.CSS_SELECTOR, 'tr[data-key="viewer"]').text,
+                   "the viewer key is revoked")
         try:
             WebDriverWait(viewer, 10).until(lambda d: "/dashboard/login" in d.current_url)
         except TimeoutException:
@@ -208,18 +225,18 @@ def run():
 
         # An approver approves a pending window from the access page.
         login(viewer, APPROVER)
+        eventually(viewer, lambda d: d.current_url.rstrip("/").endswith("/dashboard"), "the approver logs in")
         viewer.get(BASE + "/dashboard/access")
         article = viewer.find_element(By.ID, f"window-{WINDOW}")
         shoot(viewer, "access-pending")
         article.find_element(By.CSS_SELECTOR, 'form[action$="/approve"] button').click()
-        WebDriverWait(viewer, 10).until(
-            lambda d: "until" in d.find_element(By.ID, f"window-{WINDOW}").text)
-        check(len(viewer.find_elements(By.CSS_SELECTOR, f"article.window.open#window-{WINDOW}")) == 1,
-              f"window {WINDOW} opened on approval")
+        eventually(viewer, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"article.window.open#window-{WINDOW}")) == 1,
+                   f"window {WINDOW} opened on approval")
         shoot(viewer, "access")
 
         # Logging out ends the session.
         admin.find_element(By.CSS_SELECTOR, "form.who button").click()
+        eventually(admin, lambda d: "/dashboard/login" in d.current_url, "the logout form leads to the login page")
         admin.get(BASE + "/dashboard/keys")
         check("/dashboard/login" in admin.current_url, "logging out ends the session")
 

@@ -17,6 +17,13 @@ struct BenchLedgerCommand: ParsableCommand {
     var batch = 1_000
     @Option(help: "Inclusion proofs to time.") var proofs = 1_000
     @Flag(help: "Only append; skip the verify and proof timings.") var appendOnly = false
+    @Option(
+        help:
+            "Shape the entries like a fleet's (host reports from this many hosts, API requests, promotions of --release in --env) instead of `bench` entries: the dashboard's benchmark."
+    )
+    var fleetHosts = 0
+    @Option(help: "The environment of fleet-shaped entries.") var env = "production"
+    @Option(help: "The release fleet-shaped entries name.") var release = "sha256:" + String(repeating: "0", count: 64)
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -29,9 +36,8 @@ struct BenchLedgerCommand: ParsableCommand {
                 let n = min(batch, count - appended)
                 try store.database.write { db in
                     for i in 0..<n {
-                        try store.record(
-                            db, action: .bench, subject: "bench",
-                            details: ["n": String(appended + i), "note": "synthetic benchmark entry"])
+                        let (action, subject, details) = entry(appended + i)
+                        try store.record(db, action: action, subject: subject, details: details)
                     }
                 }
                 appended += n
@@ -75,6 +81,31 @@ struct BenchLedgerCommand: ParsableCommand {
                     format: "prove   %d proofs at size %d (path + root + entry + check): p50 %.3f ms  p99 %.3f ms",
                     proofs, size, percentile(0.5), percentile(0.99)))
         }
+    }
+
+    /// Entry `n`: a `bench` entry, or with --fleet-hosts what a fleet's server records most —
+    /// each host's status report in turn, an API request every 100th, a promotion every 10,000th.
+    private func entry(_ n: Int) -> (LedgerAction, String, [String: String]) {
+        guard fleetHosts > 0 else {
+            return (.bench, "bench", ["n": String(n), "note": "synthetic benchmark entry"])
+        }
+        if n % 10_000 == 0 {
+            return (.promote, release, ["env": env, "key": "kbench", "policy": release, "n": String(n)])
+        }
+        if n % 100 == 1 {
+            return (
+                .apiRequest, "kbench",
+                ["method": "POST", "route": "/v1/environments/{env}/promote", "status": "201", "n": String(n)]
+            )
+        }
+        let host = String(format: "host-%04d", n % fleetHosts)
+        return (
+            .hostReport, host,
+            [
+                "env": env, "event": "status", "release": release, "report_seq": String(n / fleetHosts),
+                "deployment": "-", "attempted": release,
+            ]
+        )
     }
 
     private func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }

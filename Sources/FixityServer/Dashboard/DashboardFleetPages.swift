@@ -63,7 +63,8 @@ enum DashboardFleetPages {
             let release: ShownDigest?
             let lastReport: Moment?
             let drift: Int
-            let detail: String?
+            /// Empty rather than nil: a nil field sends the template's lookup up to the page.
+            let detail: String
         }
         let chrome: Chrome
         let name: String
@@ -123,7 +124,7 @@ enum DashboardFleetPages {
                 hosts: hosts.map { host in
                     Environment.Host(
                         name: host.name, state: host.state, release: host.release.map(ShownDigest.release),
-                        lastReport: Moment(host.lastReportAt, now: now), drift: host.drift.count, detail: host.detail)
+                        lastReport: Moment(host.lastReportAt, now: now), drift: host.drift.count, detail: host.detail ?? "")
                 },
                 hasHosts: !hosts.isEmpty, rendered: now.wholeSecondsText)
             return dashboard.page(page, "environment")

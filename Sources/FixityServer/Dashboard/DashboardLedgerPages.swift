@@ -40,6 +40,7 @@ enum DashboardLedgerPages {
         let before: Int64?
         let newer: String?
         let older: String?
+        let searchedDownTo: Int64?
         let rendered: String
     }
     struct EntryPage {
@@ -75,8 +76,11 @@ enum DashboardLedgerPages {
             }
             let now = dashboard.now
             let size = try await dashboard.plane.ledgerSize()
-            let entries = try await dashboard.plane.ledgerTimeline(filter, before: before, limit: pageSize + 1)
+            let found = try await dashboard.plane.ledgerTimeline(filter, before: before, limit: pageSize + 1)
+            let entries = found.entries
             let shown = entries.prefix(pageSize)
+            // A search that stopped at its budget goes on below where it stopped.
+            let olderFrom = entries.count > pageSize ? shown.last?.seq : found.searchedDownTo
             let link = { (before: Int64?) -> String in
                 var parts: [(String, String)] = []
                 if let env = filter.env { parts.append(("env", env)) }
@@ -99,7 +103,7 @@ enum DashboardLedgerPages {
                 },
                 hasEntries: !shown.isEmpty, filtered: !filter.isEmpty, before: before,
                 newer: before == nil ? nil : link(nil),
-                older: entries.count > pageSize ? shown.last.map { link($0.seq) } : nil, rendered: now.wholeSecondsText)
+                older: olderFrom.map { link($0) }, searchedDownTo: found.searchedDownTo, rendered: now.wholeSecondsText)
             return dashboard.page(page, "ledger")
         }
 

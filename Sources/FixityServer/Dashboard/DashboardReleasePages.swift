@@ -207,7 +207,7 @@ struct DashboardReleasePage {
             do {
                 promotions = try await plane.ledgerTimeline(
                     LedgerFilter(release: id.description, kind: LedgerAction.promote.rawValue), before: nil, limit: 200
-                ).map {
+                ).entries.map {
                     Promotion(
                         env: $0.details["env"] ?? "-", at: Moment($0.time, now: now), key: $0.details["key"] ?? "-",
                         seq: $0.seq)
@@ -278,39 +278,68 @@ struct DashboardReleasePage {
         return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "(unprintable)"
     }
 
+    /// What lies under one folder: its files and their bytes.
+    final class FolderTotals {
+        var files = 0
+        var bytes: UInt64 = 0
+    }
+
     /// The immediate children of `dir`, folders first: a folder's size is everything under it.
     static func listing(_ manifest: Manifest, dir: String) -> ([Entry], Int) {
-        var children: [Entry] = []
-        var folderTotals: [String: (files: Int, bytes: UInt64)] = [:]
         let prefix = dir.isEmpty ? "" : dir + "/"
+        var folders: [String: FolderTotals] = [:]
+        var children: [ManifestEntry] = []
         for entry in manifest.entries where entry.path.hasPrefix(prefix) && entry.path != dir {
-            let rest = entry.path.dropFirst(prefix.count)
-            if let slash = rest.firstIndex(of: "/") {
-                let child = prefix + rest[..<slash]
-                var totals = folderTotals[child, default: (0, 0)]
-                if entry.digest != nil {
-                    totals.files += 1
-                    totals.bytes += entry.size
-                }
-                folderTotals[child] = totals
+            let rest = String(entry.path.dropFirst(prefix.count))
+            guard let slash = rest.firstIndex(of: "/") else {
+                children.append(entry)
                 continue
             }
-            children.append(
+            let child = prefix + String(rest[rest.startIndex..<slash])
+            let totals = folders[child] ?? FolderTotals()
+            folders[child] = totals
+            let file = fileFacts(entry)
+            if file.isFile {
+                totals.files += 1
+                totals.bytes += file.size
+            }
+        }
+        var listed: [Entry] = []
+        listed.reserveCapacity(children.count)
+        for entry in children {
+            let name = String(entry.path.dropFirst(prefix.count))
+            let isFolder = entry.typeName == "dir"
+            let file = fileFacts(entry)
+            var size = file.isFile ? ByteCount.text(Int64(file.size)) : ""
+            if isFolder, let totals = folders[entry.path] {
+                size = "\(totals.files) files, \(ByteCount.text(Int64(totals.bytes)))"
+            }
+            listed.append(
                 Entry(
-                    name: String(rest), path: entry.path, type: entry.typeName, folder: entry.typeName == "dir",
-                    mode: entry.modeString, size: entry.digest == nil ? "" : ByteCount.text(Int64(entry.size)),
-                    digest: entry.digest.map { ShownDigest($0.description) }, target: Self.target(entry)))
+                    name: name, path: entry.path, type: entry.typeName, folder: isFolder, mode: entry.modeString,
+                    size: size, digest: file.digest.map { ShownDigest($0.description) }, target: target(entry)))
         }
-        let listed = children.map { child -> Entry in
-            guard child.folder, let totals = folderTotals[child.path] else { return child }
-            return Entry(
-                name: child.name, path: child.path, type: child.type, folder: true, mode: child.mode,
-                size: "\(totals.files) files, \(ByteCount.text(Int64(totals.bytes)))", digest: nil, target: nil)
-        }
-        let sorted = listed.sorted { ($0.folder ? 0 : 1, $0.name) < ($1.folder ? 0 : 1, $1.name) }
+        let folderRows = listed.filter(\.folder).sorted { $0.name < $1.name }
+        let otherRows = listed.filter { !$0.folder }.sorted { $0.name < $1.name }
+        let sorted = folderRows + otherRows
         return (Array(sorted.prefix(DashboardReleasePages.entriesShown)), sorted.count)
     }
 
+    struct FileFacts {
+        let isFile: Bool
+        let size: UInt64
+        let digest: Digest?
+    }
+
+    /// A file's size and digest (kept out of line: the 6.3 optimizer's copy propagation crashed
+    /// on this switch inlined into the loop above).
+    @inline(never)
+    static func fileFacts(_ entry: ManifestEntry) -> FileFacts {
+        if case .file(let size, let digest) = entry.kind { return FileFacts(isFile: true, size: size, digest: digest) }
+        return FileFacts(isFile: false, size: 0, digest: nil)
+    }
+
+    @inline(never)
     static func target(_ entry: ManifestEntry) -> String? {
         if case .symlink(let target) = entry.kind { return target }
         return nil

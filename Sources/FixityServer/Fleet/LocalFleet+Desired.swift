@@ -11,30 +11,63 @@ import GRDB
 extension LocalFleet {
     static func desiredRelease(_ db: Database, env: String, keyID: String) throws -> (release: String?, reason: String)
     {
-        if let rollout = try Row.fetchOne(
-            db,
-            sql:
-                "SELECT id, release, previous, wave FROM rollouts WHERE env = ? AND state = 'running' ORDER BY id DESC LIMIT 1",
-            arguments: [env])
-        {
-            let id: Int64 = rollout["id"]
-            let current: Int = rollout["wave"]
-            let wave = try Int.fetchOne(
-                db, sql: "SELECT wave FROM rollout_hosts WHERE rollout_id = ? AND key_id = ?", arguments: [id, keyID])
-            if let wave, wave <= current {
-                return (rollout["release"], "rollout #\(id), wave \(wave + 1)")
+        let rollout = try RunningRollout.read(db, env: env)
+        let wave = try rollout.flatMap { rollout in
+            try Int.fetchOne(
+                db.cachedStatement(sql: "SELECT wave FROM rollout_hosts WHERE rollout_id = ? AND key_id = ?"),
+                arguments: [rollout.id, keyID])
+        }
+        return try choose(
+            env: env, rollout: rollout, wave: wave, desired: rollout == nil ? EnvironmentDesired.read(db, env: env) : nil)
+    }
+
+    /// The running rollout of an environment, if any.
+    struct RunningRollout {
+        let id: Int64
+        let release: String
+        let previous: String
+        let wave: Int
+
+        static func read(_ db: Database, env: String) throws -> RunningRollout? {
+            try Row.fetchOne(
+                db.cachedStatement(
+                    sql:
+                        "SELECT id, release, previous, wave FROM rollouts WHERE env = ? AND state = 'running' ORDER BY id DESC LIMIT 1"
+                ), arguments: [env]
+            ).map { RunningRollout(id: $0["id"], release: $0["release"], previous: $0["previous"], wave: $0["wave"]) }
+        }
+    }
+
+    /// An environment's newest desired state.
+    struct EnvironmentDesired {
+        let seq: Int64
+        let release: String
+
+        static func read(_ db: Database, env: String) throws -> EnvironmentDesired? {
+            try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT seq, release FROM desired_states WHERE env = ? ORDER BY seq DESC LIMIT 1"),
+                arguments: [env]
+            ).map { EnvironmentDesired(seq: $0["seq"], release: $0["release"]) }
+        }
+    }
+
+    /// What a host runs: its wave's release while a rollout runs (the previous one before its
+    /// wave starts), else the environment's desired state.
+    static func choose(env: String, rollout: RunningRollout?, wave: Int?, desired: EnvironmentDesired?) -> (
+        release: String?, reason: String
+    ) {
+        if let rollout {
+            if let wave, wave <= rollout.wave {
+                return (rollout.release, "rollout #\(rollout.id), wave \(wave + 1)")
             }
             return (
-                rollout["previous"],
-                wave.map { "rollout #\(id): waiting for wave \($0 + 1)" } ?? "rollout #\(id): enrolled after it began"
+                rollout.previous,
+                wave.map { "rollout #\(rollout.id): waiting for wave \($0 + 1)" }
+                    ?? "rollout #\(rollout.id): enrolled after it began"
             )
         }
-        guard
-            let row = try Row.fetchOne(
-                db, sql: "SELECT seq, release FROM desired_states WHERE env = ? ORDER BY seq DESC LIMIT 1",
-                arguments: [env])
-        else { return (nil, "no desired state for \(env) yet") }
-        return (row["release"], "desired state #\(row["seq"] as Int64)")
+        guard let desired else { return (nil, "no desired state for \(env) yet") }
+        return (desired.release, "desired state #\(desired.seq)")
     }
 
     func desired(for host: HostRecord) async throws -> AgentDesired {

@@ -17,10 +17,10 @@ extension PostgresControlPlane {
         }
     }
 
-    func ledgerTimeline(_ filter: LedgerFilter, before: Int64?, limit: Int) async throws -> [LedgerEntry] {
+    func ledgerTimeline(_ filter: LedgerFilter, before: Int64?, limit: Int) async throws -> LedgerTimeline.Page {
         guard filter.isEmpty else { throw Self.dashboardUnavailable("filtering the ledger") }
         let below = before ?? Int64.max
-        return try await run {
+        let entries = try await run {
             try pool.read { query in
                 try query.rows(
                     """
@@ -30,6 +30,7 @@ extension PostgresControlPlane {
                 ).map(PostgresLedger.entry(from:))
             }
         }
+        return LedgerTimeline.Page(entries: entries, searchedDownTo: nil)
     }
 
     func releaseSightings(_ release: ReleaseID) async throws -> [ReleaseSighting] {
