@@ -124,7 +124,8 @@ enum DashboardFleetPages {
                 hosts: hosts.map { host in
                     Environment.Host(
                         name: host.name, state: host.state, release: host.release.map(ShownDigest.release),
-                        lastReport: Moment(host.lastReportAt, now: now), drift: host.drift.count, detail: host.detail ?? "")
+                        lastReport: Moment(host.lastReportAt, now: now), drift: host.drift.count,
+                        detail: host.detail ?? "")
                 },
                 hasHosts: !hosts.isEmpty, rendered: now.wholeSecondsText)
             return dashboard.page(page, "environment")

@@ -12,9 +12,21 @@ struct Moment: Sendable {
     init?(_ text: String?, now: Instant) {
         guard let text, let instant = Instant(rfc3339: text) else { return nil }
         iso = text
-        utc = instant.wholeSecondsText.replacingOccurrences(of: "T", with: " ").replacingOccurrences(
-            of: "Z", with: " UTC")
+        utc = Self.utc(text) ?? Self.utc(instant.wholeSecondsText) ?? instant.wholeSecondsText
         relative = Self.relative(instant.seconds - now.seconds)
+    }
+
+    /// "2026-12-04 18:46:07 UTC" from a UTC RFC 3339 text ("…T18:46:07[.fraction]Z"), taken
+    /// from its bytes (a page shows hundreds of these); nil for any other form.
+    static func utc(_ text: String) -> String? {
+        var bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z"), bytes[10] == UInt8(ascii: "T"),
+            bytes[19] == UInt8(ascii: "Z") || bytes[19] == UInt8(ascii: ".")
+        else { return nil }
+        bytes[10] = UInt8(ascii: " ")
+        bytes.removeSubrange(19...)
+        bytes += Array(" UTC".utf8)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// "3 min ago", "in 2 h", "just now": the largest unit, whole.

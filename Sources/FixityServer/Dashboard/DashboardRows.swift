@@ -102,3 +102,26 @@ extension DashboardReleasePage.Sighting: MustacheParent {
         }
     }
 }
+
+extension DashboardReleasePage.Promotion: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "env": env
+        case "at": at
+        case "key": key
+        case "seq": seq
+        default: nil
+        }
+    }
+}
+
+extension DashboardReleasePage.Change: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "sign": sign
+        case "kind": kind
+        case "path": path
+        default: nil
+        }
+    }
+}

@@ -11,7 +11,8 @@ struct DashboardTemplates: Sendable {
         var library = MustacheLibrary()
         let templates: [(String, [UInt8])] = [
             ("layout", PackageResources.layout_mustache), ("moment", PackageResources.moment_mustache),
-            ("digest", PackageResources.digest_mustache), ("release-link", PackageResources.release_link_mustache), ("login", PackageResources.login_mustache),
+            ("digest", PackageResources.digest_mustache), ("release-link", PackageResources.release_link_mustache),
+            ("login", PackageResources.login_mustache),
             ("error", PackageResources.error_mustache), ("environments", PackageResources.environments_mustache),
             ("environment", PackageResources.environment_mustache), ("host", PackageResources.host_mustache),
             ("releases", PackageResources.releases_mustache), ("release", PackageResources.release_mustache),

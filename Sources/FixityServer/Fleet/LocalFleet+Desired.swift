@@ -18,7 +18,8 @@ extension LocalFleet {
                 arguments: [rollout.id, keyID])
         }
         return try choose(
-            env: env, rollout: rollout, wave: wave, desired: rollout == nil ? EnvironmentDesired.read(db, env: env) : nil)
+            env: env, rollout: rollout, wave: wave,
+            desired: rollout == nil ? EnvironmentDesired.read(db, env: env) : nil)
     }
 
     /// The running rollout of an environment, if any.
@@ -45,7 +46,8 @@ extension LocalFleet {
 
         static func read(_ db: Database, env: String) throws -> EnvironmentDesired? {
             try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT seq, release FROM desired_states WHERE env = ? ORDER BY seq DESC LIMIT 1"),
+                db.cachedStatement(
+                    sql: "SELECT seq, release FROM desired_states WHERE env = ? ORDER BY seq DESC LIMIT 1"),
                 arguments: [env]
             ).map { EnvironmentDesired(seq: $0["seq"], release: $0["release"]) }
         }
