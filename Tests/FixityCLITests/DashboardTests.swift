@@ -75,6 +75,21 @@ import Testing
             key: dave)
         try #require(asked.status == 0, "\(asked.stderr)")
         let window = asked.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // A second window, already open, with a command run through it: the access page shows
+        // open windows with their commands and output.
+        let second = try server.client(
+            ["access", "request", "--env", "staging", "--host", "h2", "--reason", "INC-8: read logs", "--ttl", "20m"],
+            key: dave)
+        try #require(second.status == 0, "\(second.stderr)")
+        let open = second.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(try server.client(["access", "approve", open], key: alice).status == 0)
+        let ran = try Sandbox.run(
+            "/usr/bin/env",
+            [
+                "FIXITY_API_KEY=\(dave)", Sandbox.binary, "exec", "--server", server.url, "--env", "staging", "--host",
+                "h2", "--window", open, "--", "echo", "hello from h2",
+            ], in: sandbox.root)
+        #expect(ran.status == 0 && ran.stdout.contains("hello from h2"), "exec: \(ran.stderr)")
 
         let shots = ProcessInfo.processInfo.environment["FIXITY_SCREENSHOTS"] ?? "\(sandbox.root)/screenshots"
         try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
@@ -86,7 +101,7 @@ import Testing
                 "FIXITY_URL=\(server.url)", "FIXITY_ADMIN_KEY=\(admin)", "FIXITY_VIEWER_KEY=\(viewer)",
                 "FIXITY_APPROVER_KEY=\(alice)", "FIXITY_TAMPER_FILE=\(fleet.root("h1"))/current/index.html",
                 "FIXITY_HOST=h1", "FIXITY_ENV=staging", "FIXITY_RELEASE=\(release)", "FIXITY_WINDOW=\(window)",
-                "FIXITY_SHOTS=\(shots)", "python3", script,
+                "FIXITY_OPEN_WINDOW=\(open)", "FIXITY_SHOTS=\(shots)", "python3", script,
             ], in: sandbox.root)
         #expect(run.status == 0, "browser test:\n\(run.stdout)\n\(run.stderr)")
         for page in [

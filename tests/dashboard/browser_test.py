@@ -37,6 +37,7 @@ HOST = need("FIXITY_HOST")
 ENV = need("FIXITY_ENV")
 RELEASE = need("FIXITY_RELEASE")
 WINDOW = need("FIXITY_WINDOW")
+OPEN_WINDOW = need("FIXITY_OPEN_WINDOW")
 SHOTS = need("FIXITY_SHOTS")
 CHROMIUM = os.environ.get("FIXITY_CHROMIUM", "/usr/bin/chromium")
 DRIVER = os.environ.get("FIXITY_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -66,6 +67,7 @@ def shoot(driver, name):
     """The whole page, however long, as docs/screenshots shows it."""
     height = driver.execute_script("return Math.max(document.body.scrollHeight, 600)")
     driver.set_window_size(1360, min(height + 40, 4000))
+    driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
     driver.set_window_size(1360, 900)
 
@@ -228,6 +230,9 @@ def run():
         eventually(viewer, lambda d: d.current_url.rstrip("/").endswith("/dashboard"), "the approver logs in")
         viewer.get(BASE + "/dashboard/access")
         article = viewer.find_element(By.ID, f"window-{WINDOW}")
+        ran = viewer.find_element(By.CSS_SELECTOR, f"article.window.open#window-{OPEN_WINDOW}").text
+        check("$ echo hello from h2" in ran and "exit 0" in ran and "hello from h2\n" in ran + "\n",
+              f"an open window shows its commands with their exit codes and output ({ran!r})")
         shoot(viewer, "access-pending")
         article.find_element(By.CSS_SELECTOR, 'form[action$="/approve"] button').click()
         eventually(viewer, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"article.window.open#window-{WINDOW}")) == 1,

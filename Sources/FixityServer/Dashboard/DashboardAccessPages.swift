@@ -87,6 +87,14 @@ enum DashboardAccessPages {
         }
     }
 
+    /// A stream's kept bytes (base64 in the view) as text, saying what was not kept.
+    static func output(_ base64: String, kept: Int, total: Int64) -> String? {
+        guard !base64.isEmpty, let bytes = Base64.decode(base64) else { return nil }
+        var text = String(decoding: bytes, as: UTF8.self)
+        if total > Int64(kept) { text += "\n… \(total - Int64(kept)) more bytes were counted and hashed, not kept" }
+        return text
+    }
+
     static func shown(_ window: AccessWindowView, key: APIKeyRecord, now: Instant) -> Window {
         let approvals = window.approvals.filter { $0.decision == "approve" }
         return Window(
@@ -103,7 +111,8 @@ enum DashboardAccessPages {
                 Exec(
                     command: exec.argv.joined(separator: " "), host: exec.host, by: exec.requestedBy, state: exec.state,
                     exit: exec.exitCode.map(String.init) ?? exec.signal.map { "signal \($0)" },
-                    stdout: exec.stdout.isEmpty ? nil : exec.stdout, stderr: exec.stderr.isEmpty ? nil : exec.stderr)
+                    stdout: output(exec.stdout, kept: exec.stdoutKept, total: exec.stdoutBytes),
+                    stderr: output(exec.stderr, kept: exec.stderrKept, total: exec.stderrBytes))
             })
     }
 }
