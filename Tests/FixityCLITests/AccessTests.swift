@@ -365,8 +365,14 @@ import Testing
         #expect(expired)
         let late = try Self.exec(setup, "dave", ["--env", "staging", "--host", "h1", "--window", String(id)], ["true"])
         #expect(late.status == 2 && late.stderr.contains("expired"), "\(late.stderr)")
-        let closed = try FleetTests.ledgerEntries(server).first {
-            $0["action"] as? String == "access-close" && $0["subject"] as? String == "window:\(id)"
+        // The window reads as expired from the moment its TTL ran out; the server's clock task
+        // (4 times a second) then records it: wait for that entry rather than race it.
+        var closed: [String: Any]?
+        _ = try TestFleet.waitUntil(15) {
+            closed = try FleetTests.ledgerEntries(server).first {
+                $0["action"] as? String == "access-close" && $0["subject"] as? String == "window:\(id)"
+            }
+            return closed != nil
         }
         #expect((closed?["details"] as? [String: String])?["state"] == "expired", "\(closed ?? [:])")
         let reported = try TestFleet.waitUntil(30) {

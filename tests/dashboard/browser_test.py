@@ -128,6 +128,9 @@ def run():
         cards = admin.find_elements(By.CSS_SELECTOR, f'article.card[data-env="{ENV}"]')
         check(len(cards) == 1, f"the environments page shows {ENV}")
         shoot(admin, "environments")
+        admin.get(BASE + "/dashboard/no/such/page")
+        check(admin.title.startswith("404") and "no dashboard page" in admin.page_source,
+              "an unknown dashboard path is an HTML 404 page")
 
         # One environment: every host converged, then a hand-made change turns its row red
         # within 2 s, with no reload (a marker set in the page survives).

@@ -68,6 +68,10 @@ struct Dashboard: Sendable {
         DashboardLedgerPages.add(to: pages, dashboard: dashboard)
         DashboardKeyPages.add(to: pages, dashboard: dashboard)
         DashboardAccessPages.add(to: pages, dashboard: dashboard)
+        // Anything else under /dashboard: the error page (with the session's chrome), not JSON.
+        pages.get("**") { request, _ -> Response in
+            throw APIFailure.notFound("no dashboard page at \(request.uri.path.prefix(200))")
+        }
     }
 }
 

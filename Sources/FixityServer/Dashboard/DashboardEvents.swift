@@ -2,6 +2,7 @@ import FixityCore
 import Foundation
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 
 /// Live host states for an environment's page, as Server-Sent Events: an `hosts` event with
 /// every host's state whenever one changes (looked at twice a second, and at once when the
@@ -32,7 +33,9 @@ enum DashboardEvents {
                 var lastWrite = start
                 var lastCheck = start
                 try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-                while ContinuousClock.now - start < lifetime, !Task.isCancelled {
+                // A server shutting down ends its streams (browsers reconnect to whichever
+                // server answers next) rather than wait up to their lifetime.
+                while ContinuousClock.now - start < lifetime, !Task.isCancelled, !Task.isShuttingDownGracefully {
                     if ContinuousClock.now - lastCheck >= recheck {
                         lastCheck = .now
                         guard await stillValid(session, address: address, dashboard: dashboard) else {
