@@ -1,4 +1,6 @@
 import FixityCore
+import FixityStore
+import FixityTrust
 
 /// What an environment should run, as a promotion set it.
 package struct DesiredState: Sendable, Codable, Equatable {
@@ -57,4 +59,18 @@ package struct EnvironmentView: Sendable, Codable {
 package struct PromotionRefused: FixityError, Sendable {
     package let message: String
     package var category: ErrorCategory { .refused }
+}
+
+extension PolicyRecord {
+    /// The policy text its envelope carries (integrity error if it no longer unwraps).
+    func text() throws -> String {
+        do {
+            return try SignedPolicy.unwrap(Array(envelope.utf8), source: "stored policy \(digest.short)").1
+        } catch {
+            throw StoreError(.integrity, error.message)
+        }
+    }
+
+    /// The policy itself, parsed.
+    func policy() throws -> Policy { try PolicyFile.parse(try text(), name: "in force") }
 }

@@ -18,7 +18,7 @@ extension LocalControlPlane {
             }
             var names = Set(promoted)
             if let signed {
-                names.formUnion(try PolicyFile.parse(try Self.text(of: signed), name: "in force").environments.keys)
+                names.formUnion(try signed.policy().environments.keys)
             }
             return names.sorted()
         }

@@ -10,7 +10,7 @@ extension LocalControlPlane {
         try await BlockingWork.run { [store] in
             try store.ensureSchema(ControlPlaneSchema.part)
             let signed = try store.database.storeRead { db in try Self.signedPolicy(db, store: store) }
-            let policy = try signed.map { (try PolicyFile.parse(try Self.text(of: $0), name: "in force"), $0.digest) }
+            let policy = try signed.map { (try $0.policy(), $0.digest) }
             let (envelope, _) = try EnvelopeCheck.check(bytes, about: release, policy: policy)
             return try store.addEnvelope(envelope, about: release, source: "envelope about \(release.short)")
         }

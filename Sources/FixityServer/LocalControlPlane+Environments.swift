@@ -20,7 +20,7 @@ extension LocalControlPlane {
                 let current = try Self.signedPolicy(db, store: store)
                 try SignedPolicy.admit(
                     envelope, policy: policy,
-                    current: try current.map { try PolicyFile.parse(try Self.text(of: $0), name: "in force") })
+                    current: try current.map { try $0.policy() })
                 let root = policy.root!
                 let stored = try store.setPolicy(
                     db, text: text,
@@ -147,7 +147,7 @@ extension LocalControlPlane {
             }
             var rules: EnvironmentView.Rules?
             if let signed {
-                let policy = try PolicyFile.parse(try Self.text(of: signed), name: "in force")
+                let policy = try signed.policy()
                 rules = policy.environments[env].map {
                     EnvironmentView.Rules(
                         trustedKeys: $0.trustedKeys, threshold: $0.threshold,
@@ -187,19 +187,10 @@ extension LocalControlPlane {
         let record = PolicyRecord(
             digest: digest, seq: row["policy_seq"], setAt: row["set_at"], envelope: row["envelope"])
         // The envelope must still carry the text the digest names (a row edited in place is refused).
-        guard Digest.of(Array(try text(of: record).utf8)) == digest else {
+        guard Digest.of(Array(try record.text().utf8)) == digest else {
             throw StoreError(.integrity, "signed policy \(digest.short): its envelope no longer carries that policy")
         }
         return record
-    }
-
-    static func text(of record: PolicyRecord) throws -> String {
-        do {
-            return try SignedPolicy.unwrap(Array(record.envelope.utf8), source: "stored policy \(record.digest.short)")
-                .1
-        } catch {
-            throw StoreError(.integrity, error.message)
-        }
     }
 
     static func desired(_ db: Database, env: String) throws -> DesiredState? {

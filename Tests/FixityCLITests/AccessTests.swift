@@ -21,18 +21,14 @@ import Testing
 
     static func setUp() throws -> Setup {
         let sandbox = try Sandbox()
-        for key in ["r1", "ci"] { try sandbox.sh("\(Sandbox.binary) key generate --out \(key).key >/dev/null 2>&1") }
-        func publicKey(_ file: String) throws -> String {
-            try sandbox.sh("\(Sandbox.binary) key public \(file) 2>/dev/null").stdout.trimmingCharacters(
-                in: .whitespacesAndNewlines)
-        }
-        let root = try publicKey("r1.key")
+        let signing = try sandbox.signingKeys(["r1", "ci"])
+        let root = signing["r1"]!
         try """
         [root]
         keys = ["\(root)"]
         threshold = 1
         [keys]
-        ci = "\(try publicKey("ci.key"))"
+        ci = "\(signing["ci"]!)"
         [environments.staging]
         trusted_keys = ["ci"]
         threshold = 1

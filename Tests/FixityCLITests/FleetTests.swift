@@ -12,20 +12,14 @@ import Testing
     /// Keys, a policy (root r1+r2, threshold 2; staging repairs drift; production needs
     /// known-good in staging), and releases 1.0, 2.0, 3.0 (whose health check fails), signed by ci.
     static func prepare(_ sandbox: Sandbox) throws -> (roots: [String], releases: [String: String]) {
-        for key in ["r1", "r2", "ci"] {
-            try sandbox.sh("\(Sandbox.binary) key generate --out \(key).key >/dev/null 2>&1")
-        }
-        func publicKey(_ file: String) throws -> String {
-            try sandbox.sh("\(Sandbox.binary) key public \(file) 2>/dev/null").stdout.trimmingCharacters(
-                in: .whitespacesAndNewlines)
-        }
-        let roots = [try publicKey("r1.key"), try publicKey("r2.key")]
+        let keys = try sandbox.signingKeys(["r1", "r2", "ci"])
+        let roots = [keys["r1"]!, keys["r2"]!]
         try """
         [root]
         keys = ["\(roots[0])", "\(roots[1])"]
         threshold = 2
         [keys]
-        ci = "\(try publicKey("ci.key"))"
+        ci = "\(keys["ci"]!)"
         [environments.staging]
         trusted_keys = ["ci"]
         threshold = 1

@@ -131,6 +131,12 @@ def run():
         admin.get(BASE + "/dashboard/no/such/page")
         check(admin.title.startswith("404") and "no dashboard page" in admin.page_source,
               "an unknown dashboard path is an HTML 404 page")
+        for path, named in [("/dashboard/ledger?kind=nope", "kind"), ("/dashboard/ledger?before=x", "before"),
+                            (f"/dashboard/releases/{RELEASE}?dir=../etc", "dir"),
+                            ("/dashboard/state?at=yesterday", "at"), ("/dashboard/ledger/abc", "entry number")]:
+            admin.get(BASE + path)
+            check(admin.title.startswith("400") and named in admin.find_element(By.TAG_NAME, "main").text,
+                  f"{path} is a 400 page naming {named}")
 
         # One environment: every host converged, then a hand-made change turns its row red
         # within 2 s, with no reload (a marker set in the page survives).

@@ -242,7 +242,7 @@ extension LocalFleet {
         guard let signed = try LocalControlPlane.signedPolicy(db, store: store) else {
             throw APIFailure(.conflict, .conflict, "no signed policy is in force: no access window can open")
         }
-        let policy = try PolicyFile.parse(try LocalControlPlane.text(of: signed), name: "in force")
+        let policy = try signed.policy()
         guard let environment = policy.environments[env] else {
             throw APIFailure(
                 .conflict, .conflict, "the policy \(signed.digest.short) in force does not define environment \(env)")

@@ -36,6 +36,16 @@ struct Dashboard: Sendable {
             "error", status: failure.status)
     }
 
+    /// The 429 page for an address the failed-login throttle holds back (the API's throttle:
+    /// a guessing browser and a guessing script count together); nil when it may go on.
+    func throttled(_ address: String) -> Response? {
+        guard let wait = throttle.retryAfter(address) else { return nil }
+        metrics.refused("throttled")
+        return errorPage(
+            APIFailure(.tooManyRequests, .unauthorized, "too many failed logins from here; retry after \(wait) s"),
+            chrome: nil)
+    }
+
     /// The session cookie: HttpOnly, SameSite=Strict, only for /dashboard, Secure under TLS.
     func sessionCookie(_ value: String, maxAge: Int) -> Cookie {
         Cookie(

@@ -28,12 +28,7 @@ struct DashboardGate: RouterMiddleware {
         let route = context.endpointPath ?? request.uri.path
         let method = request.method.rawValue
         let posting = request.method == .post
-        if let wait = dashboard.throttle.retryAfter(context.address) {
-            dashboard.metrics.refused("throttled")
-            return dashboard.errorPage(
-                APIFailure(.tooManyRequests, .unauthorized, "too many failed logins from here; retry after \(wait) s"),
-                chrome: nil)
-        }
+        if let refusal = dashboard.throttled(context.address) { return refusal }
         guard let cookie = request.cookies[Dashboard.sessionCookie]?.value,
             let session = dashboard.sessions.session(cookie: cookie, now: Date())
         else {

@@ -24,13 +24,7 @@ enum DashboardLogin {
         }
 
         router.post("dashboard/login") { request, context in
-            if let wait = dashboard.throttle.retryAfter(context.address) {
-                dashboard.metrics.refused("throttled")
-                return dashboard.errorPage(
-                    APIFailure(
-                        .tooManyRequests, .unauthorized, "too many failed logins from here; retry after \(wait) s"),
-                    chrome: nil)
-            }
+            if let refusal = dashboard.throttled(context.address) { return refusal }
             let fields: [String: String]
             do {
                 fields = try await DashboardForm.read(request, context)

@@ -167,35 +167,25 @@ struct DashboardReleasePage {
             guard let statement = try? InTotoStatement(payload: envelope.payloadBytes, source: "envelope") else {
                 continue
             }
-            let signers = envelope.signatures.map { names[$0.keyid] ?? "unknown key" }
+            let signers = envelope.signatures.map { names[$0.keyid] ?? "not in the policy" }
+            let kind: String
             switch statement.predicateType {
             case InTotoStatement.PredicateType.release:
-                signatures += envelope.signatures.map {
-                    Signature(
-                        kind: "release approval", signer: names[$0.keyid] ?? "not in the policy",
-                        key: ShownDigest($0.keyid))
-                }
+                kind = "release approval"
             case InTotoStatement.PredicateType.provenance:
+                kind = "provenance"
                 provenance.append(pretty(statement.predicate))
-                signatures += envelope.signatures.map {
-                    Signature(
-                        kind: "provenance", signer: names[$0.keyid] ?? "not in the policy", key: ShownDigest($0.keyid))
-                }
             case InTotoStatement.PredicateType.testResult:
+                kind = "test result"
                 tests.append(
                     Test(
                         result: statement.predicate["result"]?.string?.lowercased() ?? "unknown",
                         signer: signers.joined(separator: ", "), predicate: pretty(statement.predicate)))
-                signatures += envelope.signatures.map {
-                    Signature(
-                        kind: "test result", signer: names[$0.keyid] ?? "not in the policy", key: ShownDigest($0.keyid))
-                }
             default:
-                signatures += envelope.signatures.map {
-                    Signature(
-                        kind: statement.predicateType, signer: names[$0.keyid] ?? "not in the policy",
-                        key: ShownDigest($0.keyid))
-                }
+                kind = statement.predicateType
+            }
+            signatures += zip(envelope.signatures, signers).map {
+                Signature(kind: kind, signer: $1, key: ShownDigest($0.keyid))
             }
         }
 
@@ -267,8 +257,7 @@ struct DashboardReleasePage {
     /// The policy's names for its keys, by key id (hex), for naming signers.
     static func keyNames(_ plane: any ControlPlane) async throws -> [String: String] {
         guard let record = try await plane.currentPolicy() else { return [:] }
-        let text = try SignedPolicy.unwrap(Array(record.envelope.utf8), source: "policy in force").1
-        let policy = try PolicyFile.parse(text, name: "in force")
+        let policy = try record.policy()
         return Dictionary(policy.keys.map { ($0.value.id.hex, $0.key) }, uniquingKeysWith: { first, _ in first })
     }
 

@@ -77,6 +77,18 @@ final class Sandbox {
         return result
     }
 
+    /// Makes a signing key `NAME.key` in the sandbox for each name; returns each one's public
+    /// half as a policy file names it (`ed25519:…`), by name.
+    func signingKeys(_ names: [String]) throws -> [String: String] {
+        var keys: [String: String] = [:]
+        for name in names {
+            try sh("\(Self.binary) key generate --out \(name).key >/dev/null 2>&1")
+            keys[name] = try sh("\(Self.binary) key public \(name).key 2>/dev/null").stdout.trimmingCharacters(
+                in: .whitespacesAndNewlines)
+        }
+        return keys
+    }
+
     static func shell(_ script: String) throws -> RunResult {
         try run("/bin/sh", ["-c", script], in: "/")
     }
