@@ -16,6 +16,9 @@ package final class Agent: Sendable {
     let store: Store
     let log: @Sendable (String) -> Void
     private let repairs = RepairSwitch()
+    /// How many paths the watcher last found drifted (0: clean), so "converged" is never said
+    /// over a drifted tree.
+    private let drifted = DriftTally()
 
     package init(settings: AgentSettings, store: Store, log: @escaping @Sendable (String) -> Void) {
         self.settings = settings
@@ -25,7 +28,9 @@ package final class Agent: Sendable {
 
     /// `--once`: one cycle, its reports delivered, its outcome returned.
     package func runOnce() async throws -> CycleOutcome {
-        try await ServerClient.session(
+        let claim = try claimRoot()
+        defer { withExtendedLifetime(claim) {} }
+        return try await ServerClient.session(
             url: settings.server, credential: .host(settings.identity.key), readTimeout: 120
         ) { client in
             let desired: AgentDesired = try await client.document(.GET, "/v1/agent/desired?wait=0")
@@ -36,14 +41,25 @@ package final class Agent: Sendable {
             } else {
                 sender.enqueue(try await statusDraft())
             }
+            var outcome = result.outcome
+            if case .converged = outcome {
+                // Converged means the tree is the release, byte for byte — checked, not assumed.
+                let drift = try await CycleDriftCheck(settings: settings, store: store)
+                    .run(drift: result.drift, underWindow: !desired.windows.isEmpty)
+                for report in drift.reports { sender.enqueue(report) }
+                outcome = drift.outcome ?? outcome
+            }
             try await deliver(sender, client)
-            writeMetrics(result.outcome)
-            return result.outcome
+            if let keep = result.retention { await Converger(settings: settings, store: store).applyRetention(keep: keep) }
+            writeMetrics(outcome)
+            return outcome
         }
     }
 
     /// Runs until SIGINT or SIGTERM.
     package func run() async throws {
+        let claim = try claimRoot()
+        defer { withExtendedLifetime(claim) {} }
         fixity_install_stop_handlers()
         try await ServerClient.session(
             url: settings.server, credential: .host(settings.identity.key),
@@ -102,8 +118,13 @@ package final class Agent: Sendable {
                     if deploying != deployTag {
                         let result = try await converger.converge(desired, client: client)
                         repairs.set(result.drift == .repair)
-                        if let report = result.report { sender.enqueue(report) }
+                        let seq = result.report.map { sender.enqueue($0) }
                         note(result.outcome, desired)
+                        if let keep = result.retention {
+                            // Report first, clean up after: removing an old tree can take seconds.
+                            if let seq { await sender.delivered(seq, within: 10) }
+                            await converger.applyRetention(keep: keep)
+                        }
                         writeMetrics(result.outcome)
                         deployTag = deploying
                     }
@@ -125,6 +146,12 @@ package final class Agent: Sendable {
         }
     }
 
+    /// One agent per root, and a root kept by one identity (`DeployRoot.claimForAgent`).
+    private func claimRoot() throws -> FileLock {
+        try settings.root.claimForAgent(
+            .init(host: settings.identity.host, keyID: settings.identity.key.id.hex))
+    }
+
     /// Names what a converge acts on: the release, the policies, the envelopes, known-good.
     static func deployTag(_ desired: AgentDesired) -> String {
         var named = [UInt8]()
@@ -138,9 +165,15 @@ package final class Agent: Sendable {
 
     private func note(_ outcome: CycleOutcome, _ desired: AgentDesired) {
         switch outcome {
-        case .converged: log("converged: \(desired.release ?? "nothing desired yet") (\(desired.reason))")
+        case .converged:
+            let count = drifted.count
+            let tree =
+                count == 0
+                ? "" : "; its live tree has \(count) drifted path(s) (\(repairs.isOn ? "being repaired" : "reported"))"
+            log("converged: \(desired.release ?? "nothing desired yet") (\(desired.reason))\(tree)")
         case .rolledBack(let why): log("rolled back: \(why)")
         case .refused(let why): log("refused the desired state (\(desired.reason)): \(why)")
+        case .drifted(let why), .repaired(let why): log("\(desired.release ?? "-"): \(why)")
         }
     }
 
@@ -173,7 +206,7 @@ package final class Agent: Sendable {
     /// The watcher on its own thread (it blocks in inotify): each change of drift state is
     /// reported at once, and repaired when the policy in force says `drift = "repair"`.
     private func startWatcher(_ sender: ReportSender, access: AccessKeeper) -> BackgroundJob<Void> {
-        BackgroundJob { [settings, store, repairs, log] in
+        BackgroundJob { [settings, store, repairs, drifted, log] in
             var options = DriftWatcher.Options()
             options.interval = 300
             options.repairWhen = { repairs.isOn }
@@ -181,6 +214,7 @@ package final class Agent: Sendable {
                 let watcher = DriftWatcher(store: store, root: settings.root, options: options) { event in
                     switch event {
                     case .stateChanged(let outcome, _, _):
+                        drifted.set(outcome.report.drifted.count)
                         var draft = ReportDraft.drift(outcome, event: .drift)
                         // Made under an open window: reported as such, and not repaired.
                         draft.window = access.currentWindow
@@ -189,6 +223,7 @@ package final class Agent: Sendable {
                             outcome.clean
                                 ? "drift: clean again" : "drift: \(outcome.report.drifted.count) path(s) changed")
                     case .repaired(let after, _, let evidence, _):
+                        drifted.set(after.report.drifted.count)
                         var draft = ReportDraft.drift(after, event: .repaired, evidence: evidence)
                         draft.evidenceFiles = evidence.map { EvidenceReport.files($0, store: store) }
                         sender.enqueue(draft)
@@ -234,4 +269,11 @@ final class RepairSwitch: Sendable {
     func set(_ value: Bool) { on.store(value, ordering: .relaxed) }
     func suspend(_ value: Bool) { suspended.store(value, ordering: .relaxed) }
     var isOn: Bool { on.load(ordering: .relaxed) && !suspended.load(ordering: .relaxed) }
+}
+
+/// The watcher's last count of drifted paths, read when a cycle is logged.
+final class DriftTally: Sendable {
+    private let value = Atomic<Int>(0)
+    func set(_ count: Int) { value.store(count, ordering: .relaxed) }
+    var count: Int { value.load(ordering: .relaxed) }
 }

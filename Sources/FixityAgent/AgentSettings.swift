@@ -32,11 +32,17 @@ package enum CycleOutcome: Sendable, Equatable {
     case rolledBack(String)
     /// The desired state was refused: policy, signature, bad input (exit 2).
     case refused(String)
+    /// Running the desired release, but its live tree drifted and the policy says `report`: the
+    /// drift was reported and left as found (exit 1, as `fixity verify`).
+    case drifted(String)
+    /// Running the desired release; its live tree had drifted and was repaired under
+    /// `drift = "repair"`, what was found kept as evidence (exit 0: the tree is as sealed).
+    case repaired(String)
 
     package var exitCode: Int32 {
         switch self {
-        case .converged: 0
-        case .rolledBack: 1
+        case .converged, .repaired: 0
+        case .rolledBack, .drifted: 1
         case .refused: 2
         }
     }

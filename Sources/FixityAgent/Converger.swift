@@ -19,6 +19,8 @@ struct Converger: Sendable {
         let report: ReportDraft?
         /// The drift response of the policy now in force here.
         let drift: DriftResponse
+        /// Old deployments to remove once `report` is delivered (the keep count), if any.
+        var retention: Int? = nil
     }
 
     func converge(_ desired: AgentDesired, client: ServerClient) async throws -> Result {
@@ -90,6 +92,7 @@ struct Converger: Sendable {
         var request = DeployRequest(release: release)
         request.env = env
         request.vouchedKnownGood = vouched
+        request.deferRetention = true
         let outcome: DeployOutcome
         do {
             outcome = try await DeployRelease(request, to: settings.root).run(in: store)
@@ -102,9 +105,20 @@ struct Converger: Sendable {
             return Result(
                 outcome: .rolledBack(
                     "release \(release.short) failed its health check; rolled back to \(outcome.rolledBackTo?.short ?? "nothing")"
-                ), report: report, drift: drift)
+                ), report: report, drift: drift, retention: outcome.retentionDeferred)
         case .activated, .unchanged:
-            return Result(outcome: .converged, report: report, drift: drift)
+            return Result(outcome: .converged, report: report, drift: drift, retention: outcome.retentionDeferred)
+        }
+    }
+
+    /// Removes the deployments a deploy left for after its report (`Result.retention`).
+    func applyRetention(keep: Int) async {
+        do {
+            _ = try await BlockingWork.run { [store, settings] in
+                try Deployer(store: store, root: settings.root).applyRetention(keep: keep, lockTimeout: 60)
+            }
+        } catch {
+            // Old trees left on disk are retried after the next deploy; nothing else depends on them.
         }
     }
 

@@ -53,7 +53,17 @@ struct ExecRunner {
             close(errPipe[0])
         }
         guard pid > 0 else {
-            throw ExecFailure("cannot run '\(argv[0].prefix(200))': \(String(cString: strerror(spawnError)))")
+            // As a shell answers: 127 for a command that is not there, 126 for one that cannot
+            // run; the reason on stderr. A refusal (2) is the window's or the policy's word only.
+            let message = Array(
+                "fixity exec: \(argv[0].prefix(200)): \(String(cString: strerror(spawnError)))\n".utf8)
+            output(.stderr, message)
+            var hasher = ContentHasher()
+            message.withUnsafeBytes { hasher.update($0) }
+            return Outcome(
+                exitCode: spawnError == ENOENT || spawnError == ENOTDIR ? 127 : 126, signal: nil, timedOut: false,
+                stdoutBytes: 0, stderrBytes: Int64(message.count), stdoutDigest: ContentHasher().finalize(),
+                stderrDigest: hasher.finalize())
         }
         var hashers = [ContentHasher(), ContentHasher()]
         var totals: [Int64] = [0, 0]

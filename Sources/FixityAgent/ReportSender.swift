@@ -24,7 +24,8 @@ final class ReportSender: Sendable {
 
     /// Queues `draft` with the next seq: microseconds since the epoch, or one more than the last
     /// — increasing across restarts without a counter on disk.
-    func enqueue(_ draft: ReportDraft) {
+    @discardableResult
+    func enqueue(_ draft: ReportDraft) -> Int64 {
         let now = Date()
         let seq = lastSeq.withLock { last -> Int64 in
             last = max(last + 1, Int64(now.timeIntervalSince1970 * 1_000_000))
@@ -39,6 +40,18 @@ final class ReportSender: Sendable {
             if queue.count > Self.capacity { queue.removeFirst() }
         }
         wake.yield()
+        return seq
+    }
+
+    /// Returns once report `seq` left the queue (delivered, or refused by the server), or after
+    /// `seconds` (the server may be away: work that waits on a report must not wait forever).
+    func delivered(_ seq: Int64, within seconds: Double) async {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        var pause = 2
+        while ContinuousClock.now < deadline, queue.withLock({ $0.contains { $0.seq == seq } }) {
+            try? await Task.sleep(for: .milliseconds(pause))
+            pause = min(pause * 2, 50)
+        }
     }
 
     var pending: Int { queue.withLock { $0.count } }

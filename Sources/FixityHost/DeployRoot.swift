@@ -221,7 +221,7 @@ package final class DeployRoot: Sendable {
         }
     }
 
-    private func readSmallFile(_ dirfd: Int32, _ name: String) throws -> String {
+    func readSmallFile(_ dirfd: Int32, _ name: String) throws -> String {
         let file = try Posix.openat(dirfd, name, flags: O_RDONLY | O_NOFOLLOW, display: name)
         defer { Posix.close(file) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)

@@ -24,6 +24,10 @@ package struct DeployRequest: Sendable {
     package var verifySources: SourceVerification = .stamped
     /// Environments where the release is known-good by the agent's server's word (PolicyGate).
     package var vouchedKnownGood: Set<String> = []
+    /// Leave old deployments for the caller to remove (`Deployer.applyRetention`) once it has
+    /// said what happened: an agent reports a rollback first and cleans up after, so a rollout
+    /// halts on the failure, not seconds later when a large tree is gone.
+    package var deferRetention = false
 
     package init(release: ReleaseID) { self.release = release }
 }
@@ -58,6 +62,8 @@ package struct DeployOutcome: Sendable, Encodable {
     /// Of `removed`, those known-bad on this root (kept only for inspection until now).
     package var removedKnownBad: [Digest] = []
     package var warnings: [String] = []
+    /// How many known-good deployments to keep, when the request deferred their removal.
+    package var retentionDeferred: Int?
 
     enum CodingKeys: String, CodingKey {
         case result, root, deployment, release, config, previous, rolledBackTo = "rolled_back_to", materialized
@@ -200,9 +206,20 @@ package struct Deployer {
         try checkSwitch(
             to: deployment, hooks: hooks, env: env, returnTo: recovery, undoing: false, linkMode: settings.linkMode,
             outcome: &outcome, progress: progress)
-        outcome.removed = try applyRetention(keep: settings.keep)
-        outcome.removedKnownBad = try outcome.removed.filter { try state.find($0)?.health == .knownBad }
+        if request.deferRetention {
+            outcome.retentionDeferred = settings.keep
+        } else {
+            outcome.removed = try applyRetention(keep: settings.keep)
+            outcome.removedKnownBad = try outcome.removed.filter { try state.find($0)?.health == .knownBad }
+        }
         return outcome
+    }
+
+    /// The retention a deploy deferred (`DeployRequest.deferRetention`), under the root's lock.
+    package func applyRetention(keep: Int, lockTimeout: Double) throws -> [Digest] {
+        let lock = try root.lock(timeout: lockTimeout, purpose: "retention")
+        defer { withExtendedLifetime(lock) {} }
+        return try applyRetention(keep: keep)
     }
 
     /// Runs the hooks of the deployment just switched to, with its own ids, and records its

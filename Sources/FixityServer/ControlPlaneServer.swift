@@ -50,10 +50,10 @@ package struct ControlPlaneServer {
         LedgerRoutes.add(to: v1, plane: plane, checkpointKey: settings.checkpointKey)
         EnvironmentRoutes.add(to: v1, plane: plane, cache: cache, metrics: metrics)
         KeyRoutes.add(to: v1, plane: plane)
-        HostRoutes.add(to: v1, fleet: plane.fleet, cache: cache)
+        HostRoutes.add(to: v1, fleet: plane.fleet, environments: DefinedEnvironments(plane: plane), cache: cache)
         AgentRoutes.add(to: v1, fleet: plane.fleet, cache: cache, metrics: metrics, clock: plane.clock)
         AgentRoutes.addExecProgress(to: v1, fleet: plane.fleet, cache: cache)
-        AccessRoutes.add(to: v1, fleet: plane.fleet, cache: cache)
+        AccessRoutes.add(to: v1, fleet: plane.fleet, environments: DefinedEnvironments(plane: plane), cache: cache)
         Dashboard.add(
             to: router,
             dashboard: Dashboard(
@@ -79,6 +79,7 @@ package struct ControlPlaneServer {
                 plane.changeFeed(into: cache, logger: logger),
                 RolloutEngine(fleet: plane.fleet, cache: cache, metrics: metrics, logger: logger),
                 AccessEngine(fleet: plane.fleet, cache: cache, logger: logger),
+                ShutdownNotice(cache: cache, logger: logger),
             ],
             onServerRunning: { channel in
                 let bound = channel.localAddress

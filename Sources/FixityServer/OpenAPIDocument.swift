@@ -938,6 +938,7 @@ components:
         execs: { type: array, items: { $ref: "#/components/schemas/Exec" } }
         outcomes: { type: array, items: { type: object, required: [host, outcome, change_count], properties: { host: { type: string }, outcome: { type: string }, change_count: { type: integer }, proposal: { type: string }, reported_at: { type: string }, detail: { type: string } } } }
         changes: { type: array, items: { type: object, required: [host, path, kind], properties: { host: { type: string }, path: { type: string }, kind: { type: string }, before: { type: string }, after: { type: string } } } }
+        refusals: { type: array, description: "Commands refused under this window (deny patterns, hosts it does not cover).", items: { type: object, required: [at, by, host, argv, reason], properties: { at: { type: string }, by: { type: string }, host: { type: string }, argv: { type: array, items: { type: string } }, reason: { type: string } } } }
     Exec:
       type: object
       required: [id, window, host, argv, requested_by, state, requested_at, timed_out, stdout, stderr, stdout_kept, stderr_kept, stdout_bytes, stderr_bytes]

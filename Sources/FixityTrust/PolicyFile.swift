@@ -20,7 +20,7 @@ import TOMLKit
 ///     approvals = 2
 ///     approvers = ["alice", "bob", "carol"]
 ///     max_ttl = "1h"
-///     deny_commands = ["^rm -rf /"]
+///     deny_commands = ["^rm -rf /( |$)"]
 ///     after = "revert"                 # or "propose"
 ///     default_environment = "staging"  # (top level) what a deploy without --env means
 ///     [root]                           # who may sign the next policy (a server requires it)

@@ -144,7 +144,7 @@ struct AccessCommand: ParsableCommand {
                         ? "timed out"
                         : exec.exitCode.map { "exit \($0)" } ?? exec.signal.map { "signal \($0)" } ?? exec.state
                     Output.line(
-                        "  $ [\(exec.id) on \(exec.host)] \(TerminalText.escaped(AccessRules.commandLine(exec.argv)))  → \(how)"
+                        "  $ [\(exec.id) on \(exec.host)] \(TerminalText.escaped(AccessRules.shellQuoted(exec.argv)))  → \(how)"
                             + (exec.reason.map { " (\(TerminalText.escaped($0)))" } ?? ""))
                     for (name, text, total, kept) in [
                         ("stdout", exec.stdout, exec.stdoutBytes, exec.stdoutKept),
@@ -161,6 +161,11 @@ struct AccessCommand: ParsableCommand {
                             Output.line("      (\(total - Int64(kept)) more \(name) bytes counted, not kept)")
                         }
                     }
+                }
+                for refusal in view.refusals ?? [] {
+                    Output.line(
+                        "  refused: \(refusal.at) \(refusal.by) on \(refusal.host): \(TerminalText.escaped(AccessRules.shellQuoted(refusal.argv))) — \(TerminalText.escaped(refusal.reason))"
+                    )
                 }
                 for outcome in view.outcomes ?? [] {
                     Output.line(

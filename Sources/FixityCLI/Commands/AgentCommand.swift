@@ -17,8 +17,9 @@ struct AgentCommand: ParsableCommand {
             commandName: "run",
             abstract: "Run the agent (the default: `fixity agent --root ROOT --identity FILE`).",
             discussion: """
-                With --once: one cycle, then exit 0 when converged and healthy, 1 when the deploy was rolled back by \
-                its health check, 2 when the desired state was refused (policy, signature, bad input), naming why.
+                With --once: one cycle, then exit 0 when converged and healthy (drift repaired under drift = "repair" \
+                included), 1 when the deploy was rolled back by its health check or the live tree drifted and the \
+                policy says drift = "report", 2 when the desired state was refused (policy, signature, bad input), naming why.
                 """)
         @Option(help: "The server (default: the one the host enrolled with).") var server: String?
         @Option(help: "The deploy root the agent keeps.") var root: String
@@ -43,7 +44,7 @@ struct AgentCommand: ParsableCommand {
                     root: try DeployRoot(path: root, allowShared: allowSharedRoot), interval: seconds,
                     metricsFile: metricsFile)
                 let agent = Agent(settings: settings, store: store) { line in
-                    FileHandle.standardError.write(
+                    StandardStream.error.write(
                         Data("\(Instant(Date()).description) fixity agent \(identity.host): \(line)\n".utf8))
                 }
                 if once {
@@ -56,6 +57,11 @@ struct AgentCommand: ParsableCommand {
                         throw Exit.finding
                     case .refused(let why):
                         throw CLIError("refused the desired state: \(why)")
+                    case .drifted(let why):
+                        Output.line("drifted: \(why)")
+                        throw Exit.finding
+                    case .repaired(let why):
+                        Output.line("converged: \(why)")
                     }
                     return
                 }

@@ -46,8 +46,8 @@ struct ExecCommand: ParsableCommand {
                         .GET, "/v1/exec/\(view.id)?stdout_from=\(stdoutAt)&stderr_from=\(stderrAt)&wait=30")
                     let out = Base64.decode(view.stdout) ?? []
                     let err = Base64.decode(view.stderr) ?? []
-                    if !out.isEmpty { FileHandle.standardOutput.write(Data(out)) }
-                    if !err.isEmpty { FileHandle.standardError.write(Data(err)) }
+                    if !out.isEmpty { StandardStream.output.write(Data(out)) }
+                    if !err.isEmpty { StandardStream.error.write(Data(err)) }
                     stdoutAt += out.count
                     stderrAt += err.count
                     if view.finished { return view }

@@ -58,7 +58,7 @@ struct LogCommand: ParsableCommand {
                     let bytes = entry.canonicalBytes()
                     let line = Line(
                         entry: entry, leafHash: Hex.encode(Merkle.leafHash(bytes)), canonical: Base64.encode(bytes))
-                    FileHandle.standardOutput.write(try encoder.encode(line) + Data("\n".utf8))
+                    StandardStream.output.write(try encoder.encode(line) + Data("\n".utf8))
                 }
             }
         }

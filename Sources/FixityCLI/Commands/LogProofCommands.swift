@@ -168,7 +168,7 @@ extension LogCommand {
                 if global.json {
                     try Output.json(["checkpoint": note])
                 } else {
-                    FileHandle.standardOutput.write(Data(note.utf8))
+                    StandardStream.output.write(Data(note.utf8))
                 }
             }
         }

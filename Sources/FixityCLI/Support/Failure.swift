@@ -49,10 +49,10 @@ func fail(_ message: String, category: ErrorCategory) -> Never {
     if jsonRequested {
         let document: [String: [String: String]] = ["error": ["category": category.rawValue, "message": message]]
         if let data = try? JSONStyle.compact.encoder().encode(document) {
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            StandardStream.output.write(data + Data("\n".utf8))
         }
     }
-    FileHandle.standardError.write(Data("fixity: error: \(TerminalText.escaped(message))\n".utf8))
+    StandardStream.error.write(Data("fixity: error: \(TerminalText.escaped(message))\n".utf8))
     Foundation.exit(category.exitCode)
 }
 

@@ -7,17 +7,17 @@ import Foundation
 /// what the operator sees or program the terminal). JSON is escaped by its encoder.
 enum Output {
     static func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((TerminalText.escaped(text) + "\n").utf8))
+        StandardStream.output.write(TerminalText.escaped(text) + "\n")
     }
 
     static func note(_ text: String) {
-        FileHandle.standardError.write(Data((TerminalText.escaped(text) + "\n").utf8))
+        StandardStream.error.write(TerminalText.escaped(text) + "\n")
     }
 
     /// One JSON document: sorted keys, so output is stable for scripts and diffs.
     static func json<T: Encodable>(_ value: T) throws {
-        FileHandle.standardOutput.write(try JSONStyle.pretty.encoder().encode(value))
-        FileHandle.standardOutput.write(Data("\n".utf8))
+        StandardStream.output.write(try JSONStyle.pretty.encoder().encode(value))
+        StandardStream.output.write(Data("\n".utf8))
     }
 
     static func bytes(_ count: some BinaryInteger) -> String {

@@ -1,3 +1,4 @@
+import FixityCore
 import FixityStore
 import Foundation
 import Synchronization
@@ -19,7 +20,7 @@ final class ProgressLine: Sendable {
                 Thread.sleep(forTimeInterval: 0.2)
                 draw(verb: verb, elapsed: Date().timeIntervalSince(start))
             }
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            StandardStream.error.write(Data("\r\u{1B}[K".utf8))
             done.signal()
         }
     }
@@ -33,7 +34,7 @@ final class ProgressLine: Sendable {
         let files = s.totalFiles > 0 ? "\(s.files)/\(s.totalFiles)" : "\(s.files)"
         let bytes = s.totalBytes > 0 ? "\(Output.bytes(s.bytes))/\(Output.bytes(s.totalBytes))" : Output.bytes(s.bytes)
         let line = "\r\u{1B}[K\(verb) \(files) files, \(bytes), \(Output.bytes(Int(rate)))/s"
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardStream.error.write(Data(line.utf8))
     }
 
     func finish() {

@@ -21,7 +21,7 @@ struct WatchOutput {
         case .checked(let outcome, let time):
             if let metricsFile { try writeMetrics(outcome, at: time, to: metricsFile) }
         case .notice(let notice):
-            FileHandle.standardError.write(Data("fixity watch: \(notice)\n".utf8))
+            StandardStream.error.write(Data("fixity watch: \(notice)\n".utf8))
         }
     }
 
@@ -33,7 +33,7 @@ struct WatchOutput {
         }
         var bytes = JSONStyle.compact.bytes(WatchLine(outcome: outcome, fields: fields))
         bytes.append(UInt8(ascii: "\n"))
-        FileHandle.standardOutput.write(Data(bytes))
+        StandardStream.output.write(Data(bytes))
     }
 
     /// Prometheus text format for node_exporter's textfile collector, replaced all or nothing.

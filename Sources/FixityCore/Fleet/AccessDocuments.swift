@@ -128,13 +128,17 @@ public struct AccessWindowView: Codable, Sendable, Equatable {
     public let execs: [ExecView]?
     public let outcomes: [AccessHostOutcome]?
     public let changes: [AccessChangeView]?
+    /// Commands asked under this window and refused (deny patterns, a host it does not cover…),
+    /// from the ledger's `access-exec-refused` entries.
+    public let refusals: [ExecRefusalView]?
 
     public init(
         id: Int64, env: String, hosts: [String], reason: String, ttlSeconds: Int, requester: String, state: String,
         after: String, approvalsNeeded: Int, approvals: [AccessApprovalView], requestedAt: String, openedAt: String?,
         expiresAt: String?, endedAt: String?, endedBy: String?, endReason: String?, execs: [ExecView]?,
-        outcomes: [AccessHostOutcome]?, changes: [AccessChangeView]?
+        outcomes: [AccessHostOutcome]?, changes: [AccessChangeView]?, refusals: [ExecRefusalView]? = nil
     ) {
+        self.refusals = refusals
         self.id = id
         self.env = env
         self.hosts = hosts
@@ -160,7 +164,24 @@ public struct AccessWindowView: Codable, Sendable, Equatable {
         case id, env, hosts, reason, ttlSeconds = "ttl_seconds", requester, state, after
         case approvalsNeeded = "approvals_needed", approvals, requestedAt = "requested_at", openedAt = "opened_at"
         case expiresAt = "expires_at", endedAt = "ended_at", endedBy = "ended_by", endReason = "end_reason", execs
-        case outcomes, changes
+        case outcomes, changes, refusals
+    }
+}
+
+/// A command refused under a window: who asked, for which host, what, when and why.
+public struct ExecRefusalView: Codable, Sendable, Equatable {
+    public let at: String
+    public let by: String
+    public let host: String
+    public let argv: [String]
+    public let reason: String
+
+    public init(at: String, by: String, host: String, argv: [String], reason: String) {
+        self.at = at
+        self.by = by
+        self.host = host
+        self.argv = argv
+        self.reason = reason
     }
 }
 

@@ -58,6 +58,25 @@ public struct AccessRules: Sendable, Equatable {
     /// The command line the deny patterns are matched against.
     public static func commandLine(_ argv: [String]) -> String { argv.joined(separator: " ") }
 
+    /// `argv` as a shell would need it typed (each argument quoted when it has to be): for
+    /// people, so `sh -c 'echo "x" >> f'` reads as the three arguments it is. Deny patterns
+    /// still match `commandLine`, the plain join, as docs/access.md says.
+    public static func shellQuoted(_ argv: [String]) -> String {
+        argv.map { argument in
+            let plain = !argument.isEmpty && argument.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    return true
+                default: return "-_./=:,+@%".utf8.contains(byte)
+                }
+            }
+            return plain
+                ? argument
+                : "'" + argument.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+        }.joined(separator: " ")
+    }
+
     /// The first deny pattern `argv` matches; nil when it may run. (The patterns compiled when
     /// the policy was read; one that no longer compiles refuses everything: fail closed.)
     public func deniedPattern(for argv: [String]) -> String? {

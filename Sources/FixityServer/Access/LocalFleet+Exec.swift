@@ -34,7 +34,8 @@ extension LocalFleet {
             }
             guard
                 let host = try Row.fetchOne(
-                    db, sql: "SELECT key_id, env, revoked_at FROM hosts WHERE name = ?", arguments: [request.host]),
+                    db, sql: "SELECT key_id, env, revoked_at FROM hosts WHERE \(LocalFleet.currentByName)",
+                    arguments: [request.host]),
                 host["env"] as String == request.env, host["revoked_at"] as String? == nil
             else {
                 return try refuse(

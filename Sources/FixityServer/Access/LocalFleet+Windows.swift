@@ -43,7 +43,8 @@ extension LocalFleet {
                 for name in request.hosts {
                     guard
                         let row = try Row.fetchOne(
-                            db, sql: "SELECT key_id, env, revoked_at FROM hosts WHERE name = ?", arguments: [name]),
+                            db, sql: "SELECT key_id, env, revoked_at FROM hosts WHERE \(LocalFleet.currentByName)",
+                            arguments: [name]),
                         row["env"] as String == request.env, row["revoked_at"] as String? == nil
                     else {
                         throw APIFailure.badInput("no enrolled host '\(name)' in environment \(request.env)")
@@ -317,7 +318,18 @@ extension LocalFleet {
         var execs: [ExecView]?
         var outcomes: [AccessHostOutcome]?
         var changes: [AccessChangeView]?
+        var refusals: [ExecRefusalView]?
         if detailed {
+            refusals = try Row.fetchAll(
+                db, sql: "SELECT time, details FROM history WHERE subject = ? AND action = ? ORDER BY seq LIMIT 1000",
+                arguments: [subject(id), LedgerAction.accessExecRefused.rawValue]
+            ).map { row in
+                let details =
+                    (try? JSONDecoder().decode([String: String].self, from: Data((row["details"] as String).utf8))) ?? [:]
+                return ExecRefusalView(
+                    at: row["time"], by: details["by"] ?? "-", host: details["host"] ?? "-",
+                    argv: decodeArgv(details["argv"] ?? "[]"), reason: details["reason"] ?? "-")
+            }
             execs = try Int64.fetchAll(
                 db, sql: "SELECT id FROM access_execs WHERE window_id = ? ORDER BY id", arguments: [id]
             ).compactMap { try execView(db, id: $0, stdoutFrom: 0, stderrFrom: 0) }
@@ -343,6 +355,6 @@ extension LocalFleet {
             approvalsNeeded: row["approvals_needed"], approvals: approvals, requestedAt: row["requested_at"],
             openedAt: row["opened_at"], expiresAt: row["expires_at"], endedAt: row["ended_at"],
             endedBy: row["ended_by"],
-            endReason: row["end_reason"], execs: execs, outcomes: outcomes, changes: changes)
+            endReason: row["end_reason"], execs: execs, outcomes: outcomes, changes: changes, refusals: refusals)
     }
 }

@@ -1,6 +1,7 @@
 import FixityAccess
 import FixityCore
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// The two reads every host and pipeline asks over and over — is this key good, what should
@@ -51,7 +52,9 @@ final class CatalogCache: Sendable {
             let seen = current
             let (value, ready) = try await answer()
             let remaining = deadline - ContinuousClock.now
-            guard !ready, remaining > .zero, !Task.isCancelled else { return value }
+            // A server stopping answers what it holds at once (`ShutdownNotice` wakes every wait),
+            // rather than keeping SIGTERM waiting for the poll's length.
+            guard !ready, remaining > .zero, !Task.isCancelled, !Task.isShuttingDownGracefully else { return value }
             await waitForChange(
                 after: seen,
                 upTo: Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18)

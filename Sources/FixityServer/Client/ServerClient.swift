@@ -85,6 +85,10 @@ package final class ServerClient: Sendable {
         self.credential = credential
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(readTimeout))
+        // A refused connection is an answer: AsyncHTTPClient would otherwise retry it until the
+        // connect timeout, so a server that is down cost every command 10 s. Callers that retry
+        // (the agent) do it on their own schedule.
+        configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -181,7 +185,7 @@ package final class ServerClient: Sendable {
         } catch {
             await feeder.stop()
             throw ServerClientError(
-                category: .io, message: "\(base): \(path): the download failed: \(error)", status: nil)
+                category: .io, message: "\(base): \(path): the download failed: \(TransportFailure.describe(error))", status: nil)
         }
     }
 
@@ -219,7 +223,8 @@ package final class ServerClient: Sendable {
         } catch let error as any FixityError {
             throw error
         } catch {
-            throw ServerClientError(category: .io, message: "\(base): \(method) \(path) failed: \(error)", status: nil)
+            throw ServerClientError(
+                category: .io, message: "\(base): \(method) \(path): \(TransportFailure.describe(error))", status: nil)
         }
     }
 
@@ -231,7 +236,7 @@ package final class ServerClient: Sendable {
             })
         else { return }
         let days = max(0, Int(expires.timeIntervalSinceNow / 86400))
-        FileHandle.standardError.write(
+        StandardStream.error.write(
             Data(
                 "fixity: warning: this API key expires at \(header) (in \(days) days); rotate it (fixity keys rotate)\n"
                     .utf8))
@@ -255,7 +260,7 @@ package final class ServerClient: Sendable {
             throw error
         } catch {
             throw ServerClientError(
-                category: .io, message: "\(base): \(method) \(path): reading the answer failed: \(error)",
+                category: .io, message: "\(base): \(method) \(path): reading the answer failed: \(TransportFailure.describe(error))",
                 status: status)
         }
         guard (200..<300).contains(status) else {

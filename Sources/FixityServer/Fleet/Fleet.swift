@@ -178,11 +178,12 @@ struct UnavailableFleet: Fleet {
     func enroll(_ enrollment: HostEnrollment, keyID: String) async throws -> HostView { throw Self.failure }
     func host(keyID: KeyID) async throws -> HostRecord? { nil }
     func revokeHost(_ name: String, keyID: String) async throws -> HostView { throw Self.failure }
-    func hosts(env: String?) async throws -> [HostView] { [] }
+    // Reads answer 501 as writes do: an empty list would say "no hosts enrolled", which is not known here.
+    func hosts(env: String?) async throws -> [HostView] { throw Self.failure }
     func recordRefusal(host: String, reason: String, route: String, address: String) async throws {}
     func accept(_ arrived: ArrivedReport, from host: HostRecord) async throws { throw Self.failure }
     func desired(for host: HostRecord) async throws -> AgentDesired { throw Self.failure }
-    func rollout(env: String) async throws -> RolloutView? { nil }
+    func rollout(env: String) async throws -> RolloutView? { throw Self.failure }
     func history(host name: String, limit: Int) async throws -> HostHistory { throw Self.failure }
     func advanceRollouts() async throws -> Bool { false }
     func requestWindow(_ request: AccessWindowRequest, by key: APIKeyRecord) async throws -> AccessWindowView {

@@ -7,6 +7,7 @@ import Prometheus
 extension ServerMetrics {
     /// Gauges set from the database (the engine calls this every few seconds).
     func observeFleet(_ fleet: any Fleet) async throws {
+        if fleet is UnavailableFleet { return }  // no fleet kept here: no gauges, rather than zeros
         let hosts = try await fleet.hosts(env: nil)
         var counts = [String: [String: Int]]()
         for host in hosts { counts[host.env, default: [:]][host.state, default: 0] += 1 }

@@ -75,5 +75,37 @@ enum FleetSchema {
                     );
                     """)
         }
+        // A reinstalled host enrolls again under its name with a new key: the name is unique
+        // among hosts not revoked only, and a revoked row stays (its key refused, its reports kept).
+        migrator.registerMigration("fleet-v2-reenroll") { db in
+            let columns = try db.columns(in: "hosts").map(\.name).joined(separator: ", ")
+            try db.execute(
+                sql: """
+                    CREATE TABLE hosts_reenroll (
+                        key_id TEXT PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        env TEXT NOT NULL,
+                        public_key TEXT NOT NULL,
+                        enrolled_at TEXT NOT NULL,
+                        enrolled_by TEXT NOT NULL,
+                        revoked_at TEXT,
+                        last_report_seq INTEGER NOT NULL DEFAULT 0,
+                        last_seen_at TEXT,
+                        last_report_at TEXT,
+                        interval_seconds INTEGER NOT NULL DEFAULT 30,
+                        last_event TEXT,
+                        release TEXT,
+                        deployment TEXT,
+                        attempted TEXT,
+                        drift TEXT NOT NULL DEFAULT '[]',
+                        detail TEXT
+                    );
+                    INSERT INTO hosts_reenroll (\(columns)) SELECT \(columns) FROM hosts;
+                    DROP TABLE hosts;
+                    ALTER TABLE hosts_reenroll RENAME TO hosts;
+                    CREATE INDEX hosts_env ON hosts (env, name);
+                    CREATE UNIQUE INDEX hosts_live_name ON hosts (name) WHERE revoked_at IS NULL;
+                    """)
+        }
     }
 }

@@ -21,16 +21,28 @@ struct LocalFleet: Fleet {
         }
         return try await write { db in
             if let existing = try Row.fetchOne(
-                db, sql: "SELECT name, key_id FROM hosts WHERE name = ? OR key_id = ?",
-                arguments: [enrollment.name, publicKey.id.hex])
+                db, sql: "SELECT name, revoked_at FROM hosts WHERE key_id = ?", arguments: [publicKey.id.hex])
             {
+                // A key is enrolled once, ever: a revoked key stays refused, whatever name it asks for.
                 let name: String = existing["name"]
                 throw APIFailure(
                     .conflict, .conflict,
-                    name == enrollment.name
-                        ? "a host named '\(name)' is already enrolled (revoke it first to enroll it again)"
-                        : "that public key is already enrolled as host '\(name)'")
+                    (existing["revoked_at"] as String?) == nil
+                        ? "that public key is already enrolled as host '\(name)'"
+                        : "that public key belonged to host '\(name)', which was revoked; enroll with a new identity")
             }
+            if let live = try String.fetchOne(
+                db, sql: "SELECT key_id FROM hosts WHERE name = ? AND revoked_at IS NULL", arguments: [enrollment.name])
+            {
+                throw APIFailure(
+                    .conflict, .conflict,
+                    "a host named '\(enrollment.name)' is already enrolled (key \(live.prefix(16))); "
+                        + "to enroll a reinstalled host under that name, revoke it first: fixity host revoke \(enrollment.name)")
+            }
+            // A revoked host of that name is a reinstalled one coming back: recorded as such.
+            let replaces = try String.fetchOne(
+                db, sql: "SELECT key_id FROM hosts WHERE name = ? ORDER BY enrolled_at DESC, rowid DESC LIMIT 1",
+                arguments: [enrollment.name])
             let now = store.clock.timestamp()
             try db.execute(
                 sql: """
@@ -40,7 +52,8 @@ struct LocalFleet: Fleet {
                 arguments: [publicKey.id.hex, enrollment.name, enrollment.env, publicKey.policyText, now, keyID])
             try store.record(
                 db, action: .hostEnroll, subject: enrollment.name,
-                details: ["env": enrollment.env, "host_key": publicKey.id.hex, "key": keyID])
+                details: ["env": enrollment.env, "host_key": publicKey.id.hex, "key": keyID].merging(
+                    replaces.map { ["replaces_host_key": $0] } ?? [:]) { a, _ in a })
             return try Self.view(db, keyID: publicKey.id.hex, now: store.clock.now())!
         }
     }
@@ -73,7 +86,9 @@ struct LocalFleet: Fleet {
 
     func revokeHost(_ name: String, keyID: String) async throws -> HostView {
         try await write { db in
-            guard let id = try String.fetchOne(db, sql: "SELECT key_id FROM hosts WHERE name = ?", arguments: [name])
+            guard
+                let id = try String.fetchOne(
+                    db, sql: "SELECT key_id FROM hosts WHERE \(Self.currentByName)", arguments: [name])
             else { throw APIFailure.notFound("no host named '\(name.prefix(80))'") }
             let now = store.clock.timestamp()
             try db.execute(
@@ -119,7 +134,8 @@ struct LocalFleet: Fleet {
     func history(host name: String, limit: Int) async throws -> HostHistory {
         try await read { db in
             guard
-                let keyID = try String.fetchOne(db, sql: "SELECT key_id FROM hosts WHERE name = ?", arguments: [name]),
+                let keyID = try String.fetchOne(
+                    db, sql: "SELECT key_id FROM hosts WHERE \(Self.currentByName)", arguments: [name]),
                 let view = try Self.view(db, keyID: keyID, now: store.clock.now())
             else { throw APIFailure.notFound("no host named \(name) is enrolled") }
             let rows = try Row.fetchAll(
@@ -140,7 +156,7 @@ struct LocalFleet: Fleet {
     }
 
     func recordRefusal(host: String, reason: String, route: String, address: String) async throws {
-        try await write { db in
+        _ = try await write { db in
             try store.record(
                 db, action: .hostRefused, subject: host,
                 details: ["reason": reason, "route": route, "address": address])
@@ -148,6 +164,10 @@ struct LocalFleet: Fleet {
     }
 
     // MARK: plumbing
+
+    /// The host a name means now: its enrolled row, else its newest revoked one (a name is
+    /// unique among hosts not revoked; a reinstalled host's old rows stay, refused).
+    static let currentByName = "name = ? ORDER BY revoked_at IS NOT NULL, enrolled_at DESC, rowid DESC LIMIT 1"
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await BlockingWork.run { [store] in

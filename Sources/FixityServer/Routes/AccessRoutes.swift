@@ -9,10 +9,13 @@ enum AccessRoutes {
     /// The longest a read of a command's output may be held waiting for more.
     static let maximumWait = 60
 
-    static func add(to v1: RouterGroup<ServerContext>, fleet: any Fleet, cache: CatalogCache) {
+    static func add(
+        to v1: RouterGroup<ServerContext>, fleet: any Fleet, environments: DefinedEnvironments, cache: CatalogCache
+    ) {
         v1.post("access/windows") { request, context -> Response in
             let body = try await JSONBodies.decode(AccessWindowRequest.self, request, context)
             let env = try environmentName(body.env)
+            try await environments.requireForWrite(env)
             try context.require(.accessRequest(env: env))
             let view = try await fleet.requestWindow(body, by: try context.requireKey())
             return try JSONBodies.response(view, status: .created)

@@ -29,9 +29,11 @@ enum EnvironmentRoutes {
             return try JSONBodies.response(record)
         }
 
+        let environments = DefinedEnvironments(plane: plane)
         v1.get("environments/{env}") { _, context -> Response in
             try context.require(.releaseRead)
             let env = try environment(context)
+            try await environments.requireForRead(env)
             var view = try await plane.environment(env)
             view.hosts = try await plane.fleet.hosts(env: env)
             view.rollout = try await plane.fleet.rollout(env: env)
@@ -57,6 +59,7 @@ enum EnvironmentRoutes {
 
         v1.post("environments/{env}/promote") { request, context -> Response in
             let env = try environment(context)
+            try await environments.requireForWrite(env)
             try context.require(.promote(env: env))
             let promotion = try await JSONBodies.decode(Promotion.self, request, context)
             let ref = try ReleaseRoutes.parse("release") { try Ref(parsing: promotion.release) }
