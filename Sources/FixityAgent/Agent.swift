@@ -50,7 +50,9 @@ package final class Agent: Sendable {
                 outcome = drift.outcome ?? outcome
             }
             try await deliver(sender, client)
-            if let keep = result.retention { await Converger(settings: settings, store: store).applyRetention(keep: keep) }
+            if let keep = result.retention {
+                await Converger(settings: settings, store: store).applyRetention(keep: keep)
+            }
             writeMetrics(outcome)
             return outcome
         }

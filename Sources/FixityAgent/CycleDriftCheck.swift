@@ -28,8 +28,9 @@ struct CycleDriftCheck: Sendable {
         let count = found.report.drifted.count
         guard response == .repair, !underWindow else {
             let why =
-                underWindow ? "an access window onto this host is open or not yet reported" : "the policy says drift = \"report\""
-                        return Finding(
+                underWindow
+                ? "an access window onto this host is open or not yet reported" : "the policy says drift = \"report\""
+            return Finding(
                 reports: [foundReport], outcome: .drifted("\(count) path(s) drifted; reported, not repaired (\(why))"))
         }
         let repaired = try await RepairRoot(settings.root, lockTimeout: 30).run(in: store)

@@ -63,17 +63,20 @@ public struct AccessRules: Sendable, Equatable {
     /// still match `commandLine`, the plain join, as docs/access.md says.
     public static func shellQuoted(_ argv: [String]) -> String {
         argv.map { argument in
-            let plain = !argument.isEmpty && argument.utf8.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                    UInt8(ascii: "0")...UInt8(ascii: "9"):
-                    return true
-                default: return "-_./=:,+@%".utf8.contains(byte)
+            let plain =
+                !argument.isEmpty
+                && argument.utf8.allSatisfy { byte in
+                    switch byte {
+                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                        UInt8(ascii: "0")...UInt8(ascii: "9"):
+                        return true
+                    default: return "-_./=:,+@%".utf8.contains(byte)
+                    }
                 }
-            }
             return plain
                 ? argument
-                : "'" + argument.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+                : "'" + argument.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''")
+                    + "'"
         }.joined(separator: " ")
     }
 

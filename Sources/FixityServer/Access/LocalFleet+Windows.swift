@@ -325,7 +325,8 @@ extension LocalFleet {
                 arguments: [subject(id), LedgerAction.accessExecRefused.rawValue]
             ).map { row in
                 let details =
-                    (try? JSONDecoder().decode([String: String].self, from: Data((row["details"] as String).utf8))) ?? [:]
+                    (try? JSONDecoder().decode([String: String].self, from: Data((row["details"] as String).utf8)))
+                    ?? [:]
                 return ExecRefusalView(
                     at: row["time"], by: details["by"] ?? "-", host: details["host"] ?? "-",
                     argv: decodeArgv(details["argv"] ?? "[]"), reason: details["reason"] ?? "-")

@@ -185,7 +185,8 @@ package final class ServerClient: Sendable {
         } catch {
             await feeder.stop()
             throw ServerClientError(
-                category: .io, message: "\(base): \(path): the download failed: \(TransportFailure.describe(error))", status: nil)
+                category: .io, message: "\(base): \(path): the download failed: \(TransportFailure.describe(error))",
+                status: nil)
         }
     }
 
@@ -260,7 +261,8 @@ package final class ServerClient: Sendable {
             throw error
         } catch {
             throw ServerClientError(
-                category: .io, message: "\(base): \(method) \(path): reading the answer failed: \(TransportFailure.describe(error))",
+                category: .io,
+                message: "\(base): \(method) \(path): reading the answer failed: \(TransportFailure.describe(error))",
                 status: status)
         }
         guard (200..<300).contains(status) else {

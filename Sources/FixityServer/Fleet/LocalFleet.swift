@@ -37,7 +37,8 @@ struct LocalFleet: Fleet {
                 throw APIFailure(
                     .conflict, .conflict,
                     "a host named '\(enrollment.name)' is already enrolled (key \(live.prefix(16))); "
-                        + "to enroll a reinstalled host under that name, revoke it first: fixity host revoke \(enrollment.name)")
+                        + "to enroll a reinstalled host under that name, revoke it first: fixity host revoke \(enrollment.name)"
+                )
             }
             // A revoked host of that name is a reinstalled one coming back: recorded as such.
             let replaces = try String.fetchOne(
@@ -53,7 +54,8 @@ struct LocalFleet: Fleet {
             try store.record(
                 db, action: .hostEnroll, subject: enrollment.name,
                 details: ["env": enrollment.env, "host_key": publicKey.id.hex, "key": keyID].merging(
-                    replaces.map { ["replaces_host_key": $0] } ?? [:]) { a, _ in a })
+                    replaces.map { ["replaces_host_key": $0] } ?? [:]
+                ) { a, _ in a })
             return try Self.view(db, keyID: publicKey.id.hex, now: store.clock.now())!
         }
     }
