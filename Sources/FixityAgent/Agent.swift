@@ -141,11 +141,29 @@ package final class Agent: Sendable {
                 failures += 1
                 let delay = Backoff.delay(after: failures)
                 log(
-                    "cannot reach or use the server (\(error)); keeping the active deployment, retrying in \(String(format: "%.1f", delay)) s"
+                    "\(Self.describe(error, settings: settings)); \(keeping()), retrying in \(String(format: "%.1f", delay)) s"
                 )
                 try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             }
         }
+    }
+
+    /// What a failed poll means, said so an operator can act on it: a server that refuses this
+    /// host (the wrong server, or a revoked host) is not the same as one that cannot be reached.
+    static func describe(_ error: any Error, settings: AgentSettings) -> String {
+        if let failure = error as? ServerClientError, let status = failure.status, status == 401 || status == 403 {
+            let enrolledWith =
+                settings.server == settings.identity.server
+                ? "" : "; it enrolled with \(settings.identity.server), not \(settings.server)"
+            return "the server refuses host \(settings.identity.host): \(failure.message)\(enrolledWith)"
+        }
+        return "cannot reach or use the server (\(error))"
+    }
+
+    /// What the host does meanwhile: keeps what it runs, or says it runs nothing yet.
+    private func keeping() -> String {
+        ((try? settings.root.activeDeployment()) ?? nil) == nil
+            ? "nothing is deployed on \(settings.root.path) yet" : "keeping the active deployment"
     }
 
     /// One agent per root, and a root kept by one identity (`DeployRoot.claimForAgent`).

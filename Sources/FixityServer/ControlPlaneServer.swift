@@ -79,7 +79,6 @@ package struct ControlPlaneServer {
                 plane.changeFeed(into: cache, logger: logger),
                 RolloutEngine(fleet: plane.fleet, cache: cache, metrics: metrics, logger: logger),
                 AccessEngine(fleet: plane.fleet, cache: cache, logger: logger),
-                ShutdownNotice(cache: cache, logger: logger),
             ],
             onServerRunning: { channel in
                 let bound = channel.localAddress
@@ -87,7 +86,13 @@ package struct ControlPlaneServer {
                 announce("\(scheme)://\(host):\(bound?.port ?? settings.port)")
             },
             logger: logger)
-        try await app.runService(gracefulShutdownSignals: [UnixSignal.sigterm, UnixSignal.sigint])
+        // A group is shut down last service first: the notice answers held polls before the
+        // application waits for its requests in flight (a held poll among them) to finish.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [app, ShutdownNotice(cache: cache, logger: logger)],
+                gracefulShutdownSignals: [UnixSignal.sigterm, UnixSignal.sigint], logger: logger))
+        try await group.run()
     }
 
     static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {

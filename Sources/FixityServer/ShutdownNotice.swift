@@ -12,6 +12,6 @@ struct ShutdownNotice: Service {
         try? await gracefulShutdown()
         guard Task.isShuttingDownGracefully else { return }
         logger.notice("stopping on signal: held polls answered now, requests in flight finishing")
-        cache.changed()
+        cache.stop()
     }
 }

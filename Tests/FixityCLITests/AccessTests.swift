@@ -145,6 +145,11 @@ import Testing
         let three = try Self.exec(
             setup, "dave", ["--env", "staging", "--host", "h1"], ["sh", "-c", "echo oops >&2; exit 3"])
         #expect(three.status == 3 && three.stderr.contains("oops"), "\(three.status) \(three.stderr)")
+        // A command that is not there exits as a shell says (127), not as a refusal (2).
+        let missing = try Self.exec(setup, "dave", ["--env", "staging", "--host", "h1"], ["no-such-command-x"])
+        #expect(
+            missing.status == 127 && missing.stderr.contains("no-such-command-x"), "\(missing.status) \(missing.stderr)"
+        )
         // Refused before the host: another host, another key, a denied command.
         let other = try Self.exec(setup, "dave", ["--env", "staging", "--host", "h2", "--window", id], ["true"])
         #expect(other.status == 2 && other.stderr.contains("does not cover host h2"), "\(other.stderr)")
@@ -190,7 +195,7 @@ import Testing
         #expect(changes.first?["before"] as? String == Digest.of(Array("v1\n".utf8)).description)
         #expect(changes.first?["after"] as? String == Digest.of(Array("hotfix\n".utf8)).description)
         let execs = shown["execs"] as? [[String: Any]] ?? []
-        #expect(execs.count == 5, "\(execs.map { $0["argv"] ?? "-" })")
+        #expect(execs.count == 6, "\(execs.map { $0["argv"] ?? "-" })")
         #expect(execs.contains { $0["timed_out"] as? Bool == true && $0["exit_code"] == nil }, "\(execs)")
         #expect(
             execs.contains {
@@ -203,6 +208,11 @@ import Testing
             listed.status == 0 && windows.map { $0["id"] as? Int } == [Int(id)], "\(listed.stdout) \(listed.stderr)")
         let text = try Self.access(setup, "dave", ["show", id]).stdout
         #expect(text.contains("hello from h1") && text.contains("host h1: reverted, 1 change(s)"), "\(text)")
+        // Arguments shown as a shell would need them typed; refusals listed with who and why.
+        #expect(text.contains("sh -c 'echo oops >&2; exit 3'"), "\(text)")
+        #expect(
+            text.contains("refused:") && text.contains("dave on h1: rm -rf /tmp/x") && text.contains("deny_commands"),
+            "\(text)")
 
         // Ended is ended: no command, no approval, no re-opening.
         let after = try Self.exec(setup, "dave", ["--env", "staging", "--host", "h1", "--window", id], ["true"])
@@ -223,7 +233,7 @@ import Testing
             #expect(actions.contains(action), "no \(action) for window \(id): \(actions)")
         }
         #expect(actions.filter { $0 == "access-approve" }.count == 2)
-        #expect(actions.filter { $0 == "access-exec" }.count == 5)
+        #expect(actions.filter { $0 == "access-exec" }.count == 6)
         let ran = entries.first { ($0["details"] as? [String: String])?["argv"] == #"["echo","hello from h1"]"# }
         let details = ran?["details"] as? [String: String] ?? [:]
         #expect(details["by"] == "dave" && details["exit_code"] == "0" && details["host"] == "h1", "\(details)")

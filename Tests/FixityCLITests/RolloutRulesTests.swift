@@ -52,5 +52,8 @@ struct RolloutRulesTests {
         #expect(state(event: "refused", release: "old") == .failed)
         #expect(state(release: "old", attempted: nil) == .deploying)
         #expect(state(revoked: true, seen: 1000) == .revoked)
+        // Heard from (heartbeats), but nothing wanted and nothing run: not "converged" yet.
+        #expect(state(event: "status", release: nil, attempted: nil, desired: nil) == .enrolled)
+        #expect(state(event: "status", release: nil, attempted: nil, desired: "A") == .deploying)
     }
 }

@@ -152,18 +152,23 @@ struct HostCommand: ParsableCommand {
 
 /// Hosts as `host list` and `env show` print them.
 enum HostTable {
+    /// One row per host under a header, columns aligned; drift and a failure's reason last.
     static func print(_ hosts: [HostView]) {
         guard !hosts.isEmpty else { return Output.line("  no hosts enrolled") }
+        var rows = [["  HOST", "ENV", "STATE", "RELEASE", "DEPLOYMENT", "LAST REPORT", "NOTE"]]
         for host in hosts {
-            let release = host.release.flatMap { Digest(parsing: $0)?.short } ?? "-"
-            let deployment = host.deployment.flatMap { Digest(parsing: $0)?.short } ?? "-"
-            var line =
-                "  \(host.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(host.state.padding(toLength: 10, withPad: " ", startingAt: 0)) release \(release) deployment \(deployment) last report \(host.lastReportAt ?? "never")"
+            var note = ""
             if !host.drift.isEmpty {
-                line += " drift: \(host.drift.prefix(3).joined(separator: ", "))\(host.drift.count > 3 ? " …" : "")"
+                note = "drift: \(host.drift.prefix(3).joined(separator: ", "))\(host.drift.count > 3 ? " …" : "")"
             }
-            if let detail = host.detail, host.state == "failed" { line += " (\(detail))" }
-            Output.line(TerminalText.escaped(line))
+            if let detail = host.detail, host.state == "failed" {
+                note = detail.split(separator: "\n").joined(separator: " ")
+            }
+            rows.append([
+                "  " + host.name, host.env, host.state, host.release.flatMap { Digest(parsing: $0)?.short } ?? "-",
+                host.deployment.flatMap { Digest(parsing: $0)?.short } ?? "-", host.lastReportAt ?? "never", note,
+            ])
         }
+        Output.line(Output.table(rows))
     }
 }

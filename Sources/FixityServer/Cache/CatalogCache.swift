@@ -1,7 +1,6 @@
 import FixityAccess
 import FixityCore
 import NIOCore
-import ServiceLifecycle
 import Synchronization
 
 /// The two reads every host and pipeline asks over and over — is this key good, what should
@@ -21,6 +20,7 @@ import Synchronization
 final class CatalogCache: Sendable {
     private let generation = Atomic<UInt64>(0)
     private let live = Atomic<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
     private let keys = GenerationMap<Digest, APIKeyRecord>()
     private let desired = GenerationMap<String, DesiredAnswer>()
     private let signal = ChangeSignal()
@@ -31,6 +31,14 @@ final class CatalogCache: Sendable {
         generation.add(1, ordering: .sequentiallyConsistent)
         signal.fire()
     }
+
+    /// The server is stopping: every held poll is answered now, and none is held from here on.
+    func stop() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        changed()
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) }
 
     /// The generation now, live feed or not (a long poll waits for it to move).
     var current: UInt64 { generation.load(ordering: .sequentiallyConsistent) }
@@ -52,9 +60,10 @@ final class CatalogCache: Sendable {
             let seen = current
             let (value, ready) = try await answer()
             let remaining = deadline - ContinuousClock.now
-            // A server stopping answers what it holds at once (`ShutdownNotice` wakes every wait),
-            // rather than keeping SIGTERM waiting for the poll's length.
-            guard !ready, remaining > .zero, !Task.isCancelled, !Task.isShuttingDownGracefully else { return value }
+            // A server stopping answers what it holds at once (`stop()`), rather than keeping
+            // SIGTERM waiting for the poll's length. (Request tasks do not see the service
+            // group's graceful shutdown, so the cache carries it.)
+            guard !ready, remaining > .zero, !Task.isCancelled, !isStopping else { return value }
             await waitForChange(
                 after: seen,
                 upTo: Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18)

@@ -35,7 +35,9 @@ enum DashboardEvents {
                 try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
                 // A server shutting down ends its streams (browsers reconnect to whichever
                 // server answers next) rather than wait up to their lifetime.
-                while ContinuousClock.now - start < lifetime, !Task.isCancelled, !Task.isShuttingDownGracefully {
+                while ContinuousClock.now - start < lifetime, !Task.isCancelled, !Task.isShuttingDownGracefully,
+                    !dashboard.cache.isStopping
+                {
                     if ContinuousClock.now - lastCheck >= recheck {
                         lastCheck = .now
                         guard await stillValid(session, address: address, dashboard: dashboard) else {

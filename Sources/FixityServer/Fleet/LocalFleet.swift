@@ -105,8 +105,14 @@ struct LocalFleet: Fleet {
     func hosts(env: String?) async throws -> [HostView] {
         try await read { db in
             let now = store.clock.now()
+            // One row a name: a reinstalled host's revoked rows stay in the ledger, not the list.
             let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM hosts WHERE ? IS NULL OR env = ? ORDER BY name", arguments: [env, env])
+                db,
+                sql: """
+                    SELECT * FROM hosts WHERE (? IS NULL OR env = ?)
+                    AND key_id = (SELECT n.key_id FROM hosts n WHERE n.\(Self.current(name: "hosts.name")))
+                    ORDER BY name
+                    """, arguments: [env, env])
             // What each environment's hosts should run, read once per environment (500 hosts
             // are three queries, not 1,500).
             var desired: [String: (String) -> String?] = [:]
@@ -169,7 +175,11 @@ struct LocalFleet: Fleet {
 
     /// The host a name means now: its enrolled row, else its newest revoked one (a name is
     /// unique among hosts not revoked; a reinstalled host's old rows stay, refused).
-    static let currentByName = "name = ? ORDER BY revoked_at IS NOT NULL, enrolled_at DESC, rowid DESC LIMIT 1"
+    static let currentByName = current(name: "?")
+
+    static func current(name: String) -> String {
+        "name = \(name) ORDER BY revoked_at IS NOT NULL, enrolled_at DESC, rowid DESC LIMIT 1"
+    }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await BlockingWork.run { [store] in
@@ -241,6 +251,8 @@ enum HostStateRule {
             return .failed
         }
         if let desired, release != desired { return .deploying }
+        // Nothing wanted and nothing run: heard from, but not converged on anything yet.
+        if desired == nil && release == nil { return .enrolled }
         return .converged
     }
 }
