@@ -81,6 +81,11 @@ struct FailureMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func failure(for error: any Error, request: Request, logger: Logger) -> APIFailure {
         switch error {
+        case let error as PostgresFailure where error.unavailable:
+            // The database went away: a replica says so, and a balancer or client retries.
+            logger.warning("database unavailable on \(request.method) \(request.uri.path): \(error.message)")
+            return APIFailure(
+                .serviceUnavailable, .io, "the database does not answer; retry shortly", retryAfter: 1)
         case let error as any FixityError:
             return APIFailure(error)
         case let error as HTTPError:

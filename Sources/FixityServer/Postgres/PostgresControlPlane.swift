@@ -17,11 +17,13 @@ import PostgresNIO
 /// Every call runs on the thread pool; the sessions block their threads, never an event loop.
 struct PostgresControlPlane: ControlPlane {
     let pool: PostgresPool
+    let probe: PostgresProbe
     let blobStore: Store
     let clock: any WallClock
 
     init(url: PostgresURL, dataFolder: String, clock: any WallClock = SystemClock()) throws {
         pool = try PostgresPool(url)
+        probe = PostgresProbe(url)
         blobStore = try Store.open(at: dataFolder, clock: clock)
         try blobStore.markCatalogElsewhere(url.description)
         self.clock = clock
@@ -61,8 +63,9 @@ struct PostgresControlPlane: ControlPlane {
 
     // MARK: health and the gate's bookkeeping
 
+    /// Bounded to a second, on its own connection and no thread (`PostgresProbe`).
     func ping() async throws {
-        try await run { try pool.read { try $0.run("SELECT 1") } }
+        try await probe.ping(within: .seconds(1))
     }
 
     func recordRefusal(_ refusal: Refusal) async throws {

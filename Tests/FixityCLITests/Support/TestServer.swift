@@ -96,7 +96,7 @@ final class TestServer {
         let stamp = UUID().uuidString.prefix(8)
         let bodyOut = "\(sandbox.root)/curl-\(stamp).body"
         let headersOut = "\(sandbox.root)/curl-\(stamp).headers"
-        var args = ["-s", "-S", "-X", method, "-o", bodyOut, "-D", headersOut, "-w", "%{http_code}"]
+        var args = ["-s", "-S", "-m", "120", "-X", method, "-o", bodyOut, "-D", headersOut, "-w", "%{http_code}"]
         if let key { args += ["-H", "Authorization: Bearer \(key)"] }
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { args += ["-H", "\(name): \(value)"] }
         if let json {
