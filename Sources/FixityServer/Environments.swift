@@ -24,8 +24,11 @@ package struct PolicyRecord: Sendable, Codable {
     package let setAt: String
     /// The DSSE envelope (JSON) as it was accepted; agents verify it themselves.
     package let envelope: String
+    /// What the server noticed about a policy it just took (an approver no key is named for):
+    /// in force all the same, said so the operator hears it now. Only on `PUT /v1/policy`.
+    package var warnings: [String]?
 
-    enum CodingKeys: String, CodingKey { case digest, seq, setAt = "set_at", envelope }
+    enum CodingKeys: String, CodingKey { case digest, seq, setAt = "set_at", envelope, warnings }
 }
 
 /// `GET /v1/environments/{env}`: what a person asks — the desired state and the policy's say.

@@ -822,6 +822,7 @@ components:
         seq: { type: integer }
         set_at: { type: string }
         envelope: { type: string, description: the DSSE envelope JSON as accepted }
+        warnings: { type: array, items: { type: string }, description: "What the server noticed about the policy it just took (PUT only): an access approver no API key is named for." }
     DesiredState:
       type: object
       required: [env, release, seq, policy, key, set_at]

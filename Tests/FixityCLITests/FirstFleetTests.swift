@@ -223,4 +223,36 @@ import Testing
         let log = (try? String(contentsOfFile: server.log, encoding: .utf8)) ?? ""
         #expect(log.contains("stopping on signal"), "\(log.suffix(800))")
     }
+
+    @Test func mistakesAreSaidWhenMadeNotAtTheFirstCycle() throws {
+        let (sandbox, server, admin, fleet, _) = try Self.converged()
+        defer { fleet.close() }
+        // Item 11: an approver no key is named for is in force, and said.
+        let policy = try String(contentsOfFile: "\(sandbox.root)/policy.toml", encoding: .utf8)
+        try (policy + "[environments.staging.access]\napprovals = 1\napprovers = [\"nobody\"]\nmax_ttl = \"1h\"\n")
+            .write(
+                toFile: "\(sandbox.root)/access.toml", atomically: true, encoding: .utf8)
+        let set = try server.client(
+            ["policy", "set", "access.toml", "--sign", "r1.key", "--sign", "r2.key"], key: admin)
+        #expect(set.status == 0, "\(set.stderr)")
+        #expect(set.stderr.contains("warning:") && set.stderr.contains("approvers names 'nobody'"), "\(set.stderr)")
+
+        // A host pinned to a root that did not sign the server's policy: refused at enrollment.
+        let other = try sandbox.signingKeys(["stranger"])["stranger"]!
+        let wrongRoot = try server.client(
+            [
+                "host", "enroll", "--env", "staging", "--name", "w1", "--identity", "\(sandbox.root)/w1.id",
+                "--policy-root", other,
+            ], key: admin, store: "\(sandbox.root)/w1.store")
+        #expect(
+            wrongRoot.status == 2 && wrongRoot.stderr.contains("not signed by the policy root pinned here"),
+            "\(wrongRoot.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(sandbox.root)/w1.id"))
+
+        // A production host judged alone: known-good in staging is the server's word, not refused here.
+        let status = try sandbox.fixity(["status", "--root", fleet.root("p1")], store: fleet.store("p1"))
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(!status.stdout.contains("would no longer pass"), "\(status.stdout)")
+        #expect(status.stdout.contains("known-good in staging is not visible from this host"), "\(status.stdout)")
+    }
 }

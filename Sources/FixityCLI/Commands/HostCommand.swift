@@ -51,6 +51,7 @@ struct HostCommand: ParsableCommand {
                 }
                 let root = try pinnedRoot()
                 let url = try connection.url()
+                try checkServerPolicy(against: root)
                 let key = SigningKey.generate()
                 let identity = HostIdentity(host: hostName, env: env, server: url, key: key, policyRoot: root)
                 // The file first (it proves the path is free and writable), then the server; a
@@ -71,6 +72,42 @@ struct HostCommand: ParsableCommand {
                     "enrolled \(view.name) in \(view.env) (host key \(key.id.short)); identity in \(self.identity)")
                 Output.note(
                     "pinned policy root: \(root.threshold) of \(root.keys.count) key(s) \(root.keys.map(\.id.short).joined(separator: ", "))"
+                )
+            }
+        }
+
+        /// The server's policy in force must be one an agent pinned to `root` takes: enrolling
+        /// a host that will refuse its first desired state is a mistake to say now, not at the
+        /// host's first cycle. (A newly enrolled host trusts the root it is given; after a
+        /// rotation, that is the current root.)
+        private func checkServerPolicy(against root: RootRole) throws {
+            let record = try connection.session { client -> PolicyRecord?? in
+                do {
+                    return .some(try await client.document(.GET, "/v1/policy"))
+                } catch let error as ServerClientError where error.status == 404 {
+                    return .some(nil)
+                } catch let error as ServerClientError where error.status == 403 {
+                    return nil
+                }
+            }
+            guard let record else {
+                Output.note(
+                    "this key may not read the server's policy (release:read): not checked against the pinned root")
+                return
+            }
+            guard let record else {
+                Output.note("the server has no policy yet: the agent will verify the first one against the root pinned here")
+                return
+            }
+            do {
+                let (envelope, text) = try SignedPolicy.unwrap(
+                    Array(record.envelope.utf8), source: "the server's policy \(record.digest.short)")
+                let policy = try PolicyFile.parse(text, name: "the server's policy \(record.digest.short)")
+                try SignedPolicy.admit(
+                    envelope, policy: policy, current: try Policy(keys: [:], environments: [], root: root))
+            } catch let error as any FixityError {
+                throw CLIError(
+                    "the server's policy \(record.digest.short) is not signed by the policy root pinned here (\(root.threshold) of \(root.keys.map(\.id.short).joined(separator: ", "))): \(error.message). An agent pinned to this root would refuse every desired state; pin the root that signs the server's policy (its [root])."
                 )
             }
         }

@@ -68,6 +68,7 @@ struct PolicyCommand: ParsableCommand {
             } else {
                 Output.line("policy \(record.digest) in force on the server (#\(record.seq))")
             }
+            for warning in record.warnings ?? [] { Output.note("warning: \(warning)") }
         }
     }
 

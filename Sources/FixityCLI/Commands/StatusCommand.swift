@@ -81,15 +81,7 @@ struct StatusCommand: ParsableCommand {
             } else {
                 Output.line("active: none")
             }
-            if let decision {
-                Output.line(
-                    !decision.governed
-                        ? "policy: no policy for \(decision.environment): nothing is required"
-                        : decision.allowed
-                            ? "policy: the active release meets \(decision.environment)'s policy in force"
-                            : "policy: the active release would no longer pass \(decision.environment)'s policy: \(decision.missing.joined(separator: "; "))"
-                )
-            }
+            if let decision { Output.line(Self.policyLine(decision)) }
             var rows = [["", "DEPLOYMENT", "RELEASE", "CONFIG", "HEALTH", "ON DISK", "DEPLOYED"]]
             for record in deployments.reversed() {
                 rows.append([
@@ -110,5 +102,23 @@ struct StatusCommand: ParsableCommand {
                 }
             }
         }
+    }
+
+    /// What `status` can say of the policy from this host alone: signatures and tests it
+    /// judges; known-good in another environment it may not see (the fleet's known-good is
+    /// its server's word), so it says that instead of calling the release refused.
+    static func policyLine(_ decision: Policy.Decision) -> String {
+        let env = decision.environment
+        guard decision.governed else { return "policy: no policy for \(env): nothing is required" }
+        let unseen = Set(decision.knownGoodUnseen)
+        let judged = decision.missing.filter { line in !unseen.contains { line.hasSuffix("was never known-good in \($0)") } }
+        let notSeen =
+            unseen.isEmpty
+            ? ""
+            : "; known-good in \(unseen.sorted().joined(separator: ", ")) is not visible from this host (a fleet's known-good is its server's word: fixity env show \(env) --server URL), so it is not judged here"
+        if judged.isEmpty {
+            return "policy: the active release meets \(env)'s policy in force" + (unseen.isEmpty ? "" : " as far as this host can see" + notSeen)
+        }
+        return "policy: the active release would no longer pass \(env)'s policy: \(judged.joined(separator: "; "))" + notSeen
     }
 }

@@ -121,6 +121,10 @@ public struct Policy: Sendable, Equatable {
         public let missing: [String]
         /// Trusted keys whose valid signatures counted.
         public let signers: [KeyID]
+        /// Of the `require_known_good_in` environments, those this evidence did not show the
+        /// release known-good in (each also a sentence of `missing`). A host judging alone sees
+        /// only its own roots: the fleet's known-good is its server's word.
+        public var knownGoodUnseen: [String] = []
         public var allowed: Bool { missing.isEmpty }
 
         public init(environment: String, governed: Bool, missing: [String], signers: [KeyID]) {
@@ -170,7 +174,9 @@ public struct Policy: Sendable, Equatable {
                         needed: max(1, rules.threshold)))
             }
         }
-        return Decision(environment: env, governed: true, missing: missing, signers: signers.sorted())
+        var decision = Decision(environment: env, governed: true, missing: missing, signers: signers.sorted())
+        decision.knownGoodUnseen = rules.requireKnownGoodIn.filter { !app.knownGoodIn.contains($0) }
+        return decision
     }
 
     private func shortfall(_ what: String, rules: Environment, signers: Set<KeyID>, needed: Int? = nil) -> String {

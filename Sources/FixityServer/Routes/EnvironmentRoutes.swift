@@ -17,7 +17,9 @@ enum EnvironmentRoutes {
         v1.put("policy") { request, context -> Response in
             try context.require(.policyWrite)
             let body = try await JSONBodies.body(request, context)
-            let record = try await plane.setPolicy(envelope: body, keyID: context.keyID)
+            var record = try await plane.setPolicy(envelope: body, keyID: context.keyID)
+            let warnings = try await policyWarnings(record, plane: plane)
+            if !warnings.isEmpty { record.warnings = warnings }
             return try JSONBodies.response(record, status: .created)
         }
 
@@ -72,6 +74,22 @@ enum EnvironmentRoutes {
                 throw APIFailure(.conflict, .refused, refused.message)
             }
         }
+    }
+
+    /// Approvers are API key names: one no live key carries can never approve (a typo, or a key
+    /// not made yet). Said, not refused: the key may be made next.
+    static func policyWarnings(_ record: PolicyRecord, plane: any ControlPlane) async throws -> [String] {
+        let policy = try record.policy()
+        let named = Set(try await plane.listKeys().filter { $0.revokedAt == nil }.map(\.name))
+        var warnings = [String]()
+        for (env, rules) in policy.environments.sorted(by: { $0.key < $1.key }) {
+            for approver in rules.access?.approvers ?? [] where !named.contains(approver) {
+                warnings.append(
+                    "environments.\(env).access.approvers names '\(approver)', but no API key on this server has that name: it cannot approve until one does (fixity server key create --name \(approver))"
+                )
+            }
+        }
+        return warnings
     }
 
     /// The `{env}` segment, checked as a scope's environment name is.
