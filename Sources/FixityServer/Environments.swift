@@ -44,6 +44,13 @@ package struct EnvironmentView: Sendable, Codable {
     package var hosts: [HostView]?
     /// Its newest rollout, if it ever had one.
     package var rollout: RolloutView?
+    /// Why `hosts` and `rollout` are absent: this server does not keep the fleet (PostgreSQL,
+    /// so far). Absent is "not known here", never "none".
+    package var fleetUnavailable: String?
+
+    enum CodingKeys: String, CodingKey {
+        case env, desired, policy, defined, rules, hosts, rollout, fleetUnavailable = "fleet_unavailable"
+    }
 
     package struct Rules: Sendable, Codable {
         package let trustedKeys: [String]

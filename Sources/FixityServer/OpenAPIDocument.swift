@@ -850,6 +850,7 @@ components:
             require_tests: { type: boolean }
         hosts: { type: array, items: { $ref: "#/components/schemas/HostView" } }
         rollout: { $ref: "#/components/schemas/RolloutView" }
+        fleet_unavailable: { type: string, description: "Why hosts and rollout are absent: this server does not keep the fleet (PostgreSQL, so far)." }
     RolloutPlan:
       type: object
       required: [waves, bake_seconds, max_failed]

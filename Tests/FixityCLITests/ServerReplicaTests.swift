@@ -127,4 +127,34 @@ struct ServerReplicaTests {
         #expect(try pulled.json()["release"] as? String == id)
         #expect(try survivor.client(["log", "verify"], key: admin).status == 0)
     }
+
+    /// Issue 29, item 9: what PostgreSQL does not keep yet is a 501 for reads as for writes —
+    /// never an empty list that says "no hosts enrolled" or "no rollout".
+    @Test func unsupportedFleetReadsAnswer501NotEmptiness() throws {
+        let sandbox = try Sandbox()
+        let database = try TestPostgres.freshDatabase().description
+        for key in ["root", "ci"] {
+            try sandbox.sh("\(Sandbox.binary) key generate --out \(key).key >/dev/null 2>&1")
+        }
+        try ServerPolicyTests.policy(sandbox, root: ["root.key"], threshold: 1)
+        let server = try TestServer(in: sandbox, data: "shared", database: database)
+        let admin = try server.makeKey("admin", scopes: ["admin"])
+        #expect(try server.client(["policy", "set", "policy.toml", "--sign", "root.key"], key: admin).status == 0)
+        for path in ["/v1/hosts", "/v1/hosts?env=staging", "/v1/rollouts/staging"] {
+            let answer = try server.request("GET", path, key: admin)
+            #expect(answer.status == 501, "\(path): \(answer.status) \(answer.body)")
+        }
+        // The environment's desired state is known here, its hosts are not: said so.
+        let environment = try server.request("GET", "/v1/environments/staging", key: admin)
+        #expect(environment.status == 200 && environment.body.contains("fleet_unavailable"), "\(environment.body)")
+        let env = try server.client(["env", "show", "staging"], key: admin)
+        #expect(env.status == 0 && env.stdout.contains("not known here"), "\(env.stdout) \(env.stderr)")
+        #expect(!env.stdout.contains("no hosts enrolled"), "\(env.stdout)")
+        for args in [["host", "list"], ["rollout", "show", "staging"]] {
+            let shown = try server.client(args, key: admin)
+            #expect(
+                shown.status == 2 && shown.stderr.contains("PostgreSQL"), "\(args): \(shown.stdout) \(shown.stderr)")
+            #expect(!shown.stdout.contains("no hosts enrolled"), "\(args): \(shown.stdout)")
+        }
+    }
 }

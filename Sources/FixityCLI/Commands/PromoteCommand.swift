@@ -107,6 +107,10 @@ struct EnvCommand: ParsableCommand {
                         "  rollout  #\(rollout.id) \(rollout.state), wave \(rollout.wave + 1) of \(rollout.waves.count) (fixity rollout show \(view.env))"
                     )
                 }
+                if let why = view.fleetUnavailable {
+                    Output.line("  hosts    not known here: \(why)")
+                    return
+                }
                 let hosts = view.hosts ?? []
                 let counts = Dictionary(grouping: hosts, by: \.state).map { "\($0.value.count) \($0.key)" }.sorted()
                 Output.line(

@@ -37,8 +37,13 @@ enum EnvironmentRoutes {
             let env = try environment(context)
             try await environments.requireForRead(env)
             var view = try await plane.environment(env)
-            view.hosts = try await plane.fleet.hosts(env: env)
-            view.rollout = try await plane.fleet.rollout(env: env)
+            do {
+                view.hosts = try await plane.fleet.hosts(env: env)
+                view.rollout = try await plane.fleet.rollout(env: env)
+            } catch let failure as APIFailure where failure.status == .notImplemented {
+                // The desired state is known here; the hosts are not: said, not shown as none.
+                view.fleetUnavailable = failure.message
+            }
             return try JSONBodies.response(view)
         }
 
