@@ -49,6 +49,9 @@ struct Fixity: ParsableCommand {
     /// answers exactly as it always has.
     private static func parsedDirectly() -> ParsableCommand? {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        // Help is the full parse's to print: parsed alone, a subcommand's usage line lost its
+        // `fixity` ("USAGE: key generate …").
+        guard !arguments.contains(where: { $0 == "-h" || $0 == "--help" || $0 == "help" }) else { return nil }
         guard let name = arguments.first, !name.hasPrefix("-"),
             let type = configuration.subcommands.first(where: { $0.configuration.commandName == name })
         else { return nil }

@@ -231,6 +231,18 @@ import Testing
         #expect(install.status == 0, "\(install.stderr)")
         let text = try String(contentsOfFile: unit, encoding: .utf8)
         #expect(text.contains("NoNewPrivileges=yes") && text.contains("ProtectSystem=strict"))
+        #expect(text.contains("--store \"\(fleet.store("a1"))\""), "\(text)")
+        // Without --store: a system path, never the installing shell's $FIXITY_STORE.
+        let bare = "\(sandbox.root)/bare.service"
+        let fromEnv = try Sandbox.run(
+            "/usr/bin/env",
+            [
+                "FIXITY_STORE=/home/someone/.fixity", Sandbox.binary, "agent", "install", "--identity",
+                fleet.identity("a1"), "--root", fleet.root("a1"), "--unit", bare,
+            ], in: sandbox.root)
+        #expect(fromEnv.status == 0, "\(fromEnv.stderr)")
+        let bareText = try String(contentsOfFile: bare, encoding: .utf8)
+        #expect(bareText.contains("/var/lib/fixity/store") && !bareText.contains("/home/someone"), "\(bareText)")
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") {
             let verified = try Sandbox.run("/usr/bin/systemd-analyze", ["verify", unit], in: sandbox.root)
             #expect(verified.status == 0, "\(verified.stderr)")

@@ -196,6 +196,9 @@ def run():
         admin.get(BASE + f"/dashboard/state?env={ENV}&at={at}")
         check(RELEASE[7:19] in admin.page_source, "state at now names the desired release")
         shoot(admin, "state-at")
+        admin.get(BASE + "/dashboard/state")
+        check("Show state at" in admin.page_source and RELEASE[7:19] in admin.page_source,
+              "state without an instant is the state now, with the form to ask another")
 
         # A form without its CSRF token is refused, with the session's own cookie.
         status = post_without_token(admin, "/dashboard/keys", "name=sneaky&scopes=admin&expires=1d")

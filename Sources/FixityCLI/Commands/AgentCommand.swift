@@ -72,7 +72,11 @@ struct AgentCommand: ParsableCommand {
 
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a hardened systemd unit that runs the agent (it is not enabled or started).")
+            abstract: "Write a hardened systemd unit that runs the agent (it is not enabled or started).",
+            discussion: """
+                The unit's store is --store, else /var/lib/fixity/store; never $FIXITY_STORE or the installing user's \
+                home, which the service does not share.
+                """)
         @Option(help: "The server (default: the one the host enrolled with).") var server: String?
         @Option(help: "The host identity made by `fixity host enroll`.") var identity: String
         @Option(help: "The deploy root the agent keeps.") var root: String
@@ -80,6 +84,10 @@ struct AgentCommand: ParsableCommand {
         @Option(help: "Where to write the unit.") var unit = "/etc/systemd/system/fixity-agent.service"
         @Option(help: "The fixity binary the unit runs (default: this one).") var executable: String?
         @OptionGroup var global: GlobalOptions
+
+        /// The store a service keeps without `--store`: a system path, never the installing
+        /// shell's `$FIXITY_STORE` or home folder (the unit outlives that shell and its user).
+        static let serviceStore = "/var/lib/fixity/store"
 
         func run() throws {
             try runReportingFailures {
@@ -91,7 +99,7 @@ struct AgentCommand: ParsableCommand {
                 let binary = executable ?? absolute(CommandLine.arguments[0])
                 let text = AgentUnit.text(
                     executable: binary, server: server ?? loaded.server, identity: absolute(identity),
-                    root: absolute(root), store: absolute(global.storePath), interval: seconds)
+                    root: absolute(root), store: absolute(global.store ?? Self.serviceStore), interval: seconds)
                 try DurableFile.replace(unit, with: Array(text.utf8))
                 if global.json { return try Output.json(["unit": unit]) }
                 Output.line(

@@ -236,11 +236,11 @@ package final class ServerClient: Sendable {
                 let first = !$0; $0 = true; return first
             })
         else { return }
-        let days = max(0, Int(expires.timeIntervalSinceNow / 86400))
+        let left = max(0, Int(expires.timeIntervalSinceNow))
+        let within =
+            left >= 2 * 86400 ? "\(left / 86400) days" : left >= 2 * 3600 ? "\(left / 3600) hours" : "\(max(1, left / 60)) min"
         StandardStream.error.write(
-            Data(
-                "fixity: warning: this API key expires at \(header) (in \(days) days); rotate it (fixity keys rotate)\n"
-                    .utf8))
+            "fixity: warning: this API key expires at \(header) (in \(within)); rotate it (fixity keys rotate)\n")
     }
 
     /// The body of a 2xx answer (bounded), or the server's error as a `ServerClientError`.

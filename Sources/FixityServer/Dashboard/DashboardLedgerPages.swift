@@ -140,8 +140,15 @@ enum DashboardLedgerPages {
             try context.require(.ledgerRead)
             let chrome = try context.requireDashboard().chrome
             let query = request.uri.queryParameters
-            guard let text = query.get("at"), let instant = Instant(rfc3339: text) else {
-                throw APIFailure.badInput("at: give an RFC 3339 time in UTC (e.g. 2026-11-29T03:00:00Z)")
+            // No instant asked (the link, a bookmark): the state now, with the form to ask another.
+            let instant: Instant
+            if let text = query.get("at"), !text.isEmpty {
+                guard let parsed = Instant(rfc3339: text) else {
+                    throw APIFailure.badInput("at: give an RFC 3339 time in UTC (e.g. 2026-11-29T03:00:00Z)")
+                }
+                instant = parsed
+            } else {
+                instant = dashboard.now
             }
             let env = try query.get("env").flatMap { $0.isEmpty ? nil : try AccessRoutes.environmentName($0) }
             let log = dashboard.plane.ledgerLog
