@@ -125,7 +125,7 @@ extension LocalControlPlane {
             // running there is over.
             try db.execute(
                 sql:
-                    "UPDATE rollouts SET state = 'superseded', finished_at = ?, reason = ? WHERE env = ? AND state = 'running'",
+                    "UPDATE rollouts SET state = 'superseded', finished_at = ?, reason = ? WHERE env = ? AND state IN \(RolloutState.activeSQL)",
                 arguments: [now, "superseded by desired state #\(seq)", env])
         }
         return DesiredState(

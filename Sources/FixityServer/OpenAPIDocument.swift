@@ -482,6 +482,36 @@ paths:
         "409": { $ref: "#/components/responses/Conflict" }
         "413": { $ref: "#/components/responses/BadInput" }
         "429": { $ref: "#/components/responses/Throttled" }
+  /v1/hosts/{name}:
+    get:
+      summary: One host's state and its newest signed reports, evidence its repairs kept included (scope release:read)
+      parameters:
+        - { name: name, in: path, required: true, schema: { type: string, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" } }
+        - { name: limit, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 500 } }
+      responses:
+        "200":
+          description: the host and its reports, newest first
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [host, reports]
+                properties:
+                  host: { $ref: "#/components/schemas/HostView" }
+                  reports:
+                    type: array
+                    items:
+                      type: object
+                      required: [received_at, report]
+                      properties:
+                        received_at: { type: string }
+                        report: { $ref: "#/components/schemas/AgentReport" }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
   /v1/hosts/{name}/revoke:
     post:
       summary: Revoke a host; its requests are refused from now on (scope admin)
@@ -506,6 +536,73 @@ paths:
         "403": { $ref: "#/components/responses/Forbidden" }
         "404": { $ref: "#/components/responses/NotFound" }
         "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/rollouts/{env}/pause:
+    post:
+      summary: Hold the environment's rollout where it stands: no further wave starts (scope promote:ENV)
+      parameters:
+        - { name: env, in: path, required: true, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                reason: { type: string, maxLength: 500, description: why (kept in the ledger entry) }
+      responses:
+        "200": { description: the rollout as it is now, content: { application/json: { schema: { $ref: "#/components/schemas/RolloutView" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { description: the rollout is not in a state this applies to, or the policy refuses the previous release, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/rollouts/{env}/resume:
+    post:
+      summary: Let a paused rollout go on (scope promote:ENV)
+      parameters:
+        - { name: env, in: path, required: true, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                reason: { type: string, maxLength: 500, description: why (kept in the ledger entry) }
+      responses:
+        "200": { description: the rollout as it is now, content: { application/json: { schema: { $ref: "#/components/schemas/RolloutView" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { description: the rollout is not in a state this applies to, or the policy refuses the previous release, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /v1/rollouts/{env}/abort:
+    post:
+      summary: Stop the environment's rollout and set it back to the previous release, if the policy in force allows it there (scope promote:ENV)
+      parameters:
+        - { name: env, in: path, required: true, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                reason: { type: string, maxLength: 500, description: why (kept in the ledger entry) }
+      responses:
+        "200": { description: the rollout as it is now, content: { application/json: { schema: { $ref: "#/components/schemas/RolloutView" } } } }
+        "400": { $ref: "#/components/responses/BadInput" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { description: the rollout is not in a state this applies to, or the policy refuses the previous release, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "429": { $ref: "#/components/responses/Throttled" }
+        "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
   /v1/agent/desired:
     get:
       summary: What this host should run, held until it differs from `tag` or `wait` seconds pass (a host's signature)
@@ -886,7 +983,7 @@ components:
         waves: { type: array, items: { type: integer } }
         bake_seconds: { type: integer }
         max_failed: { type: integer }
-        state: { type: string, enum: [running, completed, halted, superseded] }
+        state: { type: string, enum: [running, paused, completed, halted, superseded, aborted] }
         wave: { type: integer }
         started_at: { type: string }
         wave_started_at: { type: string }

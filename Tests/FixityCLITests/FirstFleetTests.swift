@@ -255,4 +255,55 @@ import Testing
         #expect(!status.stdout.contains("would no longer pass"), "\(status.stdout)")
         #expect(status.stdout.contains("known-good in staging is not visible from this host"), "\(status.stdout)")
     }
+
+    @Test func anOperatorPausesResumesAndAbortsARollout() throws {
+        let (_, server, admin, fleet, roots) = try Self.converged()
+        defer { fleet.close() }
+        try fleet.enroll("h2", env: "staging", server: server, key: admin, roots: roots, threshold: 2)
+        #expect(try fleet.once("h2", server: server.url).status == 0)
+        // Item 16: 2.0 in two waves whose bake never ends here; h1 is the first wave.
+        let promoted = try server.client(
+            ["promote", "web@2.0", "--env", "staging", "--waves", "50%,100%", "--bake", "1h"], key: admin)
+        try #require(promoted.status == 0, "\(promoted.stderr)")
+        let reader = try server.makeKey("reader", scopes: ["release:read"])
+        let notAllowed = try server.client(["rollout", "pause", "staging"], key: reader)
+        #expect(notAllowed.status == 2 && notAllowed.stderr.contains("promote:staging"), "\(notAllowed.stderr)")
+
+        let paused = try server.client(["rollout", "pause", "staging", "--reason", "checking error rates"], key: admin)
+        #expect(paused.status == 0 && paused.stdout.contains("paused"), "\(paused.stdout) \(paused.stderr)")
+        // Paused holds, it does not undo: the first wave's host still gets 2.0.
+        #expect(try fleet.once("h1", server: server.url).status == 0)
+        #expect(fleet.content("h1") == "v2" && fleet.content("h2") == "v1")
+        let twice = try server.client(["rollout", "pause", "staging"], key: admin)
+        #expect(twice.status == 2 && twice.stderr.contains("cannot be paused"), "\(twice.stderr)")
+        let resumed = try server.client(["rollout", "resume", "staging"], key: admin)
+        #expect(resumed.status == 0 && resumed.stdout.contains("running"), "\(resumed.stdout) \(resumed.stderr)")
+
+        // Abort: the environment back on 1.0 under the policy, every host told.
+        let aborted = try server.client(["rollout", "abort", "staging", "--reason", "latency up 40%"], key: admin)
+        #expect(aborted.status == 0 && aborted.stdout.contains("aborted"), "\(aborted.stdout) \(aborted.stderr)")
+        #expect(try fleet.once("h1", server: server.url).status == 0)
+        #expect(fleet.content("h1") == "v1")
+        let shown = try server.client(["env", "show", "staging", "--json"], key: admin).json()
+        #expect((shown["desired"] as? [String: Any])?["key"] as? String == "rollout:1", "\(shown)")
+        let again = try server.client(["rollout", "abort", "staging"], key: admin)
+        #expect(again.status == 2 && again.stderr.contains("is aborted"), "\(again.stderr)")
+        let entries = try FleetTests.ledgerEntries(server)
+        let actions = entries.compactMap { $0["action"] as? String }
+        for action in ["rollout-pause", "rollout-resume", "rollout-abort", "rollout-rollback"] {
+            #expect(actions.contains(action), "no \(action): \(actions)")
+        }
+        let abort = entries.first { $0["action"] as? String == "rollout-abort" }
+        #expect((abort?["details"] as? [String: String])?["reason"] == "latency up 40%", "\(abort ?? [:])")
+
+        // Item 15: one host's reports through the CLI; the server's releases, policy and ledger.
+        let host = try server.client(["host", "show", "h1"], key: admin)
+        #expect(host.status == 0 && host.stdout.contains("deployed") && host.stdout.contains("HOST"), "\(host.stdout)")
+        let releases = try server.client(["releases"], key: admin)
+        #expect(releases.status == 0 && releases.stdout.contains("2.0"), "\(releases.stdout) \(releases.stderr)")
+        let policy = try server.client(["policy", "show"], key: admin)
+        #expect(policy.status == 0 && policy.stdout.contains("[environments.staging]"), "\(policy.stderr)")
+        let log = try server.client(["log"], key: admin)
+        #expect(log.status == 0 && log.stdout.contains("rollout-abort"), "\(log.stderr)")
+    }
 }

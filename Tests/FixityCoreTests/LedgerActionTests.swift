@@ -12,7 +12,8 @@ import Testing
                 "repair", "key-create", "key-revoke", "key-rotate", "api-request", "api-refused", "blobs-receive",
                 "receive", "pull", "promote", "promote-refused", "host-enroll", "host-revoke", "host-report",
                 "host-refused", "agent-refused", "rollout-start", "rollout-wave", "rollout-halt", "rollout-rollback",
-                "rollout-complete", "access-request", "access-approve", "access-deny", "access-open", "access-exec",
+                "rollout-complete", "rollout-pause", "rollout-resume", "rollout-abort", "access-request",
+                "access-approve", "access-deny", "access-open", "access-exec",
                 "access-exec-refused", "access-close", "access-changes", "bench",
             ])
         #expect(HealthResult.allCases.map(\.rawValue) == ["pass", "fail", "no health check", "interrupted"])

@@ -9,7 +9,7 @@ import Foundation
 struct HostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "host", abstract: "Enroll, list and revoke the hosts that run agents.",
-        subcommands: [Enroll.self, List.self, Revoke.self])
+        subcommands: [Enroll.self, List.self, Show.self, Revoke.self])
 
     struct Enroll: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -96,7 +96,8 @@ struct HostCommand: ParsableCommand {
                 return
             }
             guard let record else {
-                Output.note("the server has no policy yet: the agent will verify the first one against the root pinned here")
+                Output.note(
+                    "the server has no policy yet: the agent will verify the first one against the root pinned here")
                 return
             }
             do {

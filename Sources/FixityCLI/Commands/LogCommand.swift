@@ -1,5 +1,6 @@
 import ArgumentParser
 import FixityCore
+import FixityServer
 import FixityLedger
 import FixityStore
 import Foundation
@@ -14,13 +15,33 @@ struct LogCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list", abstract: "Entries, readable (the default).")
         @Option(help: "Start at this sequence number.") var since: Int64 = 0
+        @Option(help: "List a server's ledger instead of the store's (a ledger:read key in $FIXITY_API_KEY).")
+        var server: String?
         @OptionGroup var global: GlobalOptions
 
         struct Result: Encodable { let entries: [LedgerEntry] }
+        struct Page: Decodable, Sendable {
+            let size: Int
+            let entries: [LedgerEntry]
+        }
 
         func run() throws {
             try runReportingFailures {
-                let events = try global.openStore().history(since: since)
+                let events: [LedgerEntry]
+                if let server {
+                    events = try ServerConnectionOptions.to(server).session { [since] client -> [LedgerEntry] in
+                        var entries = [LedgerEntry]()
+                        var from = max(0, since)
+                        while true {
+                            let page: Page = try await client.document(.GET, "/v1/ledger?from=\(from)&count=1000")
+                            entries += page.entries
+                            from += Int64(page.entries.count)
+                            if page.entries.isEmpty || from >= Int64(page.size) { return entries }
+                        }
+                    }
+                } else {
+                    events = try global.openStore().history(since: since)
+                }
                 if global.json {
                     try Output.json(Result(entries: events))
                     return

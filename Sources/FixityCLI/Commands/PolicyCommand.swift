@@ -74,10 +74,13 @@ struct PolicyCommand: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "show", abstract: "Print the policy in force.")
+        @Option(help: "Print a server's signed policy in force instead (a release:read key in $FIXITY_API_KEY).")
+        var server: String?
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
             try runReportingFailures {
+                if let server { return try showServer(server) }
                 guard let stored = try global.openStore().currentPolicy() else {
                     if global.json {
                         try Output.json([String: String]())
@@ -93,6 +96,28 @@ struct PolicyCommand: ParsableCommand {
                     Output.line(stored.text)
                 }
             }
+        }
+
+        /// The server's signed policy: its text unwrapped from the envelope, and who signed it.
+        private func showServer(_ server: String) throws {
+            let record = try ServerConnectionOptions.to(server).session { client -> PolicyRecord? in
+                do {
+                    return try await client.document(.GET, "/v1/policy")
+                } catch let error as ServerClientError where error.status == 404 {
+                    return nil
+                }
+            }
+            guard let record else {
+                if global.json { return try Output.json([String: String]()) }
+                return Output.note("\(server) has no policy set")
+            }
+            if global.json { return try Output.json(record) }
+            let (envelope, text) = try SignedPolicy.unwrap(
+                Array(record.envelope.utf8), source: "the server's policy \(record.digest.short)")
+            Output.note(
+                "policy \(record.digest) (#\(record.seq), set \(record.setAt)), signed by "
+                    + envelope.signatures.map(\.keyid).joined(separator: ", "))
+            Output.line(text)
         }
     }
 

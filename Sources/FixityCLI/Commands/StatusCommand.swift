@@ -111,14 +111,18 @@ struct StatusCommand: ParsableCommand {
         let env = decision.environment
         guard decision.governed else { return "policy: no policy for \(env): nothing is required" }
         let unseen = Set(decision.knownGoodUnseen)
-        let judged = decision.missing.filter { line in !unseen.contains { line.hasSuffix("was never known-good in \($0)") } }
+        let judged = decision.missing.filter { line in
+            !unseen.contains { line.hasSuffix("was never known-good in \($0)") }
+        }
         let notSeen =
             unseen.isEmpty
             ? ""
             : "; known-good in \(unseen.sorted().joined(separator: ", ")) is not visible from this host (a fleet's known-good is its server's word: fixity env show \(env) --server URL), so it is not judged here"
         if judged.isEmpty {
-            return "policy: the active release meets \(env)'s policy in force" + (unseen.isEmpty ? "" : " as far as this host can see" + notSeen)
+            return "policy: the active release meets \(env)'s policy in force"
+                + (unseen.isEmpty ? "" : " as far as this host can see" + notSeen)
         }
-        return "policy: the active release would no longer pass \(env)'s policy: \(judged.joined(separator: "; "))" + notSeen
+        return "policy: the active release would no longer pass \(env)'s policy: \(judged.joined(separator: "; "))"
+            + notSeen
     }
 }

@@ -10,6 +10,12 @@ struct ServerConnectionOptions: ParsableArguments {
     @Option(help: "The server's URL (default: $FIXITY_SERVER).") var server: String?
     @Option(help: "A file holding the API key (default: the key in $FIXITY_API_KEY).") var apiKeyFile: String?
 
+    /// For a command whose `--server` is its own option (it works on the local store without one).
+    static func to(_ server: String) throws -> ServerConnectionOptions {
+        // Parsed, not made: a property wrapper's value exists only once parsed.
+        try ServerConnectionOptions.parse(["--server", server])
+    }
+
     /// --server, else $FIXITY_SERVER.
     func url() throws -> String {
         guard let url = server ?? ProcessInfo.processInfo.environment["FIXITY_SERVER"], !url.isEmpty else {

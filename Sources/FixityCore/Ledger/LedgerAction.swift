@@ -66,6 +66,12 @@ public enum LedgerAction: String, Sendable, CaseIterable, Codable {
     /// After a halt, the hosts already moved are set back to the previous release.
     case rolloutRollback = "rollout-rollback"
     case rolloutComplete = "rollout-complete"
+    /// An operator held a rollout where it stood (no wave starts; hosts keep what they run).
+    case rolloutPause = "rollout-pause"
+    /// A paused rollout goes on.
+    case rolloutResume = "rollout-resume"
+    /// An operator stopped a rollout: the environment back to its previous release.
+    case rolloutAbort = "rollout-abort"
     // Access windows (docs/access.md): who asked, who approved, what ran, what it left.
     /// A window asked for: env (detail), hosts, reason, TTL, the requesting key (subject: window id).
     case accessRequest = "access-request"

@@ -238,7 +238,8 @@ package final class ServerClient: Sendable {
         else { return }
         let left = max(0, Int(expires.timeIntervalSinceNow))
         let within =
-            left >= 2 * 86400 ? "\(left / 86400) days" : left >= 2 * 3600 ? "\(left / 3600) hours" : "\(max(1, left / 60)) min"
+            left >= 2 * 86400
+            ? "\(left / 86400) days" : left >= 2 * 3600 ? "\(left / 3600) hours" : "\(max(1, left / 60)) min"
         StandardStream.error.write(
             "fixity: warning: this API key expires at \(header) (in \(within)); rotate it (fixity keys rotate)\n")
     }

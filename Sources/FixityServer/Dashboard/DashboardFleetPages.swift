@@ -169,7 +169,8 @@ enum DashboardFleetPages {
                 healthy: hosts.count { $0.state == "healthy" },
                 pending: hosts.count { $0.state == "pending" || $0.state == "waiting" },
                 failed: hosts.count { $0.state == "failed" || $0.state == "rolled_back" },
-                current: index == rollout.wave && rollout.state == "running")
+                current: index == rollout.wave
+                    && RolloutState(rawValue: rollout.state).map(RolloutState.active.contains) == true)
         }
         return Environment.Rollout(
             id: rollout.id, state: rollout.state, release: .release(rollout.release),

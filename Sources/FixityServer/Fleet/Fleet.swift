@@ -24,13 +24,14 @@ struct ArrivedReport: Sendable {
 }
 
 /// A host as the dashboard shows it: what it is now, and what it said lately.
-struct HostHistory: Sendable {
-    struct Received: Sendable {
-        let receivedAt: String
-        let report: AgentReport
+package struct HostHistory: Sendable, Codable {
+    package struct Received: Sendable, Codable {
+        package let receivedAt: String
+        package let report: AgentReport
+        enum CodingKeys: String, CodingKey { case receivedAt = "received_at", report }
     }
-    let host: HostView
-    let reports: [Received]
+    package let host: HostView
+    package let reports: [Received]
 }
 
 /// A phased rollout asked for with a promotion (`promote --waves`).
@@ -146,6 +147,9 @@ protocol Fleet: Sendable {
     /// What `host` should run now, with the policies and envelopes it checks for itself.
     func desired(for host: HostRecord) async throws -> AgentDesired
     func rollout(env: String) async throws -> RolloutView?
+    /// Pause, resume or abort the environment's newest rollout (`LocalFleet+RolloutControl`).
+    func controlRollout(env: String, _ control: RolloutControl, reason: String?, keyID: String) async throws
+        -> RolloutView
     /// A host and its newest `limit` signed reports, newest first (the dashboard's host page).
     func history(host name: String, limit: Int) async throws -> HostHistory
     /// Moves running rollouts on (waves done and baked, or too many failures); true if any moved.
@@ -184,6 +188,9 @@ struct UnavailableFleet: Fleet {
     func accept(_ arrived: ArrivedReport, from host: HostRecord) async throws { throw Self.failure }
     func desired(for host: HostRecord) async throws -> AgentDesired { throw Self.failure }
     func rollout(env: String) async throws -> RolloutView? { throw Self.failure }
+    func controlRollout(env: String, _ control: RolloutControl, reason: String?, keyID: String) async throws
+        -> RolloutView
+    { throw Self.failure }
     func history(host name: String, limit: Int) async throws -> HostHistory { throw Self.failure }
     func advanceRollouts() async throws -> Bool { false }
     func requestWindow(_ request: AccessWindowRequest, by key: APIKeyRecord) async throws -> AccessWindowView {

@@ -24,7 +24,7 @@ extension ServerMetrics {
                     "rollout_wave", "", "The newest rollout's current wave (from 1), per environment."),
                 labels: [("env", env)]
             ).set(Double(rollout.wave + 1))
-            for state in ["running", "completed", "halted", "superseded"] {
+            for state in RolloutState.allCases.map(\.rawValue) {
                 registry.makeGauge(
                     descriptor: Self.name("rollout_state", "", "1 for the newest rollout's state, per environment."),
                     labels: [("env", env), ("state", state)]

@@ -22,7 +22,7 @@ extension LocalFleet {
             desired: rollout == nil ? EnvironmentDesired.read(db, env: env) : nil)
     }
 
-    /// The running rollout of an environment, if any.
+    /// The active (running or paused) rollout of an environment, if any.
     struct RunningRollout {
         let id: Int64
         let release: String
@@ -33,7 +33,7 @@ extension LocalFleet {
             try Row.fetchOne(
                 db.cachedStatement(
                     sql:
-                        "SELECT id, release, previous, wave FROM rollouts WHERE env = ? AND state = 'running' ORDER BY id DESC LIMIT 1"
+                        "SELECT id, release, previous, wave FROM rollouts WHERE env = ? AND state IN \(RolloutState.activeSQL) ORDER BY id DESC LIMIT 1"
                 ), arguments: [env]
             ).map { RunningRollout(id: $0["id"], release: $0["release"], previous: $0["previous"], wave: $0["wave"]) }
         }

@@ -99,7 +99,7 @@ extension LocalFleet {
             let rollout = try Row.fetchOne(
                 db,
                 sql:
-                    "SELECT r.id, r.release, h.state FROM rollouts r JOIN rollout_hosts h ON h.rollout_id = r.id WHERE r.env = ? AND r.state = 'running' AND h.key_id = ? ORDER BY r.id DESC LIMIT 1",
+                    "SELECT r.id, r.release, h.state FROM rollouts r JOIN rollout_hosts h ON h.rollout_id = r.id WHERE r.env = ? AND r.state IN \(RolloutState.activeSQL) AND h.key_id = ? ORDER BY r.id DESC LIMIT 1",
                 arguments: [host.env, host.keyID.hex])
         else { return }
         let release: String = rollout["release"]

@@ -25,11 +25,14 @@ extension LocalFleet {
                     "\(env) has no desired state yet: a first release has nothing a halted rollout could return to; promote it without --waves"
             )
         }
-        if let running = try Int64.fetchOne(
-            db, sql: "SELECT id FROM rollouts WHERE env = ? AND state = 'running'", arguments: [env])
+        if let active = try Row.fetchOne(
+            db, sql: "SELECT id, state FROM rollouts WHERE env = ? AND state IN \(RolloutState.activeSQL)",
+            arguments: [env])
         {
             throw PromotionRefused(
-                message: "rollout #\(running) of \(env) is still running; wait until it completes or halts")
+                message:
+                    "rollout #\(active["id"] as Int64) of \(env) is \(active["state"] as String); wait until it completes or halts, or end it (fixity rollout abort \(env))"
+            )
         }
         let hosts = try Row.fetchAll(
             db, sql: "SELECT key_id, name FROM hosts WHERE env = ? AND revoked_at IS NULL ORDER BY name",
@@ -154,9 +157,7 @@ extension LocalFleet {
         return true
     }
 
-    /// Stops the rollout and sets the environment back to the previous release: a desired
-    /// state row and its `promote` entry (so `state --at` shows the return), then the halt and
-    /// the rollback entries naming the hosts already moved.
+    /// Stops the rollout and sets the environment back to the previous release.
     static func halt(_ db: Database, store: Store, view: RolloutView, failed: [String], at stamp: String) throws {
         let reason =
             "wave \(view.wave + 1): \(failed.count) host(s) failed (\(failed.joined(separator: ", "))), more than --max-failed \(view.maxFailed)"
@@ -166,6 +167,14 @@ extension LocalFleet {
         try store.record(
             db, action: .rolloutHalt, subject: String(view.id),
             details: ["env": view.env, "release": view.release, "wave": String(view.wave + 1), "reason": reason])
+        try returnToPrevious(db, store: store, view: view, why: "halted", at: stamp)
+    }
+
+    /// Sets the environment back to the rollout's previous release: a desired state row and
+    /// its `promote` entry (so `state --at` shows the return), then the rollback entry naming
+    /// the hosts already moved.
+    static func returnToPrevious(_ db: Database, store: Store, view: RolloutView, why: String, at stamp: String) throws
+    {
         let policy =
             try String.fetchOne(
                 db, sql: "SELECT digest FROM signed_policies ORDER BY policy_seq DESC LIMIT 1") ?? LedgerDetail.absent
@@ -178,7 +187,7 @@ extension LocalFleet {
             db, action: .promote, subject: view.previous,
             details: [
                 "env": view.env, "key": key, "policy": policy, "desired_seq": String(seq),
-                "signers": LedgerDetail.absent, "reason": "rollout #\(view.id) halted",
+                "signers": LedgerDetail.absent, "reason": "rollout #\(view.id) \(why)",
             ])
         let moved = view.hosts.filter { $0.wave <= view.wave }
         try db.execute(

@@ -27,6 +27,22 @@ enum HostRoutes {
             return try JSONBodies.response(try await fleet.hosts(env: env))
         }
 
+        // One host whole: its state and its newest signed reports (deployments, health results,
+        // drift with the evidence its repairs kept), as the host signed them.
+        v1.get("hosts/{name}") { request, context -> Response in
+            try context.require(.releaseRead)
+            let name = try ReleaseRoutes.pathParameter("name", context)
+            guard HostName.isValid(name) else { throw APIFailure.badInput("'\(name.prefix(80))' is not a host name") }
+            var limit = 50
+            if let text = request.uri.queryParameters.get("limit") {
+                guard let value = Int(text), (1...500).contains(value) else {
+                    throw APIFailure.badInput("limit must be 1-500")
+                }
+                limit = value
+            }
+            return try JSONBodies.response(try await fleet.history(host: name, limit: limit))
+        }
+
         v1.post("hosts/{name}/revoke") { _, context -> Response in
             try context.require(.admin)
             let name = try ReleaseRoutes.pathParameter("name", context)
@@ -44,5 +60,20 @@ enum HostRoutes {
             }
             return try JSONBodies.response(rollout)
         }
+
+        for control in RolloutControl.allCases {
+            v1.post("rollouts/{env}/\(control.rawValue)") { request, context -> Response in
+                let env = try EnvironmentRoutes.environment(context)
+                try await environments.requireForRead(env)
+                try context.require(.promote(env: env))
+                let body = try await JSONBodies.decode(RolloutControlBody.self, request, context)
+                let view = try await fleet.controlRollout(
+                    env: env, control, reason: body.reason, keyID: context.keyID)
+                // Every host's answer may have changed (a pause holds, an abort returns).
+                cache.changed()
+                return try JSONBodies.response(view)
+            }
+        }
     }
+
 }
