@@ -38,6 +38,8 @@ final class AccessKeeper: Sendable {
     }
 
     private let state = Mutex(State())
+    /// What had drifted when each open window opened (`WindowBaseline`), by window.
+    private let baselines = Mutex<[Int64: WindowBaseline]>([:])
     /// The last policy chain verified here and the access rules it gave.
     private let verified = Mutex<(chain: Digest, rules: AccessRules?)?>(nil)
     let settings: AgentSettings
@@ -59,6 +61,49 @@ final class AccessKeeper: Sendable {
 
     /// The window drift made now is made under (the newest open one).
     var currentWindow: Int64? { state.withLock { $0.open.keys.max() } }
+
+    /// The window a drift state is blamed on: the newest open one, unless all of the drift was
+    /// there before it opened (then it is the tree's before the window, reported as such).
+    func window(blamedFor outcome: VerifyOutcome) -> Int64? {
+        guard let id = currentWindow else { return nil }
+        guard let baseline = baselines.withLock({ $0[id] }),
+            let manifest = try? store.manifest(outcome.release)
+        else { return id }
+        return baseline.split(WindowChanges.list(outcome.report, manifest: manifest)).own.isEmpty ? nil : id
+    }
+
+    /// The first time a window is seen open: what had drifted already, kept, and reported as
+    /// drift before the window (never as its change).
+    private func takeBaseline(_ id: Int64) async {
+        if let kept = WindowBaseline.load(window: id, root: settings.root) {
+            baselines.withLock { $0[id] = kept }
+            return
+        }
+        do {
+            let (baseline, changes) = try await BlockingWork.run {
+                [settings, store] () -> (WindowBaseline, [ReportedChange]) in
+                guard try settings.root.activeDeployment() != nil else {
+                    return (
+                        WindowBaseline(window: id, takenAt: Instant(store.clock.now()).description, drifted: [:]), []
+                    )
+                }
+                let taken = try WindowBaseline.capture(window: id, root: settings.root, store: store)
+                try taken.0.save(root: settings.root)
+                return taken
+            }
+            baselines.withLock { $0[id] = baseline }
+            guard !changes.isEmpty else { return }
+            var draft = ReportDraft(event: .drift)
+            draft.driftState = "drifted"
+            draft.changeCount = changes.count
+            draft.changes = Array(changes.prefix(AgentReport.maximumChanges))
+            draft.reason = "drifted before access window \(id) opened: not the window's change"
+            sender.enqueue(draft)
+            log("access: window \(id) opened onto a drifted tree: \(changes.count) path(s) changed before it")
+        } catch {
+            log("access: window \(id): could not check the tree as the window opened (\(error))")
+        }
+    }
 
     /// Takes a desired answer's windows and commands.
     func take(_ desired: AgentDesired, client: ServerClient) async {
@@ -85,6 +130,7 @@ final class AccessKeeper: Sendable {
         }
         let now = Date()
         var ending = [Int64]()
+        var opening = [Int64]()
         state.withLock { state in
             state.answered = true
             var open = [Int64: OpenWindow]()
@@ -108,9 +154,11 @@ final class AccessKeeper: Sendable {
                 state.closing.insert(id)
                 ending.append(id)
             }
+            opening = open.keys.filter { state.open[$0] == nil }.sorted()
             state.open = open
         }
         updateRepairs()
+        for id in opening { await takeBaseline(id) }
         let verified = rules
         for order in desired.execs where state.withLock({ $0.taken.insert(order.id).inserted }) {
             let window = state.withLock { $0.open[order.window] }
@@ -279,9 +327,10 @@ final class AccessKeeper: Sendable {
         let after = after ?? .revert
         log("access: window \(id) ended; collecting what it left (after = \(after.rawValue))")
         var draft: ReportDraft
+        let before = baselines.withLock { $0[id] } ?? WindowBaseline.load(window: id, root: settings.root)
         do {
             draft = try await BlockingWork.run { [settings, store] in
-                try WindowChanges.collect(window: id, after: after, root: settings.root, store: store)
+                try WindowChanges.collect(window: id, after: after, root: settings.root, store: store, before: before)
             }
             if let proposal = draft.proposal {
                 draft = await upload(proposal, draft, client: client)
@@ -299,6 +348,15 @@ final class AccessKeeper: Sendable {
         updateRepairs()
         log("access: window \(id): \(draft.changeCount) change(s), \(draft.outcome ?? "-")")
         sender.enqueue(draft)
+        // What had drifted before the window is still there (a revert left it): said again as
+        // drift, so the server does not take the window's end for a clean tree.
+        if draft.driftState == "drifted", draft.outcome != "proposed",
+            let now = try? await VerifyRoot(settings.root).run(in: store), !now.clean
+        {
+            sender.enqueue(ReportDraft.drift(now, event: .drift))
+        }
+        baselines.withLock { _ = $0.removeValue(forKey: id) }
+        WindowBaseline.remove(window: id, root: settings.root)
     }
 
     /// Uploads a proposal (the server lets a host push only while it owes a window's report);

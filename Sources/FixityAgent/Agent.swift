@@ -236,8 +236,9 @@ package final class Agent: Sendable {
                     case .stateChanged(let outcome, _, _):
                         drifted.set(outcome.report.drifted.count)
                         var draft = ReportDraft.drift(outcome, event: .drift)
-                        // Made under an open window: reported as such, and not repaired.
-                        draft.window = access.currentWindow
+                        // Made under an open window: reported as such, and not repaired
+                        // (drift that was there before the window opened is not its).
+                        draft.window = access.window(blamedFor: outcome)
                         sender.enqueue(draft)
                         log(
                             outcome.clean

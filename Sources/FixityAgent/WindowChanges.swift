@@ -8,7 +8,12 @@ import FixityStore
 /// there and what was found; then, as the verified policy's `after` says, the deployment
 /// restored (evidence kept, as a repair keeps it) or the changed tree sealed as a proposal.
 enum WindowChanges {
-    static func collect(window: Int64, after: AccessAfter, root: DeployRoot, store: Store) throws -> ReportDraft {
+    /// `before`: what had drifted when the window opened — not the window's change, left as it
+    /// is by a revert, and restored (evidence kept) before a proposal is sealed, so the proposal
+    /// carries only what the window changed.
+    static func collect(
+        window: Int64, after: AccessAfter, root: DeployRoot, store: Store, before: WindowBaseline?
+    ) throws -> ReportDraft {
         var draft = ReportDraft(event: .windowClosed)
         draft.window = window
         let found: VerifyOutcome = try VerifyRoot(root, full: true).run(in: store)
@@ -16,22 +21,38 @@ enum WindowChanges {
         draft.release = found.release.description
         draft.deployment = found.deployment.description
         draft.driftState = found.clean ? "clean" : "drifted"
-        let changes = list(found.report, manifest: manifest)
-        draft.changeCount = changes.count
-        draft.changes = Array(changes.prefix(AgentReport.maximumChanges))
-        guard !found.clean else {
+        let (own, prior) =
+            before?.split(list(found.report, manifest: manifest)) ?? (list(found.report, manifest: manifest), [])
+        draft.changeCount = own.count
+        draft.changes = Array(own.prefix(AgentReport.maximumChanges))
+        var notes = [String]()
+        if !prior.isEmpty {
+            notes.append(
+                "\(prior.count) path(s) had drifted before the window opened and are not its changes: "
+                    + prior.prefix(5).map(\.path).joined(separator: ", ") + (prior.count > 5 ? " …" : ""))
+        }
+        defer { if !notes.isEmpty { draft.reason = notes.joined(separator: "; ") } }
+        guard !own.isEmpty else {
             draft.outcome = "clean"
             return draft
         }
         switch after {
         case .revert:
-            let repaired = try RepairRoot(root, full: true).run(in: store)
+            let repaired = try RepairRoot(root, full: true, only: Set(own.map(\.path))).run(in: store)
             draft.evidence = repaired.evidence
             draft.evidenceFiles = repaired.evidence.map { EvidenceReport.files($0, store: store) }
             draft.outcome = repaired.failed.isEmpty ? "reverted" : "failed"
-            draft.driftState = repaired.failed.isEmpty ? "clean" : "drifted"
-            if !repaired.failed.isEmpty { draft.reason = "not reverted: " + repaired.failed.joined(separator: "; ") }
+            draft.driftState = repaired.failed.isEmpty && prior.isEmpty ? "clean" : "drifted"
+            if !repaired.failed.isEmpty {
+                notes.insert("not reverted: " + repaired.failed.joined(separator: "; "), at: 0)
+            }
         case .propose:
+            if !prior.isEmpty {
+                let restored = try RepairRoot(root, full: true, only: Set(prior.map(\.path))).run(in: store)
+                notes.append(
+                    "restored first (evidence \(restored.evidence ?? "-")) so the proposal carries only the window's changes"
+                )
+            }
             let app =
                 try store.releases(app: nil).first { $0.release == found.release }
                 .flatMap { try? AppName(parsing: $0.app) } ?? AppName(parsing: "proposal")

@@ -29,15 +29,18 @@ package struct RepairRoot: Sendable {
     package let root: DeployRoot
     package let full: Bool
     package let lockTimeout: Double
+    /// Repair just these paths (nil: every drifted one).
+    package let only: Set<String>?
 
-    package init(_ root: DeployRoot, full: Bool = false, lockTimeout: Double = 60) {
+    package init(_ root: DeployRoot, full: Bool = false, lockTimeout: Double = 60, only: Set<String>? = nil) {
         self.root = root
         self.full = full
         self.lockTimeout = lockTimeout
+        self.only = only
     }
 
     package func run(in store: Store) throws -> RepairOutcome {
-        try Repairer(store: store, root: root).repair(full: full, lockTimeout: lockTimeout)
+        try Repairer(store: store, root: root).repair(full: full, lockTimeout: lockTimeout, only: only)
     }
 
     package func run(in store: Store) async throws -> RepairOutcome {

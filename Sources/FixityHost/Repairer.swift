@@ -37,13 +37,22 @@ package struct Repairer {
         self.root = root
     }
 
-    package func repair(full: Bool, lockTimeout: Double) throws -> RepairOutcome {
+    /// `only`: repair just these paths, leaving the rest of the drift as found (an access
+    /// window reverts what it changed, not what had drifted before it opened).
+    package func repair(full: Bool, lockTimeout: Double, only: Set<String>? = nil) throws -> RepairOutcome {
         let lock = try root.lock(timeout: lockTimeout, purpose: "repair")
         defer { withExtendedLifetime(lock) {} }
         let scanner = DriftScanner(store: store, root: root)
-        let found = try scanner.scan(full: full)
+        let whole = try scanner.scan(full: full)
         let state = RootState(store: store, root: root)
-        try state.recordDrift(found)
+        try state.recordDrift(whole)
+        let found =
+            only.map { paths in
+                VerifyOutcome(
+                    root: whole.root, deployment: whole.deployment, release: whole.release, config: whole.config,
+                    full: whole.full, report: whole.report.restricted(to: paths), entriesChecked: whole.entriesChecked,
+                    filesHashed: whole.filesHashed, ignored: whole.ignored, notes: whole.notes)
+            } ?? whole
         guard !found.clean else {
             return RepairOutcome(
                 root: root.path, deployment: found.deployment, evidence: nil, restored: [], removed: [], modesReset: [],
@@ -124,10 +133,11 @@ package struct Repairer {
         }
         let after = try scanner.scan(full: true)
         try state.recordDrift(after)
-        failed += after.report.unreadable.map { "\($0): could not be read, not repaired" }
+        let afterAsked = only.map { after.report.restricted(to: $0) } ?? after.report
+        failed += afterAsked.unreadable.map { "\($0): could not be read, not repaired" }
         var outcome = RepairOutcome(
             root: root.path, deployment: found.deployment, evidence: evidence, restored: restored, removed: removed,
-            modesReset: modes, clean: after.clean)
+            modesReset: modes, clean: afterAsked.clean)
         outcome.failed = failed
         return outcome
     }

@@ -1037,6 +1037,7 @@ components:
         execs: { type: array, items: { $ref: "#/components/schemas/Exec" } }
         outcomes: { type: array, items: { type: object, required: [host, outcome, change_count], properties: { host: { type: string }, outcome: { type: string }, change_count: { type: integer }, proposal: { type: string }, reported_at: { type: string }, detail: { type: string } } } }
         changes: { type: array, items: { type: object, required: [host, path, kind], properties: { host: { type: string }, path: { type: string }, kind: { type: string }, before: { type: string }, after: { type: string } } } }
+        drifted_hosts: { type: array, items: { type: string }, description: "Covered hosts whose tree had drifted (their last report) while the window is pending or open: that drift is reported as before the window, never as its change." }
         refusals: { type: array, description: "Commands refused under this window (deny patterns, hosts it does not cover).", items: { type: object, required: [at, by, host, argv, reason], properties: { at: { type: string }, by: { type: string }, host: { type: string }, argv: { type: array, items: { type: string } }, reason: { type: string } } } }
     Exec:
       type: object

@@ -387,4 +387,54 @@ import Testing
         }
         #expect(reported)
     }
+
+    /// Issue 29, item 7: drift made while h2's agent was stopped is there when a window opens:
+    /// it is reported as drift before the window, the window's change list holds only what was
+    /// made under it, and the requester and approvers are told.
+    @Test func driftFromBeforeAWindowIsNotItsChange() throws {
+        let setup = try Self.setUp()
+        defer { setup.fleet.close() }
+        let (fleet, server) = (setup.fleet, setup.server)
+        fleet.stop("h2")
+        try "made while the agent was down\n".write(
+            toFile: "\(fleet.root("h2"))/current/index.html", atomically: false, encoding: .utf8)
+        let asked = try Self.access(
+            setup, "dave", ["request", "--env", "staging", "--host", "h2", "--reason", "INC-7", "--ttl", "30m"])
+        try #require(asked.status == 0, "\(asked.stderr)")
+        let id = asked.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try Self.access(setup, "alice", ["approve", id]).status == 0)
+        #expect(try Self.access(setup, "bob", ["approve", id]).status == 0)
+        try fleet.start("h2", server: server.url)
+        // The host says what it found as the window opened; approvers and the requester see it.
+        let told = try TestFleet.waitUntil(30) {
+            (try Self.window(setup, id)["drifted_hosts"] as? [String]) == ["h2"]
+        }
+        let seen = try Self.window(setup, id)
+        #expect(told, "the window never said h2 had drifted before it: \(seen)")
+        let shown = try Self.access(setup, "dave", ["show", id])
+        #expect(shown.stdout.contains("had drifted before this window"), "\(shown.stdout)")
+
+        let made = try Self.exec(
+            setup, "dave", ["--env", "staging", "--host", "h2"],
+            ["sh", "-c", "echo made-in-window > current/extra.txt"])
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(try Self.access(setup, "dave", ["close", id]).status == 0)
+        let ended = try TestFleet.waitUntil(30) {
+            let outcomes = try Self.window(setup, id)["outcomes"] as? [[String: Any]] ?? []
+            return outcomes.first?["outcome"] as? String == "reverted"
+        }
+        let window = try Self.window(setup, id)
+        #expect(ended, "h2 never reported the window's end: \(window["outcomes"] ?? "-")")
+        let changes = (window["changes"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+        #expect(changes == ["extra.txt"], "the window was blamed for drift made before it: \(changes)")
+        #expect(!FileManager.default.fileExists(atPath: "\(fleet.root("h2"))/current/extra.txt"))
+        // The drift before the window was reported without the window's name.
+        let drifts = try FleetTests.ledgerEntries(server).filter {
+            $0["action"] as? String == "host-report" && $0["subject"] as? String == "h2"
+                && ($0["details"] as? [String: String])?["event"] == "drift"
+        }
+        #expect(
+            drifts.contains { ($0["details"] as? [String: String])?["window"] == nil },
+            "\(drifts.map { $0["details"] ?? "-" })")
+    }
 }

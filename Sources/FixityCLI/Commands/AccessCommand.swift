@@ -34,6 +34,11 @@ struct AccessCommand: ParsableCommand {
                 Output.note(
                     "window \(view.id) onto \(view.env) (\(view.hosts.joined(separator: ", "))) is pending: it needs \(view.approvalsNeeded) approval(s) (fixity access approve \(view.id))"
                 )
+                if let drifted = view.driftedHosts {
+                    Output.note(
+                        "warning: \(drifted.joined(separator: ", ")) had drifted before this window: that drift is reported as drift before it, never as the window's change"
+                    )
+                }
             }
         }
     }
@@ -201,5 +206,8 @@ struct AccessCommand: ParsableCommand {
         return
             "window \(view.id) onto \(view.env) (\(view.hosts.joined(separator: ", "))): \(view.state), \(approved)/\(view.approvalsNeeded) approvals"
             + (view.state == "open" ? ", until \(view.expiresAt ?? "-")" : "")
+            + (view.driftedHosts.map {
+                "\nwarning: \($0.joined(separator: ", ")) had drifted before this window: that drift is reported as drift before it, never as the window's change (fixity host show NAME)"
+            } ?? "")
     }
 }

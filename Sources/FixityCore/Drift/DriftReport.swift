@@ -70,6 +70,20 @@ public struct DriftReport: Sendable, Codable, Equatable {
         return result
     }
 
+    /// This report with only `paths`' changes (what a repair of just those paths acts on).
+    public func restricted(to paths: Set<String>) -> DriftReport {
+        var result = DriftReport()
+        result.modified = modified.filter(paths.contains)
+        result.added = added.filter(paths.contains)
+        result.removed = removed.filter(paths.contains)
+        result.modeChanged = modeChanged.filter(paths.contains)
+        result.typeChanged = typeChanged.filter(paths.contains)
+        result.unreadable = unreadable.filter(paths.contains)
+        result.observed = observed.filter { paths.contains($0.key) }
+        result.live = live.filter { paths.contains($0.key) }
+        return result
+    }
+
     /// A digest of the drift state, so the ledger records each distinct state once, not each run.
     public var stateDigest: Digest {
         var text = ""

@@ -131,6 +131,10 @@ public struct AccessWindowView: Codable, Sendable, Equatable {
     /// Commands asked under this window and refused (deny patterns, a host it does not cover…),
     /// from the ledger's `access-exec-refused` entries.
     public let refusals: [ExecRefusalView]?
+    /// Covered hosts whose tree had drifted (by their last report) while the window was pending
+    /// or open: what the requester and approvers must know before it opens. That drift is
+    /// reported as before the window, never as its change.
+    public var driftedHosts: [String]?
 
     public init(
         id: Int64, env: String, hosts: [String], reason: String, ttlSeconds: Int, requester: String, state: String,
@@ -164,7 +168,7 @@ public struct AccessWindowView: Codable, Sendable, Equatable {
         case id, env, hosts, reason, ttlSeconds = "ttl_seconds", requester, state, after
         case approvalsNeeded = "approvals_needed", approvals, requestedAt = "requested_at", openedAt = "opened_at"
         case expiresAt = "expires_at", endedAt = "ended_at", endedBy = "ended_by", endReason = "end_reason", execs
-        case outcomes, changes, refusals
+        case outcomes, changes, refusals, driftedHosts = "drifted_hosts"
     }
 }
 

@@ -350,12 +350,24 @@ extension LocalFleet {
                     host: $0["host"], path: $0["path"], kind: $0["kind"], before: $0["before"], after: $0["after"])
             }
         }
-        return AccessWindowView(
+        let state = effectiveState(row, now: now)
+        var drifted: [String]?
+        if state == "pending" || state == "open" {
+            drifted = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT h.name FROM access_window_hosts w JOIN hosts h ON h.key_id = w.key_id
+                    WHERE w.window_id = ? AND h.drift != '[]' ORDER BY h.name
+                    """, arguments: [id])
+        }
+        var view = AccessWindowView(
             id: id, env: row["env"], hosts: hosts, reason: row["reason"], ttlSeconds: row["ttl_seconds"],
-            requester: row["requester"], state: effectiveState(row, now: now), after: row["after"],
+            requester: row["requester"], state: state, after: row["after"],
             approvalsNeeded: row["approvals_needed"], approvals: approvals, requestedAt: row["requested_at"],
             openedAt: row["opened_at"], expiresAt: row["expires_at"], endedAt: row["ended_at"],
             endedBy: row["ended_by"],
             endReason: row["end_reason"], execs: execs, outcomes: outcomes, changes: changes, refusals: refusals)
+        if let drifted, !drifted.isEmpty { view.driftedHosts = drifted }
+        return view
     }
 }
