@@ -82,13 +82,14 @@ enum DashboardFleetPages {
             try context.require(.releaseRead)
             let chrome = try context.requireDashboard().chrome
             var cards: [Environments.Card] = []
+            let names = try await DisplayNames.load(dashboard.plane)
             for name in try await dashboard.plane.environmentNames() {
                 let view = try await dashboard.plane.environment(name)
                 let hosts = try await dashboard.plane.fleet.hosts(env: name)
                 let rollout = try await dashboard.plane.fleet.rollout(env: name)
                 cards.append(
                     Environments.Card(
-                        name: name, desired: view.desired.map { ShownDigest.release($0.release.description) },
+                        name: name, desired: view.desired.map { names.release($0.release.description) },
                         rollout: rollout.map {
                             Environments.RolloutLine(
                                 id: $0.id, state: $0.state, waveNumber: $0.wave + 1, waveCount: $0.waves.count)
@@ -108,11 +109,13 @@ enum DashboardFleetPages {
             let view = try await dashboard.plane.environment(env)
             let hosts = try await dashboard.plane.fleet.hosts(env: env)
             let rollout = try await dashboard.plane.fleet.rollout(env: env)
+            let names = try await DisplayNames.load(dashboard.plane)
             let page = Environment(
                 chrome: chrome, name: env,
                 desired: view.desired.map {
                     Environment.Desired(
-                        release: .release($0.release.description), at: Moment($0.setAt, now: now), key: $0.key)
+                        release: names.release($0.release.description), at: Moment($0.setAt, now: now),
+                        key: names.key($0.key))
                 },
                 rules: view.rules.map {
                     Environment.Rules(
@@ -123,7 +126,7 @@ enum DashboardFleetPages {
                 counts: HostStates.counts(hosts.map(\.state)), rollout: rollout.map { waves($0, now: now) },
                 hosts: hosts.map { host in
                     Environment.Host(
-                        name: host.name, state: host.state, release: host.release.map(ShownDigest.release),
+                        name: host.name, state: host.state, release: host.release.map(names.release),
                         lastReport: Moment(host.lastReportAt, now: now), drift: host.drift.count,
                         detail: host.detail ?? "")
                 },

@@ -50,6 +50,8 @@ struct ShownDigest: Sendable {
     let short: String
     let full: String
     let link: String?
+    /// What people call it (`shop@1.4.2`), shown instead of the digest, which stays a click away.
+    var name: String?
 
     init(_ full: String, link: String? = nil) {
         self.full = full
@@ -61,6 +63,35 @@ struct ShownDigest: Sendable {
     /// A release, linked to its page.
     static func release(_ text: String) -> ShownDigest {
         ShownDigest(text, link: "/dashboard/releases/\(text)")
+    }
+}
+
+/// The names people use for what pages otherwise show as digests and ids: a release as
+/// `APP@TAG` (its newest tag), an API key by its name. Read once per page.
+struct DisplayNames: Sendable {
+    let releases: [String: String]
+    let keys: [String: String]
+
+    static func load(_ plane: any ControlPlane) async throws -> DisplayNames {
+        var releases = [String: String]()
+        for record in try await plane.releases(app: nil) {
+            releases[record.release.description] =
+                record.tags.last.map { "\(record.app)@\($0)" } ?? "\(record.app) (untagged)"
+        }
+        let keys = Dictionary(try await plane.listKeys().map { ($0.id, $0.name) }) { first, _ in first }
+        return DisplayNames(releases: releases, keys: keys)
+    }
+
+    func release(_ digest: String) -> ShownDigest {
+        var shown = ShownDigest.release(digest)
+        shown.name = releases[digest]
+        return shown
+    }
+
+    /// "alice (kdf5221dbd00ba47)"; a key no longer listed, or a rollout's own return
+    /// (`rollout:7`), as it is.
+    func key(_ id: String) -> String {
+        keys[id].map { "\($0) (\(id))" } ?? id
     }
 }
 

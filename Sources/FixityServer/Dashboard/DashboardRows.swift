@@ -10,6 +10,9 @@ extension ShownDigest: MustacheParent {
         case "short": short
         case "full": full
         case "link": link
+        // Answered even when absent: a nil would climb to the row around it (a host's `name`).
+        case "name": name ?? ""
+        case "named": name != nil
         default: nil
         }
     }

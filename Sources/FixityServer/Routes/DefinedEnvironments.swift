@@ -15,17 +15,16 @@ struct DefinedEnvironments: Sendable {
     }
 
     /// For reads: defined by the policy, or holding a desired state from before it changed.
+    /// With no policy set nothing is defined yet, and a read says so itself ("policy none set").
     func requireForRead(_ env: String) async throws {
         let names = try await plane.environmentNames()
-        guard names.contains(env) else {
-            let policy = try await plane.currentPolicy()?.digest.short
-            throw Self.unknown(env, names, policy: policy)
-        }
+        guard !names.contains(env), let policy = try await plane.currentPolicy() else { return }
+        throw Self.unknown(env, names, policy: policy.digest.short)
     }
 
     static func unknown(_ env: String, _ names: [String], policy: String?) -> APIFailure {
         let defined = names.isEmpty ? "none is defined yet" : "defined: \(names.joined(separator: ", "))"
-        let source = policy.map { "the policy in force (\($0))" } ?? "this server (it has no policy)"
+        let source = policy.map { "the policy in force (\($0))" } ?? "this server"
         return APIFailure.notFound("environment '\(env.prefix(80))' is not defined by \(source); \(defined)")
     }
 }
