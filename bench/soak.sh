@@ -11,7 +11,8 @@
 # (`fixity verify`), the server's ledger verified, and per process: RSS after the warm-up
 # (the first fifth), at the end, and the slope (KiB a minute, least squares over the samples
 # after the warm-up) with KiB per deploy cycle. Flat memory is a slope near zero.
-# FIXITY_BIN=path uses that binary instead of building the release one (bench/lib.sh).
+# FIXITY_BIN=path uses that binary instead of building the release one (bench/lib.sh);
+# SERVER_WRAP / AGENT_WRAP run the server / the first agent under a profiler (e.g. "heaptrack -o F").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -67,7 +68,7 @@ vb=$("$fixity" seal tree-b --app soak --tag b)
 "$fixity" sign "$vb" --key ci.key > /dev/null
 
 "$fixity" server key create --data server --name admin --scope admin --expires 30d > admin.key 2>/dev/null
-"$fixity" serve --data server --listen 127.0.0.1:0 --log-level warning > serve.out 2> serve.log &
+${SERVER_WRAP:-} "$fixity" serve --data server --listen 127.0.0.1:0 --log-level warning > serve.out 2> serve.log &
 server_pid=$!
 for _ in $(seq 1 200); do grep -q '^listening on ' serve.out 2>/dev/null && break; sleep 0.05; done
 export FIXITY_SERVER=$(sed -n 's/^listening on //p' serve.out)
@@ -79,7 +80,8 @@ export FIXITY_API_KEY=$(cat admin.key)
 for i in $(seq 1 "$hosts"); do
   FIXITY_STORE="$work/h$i.store" "$fixity" host enroll --env soak --name "h$i" --identity "h$i.id" \
     --policy-root "$root" > /dev/null 2>&1
-  FIXITY_STORE="$work/h$i.store" "$fixity" agent --root "$work/h$i.root" --identity "h$i.id" --interval 2s \
+  wrap=""; [ "$i" = 1 ] && wrap=${AGENT_WRAP:-}
+  FIXITY_STORE="$work/h$i.store" $wrap "$fixity" agent --root "$work/h$i.root" --identity "h$i.id" --interval 2s \
     > /dev/null 2> "h$i.log" &
   agents+=($!)
 done
