@@ -43,54 +43,62 @@ package struct DeploySettings: Sendable, Equatable {
     }
 
     /// Reads `[deploy]` from the release's `fixity.toml`, if it has one.
+    /// Settings read lately, by the text of their `fixity.toml` (every deploy of a release reads them).
+    private static let parsed = ParseMemo<DeploySettings>()
+
     package static func fromRelease(_ manifest: Manifest, store: Store) throws -> DeploySettings {
-        var settings = DeploySettings()
-        guard let entry = manifest.entry(at: "fixity.toml"), let digest = entry.digest else { return settings }
+        guard let entry = manifest.entry(at: "fixity.toml"), let digest = entry.digest else { return DeploySettings() }
         let text = String(decoding: try store.readObject(digest), as: UTF8.self)
         let where_ = "fixity.toml in release \(manifest.id.short)"
-        let table = try TOMLDocument.parse(text, describing: where_)
-        if let drift = table["drift"] {
-            guard let section = drift.table else { throw StoreError(.badInput, "\(where_): [drift] must be a table") }
+        return try parsed.value(for: text) { try parse(text, where_) }
+    }
+
+    private static func parse(_ text: String, _ where_: String) throws -> DeploySettings {
+        var settings = DeploySettings()
+        return try TOMLDocument.read(text, describing: where_) { table in
+            if let drift = table["drift"] {
+                guard let section = drift.table else { throw StoreError(.badInput, "\(where_): [drift] must be a table") }
+                for (key, value) in section {
+                    guard key == "ignore" else { throw StoreError(.badInput, "\(where_): unknown key drift.\(key)") }
+                    guard let array = value.array, let patterns = Optional(array.compactMap(\.string)),
+                        patterns.count == array.count
+                    else {
+                        throw StoreError(.badInput, "\(where_): drift.ignore must be a list of strings")
+                    }
+                    do { settings.driftIgnore = try IgnoreRules(patterns) } catch let error as DeployError {
+                        throw StoreError(.badInput, "\(where_): \(error.message)")
+                    }
+                }
+            }
+            guard let deploy = table["deploy"] else { return settings }
+            guard let section = deploy.table else { throw StoreError(.badInput, "\(where_): [deploy] must be a table") }
             for (key, value) in section {
-                guard key == "ignore" else { throw StoreError(.badInput, "\(where_): unknown key drift.\(key)") }
-                guard let array = value.array, let patterns = Optional(array.compactMap(\.string)),
-                    patterns.count == array.count
-                else {
-                    throw StoreError(.badInput, "\(where_): drift.ignore must be a list of strings")
+                func bad(_ expected: String) -> StoreError {
+                    StoreError(.badInput, "\(where_): deploy.\(key) must be \(expected)")
                 }
-                do { settings.driftIgnore = try IgnoreRules(patterns) } catch {
-                    throw StoreError(.badInput, "\(where_): \(error.message)")
+                switch key {
+                case "health_cmd": settings.healthCommand = try value.string ?? { throw bad("a string") }()
+                case "health_timeout":
+                    guard let seconds = value.double ?? value.int.map(Double.init), seconds > 0 else {
+                        throw bad("a positive number of seconds")
+                    }
+                    settings.healthTimeout = seconds
+                case "on_activate": settings.onActivate = try value.string ?? { throw bad("a string") }()
+                case "keep":
+                    guard let keep = value.int, keep >= 1 else { throw bad("an integer of at least 1") }
+                    settings.keep = keep
+                case "link":
+                    guard let text = value.string, let mode = LinkMode(rawValue: text) else {
+                        throw bad("one of auto, reflink, copy, hardlink")
+                    }
+                    settings.linkMode = mode
+                case "config_path": settings.configPath = try value.string ?? { throw bad("a string") }()
+                case "immutable": settings.immutable = try value.bool ?? { throw bad("true or false") }()
+                default: throw StoreError(.badInput, "\(where_): unknown key deploy.\(key)")
                 }
             }
+            return settings
         }
-        guard let deploy = table["deploy"] else { return settings }
-        guard let section = deploy.table else { throw StoreError(.badInput, "\(where_): [deploy] must be a table") }
-        for (key, value) in section {
-            func bad(_ expected: String) -> StoreError {
-                StoreError(.badInput, "\(where_): deploy.\(key) must be \(expected)")
-            }
-            switch key {
-            case "health_cmd": settings.healthCommand = try value.string ?? { throw bad("a string") }()
-            case "health_timeout":
-                guard let seconds = value.double ?? value.int.map(Double.init), seconds > 0 else {
-                    throw bad("a positive number of seconds")
-                }
-                settings.healthTimeout = seconds
-            case "on_activate": settings.onActivate = try value.string ?? { throw bad("a string") }()
-            case "keep":
-                guard let keep = value.int, keep >= 1 else { throw bad("an integer of at least 1") }
-                settings.keep = keep
-            case "link":
-                guard let text = value.string, let mode = LinkMode(rawValue: text) else {
-                    throw bad("one of auto, reflink, copy, hardlink")
-                }
-                settings.linkMode = mode
-            case "config_path": settings.configPath = try value.string ?? { throw bad("a string") }()
-            case "immutable": settings.immutable = try value.bool ?? { throw bad("true or false") }()
-            default: throw StoreError(.badInput, "\(where_): unknown key deploy.\(key)")
-            }
-        }
-        return settings
     }
 }
 

@@ -21,46 +21,46 @@ package struct ImageSettings: Sendable {
         var settings = ImageSettings()
         guard let entry = manifest.entry(at: "fixity.toml"), let digest = entry.digest else { return settings }
         let where_ = "fixity.toml in release \(manifest.id.short)"
-        let table = try TOMLDocument.parse(
-            String(decoding: try store.readObject(digest), as: UTF8.self), describing: where_)
-        guard let image = table["image"] else { return settings }
-        guard let section = image.table else { throw StoreError(.badInput, "\(where_): [image] must be a table") }
-        for (key, value) in section {
-            func bad(_ expected: String) -> StoreError {
-                StoreError(.badInput, "\(where_): image.\(key) must be \(expected)")
-            }
-            func strings() throws -> [String] {
-                guard let array = value.array, let items = Optional(array.compactMap(\.string)),
-                    items.count == array.count
-                else { throw bad("a list of strings") }
-                return items
-            }
-            switch key {
-            case "entrypoint": settings.entrypoint = try strings()
-            case "cmd": settings.cmd = try strings()
-            case "env": settings.env = try strings()
-            case "workdir": settings.workdir = try value.string ?? { throw bad("a string") }()
-            case "user": settings.user = try value.string ?? { throw bad("a string") }()
-            case "platform":
-                do {
-                    settings.platform = try OCI.Platform(
-                        parsing: try value.string ?? { throw bad("a string such as linux/amd64") }())
-                } catch let error as OCIError {
-                    throw StoreError(.badInput, "\(where_): \(error.message)")
+        return try TOMLDocument.read( String(decoding: try store.readObject(digest), as: UTF8.self), describing: where_) { table in
+            guard let image = table["image"] else { return settings }
+            guard let section = image.table else { throw StoreError(.badInput, "\(where_): [image] must be a table") }
+            for (key, value) in section {
+                func bad(_ expected: String) -> StoreError {
+                    StoreError(.badInput, "\(where_): image.\(key) must be \(expected)")
                 }
-            case "labels":
-                guard let labels = value.table else { throw bad("a table of strings") }
-                for (name, label) in labels {
-                    guard let text = label.string else { throw bad("a table of strings") }
-                    settings.labels[name] = text
+                func strings() throws -> [String] {
+                    guard let array = value.array, let items = Optional(array.compactMap(\.string)),
+                        items.count == array.count
+                    else { throw bad("a list of strings") }
+                    return items
                 }
-            default: throw StoreError(.badInput, "\(where_): unknown key image.\(key)")
+                switch key {
+                case "entrypoint": settings.entrypoint = try strings()
+                case "cmd": settings.cmd = try strings()
+                case "env": settings.env = try strings()
+                case "workdir": settings.workdir = try value.string ?? { throw bad("a string") }()
+                case "user": settings.user = try value.string ?? { throw bad("a string") }()
+                case "platform":
+                    do {
+                        settings.platform = try OCI.Platform(
+                            parsing: try value.string ?? { throw bad("a string such as linux/amd64") }())
+                    } catch let error as OCIError {
+                        throw StoreError(.badInput, "\(where_): \(error.message)")
+                    }
+                case "labels":
+                    guard let labels = value.table else { throw bad("a table of strings") }
+                    for (name, label) in labels {
+                        guard let text = label.string else { throw bad("a table of strings") }
+                        settings.labels[name] = text
+                    }
+                default: throw StoreError(.badInput, "\(where_): unknown key image.\(key)")
+                }
             }
+            for pair in settings.env where !pair.contains("=") {
+                throw StoreError(.badInput, "\(where_): image.env '\(pair)' is not K=V")
+            }
+            return settings
         }
-        for pair in settings.env where !pair.contains("=") {
-            throw StoreError(.badInput, "\(where_): image.env '\(pair)' is not K=V")
-        }
-        return settings
     }
 
     /// Flags override the file: a list flag given at all replaces the file's list.

@@ -27,50 +27,58 @@ import TOMLKit
 ///     keys = ["ed25519:<base64>", "ed25519:<base64>"]
 ///     threshold = 2
 package enum PolicyFile {
+    /// Policies parsed lately: an agent and a server judge by the same policy over and over.
+    private static let parsed = ParseMemo<Policy>()
+
     package static func parse(_ text: String, name: String) throws -> Policy {
+        try parsed.value(for: text) { try parseAnew(text, name: name) }
+    }
+
+    private static func parseAnew(_ text: String, name: String) throws -> Policy {
         func bad(_ message: String) -> StoreError { StoreError(.badInput, "policy \(name): \(message)") }
-        let table = try TOMLDocument.parse(text, describing: "policy \(name):")
-        var keys = [String: PublicKey]()
-        var environments = [Policy.Environment]()
-        var defaultEnvironment: String?
-        var root: RootRole?
-        for (section, value) in table {
-            switch section {
-            case "default_environment":
-                guard let name = value.string else {
-                    throw bad("default_environment must be a string naming an environment")
-                }
-                defaultEnvironment = name
-            case "keys":
-                guard let entries = value.table else { throw bad("[keys] must be a table") }
-                for (keyName, keyValue) in entries {
-                    guard let text = keyValue.string else {
-                        throw bad("keys.\(keyName) must be a string \"ed25519:<base64>\"")
+        return try TOMLDocument.read(text, describing: "policy \(name):") { table in
+            var keys = [String: PublicKey]()
+            var environments = [Policy.Environment]()
+            var defaultEnvironment: String?
+            var root: RootRole?
+            for (section, value) in table {
+                switch section {
+                case "default_environment":
+                    guard let name = value.string else {
+                        throw bad("default_environment must be a string naming an environment")
                     }
-                    do { keys[keyName] = try PublicKey(policyText: text) } catch {
-                        throw bad("keys.\(keyName): \(error.message)")
+                    defaultEnvironment = name
+                case "keys":
+                    guard let entries = value.table else { throw bad("[keys] must be a table") }
+                    for (keyName, keyValue) in entries {
+                        guard let text = keyValue.string else {
+                            throw bad("keys.\(keyName) must be a string \"ed25519:<base64>\"")
+                        }
+                        do { keys[keyName] = try PublicKey(policyText: text) } catch let error as TrustError {
+                            throw bad("keys.\(keyName): \(error.message)")
+                        }
                     }
+                case "environments":
+                    guard let envs = value.table else { throw bad("[environments] must hold [environments.NAME] tables") }
+                    for (envName, envValue) in envs {
+                        guard let fields = envValue.table else { throw bad("environments.\(envName) must be a table") }
+                        environments.append(try environment(envName, fields, bad: bad))
+                    }
+                case "root":
+                    guard let fields = value.table else { throw bad("[root] must be a table") }
+                    root = try rootRole(fields, bad: bad)
+                default:
+                    throw bad(
+                        "unknown section [\(section)] (expected [keys], [environments.NAME], [root] and default_environment)"
+                    )
                 }
-            case "environments":
-                guard let envs = value.table else { throw bad("[environments] must hold [environments.NAME] tables") }
-                for (envName, envValue) in envs {
-                    guard let fields = envValue.table else { throw bad("environments.\(envName) must be a table") }
-                    environments.append(try environment(envName, fields, bad: bad))
-                }
-            case "root":
-                guard let fields = value.table else { throw bad("[root] must be a table") }
-                root = try rootRole(fields, bad: bad)
-            default:
-                throw bad(
-                    "unknown section [\(section)] (expected [keys], [environments.NAME], [root] and default_environment)"
-                )
             }
-        }
-        do {
-            return try Policy(
-                keys: keys, environments: environments, defaultEnvironment: defaultEnvironment, root: root)
-        } catch {
-            throw bad(error.message)
+            do {
+                return try Policy(
+                    keys: keys, environments: environments, defaultEnvironment: defaultEnvironment, root: root)
+            } catch let error as TrustError {
+                throw bad(error.message)
+            }
         }
     }
 
