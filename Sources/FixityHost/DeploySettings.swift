@@ -57,7 +57,9 @@ package struct DeploySettings: Sendable, Equatable {
         var settings = DeploySettings()
         return try TOMLDocument.read(text, describing: where_) { table in
             if let drift = table["drift"] {
-                guard let section = drift.table else { throw StoreError(.badInput, "\(where_): [drift] must be a table") }
+                guard let section = drift.table else {
+                    throw StoreError(.badInput, "\(where_): [drift] must be a table")
+                }
                 for (key, value) in section {
                     guard key == "ignore" else { throw StoreError(.badInput, "\(where_): unknown key drift.\(key)") }
                     guard let array = value.array, let patterns = Optional(array.compactMap(\.string)),

@@ -21,7 +21,8 @@ package struct ImageSettings: Sendable {
         var settings = ImageSettings()
         guard let entry = manifest.entry(at: "fixity.toml"), let digest = entry.digest else { return settings }
         let where_ = "fixity.toml in release \(manifest.id.short)"
-        return try TOMLDocument.read( String(decoding: try store.readObject(digest), as: UTF8.self), describing: where_) { table in
+        return try TOMLDocument.read(String(decoding: try store.readObject(digest), as: UTF8.self), describing: where_)
+        { table in
             guard let image = table["image"] else { return settings }
             guard let section = image.table else { throw StoreError(.badInput, "\(where_): [image] must be a table") }
             for (key, value) in section {

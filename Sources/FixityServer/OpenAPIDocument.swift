@@ -539,7 +539,7 @@ paths:
         "501": { description: this server keeps no fleet (PostgreSQL mode, so far), content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
   /v1/rollouts/{env}/pause:
     post:
-      summary: Hold the environment's rollout where it stands: no further wave starts (scope promote:ENV)
+      summary: "Hold the environment's rollout where it stands: no further wave starts (scope promote:ENV)"
       parameters:
         - { name: env, in: path, required: true, schema: { type: string, pattern: "^[a-z0-9][a-z0-9._-]{0,63}$" } }
       requestBody:

@@ -59,7 +59,9 @@ package enum PolicyFile {
                         }
                     }
                 case "environments":
-                    guard let envs = value.table else { throw bad("[environments] must hold [environments.NAME] tables") }
+                    guard let envs = value.table else {
+                        throw bad("[environments] must hold [environments.NAME] tables")
+                    }
                     for (envName, envValue) in envs {
                         guard let fields = envValue.table else { throw bad("environments.\(envName) must be a table") }
                         environments.append(try environment(envName, fields, bad: bad))

@@ -306,4 +306,37 @@ import Testing
         let log = try server.client(["log"], key: admin)
         #expect(log.status == 0 && log.stdout.contains("rollout-abort"), "\(log.stderr)")
     }
+
+    @Test func aHostReportsBeforeItCleansUp() throws {
+        let (sandbox, server, admin, fleet, _) = try Self.converged()
+        defer { fleet.close() }
+        // Item 8: a release that keeps one deployment, so the deploy removes the old one.
+        try sandbox.sh(
+            """
+            printf '[deploy]\\nhealth_cmd = "grep -q ^v index.html"\\nhealth_timeout = 5\\nkeep = 1\\n' > app/fixity.toml
+            echo v4 > app/index.html
+            """)
+        let release = try sandbox.seal("app", app: "web", extra: ["--tag", "4.0"])
+        #expect(try sandbox.fixity("sign", "web@4.0", "--key", "ci.key").status == 0)
+        #expect(try server.client(["push", "web@4.0"], key: admin).status == 0)
+        #expect(try server.client(["promote", "web@4.0", "--env", "staging"], key: admin).status == 0)
+        let once = try fleet.once("h1", server: server.url)
+        #expect(once.status == 0 && fleet.content("h1") == "v4", "\(once.stderr)")
+        // The server had the report before the host removed anything.
+        let reported = try FleetTests.ledgerEntries(server).first {
+            $0["action"] as? String == "host-report" && ($0["details"] as? [String: String])?["event"] == "deployed"
+                && ($0["details"] as? [String: String])?["release"] == release
+        }
+        let hostLedger = try sandbox.fixity(["log", "export"], store: fleet.store("h1")).stdout
+        let removed = hostLedger.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["entry"] as? [String: Any]
+        }.first { $0["action"] as? String == "remove" }
+        let reportedAt = try #require(reported?["time"] as? String, "no deployed report for \(release)")
+        let removedAt = try #require(
+            removed?["time"] as? String, "the deploy removed nothing: \(hostLedger.suffix(600))")
+        let (reportedDate, removedDate) = (Instant(rfc3339: reportedAt)?.date, Instant(rfc3339: removedAt)?.date)
+        #expect(
+            reportedDate != nil && removedDate != nil && reportedDate! < removedDate!,
+            "the old deployment was removed (\(removedAt)) before the report arrived (\(reportedAt))")
+    }
 }
