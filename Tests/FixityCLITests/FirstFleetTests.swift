@@ -101,6 +101,17 @@ import Testing
             return (entry["details"] as? [String: String])?["event"]
         }
         #expect(events.contains("drift") && events.contains("repaired"), "\(events)")
+        // Item 15: what the repair kept, by root.
+        let sandbox = fleet.sandbox
+        let kept = try sandbox.fixity(["evidence", "--root", fleet.root("h1"), "--json"], store: fleet.store("h1"))
+        let keptRecords = try kept.json()["evidence"] as? [Any]
+        #expect(kept.status == 0 && keptRecords?.count == 1, "\(kept.stdout)")
+        let elsewhere = try sandbox.fixity(
+            ["evidence", "--root", fleet.root("p1"), "--json"], store: fleet.store("h1"))
+        let elsewhereRecords = try elsewhere.json()["evidence"] as? [Any]
+        #expect(elsewhereRecords?.count == 0, "\(elsewhere.stdout)")
+        let help = try sandbox.fixity(["key", "generate", "--help"])
+        #expect(help.stdout.contains("USAGE: fixity key generate"), "\(help.stdout)")
 
         // Production (drift = "report"): reported, left as found, exit 1 as `fixity verify`.
         try "hand-made hot-fix\n".write(

@@ -149,6 +149,8 @@ def run():
         WebDriverWait(admin, 10).until(
             lambda d: d.find_element(By.ID, "live").get_attribute("data-updated"))
         shoot(admin, "environment")
+        desired = admin.page_source[admin.page_source.find("Desired release"):][:600]
+        check("web@1.1" in desired, "releases are named APP@TAG, their digest a click away: " + desired)
         admin.execute_script("window.fixityMarker = 'no reload'")
         with open(TAMPER, "a") as tampered:
             tampered.write("hot-fix by hand\n")

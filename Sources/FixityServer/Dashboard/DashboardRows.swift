@@ -11,8 +11,8 @@ extension ShownDigest: MustacheParent {
         case "full": full
         case "link": link
         // Answered even when absent: a nil would climb to the row around it (a host's `name`).
-        case "name": name ?? ""
-        case "named": name != nil
+        case "name": self.name ?? ""
+        case "named": self.name != nil
         default: nil
         }
     }
