@@ -29,19 +29,19 @@ struct WindowBaseline: Codable, Sendable, Equatable {
         return (baseline, changes)
     }
 
-    static func file(_ window: Int64, root: DeployRoot) -> String { "\(root.path)/.fixity/window-\(window).before" }
+    static func file(_ window: Int64) -> String { "window-\(window).before" }
 
     static func load(window: Int64, root: DeployRoot) -> WindowBaseline? {
-        guard let data = FileManager.default.contents(atPath: file(window, root: root)) else { return nil }
-        return try? JSONDecoder().decode(WindowBaseline.self, from: data)
+        guard let bytes = try? root.readState(file(window)) else { return nil }
+        return try? JSONDecoder().decode(WindowBaseline.self, from: Data(bytes))
     }
 
     func save(root: DeployRoot) throws {
-        try DurableFile.replace(Self.file(window, root: root), with: JSONStyle.compact.bytes(self), mode: 0o600)
+        try root.writeState(Self.file(window), JSONStyle.compact.bytes(self))
     }
 
     static func remove(window: Int64, root: DeployRoot) {
-        unlink(file(window, root: root))
+        try? root.removeState(file(window))
     }
 
     /// `changes` split into the window's own and those found exactly so before it opened.

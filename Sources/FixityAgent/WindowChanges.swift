@@ -21,8 +21,8 @@ enum WindowChanges {
         draft.release = found.release.description
         draft.deployment = found.deployment.description
         draft.driftState = found.clean ? "clean" : "drifted"
-        let (own, prior) =
-            before?.split(list(found.report, manifest: manifest)) ?? (list(found.report, manifest: manifest), [])
+        let all = list(found.report, manifest: manifest)
+        let (own, prior) = before?.split(all) ?? (all, [])
         draft.changeCount = own.count
         draft.changes = Array(own.prefix(AgentReport.maximumChanges))
         var notes = [String]()

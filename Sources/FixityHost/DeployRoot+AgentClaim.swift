@@ -45,11 +45,37 @@ extension DeployRoot {
                     path: "\(path)/.fixity/agent.host")
             }
         } else {
-            try DurableFile.replace(
-                "\(path)/.fixity/agent.host", with: Array("\(owner.keyID) \(owner.host)\n".utf8), mode: 0o600)
+            try writeState("agent.host", Array("\(owner.keyID) \(owner.host)\n".utf8))
         }
-        try DurableFile.replace(
-            "\(path)/.fixity/agent.owner", with: Array("pid \(getpid()), host \(owner.host)\n".utf8), mode: 0o600)
+        try writeState("agent.owner", Array("pid \(getpid()), host \(owner.host)\n".utf8))
         return lock
+    }
+
+    // MARK: files of the root's own state, beneath its `.fixity` descriptor (never a path)
+
+    /// A state file replaced all or nothing (mode 0600).
+    package func writeState(_ name: String, _ bytes: [UInt8]) throws {
+        try DurableFile.replace(name, in: stateFD, folder: "\(path)/.fixity", with: bytes, mode: 0o600)
+    }
+
+    /// A state file whole, nil when there is none.
+    package func readState(_ name: String) throws -> [UInt8]? {
+        let display = "\(path)/.fixity/\(name)"
+        guard try Posix.lstatat(stateFD, name, display: display) != nil else { return nil }
+        let file = try Posix.openat(stateFD, name, flags: O_RDONLY | O_NOFOLLOW, display: display)
+        defer { Posix.close(file) }
+        var bytes = [UInt8]()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
+        defer { buffer.deallocate() }
+        while case let count = try Posix.read(file, into: buffer, display: display), count > 0 {
+            bytes += UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+        }
+        return bytes
+    }
+
+    /// Removes a state file; one already gone is fine.
+    package func removeState(_ name: String) throws {
+        guard try Posix.lstatat(stateFD, name, display: name) != nil else { return }
+        try Posix.unlinkat(stateFD, name, display: "\(path)/.fixity/\(name)")
     }
 }

@@ -111,9 +111,7 @@ struct StatusCommand: ParsableCommand {
         let env = decision.environment
         guard decision.governed else { return "policy: no policy for \(env): nothing is required" }
         let unseen = Set(decision.knownGoodUnseen)
-        let judged = decision.missing.filter { line in
-            !unseen.contains { line.hasSuffix("was never known-good in \($0)") }
-        }
+        let judged = decision.missingJudgedHere
         let notSeen =
             unseen.isEmpty
             ? ""

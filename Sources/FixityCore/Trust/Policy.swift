@@ -125,6 +125,8 @@ public struct Policy: Sendable, Equatable {
         /// release known-good in (each also a sentence of `missing`). A host judging alone sees
         /// only its own roots: the fleet's known-good is its server's word.
         public var knownGoodUnseen: [String] = []
+        /// `missing` without those: what a host judging alone can say for itself.
+        public var missingJudgedHere: [String] = []
         public var allowed: Bool { missing.isEmpty }
 
         public init(environment: String, governed: Bool, missing: [String], signers: [KeyID]) {
@@ -159,7 +161,7 @@ public struct Policy: Sendable, Equatable {
             missing.append(shortfall("release \(app.release.short)", rules: rules, signers: signers))
         }
         for earlier in rules.requireKnownGoodIn where !app.knownGoodIn.contains(earlier) {
-            missing.append("release \(app.release.short) was never known-good in \(earlier)")
+            missing.append(Self.neverKnownGood(app.release, in: earlier))
         }
         if rules.requireTests && !Self.hasPassingTest(of: app.release, in: app.envelopes, trusted: trusted) {
             missing.append(
@@ -176,7 +178,14 @@ public struct Policy: Sendable, Equatable {
         }
         var decision = Decision(environment: env, governed: true, missing: missing, signers: signers.sorted())
         decision.knownGoodUnseen = rules.requireKnownGoodIn.filter { !app.knownGoodIn.contains($0) }
+        let unseen = Set(decision.knownGoodUnseen.map { Self.neverKnownGood(app.release, in: $0) })
+        decision.missingJudgedHere = missing.filter { !unseen.contains($0) }
         return decision
+    }
+
+    /// The sentence of `missing` for a `require_known_good_in` environment not met.
+    public static func neverKnownGood(_ release: ReleaseID, in env: String) -> String {
+        "release \(release.short) was never known-good in \(env)"
     }
 
     private func shortfall(_ what: String, rules: Environment, signers: Set<KeyID>, needed: Int? = nil) -> String {

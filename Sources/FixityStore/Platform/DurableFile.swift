@@ -8,6 +8,14 @@ package enum DurableFile {
     package static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o644) throws {
         let (dirfd, folder, name) = try openFolder(of: path)
         defer { Glibc.close(dirfd) }
+        try replace(name, in: dirfd, folder: folder, with: bytes, mode: mode)
+    }
+
+    /// The same, beneath a folder already open (a root's `.fixity`): nothing on the way is a path.
+    package static func replace(
+        _ name: String, in dirfd: Int32, folder: String, with bytes: [UInt8], mode: mode_t = 0o644
+    ) throws {
+        let path = "\(folder)/\(name)"
         if let existing = try Posix.lstatat(dirfd, name, display: path), existing.isDirectory {
             throw StoreError(.badInput, "\(path) is a folder")
         }
